@@ -1,0 +1,77 @@
+"""Command-line entry: parse arguments, pick a sub-command, map failures to exit codes.
+
+Each sub-command lives in `whale.commands.<name>` with `register(subparsers)` and
+`run(args) -> int`; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from whale import __version__
+from whale.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUNTIME, WhaleError
+
+# Order is the order shown in --help; the first is the default when no sub-command is given.
+COMMAND_MODULES = ("run", "demo", "backtest", "check_config", "sim", "download", "close_all")
+DEFAULT_COMMAND = "run"
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every sub-command accepts (whalebot.md §1)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", default="config.json", metavar="FILE",
+                        help="config file (default: config.json)")
+    parent.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default=None,
+                        help="override logging.level from the config")
+    return parent
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with one line, as for every bad input
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    parser = _Parser(prog="whalebot.py", description="Whalebot: indicator and order-book trading bot for "
+                     "Bybit USDT perpetuals.")
+    parser.add_argument("--version", action="version", version=f"whalebot {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parent = common_options()
+    names = []
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"whale.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"whale.commands.{module_name}":
+                continue  # not built yet
+            raise
+        sub = module.register(subparsers, parent)
+        sub.set_defaults(handler=module.run)
+        names.append(sub.prog.split()[-1])
+    return parser, names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, names = build_parser()
+    if DEFAULT_COMMAND in names and (not args_list or (args_list[0].startswith("-")
+                                                      and args_list[0] not in ("-h", "--help", "--version"))):
+        args_list.insert(0, DEFAULT_COMMAND)
+    args = parser.parse_args(args_list)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except WhaleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return EXIT_OK
+    except BrokenPipeError:
+        return EXIT_RUNTIME

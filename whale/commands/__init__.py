@@ -1,0 +1,1 @@
+"""Sub-commands of whalebot.py, one module each (see whale.cli)."""
