@@ -1,0 +1,1 @@
+"""Risk: sizing, the signal validator and the safety monitor (pure; no I/O)."""
