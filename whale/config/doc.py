@@ -1,0 +1,141 @@
+"""Render `docs/config.md`, the reference of every config key, from the model's metadata.
+
+    python -m whale.config.doc > docs/config.md
+
+A test checks that the committed file equals this output, so the page cannot drift from the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from whale.config import legacy
+from whale.config.loader import _hints, _range_text
+from whale.config.model import ActiveWeights, Config, to_dict
+
+INTRO = """\
+# Config reference (`config.json`)
+
+Generated from `whale/config/model.py` by `python -m whale.config.doc > docs/config.md`; do not
+edit by hand.
+
+- A missing `config.json` is created once with these defaults, and the bot says so. Whalebot never
+  writes to an existing file: keys you leave out take their defaults in memory.
+- At start (and with `python whalebot.py check-config [--config F]`) every key is checked: unknown
+  keys (with a "did you mean"), wrong types, values out of range, invalid Bybit intervals, weights
+  that name no scorer, and the rules between keys below. Every problem is listed, one line each,
+  with its key path, and the bot exits with code 2.
+- Types are JSON types: a `number` takes `1` or `1.5`; an `integer` takes `14` (or `14.0`) but not
+  `14.5`; `true`/`false` are not numbers; intervals are strings (`"15"`, not `15`).
+- Secrets (API key and secret, webhook URL) belong in `.env` or the environment, never here:
+  `BYBIT_API_KEY`, `BYBIT_API_SECRET`, and the webhook URL in the variable named by
+  `alerts.webhook_url_env`. A key that looks like a secret in `config.json` is an error.
+- `--log-level` on the command line overrides `logging.level`.
+"""
+
+RULES = """\
+## Rules between keys
+
+- `mtf_analysis.higher_timeframes`: with `mtf_analysis.enabled`, at least one entry, each longer
+  than `interval` (error). One that is not a whole multiple of `interval` (`5` over `3`, `360` over
+  `240`, `M` over `W`) is a warning: live fetches higher-timeframe candles from Bybit, so it works,
+  but its candles close out of step and a backtest cannot build them from `interval` candles.
+  `mtf_analysis.trend_indicators` must not be empty then either. No list may name a value twice.
+- `rest_url`, `public_ws_url`, `private_ws_url`: only with `network` `custom`, and then all three
+  are required (`http(s)://` for REST, `ws(s)://` for the WebSockets).
+- `indicator_settings`: `ADX_WEAK_TREND_THRESHOLD` <= `ADX_STRONG_TREND_THRESHOLD`; each
+  `*_oversold` < its `*_overbought` (rsi, stoch_rsi, cci, williams_r, mfi, roc);
+  `macd_fast_period` < `macd_slow_period`; `ema_short_period` < `ema_long_period`;
+  `kama_fast_period` < `kama_slow_period`; `psar_acceleration` <= `psar_max_acceleration`;
+  `ehlers_fast_period` <= `ehlers_slow_period` (if equal, `ehlers_fast_multiplier` <
+  `ehlers_slow_multiplier`); `ichimoku_tenkan_period` <= `ichimoku_kijun_period` <=
+  `ichimoku_senkou_span_b_period`.
+- `safety.max_drawdown_soft_percent` <= `safety.max_drawdown_hard_percent`;
+  `take_profit.velocity_short_window_sec` < `take_profit.velocity_long_window_sec`.
+- `active_weights`: every weight >= 0 (0 switches the scorer off).
+- `symbol`: capital letters and digits, ending in `USDT`.
+- `alerts.webhook_url_env`: an environment variable name, not the URL itself.
+- Warnings only: `trade_management.reverse_position_on_opposite_signal` without
+  `close_on_opposite_signal` has no effect; `trade_management.account_balance` at or below
+  `safety.min_balance_usdt` would stop paper trading and backtests at once.
+"""
+
+LEGACY_INTRO = """\
+## Keys of the original Whalebot
+
+An existing file of the original still loads: each of these keys gives one warning that says
+what replaced it. Where the original's behaviour depended on a key, it is applied to the new key
+(and the warning says so).
+"""
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is tuple:
+        return "list of strings"
+    return {bool: "true/false", int: "integer", float: "number", str: "string"}.get(tp, str(tp))
+
+
+def _allowed(cls: type, f: dataclasses.Field) -> str:
+    meta = f.metadata
+    parts = []
+    if meta.get("choices"):
+        parts.append("one of " + ", ".join(f"`{c}`" for c in meta["choices"]))
+    if meta.get("item_choices"):
+        parts.append("each one of " + ", ".join(f"`{c}`" for c in meta["item_choices"]))
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None or hi is not None:
+        text = _range_text(lo, hi, meta.get("lo_open", False), meta.get("hi_open", False))
+        parts.append(text.replace("out of range: must be ", "").replace("out of range ", ""))
+    if cls is ActiveWeights:
+        parts.append(">= 0")
+    return "; ".join(parts)
+
+
+def _default(value: Any) -> str:
+    return f"`{json.dumps(to_dict(value))}`"  # as written in config.json
+
+
+def _rows(cls: type, prefix: str, out: list[str]) -> None:
+    nested = []
+    rows = []
+    for f in dataclasses.fields(cls):
+        tp = _hints(cls)[f.name]
+        path = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            nested.append((tp, path))
+            continue
+        rows.append(f"| `{path}` | {_type_name(tp)} | {_default(f.default)} | {_allowed(cls, f)} | "
+                    f"{f.metadata.get('doc', '').replace('|', chr(92) + '|')} |")
+    title = f"`{prefix[:-1]}`" if prefix else "Top level"
+    out.append(f"## {title}\n")
+    doc = (cls.__doc__ or "").strip()
+    if doc and not doc.startswith(cls.__name__ + "("):  # dataclasses make up a signature as doc
+        out.append(doc + "\n")
+    out.append("| key | type | default | allowed | meaning |")
+    out.append("|---|---|---|---|---|")
+    out.extend(rows)
+    out.append("")
+    for sub, path in nested:
+        _rows(sub, path + ".", out)
+
+
+def render() -> str:
+    """The whole markdown page."""
+    out = [INTRO]
+    _rows(Config, "", out)
+    out.append(RULES)
+    out.append(LEGACY_INTRO)
+    out.append("| key | replaced by |")
+    out.append("|---|---|")
+    for path, what in legacy.MAPPED.items():
+        out.append(f"| `{path}` | {what} |")
+    for path, why in legacy.IGNORED.items():
+        out.append(f"| `{path}` | ignored: {why} |")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
