@@ -7,7 +7,6 @@ the backtest, the simulator and the demo all refuse bad data the same way.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,16 +67,9 @@ def load_candle_file(path: str | Path) -> CandleFile:
     frame, first_line = _read(p, name)
     if len(frame) == 0:
         raise BadInputError(f"{name}: no candles in the file")
-    values = {}
-    for col in COLUMNS:
-        numeric = pd.to_numeric(frame[col], errors="coerce")
-        bad = numeric.isna().to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raw = frame[col].iloc[row]
-            what = "is empty" if pd.isna(raw) or str(raw).strip() == "" else f"is not a number ({str(raw)[:30]!r})"
-            raise BadInputError(f"{name}: line {first_line + row}: {col} {what}")
-        values[col] = numeric.to_numpy()
+    values = {col: frame[col].to_numpy() for col in COLUMNS}
+    if frame.dtypes.eq(object).any() or any(np.isnan(v).any() for v in values.values()):
+        _raise_first_bad_cell(p, name, first_line)
     ts_f = values["timestamp_ms"].astype(np.float64)
     if not np.all(np.isfinite(ts_f)) or np.any(ts_f != np.floor(ts_f)):
         row = int(np.flatnonzero(~np.isfinite(ts_f) | (ts_f != np.floor(ts_f)))[0])
@@ -137,22 +129,55 @@ def load_candle_file(path: str | Path) -> CandleFile:
 
 
 def _read(p: Path, name: str) -> tuple[pd.DataFrame, int]:
+    """Parse numbers directly (fast, little memory); a file that does not parse that way is read
+    again as text by _raise_first_bad_cell to name the offending line."""
+    has_header = _has_header(p, name)
+    try:
+        frame = pd.read_csv(p, header=0 if has_header else None, compression="infer", usecols=range(6),
+                            names=None if has_header else list(COLUMNS), skip_blank_lines=False, engine="c",
+                            dtype=np.float64)
+    except (ValueError, pd.errors.ParserError):
+        _raise_first_bad_cell(p, name, 2 if has_header else 1)
+    except Exception as exc:  # noqa: BLE001 - any other parser failure is a bad file for the user
+        raise BadInputError(f"{name}: cannot read as CSV ({_short(exc)})") from None
+    frame.columns = list(COLUMNS)
+    return frame, 2 if has_header else 1
+
+
+def _has_header(p: Path, name: str) -> bool:
     try:
         head = pd.read_csv(p, nrows=1, header=None, dtype=str, compression="infer")
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file for the user
+    except Exception as exc:  # noqa: BLE001
         raise BadInputError(f"{name}: cannot read as CSV ({_short(exc)})") from None
     first = [str(x).strip().lower() for x in head.iloc[0].tolist()] if len(head) else []
     has_header = bool(first) and not _is_number(first[0])
     if has_header and tuple(first[:6]) != COLUMNS:
         raise BadInputError(f"{name}: line 1: expected the header {','.join(COLUMNS)}, found {','.join(first)}")
+    if len(first) < 6:
+        raise BadInputError(f"{name}: line 1: expected 6 columns ({','.join(COLUMNS)}), found {len(first)}")
+    return has_header
+
+
+def _raise_first_bad_cell(p: Path, name: str, first_line: int) -> None:
+    """Read as text and report the first cell that is not a number."""
     try:
-        frame = pd.read_csv(p, header=0 if has_header else None, dtype=str, compression="infer",
-                            usecols=range(6), names=None if has_header else list(COLUMNS),
-                            skip_blank_lines=False, engine="c")
+        frame = pd.read_csv(p, header=0 if first_line == 2 else None, dtype=str, compression="infer",
+                            usecols=range(6), names=None if first_line == 2 else list(COLUMNS),
+                            skip_blank_lines=False, engine="c", keep_default_na=False, na_filter=False)
     except Exception as exc:  # noqa: BLE001
         raise BadInputError(f"{name}: cannot read as CSV ({_short(exc)})") from None
     frame.columns = list(COLUMNS)
-    return frame, 2 if has_header else 1
+    for col in COLUMNS:
+        numeric = pd.to_numeric(frame[col], errors="coerce")
+        bad = numeric.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raw = frame[col].iloc[row]
+            what = "is empty" if str(raw).strip() == "" else f"is not a number ({str(raw)[:30]!r})"
+            if str(raw).strip().lower() in ("nan", "inf", "-inf", "infinity", "+inf"):
+                what = "is NaN or infinite"
+            raise BadInputError(f"{name}: line {first_line + row}: {col} {what}")
+    raise BadInputError(f"{name}: cannot read as CSV")
 
 
 def _infer_step(diffs: np.ndarray) -> int:
@@ -171,7 +196,3 @@ def _is_number(text: str) -> bool:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
-
-
-def gaps_summary(gaps: list[Gap]) -> Counter:
-    return Counter(g.missing for g in gaps)

@@ -1,0 +1,71 @@
+"""Performance statistics from trades and an equity curve (pure functions, shared by the backtest
+report and the journal's summary)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+DAY_MS = 86_400_000
+
+
+def max_drawdown(equity: np.ndarray) -> tuple[float, float]:
+    """(largest peak-to-trough fall as a fraction of the peak, the same in quote currency)."""
+    if equity.size == 0:
+        return 0.0, 0.0
+    peaks = np.maximum.accumulate(equity)
+    falls = peaks - equity
+    usdt = float(falls.max())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(peaks > 0, falls / peaks, 0.0)
+    return float(frac.max()), usdt
+
+
+def drawdown_curve(equity: np.ndarray) -> np.ndarray:
+    peaks = np.maximum.accumulate(equity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(peaks > 0, (equity - peaks) / peaks, 0.0)
+
+
+def daily_sharpe(ts_ms: np.ndarray, equity: np.ndarray) -> float:
+    """Sharpe ratio of daily returns (equity at each UTC day's last candle), annualised with √365
+    (crypto trades every day); 0 when there are fewer than two daily returns or no variation."""
+    if equity.size < 2:
+        return 0.0
+    day = ts_ms // DAY_MS
+    last_of_day = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+    closes = equity[last_of_day]
+    if closes.size < 3:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rets = np.diff(closes) / closes[:-1]
+    rets = rets[np.isfinite(rets)]
+    if rets.size < 2:
+        return 0.0
+    sd = float(rets.std(ddof=1))
+    if sd == 0.0:
+        return 0.0
+    return float(rets.mean() / sd * math.sqrt(365.0))
+
+
+def trade_stats(net: np.ndarray) -> dict:
+    """Counts and ratios over closed trades' net PnL. A zero PnL is neither a win nor a loss."""
+    wins = int((net > 0).sum())
+    losses = int((net < 0).sum())
+    gross_win = float(net[net > 0].sum())
+    gross_loss = float(-net[net < 0].sum())
+    # Undefined (None, JSON null) without losing trades rather than an infinity JSON cannot hold.
+    pf = gross_win / gross_loss if gross_loss > 0 else None
+    n = int(net.size)
+    return {
+        "trades": n,
+        "wins": wins,
+        "losses": losses,
+        "win_rate": wins / n if n else 0.0,
+        "total_pnl": float(net.sum()),
+        "avg_pnl": float(net.mean()) if n else 0.0,
+        "profit_factor": pf,
+        "largest_win": float(net.max()) if n else 0.0,
+        "largest_loss": float(net.min()) if n else 0.0,
+    }

@@ -1,0 +1,109 @@
+"""`python whalebot.py backtest`: the strategy over a candle file, with a report directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from whale.errors import BadInputError
+
+BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data" / "BTCUSDT-PERP_1m.csv.gz"
+
+
+def register(subparsers, parent) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("backtest", parents=[parent], help="run the strategy over a candle file",
+                              description="Backtest the full Whalebot strategy on a candle CSV "
+                                          "(timestamp_ms,open,high,low,close,volume; gzip allowed).")
+    p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE",
+                   help=f"candle file (default: the bundled {BUNDLED_DATA.name})")
+    p.add_argument("--report", metavar="DIR", help="report directory (default: reports/<symbol>-<interval>-<UTC stamp>/)")
+    p.add_argument("--from", dest="date_from", metavar="DATE",
+                   help="first candle to trade, UTC (YYYY-MM-DD or YYYY-MM-DDTHH:MM); earlier candles warm up")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="stop before this UTC date/time (exclusive)")
+    p.add_argument("--symbol", help="symbol for instrument rules and the report (default: from the file name, "
+                                    "else the config's symbol)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def parse_date(text: str | None, flag: str) -> int | None:
+    """UTC date or date-time -> ms since the epoch."""
+    if text is None:
+        return None
+    cleaned = text.strip().replace(" ", "T").rstrip("Z")
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            dt = datetime.strptime(cleaned, fmt).replace(tzinfo=timezone.utc)
+            return int(dt.timestamp() * 1000)
+        except ValueError:
+            continue
+    raise BadInputError(f"{flag} {text!r}: expected a UTC date such as 2025-05-20 or 2025-05-20T14:30")
+
+
+def run(args: argparse.Namespace) -> int:
+    from whale.backtest.outputs import (
+        plot_equity, signals_csv_text, write_report_json, write_trades_csv,
+    )
+    from whale.backtest.runner import run_backtest
+    from whale.backtest.metrics import drawdown_curve
+    from whale.commands._shared import load_cli_config
+    from whale.market.intervals import label
+
+    date_from = parse_date(args.date_from, "--from")
+    date_to = parse_date(args.date_to, "--to")
+    loaded, log = load_cli_config(args, console=True)
+    cfg = loaded.config
+    result = run_backtest(cfg, args.data, date_from=date_from, date_to=date_to,
+                          progress=not args.no_progress and sys.stderr.isatty(), symbol=args.symbol)
+    for w in result.warnings:
+        log.warning(w)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.report) if args.report else Path("reports") / f"{result.symbol}-{label(result.interval)}-{stamp}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from None
+    inst = result.instrument
+    write_trades_csv(out / "trades.csv", result.trades, max(0, -inst.tick_size.as_tuple().exponent),
+                     max(0, -inst.qty_step.as_tuple().exponent))
+    (out / "signals.csv").write_text(signals_csv_text(result.ts, result.scores, result.signals))
+    plot_equity(out / "equity.png", result.ts, result.equity, drawdown_curve(result.equity),
+                f"{result.symbol} {label(result.interval)} — equity and drawdown")
+    write_report_json(out / "report.json", result.report)
+    print_summary(result.report, out)
+    return 0
+
+
+def print_summary(r: dict, out: Path) -> None:
+    from whale.market.intervals import label
+    from whale.logs import NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_PURPLE, NEON_RED, NEON_YELLOW, RESET, use_colour
+
+    c = use_colour(sys.stdout)
+    col = (lambda code, text: f"{code}{text}{RESET}") if c else (lambda code, text: text)  # noqa: E731
+    pnl_col = NEON_GREEN if r["total_pnl"] > 0 else (NEON_RED if r["total_pnl"] < 0 else NEON_YELLOW)
+    pf = "n/a" if r["profit_factor"] is None else f"{r['profit_factor']:.2f}"
+    t = r["timing"]
+    speed = r["bars"] / max(t["indicators_s"] + t["simulate_s"], 1e-9)
+    lines = [
+        col(NEON_PURPLE, f"=== Backtest {r['symbol']} {label(r['interval'])}: {r['start']} -> {r['end']} ==="),
+        col(NEON_BLUE, f"candles        {r['bars']:,} (+{r['warmup_bars']:,} warm-up)"),
+        col(NEON_CYAN, f"trades         {r['trades']} ({r['long_trades']} long, {r['short_trades']} short), "
+                       f"wins {r['wins']}, losses {r['losses']}, win rate {r['win_rate'] * 100:.1f}%"),
+        col(pnl_col, f"net PnL        {r['total_pnl']:+.2f} USDT ({r['return_pct']:+.2f}%), "
+                     f"fees {r['fees']:.2f}, funding {r['funding']:+.2f}"),
+        col(NEON_CYAN, f"profit factor  {pf}   sharpe {r['sharpe']:.2f}   exposure {r['exposure_time'] * 100:.1f}%"),
+        col(NEON_RED if r["max_drawdown"] > 0.1 else NEON_YELLOW,
+            f"max drawdown   {r['max_drawdown'] * 100:.2f}% ({r['max_drawdown_usdt']:.2f} USDT)"),
+    ]
+    if r["exit_reasons"]:
+        lines.append(col(NEON_BLUE, "exits          " + ", ".join(f"{k} {v}" for k, v in r["exit_reasons"].items())))
+    if r["skipped_entries"]:
+        lines.append(col(NEON_YELLOW, "skipped        " + ", ".join(f"{k}: {v}" for k, v in r["skipped_entries"].items())))
+    lines.append(col(NEON_YELLOW, "off            " + "; ".join(r["off_in_backtest"])))
+    lines.append(col(NEON_BLUE, f"time           {t['total_s']:.2f} s (load {t['load_s']:.2f}, jit {t['jit_s']:.2f}, "
+                                f"indicators {t['indicators_s']:.3f}, simulate {t['simulate_s']:.3f}; "
+                                f"{speed:,.0f} candles/s)"))
+    lines.append(col(NEON_GREEN, f"report         {out}/ (report.json, trades.csv, signals.csv, equity.png)"))
+    print("\n".join(lines))
