@@ -58,16 +58,17 @@ def main() -> None:
                 a.add_htf_candles(k, h.slice(fed[k], upto))
                 fed[k] = upto
 
-    feed(int(src.ts[history - 1]) + 60_000)
+    feed(int(bucket_end(src.ts[history - 1: history], src.interval)[0]))
     n0 = np.zeros(history)
     a.process(src.slice(0, history), scores=n0, ready=np.zeros(history, bool), signals=np.zeros(history, np.int8),
               cooled=np.zeros(history, bool))
     end = min(len(src), history + args.candles)
     lat = []
     ready = 0
+    closes_primary = bucket_end(src.ts, src.interval)
     for i in range(history, end):
         t0 = time.perf_counter()
-        feed(int(src.ts[i]) + 60_000)
+        feed(int(closes_primary[i]))
         d = a.on_closed_candle(int(src.ts[i]), src.open[i], src.high[i], src.low[i], src.close[i], src.volume[i],
                                book_imbalance=0.1)
         lat.append(time.perf_counter() - t0)

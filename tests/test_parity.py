@@ -66,8 +66,9 @@ def live_path(cfg, candles, htf, history):
     feed_htf_until(int(bucket_end(candles.ts[history - 1: history], candles.interval)[0]))
     a.process(candles.slice(0, history), scores=scores, ready=ready, signals=signals, cooled=cooled)
     breakdown_sums = []
+    closes_primary = bucket_end(candles.ts, candles.interval)
     for i in range(history, n):
-        feed_htf_until(int(candles.ts[i]) + 60_000)
+        feed_htf_until(int(closes_primary[i]))
         d = a.on_closed_candle(int(candles.ts[i]), candles.open[i], candles.high[i], candles.low[i],
                                candles.close[i], candles.volume[i])
         scores[i], ready[i], signals[i] = d.score, d.ready, d.signal
@@ -101,6 +102,29 @@ def test_live_one_candle_at_a_time_equals_backtest(data):
     # The slice is real and eventful: both signals occur and scores vary.
     assert (bt_signals[after] == 1).any() and (bt_signals[after] == -1).any()
     assert np.std(bt_scores[after]) > 0.1
+
+
+def test_cold_start_with_documented_history_converges_to_the_backtest():
+    """The live bot loads only history_needed() primary candles and htf_history_needed() candles of
+    each higher timeframe (whatever came before is unknown to it); from then on its scores and
+    signals equal a backtest that started tens of thousands of candles earlier."""
+    cfg = replace_path(parity_config(), "mtf_analysis.higher_timeframes", ["5", "15"])
+    candles = load_candle_file(SHARED / "BTCUSDT-PERP_1m.csv.gz").candles
+    htf = {k: resample(candles, k) for k in cfg.mtf_analysis.higher_timeframes}
+    bt_scores, _, bt_signals = backtest_path(cfg, candles, htf, chunk=65_536)
+    probe = Analyzer(cfg, candles.interval, live=True)
+    history, htf_history = probe.history_needed(), probe.htf_history_needed()
+    start = len(candles) - history - 2000
+    late = candles.slice(start, len(candles))
+    t0 = int(candles.ts[start])
+    late_htf = {}
+    for k, h in htf.items():
+        before = int(np.searchsorted(bucket_end(h.ts, k), t0, side="right"))
+        assert before > 2 * htf_history[k], "the higher-timeframe history must really be cut"
+        late_htf[k] = h.slice(before - htf_history[k], len(h))
+    lv_scores, _, lv_signals, _ = live_path(cfg, late, late_htf, history)
+    assert np.allclose(lv_scores[history:], bt_scores[start + history:], rtol=0, atol=1e-9)
+    assert np.array_equal(lv_signals[history:], bt_signals[start + history:])
 
 
 def test_chunk_size_does_not_change_anything(data):

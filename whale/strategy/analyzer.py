@@ -84,6 +84,10 @@ class Analyzer:
         """Candles the live bot should load so its values match a full-history run (docs)."""
         return max([self.warmup_candles] + [getattr(g, "history", g.lookback) + 2 for g in self.buffer.groups])
 
+    def htf_history_needed(self) -> dict[str, int]:
+        """Closed candles of each higher timeframe the live bot should load at start."""
+        return {k: t.history for k, t in self.mtf.trends.items()} if self.mtf else {}
+
     def off_in_backtest(self) -> list[str]:
         off = []
         for s in sc.SCORERS:

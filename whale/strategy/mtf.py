@@ -45,6 +45,11 @@ class HtfTrend:
         """Higher-timeframe candles before every vote is known."""
         return max([self.trend_period] + [g.lookback + 1 for g in self.buffer.groups])
 
+    @property
+    def history(self) -> int:
+        """Higher-timeframe candles a cold start needs so its votes match a full-history run."""
+        return max([self.warmup] + [getattr(g, "history", g.lookback) + 1 for g in self.buffer.groups])
+
     def add(self, candles: Candles) -> None:
         """Closed higher-timeframe candles, in time order, newer than any added before."""
         if len(candles) == 0:
