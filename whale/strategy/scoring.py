@@ -68,6 +68,24 @@ def _cross_down(a: float, b: float, pa: float, pb: float) -> bool:
     return a < b and pa >= pb
 
 
+@njit(cache=True, inline="always")
+def _side(a: float, b: float, amount: float) -> float:
+    """+amount when a is above b, -amount below, 0 level."""
+    return amount if a > b else (-amount if a < b else 0.0)
+
+
+@njit(cache=True, inline="always")
+def _band(v: float, low: float, high: float, amount: float) -> float:
+    """Contrarian: +amount below the low band, -amount above the high band."""
+    return amount if v < low else (-amount if v > high else 0.0)
+
+
+@njit(cache=True, inline="always")
+def _cross(a: float, b: float, pa: float, pb: float, amount: float) -> float:
+    """+amount when a crosses above b on this candle, -amount when it crosses below."""
+    return amount if _cross_up(a, b, pa, pb) else (-amount if _cross_down(a, b, pa, pb) else 0.0)
+
+
 @njit(cache=True)
 def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_base, breakdown, want_breakdown):
     """Score candles [start, end) of the feature matrix X.
@@ -154,18 +172,14 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             es, el = r_ema_s[i], r_ema_l[i]
             if _nan(es) or _nan(el):
                 ok = False
-            elif es > el:
-                contrib[S_EMA] = weights[S_EMA] * tm
-            elif es < el:
-                contrib[S_EMA] = -weights[S_EMA] * tm
+            else:
+                contrib[S_EMA] = _side(es, el, weights[S_EMA] * tm)
         if enabled[S_SMA_TREND]:
             sl = r_sma_l[i]
             if _nan(sl):
                 ok = False
-            elif c > sl:
-                contrib[S_SMA_TREND] = weights[S_SMA_TREND] * tm
-            elif c < sl:
-                contrib[S_SMA_TREND] = -weights[S_SMA_TREND] * tm
+            else:
+                contrib[S_SMA_TREND] = _side(c, sl, weights[S_SMA_TREND] * tm)
         if enabled[S_RSI]:
             r = r_rsi[i]
             if _nan(r):
@@ -190,34 +204,26 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             v = r_cci[i]
             if _nan(v):
                 ok = False
-            elif v < P[P_CCI_OS]:
-                contrib[S_CCI] = 0.4 * weights[S_CCI]
-            elif v > P[P_CCI_OB]:
-                contrib[S_CCI] = -0.4 * weights[S_CCI]
+            else:
+                contrib[S_CCI] = _band(v, P[P_CCI_OS], P[P_CCI_OB], 0.4 * weights[S_CCI])
         if enabled[S_WR]:
             v = r_wr[i]
             if _nan(v):
                 ok = False
-            elif v < P[P_WR_OS]:
-                contrib[S_WR] = 0.4 * weights[S_WR]
-            elif v > P[P_WR_OB]:
-                contrib[S_WR] = -0.4 * weights[S_WR]
+            else:
+                contrib[S_WR] = _band(v, P[P_WR_OS], P[P_WR_OB], 0.4 * weights[S_WR])
         if enabled[S_MFI]:
             v = r_mfi[i]
             if _nan(v):
                 ok = False
-            elif v < P[P_MFI_OS]:
-                contrib[S_MFI] = 0.4 * weights[S_MFI]
-            elif v > P[P_MFI_OB]:
-                contrib[S_MFI] = -0.4 * weights[S_MFI]
+            else:
+                contrib[S_MFI] = _band(v, P[P_MFI_OS], P[P_MFI_OB], 0.4 * weights[S_MFI])
         if enabled[S_BB]:
             up, lo = r_bb_u[i], r_bb_l[i]
             if _nan(up) or _nan(lo):
                 ok = False
-            elif c < lo:
-                contrib[S_BB] = 0.5 * weights[S_BB]
-            elif c > up:
-                contrib[S_BB] = -0.5 * weights[S_BB]
+            else:
+                contrib[S_BB] = _band(c, lo, up, 0.5 * weights[S_BB])
         if enabled[S_VWAP]:
             vw, pvw = r_vwap[i], r_vwap[i - 1]
             if _nan(vw) or _nan(pvw):
@@ -254,10 +260,8 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             s10 = r_sma_s[i]
             if _nan(s10):
                 ok = False
-            elif c > s10:
-                contrib[S_SMA10] = 0.5 * weights[S_SMA10]
-            elif c < s10:
-                contrib[S_SMA10] = -0.5 * weights[S_SMA10]
+            else:
+                contrib[S_SMA10] = _side(c, s10, 0.5 * weights[S_SMA10])
         if enabled[S_BOOK]:  # live only: no readiness gate
             imb = r_book_imb[i]
             if not _nan(imb):
@@ -296,10 +300,8 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             pml, pms = r_macd[i - 1], r_macd_sig[i - 1]
             if _nan(ml) or _nan(ms) or _nan(pml) or _nan(pms):
                 ok = False
-            elif _cross_up(ml, ms, pml, pms):
-                contrib[S_MACD] = weights[S_MACD] * tm
-            elif _cross_down(ml, ms, pml, pms):
-                contrib[S_MACD] = -weights[S_MACD] * tm
+            else:
+                contrib[S_MACD] = _cross(ml, ms, pml, pms, weights[S_MACD] * tm)
         if enabled[S_ADX]:
             a, pdi, mdi = r_adx[i], r_pdi[i], r_mdi[i]
             if _nan(a) or _nan(pdi) or _nan(mdi):
@@ -378,10 +380,8 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             vw, pvw = r_vwma[i], r_vwma[i - 1]
             if _nan(vw) or _nan(pvw):
                 ok = False
-            elif _cross_up(c, vw, pc, pvw):
-                contrib[S_VWMA] = weights[S_VWMA]
-            elif _cross_down(c, vw, pc, pvw):
-                contrib[S_VWMA] = -weights[S_VWMA]
+            else:
+                contrib[S_VWMA] = _cross(c, vw, pc, pvw, weights[S_VWMA])
         if enabled[S_VDELTA]:
             vd = r_vdelta[i]
             w = weights[S_VDELTA]
@@ -409,19 +409,15 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             ka, pka = r_kama[i], r_kama[i - 1]
             if _nan(ka) or _nan(pka):
                 ok = False
-            elif _cross_up(c, ka, pc, pka):
-                contrib[S_KAMA] = weights[S_KAMA] * tm
-            elif _cross_down(c, ka, pc, pka):
-                contrib[S_KAMA] = -weights[S_KAMA] * tm
+            else:
+                contrib[S_KAMA] = _cross(c, ka, pc, pka, weights[S_KAMA] * tm)
         if enabled[S_DEMA]:
             de, pde = r_dema[i], r_dema[i - 1]
             es, pes = r_ema_s[i], r_ema_s[i - 1]
             if _nan(de) or _nan(pde) or _nan(es) or _nan(pes):
                 ok = False
-            elif _cross_up(de, es, pde, pes):
-                contrib[S_DEMA] = weights[S_DEMA] * tm
-            elif _cross_down(de, es, pde, pes):
-                contrib[S_DEMA] = -weights[S_DEMA] * tm
+            else:
+                contrib[S_DEMA] = _cross(de, es, pde, pes, weights[S_DEMA] * tm)
         if enabled[S_KELT]:
             ku, kl = r_kelt_u[i], r_kelt_l[i]
             pku, pkl = r_kelt_u[i - 1], r_kelt_l[i - 1]
@@ -460,18 +456,14 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             ms_ = r_mstruct[i]
             if _nan(ms_):
                 ok = False
-            elif ms_ > 0:
-                contrib[S_MSTRUCT] = weights[S_MSTRUCT] * tm
-            elif ms_ < 0:
-                contrib[S_MSTRUCT] = -weights[S_MSTRUCT] * tm
+            else:
+                contrib[S_MSTRUCT] = _side(ms_, 0.0, weights[S_MSTRUCT] * tm)
         if enabled[S_CANDLE]:
             cs = r_candle[i]
             if _nan(cs):
                 ok = False
-            elif cs > 0:
-                contrib[S_CANDLE] = weights[S_CANDLE]
-            elif cs < 0:
-                contrib[S_CANDLE] = -weights[S_CANDLE]
+            else:
+                contrib[S_CANDLE] = _side(cs, 0.0, weights[S_CANDLE])
         if enabled[S_PIVOT]:
             pv, r1, r2 = r_piv[i], r_piv_r1[i], r_piv_r2[i]
             s1, s2 = r_piv_s1[i], r_piv_s2[i]

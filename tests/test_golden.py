@@ -1,0 +1,31 @@
+"""Golden regression: the trades of a fixed backtest, hashed. A change to any rule that moves a
+single trade changes the hash. When a change is intended, check the new trades, then update the
+hash here in the same commit and say why in its message."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from whale.backtest import simulate as sim
+from whale.backtest.runner import run_backtest
+from whale.config.model import Config, replace_path
+
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
+GOLDEN = {
+    "default-15m-threshold-1.0": ("6752040cdaf2031f", 147),
+}
+
+
+def trades_hash(trades: np.ndarray) -> str:
+    fields = [sim.T_SIDE, sim.T_QTY, sim.T_ENTRY_TS, sim.T_EXIT_TS, sim.T_ENTRY_PRICE, sim.T_EXIT_PRICE, sim.T_NET,
+              sim.T_REASON]
+    rows = [",".join(f"{t[f]:.6f}" for f in fields) for t in trades]
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+
+
+def test_golden_trades():
+    cfg = replace_path(Config(), "signal_score_threshold", 1.0)
+    result = run_backtest(cfg, BUNDLED)
+    digest, count = trades_hash(result.trades), len(result.trades)
+    assert (digest, count) == GOLDEN["default-15m-threshold-1.0"], f"trades changed: {digest} ({count} trades)"
