@@ -18,6 +18,8 @@ from whale.market.candles import Candles
 from whale.market.intervals import interval_from_ms, label
 
 COLUMNS = ("timestamp_ms", "open", "high", "low", "close", "volume")
+# Real candles shipped with the repository: the default of backtest, sim and demo (data/README.md).
+BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 _SYMBOL_RE = re.compile(r"^([A-Z0-9]{2,20}USDT)")
 
 

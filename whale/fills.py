@@ -130,3 +130,25 @@ def round_away_from_market(price: float, tick: float, side: int, is_stop: bool) 
     down = (side == LONG) == is_stop
     k = floor_ticks(price, tick) if down else ceil_ticks(price, tick)
     return k * tick
+
+
+@njit(cache=True)
+def taker_fill_ticks(buying: bool, book_price: float, ref: float, slippage_rate: float, tick: float) -> int:
+    """A market (taker) fill in whole ticks: the worse of walking the book (`book_price`, the average
+    price for the quantity) and the fill model's slippage from `ref`, rounded against the taker."""
+    slip = slipped(ref, buying, slippage_rate)
+    px = max(book_price, slip) if buying else min(book_price, slip)
+    return ceil_ticks(px, tick) if buying else floor_ticks(px, tick)
+
+
+@njit(cache=True)
+def limit_reached(buying: bool, limit: float, price: float) -> bool:
+    """A resting limit order fills once the last price trades at or through it."""
+    return price <= limit if buying else price >= limit
+
+
+@njit(cache=True)
+def trailing_stop_level(side: int, extreme: float, distance: float, tick: float) -> float:
+    """An exchange trailing stop: `distance` behind the best price since activation, on the tick
+    away from the market."""
+    return round_away_from_market(extreme - side * distance, tick, side, True)

@@ -7,9 +7,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from whale.candle_file import BUNDLED_DATA
 from whale.errors import BadInputError
 
-BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 
 
 def register(subparsers, parent) -> argparse.ArgumentParser:

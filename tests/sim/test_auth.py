@@ -1,0 +1,101 @@
+"""Authentication exactly as Bybit: HMAC over the raw query/body, recv_window against the wall
+clock, 10002/10003/10004 in HTTP 200 envelopes; WebSocket auth with expires."""
+
+import json
+import time
+
+import pytest
+from pybit.exceptions import InvalidRequestError
+
+from whale.sim.clock import SkewedWallClock
+from whale.sim import SimConfig, Simulator
+from sim_helpers import WsClient, assert_shape, example, signed
+
+WALLET = "/v5/account/wallet-balance"
+
+
+def test_signed_get_and_rate_limit_headers(sim):
+    r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"})
+    assert r.status_code == 200 and r.json()["retCode"] == 0
+    for name in example("rest_rate_limit_headers.json"):
+        assert name in r.headers
+    assert r.headers["X-Bapi-Limit"] == "50"
+    assert int(r.headers["X-Bapi-Limit-Status"]) == 49
+
+
+def test_signature_is_over_the_raw_body(sim):
+    body = '{"category":  "linear", "symbol":"BTCUSDT",  "buyLeverage": "5", "sellLeverage": "5"}'
+    r = signed(sim.rest_url, "POST", "/v5/position/set-leverage", body_text=body)
+    assert r.json()["retCode"] == 0
+
+
+def test_unknown_key_is_10003(sim):
+    r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"}, key="SOMEONE-ELSE")
+    assert r.status_code == 200 and r.json()["retCode"] == 10003
+
+
+def test_bad_signature_is_10004(sim):
+    r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"}, bad_sign=True)
+    assert r.status_code == 200 and r.json()["retCode"] == 10004
+    r = signed(sim.rest_url, "POST", "/v5/order/cancel-all", {"category": "linear", "symbol": "BTCUSDT"},
+               secret="wrong-secret")
+    assert r.json()["retCode"] == 10004
+
+
+@pytest.mark.parametrize("offset_ms", [-6000, 1500])
+def test_timestamp_outside_the_window_is_10002(sim, offset_ms):
+    ts = int(time.time() * 1000) + offset_ms
+    r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"}, ts=ts)
+    body = r.json()
+    assert r.status_code == 200 and body["retCode"] == 10002
+    assert "recv_window" in body["retMsg"]
+
+
+def test_wider_recv_window_accepts_an_old_timestamp(sim):
+    ts = int(time.time() * 1000) - 6000
+    r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"}, ts=ts, recv_window=10000)
+    assert r.json()["retCode"] == 0
+
+
+def test_the_window_is_checked_against_the_wall_clock(candles, make_http):
+    """A server whose clock runs 10 s ahead rejects pybit's fresh timestamps; /v5/market/time shows why."""
+    with Simulator(SimConfig(data=candles, lockstep=True, speed=0), wall_clock=SkewedWallClock(10_000)) as sim:
+        http = make_http(sim, max_retries=1, retry_delay=0)
+        server = int(http.get_server_time()["result"]["timeSecond"])
+        assert server - time.time() == pytest.approx(10, abs=1.5)
+        r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"})
+        assert r.json()["retCode"] == 10002
+
+
+def test_pybit_signs_get_and_post(http):
+    assert http.get_wallet_balance(accountType="UNIFIED")["retCode"] == 0
+    assert http.set_leverage(category="linear", symbol="BTCUSDT", buyLeverage="3", sellLeverage="3")["retCode"] == 0
+    with pytest.raises(InvalidRequestError) as e:
+        http.set_leverage(category="linear", symbol="BTCUSDT", buyLeverage="3", sellLeverage="3")
+    assert e.value.status_code == 110043
+
+
+def test_ws_auth_success_and_failures(sim):
+    with WsClient(sim.private_ws_url) as ws:
+        ws.send({"op": "subscribe", "args": ["order"]})
+        nack, _ = ws.until(lambda m: m.get("op") == "subscribe")
+        assert nack["success"] is False  # not authenticated yet
+        ok = ws.auth()
+        assert_shape(ok, example("ws_auth_response.json"))
+        assert ok["success"] is True
+    with WsClient(sim.private_ws_url) as ws:
+        assert ws.auth(secret="wrong")["success"] is False
+    with WsClient(sim.private_ws_url) as ws:
+        assert ws.auth(expires=int(time.time() * 1000) - 1000)["success"] is False
+    with WsClient(sim.private_ws_url) as ws:
+        assert ws.auth(key="OTHER")["success"] is False
+
+
+def test_ws_auth_raw_request_matches_the_example(sim):
+    req = example("ws_auth_request.json")
+    assert req["op"] == "auth" and len(req["args"]) == 3
+    with WsClient(sim.private_ws_url) as ws:
+        ws.send({"req_id": "10001", "op": "auth", "args": ["api_key", 1662350400000, "signature"]})
+        reply = ws.recv()
+        assert reply["op"] == "auth" and reply["success"] is False and reply["req_id"] == "10001"
+        assert json.dumps(reply)  # a plain JSON object

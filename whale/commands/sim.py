@@ -1,0 +1,99 @@
+"""`python whalebot.py sim`: the Bybit V5 simulator alone on 127.0.0.1 until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from whale.errors import BadInputError
+
+DESCRIPTION = """Serve a local Bybit V5 exchange (REST + WebSocket on one port of 127.0.0.1) that replays a
+candle file: pybit and plain WebSocket clients can trade against it with the default credentials
+(not secret): key WHALEBOT-SIM-KEY, secret WHALEBOT-SIM-SECRET-NOT-A-SECRET. The first line on
+stdout is SIM READY with the URLs; logs go to stderr. See docs/simulator.md."""
+
+
+def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from whale.sim.defaults import DEFAULT_PORT
+    p = subparsers.add_parser("sim", parents=[parent], help="run the Bybit V5 simulator alone on 127.0.0.1",
+                              description=DESCRIPTION)
+    p.add_argument("--data", metavar="FILE", default=None,
+                   help="candle CSV (timestamp_ms,open,high,low,close,volume; gzip allowed); "
+                        "default: the bundled BTCUSDT 1m file")
+    p.add_argument("--symbol", default=None, help="symbol to serve (default: from the file name, else BTCUSDT)")
+    p.add_argument("--speed", default="1", metavar="X",
+                   help="replay speed: 1 = real time, 60 = one 1m candle per second, max (or 0) = as fast as "
+                        "possible (default 1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any free port)")
+    p.add_argument("--api-key", default=None, help="API key clients must use (default WHALEBOT-SIM-KEY)")
+    p.add_argument("--api-secret", default=None, help="its secret (default WHALEBOT-SIM-SECRET-NOT-A-SECRET)")
+    p.add_argument("--faults", default="", metavar="SPEC",
+                   help="faults to inject, e.g. drop_ws_every=500,order_timeout_after=1,rate_limit=order/create:5 "
+                        "(see docs/simulator.md)")
+    p.add_argument("--history", type=int, default=1000, metavar="N",
+                   help="candles served as history before the replay starts (default 1000)")
+    p.add_argument("--balance", type=float, default=10_000.0, metavar="USDT",
+                   help="starting wallet balance (default 10000)")
+    return p
+
+
+def _speed(text: str) -> float:
+    if text.strip().lower() in ("max", "inf", "0"):
+        return 0.0
+    try:
+        x = float(text)
+    except ValueError:
+        raise BadInputError(f"--speed {text!r}: expected a number such as 1 or 60, or max") from None
+    if not x > 0 or x == float("inf"):
+        raise BadInputError(f"--speed {text!r}: must be above 0 (or max)")
+    return x
+
+
+def run(args: argparse.Namespace) -> int:
+    from whale.sim.faults import parse_faults
+    from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from whale.sim.server import SimConfig, Simulator
+
+    if (args.api_key is None) != (args.api_secret is None):
+        raise BadInputError("--api-key and --api-secret go together (or leave both out for the fake defaults)")
+    if not 0 <= args.port <= 65535:
+        raise BadInputError(f"--port {args.port}: must be 0..65535")
+    if args.balance <= 0:
+        raise BadInputError("--balance must be above 0")
+    if args.history < 1:
+        raise BadInputError("--history must be 1 or more")
+    if args.symbol is not None and not args.symbol.strip():
+        raise BadInputError("--symbol must not be empty")
+    _log_to_stderr(args.log_level or "INFO")
+    config = SimConfig(data=args.data, symbol=args.symbol, speed=_speed(args.speed), port=args.port,
+                       api_key=args.api_key or DEFAULT_API_KEY, api_secret=args.api_secret or DEFAULT_API_SECRET,
+                       faults=parse_faults(args.faults), history_candles=args.history, start_balance=args.balance)
+    sim = Simulator(config)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sim.start()
+        print(sim.ready_line, flush=True)
+        while not stop.wait(0.5):
+            pass
+        logging.getLogger("whalebot.sim").info("sim: stopping")
+    finally:
+        sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _log_to_stderr(level: str) -> None:
+    logger = logging.getLogger("whalebot.sim")
+    if not any(getattr(h, "_whalebot_sim", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler._whalebot_sim = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False

@@ -1,0 +1,240 @@
+"""Faults the simulator can inject, from a `--faults SPEC` string or at run time.
+
+SPEC is a comma-separated list of key=value items (keys may repeat where noted):
+
+  drop_ws_every=N          close every WebSocket connection after it was sent N data messages
+  drop_ws_mode=abort|close abort = TCP reset, no close frame (default); close = close frame 1000
+  stall_ws_after=N         a connection goes silent after N data messages (socket stays open)
+  stall_ws_seconds=S       ... for S seconds, then streams again (default 0 = for good)
+  malformed_every=N        every Nth data message on a connection is cut short (invalid JSON)
+  ws_stream=public|private|all   which connections the four WS faults above hit (default all)
+  rate_limit=PATH:N[/S]    at most N calls of /v5/PATH per S seconds (default 1), then 10006 with a
+                           future X-Bapi-Limit-Reset-Timestamp (repeatable; e.g. order/create:5)
+  delay=PATH:MS            answer /v5/PATH (or * for every path) MS milliseconds late (repeatable)
+  order_5xx_before=N       the Nth order/create answers HTTP 500 and is NOT executed
+  order_5xx_after=N        the Nth order/create IS executed, then answers HTTP 500
+  order_timeout_before=N   the Nth order/create gets no answer (connection closed after
+  order_timeout_after=N    timeout_seconds), before / after executing it
+                           (N = the Nth call counted from start; *N = every Nth call)
+  timeout_seconds=S        how long a timed-out request is held (default 30)
+  ip_ban_after=N           after N REST requests every REST answer is HTTP 403 for ip_ban_seconds
+  ip_ban_seconds=S         (default 10)
+
+Example: --faults drop_ws_every=500,order_timeout_after=1,rate_limit=order/create:5
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from whale.errors import BadInputError
+
+STREAMS = ("public", "private", "all")
+ORDER_FAULT_KEYS = {"order_5xx_before": ("5xx", "before"), "order_5xx_after": ("5xx", "after"),
+                    "order_timeout_before": ("timeout", "before"), "order_timeout_after": ("timeout", "after")}
+
+
+@dataclass
+class OrderFault:
+    kind: str  # "5xx" | "timeout"
+    when: str  # "before" | "after" executing
+    nth: int
+    every: bool = False
+
+    def hits(self, call: int) -> bool:
+        return call % self.nth == 0 if self.every else call == self.nth
+
+
+@dataclass
+class FaultSpec:
+    drop_ws_every: int = 0
+    drop_ws_mode: str = "abort"
+    stall_ws_after: int = 0
+    stall_ws_seconds: float = 0.0
+    malformed_every: int = 0
+    ws_stream: str = "all"
+    rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
+    delays_ms: dict[str, int] = field(default_factory=dict)
+    order_faults: list[OrderFault] = field(default_factory=list)
+    timeout_seconds: float = 30.0
+    ip_ban_after: int = 0
+    ip_ban_seconds: float = 10.0
+
+
+def parse_faults(text: str | None) -> FaultSpec:
+    """Parse SPEC; a bad item raises BadInputError naming it (exit 2)."""
+    spec = FaultSpec()
+    for raw in (text or "").split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value:
+            raise BadInputError(f"--faults: {item!r} is not key=value")
+        try:
+            _apply(spec, key, value)
+        except ValueError as exc:
+            raise BadInputError(f"--faults: {item!r}: {exc}") from None
+    return spec
+
+
+def _apply(spec: FaultSpec, key: str, value: str) -> None:
+    if key in ("drop_ws_every", "stall_ws_after", "malformed_every", "ip_ban_after"):
+        setattr(spec, key, _count(value))
+    elif key in ("stall_ws_seconds", "timeout_seconds", "ip_ban_seconds"):
+        setattr(spec, key, _seconds(value))
+    elif key == "drop_ws_mode":
+        if value not in ("abort", "close"):
+            raise ValueError("expected abort or close")
+        spec.drop_ws_mode = value
+    elif key == "ws_stream":
+        if value not in STREAMS:
+            raise ValueError("expected public, private or all")
+        spec.ws_stream = value
+    elif key == "rate_limit":
+        path, _, budget = value.partition(":")
+        n_text, _, per = budget.partition("/")
+        spec.rate_limits[_path(path)] = (_count(n_text), _seconds(per) if per else 1.0)
+    elif key == "delay":
+        path, _, ms = value.rpartition(":")
+        spec.delays_ms["*" if path.strip() == "*" else _path(path)] = int(_seconds(ms))
+    elif key in ORDER_FAULT_KEYS:
+        every = value.startswith("*")
+        spec.order_faults.append(OrderFault(*ORDER_FAULT_KEYS[key], _count(value.lstrip("*")), every))
+    else:
+        raise ValueError(f"unknown fault {key!r} (see docs/simulator.md)")
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise ValueError("must be 1 or more")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError("must be 0 or more")
+    return x
+
+
+def _path(text: str) -> str:
+    p = text.strip().strip("/")
+    if p.startswith("v5/"):
+        p = p[3:]
+    if not p or " " in p:
+        raise ValueError(f"bad endpoint path {text!r} (e.g. order/create)")
+    return p
+
+
+class Faults:
+    """The live fault state. Read by the server on its loop thread; the methods below are the
+    run-time controls and may be called from any thread (the simulator marshals them)."""
+
+    def __init__(self, spec: FaultSpec, run: Callable[[Callable[[], object]], object]) -> None:
+        self.spec = spec
+        self._run = run
+        self.order_calls = 0
+        self.rest_calls = 0
+        self.ban_until = 0.0  # wall-clock monotonic seconds
+        self.stalled: dict[str, tuple[float, bool]] = {}  # stream -> (until monotonic or inf, silent)
+        self.actions: dict[str, Callable] = {}  # set by the server: "drop", "malformed", "book"
+
+    # --- queries used by the server ---
+
+    def applies_to(self, kind: str) -> bool:
+        return self.spec.ws_stream in ("all", kind)
+
+    def order_fault(self) -> OrderFault | None:
+        self.order_calls += 1
+        for f in self.spec.order_faults:
+            if f.hits(self.order_calls):
+                return f
+        return None
+
+    def delay_ms(self, path: str) -> int:
+        return self.spec.delays_ms.get(path, self.spec.delays_ms.get("*", 0))
+
+    def stream_stall(self, kind: str, now: float) -> tuple[bool, bool]:
+        """(stalled, silent) for connections of `kind` at monotonic time `now`."""
+        for key in (kind, "all"):
+            got = self.stalled.get(key)
+            if got is not None:
+                if now < got[0]:
+                    return True, got[1]
+                del self.stalled[key]
+        return False, False
+
+    # --- run-time controls ---
+
+    def drop_connections(self, stream: str = "all", mode: str = "abort") -> int:
+        """Cut every WebSocket connection of `stream` now; returns how many were cut."""
+        _check_stream(stream)
+        if mode not in ("abort", "close"):
+            raise ValueError("mode must be abort or close")
+        return self._run(lambda: self.actions["drop"](stream, mode))
+
+    def stall(self, stream: str = "all", seconds: float | None = None, silent: bool = False) -> None:
+        """Stop sending data on `stream` (sockets stay open) for `seconds` (None = until resume()).
+        silent=True also stops answering pings (JSON and protocol)."""
+        _check_stream(stream)
+        until = math.inf if seconds is None else time.monotonic() + seconds
+        self._run(lambda: self.stalled.__setitem__(stream, (until, silent)))
+
+    def resume(self) -> None:
+        self._run(self.stalled.clear)
+
+    def send_malformed(self, stream: str = "public") -> int:
+        """Send one malformed (invalid JSON) text message to every connection of `stream`."""
+        _check_stream(stream)
+        return self._run(lambda: self.actions["malformed"](stream))
+
+    def fail_next_order(self, kind: str = "timeout", when: str = "after") -> None:
+        """The next order/create answers 5xx or times out, `before` or `after` executing it."""
+        if kind not in ("5xx", "timeout") or when not in ("before", "after"):
+            raise ValueError("kind is 5xx or timeout, when is before or after")
+        self._run(lambda: self.spec.order_faults.append(OrderFault(kind, when, self.order_calls + 1)))
+
+    def set_rate_limit(self, path: str, n: int | None, per_seconds: float = 1.0) -> None:
+        """Budget /v5/`path` to n calls per `per_seconds` (None restores Bybit's limit)."""
+        p = _path(path)
+        if n is None:
+            self._run(lambda: self.spec.rate_limits.pop(p, None))
+        else:
+            self._run(lambda: self.spec.rate_limits.__setitem__(p, (int(n), float(per_seconds))))
+
+    def set_delay(self, path: str, ms: int) -> None:
+        p = "*" if path == "*" else _path(path)
+        self._run(lambda: self.spec.delays_ms.__setitem__(p, int(ms)))
+
+    def ip_ban(self, seconds: float) -> None:
+        """Answer every REST request with HTTP 403 for `seconds`."""
+        self._run(lambda: setattr(self, "ban_until", time.monotonic() + seconds))
+
+    def book_snapshot(self) -> None:
+        """Send a fresh orderbook snapshot mid-stream (clients must reset their book)."""
+        self._run(lambda: self.actions["book"]("snapshot"))
+
+    def book_restart(self) -> None:
+        """Restart every orderbook stream at u=1 with a snapshot (Bybit's service-restart signal)."""
+        self._run(lambda: self.actions["book"]("restart"))
+
+    def book_delete_absent(self) -> None:
+        """Send a delta that deletes a price level the book does not hold."""
+        self._run(lambda: self.actions["book"]("delete_absent"))
+
+
+def _check_stream(stream: str) -> None:
+    if stream not in STREAMS:
+        raise ValueError("stream must be public, private or all")

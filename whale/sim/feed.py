@@ -1,0 +1,199 @@
+"""Public streams: what to send to `kline.*`, `orderbook.*`, `tickers.*` and `publicTrade.*`
+subscribers, and when.
+
+Each stream remembers what it last published (shared by all its subscribers), so a flush sends
+only what changed: orderbook deltas with consecutive `u` per depth and a global `seq`, ticker
+deltas with only the changed fields, kline updates only when the candle moved. A new subscriber
+gets a snapshot of the last published state (orderbook, tickers) and then the shared deltas.
+"""
+
+from __future__ import annotations
+
+from whale.sim.market import Market
+from whale.sim.tape import KLINE_INTERVALS, Tape
+from whale.sim.ws import Conn, Hub, dumps
+from whale.sim.wsproto import text_frame
+
+BOOK_DEPTHS = (1, 50, 200, 1000)
+
+
+class BookStream:
+    def __init__(self, depth: int, topic: str) -> None:
+        self.depth = depth
+        self.topic = topic
+        self.u = 0
+        self.bids: dict[int, int] | None = None
+        self.asks: dict[int, int] | None = None
+
+    def current(self, market: Market) -> tuple[dict[int, int], dict[int, int]]:
+        bids, bsz, asks, asz = market.book.levels()
+        d = self.depth
+        return dict(zip(bids[:d].tolist(), bsz[:d].tolist())), dict(zip(asks[:d].tolist(), asz[:d].tolist()))
+
+
+class Feed:
+    def __init__(self, hub: Hub, market: Market, tape: Tape) -> None:
+        self.hub = hub
+        self.market = market
+        self.tape = tape
+        sym = market.inst.symbol
+        self.symbol = sym
+        self.books = {f"orderbook.{d}.{sym}": BookStream(d, f"orderbook.{d}.{sym}") for d in BOOK_DEPTHS}
+        self.ticker_topic = f"tickers.{sym}"
+        self.trade_topic = f"publicTrade.{sym}"
+        self.kline_topics = {f"kline.{iv}.{sym}": iv for iv in KLINE_INTERVALS}
+        self.ticker_last: dict[str, str] | None = None
+        self.kline_last: dict[str, tuple] = {}
+        hub.source = self
+        hub.faults.actions["book"] = self.book_fault
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def valid_topic(self, topic: str) -> bool:
+        if topic in self.books or topic == self.ticker_topic or topic == self.trade_topic:
+            return True
+        iv = self.kline_topics.get(topic)
+        if iv is None:
+            return False
+        try:
+            self.tape.check_interval(iv)
+        except Exception:  # noqa: BLE001 - an interval the data cannot build is just not a topic
+            return False
+        return True
+
+    def on_subscribe(self, conn: Conn, topic: str) -> None:
+        now = self.market.clock.now_ms()
+        if topic in self.books:
+            bs = self.books[topic]
+            if bs.bids is None:
+                bs.bids, bs.asks = bs.current(self.market)
+                bs.u += 1
+            conn.send_data(text_frame(self._book_message(bs, "snapshot", bs.bids, bs.asks, now)))
+        elif topic == self.ticker_topic:
+            if self.ticker_last is None:
+                self.ticker_last = self.market.ticker()
+            conn.send_data(text_frame(dumps({"topic": topic, "type": "snapshot", "data": self.ticker_last,
+                                              "cs": self.market.seq, "ts": now})))
+
+    def on_idle(self, topic: str) -> None:
+        if topic in self.books:
+            self.books[topic].bids = self.books[topic].asks = None
+        elif topic == self.ticker_topic:
+            self.ticker_last = None
+        elif topic in self.kline_topics:
+            self.kline_last.pop(topic, None)
+
+    # ------------------------------------------------------------------ flushing
+
+    def flush(self, closing: int | None = None) -> None:
+        """Publish what changed since the last flush; `closing` = the base candle that just ended
+        (its klines go out with confirm true where it closes the interval's candle)."""
+        with self.hub.batched():
+            self._flush(closing)
+
+    def _flush(self, closing: int | None) -> None:
+        hub = self.hub
+        now = self.market.clock.now_ms()
+        if self.market.pending:
+            if hub.subscribed(self.trade_topic):
+                self._publish_trades(now)
+            self.market.pending = []
+        for topic, bs in self.books.items():
+            if bs.bids is not None and hub.subscribed(topic):
+                self._publish_book(bs, now)
+        if self.ticker_last is not None and hub.subscribed(self.ticker_topic):
+            self._publish_ticker(now)
+        for topic in [t for t in hub.topics if t in self.kline_topics]:
+            self._publish_kline(topic, self.kline_topics[topic], closing, now)
+
+    def _publish_trades(self, now: int) -> None:
+        trades = self.market.pending
+        for j in range(0, len(trades), 1024):
+            data = [self.market.trade_ws(t) for t in trades[j:j + 1024]]
+            self.hub.publish(self.trade_topic, dumps({"topic": self.trade_topic, "type": "snapshot", "ts": now,
+                                                      "data": data}))
+
+    def _book_message(self, bs: BookStream, kind: str, bids, asks, now: int) -> str:
+        fl = self.market.format_levels
+        b = sorted(bids.items(), reverse=True)
+        a = sorted(asks.items())
+        data = {"s": self.symbol, "b": fl([t for t, _ in b], [s for _, s in b]),
+                "a": fl([t for t, _ in a], [s for _, s in a]), "u": bs.u, "seq": self.market.seq}
+        return dumps({"topic": bs.topic, "type": kind, "ts": now, "data": data, "cts": now})
+
+    def _publish_book(self, bs: BookStream, now: int) -> None:
+        bids, asks = bs.current(self.market)
+        if bs.depth == 1:
+            if bids == bs.bids and asks == bs.asks:
+                return
+            bs.bids, bs.asks = bids, asks
+            bs.u += 1
+            self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bids, asks, now))
+            return
+        db = _changes(bs.bids, bids)
+        da = _changes(bs.asks, asks)
+        if not db and not da:
+            return
+        bs.bids, bs.asks = bids, asks
+        bs.u += 1
+        self.hub.publish(bs.topic, self._book_message(bs, "delta", db, da, now))
+
+    def _publish_ticker(self, now: int) -> None:
+        cur = self.market.ticker()
+        last = self.ticker_last
+        delta = {k: v for k, v in cur.items() if last.get(k) != v}
+        if not delta:
+            return
+        self.ticker_last = cur
+        delta["symbol"] = self.symbol
+        self.hub.publish(self.ticker_topic, dumps({"topic": self.ticker_topic, "type": "delta", "data": delta,
+                                                   "cs": self.market.seq, "ts": now}))
+
+    def _publish_kline(self, topic: str, interval: str, closing: int | None, now: int) -> None:
+        tape, m = self.tape, self.market
+        if closing is not None:
+            row = tape.forming_row(interval, closing, (closing, tape.k - 1))
+            confirm = tape.closes_bucket(interval, closing)
+        else:
+            row = tape.forming_row(interval, m.closed, m.forming)
+            confirm = False
+        if row is None:
+            return
+        start, o, h, lo, c, v, turn = row
+        inst = m.inst
+        data = {"start": start, "end": tape.end_of(interval, start), "interval": interval,
+                "open": inst.fmt_price(o), "close": inst.fmt_price(c), "high": inst.fmt_price(h),
+                "low": inst.fmt_price(lo), "volume": inst.fmt_qty(v), "turnover": f"{turn:.4f}",
+                "confirm": confirm}
+        key = tuple(data.values())
+        if self.kline_last.get(topic) == key:
+            return  # nothing a client could see has changed
+        self.kline_last[topic] = key
+        data["timestamp"] = now
+        self.hub.publish(topic, dumps({"topic": topic, "data": [data], "ts": now, "type": "snapshot"}))
+
+    # ------------------------------------------------------------------ faults
+
+    def book_fault(self, what: str) -> None:
+        now = self.market.clock.now_ms()
+        for bs in self.books.values():
+            if bs.bids is None or not self.hub.subscribed(bs.topic):
+                continue
+            if what in ("snapshot", "restart"):
+                bs.bids, bs.asks = bs.current(self.market)
+                bs.u = 1 if what == "restart" else bs.u + 1
+                self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bs.bids, bs.asks, now))
+            elif what == "delete_absent":
+                ghost = min(bs.bids) - 7 if bs.bids else self.market.last_tick - 10_000
+                while ghost in bs.bids:
+                    ghost -= 1
+                bs.u += 1
+                self.hub.publish(bs.topic, self._book_message(bs, "delta", {ghost: 0}, {}, now))
+
+
+def _changes(old: dict[int, int], new: dict[int, int]) -> dict[int, int]:
+    out = {t: s for t, s in new.items() if old.get(t) != s}
+    for t in old:
+        if t not in new:
+            out[t] = 0
+    return out

@@ -1,0 +1,322 @@
+"""Bybit V5 REST: routing, auth, rate limits, REST faults and the handlers of every endpoint
+Whalebot uses (category=linear, one symbol, one UNIFIED account).
+
+Business errors are HTTP 200 envelopes with a retCode, as Bybit answers; unknown paths are HTTP 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import parse_qsl
+
+from whale.sim import codes, payloads
+from whale.sim.codes import ExchangeError, params_error
+from whale.sim.httpio import HttpRequest, response_bytes
+from whale.sim.payloads import envelope
+
+if TYPE_CHECKING:
+    from whale.sim.server import Core
+
+log = logging.getLogger("whalebot.sim")
+
+HOLD = object()  # the request is held and the connection closed without an answer (a timeout fault)
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Callable[[dict], dict]
+    private: bool
+
+
+class Rest:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        c = core
+        self.routes: dict[tuple[str, str], Route] = {
+            ("GET", "market/time"): Route(self.time, False),
+            ("GET", "market/kline"): Route(self.kline, False),
+            ("GET", "market/tickers"): Route(self.tickers, False),
+            ("GET", "market/orderbook"): Route(self.orderbook, False),
+            ("GET", "market/instruments-info"): Route(self.instruments, False),
+            ("GET", "market/recent-trade"): Route(self.recent_trade, False),
+            ("POST", "order/create"): Route(self._order_ref(c.exchange.create_order), True),
+            ("POST", "order/amend"): Route(self._order_ref(c.exchange.amend_order), True),
+            ("POST", "order/cancel"): Route(self._order_ref(c.exchange.cancel_order), True),
+            ("POST", "order/cancel-all"): Route(self.cancel_all, True),
+            ("GET", "order/realtime"): Route(self.realtime, True),
+            ("GET", "position/list"): Route(self.positions, True),
+            ("POST", "position/trading-stop"): Route(self._empty(c.exchange.trading_stop), True),
+            ("POST", "position/set-leverage"): Route(self._empty(c.exchange.set_leverage), True),
+            ("POST", "position/switch-mode"): Route(self.switch_mode, True),
+            ("GET", "account/wallet-balance"): Route(self.wallet, True),
+            ("GET", "execution/list"): Route(self.executions, True),
+            ("GET", "position/closed-pnl"): Route(self.closed_pnl, True),
+        }
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def handle(self, req: HttpRequest) -> bytes | object:
+        core = self.core
+        keep = req.keep_alive
+        path = req.path
+        short = path[4:] if path.startswith("/v5/") else ""
+        route = self.routes.get((req.method, short))
+        if route is None:
+            body = envelope({}, core.wall.now_ms(), 10017, f"route not found: {req.method} {path}")
+            return response_bytes(404, _json(body), keep_alive=keep)
+        faults = core.faults
+        faults.rest_calls += 1
+        if faults.spec.ip_ban_after and faults.rest_calls == faults.spec.ip_ban_after + 1:
+            faults.ban_until = max(faults.ban_until, time.monotonic() + faults.spec.ip_ban_seconds)
+        if faults.ban_until > time.monotonic():
+            return response_bytes(403, b"access too frequent", keep_alive=keep, content_type="text/plain")
+        delay = faults.delay_ms(short)
+        if delay:
+            await asyncio.sleep(delay / 1000.0)
+        headers: dict[str, str] = {}
+        if route.private:
+            payload = req.query if req.method == "GET" else req.body.decode("utf-8", "replace")
+            problem = core.creds.check_rest(req.headers, payload, core.wall.now_ms())
+            if problem is not None:
+                return self._answer(None, problem, headers, keep)
+            allowed, headers = core.limiter.check(short)
+            if not allowed:
+                return self._answer(None, (codes.RATE_LIMIT, "Too many visits"), headers, keep)
+        try:
+            params = self._params(req)
+        except ExchangeError as exc:
+            return self._answer(None, (exc.code, exc.message), headers, keep)
+        fault = faults.order_fault() if short == "order/create" else None
+        if fault is not None and fault.when == "before":
+            log.info("sim: fault: order/create %s before executing", fault.kind)
+            return await self._fail(fault.kind, keep)
+        result, problem = self._run(route, params)
+        if fault is not None:
+            log.info("sim: fault: order/create %s after executing (retCode %s)", fault.kind,
+                     problem[0] if problem else 0)
+            return await self._fail(fault.kind, keep)
+        return self._answer(result, problem, headers, keep)
+
+    def _run(self, route: Route, params: dict) -> tuple[dict | None, tuple[int, str] | None]:
+        try:
+            result = route.handler(params)
+            problem = None
+        except ExchangeError as exc:
+            result, problem = None, (exc.code, exc.message)
+        self.core.hub.publish_private(self.core.exchange.drain())
+        return result, problem
+
+    async def _fail(self, kind: str, keep: bool) -> bytes | object:
+        if kind == "5xx":
+            return response_bytes(500, b"Internal Server Error", keep_alive=keep, content_type="text/plain")
+        await asyncio.sleep(self.core.faults.spec.timeout_seconds)
+        return HOLD
+
+    def _answer(self, result, problem, headers: dict[str, str], keep: bool) -> bytes:
+        now = self.core.wall.now_ms()
+        if problem is None:
+            body = envelope(result, now)
+        else:
+            body = envelope({}, now, problem[0], problem[1])
+        return response_bytes(200, _json(body), headers, keep_alive=keep)
+
+    @staticmethod
+    def _params(req: HttpRequest) -> dict:
+        if req.method == "GET":
+            return dict(parse_qsl(req.query, keep_blank_values=True))
+        if not req.body.strip():
+            return {}
+        try:
+            params = json.loads(req.body)
+        except (ValueError, UnicodeDecodeError):
+            raise params_error("Params error: the body is not valid JSON") from None
+        if not isinstance(params, dict):
+            raise params_error("Params error: the body must be a JSON object")
+        return params
+
+    # ------------------------------------------------------------------ common checks
+
+    def _linear(self, p: dict, default: bool = False) -> None:
+        cat = p.get("category", "linear" if default else None)
+        if cat != "linear":
+            raise params_error(f"Illegal category: {cat!r} (the simulator serves linear)")
+
+    def _symbol(self, p: dict, required: bool, alternatives: tuple[str, ...] = ()) -> None:
+        sym = p.get("symbol")
+        if sym in (None, ""):
+            if required and not any(p.get(a) for a in alternatives):
+                need = " or ".join(("symbol",) + alternatives)
+                raise params_error(f"Params error: {need} is required")
+            for a in alternatives:
+                v = p.get(a)
+                if v and v not in ("USDT", self.core.instrument.base_coin):
+                    raise params_error(f"Params error: {a} {v!r} invalid")
+            return
+        if sym != self.core.instrument.symbol:
+            raise params_error(f"params error: symbol invalid: {sym!r} (the simulator serves "
+                               f"{self.core.instrument.symbol})")
+
+    def _order_ref(self, action: Callable[[dict], object]) -> Callable[[dict], dict]:
+        def handler(p: dict) -> dict:
+            self._linear(p)
+            self._symbol(p, True)
+            o = action(p)
+            return {"orderId": o.order_id, "orderLinkId": o.link_id}
+        return handler
+
+    def _empty(self, action: Callable[[dict], object]) -> Callable[[dict], dict]:
+        def handler(p: dict) -> dict:
+            self._linear(p)
+            self._symbol(p, True)
+            action(p)
+            return {}
+        return handler
+
+    # ------------------------------------------------------------------ market
+
+    def time(self, p: dict) -> dict:
+        ns = self.core.wall.now_ns()
+        return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
+
+    def kline(self, p: dict) -> dict:
+        self._linear(p, default=True)
+        self._symbol(p, True)
+        interval = p.get("interval") or ""
+        tape = self.core.tape
+        tape.check_interval(interval)
+        start = _opt_int(p, "start")
+        end = _opt_int(p, "end")
+        limit = _limit(p, 200, 1000)
+        m = self.core.market
+        rows = tape.kline_rows(interval, m.closed, m.forming, start, end, limit)
+        inst = self.core.instrument
+        fp, fq = inst.fmt_price, inst.fmt_qty
+        return {"symbol": inst.symbol, "category": "linear",
+                "list": [[str(r[0]), fp(r[1]), fp(r[2]), fp(r[3]), fp(r[4]), fq(r[5]), f"{r[6]:.4f}"] for r in rows]}
+
+    def tickers(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, False)
+        return {"category": "linear", "list": [self.core.market.ticker_rest()]}
+
+    def orderbook(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, True)
+        limit = _limit(p, 25, 1000)
+        m = self.core.market
+        bids, asks = m.levels(limit)
+        now = m.clock.now_ms()
+        u = self.core.feed.books[f"orderbook.1000.{m.inst.symbol}"].u
+        return {"s": m.inst.symbol, "b": bids, "a": asks, "ts": now, "u": max(1, u), "seq": m.seq, "cts": now}
+
+    def instruments(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, False)
+        status = p.get("status")
+        base = p.get("baseCoin")
+        show = (not status or status == "Trading") and (not base or base == self.core.instrument.base_coin)
+        return {"category": "linear", "list": [self.core.instrument.info()] if show else [], "nextPageCursor": ""}
+
+    def recent_trade(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, True)
+        limit = _limit(p, 500, 1000)
+        m = self.core.market
+        trades = list(m.trades)[-limit:][::-1]
+        return {"category": "linear", "list": [m.trade_rest(t) for t in trades]}
+
+    # ------------------------------------------------------------------ trade and account
+
+    def cancel_all(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, True, ("baseCoin", "settleCoin"))
+        done = self.core.exchange.cancel_all(p)
+        return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
+
+    def realtime(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, True, ("baseCoin", "settleCoin"))
+        ex = self.core.exchange
+        items, cursor = _page(ex.open_orders(p), p, 20, 50)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o in items]}
+
+    def positions(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, True, ("settleCoin",))
+        ex = self.core.exchange
+        rows = list(ex.positions.values())
+        if not p.get("symbol"):
+            rows = [r for r in rows if r.size]
+        items, cursor = _page(rows, p, 20, 200)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.position_rest(r, ex) for r in items]}
+
+    def switch_mode(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, True, ("coin",))
+        self.core.exchange.switch_mode(p)
+        return {}
+
+    def wallet(self, p: dict) -> dict:
+        acct = p.get("accountType")
+        if acct != "UNIFIED":
+            raise params_error(f"accountType only support UNIFIED, got {acct!r}")
+        account = payloads.wallet_account(self.core.exchange)
+        coins = [c.strip() for c in (p.get("coin") or "").split(",") if c.strip()]
+        if coins and "USDT" not in coins:
+            account["coin"] = []
+        return {"list": [account]}
+
+    def executions(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, False)
+        ex = self.core.exchange
+        items, cursor = _page(ex.executions(p), p, 50, 100)
+        return {"category": "linear", "nextPageCursor": cursor,
+                "list": [payloads.execution_rest(f, ex) for f in items]}
+
+    def closed_pnl(self, p: dict) -> dict:
+        self._linear(p)
+        self._symbol(p, False)
+        ex = self.core.exchange
+        items, cursor = _page(ex.closed_pnl(p), p, 50, 100)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.closed_pnl(c, ex) for c in items]}
+
+
+def _json(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def _opt_int(p: dict, name: str) -> int | None:
+    v = p.get(name)
+    if v in (None, ""):
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise params_error(f"{name} invalid: {v!r}") from None
+
+
+def _limit(p: dict, default: int, maximum: int) -> int:
+    n = _opt_int(p, "limit")
+    if n is None:
+        return default
+    if n < 1 or n > maximum:
+        raise params_error(f"limit invalid: {n} (1..{maximum})")
+    return n
+
+
+def _page(items: list, p: dict, default: int, maximum: int) -> tuple[list, str]:
+    limit = _limit(p, default, maximum)
+    cursor = p.get("cursor") or ""
+    try:
+        offset = int(cursor) if cursor else 0
+    except ValueError:
+        raise params_error(f"cursor invalid: {cursor!r}") from None
+    chunk = items[offset:offset + limit]
+    nxt = offset + limit
+    return chunk, str(nxt) if nxt < len(items) else ""

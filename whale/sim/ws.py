@@ -1,0 +1,347 @@
+"""WebSocket sessions (public `/v5/public/linear`, private `/v5/private`) and the hub that fans
+messages out to subscribers, applying the WebSocket faults on the way.
+
+Acks and pongs use Bybit's exact shapes (public linear and private differ). Subscribe acks are
+sent after ACK_DELAY (pybit records a subscription only after sending it; an instant ack on
+loopback can arrive first and kill its socket). A frame is built once per message and written to
+every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Callable, Protocol
+
+from whale.sim import wsproto
+from whale.sim.auth import Credentials
+from whale.sim.clock import WallClock
+from whale.sim.faults import Faults
+
+log = logging.getLogger("whalebot.sim")
+
+ACK_DELAY = 0.025
+HIGH_WATER = 512 * 1024
+SLOW_CONSUMER_SECONDS = 10.0
+PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+CATEGORISED = ("order.linear", "execution.linear", "position.linear")
+MALFORMED = wsproto.text_frame('{"topic":"malformed","type":"snapshot","data":[{"oops"')
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+class TopicSource(Protocol):
+    def valid_topic(self, topic: str) -> bool: ...
+
+    def on_subscribe(self, conn: "Conn", topic: str) -> None: ...
+
+    def on_idle(self, topic: str) -> None: ...
+
+
+class Conn:
+    """One WebSocket connection and the faults that apply to it."""
+
+    def __init__(self, kind: str, writer: asyncio.StreamWriter, faults: Faults) -> None:
+        self.kind = kind
+        self.writer = writer
+        self.transport = writer.transport
+        self.faults = faults
+        self.conn_id = str(uuid.uuid4())
+        self.topics: set[str] = set()
+        self.authed = False
+        self.sent = 0
+        self.stall_until = 0.0
+        self.closed = False
+        self.batch: list[bytes] | None = None  # frames held back while the hub batches a flush
+        self.transport.set_write_buffer_limits(high=HIGH_WATER)
+
+    def _write(self, frame: bytes) -> None:
+        if self.batch is not None:
+            self.batch.append(frame)
+        else:
+            self.transport.write(frame)
+
+    def flush_batch(self) -> None:
+        frames, self.batch = self.batch, None
+        if frames and not self.closed:
+            self.transport.write(b"".join(frames))
+
+    def _stalled(self) -> tuple[bool, bool]:
+        now = time.monotonic()
+        if self.stall_until > now:
+            return True, False
+        return self.faults.stream_stall(self.kind, now)
+
+    def send_control(self, text: str) -> None:
+        """Acks, auth replies and pongs: not data, so no data faults; a silent stall swallows them."""
+        if self.closed:
+            return
+        stalled, silent = self._stalled()
+        if stalled and silent:
+            return
+        self.transport.write(wsproto.text_frame(text))
+
+    def send_data(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        if self._stalled()[0]:
+            return
+        self.sent += 1
+        spec = self.faults.spec
+        hit = self.faults.applies_to(self.kind)
+        if hit and spec.stall_ws_after and self.sent == spec.stall_ws_after + 1:
+            secs = spec.stall_ws_seconds
+            self.stall_until = time.monotonic() + secs if secs else math.inf
+            log.info("sim: fault: %s connection %s stalls after %d messages", self.kind, self.conn_id,
+                     spec.stall_ws_after)
+            return
+        if hit and spec.malformed_every and self.sent % spec.malformed_every == 0:
+            self._write(MALFORMED)
+        else:
+            self._write(frame)
+        if hit and spec.drop_ws_every and self.sent >= spec.drop_ws_every:
+            log.info("sim: fault: dropping %s connection %s after %d messages", self.kind, self.conn_id, self.sent)
+            self.drop(spec.drop_ws_mode)
+
+    def drop(self, mode: str = "abort") -> None:
+        if self.closed:
+            return
+        self.flush_batch()  # what was sent before the cut still goes out
+        self.closed = True
+        if mode == "close":
+            self.transport.write(wsproto.close_frame(1000, "simulator fault"))
+            self.transport.close()
+        else:
+            self.transport.abort()
+
+
+class Hub:
+    def __init__(self, faults: Faults, wall: WallClock, creds: Credentials, symbol: str) -> None:
+        self.faults = faults
+        self.wall = wall
+        self.creds = creds
+        self.symbol = symbol
+        self.conns: set[Conn] = set()
+        self.topics: dict[str, set[Conn]] = {}
+        self.source: TopicSource | None = None
+        self.creation_time: Callable[[], int] = wall.now_ms
+        self._msg_no = 0
+        faults.actions["drop"] = self.drop
+        faults.actions["malformed"] = self.malformed
+
+    # ------------------------------------------------------------------ publishing
+
+    @contextmanager
+    def batched(self):
+        """Hold every data frame sent inside the block and write each connection's frames at once
+        (one syscall per connection per flush instead of one per message)."""
+        conns = list(self.conns)
+        for c in conns:
+            c.batch = []
+        try:
+            yield
+        finally:
+            for c in conns:
+                c.flush_batch()
+
+    def subscribed(self, topic: str) -> bool:
+        return bool(self.topics.get(topic))
+
+    def publish(self, topic: str, text: str) -> None:
+        subs = self.topics.get(topic)
+        if not subs:
+            return
+        frame = wsproto.text_frame(text)
+        for conn in list(subs):
+            conn.send_data(frame)
+
+    def publish_private(self, events: list[tuple[str, dict]]) -> None:
+        if not events:
+            return
+        grouped: dict[str, list[dict]] = {}
+        for topic, data in events:
+            grouped.setdefault(topic, []).append(data)
+        for topic, items in grouped.items():
+            for name in (topic, f"{topic}.linear"):
+                subs = self.topics.get(name)
+                if not subs:
+                    continue
+                self._msg_no += 1
+                text = dumps({"id": f"{self._msg_no}{self.symbol}{self.creation_time()}", "topic": name,
+                              "creationTime": self.creation_time(), "data": items})
+                frame = wsproto.text_frame(text)
+                for conn in list(subs):
+                    conn.send_data(frame)
+
+    async def backpressure(self) -> None:
+        """Wait while a subscriber's buffer is over the high-water mark; cut a consumer that stays slow."""
+        for conn in list(self.conns):
+            if conn.closed or conn.transport.get_write_buffer_size() <= HIGH_WATER:
+                continue
+            try:
+                await asyncio.wait_for(conn.writer.drain(), SLOW_CONSUMER_SECONDS)
+            except (asyncio.TimeoutError, ConnectionError):
+                log.warning("sim: cutting slow %s consumer %s", conn.kind, conn.conn_id)
+                conn.drop("abort")
+
+    # ------------------------------------------------------------------ fault actions
+
+    def _matching(self, stream: str) -> list[Conn]:
+        return [c for c in self.conns if not c.closed and stream in ("all", c.kind)]
+
+    def drop(self, stream: str, mode: str) -> int:
+        conns = self._matching(stream)
+        for c in conns:
+            c.drop(mode)
+        log.info("sim: fault: dropped %d %s WebSocket connection(s) (%s)", len(conns), stream, mode)
+        return len(conns)
+
+    def malformed(self, stream: str) -> int:
+        conns = self._matching(stream)
+        for c in conns:
+            c.transport.write(MALFORMED)
+        return len(conns)
+
+    def close_all(self) -> None:
+        for c in list(self.conns):
+            c.drop("abort")
+
+    # ------------------------------------------------------------------ sessions
+
+    async def serve(self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Conn(kind, writer, self.faults)
+        self.conns.add(conn)
+        log.debug("sim: %s WebSocket %s opened", kind, conn.conn_id)
+        messages = wsproto.MessageReader(reader)
+        try:
+            while not conn.closed:
+                opcode, payload = await messages.next()
+                if opcode == wsproto.OP_TEXT:
+                    await self._on_text(conn, payload)
+                elif opcode == wsproto.OP_PING:
+                    if not conn._stalled()[1]:
+                        conn.transport.write(wsproto.frame(wsproto.OP_PONG, payload))
+                elif opcode == wsproto.OP_CLOSE:
+                    if not conn.closed:
+                        conn.transport.write(wsproto.frame(wsproto.OP_CLOSE, payload[:2]))
+                    break
+                elif opcode == wsproto.OP_BINARY:
+                    self._reply(conn, "", {}, False, "error:binary messages are not supported")
+        except wsproto.ProtocolError as exc:
+            if not conn.closed:
+                conn.transport.write(wsproto.close_frame(exc.code, str(exc)))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._forget(conn)
+            conn.closed = True
+            writer.close()
+            log.debug("sim: %s WebSocket %s closed", kind, conn.conn_id)
+
+    def _forget(self, conn: Conn) -> None:
+        self.conns.discard(conn)
+        for topic in list(conn.topics):
+            self._unsubscribe(conn, topic)
+
+    def _unsubscribe(self, conn: Conn, topic: str) -> None:
+        conn.topics.discard(topic)
+        subs = self.topics.get(topic)
+        if subs is not None:
+            subs.discard(conn)
+            if not subs:
+                del self.topics[topic]
+                if self.source is not None:
+                    self.source.on_idle(topic)
+
+    async def _on_text(self, conn: Conn, payload: bytes) -> None:
+        try:
+            msg = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            self._reply(conn, "", {}, False, "error:request is not valid JSON")
+            return
+        if not isinstance(msg, dict):
+            self._reply(conn, "", {}, False, "error:request is not a JSON object")
+            return
+        op = msg.get("op")
+        if op == "ping":
+            self._pong(conn, msg)
+        elif op in ("subscribe", "unsubscribe"):
+            await asyncio.sleep(ACK_DELAY)
+            if not conn.closed:
+                self._subscription(conn, op, msg)
+        elif op == "auth" and conn.kind == "private":
+            self._auth(conn, msg)
+        else:
+            self._reply(conn, str(op or ""), msg, False, f"error:unsupported op {op!r}")
+
+    def _reply(self, conn: Conn, op: str, msg: dict, ok: bool, ret_msg: str) -> None:
+        req_id = msg.get("req_id")
+        if conn.kind == "public":
+            body = {"success": ok, "ret_msg": ret_msg, "conn_id": conn.conn_id, "req_id": req_id or "", "op": op}
+        else:
+            body = {"success": ok, "ret_msg": ret_msg, "op": op, "conn_id": conn.conn_id}
+            if req_id is not None:
+                body["req_id"] = req_id
+        conn.send_control(dumps(body))
+
+    def _pong(self, conn: Conn, msg: dict) -> None:
+        if conn.kind == "public":
+            self._reply(conn, "ping", msg, True, "pong")
+            return
+        body = {"req_id": msg.get("req_id"), "op": "pong", "args": [str(self.wall.now_ms())], "conn_id": conn.conn_id}
+        if body["req_id"] is None:
+            del body["req_id"]
+        conn.send_control(dumps(body))
+
+    def _auth(self, conn: Conn, msg: dict) -> None:
+        problem = self.creds.check_ws(msg.get("args"), self.wall.now_ms())
+        conn.authed = problem is None
+        if problem:
+            log.info("sim: private WebSocket auth refused: %s", problem)
+        self._reply(conn, "auth", msg, problem is None, problem or "")
+
+    def _valid(self, conn: Conn, topic) -> bool:
+        if not isinstance(topic, str):
+            return False
+        if conn.kind == "private":
+            return topic in PRIVATE_TOPICS or topic in CATEGORISED
+        return self.source is not None and self.source.valid_topic(topic)
+
+    def _subscription(self, conn: Conn, op: str, msg: dict) -> None:
+        args = msg.get("args")
+        if not isinstance(args, list) or not args:
+            self._reply(conn, op, msg, False, "error:args must be a non-empty list of topics")
+            return
+        if conn.kind == "private" and not conn.authed:
+            self._reply(conn, op, msg, False, "Request not authorized")
+            return
+        if conn.kind == "private" and any(a in CATEGORISED for a in args) and any(a in PRIVATE_TOPICS for a in args):
+            self._reply(conn, op, msg, False, "error:all-in-one and categorised topics cannot be mixed")
+            return
+        bad = [a for a in args if not self._valid(conn, a)]
+        good = [a for a in args if a not in bad]
+        problems = [f"error:handler not found,topic:{a}" for a in bad]
+        if op == "subscribe":
+            dup = [a for a in good if a in conn.topics]
+            problems += [f"error:already subscribed,topic:{a}" for a in dup]
+            fresh = [a for a in good if a not in dup]
+            self._reply(conn, op, msg, not problems, ";".join(problems))
+            for topic in fresh:
+                conn.topics.add(topic)
+                self.topics.setdefault(topic, set()).add(conn)
+                if self.source is not None and conn.kind == "public":
+                    self.source.on_subscribe(conn, topic)
+        else:
+            missing = [a for a in good if a not in conn.topics]
+            problems += [f"error:not subscribed,topic:{a}" for a in missing]
+            self._reply(conn, op, msg, not problems, ";".join(problems))
+            for topic in good:
+                if topic in conn.topics:
+                    self._unsubscribe(conn, topic)
