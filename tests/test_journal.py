@@ -1,0 +1,484 @@
+"""The journal: records, atomic writes, the lock, corrupt files, the tracker and its summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from whale import journal as jr
+from whale.backtest.metrics import max_drawdown, trade_stats
+from whale.errors import EXIT_RUNTIME, WhaleError
+from whale.journal import (JournalData, JournalError, JournalFile, PerformanceTracker, TradeRecord, describe_trade,
+                           format_summary_lines, iso_utc, journal_filename, lock_holder)
+from whale.logs import NEON_CYAN, NEON_YELLOW
+from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(60)
+T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+
+
+class FakeClock:
+    def __init__(self, ms: int = T0) -> None:
+        self.ms = ms
+
+    def now_ms(self) -> int:
+        return self.ms
+
+
+def record(n: int = 1, **kw) -> TradeRecord:
+    fields = dict(id=f"wb-{n}", symbol="BTCUSDT", side="Buy", qty=Decimal("0.010"), network="testnet", mode="paper",
+                  strategy="indicators", entry_time=T0 + n * 60_000, entry_price=Decimal("65000.5"),
+                  entry_order_link_id=f"wb-{n}", initial_stop=Decimal("64000.1"), stop_loss=Decimal("64000.1"),
+                  take_profit=Decimal("67000"), entry_atr=420.5)
+    fields.update(kw)
+    return TradeRecord(**fields)
+
+
+def tracker(tmp_path, name: str = "trade_history.paper.json", **kw) -> PerformanceTracker:
+    args = dict(network="testnet", mode="paper", symbol="BTCUSDT", clock=FakeClock())
+    args.update(kw)
+    return PerformanceTracker(tmp_path / name, **args)
+
+
+def on_disk(path: Path) -> dict:
+    """The file as JSON, checking that every amount is a string (entry_atr is market data: a float)."""
+    doc = json.loads(path.read_text())
+    for trade in doc["trades"]:
+        for name in jr._DECIMAL_FIELDS:
+            assert trade[name] is None or isinstance(trade[name], str), (name, trade[name])
+    return doc
+
+
+# ----------------------------------------------------------------------------------------------
+# Records
+
+
+def test_record_roundtrip_is_exact_and_amounts_are_strings(tmp_path):
+    exact = Decimal("0.1000000000000000055511151231257827")
+    r = record(qty=exact, fees=Decimal("-0.00012"), funding=Decimal("1E-7"), density_price=64950, notes=["adopted"])
+    data = r.to_json()
+    assert data["qty"] == "0.1000000000000000055511151231257827"
+    assert data["funding"] == "0.0000001" and data["density_price"] == "64950" and data["notes"] == ["adopted"]
+    back = TradeRecord.from_json(json.loads(json.dumps(data)))
+    assert back == r and back.qty == exact and isinstance(back.fees, Decimal) and back.notes == ("adopted",)
+    # floats from the maths go through their shortest repr; times are normalised to UTC ISO
+    r2 = record(stop_loss=64000.1, entry_time="2025-01-01T02:00:00+02:00")
+    assert r2.stop_loss == Decimal("64000.1") and r2.entry_time == "2025-01-01T00:00:00.000Z"
+    assert iso_utc(T0) == "2025-01-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("change, problem", [
+    (dict(side="Long"), "side"),
+    (dict(qty="abc"), "qty"),
+    (dict(qty=Decimal("NaN")), "qty"),
+    (dict(qty=0), "qty"),
+    (dict(reason="target"), "reason"),
+    (dict(status="closed"), "closed trade needs"),
+    (dict(stop_kind=5), "stop_kind"),
+    (dict(entry_time="2025-01-01T00:00:00"), "zone"),
+    (dict(network="moon"), "network"),
+    (dict(notes="a note"), "notes"),
+])
+def test_record_validation(change, problem):
+    with pytest.raises(ValueError, match=problem):
+        record(**change)
+
+
+def test_every_exit_reason_is_accepted():
+    for reason in EXIT_REASONS:
+        r = record(status="closed", exit_time=T0, exit_price="1", pnl="0", reason=reason)
+        assert r.reason == reason
+
+
+# ----------------------------------------------------------------------------------------------
+# The tracker
+
+
+def test_every_mutation_persists_at_once_and_a_restart_restores_metadata(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    with tracker(tmp_path) as t:
+        assert t.warnings == [] and not path.exists()  # loading writes nothing
+        t.open_trade(record(1))
+        doc = on_disk(path)
+        assert doc["version"] == 1 and (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
+        assert doc["updated"] == "2025-01-01T00:00:00.000Z" and doc["paper_state"] == {}
+        assert [x["id"] for x in doc["trades"]] == ["wb-1"] and doc["trades"][0]["status"] == "open"
+        t.update_trade("wb-1", stop_loss=Decimal("65000.5"), stop_kind=STOP_BREAKEVEN, breakeven_done=True,
+                       density_price=Decimal("64800"))
+        assert on_disk(path)["trades"][0]["stop_loss"] == "65000.5"
+        t.add_note("wb-1", "stop confirmed on the exchange")
+        t.open_trade(record(2, side="Sell", adopted=True, entry_order_link_id=None, strategy="density"))
+        before = t.get("wb-1")
+    with tracker(tmp_path) as t2:
+        assert t2.warnings == []
+        assert t2.get("wb-1") == before
+        restored = t2.get("wb-1")
+        assert restored.stop_kind == STOP_BREAKEVEN and restored.breakeven_done and restored.density_price == 64800
+        assert restored.initial_stop == Decimal("64000.1") and restored.entry_atr == 420.5
+        assert restored.notes == ("stop confirmed on the exchange",)
+        assert [x.id for x in t2.open_trades()] == ["wb-1", "wb-2"] and t2.get("wb-2").adopted
+
+
+def test_close_trade_records_the_real_exit(tmp_path):
+    with tracker(tmp_path) as t:
+        t.open_trade(record(1, fees=Decimal("0.36")))
+        t.open_trade(record(2, side="Sell"))
+        closed = t.close_trade("wb-1", "65500.5", T0 + 3_600_000, Decimal("0.72"), Decimal("0.05"), None,
+                               "take_profit", ["wb-1-tp"])
+        # pnl None: (exit - entry) x qty x direction - fees - funding
+        assert closed.pnl == Decimal("5.000") - Decimal("0.72") - Decimal("0.05")
+        assert closed.status == "closed" and closed.exit_order_link_ids == ("wb-1-tp",)
+        assert closed.exit_time == "2025-01-01T01:00:00.000Z"
+        short = t.close_trade("wb-2", Decimal("65100.5"), T0 + 7_200_000, None, None, None, "stop_loss", "wb-2-sl")
+        assert short.pnl == Decimal("-1.000") and short.exit_order_link_ids == ("wb-2-sl",)
+        given = on_disk(tmp_path / "trade_history.paper.json")["trades"][0]
+        assert given["pnl"] == "4.2300" and given["exit_price"] == "65500.5" and given["reason"] == "take_profit"
+        assert t.open_trades() == [] and [x.id for x in t.closed_trades()] == ["wb-1", "wb-2"]
+        assert describe_trade(closed) == ("BTCUSDT Buy 0.010 @ 65000.5 -> 65500.5 (take_profit), "
+                                          "PnL +4.23 USDT (fees 0.72, funding 0.05)")
+        with pytest.raises(ValueError, match="already closed"):
+            t.close_trade("wb-1", 1, T0, None, None, None, "manual")
+        with pytest.raises(ValueError, match="reason"):
+            t.close_trade("wb-2", 1, T0, None, None, None, "because")
+
+
+def test_mutations_refuse_what_would_corrupt_the_log(tmp_path):
+    t = tracker(tmp_path)
+    t.open_trade(record(1))
+    with pytest.raises(ValueError, match="already in the journal"):
+        t.open_trade(record(1))
+    with pytest.raises(ValueError, match="cannot change status"):
+        t.update_trade("wb-1", status="closed")
+    with pytest.raises(ValueError, match="side"):
+        t.update_trade("wb-1", side="Up")
+    with pytest.raises(KeyError):
+        t.update_trade("nope", stop_loss=1)
+    with pytest.raises(ValueError, match="mainnet"):
+        t.open_trade(record(3, network="mainnet"))
+    assert t.get("wb-1").side == "Buy"  # a refused change leaves the record as it was
+    t.close()
+    t.close()  # idempotent
+    with pytest.raises(JournalError, match="closed"):
+        t.update_trade("wb-1", stop_loss=1)
+
+
+def test_paper_state_is_saved_in_the_same_file(tmp_path):
+    with tracker(tmp_path) as t:
+        state = {"balance": Decimal("1004.28"), "positions": [{"id": "wb-1", "stop": Decimal("64000.1")}], "n": 1.5}
+        t.set_paper_state(state)
+        state["balance"] = Decimal("0")  # the tracker keeps its own copy
+        with pytest.raises(ValueError, match="JSON"):
+            t.set_paper_state({"bad": {1, 2}})
+    with tracker(tmp_path) as t2:
+        assert t2.paper_state() == {"balance": "1004.28", "positions": [{"id": "wb-1", "stop": "64000.1"}], "n": 1.5}
+    with tracker(tmp_path, "trade_history.json", mode="live") as live:
+        with pytest.raises(ValueError, match="paper"):
+            live.set_paper_state({})
+    assert journal_filename(True) == "trade_history.paper.json" and journal_filename(False) == "trade_history.json"
+
+
+def test_summary_uses_the_backtest_metrics(tmp_path):
+    pnls = ["10", "-4", "0", "6", "-8", "3.5"]
+    with tracker(tmp_path, start_balance=100) as t:
+        assert t.summary()["trades"] == 0 and t.summary()["profit_factor"] is None
+        for n, pnl in enumerate(pnls, start=1):
+            t.open_trade(record(n))
+            t.close_trade(f"wb-{n}", "65000", T0 + n * 3_600_000, "0.1", "0.01", pnl, "manual")
+        t.open_trade(record(99))
+        s = t.summary()
+        net = np.array([float(p) for p in pnls])
+        expected = trade_stats(net)
+        for key in expected:
+            assert s[key] == expected[key], key
+        assert (s["trades"], s["wins"], s["losses"], s["open"]) == (6, 3, 2, 1)  # zero is neither
+        assert s["win_rate"] == pytest.approx(0.5) and s["total_pnl"] == pytest.approx(7.5)
+        assert s["profit_factor"] == pytest.approx(19.5 / 12)
+        assert s["fees"] == pytest.approx(0.6) and s["funding"] == pytest.approx(0.06)
+        frac, usdt = max_drawdown(100 + np.concatenate([[0.0], np.cumsum(net)]))
+        assert (s["max_drawdown"], s["max_drawdown_usdt"]) == (frac, usdt)
+        assert usdt == pytest.approx(8.0) and frac == pytest.approx(8 / 112)
+        no_start = t.summary(start_balance=None)
+        assert no_start["max_drawdown"] == frac  # the tracker's start balance
+        t.start_balance = None
+        assert t.summary()["max_drawdown"] is None and t.summary()["max_drawdown_usdt"] == pytest.approx(8.0)
+        assert t.summary(start_balance=1000)["max_drawdown"] == pytest.approx(8 / 1012)
+        lines = t.summary_lines(colour=False, start_balance=100)
+        assert lines[0] == "--- Performance Summary (BTCUSDT, testnet, paper) ---"
+        assert lines[1] == "Trades: 6 (open: 1) | Wins: 3 | Losses: 2 | Win rate: 50.00%"
+        assert lines[2] == "Total PnL: +7.50 USDT | Avg PnL: +1.25 USDT"
+        assert lines[4] == "Profit factor: 1.62 | Max drawdown: 7.14% (8.00 USDT)"
+        coloured = t.summary_lines(colour=True)
+        assert coloured[0].startswith(NEON_YELLOW) and coloured[1].startswith(NEON_CYAN)
+        assert all("\x1b" not in line for line in lines)
+
+
+def test_a_first_losing_trade_is_a_drawdown_from_the_start_balance(tmp_path):
+    with tracker(tmp_path, start_balance=Decimal("100")) as t:
+        t.open_trade(record(1))
+        t.close_trade("wb-1", "64000", T0 + 3_600_000, "0", "0", "-5", "stop_loss")
+        s = t.summary()
+        assert (s["max_drawdown"], s["max_drawdown_usdt"], s["losses"]) == (0.05, 5.0, 1)
+
+
+def test_summary_text_without_losses_or_trades():
+    assert format_summary_lines({"trades": 2, "wins": 2, "profit_factor": None, "max_drawdown": None},
+                                colour=False)[4] == "Profit factor: n/a (no losses) | Max drawdown: 0.00 USDT"
+    assert "Profit factor: n/a |" in format_summary_lines({}, colour=False)[4]
+
+
+# ----------------------------------------------------------------------------------------------
+# Other networks, symbols and modes
+
+
+def test_a_journal_from_another_network_is_kept_but_reported(tmp_path):
+    with tracker(tmp_path) as t:
+        t.open_trade(record(1))
+        t.open_trade(record(2))
+        t.close_trade("wb-2", "65100.5", T0 + 3_600_000, None, None, None, "manual")
+    with tracker(tmp_path, network="mainnet") as main:
+        assert any("testnet" in w and "suspicious" in w for w in main.warnings)
+        assert any("2 trade(s)" in w and "(1 open)" in w and "testnet/paper/BTCUSDT" in w for w in main.warnings)
+        assert main.open_trades() == [] and main.closed_trades() == [] and main.summary()["trades"] == 0
+        assert len(main.all_trades()) == 2
+        main.open_trade(record(3, network="mainnet"))
+    doc = on_disk(tmp_path / "trade_history.paper.json")
+    assert [x["id"] for x in doc["trades"]] == ["wb-1", "wb-2", "wb-3"] and doc["network"] == "mainnet"
+    with tracker(tmp_path, network="mainnet", symbol="ETHUSDT") as eth:
+        assert any("last written by a mainnet/paper/BTCUSDT bot" in w for w in eth.warnings)
+
+
+# ----------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync", "write"])
+def test_a_failed_write_leaves_the_old_content(tmp_path, monkeypatch, failing):
+    path = tmp_path / "trade_history.paper.json"
+    t = tracker(tmp_path)
+    t.open_trade(record(1))
+    old = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    if failing == "write":
+        monkeypatch.setattr(jr.os, "fdopen", lambda fd, mode: _FailingFile(fd))
+    else:
+        monkeypatch.setattr(jr.os, failing, boom)
+    with pytest.raises(JournalError, match="previous content is unchanged|No space"):
+        t.update_trade("wb-1", stop_loss=Decimal("64500"))
+    monkeypatch.undo()
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert t.get("wb-1").stop_loss == Decimal("64500")  # memory keeps what happened; the next save catches up
+    t.update_trade("wb-1", take_profit=Decimal("68000"))
+    assert on_disk(path)["trades"][0]["stop_loss"] == "64500"
+    t.close()
+
+
+class _FailingFile:
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+    def write(self, data):
+        os.write(self.fd, data[: len(data) // 2])  # half written, then the disk is full
+        raise OSError(28, "No space left on device")
+
+
+def _spawn(script: str, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_line(proc: subprocess.Popen, expected: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if line.strip() == expected:
+                return
+            if not line:
+                break
+    proc.kill()
+    raise AssertionError(f"child did not say {expected!r}: {proc.stderr.read()}")
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+WRITER = """
+import sys
+from whale.journal import PerformanceTracker
+t = PerformanceTracker(sys.argv[1], network="testnet", mode="paper", symbol="BTCUSDT")
+print("go", flush=True)
+i = 0
+while True:
+    i += 1
+    t.set_paper_state({"i": i, "pad": "x" * (i * 37 % 20000)})
+"""
+
+
+def test_kill_9_during_writes_leaves_a_whole_file(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    for delay in (0.15, 0.4):
+        proc = _spawn(WRITER, str(path))
+        try:
+            _wait_line(proc, "go")
+            time.sleep(delay)
+        finally:
+            _kill(proc)
+        with tracker(tmp_path) as t:  # the lock died with the writer
+            assert t.warnings == []
+            state = t.paper_state()
+            assert state["i"] > 1 and state["pad"] == "x" * (state["i"] * 37 % 20000)
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # leftovers removed
+
+
+# ----------------------------------------------------------------------------------------------
+# The lock
+
+
+HOLDER = """
+import sys, time
+from whale.journal import PerformanceTracker
+t = PerformanceTracker(sys.argv[1], network="testnet", mode="paper", symbol="BTCUSDT")
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_bot_is_refused_until_the_first_is_killed(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    proc = _spawn(HOLDER, str(path))
+    try:
+        _wait_line(proc, "locked")
+        with pytest.raises(WhaleError) as err:
+            tracker(tmp_path)
+        assert err.value.exit_code == EXIT_RUNTIME
+        assert str(err.value) == (f"another Whalebot (pid {proc.pid}) is using {path} — stop it first, "
+                                  "or give this bot its own --workdir/journal")
+        assert lock_holder(path) == proc.pid
+    finally:
+        _kill(proc)
+    assert lock_holder(path) is None  # kill -9 left no stale lock
+    with tracker(tmp_path) as t:
+        assert (tmp_path / "trade_history.paper.json.lock").read_text().strip() == str(os.getpid())
+        assert t.open_trades() == []
+
+
+def test_the_lock_also_holds_within_one_process(tmp_path):
+    first = tracker(tmp_path)
+    with pytest.raises(JournalError, match=f"pid {os.getpid()}"):
+        tracker(tmp_path)
+    first.close()
+    tracker(tmp_path).close()
+    f = JournalFile(tmp_path / "x.json")
+    with pytest.raises(JournalError, match="lock"):
+        f.load()
+    with pytest.raises(JournalError, match="lock"):
+        f.save(JournalData())
+
+
+# ----------------------------------------------------------------------------------------------
+# Corrupt files
+
+
+def _valid_doc() -> dict:
+    return {"version": 1, "symbol": "BTCUSDT", "network": "testnet", "mode": "paper", "updated": None,
+            "trades": [record(1).to_json()], "paper_state": {}}
+
+
+def _with(**changes) -> str:
+    doc = _valid_doc()
+    doc.update(changes)
+    return json.dumps(doc)
+
+
+def _bad_trade(**changes) -> str:
+    doc = _valid_doc()
+    doc["trades"][0].update(changes)
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize("content, problem", [
+    ('{"version": 1, "trades": [', "invalid JSON at line 1"),
+    ("", "it is empty"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    ("[1, 2]", "no format version"),
+    (_with(version=0), "format version is 0"),
+    (_with(trades={"a": 1}), "trades: a list is needed"),
+    (_with(paper_state=[1]), "paper_state"),
+    (_with(extra=1), "unknown key"),
+    (_bad_trade(qty="0.01.2"), r"trades\[0\] \(wb-1\): qty: not a decimal number"),
+    (_bad_trade(entry_price="NaN"), "entry_price: not a finite amount"),
+    (_bad_trade(stop_los="1"), "unknown field"),
+    (_bad_trade(reason="profit"), "reason"),
+    (json.dumps({**_valid_doc(), "trades": [record(1).to_json(), record(1).to_json()]}), "used twice"),
+])
+def test_a_corrupt_file_is_moved_aside_and_reported(tmp_path, content, problem):
+    path = tmp_path / "trade_history.json"
+    raw = content.encode() if isinstance(content, str) else content
+    path.write_bytes(raw)
+    clock = FakeClock(T0 + 3_723_000)
+    with tracker(tmp_path, "trade_history.json", mode="live", clock=clock) as t:
+        aside = tmp_path / "trade_history.json.corrupt-20250101T010203Z"
+        assert t.corrupt_path == aside and aside.read_bytes() == raw and not path.exists()
+        assert len(t.warnings) == 1
+        assert re.search(problem, t.warnings[0]), t.warnings[0]
+        assert str(aside) in t.warnings[0] and "from the exchange" in t.warnings[0]
+        assert t.all_trades() == []
+        t.open_trade(record(5, mode="live"))  # a new file; the corrupt one is untouched
+    assert aside.read_bytes() == raw and [x["id"] for x in on_disk(path)["trades"]] == ["wb-5"]
+
+
+def test_corrupt_files_never_overwrite_each_other_and_paper_mode_says_what_it_loses(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    for n in range(2):
+        path.write_text(f"garbage {n}")
+        with tracker(tmp_path) as t:
+            assert "paper wallet" in t.warnings[-1]
+    assert (tmp_path / "trade_history.paper.json.corrupt-20250101T000000Z").read_text() == "garbage 0"
+    assert (tmp_path / "trade_history.paper.json.corrupt-20250101T000000Z-2").read_text() == "garbage 1"
+
+
+def test_a_newer_format_is_refused_and_not_moved(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    path.write_text(_with(version=2))
+    with pytest.raises(JournalError, match="newer Whalebot"):
+        tracker(tmp_path)
+    assert path.exists() and lock_holder(path) is None  # the lock was released on the way out
+
+
+def test_hand_typed_numbers_are_read(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    doc = _valid_doc()
+    doc["trades"][0]["qty"] = 0.01
+    doc["trades"][0]["fees"] = 1
+    path.write_text(json.dumps(doc))
+    with tracker(tmp_path) as t:
+        assert t.warnings == [] and t.get("wb-1").qty == Decimal("0.01") and t.get("wb-1").fees == 1
