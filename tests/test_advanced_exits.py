@@ -1,0 +1,311 @@
+"""Advanced take-profit exits on hand-made price paths, trade flows and books."""
+
+import dataclasses
+
+import pytest
+
+from whale.config.model import Density as DensitySettings
+from whale.config.model import TakeProfit
+from whale.fills import LONG, SHORT
+from whale.strategy.advanced_exits import AdvancedExits, LocalExtremaTracker, ManagedPosition, TakerFlow
+from whale.strategy.density import DensityTracker
+from whale.strategy.stops import R_AGGRESSIVE, R_COUNTER_DENSITY, R_MOMENTUM, R_RETURN_TO_RANGE
+from tests.test_density import LIFE_MS, book, stable
+
+T0 = 1_700_000_000_000
+S = 1000
+
+
+def only(**on):
+    """TakeProfit with just the named rules on."""
+    flags = {"momentum_slowdown": False, "counter_density": False, "aggressive_reversal": False,
+             "return_to_range": False}
+    flags.update(on)
+    return TakeProfit(**flags)
+
+
+def feed(ex, path, t0=T0, step_ms=S):
+    """path: prices, one per step; returns the time of the last."""
+    t = t0
+    for i, p in enumerate(path):
+        t = t0 + i * step_ms
+        ex.update(t, p)
+    return t
+
+
+# ----------------------------------------------------------------------------------------------
+# Momentum slowdown
+
+
+def momentum_path(last):
+    """100 -> 113.5 over 12 s (1.125/s), then to `last` at 15 s: v_long = (last - 100) / 15,
+    v_short = (last - 113.5) / 3."""
+    return [100 + 1.125 * i for i in range(13)] + [113.5 + (last - 113.5) * k / 3 for k in (1, 2, 3)]
+
+
+def test_momentum_slowdown_fires_below_the_threshold_and_not_at_it():
+    ex = AdvancedExits(only(momentum_slowdown=True))
+    pos = ManagedPosition(LONG, 100.0)
+    t = feed(ex, momentum_path(115.0))  # v_short 0.5 = 0.5 x v_long 1.0: not below
+    assert ex.velocity("long") == 1.0 and ex.velocity("short") == 0.5
+    assert ex.check(pos, t) is None
+    ex = AdvancedExits(only(momentum_slowdown=True))
+    t = feed(ex, momentum_path(114.9))  # v_short 0.4667 < 0.5 x 0.9933
+    d = ex.check(pos, t)
+    assert d.reason_code == R_MOMENTUM and d.reason == "momentum_slowdown"
+    assert "below 0.5 x the 15 s velocity" in d.detail
+
+
+def test_momentum_slowdown_needs_the_long_window_and_a_move_the_positions_way():
+    ex = AdvancedExits(only(momentum_slowdown=True))
+    pos = ManagedPosition(LONG, 100.0)
+    t = feed(ex, momentum_path(114.9)[:15])  # 14 s of history
+    assert ex.velocity("long") is None and ex.check(pos, t) is None
+    ex = AdvancedExits(only(momentum_slowdown=True))
+    t = feed(ex, [100 - 0.5 * i for i in range(16)])  # falling: no momentum for a long to lose
+    assert ex.check(ManagedPosition(LONG, 90.0), t) is None
+    d = ex.check(ManagedPosition(SHORT, 100.0), t)  # steady fall for a short: no slowdown either
+    assert d is None
+
+
+def test_momentum_slowdown_for_a_short():
+    ex = AdvancedExits(only(momentum_slowdown=True))
+    t = feed(ex, [200 - p + 100 for p in momentum_path(114.9)])
+    assert ex.check(ManagedPosition(SHORT, 100.5 + 100), t).reason_code == R_MOMENTUM
+
+
+def test_in_profit_gate_at_its_edge():
+    ex = AdvancedExits(only(momentum_slowdown=True))
+    t = feed(ex, momentum_path(114.9))
+    entry_at_edge = 114.9 / 1.001  # profit exactly 0.1 %
+    assert ex.check(ManagedPosition(LONG, entry_at_edge * (1 - 1e-12)), t) is not None
+    assert ex.check(ManagedPosition(LONG, 114.9 / 1.00099), t) is None  # 0.099 %
+
+
+# ----------------------------------------------------------------------------------------------
+# Counter density
+
+
+def tracker_with(walls):
+    t = DensityTracker(DensitySettings(min_notional=1000.0))
+    stable(t, walls)
+    return t
+
+
+def test_counter_density_ahead_of_a_long_within_twice_the_touch_tolerance():
+    ex = AdvancedExits(only(counter_density=True))
+    pos = ManagedPosition(LONG, 99.0)
+    ex.update(T0, 100.0, tracker=tracker_with({100.39: 80.0}))
+    d = ex.check(pos, T0)
+    assert d.reason_code == R_COUNTER_DENSITY and d.reason == "counter_density"
+    assert "ask density 100.39" in d.detail and "ahead of the long" in d.detail
+    ex.update(T0 + 1, 100.0, tracker=tracker_with({100.41: 80.0}))
+    assert ex.check(pos, T0 + 1) is None  # 0.41 % > 0.4 %
+    ex.update(T0 + 2, 100.0, tracker=tracker_with({99.8: 80.0}))
+    assert ex.check(pos, T0 + 2) is None  # a bid wall below helps a long
+
+
+def test_counter_density_below_a_short_and_an_eroding_wall_is_not_an_obstacle():
+    ex = AdvancedExits(only(counter_density=True))
+    t = tracker_with({99.8: 100.0})
+    ex.update(T0, 100.0, tracker=t)
+    assert ex.check(ManagedPosition(SHORT, 101.0), T0).reason_code == R_COUNTER_DENSITY
+    t.update(LIFE_MS + 1, *book({99.8: 70.0}))  # eroded 30 %: breaking, in the short's favour
+    ex.update(T0 + 1, 100.0, tracker=t)
+    assert ex.check(ManagedPosition(SHORT, 101.0), T0 + 1) is None
+
+
+def test_counter_density_only_in_profit():
+    ex = AdvancedExits(only(counter_density=True))
+    ex.update(T0, 100.0, tracker=tracker_with({100.2: 80.0}))
+    assert ex.check(ManagedPosition(LONG, 100.0), T0) is None
+
+
+# ----------------------------------------------------------------------------------------------
+# Aggressive counter-flow
+
+
+def flow_run(sells_per_s_last_10, buys_per_s=1.0, seconds=70):
+    """60 s of 1 buy + 1 sell per second, then 10 s with the given sell rate."""
+    ex = AdvancedExits(only(aggressive_reversal=True))
+    t = T0
+    for i in range(seconds + 1):
+        t = T0 + i * S
+        sells = 1.0 if i <= seconds - 10 else sells_per_s_last_10
+        ex.update(t, 100.0, trades=[(t, "Buy", buys_per_s, 100.0), (t, "Sell", sells, 100.0)])
+    return ex, t
+
+
+def test_taker_flow_reversal_fires_at_twice_the_flow_and_twice_its_average():
+    ex, t = flow_run(2.0)
+    assert (ex.flow.sell, ex.flow.buy) == (20.0, 10.0)
+    assert ex.flow.base_sell == pytest.approx(50.0)  # 5 windows x 10
+    d = ex.check(ManagedPosition(LONG, 99.0), t)
+    assert d.reason_code == R_AGGRESSIVE and d.reason == "aggressive_reversal"
+    assert "taker sell volume 20 over 10 s against the long" in d.detail
+    ex, t = flow_run(1.9)
+    assert ex.check(ManagedPosition(LONG, 99.0), t) is None
+
+
+def test_taker_flow_needs_the_flow_above_its_own_average():
+    # sells 3/s throughout: 3x the buys, but not above their usual level
+    ex = AdvancedExits(only(aggressive_reversal=True))
+    t = T0
+    for i in range(71):
+        t = T0 + i * S
+        ex.update(t, 100.0, trades=[(t, 1, 1.0, 100.0), (t, -1, 3.0, 100.0)])
+    assert ex.check(ManagedPosition(LONG, 99.0), t) is None
+    assert ex.check(ManagedPosition(SHORT, 101.0), t) is None  # flow with a short
+
+
+def test_taker_flow_for_a_short_and_the_baseline_needs_one_window():
+    ex = AdvancedExits(only(aggressive_reversal=True))
+    t = T0
+    for i in range(20):  # only 19 s of history: the baseline has 9 s < one window
+        t = T0 + i * S
+        ex.update(t, 100.0, trades=[(t, "Buy", 5.0, 100.0)])
+    assert ex.check(ManagedPosition(SHORT, 101.0), t) is None
+    t += S
+    ex.update(t, 100.0, trades=[(t, "Buy", 5.0, 100.0)])  # 20 s: one full baseline window
+    assert ex.flow.baseline_span(t) == 1.0
+    assert ex.check(ManagedPosition(SHORT, 101.0), t) is None  # as heavy as its baseline
+    t += S
+    ex.update(t, 100.0, trades=[(t, "Buy", 100.0, 100.0)])  # 145 in 10 s vs 60 over the 11 s before
+    assert ex.check(ManagedPosition(SHORT, 101.0), t).reason_code == R_AGGRESSIVE
+
+
+def test_taker_flow_windows_evict():
+    f = TakerFlow(10_000, baseline_windows=2)
+    f.add([(0, 1, 1.0), (5_000, -1, 2.0)], 0)
+    f.advance(10_000)
+    assert (f.buy, f.sell, f.base_buy, f.base_sell) == (0.0, 2.0, 1.0, 0.0)
+    f.advance(30_000)
+    assert (f.base_buy, f.base_sell) == (0.0, 2.0)
+    f.advance(35_000)
+    assert not f.has_trades and (f.buy, f.sell, f.base_buy, f.base_sell) == (0.0, 0.0, 0.0, 0.0)
+
+
+def imbalance_run(last, before=(0.1, -0.1)):
+    ex = AdvancedExits(only(aggressive_reversal=True))
+    t = T0
+    for i in range(11):
+        t = T0 + i * S
+        ex.update(t, 100.0, book_imbalance=before[i % len(before)])
+    t += S
+    ex.update(t, 100.0, book_imbalance=last)
+    return ex, t
+
+
+def test_imbalance_jump_fallback_without_trades():
+    ex, t = imbalance_run(-0.25)  # against a long: 0.25 >= 2 x mean |I| 0.1
+    d = ex.check(ManagedPosition(LONG, 99.0), t)
+    assert d.reason_code == R_AGGRESSIVE and "no taker trades" in d.detail
+    ex, t = imbalance_run(-0.15)
+    assert ex.check(ManagedPosition(LONG, 99.0), t) is None
+    ex, t = imbalance_run(0.25)  # a jump in the long's favour
+    assert ex.check(ManagedPosition(LONG, 99.0), t) is None
+    assert ex.check(ManagedPosition(SHORT, 101.0), t).reason_code == R_AGGRESSIVE
+
+
+def test_imbalance_floor_on_a_flat_book():
+    ex, t = imbalance_run(-0.1, before=(0.0,))
+    assert ex.check(ManagedPosition(LONG, 99.0), t) is not None  # 0.1 >= 2 x floor 0.05
+    ex, t = imbalance_run(-0.09, before=(0.0,))
+    assert ex.check(ManagedPosition(LONG, 99.0), t) is None
+
+
+def test_imbalance_comes_from_the_tracker_band():
+    ex = AdvancedExits(only(aggressive_reversal=True))
+    t = DensityTracker(DensitySettings())
+    bp, bs, ap, asz = book()
+    asz[:] = 30.0
+    t.update(0, bp, bs, ap, asz)
+    ex.update(T0, 100.0, tracker=t)
+    assert t.imbalance == pytest.approx((10 - 30) / 40, abs=0.01)
+    assert ex._imbalance.q[-1][1] == t.imbalance
+
+
+# ----------------------------------------------------------------------------------------------
+# Return to range
+
+
+def test_return_to_range_after_going_through_the_density_even_at_a_loss():
+    ex = AdvancedExits(only(return_to_range=True))
+    pos = ManagedPosition(LONG, 100.4, 100.3, 1.0, "breakout", 100.5)
+    for i, p in enumerate((100.45, 100.49, 100.45)):  # never above the wall: not armed
+        ex.update(T0 + i, p)
+        assert ex.check(pos, T0 + i) is None
+    ex.update(T0 + 5, 100.6)
+    assert ex.check(pos, T0 + 5) is None and pos.best_price == 100.6
+    ex.update(T0 + 6, 100.5)
+    assert ex.check(pos, T0 + 6) is None  # at the wall is not behind it
+    ex.update(T0 + 7, 100.38)  # below the wall, and below the entry: checked in profit or not
+    d = ex.check(pos, T0 + 7)
+    assert d.reason_code == R_RETURN_TO_RANGE and d.reason == "return_to_range"
+    assert "fell back below its density at 100.5" in d.detail
+
+
+def test_return_to_range_behind_the_broken_local_extreme_for_a_short():
+    ex = AdvancedExits(only(return_to_range=True))
+    pos = ManagedPosition(SHORT, 99.7, 99.9, 1.0, "indicators", broken_extreme=99.75)
+    ex.update(T0, 99.7)
+    assert ex.check(pos, T0) is None
+    ex.update(T0 + 1, 99.76)
+    d = ex.check(pos, T0 + 1)
+    assert d.reason_code == R_RETURN_TO_RANGE and "above the local low it broke at 99.75" in d.detail
+    bounce = ManagedPosition(LONG, 100.0, 99.6, 1.0, "bounce", 99.9)  # density part is for breakouts
+    ex.update(T0 + 2, 100.0)
+    ex.check(bounce, T0 + 2)
+    ex.update(T0 + 3, 99.85)
+    assert ex.check(bounce, T0 + 3) is None
+
+
+def test_check_order_and_toggles():
+    tp = TakeProfit()
+    ex = AdvancedExits(tp)
+    pos = ManagedPosition(LONG, 100.0, 99.0, 1.0, "breakout", 113.0)
+    t = T0
+    for i, p in enumerate(momentum_path(112.9)):  # slowing, and back under the 113 wall it went through
+        t = T0 + i * S
+        ex.update(t, p)
+        ex.check(pos, t)  # called on every update: it records the best price
+    assert pos.best_price == 113.5
+    assert [d.reason for d in ex.check_all(pos, t)] == ["return_to_range", "momentum_slowdown"]
+    assert ex.check(pos, t).reason == "return_to_range"
+    off = AdvancedExits(dataclasses.replace(tp, enabled=False))
+    feed(off, momentum_path(112.9))
+    assert off.check(ManagedPosition(LONG, 100.0, 99.0, 1.0, "breakout", 113.0), t) is None
+    no_rr = AdvancedExits(dataclasses.replace(tp, return_to_range=False))
+    feed(no_rr, momentum_path(112.9))
+    assert no_rr.check(ManagedPosition(LONG, 100.0, 99.0, 1.0, "breakout", 113.0), t).reason == "momentum_slowdown"
+
+
+# ----------------------------------------------------------------------------------------------
+# Local extrema
+
+
+def test_local_extrema_use_completed_minutes_in_the_window():
+    x = LocalExtremaTracker(2.5)  # 3 whole minutes
+    assert x.minutes == 3 and x.high() is None
+    base = 10 * 60_000
+    for minute, prices in enumerate(([100, 105], [99, 101], [102, 103], [98, 104])):
+        for k, p in enumerate(prices):
+            x.update(base + minute * 60_000 + k * 1000, p)
+    # minutes 0..2 completed; minute 3 forming (its 98 and 104 not counted)
+    assert (x.high(), x.low()) == (105, 99)
+    x.update(base + 4 * 60_000, 100)  # minute 3 completes; minute 0 leaves the window
+    assert (x.high(), x.low()) == (104, 98)
+    assert x.extreme(LONG) == 104 and x.extreme(SHORT) == 98
+    x.update(base + 7 * 60_000, 99)  # a gap: the window is minutes 4..6, only minute 4 (100) has prices
+    assert (x.high(), x.low()) == (100, 100)
+    x.update(base + 20 * 60_000, 100)  # minute 7 completes but is out of the window 17..19
+    assert x.high() is None and x.low() is None
+
+
+def test_the_entry_records_the_high_it_broke():
+    ex = AdvancedExits(TakeProfit(local_extrema_window_min=60))
+    t = T0 - T0 % 60_000
+    for i in range(120):
+        ex.update(t + i * S, 100 + (i % 10) * 0.1)  # a range 100 .. 100.9 for two minutes
+    ex.update(t + 125 * S, 101.2)  # breaks out in the third minute
+    assert ex.extrema.high() == pytest.approx(100.9)

@@ -1,0 +1,453 @@
+"""Advanced take-profit exits, checked on every tick / book update while a position is open.
+
+`AdvancedExits.update(...)` is called on EVERY tick or book update (with or without a position),
+so the rolling windows are warm when a position opens; `check(position, now_ms)` returns the first
+exit that fires, or None. Every window is a bounded deque with running sums: O(1) amortised per
+update.
+
+Rules (each behind its `take_profit.*` toggle, all behind `take_profit.enabled`), in the order
+`check` tries them:
+
+1. **return to range** (`return_to_range`, checked in profit or not). A long breakout through an
+   ask wall at W is armed once the price has been above W since the entry (its best price > W),
+   and fires when the price is back below W; mirrored for a short. The same for the local extreme
+   the entry broke (`position.broken_extreme`, recorded at entry from `LocalExtremaTracker`): a
+   long fires when the price falls back below that high once the price has been above it. The
+   density part applies to `kind == "breakout"` positions, the extreme part to any position that
+   carries a `broken_extreme`.
+2. **counter density** (`counter_density`): a stable density on the far side ahead of the price
+   (an ask wall above a long, a bid wall below a short) within `COUNTER_DENSITY_TOLERANCES` x
+   `density.bounce_touch_tolerance_percent` (2 x 0.2 % = 0.4 % by default) of the price, and
+   still holding (eroded less than `density.breakout_erosion_percent`: an eroding wall ahead is a
+   breakout in the position's favour, not an obstacle).
+3. **aggressive reversal** (`aggressive_reversal`). From publicTrade taker volume when there is
+   any in the last `(1 + FLOW_BASELINE_WINDOWS)` windows: over the last
+   `volume_history_window_sec` the taker volume against the position is at least
+   `imbalance_change_threshold` x the taker volume with it, AND at least
+   `imbalance_change_threshold` x its own average per window over the `FLOW_BASELINE_WINDOWS`
+   windows before (the baseline needs one full window of history). Fallback without trades: the
+   book imbalance I = (bid - ask) / (bid + ask) volume turned against the position (-side x I > 0)
+   by at least `imbalance_change_threshold` x its average magnitude mean(|I|) over the window
+   before this sample (floored at `IMBALANCE_FLOOR`), once the history covers the window.
+4. **momentum slowdown** (`momentum_slowdown`): velocity v(W) = (price now - price W seconds ago) /
+   W, in price units per second, from the (ms, price) history; "W seconds ago" is the last price
+   at or before that time. Fires when the long-window move went the position's way
+   (side x v_long > 0) and side x v_short < `velocity_slowdown_threshold` x side x v_long.
+   Needs history covering the long window.
+
+Rules 2-4 act only when the position is at least `min_profit_percent` in profit (price vs entry).
+The bounce erosion exit lives in `DensityStrategy.manage`; call it before `check`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from whale.config.model import Density as DensitySettings
+from whale.config.model import TakeProfit
+from whale.fills import LONG
+from whale.strategy.density import ASK, BID, DensityTracker, fmt_num, fmt_qty
+from whale.strategy.stops import (
+    EXIT_REASONS, R_AGGRESSIVE, R_COUNTER_DENSITY, R_MOMENTUM, R_RETURN_TO_RANGE,
+)
+
+COUNTER_DENSITY_TOLERANCES = 2.0
+FLOW_BASELINE_WINDOWS = 5
+IMBALANCE_FLOOR = 0.05
+MINUTE_MS = 60_000
+
+KINDS = ("indicators", "breakout", "bounce")
+
+
+@dataclass(slots=True)
+class ManagedPosition:
+    """The open position as the exit rules see it. Keep ONE instance per open trade for its whole
+    life: `AdvancedExits.check` records the most favourable price seen on it (`best_price`), which
+    arms return-to-range. The caller applies StopMoves (sets `stop`, `breakeven_done`)."""
+
+    side: int  # LONG = 1, SHORT = -1
+    entry_price: float
+    stop: float = math.nan
+    qty: float = 0.0
+    kind: str = "indicators"  # indicators | breakout | bounce
+    density_price: float | None = None
+    breakeven_done: bool = False
+    opened_ms: int = 0
+    broken_extreme: float | None = None  # the local high (long) / low (short) the entry broke
+    best_price: float | None = None
+
+    def profit_pct(self, price: float) -> float:
+        return self.side * (price - self.entry_price) / self.entry_price * 100.0
+
+    @property
+    def name(self) -> str:
+        return "long" if self.side == LONG else "short"
+
+
+@dataclass(frozen=True)
+class ExitDecision:
+    reason_code: int  # whale.strategy.stops.R_*
+    reason: str  # EXIT_REASONS[reason_code]
+    detail: str
+
+    @classmethod
+    def of(cls, code: int, detail: str) -> ExitDecision:
+        return cls(code, EXIT_REASONS[code], detail)
+
+
+def _side_sign(side: int | str) -> int:
+    if isinstance(side, str):
+        return LONG if side.lower() in ("buy", "bid", "long", "1") else -LONG
+    return LONG if side > 0 else -LONG
+
+
+class _PriceAt:
+    """The price in force `window_ms` ago: samples kept so that the oldest is the last at or
+    before the window's start."""
+
+    __slots__ = ("window_ms", "q")
+
+    def __init__(self, window_ms: float) -> None:
+        self.window_ms = window_ms
+        self.q: deque[tuple[int, float]] = deque()
+
+    def add(self, now_ms: int, price: float) -> None:
+        q = self.q
+        q.append((now_ms, price))
+        cut = now_ms - self.window_ms
+        while len(q) > 1 and q[1][0] <= cut:
+            q.popleft()
+
+    def velocity(self, now_ms: int, price: float) -> float | None:
+        """(price - price window ago) per second; None while the history is shorter."""
+        q = self.q
+        if not q or q[0][0] > now_ms - self.window_ms:
+            return None
+        return (price - q[0][1]) / (self.window_ms / 1000.0)
+
+
+class LocalExtremaTracker:
+    """Rolling high and low over the last `window_min` completed UTC minutes (whole minutes:
+    ceil(window_min), at least 1). The forming minute is left out, so at a breakout the high is
+    the range's top *before* the move: the level the entry broke."""
+
+    def __init__(self, window_min: float) -> None:
+        self.minutes = max(1, math.ceil(window_min))
+        self._minute: int | None = None
+        self._hi = -math.inf
+        self._lo = math.inf
+        self._highs: deque[tuple[int, float]] = deque()  # decreasing values
+        self._lows: deque[tuple[int, float]] = deque()  # increasing values
+
+    def update(self, now_ms: int, price: float) -> None:
+        minute = now_ms // MINUTE_MS
+        if self._minute is None:
+            self._minute = minute
+        elif minute > self._minute:
+            self._close(self._minute)
+            self._minute = minute
+            self._hi, self._lo = -math.inf, math.inf
+        if price > self._hi:
+            self._hi = price
+        if price < self._lo:
+            self._lo = price
+        oldest = minute - self.minutes
+        while self._highs and self._highs[0][0] < oldest:
+            self._highs.popleft()
+        while self._lows and self._lows[0][0] < oldest:
+            self._lows.popleft()
+
+    def _close(self, minute: int) -> None:
+        hi, lo = self._hi, self._lo
+        if hi == -math.inf:
+            return
+        while self._highs and self._highs[-1][1] <= hi:
+            self._highs.pop()
+        self._highs.append((minute, hi))
+        while self._lows and self._lows[-1][1] >= lo:
+            self._lows.pop()
+        self._lows.append((minute, lo))
+
+    def high(self) -> float | None:
+        """Highest price of the completed minutes in the window (None before the first one)."""
+        return self._highs[0][1] if self._highs else None
+
+    def low(self) -> float | None:
+        return self._lows[0][1] if self._lows else None
+
+    def extreme(self, side: int) -> float | None:
+        """What a position of `side` would break: the high for a long, the low for a short."""
+        return self.high() if side == LONG else self.low()
+
+
+class TakerFlow:
+    """Taker buy and sell volume over the last window and over the baseline windows before it."""
+
+    def __init__(self, window_ms: float, baseline_windows: int = FLOW_BASELINE_WINDOWS) -> None:
+        self.window_ms = window_ms
+        self.baseline_windows = baseline_windows
+        self._recent: deque[tuple[int, float, float]] = deque()
+        self._base: deque[tuple[int, float, float]] = deque()
+        self.buy = self.sell = 0.0  # recent window
+        self.base_buy = self.base_sell = 0.0  # baseline windows
+        self.first_ms: int | None = None
+
+    def add(self, trades: Iterable[tuple], now_ms: int) -> None:
+        """Trades as (ms, side, size[, price]); side +1 / "Buy" for a taker buy, -1 / "Sell"."""
+        if self.first_ms is None:
+            self.first_ms = now_ms
+        for t in trades:
+            size = float(t[2])
+            if _side_sign(t[1]) == LONG:
+                self._recent.append((int(t[0]), size, 0.0))
+                self.buy += size
+            else:
+                self._recent.append((int(t[0]), 0.0, size))
+                self.sell += size
+
+    def advance(self, now_ms: int) -> None:
+        cut = now_ms - self.window_ms
+        recent, base = self._recent, self._base
+        while recent and recent[0][0] <= cut:
+            item = recent.popleft()
+            self.buy -= item[1]
+            self.sell -= item[2]
+            base.append(item)
+            self.base_buy += item[1]
+            self.base_sell += item[2]
+        cut -= self.window_ms * self.baseline_windows
+        while base and base[0][0] <= cut:
+            item = base.popleft()
+            self.base_buy -= item[1]
+            self.base_sell -= item[2]
+        if not recent:
+            self.buy = self.sell = 0.0
+        if not base:
+            self.base_buy = self.base_sell = 0.0
+
+    @property
+    def has_trades(self) -> bool:
+        return bool(self._recent or self._base)
+
+    def baseline_span(self, now_ms: int) -> float:
+        """How many windows of history the baseline averages over (0 while too short)."""
+        if self.first_ms is None:
+            return 0.0
+        span = (now_ms - self.window_ms - self.first_ms) / self.window_ms
+        return min(float(self.baseline_windows), span) if span >= 1.0 else 0.0
+
+
+class _ImbalanceHistory:
+    """Book imbalance samples over the window, with the running sum of |I|."""
+
+    def __init__(self, window_ms: float) -> None:
+        self.window_ms = window_ms
+        self.q: deque[tuple[int, float]] = deque()
+        self.abs_sum = 0.0
+        self.first_ms: int | None = None
+
+    def add(self, now_ms: int, value: float) -> None:
+        if self.first_ms is None:
+            self.first_ms = now_ms
+        self.q.append((now_ms, value))
+        self.abs_sum += abs(value)
+        cut = now_ms - self.window_ms
+        while self.q and self.q[0][0] < cut:
+            self.abs_sum -= abs(self.q.popleft()[1])
+        if len(self.q) == 1:
+            self.abs_sum = abs(value)
+
+    def jump(self) -> tuple[float, float] | None:
+        """(the last sample, mean |I| of the earlier samples in the window), or None while the
+        history is shorter than the window."""
+        q = self.q
+        if len(q) < 2 or self.first_ms is None or q[-1][0] - self.first_ms < self.window_ms:
+            return None
+        last = q[-1][1]
+        return last, max(0.0, self.abs_sum - abs(last)) / (len(q) - 1)
+
+
+class AdvancedExits:
+    """Rolling market state plus the four advanced exit rules (see the module doc)."""
+
+    def __init__(self, settings: TakeProfit, density: DensitySettings | None = None) -> None:
+        density = density or DensitySettings()
+        self.settings = settings
+        self.counter_distance_pct = COUNTER_DENSITY_TOLERANCES * density.bounce_touch_tolerance_percent
+        self.breakout_erosion_pct = density.breakout_erosion_percent
+        self._short = _PriceAt(settings.velocity_short_window_sec * 1000.0)
+        self._long = _PriceAt(settings.velocity_long_window_sec * 1000.0)
+        window_ms = settings.volume_history_window_sec * 1000.0
+        self.flow = TakerFlow(window_ms)
+        self._imbalance = _ImbalanceHistory(window_ms)
+        self.extrema = LocalExtremaTracker(settings.local_extrema_window_min)
+        self.tracker: DensityTracker | None = None
+        self.price = math.nan
+        self.now_ms: int | None = None
+        rules = []
+        if settings.return_to_range:
+            rules.append(self._return_to_range)
+        in_profit = []
+        if settings.counter_density:
+            in_profit.append(self._counter_density)
+        if settings.aggressive_reversal:
+            in_profit.append(self._aggressive_reversal)
+        if settings.momentum_slowdown:
+            in_profit.append(self._momentum_slowdown)
+        if not settings.enabled:
+            rules, in_profit = [], []
+        self._rules = tuple(rules)
+        self._in_profit = tuple(in_profit)
+
+    def update(self, now_ms: int, price: float, trades: Iterable[tuple] | None = None,
+               book_imbalance: float | None = None, tracker: DensityTracker | None = None) -> None:
+        """One tick / book update: the price (last trade or mid), the public trades received since
+        the last call (None when there is no trade stream), the book imbalance (None: taken from
+        the tracker's band imbalance when a tracker is given) and the density tracker."""
+        if price == price and price > 0.0:
+            self.price = price
+            self._short.add(now_ms, price)
+            self._long.add(now_ms, price)
+            self.extrema.update(now_ms, price)
+        self.now_ms = now_ms
+        if tracker is not None:
+            self.tracker = tracker
+            if book_imbalance is None:
+                book_imbalance = tracker.imbalance
+        if trades is not None:
+            self.flow.add(trades, now_ms)
+        self.flow.advance(now_ms)
+        if book_imbalance is not None and book_imbalance == book_imbalance:
+            self._imbalance.add(now_ms, float(book_imbalance))
+
+    def velocity(self, window: str = "short") -> float | None:
+        """Price change per second over the short or long window (None while history is short)."""
+        at = self._short if window == "short" else self._long
+        return None if self.now_ms is None else at.velocity(self.now_ms, self.price)
+
+    def check(self, position: ManagedPosition, now_ms: int) -> ExitDecision | None:
+        """The first exit that fires for `position`, or None."""
+        for decision in self._decisions(position, now_ms, first=True):
+            return decision
+        return None
+
+    def check_all(self, position: ManagedPosition, now_ms: int) -> list[ExitDecision]:
+        """Every exit that fires now, in check order (for display and benchmarks)."""
+        return list(self._decisions(position, now_ms, first=False))
+
+    def _decisions(self, position: ManagedPosition, now_ms: int, first: bool) -> Iterable[ExitDecision]:
+        price = self.price
+        if not (price > 0.0):
+            return
+        best = position.best_price
+        if best is None or (price - best) * position.side > 0.0:
+            position.best_price = best = price if best is not None else (
+                max(price, position.entry_price) if position.side == LONG else min(price, position.entry_price))
+        self.flow.advance(now_ms)
+        for rule in self._rules:
+            d = rule(position, price, now_ms)
+            if d is not None:
+                yield d
+        if not self._in_profit or position.profit_pct(price) < self.settings.min_profit_percent:
+            return
+        for rule in self._in_profit:
+            d = rule(position, price, now_ms)
+            if d is not None:
+                yield d
+
+    # ------------------------------------------------------------------------------------------
+    # Rules
+
+    def _return_to_range(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
+        side, best = pos.side, pos.best_price
+        levels = []
+        if pos.kind == "breakout" and pos.density_price is not None:
+            levels.append(("its density", pos.density_price))
+        if pos.broken_extreme is not None:
+            levels.append(("the local " + ("high" if side == LONG else "low") + " it broke", pos.broken_extreme))
+        for what, level in levels:
+            armed = (best - level) * side > 0.0
+            if armed and (level - price) * side > 0.0:
+                where = "below" if side == LONG else "above"
+                return ExitDecision.of(R_RETURN_TO_RANGE, (
+                    f"the {pos.name} fell back {where} {what} at {fmt_num(level)}: price {fmt_num(price)} "
+                    f"after reaching {fmt_num(best)}"))
+        return None
+
+    def _counter_density(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
+        tracker = self.tracker
+        if tracker is None:
+            return None
+        side = pos.side
+        wall_side = ASK if side == LONG else BID
+        limit = self.counter_distance_pct
+        hit = None
+        for d in tracker.densities():
+            if d.side != wall_side or d.erosion_pct >= self.breakout_erosion_pct:
+                continue
+            ahead = (d.price - price) * side
+            if ahead < 0.0:
+                continue
+            dist = ahead / price * 100.0
+            if dist <= limit and (hit is None or dist < hit[1]):
+                hit = (d, dist)
+        if hit is None:
+            return None
+        d, dist = hit
+        return ExitDecision.of(R_COUNTER_DENSITY, (
+            f"{d.side} density {fmt_num(d.price)} ({fmt_qty(d.qty)}, {d.notional:,.0f} USDT, eroded "
+            f"{d.erosion_pct:.0f} %) {dist:.3f} % {'above' if side == LONG else 'below'} the price "
+            f"{fmt_num(price)}, ahead of the {pos.name} (limit {limit:g} %)"))
+
+    def _aggressive_reversal(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
+        thr = self.settings.imbalance_change_threshold
+        flow = self.flow
+        if flow.has_trades:
+            span = flow.baseline_span(now_ms)
+            if span <= 0.0:
+                return None
+            if pos.side == LONG:
+                counter, with_, base = flow.sell, flow.buy, flow.base_sell
+                against = "sell"
+            else:
+                counter, with_, base = flow.buy, flow.sell, flow.base_buy
+                against = "buy"
+            average = base / span
+            if counter > 0.0 and counter >= thr * with_ and counter >= thr * average:
+                win = self.settings.volume_history_window_sec
+                return ExitDecision.of(R_AGGRESSIVE, (
+                    f"taker {against} volume {fmt_qty(counter)} over {win:g} s against the {pos.name}: "
+                    f"{counter / with_ if with_ > 0 else math.inf:.1f}x the volume with it "
+                    f"({fmt_qty(with_)}) and {counter / average if average > 0 else math.inf:.1f}x its "
+                    f"average {fmt_qty(average)} per {win:g} s (threshold {thr:g}x)"))
+            return None
+        jump = self._imbalance.jump()
+        if jump is None:
+            return None
+        last, average = jump
+        counter = -pos.side * last
+        floor = max(average, IMBALANCE_FLOOR)
+        if counter > 0.0 and counter >= thr * floor:
+            return ExitDecision.of(R_AGGRESSIVE, (
+                f"book imbalance {last:+.2f} turned against the {pos.name}: {counter:.2f} is "
+                f"{counter / floor:.1f}x its average magnitude {average:.2f} over "
+                f"{self.settings.volume_history_window_sec:g} s (threshold {thr:g}x, no taker trades)"))
+        return None
+
+    def _momentum_slowdown(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
+        v_short = self._short.velocity(self.now_ms, price)
+        v_long = self._long.velocity(self.now_ms, price)
+        if v_short is None or v_long is None:
+            return None
+        side = pos.side
+        along_long, along_short = side * v_long, side * v_short
+        thr = self.settings.velocity_slowdown_threshold
+        if along_long > 0.0 and along_short < thr * along_long:
+            s = self.settings
+            return ExitDecision.of(R_MOMENTUM, (
+                f"velocity over {s.velocity_short_window_sec:g} s {v_short:+.4g}/s is below {thr:g} x the "
+                f"{s.velocity_long_window_sec:g} s velocity {v_long:+.4g}/s in the {pos.name}'s direction"))
+        return None
