@@ -18,7 +18,7 @@ from whale.fills import (
     funding_times_in, pnl, slipped,
 )
 from whale.risk.sizing import SIZE_OK, size_steps
-from whale.strategy.finaliser import BUY, SELL
+from whale.strategy.decide import candle_action
 from whale.strategy.stops import (
     R_END, R_OPPOSITE, R_TAKE_PROFIT, STOP_INITIAL, initial_levels, move_stop, stop_exit_reason,
 )
@@ -170,20 +170,12 @@ def simulate_range(o, h, lo, c, ts, atr, signals, scores, ready, start, end, abs
         st[S_LAST_TS] = t0
         # Decide on this candle's close; act on the next candle's open.
         if P[PP_ENABLED] != 0.0 and ready[k_abs] and k_abs >= P[PP_TRADE_FROM]:
-            sig = signals[k_abs]
-            sc = scores[k_abs]
-            strong_long = sig == BUY and sc >= P[PP_THRESHOLD]
-            strong_short = sig == SELL and sc <= -P[PP_THRESHOLD]
-            side = int(st[S_SIDE])
-            if side != 0:
-                opposite = strong_short if side == LONG else strong_long
-                if opposite and P[PP_CLOSE_OPP] != 0.0:
-                    st[S_PENDING_EXIT] = 1.0
-                    if P[PP_REVERSE] != 0.0:
-                        st[S_PENDING] = -side
-                        st[S_PENDING_ATR] = atr[k]
-            elif strong_long or strong_short:
-                st[S_PENDING] = LONG if strong_long else -LONG
+            exit_now, enter_side = candle_action(int(st[S_SIDE]), signals[k_abs], scores[k_abs], P[PP_THRESHOLD],
+                                                 P[PP_CLOSE_OPP] != 0.0, P[PP_REVERSE] != 0.0)
+            if exit_now:
+                st[S_PENDING_EXIT] = 1.0
+            if enter_side != 0:
+                st[S_PENDING] = enter_side
                 st[S_PENDING_ATR] = atr[k]
     return end, n_trades
 
