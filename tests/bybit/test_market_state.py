@@ -1,0 +1,120 @@
+"""MarketState without sockets: closed-candle events (once each, in order, held behind a hole until
+the gap fill), ticker merging, last price, private queue, wake."""
+
+import threading
+
+from whale.bybit.market_state import MarketState
+
+M = 60_000
+T0 = 1_700_000_040_000 - 1_700_000_040_000 % M
+
+
+def k(state, i, confirm=True, interval="1", close=100.0):
+    return state.on_kline(interval, T0 + i * M, 100.0, 101.0, 99.0, close + i, 5.0, confirm, T0 + i * M + M - 1)
+
+
+def ts_of(events):
+    return [e[1] for e in events]
+
+
+def test_closed_candles_become_events_once_each_in_order():
+    s = MarketState("BTCUSDT")
+    assert not k(s, 0, confirm=False)
+    assert s.forming("1")[0] == T0
+    assert k(s, 0) and not k(s, 0)  # a repeated confirm is not a second event
+    assert s.forming("1") is None
+    assert k(s, 1)
+    ev = s.pop_closed()
+    assert ts_of(ev) == [T0, T0 + M] and ev[0][0] == "1" and ev[1][5] == 101.0
+    assert s.pop_closed() == []
+    assert s.closed_candles("1").ts.tolist() == [T0, T0 + M]
+
+
+def test_a_candle_after_a_hole_is_held_until_the_gap_fill():
+    s = MarketState("BTCUSDT")
+    s.merge_closed("1", [(T0 + i * M, 1, 2, 0.5, 1.5, 3) for i in range(5)])  # history: silent seed
+    assert s.pop_closed() == [] and s.last_closed_ts("1") == T0 + 4 * M
+    assert k(s, 5)
+    assert not k(s, 8)  # 6 and 7 never came (reconnect)
+    assert s.gap_pending("1") and s.intervals_with_gaps() == ["1"]
+    assert ts_of(s.pop_closed()) == [T0 + 5 * M]
+    assert not k(s, 9)  # still behind the hole
+    # REST gap fill returns 5..8 (it does not have 9 yet): 6, 7, 8 (REST wins over the held 8), then 9
+    added = s.merge_closed("1", [(T0 + i * M, 1, 2, 0.5, 1.5, 3) for i in range(5, 9)])
+    ev = s.pop_closed()
+    assert added == 4 and ts_of(ev) == [T0 + i * M for i in (6, 7, 8, 9)]
+    assert ev[2][5] == 1.5  # candle 8 from REST
+    assert not s.gap_pending("1")
+    assert k(s, 10) and ts_of(s.pop_closed()) == [T0 + 10 * M]
+
+
+def test_a_hole_rest_does_not_fill_is_released_once_rest_covers_past_it():
+    s = MarketState("BTCUSDT")
+    k(s, 0)
+    k(s, 3)  # 1 and 2 missing
+    s.pop_closed()
+    s.merge_closed("1", [(T0 + 3 * M, 1, 2, 0.5, 1.5, 3)])  # the exchange has no 1 and 2
+    assert ts_of(s.pop_closed()) == [T0 + 3 * M] and not s.gap_pending("1")
+
+
+def test_release_held_gives_up_waiting():
+    s = MarketState("BTCUSDT")
+    k(s, 0)
+    k(s, 2)
+    k(s, 3)
+    s.pop_closed()
+    assert s.release_held("1") == 2 and ts_of(s.pop_closed()) == [T0 + 2 * M, T0 + 3 * M]
+
+
+def test_gap_fill_never_duplicates_stream_candles():
+    s = MarketState("BTCUSDT")
+    for i in range(3):
+        k(s, i)
+    s.pop_closed()
+    assert s.merge_closed("1", [(T0 + i * M, 1, 2, 0.5, 1.5, 3) for i in range(4)]) == 1
+    assert ts_of(s.pop_closed()) == [T0 + 3 * M]
+    assert not k(s, 3)  # the stream's copy of a candle REST delivered first
+
+
+def test_intervals_are_independent_and_bounded():
+    s = MarketState("BTCUSDT", max_candles=3)
+    for i in range(6):
+        k(s, i)
+    k(s, 0, interval="5")
+    assert s.closed_count("1") == 3 and s.closed_candles("1", 2).ts.tolist() == [T0 + 4 * M, T0 + 5 * M]
+    assert [e[0] for e in s.pop_closed()].count("5") == 1
+
+
+def test_ticker_deltas_merge_and_last_price_is_the_newest():
+    s = MarketState("BTCUSDT")
+    s.on_ticker("snapshot", {"symbol": "BTCUSDT", "lastPrice": "100.5", "fundingRate": "0.0001",
+                             "bid1Price": "100.4"}, 1000)
+    s.on_ticker("delta", {"symbol": "BTCUSDT", "bid1Price": "100.3"}, 1100)
+    t = s.ticker()
+    assert t["fundingRate"] == "0.0001" and t["lastPrice"] == "100.5" and t["bid1Price"] == "100.3"
+    assert s.last_price_text() == "100.5" and s.last_price_ms == 1000
+    s.on_trades([{"T": 1200, "S": "Buy", "v": "0.5", "p": "100.7"}, {"T": 1250, "S": "Sell", "v": "1", "p": "100.6"}])
+    assert s.last_price == 100.6 and s.last_price_ms == 1250
+    s.on_ticker("delta", {"symbol": "BTCUSDT", "lastPrice": "99.0"}, 1240)  # older than the trade
+    assert s.last_price_text() == "100.6"
+    assert s.trades(1250) == [(1250, "Sell", 1.0, 100.6)]
+    assert [p for _, p in s.price_history()] == [100.5, 100.7, 100.6]
+    assert s.market_time_ms() == 1250
+
+
+def test_private_queue_and_wake():
+    s = MarketState("BTCUSDT")
+    s.wake.clear()
+    done = []
+
+    def waiter():
+        done.append(s.wake.wait(5))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    s.on_private("order", [{"orderId": "1"}])
+    s.on_private("execution", [{"execId": "e"}])
+    t.join(5)
+    assert done == [True]
+    assert s.pop_private() == [("order", [{"orderId": "1"}]), ("execution", [{"execId": "e"}])]
+    assert s.pop_private() == []

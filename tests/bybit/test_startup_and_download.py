@@ -1,0 +1,147 @@
+"""The start-up deadline (closed port, silent listener, no DNS: each fails within the deadline,
+naming the host), the `download` command against the simulator, and MarketFeed's REST fallbacks."""
+
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from whale.bybit.endpoints import Endpoints, custom_endpoints
+from whale.bybit.errors import UnreachableError
+from whale.bybit.feed import MarketFeed
+from whale.bybit.market_state import MarketState
+from whale.bybit.startup import connect_with_deadline
+from whale.candle_file import load_candle_file
+from whale.cli import main
+from whale.logs import shutdown_logging
+
+from bybit_helpers import SYM, SilentServer, closed_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_reachable_simulator_passes(sim):
+    got = connect_with_deadline(custom_endpoints(sim.rest_url), 5, symbol=SYM)
+    assert abs(got.offset_ms) < 1000 and got.first_message.get("op") == "subscribe"
+    assert connect_with_deadline(custom_endpoints(sim.rest_url), 5).first_message.get("ret_msg") == "pong"
+
+
+def test_closed_port_fails_fast_naming_the_host():
+    port = closed_port()
+    t0 = time.monotonic()
+    with pytest.raises(UnreachableError) as info:
+        connect_with_deadline(custom_endpoints(f"http://127.0.0.1:{port}"), 3)
+    assert time.monotonic() - t0 < 3.5
+    text = str(info.value)
+    assert f"127.0.0.1:{port}" in text and "refused" in text and "python whalebot.py demo" in text
+
+
+def test_silent_listener_fails_within_the_deadline():
+    with SilentServer() as silent:
+        t0 = time.monotonic()
+        with pytest.raises(UnreachableError) as info:
+            connect_with_deadline(custom_endpoints(silent.url), 3)
+        elapsed = time.monotonic() - t0
+        assert 2.5 < elapsed < 4.0 and f"127.0.0.1:{silent.port}" in str(info.value)
+        assert silent.accepted  # it did connect: the host accepts and never answers
+
+
+def test_silent_websocket_host_fails_within_the_deadline(sim):
+    with SilentServer() as silent:
+        ep = Endpoints("custom", sim.rest_url, f"ws://127.0.0.1:{silent.port}/v5/public/linear",
+                       sim.private_ws_url)
+        t0 = time.monotonic()
+        with pytest.raises(UnreachableError) as info:
+            connect_with_deadline(ep, 3, symbol=SYM)
+        assert time.monotonic() - t0 < 4.0 and f"127.0.0.1:{silent.port}" in str(info.value)
+
+
+def test_no_dns_fails_naming_the_host():
+    t0 = time.monotonic()
+    with pytest.raises(UnreachableError) as info:
+        connect_with_deadline(custom_endpoints("https://api.whalebot-test.invalid"), 3)
+    assert time.monotonic() - t0 < 4.0 and "api.whalebot-test.invalid" in str(info.value)
+
+
+# ---------------------------------------------------------------- download
+
+def _utc(ms):
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.fixture
+def quiet_logging():
+    yield
+    shutdown_logging()
+
+
+def test_download_writes_the_simulators_candles(sim, candles, tmp_path, quiet_logging):
+    out = tmp_path / "sub" / "btc.csv.gz"
+    rc = main(["download", "--config", str(tmp_path / "none.json"), "--rest-url", sim.rest_url, "--symbol", SYM,
+               "--interval", "1", "--from", _utc(candles.ts[5]), "--to", _utc(candles.ts[995]), "--out", str(out),
+               "--no-progress"])
+    assert rc == 0
+    got = load_candle_file(out).candles
+    assert got.ts.tolist() == candles.ts[5:995].tolist()  # [from, to): closed, ascending, no duplicates
+    for a, b in ((got.open, candles.open), (got.high, candles.high), (got.low, candles.low),
+                 (got.close, candles.close), (got.volume, candles.volume)):
+        assert np.allclose(a, b[5:995])
+    # a higher interval, with a range past the last closed candle (capped there)
+    out5 = tmp_path / "btc5.csv"
+    assert main(["download", "--config", str(tmp_path / "none.json"), "--rest-url", sim.rest_url, "--interval", "5",
+                 "--symbol", SYM, "--from", _utc(candles.ts[0]), "--to", "2031-01-01", "--out", str(out5),
+                 "--no-progress"]) == 0
+    five = load_candle_file(out5).candles
+    assert five.interval == "5" and five.ts[-1] + 300_000 <= candles.ts[999] + 60_000
+
+
+def test_download_bad_input_and_unreachable(sim, tmp_path, capsys, quiet_logging):
+    base = ["download", "--config", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.csv"), "--no-progress"]
+    assert main(base + ["--rest-url", sim.rest_url, "--interval", "7", "--from", "2025-05-05", "--to",
+                        "2025-05-06"]) == 2
+    assert main(base + ["--rest-url", sim.rest_url, "--from", "yesterday", "--to", "2025-05-06"]) == 2
+    assert main(base + ["--rest-url", sim.rest_url, "--from", "2025-05-06", "--to", "2025-05-05"]) == 2
+    assert main(base + ["--rest-url", sim.rest_url, "--symbol", "NOPEUSDT", "--from", "2025-05-05", "--to",
+                        "2025-05-06"]) == 2
+    port = closed_port()
+    assert main(base + ["--rest-url", f"http://127.0.0.1:{port}", "--from", "2025-05-05", "--to",
+                        "2025-05-06"]) == 1
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_download_help_works():
+    r = subprocess.run([sys.executable, "whalebot.py", "download", "--help"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "--rest-url" in r.stdout and "--from" in r.stdout
+
+
+# ---------------------------------------------------------------- the feed
+
+def test_feed_falls_back_to_rest_and_serves_from_the_streams(sim, make_rest, make_ws, candles):
+    market = MarketState(SYM)
+    rest = make_rest(sim)
+    ws = make_ws(sim, market, keys=False)
+    feed = MarketFeed(rest, ws, market, symbol=SYM, stale_after_s=30)
+    # not started: everything from REST
+    assert feed.fetch_current_price() == Decimal(f"{candles.close[999]:.2f}")
+    k = feed.fetch_klines("1", 300)
+    assert k.ts.tolist() == candles.ts[700:1000].tolist()
+    assert feed.fetch_orderbook(25).bid_px.size == 25 and feed.rest_fallbacks == 3
+    ws.start()
+    assert ws.wait_ready(5)
+    sim.step(3)
+    from bybit_helpers import wait_for
+    wait_for(lambda: market.last_closed_ts("1") == candles.ts[1002] and market.book.ready)
+    calls = rest.calls
+    k = feed.fetch_klines("1", 300)  # from the store: history + streamed candles
+    assert k.ts.tolist() == candles.ts[703:1003].tolist()
+    assert feed.fetch_current_price() == Decimal(f"{sim.last_price:.2f}")
+    assert feed.fetch_orderbook(50).bid_px.size == 50
+    assert rest.calls == calls  # no REST call
+    assert feed.fetch_orderbook(200).bid_px.size == 200  # deeper than the stream: REST
+    assert [e[1] for e in market.pop_closed() if e[0] == "1"] == candles.ts[1000:1003].tolist()

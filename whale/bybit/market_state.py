@@ -1,0 +1,373 @@
+"""MarketState: the thread-safe store the WebSocket threads write and the main loop reads.
+
+Writers (WebSocket threads): closed and forming candles per interval, the merged ticker, public
+trades, the L2 book, private updates. Reader (the main loop): `pop_closed()`, `pop_private()`,
+getters that return copies, and `wake`, a threading.Event set on every tick, book update, closed
+candle and private update so the loop can `wake.wait(timeout)` instead of polling.
+
+Closed candles (`confirm: true`) become events `(interval, ts, o, h, l, c, v)` exactly once each,
+in ascending time per interval. A candle that arrives after a hole (the previous candle never came,
+e.g. it closed while the stream was reconnecting) is HELD until a REST gap fill (`merge_closed`)
+has filled the hole, so the loop never sees candles out of order; `gap_pending(interval)` tells the
+feed to fill it. Candles already known (by start time) are never emitted twice.
+
+Everything here is market data: floats, except the last price, which is also kept as Bybit's
+string so `MarketFeed.fetch_current_price()` can return an exact Decimal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from whale.bybit.book import BookSnapshot, OrderBook
+from whale.bybit.models import candles_from_rows
+from whale.market.candles import Candles
+from whale.market.intervals import MONTH, bucket_end, interval_ms
+
+CandleRow = tuple  # (ts, o, h, l, c, v)
+STREAMS = ("public", "private")
+
+
+def next_start(ts: int, interval: str) -> int:
+    """Open time of the candle after the one opening at `ts`."""
+    if interval == MONTH:
+        return int(bucket_end(np.array([ts], dtype=np.int64), interval)[0])
+    return ts + interval_ms(interval)
+
+
+class _Series:
+    __slots__ = ("interval", "closed", "last_ts", "held", "forming", "max_len")
+
+    def __init__(self, interval: str, max_len: int) -> None:
+        self.interval = interval
+        self.closed: dict[int, tuple] = {}  # ts -> (o, h, l, c, v)
+        self.last_ts: int | None = None  # newest closed candle accepted (emitted or merged)
+        self.held: dict[int, tuple] = {}  # closed candles waiting for a hole before them to be filled
+        self.forming: CandleRow | None = None
+        self.max_len = max_len
+
+    def store(self, ts: int, ohlcv: tuple) -> None:
+        self.closed[ts] = ohlcv
+        if len(self.closed) > self.max_len:
+            for old in sorted(self.closed)[: len(self.closed) - self.max_len]:
+                del self.closed[old]
+
+
+class MarketState:
+    def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
+                 max_price_history: int = 20_000, volume_levels: int = 20, check_book_gaps: bool = True,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.symbol = symbol
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self.wake = threading.Event()
+        self._max_candles = max_candles
+        self._series: dict[str, _Series] = {}
+        self._events: list[tuple] = []
+        self._ticker: dict[str, Any] = {}
+        self._ticker_ts = 0
+        self._last_price: float | None = None
+        self._last_price_text: str | None = None
+        self._last_price_ms = 0
+        self._market_ms = 0  # newest exchange timestamp seen on the public streams
+        self.book = OrderBook(symbol, check_gaps=check_book_gaps)
+        self._volume_levels = volume_levels
+        self._trades: deque[tuple] = deque(maxlen=max_trades)
+        self._prices: deque[tuple] = deque(maxlen=max_price_history)
+        self._volumes: deque[tuple] = deque(maxlen=max_price_history)
+        self._private: list[tuple[str, Any]] = []
+        self._last_message: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ stream bookkeeping
+
+    def touch(self, stream: str) -> None:
+        """A message arrived on `stream` (called by the WebSocket manager)."""
+        self._last_message[stream] = self._monotonic()
+
+    def last_message_monotonic(self, stream: str) -> float | None:
+        return self._last_message.get(stream)
+
+    def market_time_ms(self) -> int:
+        """The newest exchange timestamp seen on the public streams (0 before any)."""
+        return self._market_ms
+
+    def _saw(self, ms: int) -> None:
+        if ms > self._market_ms:
+            self._market_ms = ms
+
+    # ------------------------------------------------------------------ candles
+
+    def _s(self, interval: str) -> _Series:
+        s = self._series.get(interval)
+        if s is None:
+            s = self._series[interval] = _Series(interval, self._max_candles)
+        return s
+
+    def on_kline(self, interval: str, ts: int, o: float, h: float, lo: float, c: float, v: float,
+                 confirm: bool, stamp_ms: int = 0) -> bool:
+        """A kline push. Returns True when it produced a closed-candle event."""
+        with self._lock:
+            if stamp_ms:
+                self._saw(stamp_ms)
+            s = self._s(interval)
+            if not confirm:
+                if s.last_ts is None or ts > s.last_ts:
+                    s.forming = (ts, o, h, lo, c, v)
+                return False
+            if s.forming is not None and s.forming[0] <= ts:
+                s.forming = None
+            emitted = self._accept_closed(s, ts, (o, h, lo, c, v))
+        if emitted:
+            self.wake.set()
+        return emitted
+
+    def _accept_closed(self, s: _Series, ts: int, ohlcv: tuple) -> bool:
+        if ts in s.closed or ts in s.held:
+            return False
+        if s.last_ts is not None and ts <= s.last_ts:
+            return False  # older than what we have: a late duplicate
+        if s.last_ts is None or (not s.held and ts == next_start(s.last_ts, s.interval)):
+            self._emit(s, ts, ohlcv)
+            return True
+        s.held[ts] = ohlcv  # a hole before it: wait for the gap fill
+        return False
+
+    def _emit(self, s: _Series, ts: int, ohlcv: tuple) -> None:
+        s.store(ts, ohlcv)
+        s.last_ts = ts
+        self._events.append((s.interval, ts) + tuple(ohlcv))
+
+    def merge_closed(self, interval: str, candles: Candles | Iterable[CandleRow]) -> int:
+        """Closed candles from REST (history or a gap fill), any order. The first merge of an
+        interval seeds it silently (history); later ones emit events for candles newer than the
+        newest known one, in order (held WebSocket candles the REST answer covers join them; REST
+        wins on duplicates), then release held candles that are now contiguous. Returns the number
+        of events emitted."""
+        rest = {int(r[0]): tuple(float(x) for x in r[1:6]) for r in _rows(candles)}
+        emitted = 0
+        with self._lock:
+            s = self._s(interval)
+            if s.last_ts is None and not s.held:
+                for ts, ohlcv in rest.items():
+                    s.store(ts, ohlcv)
+                if rest:
+                    s.last_ts = max(rest)
+                return 0
+            newest_rest = max(rest, default=None)
+            if newest_rest is not None:
+                for ts in [t for t in s.held if t <= newest_rest]:
+                    rest.setdefault(ts, s.held.pop(ts))
+            for ts in sorted(rest):
+                if ts in s.closed:
+                    continue
+                if s.last_ts is not None and ts < s.last_ts:
+                    s.store(ts, rest[ts])
+                    continue
+                self._emit(s, ts, rest[ts])
+                emitted += 1
+            emitted += self._release(s, None)
+        if emitted:
+            self.wake.set()
+        return emitted
+
+    def _release(self, s: _Series, covered_until: int | None) -> int:
+        """Emit held candles that are now in order: up to `covered_until` whatever the holes, then
+        those contiguous with the newest emitted one."""
+        n = 0
+        for ts in sorted(s.held):
+            ohlcv = s.held[ts]
+            if s.last_ts is not None and ts <= s.last_ts:
+                del s.held[ts]
+                continue
+            if (covered_until is not None and ts <= covered_until) or s.last_ts is None \
+                    or ts == next_start(s.last_ts, s.interval):
+                del s.held[ts]
+                self._emit(s, ts, ohlcv)
+                n += 1
+            else:
+                break
+        return n
+
+    def release_held(self, interval: str) -> int:
+        """Give up waiting for a hole to be filled: emit the held candles in order."""
+        with self._lock:
+            s = self._s(interval)
+            n = self._release(s, max(s.held, default=None))
+        if n:
+            self.wake.set()
+        return n
+
+    def pop_closed(self) -> list[tuple]:
+        """Closed-candle events since the last call: (interval, ts, o, h, l, c, v), each candle once."""
+        with self._lock:
+            out, self._events = self._events, []
+        return out
+
+    def gap_pending(self, interval: str) -> bool:
+        with self._lock:
+            s = self._series.get(interval)
+            return bool(s and s.held)
+
+    def intervals_with_gaps(self) -> list[str]:
+        with self._lock:
+            return [i for i, s in self._series.items() if s.held]
+
+    def last_closed_ts(self, interval: str) -> int | None:
+        with self._lock:
+            s = self._series.get(interval)
+            return None if s is None else s.last_ts
+
+    def forming(self, interval: str) -> CandleRow | None:
+        with self._lock:
+            s = self._series.get(interval)
+            return None if s is None else s.forming
+
+    def closed_candles(self, interval: str, limit: int | None = None) -> Candles:
+        """The newest `limit` closed candles known for `interval` (ascending copy)."""
+        with self._lock:
+            s = self._series.get(interval)
+            keys = sorted(s.closed) if s else []
+            if limit is not None:
+                keys = keys[-limit:]
+            rows = [(k,) + s.closed[k] for k in keys] if s else []
+        return candles_from_rows(rows, interval)
+
+    def closed_count(self, interval: str) -> int:
+        with self._lock:
+            s = self._series.get(interval)
+            return len(s.closed) if s else 0
+
+    # ------------------------------------------------------------------ ticker and trades
+
+    def on_ticker(self, kind: str, data: Mapping[str, Any], ts: int) -> None:
+        """Snapshot replaces, delta merges: a field missing from a delta is unchanged, never zero."""
+        with self._lock:
+            if kind == "snapshot":
+                self._ticker = dict(data)
+            else:
+                self._ticker.update(data)
+            self._ticker_ts = max(self._ticker_ts, int(ts or 0))
+            self._saw(int(ts or 0))
+            text = data.get("lastPrice")
+            if text not in (None, "") and int(ts or 0) >= self._last_price_ms:
+                price = float(text)
+                self._last_price, self._last_price_text, self._last_price_ms = price, str(text), int(ts or 0)
+                self._prices.append((int(ts or 0), price))
+        self.wake.set()
+
+    def on_trades(self, trades: Iterable[Mapping[str, Any]]) -> None:
+        """publicTrade items (ascending by T): kept as (T, side, size, price)."""
+        with self._lock:
+            for t in trades:
+                ms = int(t["T"])
+                price_text = str(t["p"])
+                price = float(price_text)
+                self._trades.append((ms, str(t["S"]), float(t["v"]), price))
+                self._prices.append((ms, price))
+                if ms >= self._last_price_ms:
+                    self._last_price, self._last_price_text, self._last_price_ms = price, price_text, ms
+                self._saw(ms)
+        self.wake.set()
+
+    def ticker(self) -> dict:
+        with self._lock:
+            return dict(self._ticker)
+
+    def ticker_ts(self) -> int:
+        return self._ticker_ts
+
+    @property
+    def last_price(self) -> float | None:
+        return self._last_price
+
+    @property
+    def last_price_ms(self) -> int:
+        return self._last_price_ms
+
+    def last_price_text(self) -> str | None:
+        with self._lock:
+            return self._last_price_text
+
+    def trades(self, since_ms: int | None = None) -> list[tuple]:
+        with self._lock:
+            if since_ms is None:
+                return list(self._trades)
+            return [t for t in self._trades if t[0] >= since_ms]
+
+    def price_history(self, since_ms: int | None = None) -> list[tuple]:
+        with self._lock:
+            if since_ms is None:
+                return list(self._prices)
+            return [p for p in self._prices if p[0] >= since_ms]
+
+    def volume_history(self, since_ms: int | None = None) -> list[tuple]:
+        """(ms, bid size, ask size) over the best `volume_levels` levels after each book update."""
+        with self._lock:
+            if since_ms is None:
+                return list(self._volumes)
+            return [v for v in self._volumes if v[0] >= since_ms]
+
+    # ------------------------------------------------------------------ the book
+
+    def on_book(self, msg: Mapping[str, Any]) -> bool:
+        """An orderbook message. False = the book needs a fresh snapshot (resubscribe)."""
+        with self._lock:
+            ok = self.book.apply_message(msg)
+            ts = int(msg.get("ts") or 0)
+            self._saw(ts)
+            if self.book.ready:
+                b, a = self.book.volumes(self._volume_levels)
+                self._volumes.append((ts, b, a))
+        self.wake.set()
+        return ok
+
+    def reset_book(self) -> None:
+        with self._lock:
+            self.book.reset()
+
+    def seed_book(self, snap: BookSnapshot) -> None:
+        """Replace the book with a REST snapshot (when the stream is not there yet)."""
+        data = {"b": list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist())),
+                "a": list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist())), "u": snap.u, "seq": snap.seq}
+        with self._lock:
+            self.book.apply_snapshot(data, snap.ts)
+
+    def book_ready(self) -> bool:
+        return self.book.ready
+
+    def snapshot_book(self, n: int | None = None) -> BookSnapshot:
+        """A copy of the best `n` levels (all when None)."""
+        with self._lock:
+            return self.book.snapshot(n)
+
+    def book_stats(self) -> dict:
+        with self._lock:
+            b = self.book
+            return {"ready": b.ready, "u": b.u, "seq": b.seq, "version": b.version, "snapshots": b.snapshots,
+                    "restarts": b.restarts, "gaps": b.gaps, "crossings": b.crossings, "ignored": b.ignored,
+                    "bids": b.bid_count, "asks": b.ask_count}
+
+    # ------------------------------------------------------------------ private updates
+
+    def on_private(self, topic: str, data: Any) -> None:
+        with self._lock:
+            self._private.append((topic, data))
+        self.wake.set()
+
+    def pop_private(self) -> list[tuple[str, Any]]:
+        """Private updates (topic, data) since the last call, in arrival order."""
+        with self._lock:
+            out, self._private = self._private, []
+        return out
+
+
+def _rows(candles: Candles | Iterable[CandleRow]) -> list[tuple]:
+    if isinstance(candles, Candles):
+        return list(zip(candles.ts.tolist(), candles.open.tolist(), candles.high.tolist(), candles.low.tolist(),
+                        candles.close.tolist(), candles.volume.tolist()))
+    return [tuple(r) for r in candles]

@@ -1,0 +1,609 @@
+"""BybitWebSocketManager: our own manager on websocket-client's `WebSocketApp` (not pybit's
+WebSocket; bybit-v5.md §6.6 lists why), one thread per stream plus one watchdog thread.
+
+Public stream (`/v5/public/linear`): `kline.{interval}.{symbol}` for the interval and each higher
+timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbol}`. Private stream
+(`/v5/private`, only with keys): `{"op":"auth"}` first, and the subscription to `order`,
+`execution`, `position`, `wallet` only after the auth ack said success.
+
+- Messages go into MarketState (book, candles, ticker, trades, private queue). Every handler is
+  wrapped: a malformed message is logged (once per kind, then counted) and skipped; it never
+  kills a thread. `success:false` acks are logged, not fatal.
+- `{"op":"ping"}` every 20 s on each stream (websocket-client answers protocol pings itself).
+- Reconnect with exponential back-off and jitter (0.5 s -> 30 s, x2, +-25 %), re-auth,
+  resubscribe; once the subscriptions are acknowledged again, `on_reconnect(stream)` is called (on
+  the stream's thread: keep it short, e.g. set a flag) so the loop can gap-fill and reconcile.
+- A book that needs a fresh snapshot (gap in `u`, crossed) is resynchronised by unsubscribing and
+  resubscribing its topic. If `u` gaps keep coming while the book never crosses, the host does not
+  number deltas consecutively: the gap check is switched off (with one warning).
+- Stale streams: no data on the public stream (no message of any kind on the private one, whose
+  pongs prove it alive) for `stale_after_s` -> the connection is cut and re-opened, and
+  `stale(stream)` stays true until data flows again, so the feed falls back to REST.
+- TLS: wss:// URLs are verified (certificate chain and host name); ws:// is plain (simulator).
+- `skip_utf8_validation=True` by default: websocket-client's pure-Python UTF-8 check is the main
+  per-byte cost; json.loads still rejects invalid UTF-8.
+- Each connection is opened by us (`open_socket`, with a timeout covering TCP, TLS and the
+  handshake) and handed to WebSocketApp, so a silent host cannot hang a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import socket
+import ssl
+import threading
+from collections import deque
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import websocket
+
+from whale.bybit.clock import SYSTEM_CLOCK, Clock
+from whale.bybit.endpoints import Endpoints, host_of
+from whale.bybit.market_state import MarketState
+from whale.logs import get_logger, redact, register_secret
+
+log = get_logger("bybit.ws")
+
+PUBLIC, PRIVATE = "public", "private"
+PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+SUBSCRIBE_CHUNK = 10  # topics per subscribe request
+PING_INTERVAL_S = 20.0
+AUTH_EXPIRES_MS = 10_000
+ACK_TIMEOUT_S = 10.0
+
+
+class Backoff:
+    """Exponential back-off with jitter: first, first*factor, ... capped at maximum, each +-jitter."""
+
+    def __init__(self, first: float = 0.5, maximum: float = 30.0, factor: float = 2.0, jitter: float = 0.25,
+                 rng: random.Random | None = None) -> None:
+        self.first, self.maximum, self.factor, self.jitter = first, maximum, factor, jitter
+        self.rng = rng or random.Random()
+        self.attempt = 0
+
+    def next(self) -> float:
+        base = min(self.maximum, self.first * self.factor ** self.attempt)
+        self.attempt += 1
+        return base * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def tls_context() -> ssl.SSLContext:
+    """A verifying client context (certifi's bundle when installed, else the system's)."""
+    try:
+        import certifi
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover - certifi comes with requests
+        return ssl.create_default_context()
+
+
+def open_socket(url: str, timeout: float) -> socket.socket:
+    """A connected TCP socket for a ws:// or wss:// URL (TLS verified for wss), with `timeout` as
+    its timeout, ready to be handed to WebSocketApp. Raises OSError (incl. ssl.SSLError)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "wss"
+    port = parts.port or (443 if secure else 80)
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.settimeout(timeout)
+        if secure:
+            sock = tls_context().wrap_socket(sock, server_hostname=host)
+            sock.settimeout(timeout)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def auth_message(api_key: str, api_secret: str, expires_ms: int) -> dict:
+    sig = hmac.new(api_secret.encode(), f"GET/realtime{expires_ms}".encode(), hashlib.sha256).hexdigest()
+    return {"op": "auth", "args": [api_key, expires_ms, sig]}
+
+
+class _Stream:
+    """One stream (public or private): its connection, thread and bookkeeping."""
+
+    def __init__(self, mgr: BybitWebSocketManager, name: str, url: str, topics: list[str]) -> None:
+        self.mgr = mgr
+        self.name = name
+        self.url = url
+        self.host = host_of(url)
+        self.topics = topics
+        self.thread: threading.Thread | None = None
+        self.app: websocket.WebSocketApp | None = None
+        self.lock = threading.Lock()
+        self.connected = False
+        self.ready = threading.Event()  # authenticated (private) and subscriptions acknowledged
+        self.connected_at: float | None = None
+        self.last_message: float | None = None  # any message
+        self.last_data: float | None = None  # topic messages
+        self.last_ping = 0.0
+        self.connects = 0
+        self.reconnects = 0
+        self.stale_cuts = 0
+        self.pending_acks: set[str] = set()
+        self.acks_done = False
+        self.auth_ok: bool | None = None
+        self.auth_error: str | None = None
+        self.last_error: str | None = None
+        self.backoff = Backoff(*mgr.backoff, rng=mgr.rng)
+        self._req = itertools.count(1)
+        self.trace: deque[tuple[float, str]] = deque(maxlen=256)  # (monotonic, event): what happened, in order
+
+    def note(self, event: str) -> None:
+        self.trace.append((self.mgr.clock.monotonic(), event))
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, obj: dict) -> bool:
+        app = self.app
+        if app is None or not self.connected:
+            return False
+        try:
+            app.send(json.dumps(obj, separators=(",", ":")))
+            return True
+        except Exception as exc:  # noqa: BLE001 - a send on a dying socket: the thread reconnects
+            log.debug("%s stream: send failed (%s)", self.name, exc)
+            return False
+
+    def req_id(self, kind: str) -> str:
+        return f"{kind}-{next(self._req)}"
+
+    def subscribe(self, topics: list[str]) -> None:
+        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+            rid = self.req_id("sub")
+            self.pending_acks.add(rid)
+            self.note("subscribe_sent")
+            self.send({"op": "subscribe", "req_id": rid, "args": topics[i:i + SUBSCRIBE_CHUNK]})
+
+    def close(self) -> None:
+        """Cut the connection from any thread: shut the socket down so the stream thread's read
+        fails at once (WebSocketApp.close() would wait for the server's close frame while the
+        stream thread reads the same socket)."""
+        with self.lock:
+            app = self.app
+        if app is None:
+            return
+        app.keep_running = False
+        ws = app.sock
+        raw = getattr(ws, "sock", None) if ws is not None else None
+        if raw is not None:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ the thread
+
+    def run(self) -> None:
+        mgr = self.mgr
+        while not mgr._stop.is_set():
+            try:
+                sock = open_socket(self.url, mgr.connect_timeout)
+            except OSError as exc:
+                self.last_error = f"cannot connect to {self.host}: {exc}"
+                self._wait_before_retry(self.last_error)
+                continue
+            with self.lock:
+                if mgr._stop.is_set():
+                    sock.close()
+                    break
+                self.app = websocket.WebSocketApp(self.url, on_open=self._on_open, on_message=self._on_message,
+                                                  on_error=self._on_error, on_close=self._on_close, socket=sock)
+            try:
+                self.app.run_forever(skip_utf8_validation=mgr.skip_utf8_validation, ping_interval=0, reconnect=0)
+            except Exception as exc:  # noqa: BLE001 - never let the thread die
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.connected = False
+                self.ready.clear()
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+                with self.lock:
+                    self.app = None
+            if mgr._stop.is_set():
+                break
+            if self.connected_at is not None and self.last_data is not None \
+                    and mgr.clock.monotonic() - self.connected_at > 30.0:
+                self.backoff.reset()
+            self._wait_before_retry(self.last_error or "connection closed")
+
+    def _wait_before_retry(self, why: str) -> None:
+        delay = self.backoff.next()
+        if self.auth_ok is False:
+            delay = max(delay, self.backoff.maximum)
+        level = 30 if self.backoff.attempt <= 3 or self.backoff.attempt % 10 == 0 else 10  # WARNING, then DEBUG
+        log.log(level, "%s stream (%s): %s; reconnecting in %.1f s", self.name, self.host, why, delay)
+        self.mgr._stop.wait(delay)
+
+    # ------------------------------------------------------------------ callbacks (stream thread)
+
+    def _on_open(self, app) -> None:
+        mgr = self.mgr
+        if mgr._stop.is_set():  # stop() came while this connection was being opened
+            self.close()
+            return
+        now = mgr.clock.monotonic()
+        self.connected = True
+        self.connected_at = now
+        self.last_ping = now
+        self.connects += 1
+        if self.connects > 1:
+            self.reconnects += 1
+        self.pending_acks = set()
+        self.acks_done = False
+        self.auth_ok = None
+        self.last_error = None
+        try:
+            sock = app.sock.sock if app.sock is not None else None
+            if sock is not None:
+                sock.settimeout(None)  # connected: reads happen when select says so
+        except Exception:  # noqa: BLE001
+            pass
+        log.info("%s stream connected to %s%s", self.name, self.host,
+                 f" (reconnect {self.reconnects})" if self.reconnects else "")
+        self.note("open")
+        if self.name == PUBLIC:
+            mgr.market.reset_book()  # this connection's snapshot will rebuild it; stale until then
+            with mgr._resync_lock:
+                mgr._resync_pending = False
+        if self.name == PRIVATE:
+            expires = mgr.server_time_ms() + AUTH_EXPIRES_MS
+            self.note("auth_sent")
+            self.send(auth_message(mgr.api_key, mgr.api_secret, expires))
+        else:
+            self.subscribe(list(self.topics))
+
+    def _on_close(self, app, code=None, reason=None) -> None:
+        self.connected = False
+        self.ready.clear()
+        self.note("closed")
+
+    def _on_error(self, app, error) -> None:
+        self.last_error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+    def _on_message(self, app, raw) -> None:
+        mgr = self.mgr
+        now = mgr.clock.monotonic()
+        self.last_message = now
+        try:
+            msg = json.loads(raw)
+            if not isinstance(msg, dict):
+                raise ValueError("not a JSON object")
+            topic = msg.get("topic")
+            if topic is not None:
+                self.last_data = now
+                mgr.market.touch(self.name)
+                if self.name == PUBLIC:
+                    mgr._on_public(self, str(topic), msg)
+                else:
+                    mgr._on_private(self, str(topic), msg)
+            else:
+                if self.name == PRIVATE:
+                    mgr.market.touch(self.name)
+                self._on_op(msg)
+        except Exception as exc:  # noqa: BLE001 - a bad message is skipped, never fatal
+            kind = _kind_of(raw)
+            mgr._malformed(self.name, kind, raw, exc)
+
+    def _on_op(self, msg: dict) -> None:
+        op = msg.get("op")
+        success = msg.get("success")
+        if op == "auth":
+            self.note("auth_ok" if success else "auth_refused")
+            if success:
+                self.auth_ok = True
+                self.auth_error = None
+                self.backoff.reset()
+                log.info("private stream authenticated on %s", self.host)
+                self.subscribe(list(self.topics))
+            else:
+                self.auth_ok = False
+                self.auth_error = redact(str(msg.get("ret_msg") or "refused"))
+                log.error("private stream: authentication refused by %s (%s): check BYBIT_API_KEY / "
+                          "BYBIT_API_SECRET, that the keys belong to this network, and the system clock",
+                          self.host, self.auth_error)
+                self.close()
+            return
+        if op in ("subscribe", "unsubscribe"):
+            rid = str(msg.get("req_id") or "")
+            if success is False:
+                log.warning("%s stream: %s refused by %s: %s", self.name, op, self.host, msg.get("ret_msg"))
+            if op == "unsubscribe" or rid.startswith("resync"):
+                self.mgr._on_resync_ack(self, op, rid)
+                return
+            self.pending_acks.discard(rid)
+            if not self.pending_acks and not self.acks_done and rid.startswith("sub"):
+                self.note("subscribed")
+                self.acks_done = True
+                self.ready.set()
+                if self.reconnects:
+                    self.mgr._reconnected(self)
+            return
+        if op in ("ping", "pong") or msg.get("ret_msg") == "pong":
+            return
+        if success is False:
+            log.warning("%s stream: %s", self.name, str(msg.get("ret_msg") or msg)[:300])
+
+
+def _kind_of(raw) -> str:
+    """A short label of a message for the once-per-kind malformed log (its topic prefix if any)."""
+    head = raw[:200] if isinstance(raw, (bytes, str)) else b""
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", "replace")
+    marker = '"topic":"'
+    i = head.find(marker)
+    if i >= 0:
+        rest = head[i + len(marker):]
+        return rest.split('"', 1)[0].split(".", 1)[0] or "topic"
+    return "message"
+
+
+class BybitWebSocketManager:
+    def __init__(self, endpoints: Endpoints, market: MarketState, *, symbol: str, interval: str,
+                 higher_intervals: tuple[str, ...] | list[str] = (), book_depth: int = 50,
+                 api_key: str | None = None, api_secret: str | None = None, stale_after_s: float = 30.0,
+                 on_reconnect: Callable[[str], None] | None = None, clock: Clock | None = None,
+                 skip_utf8_validation: bool = True, ping_interval_s: float = PING_INTERVAL_S,
+                 connect_timeout: float = 10.0, backoff: tuple[float, float] = (0.5, 30.0),
+                 server_time_ms: Callable[[], int] | None = None, rng: random.Random | None = None) -> None:
+        self.endpoints = endpoints
+        self.market = market
+        self.symbol = symbol
+        self.interval = interval
+        self.intervals = [interval] + [i for i in dict.fromkeys(higher_intervals) if i != interval]
+        self.book_depth = int(book_depth)
+        self.book_topic = f"orderbook.{self.book_depth}.{symbol}"
+        self.api_key = api_key or ""
+        self.api_secret = api_secret or ""
+        register_secret(api_key)
+        register_secret(api_secret)
+        self.stale_after_s = float(stale_after_s)
+        self.on_reconnect = on_reconnect
+        self.clock = clock or SYSTEM_CLOCK
+        self.server_time_ms = server_time_ms or self.clock.now_ms
+        self.skip_utf8_validation = skip_utf8_validation
+        self.ping_interval_s = min(float(ping_interval_s), max(0.5, self.stale_after_s / 2.0))
+        self.connect_timeout = float(connect_timeout)
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._started = False
+        self._watchdog: threading.Thread | None = None
+        public_topics = [f"kline.{i}.{symbol}" for i in self.intervals]
+        public_topics += [self.book_topic, f"tickers.{symbol}", f"publicTrade.{symbol}"]
+        self.streams: dict[str, _Stream] = {PUBLIC: _Stream(self, PUBLIC, endpoints.public_ws_url, public_topics)}
+        if self.api_key and self.api_secret:
+            self.streams[PRIVATE] = _Stream(self, PRIVATE, endpoints.private_ws_url, list(PRIVATE_TOPICS))
+        self.malformed: dict[str, int] = {}
+        self._malformed_logged: set[tuple[str, str]] = set()
+        self._resync_lock = threading.Lock()
+        self._resync_pending = False
+        self._gap_resyncs: list[float] = []
+        self._gaps_seen = 0
+        self.resyncs = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> BybitWebSocketManager:
+        if self._started:
+            return self
+        self._started = True
+        self._stop.clear()
+        for s in self.streams.values():
+            s.thread = threading.Thread(target=s.run, name=f"whalebot-ws-{s.name}", daemon=True)
+            s.thread.start()
+        self._watchdog = threading.Thread(target=self._watch, name="whalebot-ws-watchdog", daemon=True)
+        self._watchdog.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Close every stream and join the threads; True when all of them ended within `timeout`."""
+        self._stop.set()
+        for s in self.streams.values():
+            s.close()
+        deadline = SYSTEM_CLOCK.monotonic() + timeout
+        threads = [s.thread for s in self.streams.values()] + [self._watchdog]
+        for t in threads:
+            if t is not None:
+                t.join(max(0.0, deadline - SYSTEM_CLOCK.monotonic()))
+        self._started = False
+        return all(t is None or not t.is_alive() for t in threads)
+
+    def __enter__(self) -> BybitWebSocketManager:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ state
+
+    def _stream(self, stream: str) -> _Stream | None:
+        return self.streams.get(stream)
+
+    def connected(self, stream: str = PUBLIC) -> bool:
+        s = self._stream(stream)
+        return bool(s and s.connected)
+
+    def ready(self, stream: str = PUBLIC) -> bool:
+        s = self._stream(stream)
+        return bool(s and s.ready.is_set())
+
+    def wait_ready(self, timeout: float, streams: tuple[str, ...] | None = None) -> bool:
+        """Until every stream (or the given ones) is connected, authenticated and subscribed."""
+        deadline = SYSTEM_CLOCK.monotonic() + timeout
+        for name in streams or tuple(self.streams):
+            s = self._stream(name)
+            if s is None or not s.ready.wait(max(0.0, deadline - SYSTEM_CLOCK.monotonic())):
+                return False
+        return True
+
+    def message_age(self, stream: str = PUBLIC) -> float | None:
+        """Seconds since the stream's last sign of life (public: data; private: any message), None
+        before the first one."""
+        s = self._stream(stream)
+        if s is None:
+            return None
+        last = s.last_data if stream == PUBLIC else s.last_message
+        return None if last is None else max(0.0, self.clock.monotonic() - last)
+
+    def stale(self, stream: str = PUBLIC) -> bool:
+        """True when the stream cannot be trusted for fresh data: not connected, or silent for
+        longer than stale_after_s (since it connected, when it has sent nothing yet)."""
+        s = self._stream(stream)
+        if s is None or not s.connected:
+            return True
+        age = self.message_age(stream)
+        if age is None:
+            return s.connected_at is None or self.clock.monotonic() - s.connected_at > self.stale_after_s
+        return age > self.stale_after_s
+
+    def auth_error(self) -> str | None:
+        s = self._stream(PRIVATE)
+        return s.auth_error if s else None
+
+    def stats(self) -> dict:
+        return {name: {"connected": s.connected, "connects": s.connects, "reconnects": s.reconnects,
+                       "stale_cuts": s.stale_cuts, "last_error": s.last_error, "auth_error": s.auth_error}
+                for name, s in self.streams.items()} | {"malformed": dict(self.malformed), "resyncs": self.resyncs}
+
+    # ------------------------------------------------------------------ the book
+
+    def resync_book(self, reason: str = "requested") -> bool:
+        """Ask for a fresh order-book snapshot (unsubscribe + subscribe). False if one is pending
+        or the public stream is not connected."""
+        s = self.streams[PUBLIC]
+        with self._resync_lock:
+            if self._resync_pending or not s.connected:
+                return False
+            self._resync_pending = True
+        self.resyncs += 1
+        self.market.reset_book()
+        log.warning("order book %s: resynchronising (%s)", self.book_topic, reason)
+        if not s.send({"op": "unsubscribe", "req_id": s.req_id("resync-unsub"), "args": [self.book_topic]}):
+            with self._resync_lock:
+                self._resync_pending = False
+            return False
+        return True
+
+    def _on_resync_ack(self, s: _Stream, op: str, rid: str) -> None:
+        if op == "unsubscribe" and rid.startswith("resync"):
+            s.send({"op": "subscribe", "req_id": s.req_id("resync-sub"), "args": [self.book_topic]})
+        elif op == "subscribe":
+            with self._resync_lock:
+                self._resync_pending = False
+
+    def _book_needs_resync(self) -> None:
+        book = self.market.book
+        now = self.clock.monotonic()
+        if book.check_gaps and book.gaps > self._gaps_seen:
+            self._gaps_seen = book.gaps
+            self._gap_resyncs = [t for t in self._gap_resyncs if now - t < 60.0] + [now]
+            if len(self._gap_resyncs) > 3 and book.crossings == 0:
+                book.check_gaps = False
+                log.warning("order book %s: update ids (u) are not consecutive on %s; relying on snapshots and "
+                            "the crossed-book check instead", self.book_topic, self.streams[PUBLIC].host)
+        self.resync_book("gap in update ids or crossed book")
+
+    # ------------------------------------------------------------------ dispatch (stream threads)
+
+    def _on_public(self, s: _Stream, topic: str, msg: dict) -> None:
+        market = self.market
+        if topic == self.book_topic:
+            if not market.on_book(msg):
+                self._book_needs_resync()
+            elif self._resync_pending and msg.get("type") == "snapshot":
+                with self._resync_lock:
+                    self._resync_pending = False
+        elif topic.startswith("kline."):
+            interval = topic.split(".")[1]
+            stamp = int(msg.get("ts") or 0)
+            for k in msg["data"]:
+                market.on_kline(interval, int(k["start"]), float(k["open"]), float(k["high"]), float(k["low"]),
+                                float(k["close"]), float(k["volume"]), bool(k["confirm"]),
+                                int(k.get("timestamp") or stamp))
+        elif topic.startswith("tickers."):
+            data = msg["data"]
+            if isinstance(data, list):  # the docs say array, Bybit sends an object
+                data = data[0]
+            market.on_ticker(str(msg.get("type") or "snapshot"), data, int(msg.get("ts") or 0))
+        elif topic.startswith("publicTrade."):
+            market.on_trades(msg["data"])
+        else:
+            raise ValueError(f"unexpected topic {topic!r}")
+
+    def _on_private(self, s: _Stream, topic: str, msg: dict) -> None:
+        base = topic.split(".", 1)[0]
+        if base not in PRIVATE_TOPICS:
+            raise ValueError(f"unexpected private topic {topic!r}")
+        data = msg["data"]
+        if not isinstance(data, list):
+            raise ValueError("private data is not a list")
+        self.market.on_private(base, data)
+
+    def _malformed(self, stream: str, kind: str, raw: Any, exc: Exception) -> None:
+        key = f"{stream}:{kind}"
+        self.malformed[key] = self.malformed.get(key, 0) + 1
+        if (stream, kind) in self._malformed_logged:
+            return
+        self._malformed_logged.add((stream, kind))
+        text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
+        log.warning("%s stream: skipped a malformed %s message (%s: %s): %.200s (further ones are counted, "
+                    "not logged)", stream, kind, type(exc).__name__, exc, text)
+
+    def _reconnected(self, s: _Stream) -> None:
+        log.info("%s stream resubscribed on %s after reconnect %d", s.name, s.host, s.reconnects)
+        if s.name == PUBLIC:
+            with self._resync_lock:
+                self._resync_pending = False
+        if self.on_reconnect is not None:
+            try:
+                self.on_reconnect(s.name)
+            except Exception:  # noqa: BLE001 - a callback bug must not kill the stream
+                log.exception("on_reconnect(%s) failed", s.name)
+
+    # ------------------------------------------------------------------ watchdog thread
+
+    def _watch(self) -> None:
+        period = max(0.05, min(0.5, self.stale_after_s / 4.0, self.ping_interval_s / 4.0))
+        while not self._stop.wait(period):
+            for s in list(self.streams.values()):
+                try:
+                    self._check(s)
+                except Exception:  # noqa: BLE001 - the watchdog must keep watching
+                    log.exception("WebSocket watchdog: %s stream check failed", s.name)
+
+    def _check(self, s: _Stream) -> None:
+        if not s.connected or s.connected_at is None:
+            return
+        now = self.clock.monotonic()
+        if not s.acks_done and s.auth_ok is not False and now - s.connected_at > ACK_TIMEOUT_S:
+            # An acknowledgement never came: carry on (the data will show whether it worked).
+            log.warning("%s stream (%s): no acknowledgement of the subscription after %.0f s", s.name, s.host,
+                        ACK_TIMEOUT_S)
+            s.acks_done = True
+            s.ready.set()
+            if s.reconnects:
+                self._reconnected(s)
+        if now - s.last_ping >= self.ping_interval_s:
+            s.last_ping = now
+            s.send({"op": "ping", "req_id": s.req_id("ping")})
+        last = s.last_data if s.name == PUBLIC else s.last_message
+        ref = max(last or 0.0, s.connected_at)
+        if now - ref > self.stale_after_s:
+            s.stale_cuts += 1
+            log.warning("%s stream (%s): no %s for %.0f s; reconnecting", s.name, s.host,
+                        "data" if s.name == PUBLIC else "message", now - ref)
+            s.last_error = "stale"
+            s.connected_at = now  # one cut per stale episode
+            s.close()
