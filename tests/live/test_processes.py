@@ -1,0 +1,225 @@
+"""Whalebot as users run it, in real processes: `python whalebot.py sim` as a long-lived exchange,
+the bot killed with SIGKILL and restarted against it, paper trading, clean stops and no network."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from whale.config.model import Config, replace_path, to_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY, SECRET = "PROC-TEST-KEY-123456", "PROC-TEST-SECRET-abcdefghijkl"
+
+
+def env() -> dict:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("BYBIT_")}
+    e.update({"BYBIT_API_KEY": KEY, "BYBIT_API_SECRET": SECRET, "PYTHONUNBUFFERED": "1"})
+    return e
+
+
+def wait_for(pred, timeout: float, what: str, step: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class SimProcess:
+    def __init__(self, speed: float):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "whalebot.py"), "sim", "--port", "0", "--speed", str(speed),
+             "--api-key", KEY, "--api-secret", SECRET],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env())
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("SIM READY"), line
+        parts = dict(p.split("=", 1) for p in line.split()[2:])
+        self.rest, self.public_ws, self.private_ws = parts["rest"], parts["public_ws"], parts["private_ws"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(timeout=20) == 0
+            finally:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+
+
+@pytest.fixture
+def sim():
+    s = SimProcess(speed=30)
+    yield s
+    s.stop()
+
+
+def bot_config(tmp_path: Path, sim: SimProcess, *, dry_run: bool) -> Path:
+    cfg = Config()
+    for key, value in (("network", "custom"), ("rest_url", sim.rest), ("public_ws_url", sim.public_ws),
+                       ("private_ws_url", sim.private_ws), ("dry_run", dry_run), ("interval", "1"),
+                       ("mtf_analysis.enabled", False), ("signal_score_threshold", 0.5),
+                       ("trade_management.leverage", 20.0), ("trade_management.risk_per_trade_percent", 0.5),
+                       ("loop_delay", 1.0), ("logging.file", str(tmp_path / "whalebot.log"))):
+        cfg = replace_path(cfg, key, value)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(to_dict(cfg)))
+    return path
+
+
+def start_bot(tmp_path: Path, config: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "whalebot.py"), "--config", str(config),
+                             "--workdir", str(tmp_path)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env())
+
+
+def open_trade(journal: Path):
+    try:
+        trades = json.loads(journal.read_text())["trades"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return next((t for t in trades if t["status"] == "open"), None)
+
+
+def test_kill_9_with_an_open_position_then_restart_restores_it(tmp_path, sim):
+    config = bot_config(tmp_path, sim, dry_run=False)
+    journal = tmp_path / "trade_history.json"
+    bot = start_bot(tmp_path, config)
+    try:
+        trade = wait_for(lambda: open_trade(journal) and open_trade(journal).get("stop_loss") and open_trade(journal),
+                         90, "the bot to open a protected position")
+    finally:
+        bot.kill()  # SIGKILL: no shutdown code runs
+        bot.wait(timeout=10)
+    assert bot.returncode == -signal.SIGKILL
+    before = json.loads(journal.read_text())  # intact: it parses and holds the open trade
+    assert any(t["id"] == trade["id"] and t["status"] == "open" for t in before["trades"])
+    log = tmp_path / "whalebot.log"
+    start = log.stat().st_size
+    bot = start_bot(tmp_path, config)
+    try:
+        wait_for(lambda: "Reconciliation:" in log.read_text()[start:] or "Whalebot started" in log.read_text()[start:],
+                 60, "the restarted bot to reconcile")
+        text = log.read_text()[start:]
+        assert f"restored" in text or "closed while the bot was down" in text, text[-2000:]
+        if "restored" in text:
+            from whale.bybit.endpoints import Endpoints
+            from whale.bybit.rest import BybitRest
+
+            rest = BybitRest(Endpoints("custom", sim.rest, sim.public_ws, sim.private_ws), KEY, SECRET)
+            try:
+                pos = [p for p in rest.positions("BTCUSDT") if p.size]
+            finally:
+                rest.close()
+            now = open_trade(journal)
+            if pos and now:  # still open: the exchange holds the journal's stop
+                assert pos[0].stop_loss == Decimal(now["stop_loss"])
+                assert now["id"] == trade["id"]
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        code = bot.wait(timeout=30)
+    assert code == 0, bot.stderr.read()[-2000:]
+    # Secrets never reach the log.
+    assert KEY not in log.read_text() and SECRET not in log.read_text()
+
+
+def test_paper_trading_against_public_data_and_a_clean_sigterm(tmp_path, sim):
+    config = bot_config(tmp_path, sim, dry_run=True)
+    bot = start_bot(tmp_path, config)
+    signals = tmp_path / "signals.csv"
+    try:
+        wait_for(lambda: signals.exists() and len(signals.read_text().splitlines()) > 10, 60, "ten decisions")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        code = bot.wait(timeout=30)
+    assert code == 0, bot.stderr.read()[-2000:]
+    doc = json.loads((tmp_path / "trade_history.paper.json").read_text())
+    assert doc["mode"] == "paper" and "balance" in doc["paper_state"]
+    assert not (tmp_path / "trade_history.json").exists()
+
+
+def test_a_second_bot_on_the_same_journal_is_refused(tmp_path, sim):
+    config = bot_config(tmp_path, sim, dry_run=True)
+    first = start_bot(tmp_path, config)
+    try:
+        wait_for(lambda: (tmp_path / "signals.csv").exists(), 60, "the first bot to start")
+        second = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "--config", str(config), "--workdir",
+                                 str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, env=env(), timeout=60)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+    assert second.returncode == 1
+    assert "another Whalebot" in second.stderr and "Traceback" not in second.stderr
+
+
+def _silent_listener():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+                held.append(conn)  # accepted, never answered
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    return srv, stop, t, held
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_no_network_one_clear_message_and_exit_1_within_30_s(tmp_path, kind):
+    if kind == "refused":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there now
+        cleanup = None
+    else:
+        srv, stop, t, held = _silent_listener()
+        port = srv.getsockname()[1]
+        cleanup = (srv, stop, t, held)
+    cfg = Config()
+    for key, value in (("network", "custom"), ("rest_url", f"http://127.0.0.1:{port}"),
+                       ("public_ws_url", f"ws://127.0.0.1:{port}/v5/public/linear"),
+                       ("private_ws_url", f"ws://127.0.0.1:{port}/v5/private"),
+                       ("logging.file", str(tmp_path / "whalebot.log"))):
+        cfg = replace_path(cfg, key, value)
+    (tmp_path / "config.json").write_text(json.dumps(to_dict(cfg)))
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "--config", str(tmp_path / "config.json"),
+                               "--workdir", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, env=env(),
+                              timeout=60)
+    finally:
+        if cleanup:
+            srv, stop, t, held = cleanup
+            stop.set()
+            t.join(timeout=5)
+            for c in held:
+                c.close()
+            srv.close()
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 1
+    assert elapsed < 30.0 + 5.0  # interpreter start-up on top of the 30 s deadline
+    err = proc.stderr
+    assert f"127.0.0.1:{port}" in err and "python whalebot.py demo" in err
+    assert "Traceback" not in err and err.count("\n") <= 3

@@ -1,0 +1,364 @@
+"""The live loop (`python whalebot.py`, and the demo against the simulator).
+
+Threads (architecture.md): the WebSocket threads fill MarketState; this class runs on the main
+thread and is the only one that places or changes orders. Each pass: private updates -> exits on
+the latest tick -> gap fills and REST checks -> closed candles (analyze, move stops, decide) ->
+display. It wakes on every market update and at least once a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from whale.alerts import AlertSystem
+from whale.bot.signals_file import SignalsFile
+from whale.broker.bybit import BybitBroker
+from whale.broker.paper import PaperBroker
+from whale.bybit.endpoints import Endpoints
+from whale.bybit.errors import BybitError
+from whale.bybit.feed import MarketFeed
+from whale.bybit.market_state import MarketState
+from whale.bybit.rest import BybitRest, new_link_id
+from whale.bybit.startup import connect_with_deadline
+from whale.bybit.ws import BybitWebSocketManager
+from whale.clock import Clock, WallClock
+from whale.config.model import Config
+from whale.display import DisplaySnapshot, log_display
+from whale.errors import WhaleError
+from whale.journal import PerformanceTracker, journal_filename
+from whale.market.candles import Candles
+from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
+from whale.positions import PositionManager
+from whale.strategy.analyzer import Analyzer, Decision
+from whale.strategy.decide import candle_action
+from whale.strategy.finaliser import SIGNAL_NAMES
+from whale.strategy.scorers import S_BOOK
+from whale.strategy.stops import R_OPPOSITE
+
+PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it
+REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
+
+
+@dataclass
+class BotHooks:
+    """Callbacks for the demo and tests (run on the main thread)."""
+
+    on_ready: Callable[[], None] | None = None
+    on_candle: Callable[[int], None] | None = None  # a primary candle (its open time) was fully handled
+
+
+@dataclass
+class BotOptions:
+    mode: str  # "live", "paper" or "demo"
+    workdir: Path
+    api_key: str | None = None
+    api_secret: str | None = None
+    startup_deadline_s: float = 30.0
+    history_candles: int | None = None  # override history_needed() (the demo loads all it can)
+    rest_timeout_s: float = 10.0
+    hooks: BotHooks = field(default_factory=BotHooks)
+
+
+class Bot:
+    def __init__(self, cfg: Config, endpoints: Endpoints, opts: BotOptions, log: logging.Logger,
+                 clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.endpoints = endpoints
+        self.opts = opts
+        self.log = log
+        self.clock = clock or WallClock()
+        self.paper = opts.mode == "paper"
+        self.primary = cfg.interval
+        self.primary_ms = interval_ms(cfg.interval)
+        self.last_ts: dict[str, int] = {}
+        self.pending: list[tuple] = []
+        self.closed: list[object] = []  # what to close at shutdown, in reverse order
+        self.decisions = 0
+        self.last_decision: Decision | None = None
+        self.tick_latencies: list[float] = []
+
+    # ---- start-up --------------------------------------------------------------------------------
+    def start(self) -> None:
+        cfg, opts, log = self.cfg, self.opts, self.log
+        opts.workdir.mkdir(parents=True, exist_ok=True)
+        self.tracker = PerformanceTracker(opts.workdir / journal_filename(self.paper), network=cfg.network,
+                                          mode=opts.mode, symbol=cfg.symbol,
+                                          start_balance=cfg.trade_management.account_balance)
+        self.closed.append(self.tracker)
+        for w in self.tracker.warnings:
+            log.warning(w)
+        self.alerts = AlertSystem.from_config(cfg.alerts, log)
+        self.closed.append(self.alerts)
+        reach = connect_with_deadline(self.endpoints, opts.startup_deadline_s, symbol=cfg.symbol)
+        log.info(f"Connected to {self.endpoints.rest_host} ({self.endpoints.network}); clock offset "
+                 f"{reach.offset_ms} ms")
+        keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
+        self.rest = BybitRest(self.endpoints, *keys, timeout=opts.rest_timeout_s, clock=self.clock)
+        self.closed.append(self.rest)
+        self.rest.sync_time()
+        self.instrument = self.rest.instrument(cfg.symbol)
+        if not self.paper:
+            lev = Decimal(str(cfg.trade_management.leverage))
+            changed = self.rest.set_leverage(cfg.symbol, lev)
+            log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
+        self.analyzer = Analyzer(cfg, self.primary, live=True)
+        self.market = MarketState(cfg.symbol)
+        self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol, stale_after_s=cfg.safety.stale_stream_sec)
+        self.ws = BybitWebSocketManager(
+            self.endpoints, self.market, symbol=cfg.symbol, interval=self.primary,
+            higher_intervals=self.analyzer.mtf_intervals, book_depth=cfg.orderbook_limit, api_key=keys[0],
+            api_secret=keys[1], stale_after_s=cfg.safety.stale_stream_sec, on_reconnect=self.feed.on_reconnect,
+            clock=self.clock, server_time_ms=self.rest.server_now_ms)
+        self.feed.ws = self.ws
+        self.ws.start()
+        self.closed.append(_Stopper(self.ws))
+        if not self.ws.wait_ready(opts.startup_deadline_s):
+            raise WhaleError(f"the WebSocket streams of {self.endpoints.public_ws_host} did not become ready within "
+                             f"{opts.startup_deadline_s:.0f} s" + (f" ({self.ws.auth_error()})" if self.ws.auth_error()
+                                                                    else ""))
+        self._load_history()
+        if self.paper:
+            self.broker = PaperBroker(self.instrument, cfg.fees, start_balance=Decimal(str(cfg.trade_management.account_balance)),
+                                      leverage=Decimal(str(cfg.trade_management.leverage)),
+                                      state=self.tracker.paper_state(), save=self.tracker.set_paper_state)
+            price = self.market.last_price
+            if price is not None:
+                self.broker.on_tick(price, self.market.last_price_ms or self.market.market_time_ms())
+        else:
+            self.broker = BybitBroker(self.rest, cfg.symbol, self.instrument, log=log)
+        self.pm = PositionManager(cfg, self.broker, self.tracker, self.alerts, log, new_link_id=new_link_id,
+                                  now_ms=self._market_now)
+        atr = self._last_atr()
+        price = self.market.last_price or (float(self.rest.last_price(cfg.symbol)))
+        for line in self.pm.reconcile(atr, price):
+            log.warning(f"Reconciliation: {line}")
+        self.signals = SignalsFile(opts.workdir / "signals.csv")
+        self.closed.append(self.signals)
+        self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
+        log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
+                 f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
+        if opts.hooks.on_ready:
+            opts.hooks.on_ready()
+
+    def _load_history(self) -> None:
+        """Closed candles for the analyzer: enough to match a full-history run (docs), or all the
+        exchange has when that is less; higher timeframes too."""
+        cfg = self.cfg
+        count = self.opts.history_candles or self.analyzer.history_needed()
+        for htf, n in self.analyzer.htf_history_needed().items():
+            n = self.opts.history_candles or n
+            h = self.rest.history(cfg.symbol, htf, n)
+            self.market.merge_closed(htf, h)
+            self.analyzer.add_htf_candles(htf, h)
+            if len(h):
+                self.last_ts[htf] = int(h.ts[-1])
+        hist = self.rest.history(cfg.symbol, self.primary, count)
+        self.market.merge_closed(self.primary, hist)
+        n = len(hist)
+        if n:
+            out = np.full(n, np.nan)
+            self.analyzer.process(hist, scores=out, ready=np.zeros(n, np.bool_), signals=np.zeros(n, np.int8),
+                                  cooled=np.zeros(n, np.bool_))
+            self.last_ts[self.primary] = int(hist.ts[-1])
+        self.log.info(f"History loaded: {n} {label(self.primary)} candles" +
+                      "".join(f", {self.analyzer.mtf.trends[k].count} {label(k)}" for k in self.analyzer.mtf_intervals))
+        if n < self.analyzer.warmup_candles:
+            self.log.warning(f"Only {n} {label(self.primary)} candles of history: the strategy warms up for "
+                             f"{self.analyzer.warmup_candles - n} more before it trades")
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError."""
+        try:
+            self.start()
+            while not stop.is_set():
+                self.market.wake.wait(timeout=min(1.0, self.cfg.loop_delay))
+                self.market.wake.clear()
+                self.step()
+        finally:
+            self.shutdown()
+
+    def step(self) -> None:
+        """One pass of the main loop."""
+        self._drain_private()
+        self._check_exits()
+        try:
+            self.feed.maintain()
+            if self.feed.private_reconnected() or self.clock.monotonic() >= self._next_rest_check:
+                self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
+                if not self.paper:
+                    self.pm.check_exchange()
+        except BybitError as exc:
+            self.log.warning(f"REST check failed: {exc}")
+        self._take_candles(self.market.pop_closed())
+        while self.pending:
+            ts = self.pending[0][1]
+            self._await_htf(int(bucket_end(np.array([ts]), self.primary)[0]))
+            self._on_candle(self.pending.pop(0))
+
+    def _drain_private(self) -> None:
+        items = self.market.pop_private()
+        if items and not self.paper:
+            for topic, data in items:
+                try:
+                    self.broker.handle_private(topic, data)
+                except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+                    self.log.warning(f"Skipped a malformed {topic} update: {exc}")
+        self.pm.process(self.broker.poll())
+
+    def _check_exits(self) -> None:
+        """Exits decided on the latest tick (paper: stops and targets here; live: the exchange holds them)."""
+        price = self.market.last_price
+        if price is None:
+            return
+        received = self.market.last_message_monotonic("public")
+        if self.paper:
+            self.broker.on_tick(price, self.market.last_price_ms or self.market.market_time_ms())
+            self.pm.process(self.broker.poll())
+        if received is not None and self.pm.has_position():
+            self.tick_latencies.append(self.clock.monotonic() - received)
+
+    def _take_candles(self, events: list[tuple]) -> None:
+        """Closed-candle events: higher timeframes go to the analyzer at once, primary ones wait in
+        `pending` (in order) until their higher-timeframe candles are in."""
+        for ev in events:
+            interval, ts = ev[0], int(ev[1])
+            if ts <= self.last_ts.get(interval, -1):
+                continue
+            self.last_ts[interval] = ts
+            if interval == self.primary:
+                self.pending.append(ev)
+            elif interval in self.analyzer.mtf_intervals:
+                self.analyzer.add_htf_candles(interval, _candles(interval, [ev]))
+
+    def _await_htf(self, close_ms: int) -> None:
+        """A primary candle closing at a higher-timeframe boundary must see that higher candle: wait a
+        moment for its kline, then ask REST, then go on with the previous one (logged)."""
+        for htf in self.analyzer.mtf_intervals:
+            t = self.analyzer.mtf.trends[htf]
+            if int(bucket_end(bucket_start(np.array([close_ms - 1]), htf), htf)[0]) != close_ms:
+                continue  # this primary candle does not close a higher candle
+            if len(t.close_ts) and t.close_ts[-1] >= close_ms:
+                continue
+            deadline = self.clock.monotonic() + PRIMARY_HTF_WAIT_S
+            while self.clock.monotonic() < deadline and not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
+                self.market.wake.wait(0.05)
+                self.market.wake.clear()
+                self._take_candles(self.market.pop_closed())
+            if not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
+                try:
+                    self.feed.gap_fill(htf)
+                except BybitError as exc:
+                    self.log.warning(f"{label(htf)} gap fill failed: {exc}")
+                self._take_candles(self.market.pop_closed())
+            if not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
+                self.log.warning(f"The {label(htf)} candle closing at {close_ms} has not arrived; MTF uses the previous one")
+
+    def _on_candle(self, ev: tuple) -> None:
+        _, ts, o, h, lo, c, v = ev
+        ts = int(ts)
+        t0 = self.clock.monotonic()
+        d = self.analyzer.on_closed_candle(ts, o, h, lo, c, v, book_imbalance=self._book_imbalance())
+        spent = self.clock.monotonic() - t0
+        if spent > 0.25 * self.primary_ms / 1000.0:
+            self.log.warning(f"Analysis took {spent:.2f} s, more than 25% of a {label(self.primary)} candle")
+        self.signals.write(ts, d.score, d.signal)
+        self.decisions += 1
+        self.last_decision = d
+        if not d.ready:
+            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})")
+        else:
+            note = " (ignored due to cooldown)" if d.cooled else ""
+            self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
+                          f"{SIGNAL_NAMES[d.signal]}{note}")
+            self._act(d, c)
+            self._display(d)
+        if self.opts.hooks.on_candle:
+            self.opts.hooks.on_candle(ts)
+
+    def _act(self, d: Decision, close: float) -> None:
+        """Stops move on the close; then the same candle_action rule as the backtest."""
+        tm = self.cfg.trade_management
+        self.pm.on_candle_close(close, d.atr)
+        exit_now, enter_side = candle_action(self.pm.side, d.signal, d.score, self.cfg.signal_score_threshold,
+                                             tm.close_on_opposite_signal, tm.reverse_position_on_opposite_signal)
+        if exit_now:
+            self.pm.exit(R_OPPOSITE, f"strong {SIGNAL_NAMES[d.signal]} (score {d.score:.2f})")
+        if enter_side and not self.pm.has_position():
+            if self.paper:
+                self._feed_paper_book()
+            price = self.market.last_price or close
+            res = self.pm.enter(enter_side, d.atr, price)
+            if res.skipped:
+                self.log.info(f"[{self.cfg.symbol}] No entry: {res.skipped}")
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    def _book_imbalance(self) -> float:
+        """Bid/ask volume imbalance over the book's levels (the original's Orderbook_Imbalance input)."""
+        if not self.analyzer.enabled[S_BOOK]:
+            return math.nan
+        snap = self.market.snapshot_book(self.cfg.orderbook_limit)
+        b, a = float(np.sum(snap.bid_sz)), float(np.sum(snap.ask_sz))
+        return (b - a) / (b + a) if b + a > 0 else math.nan
+
+    def _feed_paper_book(self) -> None:
+        snap = self.market.snapshot_book(self.cfg.orderbook_limit)
+        self.broker.on_book(snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz)
+
+    def _last_atr(self) -> float | None:
+        buf = self.analyzer.buffer
+        if buf.n == 0:
+            return None
+        v = float(buf.X[buf.rows["atr"], buf.n - 1])
+        return v if v == v else None
+
+    def _market_now(self) -> int:
+        return self.market.market_time_ms() or self.clock.now_ms()
+
+    def _display(self, d: Decision) -> None:
+        try:
+            snap = DisplaySnapshot.from_decision(
+                d, price=self.market.last_price or 0.0, mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
+                positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
+                trading_state="ACTIVE", densities=[])
+            log_display(self.log, snap)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Display failed: {exc}")
+
+    def summary_lines(self) -> list[str]:
+        return self.tracker.summary_lines()
+
+    # ---- shutdown -----------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Streams closed, journal flushed and released; open positions stay protected on the exchange."""
+        pm = getattr(self, "pm", None)
+        if pm is not None and pm.trade is not None:
+            self.log.warning(f"Stopping with an open position, left protected on the exchange: "
+                             f"{pm.trade.side} {pm.trade.qty} SL {pm.trade.stop_loss} TP {pm.trade.take_profit}")
+        for thing in reversed(self.closed):
+            try:
+                thing.close()
+            except Exception as exc:  # noqa: BLE001 - close everything we can
+                self.log.warning(f"Shutdown: {type(thing).__name__}: {exc}")
+        self.closed.clear()
+
+
+class _Stopper:
+    def __init__(self, ws: BybitWebSocketManager) -> None:
+        self.ws = ws
+
+    def close(self) -> None:
+        self.ws.stop(timeout=10.0)
+
+
+def _candles(interval: str, events: list[tuple]) -> Candles:
+    rows = list(zip(*[(int(e[1]), e[2], e[3], e[4], e[5], e[6]) for e in events]))
+    return Candles.from_arrays(rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], interval)
