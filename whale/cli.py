@@ -40,7 +40,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
                      "Bybit USDT perpetuals.")
     parser.add_argument("--version", action="version", version=f"whalebot {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    parent = common_options()
     names = []
     for module_name in COMMAND_MODULES:
         try:
@@ -49,7 +48,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
             if exc.name == f"whale.commands.{module_name}":
                 continue  # not built yet
             raise
-        sub = module.register(subparsers, parent)
+        # A fresh copy per sub-command: argparse shares a parent's actions, so one sub-command's
+        # set_defaults would otherwise change the others' defaults.
+        sub = module.register(subparsers, common_options())
         sub.set_defaults(handler=module.run)
         names.append(sub.prog.split()[-1])
     return parser, names
