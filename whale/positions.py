@@ -72,12 +72,13 @@ class PositionManager:
 
     # ---- entries -------------------------------------------------------------------------------------
     def enter(self, side: int, atr: float, ref_price: float, *, strategy: str | None = None,
-              stop_override: float | None = None, density_price: float | None = None,
+              stop_rule: Callable[[float], float] | None = None, density_price: float | None = None,
               validate: Callable[[Decimal, Decimal], str | None] | None = None) -> EntryResult:
         """Size, place a market entry with SL/TP attached, re-protect from the fill, confirm the stop.
 
-        `stop_override` replaces the ATR stop (density entries); `validate(qty, price)` may veto with
-        a message (the signal validator)."""
+        `stop_rule(price)` replaces the ATR stop (density entries): applied to the pre-trade price
+        for sizing and to the real fill price for the stop that stays; `validate(qty, price)` may
+        veto with a message (the signal validator)."""
         if self.trade is not None:
             return EntryResult(None, "a position is already open")
         if not self.tm.enabled:
@@ -87,13 +88,14 @@ class PositionManager:
         tick = self.inst.tick
         sl, tp = initial_levels(side, ref_price, atr, self.tm.stop_loss_atr_multiple, self.tm.take_profit_atr_multiple,
                                 tick)
-        if stop_override is not None:
-            sl = stop_override
+        if stop_rule is not None:
+            sl = stop_rule(ref_price)
         equity = self.broker.equity()
         leverage = min(self.tm.leverage, float(self.inst.max_leverage))
         steps, code = size_steps(float(equity), self.tm.risk_per_trade_percent, ref_price, sl, self.inst.step,
                                  float(self.inst.min_order_qty), float(self.inst.min_notional),
-                                 float(self.inst.max_mkt_order_qty), leverage)
+                                 float(self.inst.max_mkt_order_qty), leverage,
+                                 self.cfg.risk.max_total_exposure_percent)
         if code != SIZE_OK:
             return EntryResult(None, f"size {SKIP_REASONS[code]} (equity {equity:.2f} USDT, risk "
                                      f"{self.tm.risk_per_trade_percent}%, stop distance {abs(ref_price - sl):.6g})")
@@ -116,16 +118,16 @@ class PositionManager:
             density_price=None if density_price is None else Decimal(repr(density_price)))
         self.trade = self.tracker.open_trade(trade)
         self.alerts.send_alert(f"Opened {describe_trade(self.trade)}", "INFO", "entry")
-        self._protect_from_fill(fill, atr, stop_override)
+        self._protect_from_fill(fill, atr, stop_rule)
         return EntryResult(self.trade)
 
-    def _protect_from_fill(self, fill: Fill, atr: float, stop_override: float | None) -> None:
+    def _protect_from_fill(self, fill: Fill, atr: float, stop_rule: Callable[[float], float] | None) -> None:
         """Re-set SL/TP from the real fill price and make sure the exchange holds the stop."""
         side = self.side
         sl, tp = initial_levels(side, float(fill.price), atr, self.tm.stop_loss_atr_multiple,
                                 self.tm.take_profit_atr_multiple, self.inst.tick)
-        if stop_override is not None:
-            sl = stop_override
+        if stop_rule is not None:
+            sl = stop_rule(float(fill.price))
         want_sl, want_tp = self._price(sl), self._price(tp)
         for attempt in range(2):
             try:
@@ -165,6 +167,23 @@ class PositionManager:
             what = {STOP_INITIAL: "stop", 1: "break-even stop", 2: "trailing stop"}[kind]
             self.log.info(f"[{t.symbol}] {what} moved {t.stop_loss} -> {new_stop} (close {close}, ATR {atr:.6g})")
         self.trade = self.tracker.update_trade(t.id, stop_loss=new_stop, stop_kind=kind, breakeven_done=be)
+
+    def move_stop_to(self, stop: float, kind: int, breakeven_done: bool, why: str) -> bool:
+        """A stop move decided elsewhere (the density break-even rule); never loosens."""
+        t = self.trade
+        if t is None:
+            return False
+        new_stop = self._price(stop)
+        if t.stop_loss is not None and (float(new_stop) - float(t.stop_loss)) * self.side <= 0:
+            return False
+        try:
+            self.broker.set_stops(stop_loss=new_stop)
+        except BrokerError as exc:
+            self.log.warning(f"Moving the stop to {new_stop} failed: {exc}")
+            return False
+        self.log.info(f"[{t.symbol}] stop {t.stop_loss} -> {new_stop}: {why}")
+        self.trade = self.tracker.update_trade(t.id, stop_loss=new_stop, stop_kind=kind, breakeven_done=breakeven_done)
+        return True
 
     def exit(self, reason_code: int, detail: str = "") -> Fill | None:
         """Close the whole position at market (reduce-only) for `reason_code` (whale.strategy.stops)."""

@@ -189,6 +189,7 @@ def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: i
     P[sim.PP_LEVERAGE] = min(tm.leverage, float(instrument.max_leverage))
     P[sim.PP_INTERVAL_MS] = interval_ms(interval)
     P[sim.PP_TRADE_FROM] = trade_from
+    P[sim.PP_MAX_EXPOSURE] = cfg.risk.max_total_exposure_percent
     return P
 
 

@@ -27,14 +27,14 @@ from whale.strategy.stops import (
 (S_SIDE, S_QTY, S_ENTRY, S_STOP, S_TARGET, S_INIT_STOP, S_ENTRY_IDX, S_ENTRY_TS, S_STOP_KIND, S_BE_DONE,
  S_ENTRY_FEE, S_FUNDING, S_BALANCE, S_PENDING, S_PENDING_EXIT, S_PENDING_ATR, S_LAST_TS, S_FEES_PAID,
  S_FUNDING_PAID, S_SKIP0) = range(20)
-N_SKIP = 7
+N_SKIP = 8
 N_SIM_STATE = S_SKIP0 + N_SKIP
 
 # Parameter layout.
 (PP_ENABLED, PP_THRESHOLD, PP_RISK_PCT, PP_SL_MULT, PP_TP_MULT, PP_TRAIL_ON, PP_TRAIL_TRIGGER, PP_TRAIL_MULT,
  PP_BE_TRIGGER, PP_LOCK_MULT, PP_CLOSE_OPP, PP_REVERSE, PP_TAKER, PP_SLIP, PP_FUNDING, PP_TICK, PP_QTY_STEP,
- PP_MIN_QTY, PP_MIN_NOTIONAL, PP_MAX_QTY, PP_LEVERAGE, PP_INTERVAL_MS, PP_TRADE_FROM) = range(23)
-N_SIM_PARAMS = 23
+ PP_MIN_QTY, PP_MIN_NOTIONAL, PP_MAX_QTY, PP_LEVERAGE, PP_INTERVAL_MS, PP_TRADE_FROM, PP_MAX_EXPOSURE) = range(24)
+N_SIM_PARAMS = 24
 
 # Trade record layout.
 (T_SIDE, T_QTY, T_ENTRY_IDX, T_EXIT_IDX, T_ENTRY_TS, T_EXIT_TS, T_ENTRY_PRICE, T_EXIT_PRICE, T_INIT_STOP,
@@ -121,7 +121,7 @@ def simulate_range(o, h, lo, c, ts, atr, signals, scores, ready, start, end, abs
                 fill = slipped(o[k], side == LONG, P[PP_SLIP])
                 sl, tp = initial_levels(side, fill, a, P[PP_SL_MULT], P[PP_TP_MULT], P[PP_TICK])
                 steps, code = size_steps(st[S_BALANCE], P[PP_RISK_PCT], fill, sl, P[PP_QTY_STEP], P[PP_MIN_QTY],
-                                         P[PP_MIN_NOTIONAL], P[PP_MAX_QTY], P[PP_LEVERAGE])
+                                         P[PP_MIN_NOTIONAL], P[PP_MAX_QTY], P[PP_LEVERAGE], P[PP_MAX_EXPOSURE])
                 if code == SIZE_OK:
                     qty = steps * P[PP_QTY_STEP]
                     entry_fee = fee(fill, qty, P[PP_TAKER])

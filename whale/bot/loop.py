@@ -40,8 +40,14 @@ from whale.positions import PositionManager
 from whale.strategy.analyzer import Analyzer, Decision
 from whale.strategy.decide import candle_action
 from whale.strategy.finaliser import SIGNAL_NAMES
-from whale.strategy.scorers import S_BOOK
-from whale.strategy.stops import R_OPPOSITE
+from whale.strategy.scorers import S_BOOK, S_DENSITY
+from whale.bot.emergency import close_everything
+from whale.risk.safety import ACTIVE, EMERGENCY, SafetyMonitor, allows_entry, emergency_plan
+from whale.risk.validator import validate_entry
+from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
+from whale.strategy.density import DensityTracker
+from whale.strategy.density_strategy import DensityStrategy, density_position
+from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
 
 PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it
 REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
@@ -114,7 +120,8 @@ class Bot:
         self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol, stale_after_s=cfg.safety.stale_stream_sec)
         self.ws = BybitWebSocketManager(
             self.endpoints, self.market, symbol=cfg.symbol, interval=self.primary,
-            higher_intervals=self.analyzer.mtf_intervals, book_depth=cfg.orderbook_limit, api_key=keys[0],
+            higher_intervals=self.analyzer.mtf_intervals, book_depth=max(cfg.orderbook_limit, cfg.density.book_depth),
+            api_key=keys[0],
             api_secret=keys[1], stale_after_s=cfg.safety.stale_stream_sec, on_reconnect=self.feed.on_reconnect,
             clock=self.clock, server_time_ms=self.rest.server_now_ms)
         self.feed.ws = self.ws
@@ -140,6 +147,19 @@ class Bot:
         price = self.market.last_price or (float(self.rest.last_price(cfg.symbol)))
         for line in self.pm.reconcile(atr, price):
             log.warning(f"Reconciliation: {line}")
+        self.density = DensityTracker(cfg.density)
+        self.density_strategy = DensityStrategy(cfg.density, tick=self.instrument.tick)
+        self.exits = AdvancedExits(cfg.take_profit, cfg.density)
+        self.managed: ManagedPosition | None = None
+        self.managed_id: str | None = None
+        self.pending_density = None
+        self._book_version = -1
+        self._last_trade_ms = self.market.market_time_ms()
+        self.safety = SafetyMonitor(cfg.safety, start_equity=float(self.broker.equity()))
+        self._next_safety = 0.0
+        self.state = ACTIVE
+        self.failures = 0
+        self.emergency_reasons: list[str] | None = None
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
@@ -179,10 +199,12 @@ class Bot:
         """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError."""
         try:
             self.start()
-            while not stop.is_set():
+            while not stop.is_set() and self.emergency_reasons is None:
                 self.market.wake.wait(timeout=min(1.0, self.cfg.loop_delay))
                 self.market.wake.clear()
                 self.step()
+            if self.emergency_reasons is not None:
+                raise WhaleError("emergency stop: " + "; ".join(self.emergency_reasons))
         finally:
             self.shutdown()
 
@@ -190,14 +212,18 @@ class Bot:
         """One pass of the main loop."""
         self._drain_private()
         self._check_exits()
+        self._order_book_pass()
         try:
             self.feed.maintain()
             if self.feed.private_reconnected() or self.clock.monotonic() >= self._next_rest_check:
                 self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
                 if not self.paper:
                     self.pm.check_exchange()
+            self.failures = 0
         except BybitError as exc:
-            self.log.warning(f"REST check failed: {exc}")
+            self.failures += 1
+            self.log.warning(f"REST check failed ({self.failures} in a row): {exc}")
+        self._safety_pass()
         self._take_candles(self.market.pop_closed())
         while self.pending:
             ts = self.pending[0][1]
@@ -225,6 +251,112 @@ class Bot:
             self.pm.process(self.broker.poll())
         if received is not None and self.pm.has_position():
             self.tick_latencies.append(self.clock.monotonic() - received)
+
+    def _order_book_pass(self) -> None:
+        """Densities on every book update, the advanced exits and the density strategy on every tick."""
+        now = self._market_now()
+        version = self.market.book.version
+        if version != self._book_version:
+            self._book_version = version
+            snap = self.market.snapshot_book(self.cfg.density.book_depth)
+            if snap.bid_px.size and snap.ask_px.size:
+                for ev in self.density.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz):
+                    self.log.log(logging.INFO if ev.kind != "eroded" else logging.DEBUG, f"[{self.cfg.symbol}] {ev.text}")
+        price = self.market.last_price
+        if price is None:
+            return
+        trades = self.market.trades(since_ms=self._last_trade_ms + 1)
+        if trades:
+            self._last_trade_ms = int(trades[-1][0])
+        self.exits.update(now, price, trades or None, None, self.density)
+        t = self.pm.trade
+        if t is None:
+            self.managed = self.managed_id = None
+            if self.cfg.strategy.mode == "density" and allows_entry(self.state):
+                self._density_entry(now, price)
+            return
+        m = self._managed(t, now)
+        if self.cfg.strategy.mode == "density" or m.kind in ("breakout", "bounce"):
+            decision = self.density_strategy.manage(m, price, self.density, now)
+            if decision is not None and hasattr(decision, "new_stop"):
+                if self.pm.move_stop_to(decision.new_stop, STOP_BREAKEVEN, True, decision.detail):
+                    m.stop, m.breakeven_done = decision.new_stop, True
+            elif decision is not None:
+                self.pm.exit(decision.reason_code, decision.detail)
+                return
+        decision = self.exits.check(m, now)
+        if decision is not None:
+            self.pm.exit(decision.reason_code, decision.detail)
+
+    def _managed(self, t, now: int) -> ManagedPosition:
+        """One ManagedPosition per trade for its whole life (the exit rules keep state on it)."""
+        if self.managed is None or self.managed_id != t.id:
+            side = 1 if t.side == "Buy" else -1
+            pending = self.pending_density
+            kind = pending.kind if pending is not None else ("indicators" if t.density_price is None else "bounce")
+            self.managed = ManagedPosition(side, float(t.entry_price), float(t.stop_loss or math.nan), float(t.qty), kind,
+                                           float(t.density_price) if t.density_price is not None else None,
+                                           t.breakeven_done, now, self.exits.extrema.extreme(side) if kind == "breakout"
+                                           else None)
+            self.managed_id = t.id
+            self.pending_density = None
+        return self.managed
+
+    def _density_entry(self, now: int, price: float) -> None:
+        entry = self.density_strategy.entry_signal(now, price, self.density)
+        if entry is None:
+            return
+        self.log.info(f"[{self.cfg.symbol}] density entry: {entry.reason}")
+        atr = self._last_atr() or 0.0
+        self.pending_density = entry
+        rule = lambda p: self.density_strategy.stop_for(entry.kind, entry.side, p, entry.density_price)  # noqa: E731
+        res = self.pm.enter(entry.side, atr, price, strategy="density", stop_rule=rule,
+                            density_price=entry.density_price, validate=self._validator(entry.side))
+        if res.skipped:
+            self.pending_density = None
+            self.log.info(f"[{self.cfg.symbol}] No density entry: {res.skipped}")
+
+    def _validator(self, side: int):
+        def check(qty, price) -> str | None:
+            snap = self.market.snapshot_book(self.cfg.density.book_depth)
+            book = (snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz) if snap.bid_px.size else None
+            v = validate_entry(side, qty, price, self.broker.equity(), 0, book, self.instrument, self.cfg.risk)
+            return None if v.ok else f"validator ({v.rule}): {v.message}"
+        return check
+
+    def _safety_pass(self) -> None:
+        """Every safety.check_interval_sec of wall time (the equity check costs a REST call); the
+        rules themselves (daily loss, the UTC day) run on market time."""
+        if self.clock.monotonic() < self._next_safety:
+            return
+        self._next_safety = self.clock.monotonic() + self.cfg.safety.check_interval_sec
+        now = self._market_now()
+        try:
+            equity = float(self.broker.equity())
+        except (BybitError, WhaleError) as exc:
+            self.failures += 1
+            self.log.warning(f"Equity check failed: {exc}")
+            equity = math.nan
+        ages = {"public": self.ws.message_age("public")}
+        if not self.paper:
+            ages["private"] = self.ws.message_age("private")
+        status = self.safety.check(now, equity, stream_ages=ages, failures=self.failures)
+        self.state = status.state
+        if status.changed:
+            level = "ERROR" if status.state == EMERGENCY else ("INFO" if status.state == ACTIVE else "WARNING")
+            event = "emergency" if status.state == EMERGENCY else "halt"
+            self.alerts.send_alert(f"Trading state {status.previous} -> {status.message}", level, event)
+        plan = emergency_plan(status)
+        if plan is not None:
+            self._emergency(plan)
+
+    def _emergency(self, plan) -> None:
+        """Cancel orders, close the position reduce-only with bounded retries, alert, stop."""
+        why = "; ".join(plan.reasons)
+        flat = close_everything(self.broker, lambda: self.pm.exit(R_EMERGENCY, why), plan, self.log, self.clock.sleep)
+        self.alerts.send_alert(plan.alert + ("" if flat else " — A POSITION IS STILL OPEN: close it by hand"), "ERROR",
+                               "emergency")
+        self.emergency_reasons = list(plan.reasons)
 
     def _take_candles(self, events: list[tuple]) -> None:
         """Closed-candle events: higher timeframes go to the analyzer at once, primary ones wait in
@@ -266,7 +398,9 @@ class Bot:
         _, ts, o, h, lo, c, v = ev
         ts = int(ts)
         t0 = self.clock.monotonic()
-        d = self.analyzer.on_closed_candle(ts, o, h, lo, c, v, book_imbalance=self._book_imbalance())
+        density = (self.density_strategy.density_score(self.market.last_price or c, self.density)
+                   if self.analyzer.enabled[S_DENSITY] else math.nan)
+        d = self.analyzer.on_closed_candle(ts, o, h, lo, c, v, book_imbalance=self._book_imbalance(), density=density)
         spent = self.clock.monotonic() - t0
         if spent > 0.25 * self.primary_ms / 1000.0:
             self.log.warning(f"Analysis took {spent:.2f} s, more than 25% of a {label(self.primary)} candle")
@@ -292,11 +426,16 @@ class Bot:
                                              tm.close_on_opposite_signal, tm.reverse_position_on_opposite_signal)
         if exit_now:
             self.pm.exit(R_OPPOSITE, f"strong {SIGNAL_NAMES[d.signal]} (score {d.score:.2f})")
+        if self.cfg.strategy.mode == "density":
+            return  # density mode enters on the book, not on candle signals
         if enter_side and not self.pm.has_position():
+            if not allows_entry(self.state):
+                self.log.info(f"[{self.cfg.symbol}] No entry: trading state is {self.state}")
+                return
             if self.paper:
                 self._feed_paper_book()
             price = self.market.last_price or close
-            res = self.pm.enter(enter_side, d.atr, price)
+            res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
             if res.skipped:
                 self.log.info(f"[{self.cfg.symbol}] No entry: {res.skipped}")
 
@@ -328,7 +467,7 @@ class Bot:
             snap = DisplaySnapshot.from_decision(
                 d, price=self.market.last_price or 0.0, mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
-                trading_state="ACTIVE", densities=[])
+                trading_state=self.state, densities=self.density.for_display(self._market_now()))
             log_display(self.log, snap)
         except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
             self.log.warning(f"Display failed: {exc}")
