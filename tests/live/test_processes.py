@@ -71,7 +71,7 @@ def bot_config(tmp_path: Path, sim: SimProcess, *, dry_run: bool) -> Path:
     for key, value in (("network", "custom"), ("rest_url", sim.rest), ("public_ws_url", sim.public_ws),
                        ("private_ws_url", sim.private_ws), ("dry_run", dry_run), ("interval", "1"),
                        ("mtf_analysis.enabled", False), ("signal_score_threshold", 0.5),
-                       ("trade_management.leverage", 20.0), ("trade_management.risk_per_trade_percent", 0.5),
+                       ("trade_management.leverage", 20.0), ("trade_management.risk_per_trade_percent", 0.1),
                        ("loop_delay", 1.0), ("logging.file", str(tmp_path / "whalebot.log"))):
         cfg = replace_path(cfg, key, value)
     path = tmp_path / "config.json"
@@ -223,3 +223,52 @@ def test_no_network_one_clear_message_and_exit_1_within_30_s(tmp_path, kind):
     err = proc.stderr
     assert f"127.0.0.1:{port}" in err and "python whalebot.py demo" in err
     assert "Traceback" not in err and err.count("\n") <= 3
+
+
+def close_all(tmp_path: Path, config: Path, *extra, stdin: str | None = None):
+    e = env()
+    if stdin is not None:
+        e["WHALEBOT_CONFIRM_FROM_STDIN"] = "1"
+    return subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "close-all", "--config", str(config), *extra],
+                          cwd=tmp_path, capture_output=True, text=True, env=e, input=stdin, timeout=90)
+
+
+def sim_position(sim: SimProcess):
+    from whale.bybit.endpoints import Endpoints
+    from whale.bybit.rest import BybitRest
+
+    rest = BybitRest(Endpoints("custom", sim.rest, sim.public_ws, sim.private_ws), KEY, SECRET)
+    try:
+        return [p for p in rest.positions("BTCUSDT") if p.size], rest.open_orders("BTCUSDT")
+    finally:
+        rest.close()
+
+
+def test_close_all_asks_then_closes_and_a_running_bot_records_it(tmp_path, sim):
+    config = bot_config(tmp_path, sim, dry_run=False)
+    journal = tmp_path / "trade_history.json"
+    bot = start_bot(tmp_path, config)
+    try:
+        trade = wait_for(lambda: open_trade(journal), 90, "the bot to open a position")
+        no = close_all(tmp_path, config, stdin="no\n")
+        assert no.returncode == 0 and "Nothing done" in no.stdout
+        assert sim_position(sim)[0], "answering no must leave the position open"
+        yes = close_all(tmp_path, config, stdin="yes\n")
+        assert yes.returncode == 0, yes.stdout + yes.stderr
+        positions, orders = sim_position(sim)
+        assert not positions and not orders
+        closed = wait_for(lambda: next((t for t in json.loads(journal.read_text())["trades"]
+                                        if t["id"] == trade["id"] and t["status"] == "closed"), None),
+                          30, "the running bot to record the close")
+        assert closed["reason"] == "manual"
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(timeout=30) == 0
+
+
+def test_close_all_without_a_terminal_needs_yes(tmp_path, sim):
+    config = bot_config(tmp_path, sim, dry_run=False)
+    proc = close_all(tmp_path, config)
+    assert "Nothing to close" in proc.stdout or (proc.returncode == 2 and "--yes" in proc.stderr)
+    proc = close_all(tmp_path, config, "--yes")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr

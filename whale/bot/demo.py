@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from whale.bot.loop import Bot, BotHooks, BotOptions
+from whale.bot.loop import Bot, BotHooks, BotOptions, EmergencyStop
 from whale.bybit.endpoints import Endpoints
 from whale.candle_file import load_candle_file
 from whale.config.model import Config, replace_path
 from whale.errors import BadInputError, WhaleError
+from whale.market.candles import Candles
 from whale.market.intervals import interval_ms, is_multiple, label
 from whale.sim import SimConfig, Simulator
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -33,6 +34,7 @@ class DemoResult:
     summary: list[str]
     trades_closed: int
     open_position: bool
+    emergency: list[str] | None = None  # the safety monitor's reasons when it stopped the bot
 
 
 def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:
@@ -44,7 +46,7 @@ def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:
     return cfg
 
 
-def run_demo(cfg: Config, *, data: Path, candles: int, workdir: Path, log: logging.Logger,
+def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, log: logging.Logger,
              speed: float = 0.0, stop: threading.Event | None = None, bot_hooks: BotHooks | None = None,
              scenario=None, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
              sim_options: dict | None = None, rest_timeout_s: float = 10.0) -> DemoResult:
@@ -52,11 +54,10 @@ def run_demo(cfg: Config, *, data: Path, candles: int, workdir: Path, log: loggi
     has before_step(sim, bot), called before each simulator step: tests and named scenarios use it
     to script walls, faults and balance changes while the bot runs."""
     t_start = time.monotonic()
-    src = load_candle_file(data)
-    base = src.candles
+    base = data if isinstance(data, Candles) else load_candle_file(data).candles
     primary = cfg.interval
     if not is_multiple(primary, base.interval):
-        raise BadInputError(f"{data}: its {label(base.interval)} candles cannot make the config's {label(primary)} "
+        raise BadInputError(f"{_name(data)}: its {label(base.interval)} candles cannot make the config's {label(primary)} "
                             f"candles; use a config interval that is a multiple of {label(base.interval)}")
     p_ms = interval_ms(primary)
     # Replay the last `candles` primary candles of the file; everything before is history.
@@ -64,7 +65,7 @@ def run_demo(cfg: Config, *, data: Path, candles: int, workdir: Path, log: loggi
     end_ms = last_close - last_close % p_ms
     start_ms = end_ms - candles * p_ms
     if start_ms <= int(base.ts[0]) + 10 * p_ms:
-        raise BadInputError(f"{data}: {len(base)} {label(base.interval)} candles are too few to replay {candles} "
+        raise BadInputError(f"{_name(data)}: {len(base)} {label(base.interval)} candles are too few to replay {candles} "
                             f"{label(primary)} candles after some history; ask for fewer with --candles")
     start_idx = int(np.searchsorted(base.ts, start_ms))
     steps = int(np.searchsorted(base.ts, end_ms)) - start_idx
@@ -130,12 +131,19 @@ def run_demo(cfg: Config, *, data: Path, candles: int, workdir: Path, log: loggi
 
         ctl = threading.Thread(target=controller, name="whalebot-demo-controller", daemon=True)
         ctl.start()
+        emergency = None
         try:
             bot.run(stop)
+        except EmergencyStop as exc:
+            emergency = exc.reasons
         finally:
             stop.set()
             ctl.join(timeout=HANDLE_TIMEOUT_S + 5)
     if failure:
         raise WhaleError(f"demo stopped: {failure[0]}")
     return DemoResult(workdir, bot.decisions, time.monotonic() - t_start, bot.summary_lines(),
-                      len(bot.tracker.closed_trades()), bot.pm.trade is not None)
+                      len(bot.tracker.closed_trades()), bot.pm.trade is not None, emergency)
+
+
+def _name(data: Path | Candles) -> str:
+    return "the scenario's candles" if isinstance(data, Candles) else str(data)

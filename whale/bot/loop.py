@@ -53,6 +53,14 @@ PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timefr
 REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
 
 
+class EmergencyStop(WhaleError):
+    """The safety monitor's EMERGENCY: positions were closed and the bot stopped (exit code 1)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("emergency stop: " + "; ".join(reasons))
+        self.reasons = reasons
+
+
 @dataclass
 class BotHooks:
     """Callbacks for the demo and tests (run on the main thread)."""
@@ -204,7 +212,7 @@ class Bot:
                 self.market.wake.clear()
                 self.step()
             if self.emergency_reasons is not None:
-                raise WhaleError("emergency stop: " + "; ".join(self.emergency_reasons))
+                raise EmergencyStop(self.emergency_reasons)
         finally:
             self.shutdown()
 

@@ -25,6 +25,8 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                    help=f"candles of the config's interval to replay (default {DEFAULT_CANDLES})")
     p.add_argument("--workdir", metavar="DIR", help="where the journal, logs and signals.csv go "
                                                     "(default: workdirs/demo-<UTC stamp>/; kept)")
+    p.add_argument("--scenario", metavar="NAME", help="run a named simulator scenario (see --list-scenarios)")
+    p.add_argument("--list-scenarios", action="store_true", help="list the named scenarios and exit")
     return p
 
 
@@ -35,6 +37,24 @@ def run(args: argparse.Namespace) -> int:
     from whale.commands._shared import install_stop_handlers
     from whale.logs import setup_logging, strip_ansi, use_colour
 
+    from whale.scenarios import load_all
+
+    scenarios = load_all()
+    if args.list_scenarios:
+        width = max((len(n) for n in scenarios), default=0)
+        for name, cls in scenarios.items():
+            print(f"{name.ljust(width)}  {cls.summary}")
+        return 0
+    scenario = None
+    if args.scenario is not None:
+        if args.scenario not in scenarios:
+            import difflib
+
+            close = difflib.get_close_matches(args.scenario, scenarios, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise BadInputError(f"--scenario {args.scenario!r} is not a scenario{hint}; "
+                                f"python whalebot.py demo --list-scenarios lists them")
+        scenario = scenarios[args.scenario]()
     if args.candles < 1:
         raise BadInputError("--candles must be at least 1")
     if args.config is None:
@@ -46,17 +66,35 @@ def run(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     from whale.config.model import replace_path
 
-    cfg = replace_path(loaded.config, "logging.file", str(workdir / "whalebot.log"))
+    cfg = loaded.config
+    if scenario is not None:
+        for key, value in scenario.config.items():
+            cfg = replace_path(cfg, key, value)
+    cfg = replace_path(cfg, "logging.file", str(workdir / "whalebot.log"))
     log = setup_logging(cfg, console=True, log_level_override=args.log_level)
     loaded.log_to(log)
-    log.info(f"Demo: replaying {args.candles} {cfg.interval} candles of {Path(args.data).name} in the simulator; "
-             f"work dir {workdir}")
     stop = threading.Event()
     install_stop_handlers(stop)
-    result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop)
+    if scenario is None:
+        log.info(f"Demo: replaying {args.candles} {cfg.interval} candles of {Path(args.data).name} in the simulator; "
+                 f"work dir {workdir}")
+        result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop)
+    else:
+        log.info(f"Scenario {scenario.name}: {scenario.summary}; work dir {workdir}")
+        data = scenario.data()
+        result = run_demo(cfg, data=Path(args.data) if data is None else data, candles=scenario.candles,
+                          workdir=workdir, log=log, stop=stop, speed=scenario.speed, scenario=scenario,
+                          sim_options=scenario.sim_options())
     for line in result.summary if use_colour(sys.stdout) else [strip_ansi(x) for x in result.summary]:
         print(line)
     print(f"Demo finished in {result.elapsed_s:.1f} s: {result.candles} candles decided, "
           f"{result.trades_closed} trades closed{', one position still open' if result.open_position else ''}.")
     print(f"Work dir (kept): {workdir}/ (trade_history.json, signals.csv, whalebot.log)")
-    return 0
+    if result.emergency:
+        print("EMERGENCY stop by the safety monitor: " + "; ".join(result.emergency))
+    if scenario is not None:
+        problems = scenario.check(result, workdir)
+        print(f"Scenario {scenario.name}: expected {scenario.expected}")
+        print("  -> as expected" if not problems else "  -> NOT as expected: " + "; ".join(problems))
+        return 0 if not problems else 1
+    return 1 if result.emergency else 0

@@ -1,0 +1,138 @@
+"""`python whalebot.py close-all [--yes]`: the emergency close on demand — cancel every order of the
+symbol and close its position with reduce-only market orders (bounded retries). A running bot
+records the close from its private stream (reason `manual`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+
+def register(subparsers, parent) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("close-all", parents=[parent], help="cancel every order and close the position now",
+                              description="Cancel every open order of the config's symbol and close its position "
+                                          "with reduce-only market orders, after a confirmation prompt.")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--workdir", metavar="DIR", default=".", help="where the paper journal lives (dry_run only)")
+    return p
+
+
+def confirm(question: str) -> bool:
+    if not sys.stdin.isatty() and not os.environ.get("WHALEBOT_CONFIRM_FROM_STDIN"):
+        from whale.errors import BadInputError
+
+        raise BadInputError("close-all needs a confirmation and stdin is not a terminal: add --yes")
+    try:
+        answer = input(f"{question} Type 'yes' to continue: ")
+    except EOFError:
+        return False
+    return answer.strip().lower() == "yes"
+
+
+def run(args: argparse.Namespace) -> int:
+    from dotenv import load_dotenv
+
+    from whale.commands._shared import load_cli_config
+    from whale.commands.run import KEY_VAR, SECRET_VAR
+    from whale.errors import BadInputError
+    from whale.logs import register_secret
+
+    load_dotenv(Path(args.workdir) / ".env" if Path(args.workdir, ".env").exists() else None)
+    key, secret = os.environ.get(KEY_VAR) or None, os.environ.get(SECRET_VAR) or None
+    register_secret(key)
+    register_secret(secret)
+    loaded, log = load_cli_config(args, console=True, create_if_missing=False)
+    cfg = loaded.config
+    if cfg.dry_run:
+        return _close_paper(cfg, Path(args.workdir), args.yes, log)
+    if not (key and secret):
+        raise BadInputError(f"close-all sends real orders: set {KEY_VAR} and {SECRET_VAR} in .env or the environment")
+    return _close_exchange(cfg, key, secret, args.yes, log)
+
+
+def _close_exchange(cfg, key: str, secret: str, yes: bool, log) -> int:
+    from whale.bot.emergency import close_everything
+    from whale.broker.bybit import BybitBroker
+    from whale.bybit.endpoints import endpoints_for
+    from whale.bybit.rest import BybitRest, new_link_id
+    from whale.bybit.startup import connect_with_deadline
+    from whale.risk.safety import EmergencyPlan
+
+    endpoints = endpoints_for(cfg)
+    connect_with_deadline(endpoints, 30.0, symbol=cfg.symbol)
+    rest = BybitRest(endpoints, key, secret)
+    try:
+        rest.sync_time()
+        broker = BybitBroker(rest, cfg.symbol, rest.instrument(cfg.symbol), log=log)
+        pos = broker.position()
+        orders = rest.open_orders(cfg.symbol)
+        what = (f"{'Buy' if pos.side > 0 else 'Sell'} {pos.size} {cfg.symbol} @ {pos.entry_price}" if pos
+                else f"no {cfg.symbol} position")
+        print(f"On {endpoints.network} ({endpoints.rest_host}): {what}; {len(orders)} open order(s).")
+        if pos is None and not orders:
+            print("Nothing to close.")
+            return 0
+        if not yes and not confirm("Cancel every order and close the position at market?"):
+            print("Nothing done.")
+            return 0
+        plan = EmergencyPlan(("close-all requested",))
+        flat = close_everything(broker, lambda: broker.close_position(broker.position().size, new_link_id("closeall")),
+                                plan, log, time.sleep)
+    finally:
+        rest.close()
+    if flat:
+        print(f"Closed: every {cfg.symbol} order cancelled and the position closed.")
+        return 0
+    print(f"The {cfg.symbol} position is STILL OPEN after {plan.max_attempts} attempts: close it on the exchange.")
+    return 1
+
+
+def _close_paper(cfg, workdir: Path, yes: bool, log) -> int:
+    """Paper positions live in the paper journal: close one at the current public price, unless a
+    paper bot holds the journal (then that bot owns it: stop it first)."""
+    from whale.broker.paper import PaperBroker
+    from whale.bybit.endpoints import endpoints_for
+    from whale.bybit.rest import BybitRest, new_link_id
+    from whale.errors import WhaleError
+    from whale.journal import PerformanceTracker, journal_filename, lock_holder
+    from whale.positions import PositionManager
+    from whale.alerts import AlertSystem
+    from whale.strategy.stops import R_MANUAL
+
+    path = workdir / journal_filename(True)
+    pid = lock_holder(path)
+    if pid is not None:
+        raise WhaleError(f"a paper bot (pid {pid}) is running on {path}: stop it (Ctrl-C) and run close-all again")
+    tracker = PerformanceTracker(path, network=cfg.network, mode="paper", symbol=cfg.symbol,
+                                 start_balance=cfg.trade_management.account_balance)
+    rest = BybitRest(endpoints_for(cfg))
+    try:
+        broker = PaperBroker(rest.instrument(cfg.symbol), cfg.fees,
+                             start_balance=Decimal(str(cfg.trade_management.account_balance)),
+                             leverage=Decimal(str(cfg.trade_management.leverage)), state=tracker.paper_state(),
+                             save=tracker.set_paper_state)
+        pos = broker.position()
+        if pos is None:
+            print(f"No paper {cfg.symbol} position in {path}.")
+            return 0
+        print(f"Paper position: {'Buy' if pos.side > 0 else 'Sell'} {pos.size} {cfg.symbol} @ {pos.entry_price}")
+        if not yes and not confirm("Close it at the current price?"):
+            print("Nothing done.")
+            return 0
+        broker.on_tick(float(rest.last_price(cfg.symbol)), rest.market_time_ms(cfg.symbol))
+        pm = PositionManager(cfg, broker, tracker, AlertSystem(log), log, new_link_id=new_link_id,
+                             now_ms=lambda: rest.market_time_ms(cfg.symbol))
+        pm.reconcile(None, broker.last_price)
+        if pm.trade is not None:
+            pm.exit(R_MANUAL, "close-all")
+        else:
+            broker.close_position(pos.size, new_link_id("closeall"))
+        print("Closed the paper position.")
+        return 0
+    finally:
+        rest.close()
+        tracker.close()
