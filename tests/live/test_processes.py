@@ -113,7 +113,7 @@ def test_kill_9_with_an_open_position_then_restart_restores_it(tmp_path, sim):
         wait_for(lambda: "Reconciliation:" in log.read_text()[start:] or "Whalebot started" in log.read_text()[start:],
                  60, "the restarted bot to reconcile")
         text = log.read_text()[start:]
-        assert f"restored" in text or "closed while the bot was down" in text, text[-2000:]
+        assert "restored" in text or "closed while the bot was down" in text, text[-2000:]
         if "restored" in text:
             from whale.bybit.endpoints import Endpoints
             from whale.bybit.rest import BybitRest

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from whale.backtest import simulate as sim
-from whale.backtest.metrics import daily_sharpe, drawdown_curve, max_drawdown, trade_stats
+from whale.backtest.metrics import daily_sharpe, max_drawdown, trade_stats
 from whale.backtest.outputs import iso
 from whale.candle_file import CandleFile, guess_symbol, load_candle_file
 from whale.config.model import Config

@@ -46,7 +46,7 @@ from whale.risk.safety import ACTIVE, EMERGENCY, SafetyMonitor, allows_entry, em
 from whale.risk.validator import validate_entry
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
 from whale.strategy.density import DensityTracker
-from whale.strategy.density_strategy import DensityStrategy, density_position
+from whale.strategy.density_strategy import DensityStrategy
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
 
 PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it

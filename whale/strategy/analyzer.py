@@ -82,7 +82,7 @@ class Analyzer:
 
     def history_needed(self) -> int:
         """Candles the live bot should load so its values match a full-history run (docs)."""
-        return max([self.warmup_candles] + [getattr(g, "history", g.lookback) + 2 for g in self.buffer.groups])
+        return max([self.warmup_candles] + [g.history + 2 for g in self.buffer.groups])
 
     def htf_history_needed(self) -> dict[str, int]:
         """Closed candles of each higher timeframe the live bot should load at start."""

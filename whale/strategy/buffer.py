@@ -26,6 +26,7 @@ class Group:
     run: RunFn  # run(buffer, start, end): fill the rows for candles [start, end)
     lookback: int = 0  # how many columns before i it may read
     reads: tuple[str, ...] = ()
+    history: int = 0  # candles a cold start needs to match a full-history run (docs/indicators.md)
 
 
 @dataclass

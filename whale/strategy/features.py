@@ -39,10 +39,9 @@ def spec_group(indicator: str, group: str, inputs: dict[str, str], outputs: dict
         outs = [X[rows[r]] for r in out_rows + state_rows]
         kernel(*ins, *args, *outs, start, end)
 
-    g = Group(group, out_rows + state_rows, run, lookback=lookback,
-              reads=tuple(r for r in in_rows if r != "timestamp_ms"))
-    g.history = int(K.history_needed(indicator, **params)) if hasattr(K, "history_needed") else lookback
-    return g
+    return Group(group, out_rows + state_rows, run, lookback=lookback,
+                 reads=tuple(r for r in in_rows if r != "timestamp_ms"),
+                 history=int(K.history_needed(indicator, **params)))
 
 
 @njit(cache=True)
@@ -66,9 +65,8 @@ def obv_gap_group(period: int) -> Group:
         X, rows = buf.X, buf.rows
         _k_obv_gap(X[rows["close"]], X[rows["volume"]], period, X[rows["obv_gap"]], start, end)
 
-    g = Group("obv_gap", ("obv_gap",), run, lookback=1, reads=("close", "volume"))
-    g.history = int(math.ceil(math.log(1e-12) / math.log(1.0 - 2.0 / (period + 1.0))))
-    return g
+    return Group("obv_gap", ("obv_gap",), run, lookback=1, reads=("close", "volume"),
+                 history=int(math.ceil(math.log(1e-12) / math.log(1.0 - 2.0 / (period + 1.0)))))
 
 
 def enabled_scorers(cfg: Config, live: bool) -> np.ndarray:

@@ -48,7 +48,7 @@ class HtfTrend:
     @property
     def history(self) -> int:
         """Higher-timeframe candles a cold start needs so its votes match a full-history run."""
-        return max([self.warmup] + [getattr(g, "history", g.lookback) + 1 for g in self.buffer.groups])
+        return max([self.warmup] + [g.history + 1 for g in self.buffer.groups])
 
     def add(self, candles: Candles) -> None:
         """Closed higher-timeframe candles, in time order, newer than any added before."""

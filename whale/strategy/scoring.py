@@ -12,7 +12,7 @@ from numba import njit
 
 from whale.config.model import Config
 from whale.strategy.feature_ids import (
-    F_ADX, F_ATR, F_BB_L, F_BB_U, F_BOOK_IMB, F_CANDLE, F_CCI, F_CLOSE, F_CMF, F_DEMA, F_DENSITY, F_EMA_L,
+    F_ADX, F_BB_L, F_BB_U, F_BOOK_IMB, F_CANDLE, F_CCI, F_CLOSE, F_CMF, F_DEMA, F_DENSITY, F_EMA_L,
     F_EMA_S, F_FIB_HI, F_FIB_LO, F_KAMA, F_KELT_L, F_KELT_U, F_KIJUN, F_MACD, F_MACD_SIG, F_MDI, F_MFI,
     F_MSTRUCT, F_MTF_NET, F_OBV_GAP, F_PDI, F_PIV, F_PIV_R1, F_PIV_R2, F_PIV_S1, F_PIV_S2, F_PSAR, F_PSAR_DIR,
     F_RELVOL, F_ROC, F_RSI, F_SMA_L, F_SMA_S, F_SPAN_A, F_SPAN_B, F_STF_DIR, F_STOCH_D, F_STOCH_K, F_STS_DIR,
