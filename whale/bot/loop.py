@@ -171,6 +171,7 @@ class Bot:
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
+        self._rest_price, self._rest_price_at = None, 0.0
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
         if opts.hooks.on_ready:
@@ -248,9 +249,22 @@ class Bot:
                     self.log.warning(f"Skipped a malformed {topic} update: {exc}")
         self.pm.process(self.broker.poll())
 
+    def _price(self) -> float | None:
+        """The last price: the stream's, or REST's (at most once a second) while the stream is stale."""
+        if not self.ws.stale("public"):
+            return self.market.last_price
+        now = self.clock.monotonic()
+        if now - self._rest_price_at >= 1.0:
+            self._rest_price_at = now
+            try:
+                self._rest_price = float(self.feed.fetch_current_price())
+            except (BybitError, WhaleError) as exc:
+                self.log.warning(f"The public stream is stale and the REST price failed: {exc}")
+        return self._rest_price if self._rest_price is not None else self.market.last_price
+
     def _check_exits(self) -> None:
         """Exits decided on the latest tick (paper: stops and targets here; live: the exchange holds them)."""
-        price = self.market.last_price
+        price = self._price()
         if price is None:
             return
         received = self.market.last_message_monotonic("public")
@@ -270,7 +284,7 @@ class Bot:
             if snap.bid_px.size and snap.ask_px.size:
                 for ev in self.density.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz):
                     self.log.log(logging.INFO if ev.kind != "eroded" else logging.DEBUG, f"[{self.cfg.symbol}] {ev.text}")
-        price = self.market.last_price
+        price = self._price()
         if price is None:
             return
         trades = self.market.trades(since_ms=self._last_trade_ms + 1)
@@ -442,7 +456,7 @@ class Bot:
                 return
             if self.paper:
                 self._feed_paper_book()
-            price = self.market.last_price or close
+            price = self._price() or close
             res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
             if res.skipped:
                 self.log.info(f"[{self.cfg.symbol}] No entry: {res.skipped}")
