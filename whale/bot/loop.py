@@ -283,7 +283,7 @@ class Bot:
             snap = self.market.snapshot_book(self.cfg.density.book_depth)
             if snap.bid_px.size and snap.ask_px.size:
                 for ev in self.density.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz):
-                    self.log.log(logging.INFO if ev.kind != "eroded" else logging.DEBUG, f"[{self.cfg.symbol}] {ev.text}")
+                    self.log.info(f"[{self.cfg.symbol}] {ev.text}")
         price = self._price()
         if price is None:
             return
