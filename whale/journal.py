@@ -116,6 +116,11 @@ def iso_utc(value: Any) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
+def epoch_ms(iso: str) -> int:
+    """The inverse of iso_utc: milliseconds since the epoch."""
+    return int(datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 def to_decimal(value: Any, name: str = "value") -> Decimal:
     """An exact, finite Decimal from a Decimal, an int or a string; a float goes through its
     shortest repr (`Decimal(str(x))`), so 0.1 stays 0.1."""

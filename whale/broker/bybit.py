@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
@@ -21,6 +20,7 @@ from whale.broker.base import (
 from whale.bybit.errors import BybitError, OutcomeUnknownError, RejectedError
 from whale.bybit.rest import BybitRest
 from whale.fills import LONG
+from whale.journal import epoch_ms
 from whale.market.instruments import Instrument
 
 D0 = Decimal(0)
@@ -150,7 +150,7 @@ class BybitBroker:
 
     # ---- restart: an exit that happened while the bot was down ------------------------------------
     def last_exit(self, trade) -> tuple[Fill | None, str]:
-        entry_ms = _ms(trade.entry_time)
+        entry_ms = epoch_ms(trade.entry_time)
         closes = [e for e in self.rest.executions(self.symbol, start_ms=entry_ms)
                   if e.exec_type == "Trade" and e.closed_size and e.closed_size > 0 and int(e.exec_time) >= entry_ms]
         if not closes:
@@ -193,7 +193,3 @@ class _WsExec:
         self.fee = Decimal(d.get("execFee") or "0")
         self.exec_time = int(d.get("execTime") or 0)
         self.order_id = d.get("orderId", "")
-
-
-def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
