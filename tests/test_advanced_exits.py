@@ -5,9 +5,11 @@ import dataclasses
 import pytest
 
 from whale.config.model import Density as DensitySettings
-from whale.config.model import TakeProfit
+from whale.config.model import Fees, TakeProfit
 from whale.fills import LONG, SHORT
-from whale.strategy.advanced_exits import AdvancedExits, LocalExtremaTracker, ManagedPosition, TakerFlow
+from whale.strategy.advanced_exits import (
+    AdvancedExits, LocalExtremaTracker, ManagedPosition, TakerFlow, round_trip_cost_pct,
+)
 from whale.strategy.density import DensityTracker
 from whale.strategy.stops import R_AGGRESSIVE, R_COUNTER_DENSITY, R_MOMENTUM, R_RETURN_TO_RANGE
 from tests.test_density import LIFE_MS, book, stable
@@ -80,6 +82,22 @@ def test_in_profit_gate_at_its_edge():
     entry_at_edge = 114.9 / 1.001  # profit exactly 0.1 %
     assert ex.check(ManagedPosition(LONG, entry_at_edge * (1 - 1e-12)), t) is not None
     assert ex.check(ManagedPosition(LONG, 114.9 / 1.00099), t) is None  # 0.099 %
+
+
+def test_in_profit_gate_counts_what_the_market_close_would_cost():
+    """Default fees: 2 x 0.055 % taker + 0.01 % slippage = 0.12 %, so the 0.1 % gate needs 0.22 %
+    of price move: an exit at 0.15 % would have paid more in fees than it locked in."""
+    fees = Fees()
+    assert round_trip_cost_pct(fees) == pytest.approx(0.12)
+    ex = AdvancedExits(only(momentum_slowdown=True), fees=fees)
+    t = feed(ex, momentum_path(114.9))
+    assert ex.check(ManagedPosition(LONG, 114.9 / 1.0015), t) is None  # 0.15 % gross, 0.03 % net
+    assert ex.check(ManagedPosition(LONG, 114.9 / 1.00219), t) is None  # 0.219 % gross
+    d = ex.check(ManagedPosition(LONG, 114.9 / 1.0023), t)  # 0.23 % gross, 0.11 % net
+    assert d is not None and d.reason_code == R_MOMENTUM
+    free = AdvancedExits(only(momentum_slowdown=True), fees=Fees(taker_rate=0.0, slippage_rate=0.0))
+    feed(free, momentum_path(114.9))
+    assert free.check(ManagedPosition(LONG, 114.9 / 1.0015), t) is not None
 
 
 # ----------------------------------------------------------------------------------------------

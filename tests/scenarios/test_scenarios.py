@@ -228,7 +228,7 @@ def test_a_check_says_what_differs(tmp_path):
              "entry_price": "59902.8", "density_price": "59790.5"}
     (tmp_path / "trade_history.json").write_text(json.dumps({"trades": [trade]}))
     (tmp_path / "whalebot.log").write_text("x - density entry: bounce: bid density 59,790.5 (5, ...)\n"
-                                           "x - ask density 60,150.5 appeared\n")
+                                           "x - ask density 60,210.5 appeared\n")
     problems = scenario.check(None, tmp_path)
     assert problems[0] == "trade #1 exit: momentum_slowdown, expected counter_density"
     assert any("comes only before the one matching" in p for p in problems)

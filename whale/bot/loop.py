@@ -157,7 +157,7 @@ class Bot:
             log.warning(f"Reconciliation: {line}")
         self.density = DensityTracker(cfg.density)
         self.density_strategy = DensityStrategy(cfg.density, tick=self.instrument.tick)
-        self.exits = AdvancedExits(cfg.take_profit, cfg.density)
+        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
         self.pending_density = None

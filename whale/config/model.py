@@ -236,7 +236,7 @@ class Density:
 @dataclass(frozen=True)
 class TakeProfit:
     enabled: bool = setting(True, doc="advanced exits, checked on every tick")
-    min_profit_percent: float = setting(0.1, lo=0, hi=100, doc="advanced take-profit exits act from this profit on (%)")
+    min_profit_percent: float = setting(0.1, lo=0, hi=100, doc="advanced take-profit exits act from this profit on, net of a market round trip's fees and slippage (%)")
     momentum_slowdown: bool = setting(True, doc="exit when the price velocity slows (see the velocity keys)")
     counter_density: bool = setting(True, doc="exit on a density ahead of the price, against the position")
     aggressive_reversal: bool = setting(True, doc="exit on aggressive counter-flow (taker volume or an imbalance jump)")

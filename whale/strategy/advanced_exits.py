@@ -35,7 +35,9 @@ Rules (each behind its `take_profit.*` toggle, all behind `take_profit.enabled`)
    (side x v_long > 0) and side x v_short < `velocity_slowdown_threshold` x side x v_long.
    Needs history covering the long window.
 
-Rules 2-4 act only when the position is at least `min_profit_percent` in profit (price vs entry).
+Rules 2-4 act only when the position is at least `min_profit_percent` in profit after what a market
+close would cost (`round_trip_cost_pct`: both taker fees and the exit's slippage, from the `fees`
+block), so a "take-profit" never locks in a loss; `min_profit_percent: 0` means break-even net.
 The bounce erosion exit lives in `DensityStrategy.manage`; call it before `check`.
 """
 
@@ -47,7 +49,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from whale.config.model import Density as DensitySettings
-from whale.config.model import TakeProfit
+from whale.config.model import Fees, TakeProfit
 from whale.fills import LONG
 from whale.strategy.density import ASK, BID, DensityTracker, fmt_num, fmt_qty
 from whale.strategy.stops import (
@@ -270,12 +272,22 @@ class _ImbalanceHistory:
         return last, max(0.0, self.abs_sum - abs(last)) / (len(q) - 1)
 
 
+def round_trip_cost_pct(fees: Fees) -> float:
+    """What a market entry plus a market exit cost beyond the price move, in % of the entry: two
+    taker fees and the exit's slippage (the entry's slippage is already in its fill price)."""
+    return (2.0 * fees.taker_rate + fees.slippage_rate) * 100.0
+
+
 class AdvancedExits:
     """Rolling market state plus the four advanced exit rules (see the module doc)."""
 
-    def __init__(self, settings: TakeProfit, density: DensitySettings | None = None) -> None:
+    def __init__(self, settings: TakeProfit, density: DensitySettings | None = None,
+                 fees: Fees | None = None) -> None:
         density = density or DensitySettings()
         self.settings = settings
+        # Without a fees block (unit tests of the rules alone) the gate is on the raw price move.
+        self.cost_pct = 0.0 if fees is None else round_trip_cost_pct(fees)
+        self.min_gross_profit_pct = settings.min_profit_percent + self.cost_pct
         self.counter_distance_pct = COUNTER_DENSITY_TOLERANCES * density.bounce_touch_tolerance_percent
         self.breakout_erosion_pct = density.breakout_erosion_percent
         self._short = _PriceAt(settings.velocity_short_window_sec * 1000.0)
@@ -351,7 +363,7 @@ class AdvancedExits:
             d = rule(position, price, now_ms)
             if d is not None:
                 yield d
-        if not self._in_profit or position.profit_pct(price) < self.settings.min_profit_percent:
+        if not self._in_profit or position.profit_pct(price) < self.min_gross_profit_pct:
             return
         for rule in self._in_profit:
             d = rule(position, price, now_ms)
