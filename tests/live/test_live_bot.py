@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -206,3 +208,49 @@ def test_demo_journal_has_network_mode_and_link_ids(tmp_path):
         if t["status"] == "closed":
             assert t["exit_order_link_ids"]
     logging.getLogger("whalebot").handlers.clear()
+
+
+
+def _kernel_overloads() -> dict[str, int]:
+    """Every numba kernel of ours that is loaded, with how many compiled signatures it holds."""
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("whale.") and module is not None:
+            for attr, value in vars(module).items():
+                if isinstance(value, CPUDispatcher) and value.__module__ == name:
+                    out[f"{name}.{attr}"] = len(value.overloads)
+    return out
+
+
+def late_kernels_in_a_demo(tmp_path: Path) -> dict:
+    """Run a demo that trades; return the kernels first used after start-up, and the closed trades."""
+    seen = {}
+
+    def snapshot(sim, bot):
+        seen.update(_kernel_overloads())
+
+    cfg = demo_cfg(trade_management__enable_trailing_stop=True)
+    result, _ = run(tmp_path, cfg, scenario=Scenario(lambda sim, bot: True, snapshot))
+    late = {k: [seen.get(k, 0), n] for k, n in _kernel_overloads().items() if n > seen.get(k, 0)}
+    return {"late": late, "trades_closed": result.trades_closed, "kernels_at_start": sum(seen.values())}
+
+
+def test_no_kernel_is_first_compiled_or_loaded_after_start_up(tmp_path):
+    """Start-up compiles every kernel the loop uses (whale.warmup): with a cold cache the first book
+    update, entry or stop move would otherwise stall the main thread for up to seconds. A fresh
+    process, so that kernels loaded by earlier tests do not hide a late one."""
+    code = ("import json, sys; from pathlib import Path; "
+            "from tests.live.test_live_bot import late_kernels_in_a_demo; "
+            "print(json.dumps(late_kernels_in_a_demo(Path(sys.argv[1]))))")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=repo, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["trades_closed"] >= 1, "the run must enter, move stops and exit to exercise the kernels"
+    assert out["kernels_at_start"] > 0
+    assert out["late"] == {}, "kernels first used after start-up: add them to whale/warmup.py"

@@ -48,6 +48,7 @@ from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
 from whale.strategy.density import DensityTracker
 from whale.strategy.density_strategy import DensityStrategy
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
+from whale.warmup import compile_live_kernels
 
 PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it
 REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
@@ -172,6 +173,7 @@ class Bot:
         self.closed.append(self.signals)
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
         self._rest_price, self._rest_price_at = None, 0.0
+        compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
         if opts.hooks.on_ready:

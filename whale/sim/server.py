@@ -41,6 +41,7 @@ from whale.sim.rest import HOLD, Rest
 from whale.sim.tape import Tape
 from whale.sim.ws import Hub
 from whale.sim.wsproto import handshake_response
+from whale.warmup import compile_fill_kernels
 
 log = logging.getLogger("whalebot.sim")
 
@@ -91,6 +92,7 @@ class Core:
         self.ids = Ids(cfg.seed)
         self.exchange = Exchange(inst, cfg.fees, cfg.start_balance, self.clock, self.book, self.ids,
                                  self.market.last_tick, cfg.leverage)
+        compile_fill_kernels(inst.tick, cfg.fees)  # not on the first order, while a client waits
         spec = cfg.faults if isinstance(cfg.faults, FaultSpec) else parse_faults(cfg.faults)
         self.faults = Faults(spec, run)
         self.creds = Credentials(cfg.api_key, cfg.api_secret)
