@@ -23,6 +23,21 @@ def test_signed_get_and_rate_limit_headers(sim):
     assert int(r.headers["X-Bapi-Limit-Status"]) == 49
 
 
+def test_auth_failures_carry_rate_limit_headers_and_spend_nothing(make_sim):
+    """Every private answer has the headers; a request that fails auth has no verified UID, so it does
+    not count against the account's budget (a 60 s window keeps the test independent of timing)."""
+    sim = make_sim(faults="rate_limit=account/wallet-balance:5/60")
+    q = {"accountType": "UNIFIED"}
+    assert signed(sim.rest_url, "GET", WALLET, q).headers["X-Bapi-Limit-Status"] == "4"
+    failures = [{"key": "SOMEONE-ELSE"}, {"bad_sign": True}, {"ts": int(time.time() * 1000) - 60_000}]
+    for kw in failures:
+        r = signed(sim.rest_url, "GET", WALLET, q, **kw)
+        assert r.json()["retCode"] in (10002, 10003, 10004)
+        assert (r.headers["X-Bapi-Limit"], r.headers["X-Bapi-Limit-Status"]) == ("5", "4")
+        assert int(r.headers["X-Bapi-Limit-Reset-Timestamp"]) > 0
+    assert signed(sim.rest_url, "GET", WALLET, q).headers["X-Bapi-Limit-Status"] == "3"
+
+
 def test_signature_is_over_the_raw_body(sim):
     body = '{"category":  "linear", "symbol":"BTCUSDT",  "buyLeverage": "5", "sellLeverage": "5"}'
     r = signed(sim.rest_url, "POST", "/v5/position/set-leverage", body_text=body)

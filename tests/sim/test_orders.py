@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from pybit.exceptions import InvalidRequestError
 
-from sim_helpers import assert_shape, example
+from sim_helpers import WsClient, assert_shape, example
 
 SYM = "BTCUSDT"
 L = {"category": "linear", "symbol": SYM}
@@ -162,6 +162,61 @@ def test_reduce_only(sim, http):
     assert p["size"] == "0.000" and p["side"] == ""  # closed, never flipped
 
 
+def test_reduce_only_orders_are_cancelled_when_the_position_closes(sim, http):
+    with WsClient(sim.private_ws_url) as ws:
+        ws.auth()
+        ws.subscribe("order")
+        http.place_order(**L, side="Buy", orderType="Market", qty="0.01")
+        target = (last_price(http) * Decimal("1.2")).quantize(Decimal("0.1"))
+        http.place_order(**L, side="Sell", orderType="Limit", qty="0.01", price=str(target), reduceOnly=True,
+                         orderLinkId="ro-tp")
+        http.place_order(**L, side="Sell", orderType="Market", qty="0.01", reduceOnly=True)
+        pushes = [d for m in ws.drain() for d in m["data"] if d["orderLinkId"] == "ro-tp"]
+    assert (pushes[-1]["orderStatus"], pushes[-1]["cancelType"]) == ("Cancelled", "CancelByReduceOnly")
+    o = http.get_open_orders(**L, orderLinkId="ro-tp")["result"]["list"][0]
+    assert (o["orderStatus"], o["cancelType"]) == ("Cancelled", "CancelByReduceOnly")
+    assert http.get_open_orders(**L)["result"]["list"] == []
+    assert http.switch_position_mode(**L, mode=3)["retCode"] == 0  # no longer blocked by 110028
+
+
+def test_a_flip_cancels_the_reduce_only_orders_of_the_old_side(http):
+    http.place_order(**L, side="Buy", orderType="Market", qty="0.01")
+    target = (last_price(http) * Decimal("1.2")).quantize(Decimal("0.1"))
+    http.place_order(**L, side="Sell", orderType="Limit", qty="0.01", price=str(target), reduceOnly=True,
+                     orderLinkId="ro-old")
+    http.place_order(**L, side="Sell", orderType="Market", qty="0.03")
+    assert http.get_open_orders(**L, orderLinkId="ro-old")["result"]["list"][0]["orderStatus"] == "Cancelled"
+    assert http.get_positions(**L)["result"]["list"][0]["side"] == "Sell"
+
+
+def test_cur_realised_pnl_covers_only_the_current_position(sim, http):
+    def position() -> dict:
+        return http.get_positions(**L)["result"]["list"][0]
+
+    def last_fee() -> Decimal:
+        return Decimal(http.get_executions(**L)["result"]["list"][0]["execFee"])
+
+    http.place_order(**L, side="Buy", orderType="Market", qty="0.01")
+    p = position()
+    created = p["createdTime"]
+    assert Decimal(p["curRealisedPnl"]) == -last_fee()
+    sim.step(2)
+    http.place_order(**L, side="Sell", orderType="Market", qty="0.01", reduceOnly=True)
+    p = position()
+    assert p["curRealisedPnl"] == "0" and p["cumRealisedPnl"] != "0"  # flat: nothing current
+    cum = Decimal(p["cumRealisedPnl"])
+    sim.step(1)
+    http.place_order(**L, side="Sell", orderType="Market", qty="0.02")
+    p = position()
+    fee = last_fee()
+    assert Decimal(p["curRealisedPnl"]) == -fee and Decimal(p["cumRealisedPnl"]) == cum - fee
+    assert p["createdTime"] == created  # Bybit: the first time a position was created on the symbol
+    http.place_order(**L, side="Buy", orderType="Market", qty="0.03")  # flips to a 0.01 long
+    p = position()
+    share = (last_fee() / 3).quantize(Decimal("1e-8"))  # the new long's share of the fee
+    assert (p["side"], p["size"]) == ("Buy", "0.010") and Decimal(p["curRealisedPnl"]) == -share
+
+
 def test_one_way_flip(http):
     http.place_order(**L, side="Buy", orderType="Market", qty="0.01")
     http.place_order(**L, side="Sell", orderType="Market", qty="0.03")
@@ -193,7 +248,14 @@ def test_switch_mode_and_hedge_positions(http):
     rows = http.get_positions(category="linear", settleCoin="USDT")["result"]["list"]
     assert [x["positionIdx"] for x in rows] == [2]
     assert code_of(http.switch_position_mode, **L, mode=0) == 110024
-    http.set_leverage(**L, buyLeverage="5", sellLeverage="7")  # separate sides in hedge mode
+
+
+def test_hedge_mode_leverage_must_be_equal_under_cross_margin(http):
+    """Bybit allows buy != sell leverage in hedge mode only for isolated margin; the account is cross."""
+    http.switch_position_mode(**L, mode=3)
+    assert code_of(http.set_leverage, **L, buyLeverage="5", sellLeverage="7") == 10001
+    http.set_leverage(**L, buyLeverage="5", sellLeverage="5")
+    assert [x["leverage"] for x in http.get_positions(**L)["result"]["list"]] == ["5", "5"]
 
 
 def test_switch_mode_refused_with_open_orders(http):

@@ -8,7 +8,7 @@ import pytest
 from pybit.exceptions import InvalidRequestError
 
 from whale.market.resample import resample
-from sim_helpers import assert_shape, example
+from sim_helpers import WsClient, assert_shape, example
 
 SYM = "BTCUSDT"
 
@@ -113,6 +113,26 @@ def test_orderbook_limit_out_of_range(http):
     for bad in (0, 1001):
         with pytest.raises(InvalidRequestError):
             http.get_orderbook(category="linear", symbol=SYM, limit=bad)
+
+
+def test_orderbook_u_follows_the_book_whoever_subscribes(sim, http):
+    """`u` matches the depth-1000 stream's and advances with the book with or without subscribers."""
+    def rest_u() -> int:
+        return http.get_orderbook(category="linear", symbol=SYM)["result"]["u"]
+
+    u0 = rest_u()
+    sim.step(2)
+    u1 = rest_u()
+    assert u1 > u0
+    topic = f"orderbook.1000.{SYM}"
+    with WsClient(sim.public_ws_url) as ws:
+        ws.subscribe(topic)
+        assert ws.recv()["data"]["u"] > u1
+        sim.step(1)
+        last = [m for m in ws.drain() if m.get("topic") == topic][-1]
+        assert rest_u() == last["data"]["u"]
+    sim.step(1)
+    assert rest_u() > last["data"]["u"]
 
 
 def test_instruments_info(http):

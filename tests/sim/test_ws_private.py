@@ -32,6 +32,15 @@ def test_pushes_after_a_market_order(sim, http):
         assert got["order"]["creationTime"] == sim.replay_time_ms
 
 
+def test_a_market_order_pushes_its_position_once(sim, http):
+    with WsClient(sim.private_ws_url) as ws:
+        ws.auth()
+        ws.subscribe("position")
+        http.place_order(**L, side="Buy", orderType="Market", qty="0.01")
+        msgs = [m for m in ws.drain() if m.get("topic") == "position"]
+    assert len(msgs) == 1 and [d["size"] for d in msgs[0]["data"]] == ["0.010"]
+
+
 def test_position_after_every_action_wallet_only_on_balance_change(sim, http):
     with WsClient(sim.private_ws_url) as ws:
         ws.auth()

@@ -97,6 +97,20 @@ def test_tickers_snapshot_then_partial_deltas(sim):
         assert merged["lastPrice"] == f"{sim.last_price:.2f}"
 
 
+def test_ticker_deltas_match_rest_right_after_a_candle_closes(sim, http):
+    """Closing a candle moves prevPrice1h and open interest; the closing flush must carry that."""
+    with WsClient(sim.public_ws_url) as ws:
+        ws.subscribe("tickers.BTCUSDT")
+        merged = dict(ws.recv()["data"])
+        for _ in range(3):
+            sim.step(1)
+            for m in ws.drain():
+                if m.get("topic") == "tickers.BTCUSDT":
+                    merged.update(m["data"])
+            rest = http.get_tickers(category="linear", symbol=SYM)["result"]["list"][0]
+            assert {k: v for k, v in merged.items() if k in rest} == {k: rest[k] for k in merged if k in rest}
+
+
 def apply_book(book: dict, msg: dict) -> None:
     if msg["type"] == "snapshot":
         book["b"], book["a"] = {}, {}

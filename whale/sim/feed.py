@@ -44,6 +44,7 @@ class Feed:
         self.kline_topics = {f"kline.{iv}.{sym}": iv for iv in KLINE_INTERVALS}
         self.ticker_last: dict[str, str] | None = None
         self.kline_last: dict[str, tuple] = {}
+        self._book_version = market.book.version  # the book as of the last flush
         hub.source = self
         hub.faults.actions["book"] = self.book_fault
 
@@ -98,13 +99,22 @@ class Feed:
             if hub.subscribed(self.trade_topic):
                 self._publish_trades(now)
             self.market.pending = []
-        for topic, bs in self.books.items():
-            if bs.bids is not None and hub.subscribed(topic):
-                self._publish_book(bs, now)
+        self._flush_books(now)
         if self.ticker_last is not None and hub.subscribed(self.ticker_topic):
             self._publish_ticker(now)
         for topic in [t for t in hub.topics if t in self.kline_topics]:
             self._publish_kline(topic, self.kline_topics[topic], closing, now)
+
+    def _flush_books(self, now: int) -> None:
+        """Deltas to subscribed depths; an unwatched depth still advances `u` when the book moved, so
+        `u` counts the book's updates whoever listens (REST shows depth 1000's, as Bybit does)."""
+        moved = self._book_version != self.market.book.version
+        self._book_version = self.market.book.version
+        for topic, bs in self.books.items():
+            if bs.bids is not None and self.hub.subscribed(topic):
+                self._publish_book(bs, now)
+            elif moved:
+                bs.u += 1
 
     def _publish_trades(self, now: int) -> None:
         trades = self.market.pending

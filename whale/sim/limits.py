@@ -25,21 +25,35 @@ class RateLimiter:
 
     def check(self, path: str) -> tuple[bool, dict[str, str]]:
         """(allowed, headers) for one call of /v5/`path`; a refused call is not counted."""
+        limit, window, now, calls = self._window(path)
+        if self._enforced(path) and len(calls) >= limit:
+            return False, _headers(limit, 0, max(calls[0] + window, now + 1))
+        calls.append(now)
+        return True, _headers(limit, max(0, limit - len(calls)), now)
+
+    def peek(self, path: str) -> dict[str, str]:
+        """The headers of /v5/`path`'s current window without counting a call: for requests that fail
+        auth, which carry no verified UID, so they must not spend the account's per-UID budget."""
+        limit, window, now, calls = self._window(path)
+        if self._enforced(path) and len(calls) >= limit:
+            return _headers(limit, 0, max(calls[0] + window, now + 1))
+        return _headers(limit, max(0, limit - len(calls)), now)
+
+    def _enforced(self, path: str) -> bool:
+        return path in self.faults.spec.rate_limits or self.enforce
+
+    def _window(self, path: str) -> tuple[int, int, int, deque[int]]:
+        """(limit, window ms, now, the calls still inside the window) for /v5/`path`."""
         override = self.faults.spec.rate_limits.get(path)
-        if override is not None:
-            limit, per = override
-        else:
-            limit, per = BYBIT_LIMITS.get(path, 50), 1.0
+        limit, per = override if override is not None else (BYBIT_LIMITS.get(path, 50), 1.0)
         window = max(1, int(per * 1000))
         now = self.clock.now_ms()
         calls = self._calls.setdefault(path, deque())
         while calls and calls[0] <= now - window:
             calls.popleft()
-        enforced = override is not None or self.enforce
-        if enforced and len(calls) >= limit:
-            reset = max(calls[0] + window, now + 1)
-            return False, {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": "0",
-                           "X-Bapi-Limit-Reset-Timestamp": str(reset)}
-        calls.append(now)
-        return True, {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(0, limit - len(calls))),
-                      "X-Bapi-Limit-Reset-Timestamp": str(now)}
+        return limit, window, now, calls
+
+
+def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
+    return {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(remaining),
+            "X-Bapi-Limit-Reset-Timestamp": str(reset_ms)}

@@ -128,6 +128,9 @@ class Exchange:
         self._emit("order", payloads.order_ws(o, self))
 
     def _emit_position(self, pos: Position) -> None:
+        """Queue the position's current state, replacing a pending push of the same position, so one
+        action (e.g. a market order: the fill, then the create) sends it once, as Bybit does."""
+        self.events = [(t, d) for t, d in self.events if t != "position" or d["positionIdx"] != pos.idx]
         self._emit("position", payloads.position_ws(pos, self))
 
     def _emit_wallet(self) -> None:
@@ -360,6 +363,7 @@ class Exchange:
         fee_total = q8(fee(float(price), float(qty), rate))
         closed = D0
         gross = D0
+        flattened = False
         if pos.side == -sign and pos.size:
             closed = min(qty, pos.size)
             avg = pos.avg
@@ -375,7 +379,8 @@ class Exchange:
             pos.open_fee -= open_part
             pos.size -= closed
             if not pos.size:
-                self._flatten(pos)
+                self._flatten(pos, o)
+                flattened = True
         opened = qty - closed
         if opened:
             if not pos.size:
@@ -387,7 +392,7 @@ class Exchange:
             pos.open_fee += fee_total * opened / qty
         realised = gross - fee_total
         pos.cum_realised += realised
-        pos.cur_realised += realised
+        pos.cur_realised = self._current_realised(pos, realised, fee_total, qty, flattened, opened)
         pos.updated = now
         self._pos_seq += 1
         pos.seq = self._pos_seq
@@ -412,7 +417,19 @@ class Exchange:
         self._emit_position(pos)
         self._emit_wallet()
 
-    def _flatten(self, pos: Position) -> None:
+    @staticmethod
+    def _current_realised(pos: Position, realised: Decimal, fee_total: Decimal, qty: Decimal, flattened: bool,
+                          opened: Decimal) -> Decimal:
+        """curRealisedPnl after a fill: it covers only the position now held (cumRealisedPnl keeps the
+        history), so a fill that closes the position resets it, and a flip starts it at the new side's
+        share of the fee."""
+        if not flattened:
+            return pos.cur_realised + realised
+        return -q8(fee_total * opened / qty) if opened else D0
+
+    def _flatten(self, pos: Position, filling: Order) -> None:
+        """The position is closed: its TP/SL/trailing orders are deactivated and its reduce-only orders
+        cancelled (nothing is left for them to reduce; they would also block switch-mode)."""
         pos.side = 0
         pos.size = D0
         pos.entry_value = D0
@@ -423,6 +440,15 @@ class Exchange:
             o = pos.stops.pop(kind)
             if o.is_open:
                 self._finish(o, "Deactivated", cancel_type="CancelByTpSlTsClear")
+        self._cancel_reduce_only(pos.idx, filling)
+
+    def _cancel_reduce_only(self, idx: int, keep: Order) -> None:
+        """Cancel (CancelByReduceOnly) the resting reduce-only orders of position `idx` except `keep`, the
+        order being filled. Untriggered conditional ones stay: they are checked when they trigger."""
+        doomed = [o for o in self.active.values() if o is not keep and o.reduce_only and not o.is_conditional
+                  and self._idx_of(o) == idx]
+        for o in sorted(doomed, key=lambda o: o.created):
+            self._finish(o, "Cancelled", cancel_type="CancelByReduceOnly")
 
     # ------------------------------------------------------------------ position TP / SL / trailing
 
@@ -628,8 +654,9 @@ class Exchange:
             if v < rules.min_leverage or v > rules.max_leverage or v % rules.leverage_step:
                 raise params_error(f"{name} invalid: {v} (from {rules.min_leverage} to {rules.max_leverage} "
                                    f"in steps of {rules.leverage_step})")
-        if not self.hedge and buy != sell:
-            raise params_error("buyLeverage must equal sellLeverage in one-way mode")
+        if buy != sell:  # the account is cross margin, where hedge mode needs them equal too (ref. 1.14)
+            mode = "hedge mode under cross margin" if self.hedge else "one-way mode"
+            raise params_error(f"buyLeverage must equal sellLeverage in {mode}")
         targets = {0: buy} if not self.hedge else {1: buy, 2: sell}
         if all(self.positions[i].leverage == v for i, v in targets.items()):
             raise ExchangeError(codes.LEVERAGE_NOT_MODIFIED, "leverage not modified")

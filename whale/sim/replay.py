@@ -136,8 +136,8 @@ class Replay:
             exchange.on_tick(tick, now, k == 0)
             if exchange.events:
                 hub.publish_private(exchange.drain())
-        self.feed.flush(closing=i)
-        market.close_candle(i)
+        market.close_candle(i)  # first: closing moves the ticker (prevPrice1h, open interest), and the
+        self.feed.flush(closing=i)  # same flush must carry it, or WS lags REST until the next tick
         with self.cond:
             self.emitted += 1
             self.index = i + 1

@@ -82,8 +82,8 @@ class Rest:
         if route.private:
             payload = req.query if req.method == "GET" else req.body.decode("utf-8", "replace")
             problem = core.creds.check_rest(req.headers, payload, core.wall.now_ms())
-            if problem is not None:
-                return self._answer(None, problem, headers, keep)
+            if problem is not None:  # headers as Bybit sends on every private answer, not counted
+                return self._answer(None, problem, core.limiter.peek(short), keep)
             allowed, headers = core.limiter.check(short)
             if not allowed:
                 return self._answer(None, (codes.RATE_LIMIT, "Too many visits"), headers, keep)
