@@ -304,12 +304,40 @@ def test_every_problem_is_reported_in_one_run(tmp_path):
 # --- rules between keys -----------------------------------------------------------------------
 
 
-def test_higher_timeframe_must_be_longer_than_interval():
-    problems = problems_of({"interval": "240", "mtf_analysis": {"higher_timeframes": ["60", "240", "D"]}})
-    assert problems == [
-        'mtf_analysis.higher_timeframes[0]: "60" is not longer than interval "240"; a higher timeframe must be longer',
-        'mtf_analysis.higher_timeframes[1]: "240" is not longer than interval "240"; a higher timeframe must be '
-        'longer']
+def test_higher_timeframe_not_longer_than_interval_is_ignored_with_a_warning():
+    # The original accepted "60" over interval "60": such a file loads; the entry is dropped.
+    loaded = config_from_data({"interval": "60", "mtf_analysis": {"higher_timeframes": ["60", "240"]}})
+    assert warned_paths(loaded.warnings) == ["mtf_analysis.higher_timeframes[0]"]
+    assert loaded.warnings[0] == ('mtf_analysis.higher_timeframes[0]: "60" is not longer than interval "60", so it '
+                                  'is ignored: a higher timeframe must be longer than the interval')
+    assert loaded.config.mtf_analysis.higher_timeframes == ("240",) and loaded.config.mtf_analysis.enabled
+    loaded = config_from_data({"interval": "240", "mtf_analysis": {"higher_timeframes": ["60", "240", "D"]}})
+    assert warned_paths(loaded.warnings) == ["mtf_analysis.higher_timeframes[0]", "mtf_analysis.higher_timeframes[1]"]
+    assert loaded.config.mtf_analysis.higher_timeframes == ("D",)
+
+
+def test_when_no_higher_timeframe_remains_mtf_is_off():
+    loaded = config_from_data({"interval": "240", "mtf_analysis": {"higher_timeframes": ["60"]}})
+    assert warned_paths(loaded.warnings) == ["mtf_analysis.higher_timeframes[0]", "mtf_analysis.enabled"]
+    assert "multi-timeframe analysis (MTF_Trend_Confluence) is off" in loaded.warnings[1]
+    assert loaded.config.mtf_analysis.enabled is False and loaded.config.mtf_analysis.higher_timeframes == ()
+
+
+def test_a_higher_timeframe_that_is_no_bybit_interval_is_still_an_error():
+    problem = one_problem({"interval": "60", "mtf_analysis": {"higher_timeframes": ["60", "90"]}})
+    assert problem.startswith('mtf_analysis.higher_timeframes[1]: "90" is not a Bybit interval')
+
+
+def test_check_config_accepts_the_originals_60_over_60(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, json.dumps({"interval": "60", "mtf_analysis": {"higher_timeframes": ["60", "240"]}}))
+    proc = subprocess.run([sys.executable, str(REPO / "whalebot.py"), "check-config", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'warning: mtf_analysis.higher_timeframes[0]: "60" is not longer than interval "60", so it is ignored' \
+        in proc.stdout and proc.stdout.rstrip().endswith("config OK")
 
 
 def test_higher_timeframe_that_is_not_a_multiple_is_a_warning():
@@ -393,6 +421,34 @@ def test_warnings_for_settings_that_do_nothing():
                                                     "account_balance": 50}})
     assert warned_paths(loaded.warnings) == ["trade_management.reverse_position_on_opposite_signal",
                                              "trade_management.account_balance"]
+
+
+def test_max_open_positions_above_1_warns_that_it_has_no_effect(tmp_path):
+    assert config_from_data({"trade_management": {"max_open_positions": 1}}).warnings == []
+    loaded = config_from_data({"trade_management": {"max_open_positions": 3}})
+    assert loaded.config.trade_management.max_open_positions == 3  # kept: an original file still loads
+    assert warned_paths(loaded.warnings) == ["trade_management.max_open_positions"]
+    text = loaded.warnings[0]
+    assert "3 has no effect" in text and "one-way mode" in text and "net against the open position" in text
+    assert "out of range [1, 100]" in one_problem({"trade_management": {"max_open_positions": 101}})
+    # check-config shows it the way it shows the deprecation warnings
+    import subprocess
+    import sys
+
+    path = write(tmp_path, json.dumps({"trade_management": {"max_open_positions": 2}}))
+    proc = subprocess.run([sys.executable, str(REPO / "whalebot.py"), "check-config", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "warning: trade_management.max_open_positions: 2 has no effect" in proc.stdout
+
+
+def test_the_model_and_docs_say_max_open_positions_has_no_effect():
+    from whale.config.model import TradeManagement
+
+    field = {f.name: f for f in dataclasses.fields(TradeManagement)}["max_open_positions"]
+    assert "no effect" in field.metadata["doc"] and "one-way" in field.metadata["doc"]
+    line = next(x for x in (REPO / "docs" / "config.md").read_text().splitlines()
+                if x.startswith("| `trade_management.max_open_positions`"))
+    assert "no effect" in line
 
 
 # --- JSON syntax and shape ----------------------------------------------------------------------
@@ -557,6 +613,24 @@ def test_unknown_profile_falls_back_to_the_defaults():
     assert loaded.config.indicators == DEFAULTS.indicators
     warning = [w for w in loaded.warnings if w.startswith("strategy_profiles: ")][0]
     assert "no profile 'moon'" in warning and "default_scalping, trend_following" in warning
+    selector = [w for w in loaded.warnings if w.startswith("current_strategy_profile: ")][0]
+    assert "'moon'" in selector and "does not have" in selector
+
+
+def test_current_strategy_profile_warning_matches_what_was_done():
+    # applied: the warning must not say the profiles "are gone"
+    warnings = dict(w.split(": ", 1) for w in config_from_data(copy.deepcopy(WB110_FILE)).warnings)
+    selector = warnings["current_strategy_profile"]
+    assert "are gone" not in selector
+    assert "selected profile 'default_scalping' of strategy_profiles, which was applied" in selector
+    # overridden by explicit sections
+    data = copy.deepcopy(WB110_FILE)
+    data["indicators"], data["active_weights"] = {"rsi": False}, {"vwap": 0.5}
+    warnings = dict(w.split(": ", 1) for w in config_from_data(data).warnings)
+    assert "ignored, because indicators and active_weights are set" in warnings["current_strategy_profile"]
+    # no strategy_profiles at all
+    warnings = dict(w.split(": ", 1) for w in config_from_data({"current_strategy_profile": "x"}).warnings)
+    assert "does not have" in warnings["current_strategy_profile"] and "ignored" in warnings["current_strategy_profile"]
 
 
 def test_weight_sets_default_scalping_becomes_active_weights():

@@ -87,11 +87,25 @@ def test_book_impact_on_the_side_the_order_takes_at_its_edge():
     assert check("10.2", book=book, equity=1e7).ok  # exactly 10 %
     v = check("10.201", book=book, equity=1e7)
     assert v.rule == "book_impact"
-    assert v.message == ("the order 10.201 would take 10.0 % of the 102 resting on the ask side within 0.5 % of "
+    assert v.message == ("the order 10.201 would take 10.001 % of the 102 resting on the ask side within 0.5 % of "
                          "the price 95,000 (limit 10 %)")
     thin_bids = (book[0], book[1] * 0.01, book[2], book[3])
     assert check("10.2", book=thin_bids, equity=1e7).ok  # a buy takes the asks
     assert check("10.2", book=thin_bids, equity=1e7, side="Sell").rule == "book_impact"
+
+
+def test_small_impact_limits_show_their_digits():
+    # 0.01 % of 102 = 0.0102: 0.011 takes 0.0108 %; one decimal would say "0.0 % (limit 0.0 %)"
+    risk = Risk(max_book_impact_percent=0.01, impact_depth_percent=0.5)
+    v = check("0.011", book=btc_book(), equity=1e7, risk=risk)
+    assert v.rule == "book_impact"
+    assert "would take 0.011 % of the 102" in v.message and "(limit 0.01 %)" in v.message, v.message
+    assert "0.0 %" not in v.message
+
+
+def test_a_value_just_over_its_limit_never_reads_as_the_limit():
+    v = check("0.02", price="100000", equity=1000, exposure="1004.5")
+    assert v.rule == "exposure" and "would be 300.4 % of equity" in v.message and "(limit 300 %)" in v.message
 
 
 def test_empty_side_and_no_book():

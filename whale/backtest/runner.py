@@ -103,10 +103,8 @@ def run_backtest(cfg: Config, data_path: str | Path, *, date_from: int | None = 
         raise BadInputError(f"{name}: no {label(candles.interval)} candles at or after --from {iso(date_from)}")
     needed = analyzer.warmup_candles
     if n < needed + 1:
-        first_line = data.first_line
-        raise BadInputError(f"{name}: lines {first_line}-{first_line + len(data.candles) - 1} give {n} "
-                            f"{label(candles.interval)} candle(s); the strategy needs {needed} for warm-up "
-                            f"({analyzer.warmup_reason}) plus candles to trade on")
+        raise BadInputError(_too_few_message(name, data, len(src), date_to, n, candles.interval, needed,
+                                             analyzer.warmup_reason))
 
     scores = np.full(n, np.nan)
     ready = np.zeros(n, dtype=np.bool_)
@@ -161,6 +159,17 @@ def run_backtest(cfg: Config, data_path: str | Path, *, date_from: int | None = 
     report["timing"]["total_s"] = time.perf_counter() - t_start
     return BacktestResult(symbol, candles.interval, report, rts, scores[report_from:], signals[report_from:], req,
                           trades, instrument, warnings)
+
+
+def _too_few_message(name: str, data: CandleFile, used_rows: int, date_to: int | None, n: int, interval: str,
+                     needed: int, reason: str) -> str:
+    """The warm-up error, naming the file lines actually used: `--to` cuts the file, so the whole
+    file's line range would point the user at candles the run never saw. (`--from` cuts nothing:
+    earlier candles still warm up.)"""
+    first = data.first_line
+    cut = f" (the candles before --to {iso(date_to)})" if date_to is not None and used_rows < len(data.candles) else ""
+    return (f"{name}: lines {first}-{first + used_rows - 1}{cut} give {n} {label(interval)} candle(s); the strategy "
+            f"needs {needed} for warm-up ({reason}) plus candles to trade on")
 
 
 def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: int) -> np.ndarray:

@@ -11,7 +11,6 @@ from whale.candle_file import BUNDLED_DATA
 from whale.errors import BadInputError
 
 
-
 def register(subparsers, parent) -> argparse.ArgumentParser:
     p = subparsers.add_parser("backtest", parents=[parent], help="run the strategy over a candle file",
                               description="Backtest the full Whalebot strategy on a candle CSV "
@@ -76,6 +75,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def funding_text(funding: float) -> str:
+    """Funding for the summary, worded by direction: report.json's `funding` is what the trades
+    paid (negative: received), and a bare signed number next to the fees reads like income."""
+    if round(funding, 2) > 0:
+        return f"funding paid {funding:.2f}"
+    if round(funding, 2) < 0:
+        return f"funding received {-funding:.2f}"
+    return "funding 0.00"
+
+
 def print_summary(r: dict, out: Path) -> None:
     from whale.market.intervals import label
     from whale.logs import NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_PURPLE, NEON_RED, NEON_YELLOW, RESET, use_colour
@@ -92,7 +101,7 @@ def print_summary(r: dict, out: Path) -> None:
         col(NEON_CYAN, f"trades         {r['trades']} ({r['long_trades']} long, {r['short_trades']} short), "
                        f"wins {r['wins']}, losses {r['losses']}, win rate {r['win_rate'] * 100:.1f}%"),
         col(pnl_col, f"net PnL        {r['total_pnl']:+.2f} USDT ({r['return_pct']:+.2f}%), "
-                     f"fees {r['fees']:.2f}, funding {r['funding']:+.2f}"),
+                     f"fees {r['fees']:.2f}, {funding_text(r['funding'])}"),
         col(NEON_CYAN, f"profit factor  {pf}   sharpe {r['sharpe']:.2f}   exposure {r['exposure_time'] * 100:.1f}%"),
         col(NEON_RED if r["max_drawdown"] > 0.1 else NEON_YELLOW,
             f"max drawdown   {r['max_drawdown'] * 100:.2f}% ({r['max_drawdown_usdt']:.2f} USDT)"),

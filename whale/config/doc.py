@@ -39,10 +39,13 @@ edit by hand.
 RULES = """\
 ## Rules between keys
 
-- `mtf_analysis.higher_timeframes`: with `mtf_analysis.enabled`, at least one entry, each longer
-  than `interval` (error). One that is not a whole multiple of `interval` (`5` over `3`, `360` over
-  `240`, `M` over `W`) is a warning: live fetches higher-timeframe candles from Bybit, so it works,
-  but its candles close out of step and a backtest cannot build them from `interval` candles.
+- `mtf_analysis.higher_timeframes`: with `mtf_analysis.enabled`, at least one entry (error), each
+  longer than `interval`. One that is not longer (`60` with interval `60`, which the original
+  accepted) is a warning and is ignored: it is dropped from the effective config, and if none
+  remains, multi-timeframe analysis is off. One that is not a whole multiple of `interval` (`5`
+  over `3`, `360` over `240`, `M` over `W`) is a warning: live fetches higher-timeframe candles from
+  Bybit, so it works, but its candles close out of step and a backtest cannot build them from
+  `interval` candles. An entry that is not a Bybit interval is an error.
   `mtf_analysis.trend_indicators` must not be empty then either. No list may name a value twice.
 - `rest_url`, `public_ws_url`, `private_ws_url`: only with `network` `custom`, and then all three
   are required (`http(s)://` for REST, `ws(s)://` for the WebSockets).
@@ -60,7 +63,10 @@ RULES = """\
 - `alerts.webhook_url_env`: an environment variable name, not the URL itself.
 - Warnings only: `trade_management.reverse_position_on_opposite_signal` without
   `close_on_opposite_signal` has no effect; `trade_management.account_balance` at or below
-  `safety.min_balance_usdt` would stop paper trading and backtests at once.
+  `safety.min_balance_usdt` would stop paper trading and backtests at once;
+  `trade_management.max_open_positions` above 1 has no effect, because Whalebot trades one symbol
+  in one-way mode (positionIdx 0), where at most one position exists (in the original a value
+  above 1 only let an opposite-side entry net against the open position on the exchange).
 """
 
 LEGACY_INTRO = """\

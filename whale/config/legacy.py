@@ -116,28 +116,48 @@ def _explicit(data: dict[str, Any], key: str) -> bool:
 
 
 def _apply_profiles(data: dict[str, Any], origins: Origins, warn: Callable[[str, str], None]) -> None:
-    name = None
-    if "current_strategy_profile" in data:
-        name = data.pop("current_strategy_profile")
-        warn("current_strategy_profile", "deprecated: it selected an entry of strategy_profiles, which "
-             "are gone; delete it")
+    """Apply the selected profile of `strategy_profiles`, and warn about both keys with what
+    actually happened to them (applied, ignored, or no such profile), so the text never
+    contradicts the effective config."""
+    has_name = "current_strategy_profile" in data
+    name = data.pop("current_strategy_profile", None)
     if "strategy_profiles" not in data:
+        if has_name:
+            warn("current_strategy_profile", "deprecated and ignored: it selected an entry of "
+                 "strategy_profiles, which this file does not have; delete it")
         return
     profiles = data.pop("strategy_profiles")
     if not isinstance(name, str):
         name = DEFAULT_PROFILE
+    outcome, text = _profile_outcome(data, origins, profiles, name)
+    if has_name:
+        warn("current_strategy_profile", _SELECTOR_TEXT[outcome].format(name=name))
+    warn("strategy_profiles", text)
+
+
+# What the current_strategy_profile warning says for each outcome of _profile_outcome.
+_SELECTOR_TEXT = {
+    "applied": "deprecated: it selected profile '{name}' of strategy_profiles, which was applied (see "
+               "strategy_profiles); delete it once indicators and active_weights are written out",
+    "overridden": "deprecated and ignored, because indicators and active_weights are set; delete it",
+    "missing": "deprecated: it names profile '{name}', which strategy_profiles does not have, so the "
+               "defaults apply; delete it",
+    "empty": "deprecated and ignored: profile '{name}' has nothing to apply; delete it",
+}
+
+
+def _profile_outcome(data: dict[str, Any], origins: Origins, profiles: Any, name: str) -> tuple[str, str]:
+    """Apply profile `name` where the file leaves indicators / active_weights unset; returns the
+    outcome (a key of _SELECTOR_TEXT) and the strategy_profiles warning."""
     need_toggles, need_weights = not _explicit(data, "indicators"), not _explicit(data, "active_weights")
     if not (need_toggles or need_weights):
-        warn("strategy_profiles", "deprecated and ignored, because indicators and active_weights are "
-             "set; delete it")
-        return
+        return "overridden", ("deprecated and ignored, because indicators and active_weights are set; "
+                              "delete it")
     profile = profiles.get(name) if isinstance(profiles, dict) else None
     if not isinstance(profile, dict):
         known = ", ".join(profiles) if isinstance(profiles, dict) and profiles else "none"
-        warn("strategy_profiles", f"deprecated; it has no profile '{name}' (profiles: {known}), so "
-             "the defaults apply to indicators and active_weights; set those and delete "
-             "strategy_profiles")
-        return
+        return "missing", (f"deprecated; it has no profile '{name}' (profiles: {known}), so the defaults "
+                           "apply to indicators and active_weights; set those and delete strategy_profiles")
     applied = []
     toggles = profile.get("indicators_enabled")
     if need_toggles and isinstance(toggles, dict):
@@ -152,13 +172,10 @@ def _apply_profiles(data: dict[str, Any], origins: Origins, warn: Callable[[str,
         origins.sections["active_weights"] = f"strategy_profiles.{name}.weights"
         applied.append("its weights became active_weights (weights it does not list keep their "
                        "defaults)")
-    if applied:
-        warn("strategy_profiles", f"deprecated; profile '{name}' was applied as the original did: "
-             f"{'; '.join(applied)}. Write them under indicators and active_weights and delete "
-             "strategy_profiles")
-    else:
-        warn("strategy_profiles", f"deprecated and ignored (profile '{name}' has nothing to apply); "
-             "delete it")
+    if not applied:
+        return "empty", f"deprecated and ignored (profile '{name}' has nothing to apply); delete it"
+    return "applied", (f"deprecated; profile '{name}' was applied as the original did: {'; '.join(applied)}. "
+                       "Write them under indicators and active_weights and delete strategy_profiles")
 
 
 def _apply_weight_sets(data: dict[str, Any], origins: Origins, warn: Callable[[str, str], None]) -> None:

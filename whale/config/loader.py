@@ -119,6 +119,7 @@ def config_from_data(data: Any, *, source: str = "config") -> LoadedConfig:
     checker.cross_checks(config)
     if checker.problems:
         raise ConfigError(source, checker.problems, checker.warnings)
+    config = checker.effective(config)
     return LoadedConfig(config, checker.warnings, False, source)
 
 
@@ -368,6 +369,7 @@ class _Checker:
         self.origins = legacy.Origins()
         self.invalid: set[str] = set()  # model paths whose value was rejected (defaults stand in)
         self.secret_paths: set[str] = set()
+        self.ignored_htfs: list[str] = []  # higher timeframes not longer than interval (warned, dropped)
 
     def problem(self, path: str, text: str) -> None:
         self.invalid.add(path)
@@ -584,6 +586,20 @@ class _Checker:
             return False, None
         return True, tuple(seen)
 
+    def effective(self, cfg: Config) -> Config:
+        """`cfg` without the higher timeframes the checks ignored (warned about already). The
+        original accepted e.g. "60" over interval "60", so such a file must still load; if none
+        remains, multi-timeframe analysis is switched off rather than left with an empty list."""
+        if not self.ignored_htfs:
+            return cfg
+        kept = tuple(h for h in cfg.mtf_analysis.higher_timeframes if h not in self.ignored_htfs)
+        cfg = replace_path(cfg, "mtf_analysis.higher_timeframes", kept)
+        if not kept:
+            self.warn("mtf_analysis.enabled", f'no higher timeframe is longer than interval "{cfg.interval}", '
+                      "so multi-timeframe analysis (MTF_Trend_Confluence) is off")
+            cfg = replace_path(cfg, "mtf_analysis.enabled", False)
+        return cfg
+
     # -- rules between keys --
 
     def cross_checks(self, cfg: Config) -> None:
@@ -632,6 +648,11 @@ class _Checker:
               "trade_management.close_on_opposite_signal"),
              tm.reverse_position_on_opposite_signal and not tm.close_on_opposite_signal,
              "has no effect while trade_management.close_on_opposite_signal is false", warning=True)
+        rule(("trade_management.max_open_positions",), tm.max_open_positions > 1,
+             f"{tm.max_open_positions} has no effect: Whalebot trades one symbol in one-way mode "
+             "(positionIdx 0), so at most one position exists. In the original a value above 1 only "
+             "let an opposite-side entry net against the open position on the exchange; set it to 1 "
+             "or delete it", warning=True)
         rule(("trade_management.account_balance", "safety.min_balance_usdt"),
              tm.account_balance <= cfg.safety.min_balance_usdt,
              f"{_num(tm.account_balance)} is not above safety.min_balance_usdt "
@@ -674,8 +695,9 @@ class _Checker:
             minutes = _INTERVAL_MINUTES[htf]
             path = f"mtf_analysis.higher_timeframes[{i}]"
             if minutes <= base:
-                self.problem(path, f'"{htf}" is not longer than interval "{cfg.interval}"; a higher '
-                             "timeframe must be longer")
+                self.warn_at(path, f'"{htf}" is not longer than interval "{cfg.interval}", so it is '
+                             "ignored: a higher timeframe must be longer than the interval")
+                self.ignored_htfs.append(htf)
             elif not _divides(base, htf):
                 self.warn_at(path, f'"{htf}" is not a whole multiple of interval "{cfg.interval}": its '
                              "candles close out of step with the interval's (live fetches them from "

@@ -57,7 +57,10 @@ class TradeManagement:
     risk_per_trade_percent: float = setting(1.0, lo=0, hi=100, lo_open=True, doc="% of equity risked per trade")
     stop_loss_atr_multiple: float = setting(1.5, lo=0, lo_open=True, doc="SL distance in ATR")
     take_profit_atr_multiple: float = setting(2.0, lo=0, lo_open=True, doc="TP distance in ATR")
-    max_open_positions: int = setting(1, lo=1, hi=100, doc="cap on open positions")
+    max_open_positions: int = setting(1, lo=1, hi=100, doc=(
+        "kept for compatibility, no effect: one symbol in one-way mode (positionIdx 0) holds at most one "
+        "position; a value above 1 gives a warning (in the original it only let an opposite-side entry net "
+        "against the open position)"))
     enable_trailing_stop: bool = setting(True, doc="trail the stop behind the price once armed")
     trailing_stop_atr_multiple: float = setting(0.8, lo=0, lo_open=True, doc="trailing distance in ATR")
     break_even_atr_trigger: float = setting(0.5, lo=0, doc="profit in ATR that arms the trailing stop")
@@ -71,7 +74,7 @@ class TradeManagement:
 @dataclass(frozen=True)
 class MtfAnalysis:
     enabled: bool = setting(True, doc="score higher-timeframe trend confluence (MTF_Trend_Confluence)")
-    higher_timeframes: tuple[str, ...] = setting(("60", "240"), item_choices=BYBIT_INTERVALS, doc="Bybit intervals, each longer than interval")
+    higher_timeframes: tuple[str, ...] = setting(("60", "240"), item_choices=BYBIT_INTERVALS, doc="Bybit intervals, each longer than interval (one that is not is ignored, with a warning)")
     trend_indicators: tuple[str, ...] = setting(("ema", "ehlers_supertrend"), item_choices=MTF_METHODS, doc="trend methods run on each higher timeframe: sma, ema, ehlers_supertrend")
     trend_period: int = setting(50, lo=2, hi=1000, doc="SMA/EMA length on the higher timeframe")
     mtf_request_delay_seconds: float = setting(0.5, lo=0, hi=60, doc="pause between higher-timeframe REST fetches")

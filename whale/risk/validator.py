@@ -58,9 +58,27 @@ def fmt_amount(x: Decimal | float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
 
 
-def fmt_pct(x: Decimal | float) -> str:
+def fmt_pct(x: Decimal | float, *, beyond: Decimal | float | None = None) -> str:
+    """A percentage for messages: whole from 100 up, one decimal from 1, and two significant digits
+    below 1, so a small limit (0.05 %) never shows as 0.0. With `beyond` (the limit a value broke)
+    more digits are added, up to 6 decimals, until the value no longer reads as the limit."""
     v = float(x)
-    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.1f}"
+    if not math.isfinite(v) or v == 0.0:
+        return f"{v:g}"
+    if abs(v) >= 100 or v.is_integer():
+        decimals = 0
+    elif abs(v) >= 1:
+        decimals = 1
+    else:
+        decimals = 1 - math.floor(math.log10(abs(v)))  # two significant digits
+    if beyond is not None:
+        limit = float(beyond)
+        while decimals < 6 and round(v, decimals) == limit and v != limit:
+            decimals += 1
+    text = f"{v:,.{decimals}f}"
+    if abs(v) < 1 and "." in text:
+        text = text.rstrip("0").rstrip(".")  # 0.50 -> 0.5
+    return text
 
 
 def _plain(x: Decimal) -> str:
@@ -126,7 +144,7 @@ def validate_entry(side: int | str, qty: Any, price: Any, equity: Any, open_expo
     if after * HUNDRED > eq * limit_pct:
         pct = after / eq * HUNDRED
         return Validation(False, "exposure", (
-            f"exposure {fmt_amount(after)} USDT after the trade would be {fmt_pct(pct)} % of equity "
+            f"exposure {fmt_amount(after)} USDT after the trade would be {fmt_pct(pct, beyond=limit_pct)} % of equity "
             f"{fmt_amount(eq)} USDT (limit {fmt_pct(limit_pct)} %)"))
     if book is not None:
         s = _side(side)
@@ -140,7 +158,8 @@ def validate_entry(side: int | str, qty: Any, price: Any, equity: Any, open_expo
         if q * HUNDRED > to_decimal(limit) * to_decimal(depth):
             share = float(q) / depth * 100.0
             return Validation(False, "book_impact", (
-                f"the order {_plain(q)} would take {share:.1f} % of the {depth:,.6g} resting on the {book_side} "
-                f"side within {fmt_pct(depth_pct)} % of the price {_plain(p)} (limit {fmt_pct(limit)} %)"))
+                f"the order {_plain(q)} would take {fmt_pct(share, beyond=limit)} % of the {depth:,.6g} resting "
+                f"on the {book_side} side within {fmt_pct(depth_pct)} % of the price {_plain(p)} "
+                f"(limit {fmt_pct(limit)} %)"))
     return Validation(True, "ok", f"{_plain(q)} at {_plain(p)}: exposure {fmt_amount(after)} USDT, "
                                   f"{fmt_pct(after / eq * HUNDRED)} % of equity {fmt_amount(eq)} USDT")
