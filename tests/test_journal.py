@@ -482,3 +482,27 @@ def test_hand_typed_numbers_are_read(tmp_path):
     path.write_text(json.dumps(doc))
     with tracker(tmp_path) as t:
         assert t.warnings == [] and t.get("wb-1").qty == Decimal("0.01") and t.get("wb-1").fees == 1
+
+
+def test_the_setup_kind_is_stored_and_old_journals_infer_it(tmp_path):
+    """A density trade's setup (breakout / bounce) survives a restart; a journal written before the
+    field existed still loads, a wall ahead of the entry meaning a breakout."""
+    with tracker(tmp_path) as t:
+        t.open_trade(record(1, strategy="density", density_price=Decimal("65100"), setup="bounce"))
+    with tracker(tmp_path) as t:
+        assert t.get("wb-1").setup == "bounce" and t.get("wb-1").setup_kind() == "bounce"
+    path = tmp_path / "trade_history.paper.json"
+    doc = json.loads(path.read_text())
+    old = doc["trades"][0]
+    del old["setup"]
+    doc["trades"] = [dict(old, id="long-ahead"), dict(old, id="long-behind", density_price="64900"),
+                     dict(old, id="short-ahead", side="Sell", density_price="64900", initial_stop="66000",
+                          stop_loss="66000", take_profit="64000"),
+                     dict(old, id="plain", strategy="indicators", density_price=None)]
+    path.write_text(json.dumps(doc))
+    with tracker(tmp_path) as t:
+        kinds = {r.id: (r.setup, r.setup_kind()) for r in t.all_trades()}
+    assert kinds == {"long-ahead": (None, "breakout"), "long-behind": (None, "bounce"),
+                     "short-ahead": (None, "breakout"), "plain": (None, "indicators")}
+    with pytest.raises(ValueError, match="setup"):
+        record(2, setup="scalp")

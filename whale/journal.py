@@ -65,6 +65,7 @@ STATUSES = ("open", "closed")
 NETWORKS = ("mainnet", "testnet", "demo-trading", "custom")
 MODES = ("live", "paper", "demo")
 STRATEGIES = ("indicators", "density", "combined")
+SETUPS = ("indicators", "breakout", "bounce")  # what opened a trade: its exits and stop rules depend on it
 STOP_KIND_NAMES = {STOP_INITIAL: "initial", STOP_BREAKEVEN: "break-even", STOP_TRAILING: "trailing"}
 
 _DECIMAL_FIELDS = ("qty", "entry_price", "exit_price", "fees", "funding", "pnl", "initial_stop", "stop_loss",
@@ -189,6 +190,7 @@ class TradeRecord:
     density_price: Decimal | None = None
     adopted: bool = False
     entry_atr: float | None = None
+    setup: str | None = None  # one of SETUPS; None in journals written before it existed (see setup_kind)
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -202,6 +204,8 @@ class TradeRecord:
         _choice(self, "network", NETWORKS)
         _choice(self, "mode", MODES)
         _choice(self, "strategy", STRATEGIES)
+        if self.setup is not None:
+            _choice(self, "setup", SETUPS)
         for name in _DECIMAL_FIELDS:
             value = getattr(self, name)
             if value is None and name in _OPTIONAL_DECIMALS:
@@ -244,6 +248,17 @@ class TradeRecord:
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    def setup_kind(self) -> str:
+        """The setup that opened the trade. Old journals lack `setup`: without a density price it was
+        an indicator entry; with one, a wall ahead of the entry (above a long's, below a short's) was
+        broken through (breakout), one behind it was bounced off (bounce)."""
+        if self.setup is not None:
+            return self.setup
+        if self.density_price is None:
+            return "indicators"
+        ahead = (self.density_price - self.entry_price) * self.direction > 0
+        return "breakout" if ahead else "bounce"
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {}

@@ -43,7 +43,10 @@ class EntryResult:
 
 class PositionManager:
     def __init__(self, cfg: Config, broker: Broker, tracker: PerformanceTracker, alerts: AlertSystem,
-                 log: logging.Logger, *, new_link_id: Callable[[str], str], now_ms: Callable[[], int]) -> None:
+                 log: logging.Logger, *, new_link_id: Callable[[str], str], now_ms: Callable[[], int],
+                 market: Callable[[], tuple[float | None, float | None]] | None = None) -> None:
+        """`market()` gives (ATR, price) now: a position found on the exchange while running is given
+        a stop from them (no position without a stop)."""
         self.cfg = cfg
         self.broker = broker
         self.tracker = tracker
@@ -51,6 +54,7 @@ class PositionManager:
         self.log = log
         self.new_link_id = new_link_id
         self.now_ms = now_ms
+        self.market = market or (lambda: (None, None))
         self.tm = cfg.trade_management
         self.trade: TradeRecord | None = None
 
@@ -73,12 +77,14 @@ class PositionManager:
     # ---- entries -------------------------------------------------------------------------------------
     def enter(self, side: int, atr: float, ref_price: float, *, strategy: str | None = None,
               stop_rule: Callable[[float], float] | None = None, density_price: float | None = None,
-              validate: Callable[[Decimal, Decimal], str | None] | None = None) -> EntryResult:
+              validate: Callable[[Decimal, Decimal], str | None] | None = None,
+              setup: str = "indicators") -> EntryResult:
         """Size, place a market entry with SL/TP attached, re-protect from the fill, confirm the stop.
 
         `stop_rule(price)` replaces the ATR stop (density entries): applied to the pre-trade price
         for sizing and to the real fill price for the stop that stays; `validate(qty, price)` may
-        veto with a message (the signal validator)."""
+        veto with a message (the signal validator). `setup` (indicators, breakout, bounce) is
+        journaled so a restart restores the trade's exit rules."""
         if self.trade is not None:
             return EntryResult(None, "a position is already open")
         if not self.tm.enabled:
@@ -115,7 +121,7 @@ class PositionManager:
             mode=self.tracker.mode, strategy=strategy or self.cfg.strategy.mode, entry_time=fill.time_ms,
             entry_price=fill.price, entry_order_link_id=link, fees=fill.fee, initial_stop=self._price(sl),
             stop_loss=self._price(sl), take_profit=self._price(tp), entry_atr=float(atr),
-            density_price=None if density_price is None else Decimal(repr(density_price)))
+            density_price=None if density_price is None else Decimal(repr(density_price)), setup=setup)
         self.trade = self.tracker.open_trade(trade)
         self.alerts.send_alert(f"Opened {describe_trade(self.trade)}", "INFO", "entry")
         self._protect_from_fill(fill, atr, stop_rule)
@@ -214,8 +220,9 @@ class PositionManager:
             self.check_exchange()
 
     def check_exchange(self) -> None:
-        """REST-side check: a position we track that the exchange no longer has (closed while we
-        missed it) is closed in the journal from the broker's records; an unknown one is adopted."""
+        """REST-side check (a position update or the periodic check): a position we track that the
+        exchange no longer has is closed in the journal from the broker's records; an unknown one is
+        adopted and protected; one we track is checked for its stop and size (whalebot.md §9)."""
         pos = self.broker.position()
         t = self.trade
         if t is not None and pos is None:
@@ -223,7 +230,56 @@ class PositionManager:
             if fill is not None:
                 self._record_exit(fill, self._reason_for_cause(cause), "found closed on the exchange")
         elif t is None and pos is not None:
-            self._adopt(pos, None)
+            atr, price = self.market()
+            self.log.warning(f"Reconciliation: {self._adopt(pos, atr, price)}")
+        elif t is not None and pos is not None:
+            self._check_held(t, pos)
+
+    def _check_held(self, t: TradeRecord, pos: BrokerPosition) -> None:
+        """The exchange's position against the journal's: a flipped side is a new position, a
+        different size is recorded, a missing stop is put back."""
+        if pos.side != self.side:
+            fill, cause = self._last_exit_fill()
+            if fill is None:  # the execution list can lag: the next check tries again
+                self.alerts.send_alert(f"{describe_trade(t)} was reversed on the exchange to {SIDE_NAME[pos.side]} "
+                                       f"{pos.size}; its closing execution is not listed yet", "WARNING", "error")
+                return
+            self._record_exit(fill, self._reason_for_cause(cause), "reversed on the exchange")
+            atr, price = self.market()
+            self.log.warning(f"Reconciliation: {self._adopt(pos, atr, price)}")
+            return
+        if pos.size != t.qty:
+            self._record_size_change(t, pos.size)
+        if pos.stop_loss is None:
+            self._restore_stop()
+
+    def _record_size_change(self, t: TradeRecord, size: Decimal) -> None:
+        """Someone changed the position's size on the exchange: the journal follows (the exchange is
+        the truth), with a note, and the user is told."""
+        note = f"size changed on the exchange from {t.qty} to {size}"
+        self.tracker.update_trade(t.id, qty=size)
+        self.trade = self.tracker.add_note(t.id, note)
+        self.alerts.send_alert(f"{describe_trade(self.trade)}: {note}", "WARNING", "error")
+
+    def _restore_stop(self) -> None:
+        """The exchange lost the stop (removed by hand, or never held): put the bot's stop back; when
+        the price has already passed it, leave at market. Without a journal stop, place one from ATR."""
+        t = self.trade
+        atr, price = self.market()
+        stop = t.stop_loss or t.initial_stop
+        if stop is None:
+            what = self.protect_adopted(atr, price)
+        elif price is not None and (price - float(stop)) * self.side <= 0:
+            what = f"the price {price} is past the stop {stop}: closed at market"
+            self.exit(R_EMERGENCY, f"stop removed on the exchange and the price is past it ({stop})")
+        else:
+            try:
+                self.broker.set_stops(stop_loss=stop)
+                what = f"set it again at {stop}"
+            except BrokerError as exc:
+                what = f"setting it again at {stop} failed ({exc}): closed at market"
+                self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
+        self.alerts.send_alert(f"The exchange held no stop for {describe_trade(t)}: {what}", "WARNING", "error")
 
     def _reason_for_cause(self, cause: str) -> str:
         if cause == CAUSE_STOP_LOSS:

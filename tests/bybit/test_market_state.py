@@ -118,3 +118,21 @@ def test_private_queue_and_wake():
     assert done == [True]
     assert s.pop_private() == [("order", [{"orderId": "1"}]), ("execution", [{"execId": "e"}])]
     assert s.pop_private() == []
+
+
+def test_trades_after_a_cursor_keeps_batches_sharing_a_millisecond():
+    """Two publicTrade batches in the same millisecond: a timestamp cursor (since last ms + 1) drops
+    the second; the sequence cursor returns both, each once."""
+    s = MarketState("BTCUSDT", max_trades=5)
+    cursor = s.trade_cursor()
+    s.on_trades([{"T": T0, "S": "Sell", "v": "1", "p": "100"}])
+    first, cursor = s.trades_after(cursor)
+    assert [t[2] for t in first] == [1.0]
+    s.on_trades([{"T": T0, "S": "Sell", "v": "2", "p": "99"}, {"T": T0, "S": "Sell", "v": "3", "p": "98"}])
+    second, cursor = s.trades_after(cursor)
+    assert [t[2] for t in second] == [2.0, 3.0]
+    assert s.trades_after(cursor) == ([], cursor)
+    # More trades than the store keeps between two reads: the newest ones, none twice.
+    s.on_trades([{"T": T0 + 1, "S": "Buy", "v": str(i), "p": "100"} for i in range(10, 18)])
+    burst, cursor = s.trades_after(cursor)
+    assert [t[2] for t in burst] == [13.0, 14.0, 15.0, 16.0, 17.0]

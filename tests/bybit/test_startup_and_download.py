@@ -3,7 +3,9 @@ naming the host), the `download` command against the simulator, and MarketFeed's
 
 import subprocess
 import sys
+import threading
 import time
+import types
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +17,7 @@ from whale.bybit.endpoints import Endpoints, custom_endpoints
 from whale.bybit.errors import UnreachableError
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
-from whale.bybit.startup import connect_with_deadline
+from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_with_deadline
 from whale.candle_file import load_candle_file
 from whale.cli import main
 from whale.logs import shutdown_logging
@@ -66,6 +68,52 @@ def test_no_dns_fails_naming_the_host():
     with pytest.raises(UnreachableError) as info:
         connect_with_deadline(custom_endpoints("https://api.whalebot-test.invalid"), 3)
     assert time.monotonic() - t0 < 4.0 and "api.whalebot-test.invalid" in str(info.value)
+
+
+def _stop_after(seconds: float) -> threading.Event:
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.daemon = True
+    timer.start()
+    return stop
+
+
+def test_a_stop_during_the_check_ends_it_at_once():
+    # Ctrl-C / SIGTERM during start-up: the bot must not sit out the deadline on a silent host.
+    with SilentServer() as silent:
+        stop = _stop_after(0.3)
+        t0 = time.monotonic()
+        with pytest.raises(StartupCancelled) as info:
+            connect_with_deadline(custom_endpoints(silent.url), 4, stop=stop)
+        assert time.monotonic() - t0 < 1.0
+        assert info.value.exit_code == 0
+
+
+def test_wait_ready_returns_at_once_when_stopped(make_ws):
+    with SilentServer() as silent:
+        mgr = make_ws(types.SimpleNamespace(rest_url=silent.url), keys=False)
+        mgr.start()
+        assert mgr.wait_ready(0.3) is False  # no stop: the plain timeout
+        stop = _stop_after(0.3)
+        t0 = time.monotonic()
+        with pytest.raises(StartupCancelled):
+            mgr.wait_ready(10.0, stop=stop)
+        assert time.monotonic() - t0 < 1.0
+
+
+def test_the_default_deadline_leaves_margin_under_30_s():
+    from whale.commands.run import STARTUP_TIMEOUT_S
+
+    assert DEFAULT_DEADLINE_S == STARTUP_TIMEOUT_S <= 25.0
+    assert "default 25 s" in subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "run", "--help"],
+                                            capture_output=True, text=True, timeout=60).stdout
+
+
+def test_the_hint_names_the_config_file_in_use():
+    port = closed_port()
+    with pytest.raises(UnreachableError) as info:
+        connect_with_deadline(custom_endpoints(f"http://127.0.0.1:{port}"), 3, config_path="/etc/wb/live.json")
+    assert "`network` in /etc/wb/live.json" in str(info.value) and "config.json" not in str(info.value)
 
 
 # ---------------------------------------------------------------- download

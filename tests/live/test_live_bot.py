@@ -166,7 +166,7 @@ def test_corrupt_journal_is_moved_aside_and_the_bot_runs(tmp_path):
     workdir = tmp_path / "w"
     workdir.mkdir()
     (workdir / "trade_history.json").write_text('{"version": 1, "trades": [ {broken')
-    result, workdir = run(tmp_path, candles=16)
+    result, workdir = run(tmp_path, candles=16, prepared_workdir=True)
     aside = list(workdir.glob("trade_history.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text().startswith('{"version": 1, "trades": [ {broken')
     log = (workdir / "whalebot.log").read_text()

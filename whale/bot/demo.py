@@ -24,6 +24,8 @@ from whale.sim import SimConfig, Simulator
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 HANDLE_TIMEOUT_S = 60.0  # the bot must handle a closed candle within this (else the demo stops)
+RUN_FILES = ("trade_history.json", "signals.csv")  # what one demo run writes and must not share
+WORKDIR_FILES = (*RUN_FILES, "whalebot.log")  # what the closing line may list
 
 
 @dataclass
@@ -35,6 +37,25 @@ class DemoResult:
     trades_closed: int
     open_position: bool
     emergency: list[str] | None = None  # the safety monitor's reasons when it stopped the bot
+    files: tuple[str, ...] = ()  # which of WORKDIR_FILES the work dir holds afterwards
+
+
+def check_fresh_workdir(workdir: Path) -> None:
+    """Refuse a work dir that already holds a demo's journal or signals (exit 2). Each demo starts a
+    fresh simulator: reusing the journal would mix two runs' trades, and signals.csv would get a
+    second copy of the rows, so it would no longer equal the backtest's. Deleting a trader's
+    earlier results without asking would be worse, so the user picks a new dir or removes them."""
+    found = [name for name in RUN_FILES if (workdir / name).exists()]
+    if found:
+        raise BadInputError(f"work dir {workdir} already holds {' and '.join(found)} from an earlier demo run; a "
+                            "demo starts from a fresh simulator and would mix the two runs. Pass a new --workdir "
+                            "(or leave it out for workdirs/demo-<UTC stamp>/), or delete "
+                            f"{'those files' if len(found) > 1 else 'that file'} first")
+
+
+def files_in(workdir: Path) -> tuple[str, ...]:
+    """The run's files that exist (a run that never reached a candle writes no journal)."""
+    return tuple(name for name in WORKDIR_FILES if (workdir / name).exists())
 
 
 def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:
@@ -49,11 +70,15 @@ def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:
 def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, log: logging.Logger,
              speed: float = 0.0, stop: threading.Event | None = None, bot_hooks: BotHooks | None = None,
              scenario=None, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
-             sim_options: dict | None = None, rest_timeout_s: float = 10.0) -> DemoResult:
+             sim_options: dict | None = None, rest_timeout_s: float = 10.0,
+             prepared_workdir: bool = False) -> DemoResult:
     """Replay the last `candles` candles of the config's interval from `data`. `scenario` (optional)
     has before_step(sim, bot), called before each simulator step: tests and named scenarios use it
-    to script walls, faults and balance changes while the bot runs."""
+    to script walls, faults and balance changes while the bot runs. `prepared_workdir` lets a
+    caller start on a work dir it filled on purpose (e.g. a corrupt journal) instead of a fresh one."""
     t_start = time.monotonic()
+    if not prepared_workdir:
+        check_fresh_workdir(workdir)
     base = data if isinstance(data, Candles) else load_candle_file(data).candles
     primary = cfg.interval
     if not is_multiple(primary, base.interval):
@@ -142,7 +167,7 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
     if failure:
         raise WhaleError(f"demo stopped: {failure[0]}")
     return DemoResult(workdir, bot.decisions, time.monotonic() - t_start, bot.summary_lines(),
-                      len(bot.tracker.closed_trades()), bot.pm.trade is not None, emergency)
+                      len(bot.tracker.closed_trades()), bot.pm.trade is not None, emergency, files_in(workdir))
 
 
 def _name(data: Path | Candles) -> str:

@@ -1,27 +1,51 @@
-"""The emergency close (whalebot.md §8): cancel every order, close the position with reduce-only
-market orders, retried a bounded number of times. Used by the safety monitor's EMERGENCY state in
-the live loop and by `python whalebot.py close-all`."""
+"""The emergency close (whalebot.md §8): cancel every order, close every position of the symbol
+with reduce-only market orders, retried a bounded number of times. Used by the safety monitor's
+EMERGENCY state in the live loop and by `python whalebot.py close-all`."""
 
 from __future__ import annotations
 
 import logging
 from typing import Callable
 
-from whale.broker.base import Broker, BrokerError
+from whale.broker.base import Broker, BrokerError, BrokerPosition
 from whale.bybit.errors import BybitError
 from whale.risk.safety import EmergencyPlan
 
 
+def open_positions(broker: Broker) -> list[BrokerPosition]:
+    """Every position of the symbol the exchange shows: the emergency closes them all, whether the
+    bot opened or adopted them or not (a broker without `positions()` shows only its own)."""
+    lister = getattr(broker, "positions", None)
+    if lister is not None:
+        return list(lister())
+    pos = broker.position()
+    return [] if pos is None else [pos]
+
+
+def close_exchange_positions(broker: Broker, new_link_id: Callable[[str], str], log: logging.Logger) -> int:
+    """One reduce-only market close of each open position (each with its own orderLinkId); returns
+    how many were sent. A refused one is logged and the others are still tried."""
+    sent = 0
+    for pos in open_positions(broker):
+        try:
+            broker.close_position(pos.size, new_link_id("emergency"), pos.position_idx)
+            sent += 1
+        except BrokerError as exc:
+            log.error(f"Emergency: closing {pos.size} (positionIdx {pos.position_idx}) failed: {exc}")
+    return sent
+
+
 def close_everything(broker: Broker, close_once: Callable[[], object], plan: EmergencyPlan, log: logging.Logger,
                      sleep: Callable[[float], None]) -> bool:
-    """True when the exchange shows no position afterwards."""
+    """True when the exchange shows no position afterwards. `close_once` is one closing round
+    (e.g. the bot's journaled exit, then close_exchange_positions for whatever is left)."""
     try:
         broker.cancel_all()
     except (BrokerError, BybitError) as exc:
         log.error(f"Emergency: cancelling the open orders failed: {exc}")
     for attempt in range(plan.max_attempts):
         try:
-            if broker.position() is None:
+            if not open_positions(broker):
                 return True
             close_once()
         except (BrokerError, BybitError) as exc:
@@ -29,6 +53,6 @@ def close_everything(broker: Broker, close_once: Callable[[], object], plan: Eme
         if attempt < plan.max_attempts - 1:
             sleep(plan.retry_delays_ms[min(attempt, len(plan.retry_delays_ms) - 1)] / 1000.0)
     try:
-        return broker.position() is None
+        return not open_positions(broker)
     except (BrokerError, BybitError):
         return False

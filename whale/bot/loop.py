@@ -27,7 +27,7 @@ from whale.bybit.errors import BybitError
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
 from whale.bybit.rest import BybitRest, new_link_id
-from whale.bybit.startup import connect_with_deadline
+from whale.bybit.startup import DEFAULT_DEADLINE_S, connect_with_deadline
 from whale.bybit.ws import BybitWebSocketManager
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
@@ -41,7 +41,7 @@ from whale.strategy.analyzer import Analyzer, Decision
 from whale.strategy.decide import candle_action
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.scorers import S_BOOK, S_DENSITY
-from whale.bot.emergency import close_everything
+from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.risk.safety import ACTIVE, EMERGENCY, SafetyMonitor, allows_entry, emergency_plan
 from whale.risk.validator import validate_entry
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
@@ -76,7 +76,8 @@ class BotOptions:
     workdir: Path
     api_key: str | None = None
     api_secret: str | None = None
-    startup_deadline_s: float = 30.0
+    startup_deadline_s: float = DEFAULT_DEADLINE_S
+    config_path: str = "config.json"  # named in the hint when the exchange cannot be reached
     history_candles: int | None = None  # override history_needed() (the demo loads all it can)
     rest_timeout_s: float = 10.0
     hooks: BotHooks = field(default_factory=BotHooks)
@@ -101,7 +102,9 @@ class Bot:
         self.tick_latencies: list[float] = []
 
     # ---- start-up --------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, stop: threading.Event | None = None) -> None:
+        """Connect, load history, reconcile. A set `stop` (Ctrl-C / SIGTERM) ends the waits for the
+        exchange at once with StartupCancelled."""
         cfg, opts, log = self.cfg, self.opts, self.log
         opts.workdir.mkdir(parents=True, exist_ok=True)
         self.tracker = PerformanceTracker(opts.workdir / journal_filename(self.paper), network=cfg.network,
@@ -112,7 +115,8 @@ class Bot:
             log.warning(w)
         self.alerts = AlertSystem.from_config(cfg.alerts, log)
         self.closed.append(self.alerts)
-        reach = connect_with_deadline(self.endpoints, opts.startup_deadline_s, symbol=cfg.symbol)
+        reach = connect_with_deadline(self.endpoints, opts.startup_deadline_s, symbol=cfg.symbol, stop=stop,
+                                      config_path=opts.config_path)
         log.info(f"Connected to {self.endpoints.rest_host} ({self.endpoints.network}); clock offset "
                  f"{reach.offset_ms} ms")
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
@@ -136,7 +140,7 @@ class Bot:
         self.feed.ws = self.ws
         self.ws.start()
         self.closed.append(_Stopper(self.ws))
-        if not self.ws.wait_ready(opts.startup_deadline_s):
+        if not self.ws.wait_ready(opts.startup_deadline_s, stop=stop):
             raise WhaleError(f"the WebSocket streams of {self.endpoints.public_ws_host} did not become ready within "
                              f"{opts.startup_deadline_s:.0f} s" + (f" ({self.ws.auth_error()})" if self.ws.auth_error()
                                                                     else ""))
@@ -150,8 +154,10 @@ class Bot:
                 self.broker.on_tick(price, self.market.last_price_ms or self.market.market_time_ms())
         else:
             self.broker = BybitBroker(self.rest, cfg.symbol, self.instrument, log=log)
+            # The drawdown % is of the real wallet, not of the paper account_balance setting.
+            self.tracker.start_balance = self.broker.equity()
         self.pm = PositionManager(cfg, self.broker, self.tracker, self.alerts, log, new_link_id=new_link_id,
-                                  now_ms=self._market_now)
+                                  now_ms=self._market_now, market=lambda: (self._last_atr(), self._price()))
         atr = self._last_atr()
         price = self.market.last_price or (float(self.rest.last_price(cfg.symbol)))
         for line in self.pm.reconcile(atr, price):
@@ -163,7 +169,7 @@ class Bot:
         self.managed_id: str | None = None
         self.pending_density = None
         self._book_version = -1
-        self._last_trade_ms = self.market.market_time_ms()
+        self._trade_cursor = self.market.trade_cursor()
         self.safety = SafetyMonitor(cfg.safety, start_equity=float(self.broker.equity()))
         self._next_safety = 0.0
         self.state = ACTIVE
@@ -209,7 +215,7 @@ class Bot:
     def run(self, stop: threading.Event) -> None:
         """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError."""
         try:
-            self.start()
+            self.start(stop)
             while not stop.is_set() and self.emergency_reasons is None:
                 self.market.wake.wait(timeout=min(1.0, self.cfg.loop_delay))
                 self.market.wake.clear()
@@ -224,22 +230,37 @@ class Bot:
         self._drain_private()
         self._check_exits()
         self._order_book_pass()
-        try:
-            self.feed.maintain()
-            if self.feed.private_reconnected() or self.clock.monotonic() >= self._next_rest_check:
-                self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
-                if not self.paper:
-                    self.pm.check_exchange()
-            self.failures = 0
-        except BybitError as exc:
-            self.failures += 1
-            self.log.warning(f"REST check failed ({self.failures} in a row): {exc}")
+        self._rest_pass()
         self._safety_pass()
         self._take_candles(self.market.pop_closed())
         while self.pending:
             ts = self.pending[0][1]
             self._await_htf(int(bucket_end(np.array([ts]), self.primary)[0]))
-            self._on_candle(self.pending.pop(0))
+            ev = self.pending.pop(0)
+            self._on_candle(ev, catch_up=bool(self.pending) or self._superseded(int(ev[1])))
+
+    def _rest_pass(self) -> None:
+        """Gap fills, and the position check after a private reconnect and every 30 s. The failure
+        count is reset only by a REST call that succeeded: a pass that made none proves nothing, and
+        resetting there would keep repeated failures from ever halting trading."""
+        gap_fills = self.feed.gap_fills
+        try:
+            self.feed.maintain()
+            called = self.feed.gap_fills != gap_fills
+            if self.feed.private_reconnected() or self.clock.monotonic() >= self._next_rest_check:
+                self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
+                if not self.paper:
+                    self.pm.check_exchange()
+                    called = True
+        except BybitError as exc:
+            self._rest_failed("REST check", exc)
+        else:
+            if called:
+                self.failures = 0
+
+    def _rest_failed(self, what: str, exc: Exception) -> None:
+        self.failures += 1
+        self.log.warning(f"{what} failed ({self.failures} in a row): {exc}")
 
     def _drain_private(self) -> None:
         items = self.market.pop_private()
@@ -249,7 +270,11 @@ class Bot:
                     self.broker.handle_private(topic, data)
                 except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                     self.log.warning(f"Skipped a malformed {topic} update: {exc}")
-        self.pm.process(self.broker.poll())
+        try:
+            self.pm.process(self.broker.poll())
+        except BybitError as exc:  # the position check a position update asks for: retried every 30 s
+            self._next_rest_check = min(self._next_rest_check, self.clock.monotonic() + 1.0)
+            self._rest_failed("Position check", exc)
 
     def _price(self) -> float | None:
         """The last price: the stream's, or REST's (at most once a second) while the stream is stale."""
@@ -289,9 +314,7 @@ class Bot:
         price = self._price()
         if price is None:
             return
-        trades = self.market.trades(since_ms=self._last_trade_ms + 1)
-        if trades:
-            self._last_trade_ms = int(trades[-1][0])
+        trades = self._new_trades()
         self.exits.update(now, price, trades or None, None, self.density)
         t = self.pm.trade
         if t is None:
@@ -312,12 +335,17 @@ class Bot:
         if decision is not None:
             self.pm.exit(decision.reason_code, decision.detail)
 
+    def _new_trades(self) -> list[tuple]:
+        """publicTrade prints since the last pass, by MarketState's sequence cursor (a burst can put
+        several batches in one millisecond; a timestamp cursor would drop all but the first)."""
+        trades, self._trade_cursor = self.market.trades_after(self._trade_cursor)
+        return trades
+
     def _managed(self, t, now: int) -> ManagedPosition:
         """One ManagedPosition per trade for its whole life (the exit rules keep state on it)."""
         if self.managed is None or self.managed_id != t.id:
             side = 1 if t.side == "Buy" else -1
-            pending = self.pending_density
-            kind = pending.kind if pending is not None else ("indicators" if t.density_price is None else "bounce")
+            kind = t.setup_kind()  # journaled, so a restart restores a breakout as a breakout
             self.managed = ManagedPosition(side, float(t.entry_price), float(t.stop_loss or math.nan), float(t.qty), kind,
                                            float(t.density_price) if t.density_price is not None else None,
                                            t.breakeven_done, now, self.exits.extrema.extreme(side) if kind == "breakout"
@@ -335,7 +363,7 @@ class Bot:
         self.pending_density = entry
         rule = lambda p: self.density_strategy.stop_for(entry.kind, entry.side, p, entry.density_price)  # noqa: E731
         res = self.pm.enter(entry.side, atr, price, strategy="density", stop_rule=rule,
-                            density_price=entry.density_price, validate=self._validator(entry.side))
+                            density_price=entry.density_price, validate=self._validator(entry.side), setup=entry.kind)
         if res.skipped:
             self.pending_density = None
             self.log.info(f"[{self.cfg.symbol}] No density entry: {res.skipped}")
@@ -357,9 +385,10 @@ class Bot:
         now = self._market_now()
         try:
             equity = float(self.broker.equity())
+            if not self.paper:
+                self.failures = 0  # a REST call succeeded
         except (BybitError, WhaleError) as exc:
-            self.failures += 1
-            self.log.warning(f"Equity check failed: {exc}")
+            self._rest_failed("Equity check", exc)
             equity = math.nan
         ages = {"public": self.ws.message_age("public")}
         if not self.paper:
@@ -377,10 +406,19 @@ class Bot:
     def _emergency(self, plan) -> None:
         """Cancel orders, close the position reduce-only with bounded retries, alert, stop."""
         why = "; ".join(plan.reasons)
-        flat = close_everything(self.broker, lambda: self.pm.exit(R_EMERGENCY, why), plan, self.log, self.clock.sleep)
+        flat = close_everything(self.broker, lambda: self._emergency_close_once(why), plan, self.log, self.clock.sleep)
         self.alerts.send_alert(plan.alert + ("" if flat else " — A POSITION IS STILL OPEN: close it by hand"), "ERROR",
                                "emergency")
         self.emergency_reasons = list(plan.reasons)
+
+    def _emergency_close_once(self, why: str) -> None:
+        """One closing round: the bot's own trade through the PositionManager (journaled), then every
+        position of the symbol still on the exchange, adopted or not, reduce-only through the broker."""
+        if self.pm.trade is not None:
+            self.pm.exit(R_EMERGENCY, why)
+        close_exchange_positions(self.broker, new_link_id, self.log)
+        if self.pm.trade is not None:
+            self.pm.check_exchange()  # closed by the broker round: journal the exit from the executions
 
     def _take_candles(self, events: list[tuple]) -> None:
         """Closed-candle events: higher timeframes go to the analyzer at once, primary ones wait in
@@ -418,7 +456,16 @@ class Bot:
             if not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
                 self.log.warning(f"The {label(htf)} candle closing at {close_ms} has not arrived; MTF uses the previous one")
 
-    def _on_candle(self, ev: tuple) -> None:
+    def _superseded(self, ts: int) -> bool:
+        """The candle after the one opening at `ts` has closed too (by the streams' market time): it
+        arrived late, e.g. from a gap fill, and is history, not a signal to act on now."""
+        now = self.market.market_time_ms()
+        return bool(now) and now >= ts + 2 * self.primary_ms
+
+    def _on_candle(self, ev: tuple, catch_up: bool = False) -> None:
+        """Analyze a closed candle and act on it. A catch-up candle (recovered after a stream gap, with
+        a newer one behind it) only feeds the indicators and signals.csv: entering on it would price
+        the trade from an out-of-date signal."""
         _, ts, o, h, lo, c, v = ev
         ts = int(ts)
         t0 = self.clock.monotonic()
@@ -433,6 +480,9 @@ class Bot:
         self.last_decision = d
         if not d.ready:
             self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})")
+        elif catch_up:
+            self.log.info(f"[{self.cfg.symbol}] catch-up {label(self.primary)} candle {ts} (missed while the stream "
+                          f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; indicators only, no trade")
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
             self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
@@ -501,10 +551,13 @@ class Bot:
 
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Streams closed, journal flushed and released; open positions stay protected on the exchange."""
+        """Streams closed, journal flushed and released; open positions stay protected on the exchange
+        (paper: in the paper journal with their stops)."""
         pm = getattr(self, "pm", None)
         if pm is not None and pm.trade is not None:
-            self.log.warning(f"Stopping with an open position, left protected on the exchange: "
+            where = (f"kept in {self.tracker.path.name} with its stop (paper trading: it resumes there at the next "
+                     f"start)" if self.paper else "left protected on the exchange")
+            self.log.warning(f"Stopping with an open position, {where}: "
                              f"{pm.trade.side} {pm.trade.qty} SL {pm.trade.stop_loss} TP {pm.trade.take_profit}")
         for thing in reversed(self.closed):
             try:

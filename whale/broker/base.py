@@ -78,6 +78,10 @@ class Broker(Protocol):
     def position(self) -> BrokerPosition | None:
         """The exchange's view of our position now (None when flat)."""
 
+    def positions(self) -> list[BrokerPosition]:
+        """Every open position of the symbol on the exchange, whatever its positionIdx (the
+        emergency close closes them all, whoever opened them)."""
+
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:
         """A market entry with the stop (and target) attached; raises BrokerError when refused."""
@@ -85,8 +89,8 @@ class Broker(Protocol):
     def set_stops(self, stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> bool:
         """Move the position's stop / target on the exchange; False when nothing changed."""
 
-    def close_position(self, qty: Decimal, link_id: str) -> Fill:
-        """A reduce-only market close of `qty`."""
+    def close_position(self, qty: Decimal, link_id: str, position_idx: int | None = None) -> Fill:
+        """A reduce-only market close of `qty` of the position at `position_idx` (None: the bot's)."""
 
     def cancel_all(self) -> None:
         """Cancel every open order of the symbol."""

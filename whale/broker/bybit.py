@@ -17,7 +17,7 @@ from whale.broker.base import (
     CAUSE_OTHER, CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, BrokerError, BrokerEvents, BrokerPosition,
     ExitEvent, Fill, FundingEvent,
 )
-from whale.bybit.errors import BybitError, OutcomeUnknownError, RejectedError
+from whale.bybit.errors import BybitError, OutcomeUnknownError, RateLimitedError, RejectedError
 from whale.bybit.rest import BybitRest
 from whale.fills import LONG
 from whale.journal import epoch_ms
@@ -69,11 +69,16 @@ class BybitBroker:
         return self.rest.wallet().total_equity
 
     def position(self) -> BrokerPosition | None:
-        for p in self.rest.positions(self.symbol):
-            if p.size and p.size > 0 and p.position_idx == self.position_idx:
-                side = LONG if p.side == "Buy" else -LONG
-                return BrokerPosition(side, p.size, p.avg_price, p.stop_loss, p.take_profit, p.position_idx)
+        for p in self.positions():
+            if p.position_idx == self.position_idx:
+                return p
         return None
+
+    def positions(self) -> list[BrokerPosition]:
+        """Every open position of the symbol (both sides in hedge mode), ours or not."""
+        return [BrokerPosition(LONG if p.side == "Buy" else -LONG, p.size, p.avg_price, p.stop_loss, p.take_profit,
+                               p.position_idx)
+                for p in self.rest.positions(self.symbol) if p.size and p.size > 0]
 
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:
@@ -96,16 +101,20 @@ class BybitBroker:
         except BybitError as exc:
             raise BrokerError(str(exc)) from None
 
-    def close_position(self, qty: Decimal, link_id: str) -> Fill:
-        pos = self.position()
+    def close_position(self, qty: Decimal, link_id: str, position_idx: int | None = None) -> Fill:
+        idx = self.position_idx if position_idx is None else position_idx
+        try:
+            pos = next((p for p in self.positions() if p.position_idx == idx), None)
+        except BybitError as exc:
+            raise BrokerError(f"the position cannot be read: {exc}") from None
         if pos is None:
             raise BrokerError("no position to close on the exchange")
         side_name = "Sell" if pos.side == LONG else "Buy"
         self._ours.add(link_id)
         try:
             self.rest.place_order(self.symbol, side_name, min(qty, pos.size), reduce_only=True,
-                                  position_idx=self.position_idx, link_id=link_id)
-        except RejectedError as exc:
+                                  position_idx=idx, link_id=link_id)
+        except (RejectedError, RateLimitedError) as exc:  # a rate limit or IP ban: not executed
             raise BrokerError(str(exc)) from None
         except OutcomeUnknownError as exc:
             self.log.warning(f"Close {link_id}: outcome unknown ({exc}); checking its executions")

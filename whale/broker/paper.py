@@ -96,6 +96,10 @@ class PaperBroker:
     def position(self) -> BrokerPosition | None:
         return self._pos
 
+    def positions(self) -> list[BrokerPosition]:
+        """Every open position (paper trading holds at most one)."""
+        return [] if self._pos is None else [self._pos]
+
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:
         if self._pos is not None:
@@ -122,7 +126,8 @@ class PaperBroker:
         self._persist()
         return True
 
-    def close_position(self, qty: Decimal, link_id: str) -> Fill:
+    def close_position(self, qty: Decimal, link_id: str, position_idx: int | None = None) -> Fill:
+        """`position_idx` is accepted for the Broker interface; paper trading is one-way only."""
         pos = self._pos
         if pos is None:
             raise BrokerError("paper: no position to close")

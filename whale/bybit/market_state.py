@@ -78,6 +78,7 @@ class MarketState:
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
         self._volume_levels = volume_levels
         self._trades: deque[tuple] = deque(maxlen=max_trades)
+        self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
         self._volumes: deque[tuple] = deque(maxlen=max_price_history)
         self._private: list[tuple[str, Any]] = []
@@ -268,6 +269,7 @@ class MarketState:
                 price_text = str(t["p"])
                 price = float(price_text)
                 self._trades.append((ms, str(t["S"]), float(t["v"]), price))
+                self._trade_seq += 1
                 self._prices.append((ms, price))
                 if ms >= self._last_price_ms:
                     self._last_price, self._last_price_text, self._last_price_ms = price, price_text, ms
@@ -298,6 +300,22 @@ class MarketState:
             if since_ms is None:
                 return list(self._trades)
             return [t for t in self._trades if t[0] >= since_ms]
+
+    def trade_cursor(self) -> int:
+        """The cursor after the newest stored trade (start reading new trades from here)."""
+        with self._lock:
+            return self._trade_seq
+
+    def trades_after(self, cursor: int) -> tuple[list[tuple], int]:
+        """Trades stored after `cursor` (from trade_cursor() or a previous call) and the new cursor.
+        A sequence, not a timestamp: several publicTrade batches can share one millisecond, and a
+        `since_ms` read would drop the later ones exactly in the bursts the flow exits watch.
+        Trades that fell out of the bounded store before they were read are gone."""
+        with self._lock:
+            new = max(0, self._trade_seq - cursor)
+            kept = min(new, len(self._trades))
+            out = [self._trades[-i] for i in range(kept, 0, -1)]  # deque indexing is cheap near the ends
+            return out, self._trade_seq
 
     def price_history(self, since_ms: int | None = None) -> list[tuple]:
         with self._lock:

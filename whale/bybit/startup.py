@@ -1,6 +1,6 @@
 """One start-up deadline over DNS, connect and the first data (issue 4 item 10).
 
-`connect_with_deadline(endpoints, deadline_s=30)` checks, within ONE deadline:
+`connect_with_deadline(endpoints, deadline_s=25)` checks, within ONE deadline:
 1. REST: the host resolves, accepts a connection and answers `/v5/market/time`;
 2. the public WebSocket: the host resolves, accepts, upgrades, and sends a first message (the answer
    to a subscription to `tickers.{symbol}`, or to a JSON ping when no symbol is given).
@@ -24,9 +24,32 @@ import websocket
 from whale.bybit.endpoints import Endpoints, host_of
 from whale.bybit.errors import UnreachableError
 from whale.bybit.ws import open_socket
+from whale.errors import EXIT_OK, WhaleError
 
-DEMO_HINT = ("check the internet connection and `network` in config.json, or run the offline demo: "
-             "python whalebot.py demo")
+DEFAULT_DEADLINE_S = 25.0
+"""The default start-up deadline: the promise is "exits 1 within 30 s", and interpreter start-up,
+imports and the shutdown come on top of the deadline, so it leaves that much margin."""
+STOP_POLL_S = 0.1  # how often a wait checks the stop event (Ctrl-C / SIGTERM during start-up)
+
+
+def demo_hint(config_path: str = "config.json") -> str:
+    """What to do when Bybit cannot be reached, naming the config file actually in use."""
+    return (f"check the internet connection and `network` in {config_path}, or run the offline demo: "
+            "python whalebot.py demo")
+
+
+DEMO_HINT = demo_hint()
+
+
+class StartupCancelled(WhaleError):
+    """Ctrl-C or SIGTERM arrived during start-up: not a failure, so the exit code is 0."""
+
+    exit_code = EXIT_OK
+
+
+def unreachable(detail: str, host: str, config_path: str = "config.json") -> UnreachableError:
+    """The start-up failure: `detail` (what failed where) plus the hint naming the config in use."""
+    return UnreachableError(f"{detail}; {demo_hint(config_path)}", host=host)
 
 
 @dataclass(frozen=True)
@@ -142,10 +165,13 @@ def _ws_check(url: str, symbol: str | None, deadline: float) -> dict:
         sock.close()
 
 
-def connect_with_deadline(endpoints: Endpoints, deadline_s: float = 30.0, *, symbol: str | None = None,
-                          check_ws: bool = True) -> Reachable:
+def connect_with_deadline(endpoints: Endpoints, deadline_s: float = DEFAULT_DEADLINE_S, *, symbol: str | None = None,
+                          check_ws: bool = True, stop: threading.Event | None = None,
+                          config_path: str = "config.json") -> Reachable:
     """Prove within `deadline_s` that Bybit's REST and public WebSocket hosts answer; raises
-    UnreachableError (naming the host, suggesting `python whalebot.py demo`) otherwise."""
+    UnreachableError (naming the host, suggesting `python whalebot.py demo` and `network` in
+    `config_path`) otherwise. When `stop` is set meanwhile (Ctrl-C / SIGTERM) it raises
+    StartupCancelled within about STOP_POLL_S instead of waiting out the deadline."""
     start = time.monotonic()
     deadline = start + float(deadline_s)
     result: list = []
@@ -164,15 +190,30 @@ def connect_with_deadline(endpoints: Endpoints, deadline_s: float = 30.0, *, sym
 
     worker = threading.Thread(target=work, name="whalebot-startup-check", daemon=True)
     worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()) + 0.5)
+    _join_unless_stopped(worker, deadline + 0.5, stop)  # the worker is a daemon: left to its own deadline
+    rest_host = host_of(endpoints.rest_url)
     if not result:
-        raise UnreachableError(f"cannot reach Bybit ({endpoints.network}) at {host_of(endpoints.rest_url)}: no "
-                               f"answer within {deadline_s:.0f} s; {DEMO_HINT}", host=host_of(endpoints.rest_url))
+        raise unreachable(f"cannot reach Bybit ({endpoints.network}) at {rest_host}: no answer within "
+                          f"{deadline_s:.0f} s", rest_host, config_path)
     got = result[0]
     if isinstance(got, _Fail):
-        raise UnreachableError(f"cannot reach Bybit ({endpoints.network}) at {got.host}: {got.why} (gave up after "
-                               f"{time.monotonic() - start:.1f} s); {DEMO_HINT}", host=got.host)
+        raise unreachable(f"cannot reach Bybit ({endpoints.network}) at {got.host}: {got.why} (gave up after "
+                          f"{time.monotonic() - start:.1f} s)", got.host, config_path)
     return got
+
+
+def _join_unless_stopped(worker: threading.Thread, until: float, stop: threading.Event | None) -> None:
+    """Wait for `worker` until the monotonic time `until`, in short slices so that a set `stop`
+    ends the wait at once (StartupCancelled) instead of after the whole deadline."""
+    while worker.is_alive():
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        if stop is not None and stop.is_set():
+            raise StartupCancelled("stopped during start-up (Ctrl-C or SIGTERM)")
+        worker.join(min(left, STOP_POLL_S) if stop is not None else left)
+    if stop is not None and stop.is_set():
+        raise StartupCancelled("stopped during start-up (Ctrl-C or SIGTERM)")
 
 
 def _conn_why(exc: BaseException) -> str:

@@ -439,13 +439,26 @@ class BybitWebSocketManager:
         s = self._stream(stream)
         return bool(s and s.ready.is_set())
 
-    def wait_ready(self, timeout: float, streams: tuple[str, ...] | None = None) -> bool:
-        """Until every stream (or the given ones) is connected, authenticated and subscribed."""
+    def wait_ready(self, timeout: float, streams: tuple[str, ...] | None = None, *,
+                   stop: threading.Event | None = None) -> bool:
+        """Until every stream (or the given ones) is connected, authenticated and subscribed: True,
+        or False after `timeout` s. A set `stop` (Ctrl-C / SIGTERM during start-up) raises
+        whale.bybit.startup.StartupCancelled within about 0.1 s, so start-up does not sit out the
+        deadline on a host that never answers."""
         deadline = SYSTEM_CLOCK.monotonic() + timeout
         for name in streams or tuple(self.streams):
             s = self._stream(name)
-            if s is None or not s.ready.wait(max(0.0, deadline - SYSTEM_CLOCK.monotonic())):
+            if s is None:
                 return False
+            while not s.ready.is_set():
+                left = deadline - SYSTEM_CLOCK.monotonic()
+                if stop is not None and stop.is_set():
+                    from whale.bybit.startup import StartupCancelled  # startup imports this module
+
+                    raise StartupCancelled("stopped during start-up (Ctrl-C or SIGTERM)")
+                if left <= 0:
+                    return False
+                s.ready.wait(min(left, 0.1) if stop is not None else left)
         return True
 
     def message_age(self, stream: str = PUBLIC) -> float | None:

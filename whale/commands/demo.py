@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     print(f"Demo finished in {result.elapsed_s:.1f} s: {result.candles} candles decided, "
           f"{result.trades_closed} trades closed{', one position still open' if result.open_position else ''}.")
-    print(f"Work dir (kept): {workdir}/ (trade_history.json, signals.csv, whalebot.log)")
+    print(f"Work dir (kept): {workdir}/ ({', '.join(result.files)})")
     if result.emergency:
         print("EMERGENCY stop by the safety monitor: " + "; ".join(result.emergency))
     if scenario is not None:

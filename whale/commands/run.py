@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 KEY_VAR, SECRET_VAR = "BYBIT_API_KEY", "BYBIT_API_SECRET"
+STARTUP_TIMEOUT_S = 25.0  # = whale.bybit.startup.DEFAULT_DEADLINE_S (not imported: --help stays light)
 
 
 def register(subparsers, parent) -> argparse.ArgumentParser:
@@ -19,8 +20,9 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                                           "dry_run: true trades on paper with real public data and needs no keys.")
     p.add_argument("--workdir", metavar="DIR", default=".",
                    help="where trade_history.json and signals.csv live (default: the current directory)")
-    p.add_argument("--startup-timeout", type=float, default=30.0, metavar="S",
-                   help="one deadline for DNS, connect and the first data (default 30 s)")
+    p.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S, metavar="S",
+                   help=f"one deadline for DNS, connect and the first data (default {STARTUP_TIMEOUT_S:.0f} s, "
+                        "so an unreachable exchange ends the bot within 30 s)")
     return p
 
 
@@ -29,10 +31,15 @@ def run(args: argparse.Namespace) -> int:
 
     from whale.bot.loop import Bot, BotOptions
     from whale.bybit.endpoints import endpoints_for
+    from whale.bybit.startup import StartupCancelled
     from whale.commands._shared import install_stop_handlers, load_cli_config
     from whale.errors import BadInputError
     from whale.logs import register_secret, use_colour
 
+    stop = threading.Event()
+    install_stop_handlers(stop)  # first: a Ctrl-C / SIGTERM during start-up must stop it (exit 0)
+    if not args.startup_timeout > 0:
+        raise BadInputError(f"--startup-timeout {args.startup_timeout:g}: must be a number of seconds above 0")
     load_dotenv(Path(args.workdir) / ".env" if Path(args.workdir, ".env").exists() else None)
     key, secret = os.environ.get(KEY_VAR) or None, os.environ.get(SECRET_VAR) or None
     register_secret(key)
@@ -43,11 +50,14 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"dry_run is false (real orders), but {KEY_VAR} and {SECRET_VAR} are not set: put them "
                             f"in .env or the environment, or set dry_run to true to trade on paper")
     endpoints = endpoints_for(cfg)
-    stop = threading.Event()
-    install_stop_handlers(stop)
     bot = Bot(cfg, endpoints, BotOptions(mode="paper" if cfg.dry_run else "live", workdir=Path(args.workdir),
-                                         api_key=key, api_secret=secret, startup_deadline_s=args.startup_timeout), log)
-    bot.run(stop)  # start-up failures raise WhaleError: one message, exit 1 (2 for bad keys or config)
+                                         api_key=key, api_secret=secret, startup_deadline_s=args.startup_timeout,
+                                         config_path=str(args.config)), log)
+    try:
+        bot.run(stop)  # start-up failures raise WhaleError: one message, exit 1 (2 for bad keys or config)
+    except StartupCancelled:
+        print("Stopped during start-up (Ctrl-C or SIGTERM); nothing was traded.", file=sys.stderr)
+        return 0
     for line in bot.tracker.summary_lines(colour=use_colour(sys.stdout)):
         print(line)
     log.info("Whalebot stopped.")
