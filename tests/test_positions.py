@@ -98,8 +98,10 @@ def test_breakeven_then_trailing_on_candle_closes(tmp_path):
 def test_opposite_signal_exit_records_reason(tmp_path):
     pm, broker, tracker = make(tmp_path)
     t = pm.enter(-1, atr=200.0, ref_price=60_000.0).trade
-    pm.exit(4, "strong BUY")  # R_OPPOSITE
-    assert tracker.get(t.id).reason == "opposite_signal"
+    pm.exit(4, "strong BUY (score 2.31)")  # R_OPPOSITE
+    closed = tracker.get(t.id)
+    assert closed.reason == "opposite_signal"
+    assert closed.notes[-1] == "exit opposite_signal: strong BUY (score 2.31)"  # the numbers behind the reason
     tracker.close()
 
 

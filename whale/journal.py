@@ -730,11 +730,12 @@ class PerformanceTracker:
             return self.update_trade(trade_id, notes=self._require(trade_id).notes + (str(note),))
 
     def close_trade(self, trade_id: str, exit_price: Any, exit_time: Any, fees: Any, funding: Any, pnl: Any,
-                    reason: str, exit_order_link_ids: Iterable[str] = ()) -> TradeRecord:
+                    reason: str, exit_order_link_ids: Iterable[str] = (), note: str = "") -> TradeRecord:
         """Close an open trade with its real exit. `fees` and `funding` are the trade's totals
         (entry and exit; None keeps the recorded value); `pnl` is net of both, None computes it as
         (exit - entry) x qty x direction - fees - funding. `exit_order_link_ids` are added to those
-        already recorded."""
+        already recorded. `note` (why, with the numbers) is added to the trade's notes in the same
+        write."""
         if reason not in EXIT_REASONS:
             raise ValueError(f"reason {reason!r} is not one of {', '.join(EXIT_REASONS)}")
         with self._lock:
@@ -753,7 +754,7 @@ class PerformanceTracker:
                                                        if x not in record.exit_order_link_ids)
             closed = dataclasses.replace(record, status="closed", exit_price=exit_price, exit_time=exit_time,
                                          fees=fees, funding=funding, pnl=pnl, reason=reason,
-                                         exit_order_link_ids=links)
+                                         exit_order_link_ids=links, notes=record.notes + ((note,) if note else ()))
             self._trades[trade_id] = closed
             self._persist()
         return closed

@@ -302,7 +302,7 @@ class PositionManager:
             return
         fees = t.fees + fill.fee
         closed = self.tracker.close_trade(t.id, fill.price, fill.time_ms, fees, t.funding, None, reason,
-                                          [fill.link_id])
+                                          [fill.link_id], note=f"exit {reason}: {detail}" if detail else "")
         self.trade = None
         level = "INFO" if closed.pnl is not None and closed.pnl >= 0 else "WARNING"
         self.alerts.send_alert(f"Closed {describe_trade(closed)} ({reason}{': ' + detail if detail else ''})",
