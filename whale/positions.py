@@ -22,7 +22,7 @@ from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG
 from whale.journal import PerformanceTracker, TradeRecord, describe_trade
-from whale.risk.sizing import SIZE_OK, SKIP_REASONS, size_steps
+from whale.risk.sizing import SIZE_OK, SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE, SKIP_REASONS, size_steps
 from whale.strategy.stops import (
     EXIT_REASONS, R_EMERGENCY, R_MANUAL, R_TAKE_PROFIT, R_TRAILING, STOP_INITIAL, initial_levels, move_stop,
     stop_exit_reason,
@@ -103,8 +103,7 @@ class PositionManager:
                                  float(self.inst.max_mkt_order_qty), leverage,
                                  self.cfg.risk.max_total_exposure_percent)
         if code != SIZE_OK:
-            return EntryResult(None, f"size {SKIP_REASONS[code]} (equity {equity:.2f} USDT, risk "
-                                     f"{self.tm.risk_per_trade_percent}%, stop distance {abs(ref_price - sl):.6g})")
+            return EntryResult(None, self._skip_text(code, float(equity), ref_price, sl, leverage))
         qty = self.inst.qty_decimal(steps)
         if validate is not None:
             veto = validate(qty, Decimal(repr(ref_price)))
@@ -126,6 +125,19 @@ class PositionManager:
         self.alerts.send_alert(f"Opened {describe_trade(self.trade)}", "INFO", "entry")
         self._protect_from_fill(fill, atr, stop_rule)
         return EntryResult(self.trade)
+
+    def _skip_text(self, code: int, equity: float, price: float, stop: float, leverage: float) -> str:
+        """Why sizing skipped the entry, with the numbers; for the caps, the position the risk would
+        need against the limit, so the trader sees how far off it is (and that lowering
+        risk_per_trade_percent or widening the stop fits it)."""
+        risk, distance = self.tm.risk_per_trade_percent, abs(price - stop)
+        text = f"size {SKIP_REASONS[code]} (equity {equity:.2f} USDT, risk {risk}%, stop distance {distance:.6g})"
+        if code in (SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE) and distance > 0.0 and equity > 0.0:
+            notional = equity * risk / 100.0 / distance * price
+            limit = leverage * 100.0 if code == SKIP_BEYOND_LEVERAGE else self.cfg.risk.max_total_exposure_percent
+            text += (f": that risk needs a {notional:,.0f} USDT position, {notional / equity * 100.0:,.0f} % of "
+                     f"equity (limit {limit:g} %)")
+        return text
 
     def _protect_from_fill(self, fill: Fill, atr: float, stop_rule: Callable[[float], float] | None) -> None:
         """Re-set SL/TP from the real fill price and make sure the exchange holds the stop."""
