@@ -197,13 +197,7 @@ def test_no_network_one_clear_message_and_exit_1_within_30_s(tmp_path, kind):
         srv, stop, t, held = _silent_listener()
         port = srv.getsockname()[1]
         cleanup = (srv, stop, t, held)
-    cfg = Config()
-    for key, value in (("network", "custom"), ("rest_url", f"http://127.0.0.1:{port}"),
-                       ("public_ws_url", f"ws://127.0.0.1:{port}/v5/public/linear"),
-                       ("private_ws_url", f"ws://127.0.0.1:{port}/v5/private"),
-                       ("logging.file", str(tmp_path / "whalebot.log"))):
-        cfg = replace_path(cfg, key, value)
-    (tmp_path / "config.json").write_text(json.dumps(to_dict(cfg)))
+    _write_custom_config(tmp_path, port)
     t0 = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "--config", str(tmp_path / "config.json"),
@@ -226,10 +220,8 @@ def test_no_network_one_clear_message_and_exit_1_within_30_s(tmp_path, kind):
     assert "Traceback" not in err and err.count("\n") <= 3
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_during_start_up_stops_at_once_with_exit_0(tmp_path, sig):
-    srv, stop, t, held = _silent_listener()
-    port = srv.getsockname()[1]
+def _write_custom_config(tmp_path: Path, port: int) -> None:
+    """tmp_path/config.json: the default config pointed at 127.0.0.1:`port` (network custom)."""
     cfg = Config()
     for key, value in (("network", "custom"), ("rest_url", f"http://127.0.0.1:{port}"),
                        ("public_ws_url", f"ws://127.0.0.1:{port}/v5/public/linear"),
@@ -237,6 +229,13 @@ def test_a_signal_during_start_up_stops_at_once_with_exit_0(tmp_path, sig):
                        ("logging.file", str(tmp_path / "whalebot.log"))):
         cfg = replace_path(cfg, key, value)
     (tmp_path / "config.json").write_text(json.dumps(to_dict(cfg)))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_start_up_stops_at_once_with_exit_0(tmp_path, sig):
+    srv, stop, t, held = _silent_listener()
+    port = srv.getsockname()[1]
+    _write_custom_config(tmp_path, port)
     proc = subprocess.Popen([sys.executable, str(ROOT / "whalebot.py"), "--config", str(tmp_path / "config.json"),
                              "--workdir", str(tmp_path)], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env())
