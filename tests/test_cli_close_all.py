@@ -82,3 +82,39 @@ def test_close_all_logs_each_cancel_and_close_and_sends_the_alert(tmp_path, make
     assert len(_Hook.bodies) == 1, _Hook.bodies
     body = _Hook.bodies[0]
     assert body["event"] == "emergency" and body["text"].startswith("close-all: every BTCUSDT order cancelled")
+
+
+def test_close_all_closes_both_sides_of_a_hedge_mode_account(tmp_path, make_sim):
+    """Positions at positionIdx 1 and 2 and no order: close-all must see and close both, not report
+    'Nothing to close' from the one-way positionIdx 0."""
+    from pybit.unified_trading import HTTP
+
+    sim = make_sim(api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET)
+    rest = BybitRest(custom_endpoints(sim.rest_url, sim.public_ws_url, sim.private_ws_url),
+                     DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout=5.0)
+    session = HTTP(api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET)
+    session.endpoint = sim.rest_url
+    try:
+        session.switch_position_mode(category="linear", symbol=SYM, mode=3)
+        rest.place_order(SYM, "Buy", D("0.010"), position_idx=1, link_id=new_link_id("hedge-long"))
+        rest.place_order(SYM, "Sell", D("0.020"), position_idx=2, link_id=new_link_id("hedge-short"))
+        assert sorted((p.position_idx, p.size) for p in rest.positions(SYM) if p.size) == [(1, D("0.010")),
+                                                                                            (2, D("0.020"))]
+        cfg = Config()
+        for key, value in (("network", "custom"), ("rest_url", sim.rest_url), ("public_ws_url", sim.public_ws_url),
+                           ("private_ws_url", sim.private_ws_url), ("dry_run", False),
+                           ("logging.file", str(tmp_path / "whalebot.log"))):
+            cfg = replace_path(cfg, key, value)
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps(to_dict(cfg)))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BYBIT_")}
+        env.update({"BYBIT_API_KEY": DEFAULT_API_KEY, "BYBIT_API_SECRET": DEFAULT_API_SECRET})
+        proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "close-all", "--yes", "--config",
+                               str(config)], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=90)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Nothing to close" not in proc.stdout
+        assert "Buy 0.010 BTCUSDT" in proc.stdout and "Sell 0.020 BTCUSDT" in proc.stdout
+        assert not [p for p in rest.positions(SYM) if p.size]
+    finally:
+        session.client.close()
+        rest.close()

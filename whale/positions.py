@@ -394,6 +394,10 @@ class PositionManager:
         sl_now, _ = initial_levels(side, price, atr, self.tm.stop_loss_atr_multiple, self.tm.take_profit_atr_multiple,
                                    self.inst.tick)
         stop = self._price(sl_now)
-        self.broker.set_stops(stop_loss=stop)
+        try:
+            self.broker.set_stops(stop_loss=stop)
+        except BrokerError as exc:  # no position without a stop: leave it rather than hold it bare
+            self.exit(R_EMERGENCY, f"setting a stop at {stop} failed ({exc})")
+            return f"setting a stop at {stop} failed ({exc}): closed at market"
         self.trade = self.tracker.update_trade(t.id, stop_loss=stop, initial_stop=t.initial_stop or stop)
         return f"set a stop at {stop}"

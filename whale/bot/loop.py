@@ -20,6 +20,7 @@ import numpy as np
 
 from whale.alerts import AlertSystem
 from whale.bot.signals_file import SignalsFile
+from whale.broker.base import BrokerError
 from whale.broker.bybit import BybitBroker
 from whale.broker.paper import PaperBroker
 from whale.bybit.endpoints import Endpoints
@@ -252,7 +253,7 @@ class Bot:
                 if not self.paper:
                     self.pm.check_exchange()
                     called = True
-        except BybitError as exc:
+        except (BybitError, BrokerError) as exc:
             self._rest_failed("REST check", exc)
         else:
             if called:
@@ -272,7 +273,7 @@ class Bot:
                     self.log.warning(f"Skipped a malformed {topic} update: {exc}")
         try:
             self.pm.process(self.broker.poll())
-        except BybitError as exc:  # the position check a position update asks for: retried every 30 s
+        except (BybitError, BrokerError) as exc:  # the position check a position update asks for: retried every 30 s
             self._next_rest_check = min(self._next_rest_check, self.clock.monotonic() + 1.0)
             self._rest_failed("Position check", exc)
 
@@ -464,8 +465,8 @@ class Bot:
 
     def _on_candle(self, ev: tuple, catch_up: bool = False) -> None:
         """Analyze a closed candle and act on it. A catch-up candle (recovered after a stream gap, with
-        a newer one behind it) only feeds the indicators and signals.csv: entering on it would price
-        the trade from an out-of-date signal."""
+        a newer one behind it) feeds the indicators and signals.csv and moves stops and exits, but
+        opens no trade: entering on it would price the trade from an out-of-date signal."""
         _, ts, o, h, lo, c, v = ev
         ts = int(ts)
         t0 = self.clock.monotonic()
@@ -482,7 +483,8 @@ class Bot:
             self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})")
         elif catch_up:
             self.log.info(f"[{self.cfg.symbol}] catch-up {label(self.primary)} candle {ts} (missed while the stream "
-                          f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; indicators only, no trade")
+                          f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; stops and exits only, no entry")
+            self._act(d, c, may_enter=False)
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
             self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
@@ -492,15 +494,17 @@ class Bot:
         if self.opts.hooks.on_candle:
             self.opts.hooks.on_candle(ts)
 
-    def _act(self, d: Decision, close: float) -> None:
-        """Stops move on the close; then the same candle_action rule as the backtest."""
+    def _act(self, d: Decision, close: float, may_enter: bool = True) -> None:
+        """Stops move on the close; then the same candle_action rule as the backtest. A catch-up
+        candle (`may_enter` False) still moves stops and exits, which only reduce risk, but opens
+        nothing: its signal is out of date."""
         tm = self.cfg.trade_management
         self.pm.on_candle_close(close, d.atr)
         exit_now, enter_side = candle_action(self.pm.side, d.signal, d.score, self.cfg.signal_score_threshold,
                                              tm.close_on_opposite_signal, tm.reverse_position_on_opposite_signal)
         if exit_now:
             self.pm.exit(R_OPPOSITE, f"strong {SIGNAL_NAMES[d.signal]} (score {d.score:.2f})")
-        if self.cfg.strategy.mode == "density":
+        if self.cfg.strategy.mode == "density" or not may_enter:
             return  # density mode enters on the book, not on candle signals
         if enter_side and not self.pm.has_position():
             if not allows_entry(self.state):

@@ -58,7 +58,7 @@ def _close_exchange(cfg, key: str, secret: str, yes: bool, log, config_path: str
     """Cancel and close on the exchange like the emergency close: every step is logged (the file
     is the record of a manual intervention) and the outcome goes out as an `emergency` alert."""
     from whale.alerts import AlertSystem
-    from whale.bot.emergency import close_everything
+    from whale.bot.emergency import close_everything, open_positions
     from whale.broker.bybit import BybitBroker
     from whale.bybit.endpoints import endpoints_for
     from whale.bybit.rest import BybitRest
@@ -72,11 +72,11 @@ def _close_exchange(cfg, key: str, secret: str, yes: bool, log, config_path: str
     try:
         rest.sync_time()
         broker = BybitBroker(rest, cfg.symbol, rest.instrument(cfg.symbol), log=log)
-        pos = broker.position()
+        held = open_positions(broker)  # both sides in hedge mode, not only the bot's positionIdx 0
         orders = rest.open_orders(cfg.symbol)
-        what = _describe_position(pos, cfg.symbol)
+        what = "; ".join(_describe_position(p, cfg.symbol) for p in held) or _describe_position(None, cfg.symbol)
         print(f"On {endpoints.network} ({endpoints.rest_host}): {what}; {len(orders)} open order(s).")
-        if pos is None and not orders:
+        if not held and not orders:
             print("Nothing to close.")
             return 0
         if not yes and not confirm("Cancel every order and close the position at market?"):

@@ -27,7 +27,7 @@ class RateLimiter:
         """(allowed, headers) for one call of /v5/`path`; a refused call is not counted."""
         limit, window, now, calls = self._window(path)
         if self._enforced(path) and len(calls) >= limit:
-            return False, _headers(limit, 0, max(calls[0] + window, now + 1))
+            return False, _headers(limit, 0, _reset(calls, window, now))
         calls.append(now)
         return True, _headers(limit, max(0, limit - len(calls)), now)
 
@@ -36,7 +36,7 @@ class RateLimiter:
         auth, which carry no verified UID, so they must not spend the account's per-UID budget."""
         limit, window, now, calls = self._window(path)
         if self._enforced(path) and len(calls) >= limit:
-            return _headers(limit, 0, max(calls[0] + window, now + 1))
+            return _headers(limit, 0, _reset(calls, window, now))
         return _headers(limit, max(0, limit - len(calls)), now)
 
     def _enforced(self, path: str) -> bool:
@@ -57,3 +57,8 @@ class RateLimiter:
 def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
     return {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(remaining),
             "X-Bapi-Limit-Reset-Timestamp": str(reset_ms)}
+
+
+def _reset(calls: deque[int], window: int, now: int) -> int:
+    """When the window frees a call: the oldest call's expiry (a limit of 0 has none: a window from now)."""
+    return max(calls[0] + window, now + 1) if calls else now + window
