@@ -41,18 +41,28 @@ def stop_of(sim, idx: int = 0) -> Decimal:
     return Decimal(sim.position(idx).get("stopLoss") or "0")
 
 
-class ManualTrader:
-    """Once the bot runs flat: buy by hand without a stop, wait for the bot to adopt and protect
-    it, then remove the stop by hand and wait for the bot to put it back."""
+class OnceFlat:
+    """A scenario hook that acts once, at the first step after the bot has decided two candles and
+    holds no position; what it observed goes in `seen`."""
 
     def __init__(self) -> None:
         self.done = False
         self.seen: dict = {}
 
-    def before_step(self, sim, bot) -> None:
+    def first_time_flat(self, bot) -> bool:
         if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2 or bot.pm.trade is not None:
-            return
+            return False
         self.done = True
+        return True
+
+
+class ManualTrader(OnceFlat):
+    """Once the bot runs flat: buy by hand without a stop, wait for the bot to adopt and protect
+    it, then remove the stop by hand and wait for the bot to put it back."""
+
+    def before_step(self, sim, bot) -> None:
+        if not self.first_time_flat(bot):
+            return
         self.seen["start_balance"] = bot.tracker.start_balance
         http = pybit(sim)
         try:
@@ -89,18 +99,13 @@ def test_a_position_opened_by_hand_is_adopted_protected_and_its_stop_kept(tmp_pa
     assert seen["start_balance"] == Decimal("10000")
 
 
-class HedgeStranger:
+class HedgeStranger(OnceFlat):
     """Someone opens a hedge-mode short (positionIdx 2) the bot, in one-way mode, never adopts; then
     the balance falls below the floor: the bot's emergency close must close it too."""
 
-    def __init__(self) -> None:
-        self.done = False
-        self.seen: dict = {}
-
     def before_step(self, sim, bot) -> None:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2 or bot.pm.trade is not None:
+        if not self.first_time_flat(bot):
             return
-        self.done = True
         http = pybit(sim)
         try:
             http.switch_position_mode(category="linear", symbol=SYM, mode=3)
@@ -216,18 +221,13 @@ def test_candles_recovered_after_a_stream_gap_only_feed_the_indicators(tmp_path)
     assert max(ts) > gap.skipped[-1]  # the newest candle was decided normally after the catch-up
 
 
-class BareStrangerWhileStopsFail:
+class BareStrangerWhileStopsFail(OnceFlat):
     """Once the bot runs flat: the exchange refuses set-trading-stop (a rate limit of 0), and someone
     buys by hand without a stop. The bot must not hold that position bare, nor die."""
 
-    def __init__(self) -> None:
-        self.done = False
-        self.seen: dict = {}
-
     def before_step(self, sim, bot) -> None:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2 or bot.pm.trade is not None:
+        if not self.first_time_flat(bot):
             return
-        self.done = True
         sim.faults.set_rate_limit("position/trading-stop", 0, 1.0)  # every call refused: 10006
         http = pybit(sim)
         try:
