@@ -38,8 +38,6 @@ def demo_hint(config_path: str = "config.json") -> str:
             "python whalebot.py demo")
 
 
-DEMO_HINT = demo_hint()
-
 
 class StartupCancelled(WhaleError):
     """Ctrl-C or SIGTERM arrived during start-up: not a failure, so the exit code is 0."""
