@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from whale.config import (DEFAULTS, Config, ConfigError, config_from_data, default_config_text, load_config,
-                          to_dict, with_log_level)
+from whale.config import (
+    DEFAULTS,
+    Config,
+    ConfigError,
+    config_from_data,
+    default_config_text,
+    load_config,
+    to_dict,
+    with_log_level,
+)
 from whale.config import doc as config_doc
 from whale.config.loader import _hints, parse_json
 from whale.errors import EXIT_BAD_INPUT, BadInputError

@@ -12,8 +12,17 @@ import pytest
 from colorama import Fore
 
 from whale import logs
-from whale.display import (BANNER, CLOSING, UNATTRIBUTED, DisplaySnapshot, display_name, fib_levels, fmt_value,
-                           log_display, render)
+from whale.display import (
+    BANNER,
+    CLOSING,
+    UNATTRIBUTED,
+    DisplaySnapshot,
+    display_name,
+    fib_levels,
+    fmt_value,
+    log_display,
+    render,
+)
 from whale.journal import TradeRecord
 from whale.logs import INDICATOR_COLORS, NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_RED, NEON_YELLOW, RESET
 

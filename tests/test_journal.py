@@ -19,8 +19,18 @@ import pytest
 from whale import journal as jr
 from whale.backtest.metrics import max_drawdown, trade_stats
 from whale.errors import EXIT_RUNTIME, WhaleError
-from whale.journal import (JournalData, JournalError, JournalFile, PerformanceTracker, TradeRecord, describe_trade,
-                           format_summary_lines, iso_utc, journal_filename, lock_holder)
+from whale.journal import (
+    JournalData,
+    JournalError,
+    JournalFile,
+    PerformanceTracker,
+    TradeRecord,
+    describe_trade,
+    format_summary_lines,
+    iso_utc,
+    journal_filename,
+    lock_holder,
+)
 from whale.logs import NEON_CYAN, NEON_YELLOW
 from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN
 

@@ -26,7 +26,8 @@ import queue
 import threading
 import time
 import urllib.parse
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import requests
 
@@ -87,7 +88,7 @@ def webhook_request(url: str, message: str, level: str, event: str, when: str) -
 
 
 def _now_iso() -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from whale import __version__
 from whale.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUNTIME, WhaleError

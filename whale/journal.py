@@ -38,10 +38,11 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def iso_utc(value: Any) -> str:
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, (int, np.integer)):
-        when = datetime.datetime.fromtimestamp(int(value) / 1000, datetime.timezone.utc)
+        when = datetime.datetime.fromtimestamp(int(value) / 1000, datetime.UTC)
     elif isinstance(value, datetime.datetime):
         when = value
     elif isinstance(value, str):
@@ -113,7 +114,7 @@ def iso_utc(value: Any) -> str:
         raise ValueError(f"not a time: {value!r}")
     if when.tzinfo is None:
         raise ValueError(f"time without a zone: {value!r} (give UTC, e.g. '2025-01-01T00:00:00Z')")
-    when = when.astimezone(datetime.timezone.utc)
+    when = when.astimezone(datetime.UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
@@ -517,7 +518,7 @@ class JournalFile:
         return LoadResult(data)
 
     def _corrupt(self, problem: str) -> LoadResult:
-        stamp = datetime.datetime.fromtimestamp(self.clock.now_ms() / 1000, datetime.timezone.utc)
+        stamp = datetime.datetime.fromtimestamp(self.clock.now_ms() / 1000, datetime.UTC)
         base = f"{self.path}.corrupt-{stamp.strftime('%Y%m%dT%H%M%SZ')}"
         target, n = Path(base), 1
         while target.exists():

@@ -10,13 +10,20 @@ price and checked on the exchange — without a confirmed stop the position is c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from whale.alerts import AlertSystem
 from whale.broker.base import (
-    CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, Broker, BrokerError, BrokerEvents, BrokerPosition, Fill,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    Broker,
+    BrokerError,
+    BrokerEvents,
+    BrokerPosition,
+    Fill,
 )
 from whale.config.model import Config
 from whale.errors import WhaleError
@@ -24,7 +31,14 @@ from whale.fills import LONG
 from whale.journal import PerformanceTracker, TradeRecord, describe_trade
 from whale.risk.sizing import SIZE_OK, SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE, SKIP_REASONS, size_steps
 from whale.strategy.stops import (
-    EXIT_REASONS, R_EMERGENCY, R_MANUAL, R_TAKE_PROFIT, R_TRAILING, STOP_INITIAL, initial_levels, move_stop,
+    EXIT_REASONS,
+    R_EMERGENCY,
+    R_MANUAL,
+    R_TAKE_PROFIT,
+    R_TRAILING,
+    STOP_INITIAL,
+    initial_levels,
+    move_stop,
     stop_exit_reason,
 )
 

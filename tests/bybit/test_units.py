@@ -7,11 +7,20 @@ import threading
 from decimal import Decimal
 
 import pytest
+from bybit_helpers import example_json
 
 from whale.bybit.clock import FakeClock
 from whale.bybit.endpoints import NETWORK_ENDPOINTS, custom_endpoints, endpoints_for, endpoints_for_network, host_of
-from whale.bybit.errors import (AuthError, OrderNotPlacedError, RateLimitedError, RejectedError, RetryableError,
-                                UnreachableError, classify, error_for)
+from whale.bybit.errors import (
+    AuthError,
+    OrderNotPlacedError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+    UnreachableError,
+    classify,
+    error_for,
+)
 from whale.bybit.models import fmt_decimal, opt_dec, parse_closed_pnl, parse_execution, parse_position, parse_wallet
 from whale.bybit.ratelimit import Limit, RateBudget
 from whale.bybit.rest import check_link_id, new_link_id
@@ -19,9 +28,6 @@ from whale.bybit.ws import Backoff, tls_context
 from whale.config.model import Config, replace_path
 from whale.errors import BadInputError, WhaleError
 from whale.logs import clear_secrets, register_secret
-
-from bybit_helpers import example_json
-
 
 # ---------------------------------------------------------------- endpoints
 

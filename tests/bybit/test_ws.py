@@ -5,13 +5,12 @@ import time
 from decimal import Decimal
 
 import pytest
+from bybit_helpers import KEY, SECRET, SYM, wait_for
 
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
 from whale.bybit.rest import new_link_id
 from whale.bybit.ws import PRIVATE, PUBLIC
-
-from bybit_helpers import KEY, SECRET, SYM, wait_for
 
 
 def own_book(sim, depth):

@@ -6,10 +6,10 @@ import time
 
 import pytest
 from pybit.exceptions import InvalidRequestError
-
-from whale.sim.clock import SkewedWallClock
-from whale.sim import SimConfig, Simulator
 from sim_helpers import WsClient, assert_shape, example, signed
+
+from whale.sim import SimConfig, Simulator
+from whale.sim.clock import SkewedWallClock
 
 WALLET = "/v5/account/wallet-balance"
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 from pybit.exceptions import InvalidRequestError
-
 from sim_helpers import WsClient, assert_shape, example
 
 SYM = "BTCUSDT"

@@ -5,7 +5,6 @@ import time
 
 import pybit.unified_trading as ut
 import pytest
-
 from sim_helpers import KEY, SECRET
 
 L = {"category": "linear", "symbol": "BTCUSDT"}

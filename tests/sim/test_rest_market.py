@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 from pybit.exceptions import InvalidRequestError
+from sim_helpers import WsClient, assert_shape, example
 
 from whale.market.resample import resample
-from sim_helpers import WsClient, assert_shape, example
 
 SYM = "BTCUSDT"
 

@@ -4,9 +4,9 @@ and its closed PnL; funding every 8 h of replay time."""
 from decimal import Decimal
 
 import pytest
+from sim_helpers import WsClient
 
 from whale.fills import bar_path, slipped
-from sim_helpers import WsClient
 
 SYM = "BTCUSDT"
 L = {"category": "linear", "symbol": SYM}

@@ -4,7 +4,6 @@ tickers, the order book rebuilt from snapshot + deltas, public trades, walls."""
 import time
 
 import pytest
-
 from sim_helpers import WsClient, assert_shape, example
 
 SYM = "BTCUSDT"

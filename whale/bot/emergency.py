@@ -5,7 +5,7 @@ EMERGENCY state in the live loop and by `python whalebot.py close-all`."""
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from whale.broker.base import Broker, BrokerError, BrokerPosition
 from whale.bybit.errors import BybitError

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from whale.alerts import AlertSystem
+from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.bot.signals_file import SignalsFile
 from whale.broker.base import BrokerError
 from whale.broker.bybit import BybitBroker
@@ -38,16 +39,15 @@ from whale.journal import PerformanceTracker, journal_filename
 from whale.market.candles import Candles
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 from whale.positions import PositionManager
-from whale.strategy.analyzer import Analyzer, Decision
-from whale.strategy.decide import candle_action
-from whale.strategy.finaliser import SIGNAL_NAMES
-from whale.strategy.scorers import S_BOOK, S_DENSITY
-from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.risk.safety import ACTIVE, EMERGENCY, SafetyMonitor, allows_entry, emergency_plan
 from whale.risk.validator import validate_entry
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
+from whale.strategy.analyzer import Analyzer, Decision
+from whale.strategy.decide import candle_action
 from whale.strategy.density import DensityTracker
 from whale.strategy.density_strategy import DensityStrategy
+from whale.strategy.finaliser import SIGNAL_NAMES
+from whale.strategy.scorers import S_BOOK, S_DENSITY
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
 from whale.warmup import compile_live_kernels
 

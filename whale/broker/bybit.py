@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from whale.broker.base import (
-    CAUSE_OTHER, CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, BrokerError, BrokerEvents, BrokerPosition,
-    ExitEvent, Fill, FundingEvent,
+    CAUSE_OTHER,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    BrokerError,
+    BrokerEvents,
+    BrokerPosition,
+    ExitEvent,
+    Fill,
+    FundingEvent,
 )
 from whale.bybit.errors import BybitError, OutcomeUnknownError, RateLimitedError, RejectedError
 from whale.bybit.rest import BybitRest

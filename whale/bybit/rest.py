@@ -39,8 +39,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import requests
@@ -50,10 +51,31 @@ from pybit.unified_trading import HTTP
 from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.endpoints import Endpoints
-from whale.bybit.errors import (AuthError, BybitError, OrderNotPlacedError, OutcomeUnknownError, RateLimitedError,
-                                RejectedError, RetryableError, UnreachableError, error_for)
-from whale.bybit.models import (ClosedPnl, Execution, OrderResult, PositionInfo, WalletInfo, candles_from_rows, dec,
-                                fmt_decimal, parse_closed_pnl, parse_execution, parse_position, parse_wallet)
+from whale.bybit.errors import (
+    AuthError,
+    BybitError,
+    OrderNotPlacedError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+    UnreachableError,
+    error_for,
+)
+from whale.bybit.models import (
+    ClosedPnl,
+    Execution,
+    OrderResult,
+    PositionInfo,
+    WalletInfo,
+    candles_from_rows,
+    dec,
+    fmt_decimal,
+    parse_closed_pnl,
+    parse_execution,
+    parse_position,
+    parse_wallet,
+)
 from whale.bybit.ratelimit import RateBudget
 from whale.errors import BadInputError
 from whale.logs import get_logger, register_secret

@@ -129,7 +129,7 @@ def _ws_check(url: str, symbol: str | None, deadline: float) -> dict:
         raise _Fail(host, "no time left")
     try:
         sock = open_socket(url, left)
-    except socket.timeout:
+    except TimeoutError:
         raise _Fail(host, "connection timed out") from None
     except OSError as exc:
         raise _Fail(host, _short(exc)) from None
@@ -146,7 +146,7 @@ def _ws_check(url: str, symbol: str | None, deadline: float) -> dict:
         ws.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             raw = ws.recv()
-        except (websocket.WebSocketTimeoutException, socket.timeout):
+        except (TimeoutError, websocket.WebSocketTimeoutException):
             raise _Fail(host, "connected but no WebSocket message arrived in time") from None
         except (websocket.WebSocketException, OSError) as exc:
             raise _Fail(host, f"WebSocket closed ({_short(exc)})") from None

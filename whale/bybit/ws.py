@@ -37,7 +37,8 @@ import socket
 import ssl
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import websocket

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from whale.candle_file import BUNDLED_DATA
@@ -34,7 +34,7 @@ def parse_date(text: str | None, flag: str) -> int | None:
     cleaned = text.strip().replace(" ", "T").rstrip("Z")
     for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
         try:
-            dt = datetime.strptime(cleaned, fmt).replace(tzinfo=timezone.utc)
+            dt = datetime.strptime(cleaned, fmt).replace(tzinfo=UTC)
             return int(dt.timestamp() * 1000)
         except ValueError:
             continue
@@ -42,11 +42,14 @@ def parse_date(text: str | None, flag: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from whale.backtest.metrics import drawdown_curve
     from whale.backtest.outputs import (
-        plot_equity, signals_csv_text, write_report_json, write_trades_csv,
+        plot_equity,
+        signals_csv_text,
+        write_report_json,
+        write_trades_csv,
     )
     from whale.backtest.runner import run_backtest
-    from whale.backtest.metrics import drawdown_curve
     from whale.commands._shared import load_cli_config
     from whale.market.intervals import label
 
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                           progress=not args.no_progress and sys.stderr.isatty(), symbol=args.symbol)
     for w in result.warnings:
         log.warning(w)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.report) if args.report else Path("reports") / f"{result.symbol}-{label(result.interval)}-{stamp}"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -86,8 +89,8 @@ def funding_text(funding: float) -> str:
 
 
 def print_summary(r: dict, out: Path) -> None:
-    from whale.market.intervals import label
     from whale.logs import NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_PURPLE, NEON_RED, NEON_YELLOW, RESET, use_colour
+    from whale.market.intervals import label
 
     c = use_colour(sys.stdout)
     col = (lambda code, text: f"{code}{text}{RESET}") if c else (lambda code, text: text)  # noqa: E731

@@ -54,8 +54,8 @@ def _speed(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whale.sim.faults import parse_faults
     from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from whale.sim.faults import parse_faults
     from whale.sim.server import SimConfig, Simulator
 
     if (args.api_key is None) != (args.api_secret is None):

@@ -19,14 +19,22 @@ import os
 import re
 import typing
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from whale.config import legacy
-from whale.config.model import (BYBIT_INTERVALS, LOG_LEVELS, ActiveWeights, Config, IndicatorToggles,
-                                replace_path, to_dict)
+from whale.config.model import (
+    BYBIT_INTERVALS,
+    LOG_LEVELS,
+    ActiveWeights,
+    Config,
+    IndicatorToggles,
+    replace_path,
+    to_dict,
+)
 from whale.errors import BadInputError
 
 SECRET_ENV_VARS = ("BYBIT_API_KEY", "BYBIT_API_SECRET")
@@ -250,7 +258,7 @@ _INTERVAL_MINUTES = {**{i: int(i) for i in BYBIT_INTERVALS if i.isdigit()}, "D":
 _ALIAS = re.compile(r"^\s*(\d+)\s*(m|min|h|hr|d|w|mo|month)?\s*$", re.I)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

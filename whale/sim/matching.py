@@ -26,15 +26,27 @@ from decimal import Decimal
 
 from whale.config.model import Fees
 from whale.fills import (
-    LONG, SHORT, FUNDING_PERIOD_MS, ceil_ticks, fee, floor_ticks, funding_payment, funding_times_in, pnl,
-    limit_reached, stop_crossed, target_crossed, taker_fill_ticks, trailing_stop_level,
+    FUNDING_PERIOD_MS,
+    LONG,
+    SHORT,
+    ceil_ticks,
+    fee,
+    floor_ticks,
+    funding_payment,
+    funding_times_in,
+    limit_reached,
+    pnl,
+    stop_crossed,
+    taker_fill_ticks,
+    target_crossed,
+    trailing_stop_level,
 )
 from whale.sim import codes, payloads
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError, params_error
 from whale.sim.instrument import SimInstrument, parse_decimal
-from whale.sim.records import D0, Fill, ClosedPnl, Order, Position
+from whale.sim.records import D0, ClosedPnl, Fill, Order, Position
 
 log = logging.getLogger("whalebot.sim")
 

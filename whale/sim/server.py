@@ -13,10 +13,10 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from whale.sim.auth import Credentials
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock, WallClock
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET, HOST
-from whale.sim.faults import FaultSpec, Faults, parse_faults
+from whale.sim.faults import Faults, FaultSpec, parse_faults
 from whale.sim.feed import Feed
 from whale.sim.httpio import HttpError, read_request, response_bytes
 from whale.sim.instrument import SimInstrument, sim_instrument

@@ -53,7 +53,11 @@ from whale.config.model import Fees, TakeProfit
 from whale.fills import LONG
 from whale.strategy.density import ASK, BID, DensityTracker, fmt_num, fmt_qty
 from whale.strategy.stops import (
-    EXIT_REASONS, R_AGGRESSIVE, R_COUNTER_DENSITY, R_MOMENTUM, R_RETURN_TO_RANGE,
+    EXIT_REASONS,
+    R_AGGRESSIVE,
+    R_COUNTER_DENSITY,
+    R_MOMENTUM,
+    R_RETURN_TO_RANGE,
 )
 
 COUNTER_DENSITY_TOLERANCES = 2.0
