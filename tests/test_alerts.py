@@ -237,7 +237,8 @@ def test_telegram_and_discord_payloads(captured):
     alerts.send_alert("Closed Buy: take_profit, PnL +4.23 USDT", event="exit")
     assert alerts.close(timeout=5)
     assert session.posts == [("https://api.telegram.org/bot123456:ABC-secret/sendMessage",
-                              {"chat_id": "-100200300", "text": "Whalebot INFO: Closed Buy: take_profit, PnL +4.23 USDT"},
+                              {"chat_id": "-100200300",
+                               "text": "Whalebot INFO: Closed Buy: take_profit, PnL +4.23 USDT"},
                               2.5)]
     assert webhook_kind(tg) == "telegram" and webhook_kind("https://discord.com/api/webhooks/1/xyz") == "discord"
     assert webhook_kind("https://discord.com/other") == "generic" and webhook_kind("https://example.org/x") == "generic"

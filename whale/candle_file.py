@@ -82,7 +82,7 @@ def load_candle_file(path: str | Path) -> CandleFile:
                             f"the format wants milliseconds since 1970 (UTC)")
     ohlcv = [np.ascontiguousarray(values[c], dtype=np.float64) for c in COLUMNS[1:]]
     o, h, lo, c, v = ohlcv
-    for col, arr in zip(COLUMNS[1:], ohlcv):
+    for col, arr in zip(COLUMNS[1:], ohlcv, strict=True):
         bad = ~np.isfinite(arr)
         if bad.any():
             raise BadInputError(f"{name}: line {first_line + int(np.flatnonzero(bad)[0])}: {col} is NaN or infinite")

@@ -502,7 +502,8 @@ class JournalFile:
         except UnicodeDecodeError as exc:
             return self._corrupt(f"it is not UTF-8 text (byte {exc.start})")
         except json.JSONDecodeError as exc:
-            problem = "it is empty" if not raw.strip() else f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            problem = ("it is empty" if not raw.strip()
+                       else f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
             return self._corrupt(problem)
         version = doc.get("version") if isinstance(doc, dict) else None
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:

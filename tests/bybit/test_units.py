@@ -191,7 +191,7 @@ def test_backoff_schedule_doubles_with_jitter_and_caps():
     b = Backoff(0.5, 30.0, 2.0, 0.25, rng=random.Random(3))
     delays = [b.next() for _ in range(10)]
     bases = [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30]
-    for d, base in zip(delays, bases):
+    for d, base in zip(delays, bases, strict=True):
         assert base * 0.75 <= d <= base * 1.25
     b.reset()
     assert b.next() <= 0.625

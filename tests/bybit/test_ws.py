@@ -27,8 +27,8 @@ def book_equals_sim(market, sim, depth, timeout=5.0):
 
 def _lists(market, depth):
     s = market.snapshot_book(depth)
-    return {"b": [[p, q] for p, q in zip(s.bid_px.tolist(), s.bid_sz.tolist())],
-            "a": [[p, q] for p, q in zip(s.ask_px.tolist(), s.ask_sz.tolist())]}
+    return {"b": [[p, q] for p, q in zip(s.bid_px.tolist(), s.bid_sz.tolist(), strict=True)],
+            "a": [[p, q] for p, q in zip(s.ask_px.tolist(), s.ask_sz.tolist(), strict=True)]}
 
 
 @pytest.mark.parametrize("depth", [50, 200])

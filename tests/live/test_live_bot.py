@@ -77,7 +77,7 @@ def test_demo_decisions_equal_the_backtest(tmp_path):
     assert len(rows) == 96
     bt = run_backtest(cfg, BUNDLED_DATA)
     bt_rows = {int(t): f"{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
-               for t, s, g in zip(bt.ts, bt.scores, bt.signals)}
+               for t, s, g in zip(bt.ts, bt.scores, bt.signals, strict=True)}
     assert [bt_rows.get(int(r.split(",")[0])) for r in rows] == rows
     # The journal holds real exits: price, fees and a reason for each closed trade.
     closed = [t for t in journal(workdir) if t["status"] == "closed"]

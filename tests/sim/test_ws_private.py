@@ -46,7 +46,8 @@ def test_position_after_every_action_wallet_only_on_balance_change(sim, http):
         ws.auth()
         ws.subscribe("order", "position", "wallet")
         last = float(http.get_tickers(**L)["result"]["list"][0]["lastPrice"])
-        oid = http.place_order(**L, side="Buy", orderType="Limit", qty="0.01", price=f"{last - 500:.1f}")["result"]["orderId"]
+        oid = http.place_order(**L, side="Buy", orderType="Limit", qty="0.01",
+                               price=f"{last - 500:.1f}")["result"]["orderId"]
         assert topics(ws.drain()) == ["order", "position"]
         http.amend_order(**L, orderId=oid, qty="0.02")
         assert topics(ws.drain()) == ["order", "position"]

@@ -131,7 +131,8 @@ class Bot:
             log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
         self.analyzer = Analyzer(cfg, self.primary, live=True)
         self.market = MarketState(cfg.symbol)
-        self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol, stale_after_s=cfg.safety.stale_stream_sec)
+        self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol,
+                               stale_after_s=cfg.safety.stale_stream_sec)
         self.ws = BybitWebSocketManager(
             self.endpoints, self.market, symbol=cfg.symbol, interval=self.primary,
             higher_intervals=self.analyzer.mtf_intervals, book_depth=max(cfg.orderbook_limit, cfg.density.book_depth),
@@ -147,7 +148,8 @@ class Bot:
                                                                     else ""))
         self._load_history()
         if self.paper:
-            self.broker = PaperBroker(self.instrument, cfg.fees, start_balance=Decimal(str(cfg.trade_management.account_balance)),
+            self.broker = PaperBroker(self.instrument, cfg.fees,
+                                      start_balance=Decimal(str(cfg.trade_management.account_balance)),
                                       leverage=Decimal(str(cfg.trade_management.leverage)),
                                       state=self.tracker.paper_state(), save=self.tracker.set_paper_state)
             price = self.market.last_price
@@ -347,8 +349,8 @@ class Bot:
         if self.managed is None or self.managed_id != t.id:
             side = 1 if t.side == "Buy" else -1
             kind = t.setup_kind()  # journaled, so a restart restores a breakout as a breakout
-            self.managed = ManagedPosition(side, float(t.entry_price), float(t.stop_loss or math.nan), float(t.qty), kind,
-                                           float(t.density_price) if t.density_price is not None else None,
+            self.managed = ManagedPosition(side, float(t.entry_price), float(t.stop_loss or math.nan), float(t.qty),
+                                           kind, float(t.density_price) if t.density_price is not None else None,
                                            t.breakeven_done, now, self.exits.extrema.extreme(side) if kind == "breakout"
                                            else None)
             self.managed_id = t.id
@@ -455,7 +457,8 @@ class Bot:
                     self.log.warning(f"{label(htf)} gap fill failed: {exc}")
                 self._take_candles(self.market.pop_closed())
             if not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
-                self.log.warning(f"The {label(htf)} candle closing at {close_ms} has not arrived; MTF uses the previous one")
+                self.log.warning(f"The {label(htf)} candle closing at {close_ms} has not arrived; "
+                                 f"MTF uses the previous one")
 
     def _superseded(self, ts: int) -> bool:
         """The candle after the one opening at `ts` has closed too (by the streams' market time): it
@@ -543,7 +546,8 @@ class Bot:
     def _display(self, d: Decision) -> None:
         try:
             snap = DisplaySnapshot.from_decision(
-                d, price=self.market.last_price or 0.0, mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
+                d, price=self.market.last_price or 0.0,
+                mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
                 trading_state=self.state, densities=self.density.for_display(self._market_now()))
             log_display(self.log, snap)
@@ -580,5 +584,5 @@ class _Stopper:
 
 
 def _candles(interval: str, events: list[tuple]) -> Candles:
-    rows = list(zip(*[(int(e[1]), e[2], e[3], e[4], e[5], e[6]) for e in events]))
+    rows = list(zip(*[(int(e[1]), e[2], e[3], e[4], e[5], e[6]) for e in events], strict=True))
     return Candles.from_arrays(rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], interval)

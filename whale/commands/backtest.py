@@ -17,7 +17,8 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                                           "(timestamp_ms,open,high,low,close,volume; gzip allowed).")
     p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE",
                    help=f"candle file (default: the bundled {BUNDLED_DATA.name})")
-    p.add_argument("--report", metavar="DIR", help="report directory (default: reports/<symbol>-<interval>-<UTC stamp>/)")
+    p.add_argument("--report", metavar="DIR",
+                   help="report directory (default: reports/<symbol>-<interval>-<UTC stamp>/)")
     p.add_argument("--from", dest="date_from", metavar="DATE",
                    help="first candle to trade, UTC (YYYY-MM-DD or YYYY-MM-DDTHH:MM); earlier candles warm up")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="stop before this UTC date/time (exclusive)")
@@ -112,7 +113,8 @@ def print_summary(r: dict, out: Path) -> None:
     if r["exit_reasons"]:
         lines.append(col(NEON_BLUE, "exits          " + ", ".join(f"{k} {v}" for k, v in r["exit_reasons"].items())))
     if r["skipped_entries"]:
-        lines.append(col(NEON_YELLOW, "skipped        " + ", ".join(f"{k}: {v}" for k, v in r["skipped_entries"].items())))
+        skipped = ", ".join(f"{k}: {v}" for k, v in r["skipped_entries"].items())
+        lines.append(col(NEON_YELLOW, "skipped        " + skipped))
     lines.append(col(NEON_YELLOW, "off            " + "; ".join(r["off_in_backtest"])))
     lines.append(col(NEON_BLUE, f"time           {t['total_s']:.2f} s (load {t['load_s']:.2f}, jit {t['jit_s']:.2f}, "
                                 f"indicators {t['indicators_s']:.3f}, simulate {t['simulate_s']:.3f}; "

@@ -179,7 +179,7 @@ class Book:
         return self._cache
 
     def _with_walls(self, ticks: np.ndarray, sizes: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-        level = dict(zip(ticks.tolist(), sizes.tolist()))
+        level = dict(zip(ticks.tolist(), sizes.tolist(), strict=True))
         for w in self.walls.values():
             if w.side != side:
                 continue

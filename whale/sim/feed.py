@@ -28,7 +28,8 @@ class BookStream:
     def current(self, market: Market) -> tuple[dict[int, int], dict[int, int]]:
         bids, bsz, asks, asz = market.book.levels()
         d = self.depth
-        return dict(zip(bids[:d].tolist(), bsz[:d].tolist())), dict(zip(asks[:d].tolist(), asz[:d].tolist()))
+        return (dict(zip(bids[:d].tolist(), bsz[:d].tolist(), strict=True)),
+                dict(zip(asks[:d].tolist(), asz[:d].tolist(), strict=True)))
 
 
 class Feed:
