@@ -69,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from None
     inst = result.instrument
-    write_trades_csv(out / "trades.csv", result.trades, max(0, -inst.tick_size.as_tuple().exponent),
-                     max(0, -inst.qty_step.as_tuple().exponent))
+    write_trades_csv(out / "trades.csv", result.trades, inst.price_decimals, inst.qty_decimals)
     (out / "signals.csv").write_text(signals_csv_text(result.ts, result.scores, result.signals))
     plot_equity(out / "equity.png", result.ts, result.equity, drawdown_curve(result.equity),
                 f"{result.symbol} {label(result.interval)} — equity and drawdown")

@@ -86,7 +86,7 @@ class Book:
         self.buyer_last = True
         self.now = 0
         self.version = 0  # bumps whenever anything that shapes the book changes
-        self._cache_key = None
+        self._cache_key: tuple[int, int] | None = None
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # --- state ---

@@ -141,6 +141,8 @@ class Feed:
             bs.u += 1
             self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bids, asks, now))
             return
+        if bs.bids is None or bs.asks is None:  # no snapshot sent yet: no delta to make
+            return
         db = _changes(bs.bids, bids)
         da = _changes(bs.asks, asks)
         if not db and not da:
@@ -152,6 +154,8 @@ class Feed:
     def _publish_ticker(self, now: int) -> None:
         cur = self.market.ticker()
         last = self.ticker_last
+        if last is None:  # no snapshot sent yet: no delta to make
+            return
         delta = {k: v for k, v in cur.items() if last.get(k) != v}
         if not delta:
             return

@@ -37,7 +37,7 @@ from whale.sim.limits import RateLimiter
 from whale.sim.market import Market
 from whale.sim.matching import Exchange, Ids
 from whale.sim.replay import Replay
-from whale.sim.rest import HOLD, Rest
+from whale.sim.rest import Rest
 from whale.sim.tape import Tape
 from whale.sim.ws import Hub
 from whale.sim.wsproto import handshake_response
@@ -197,7 +197,7 @@ class Simulator:
         self._start_error: BaseException | None = None
         self._stopping: asyncio.Event | None = None
         self._conn_tasks: set[asyncio.Task] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
         self._port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -276,7 +276,8 @@ class Simulator:
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        self._conn_tasks.add(task)
+        if task is not None:  # always: asyncio runs this callback as a task
+            self._conn_tasks.add(task)
         self._transports.add(writer.transport)
         try:
             while True:
@@ -291,7 +292,7 @@ class Simulator:
                     await self.core.hub.serve(kind, reader, writer)
                     return
                 answer = await self.core.rest.handle(req)
-                if answer is HOLD:
+                if not isinstance(answer, bytes):  # HOLD: close without an answer (a timeout fault)
                     break
                 writer.write(answer)
                 await writer.drain()
