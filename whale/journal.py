@@ -800,7 +800,8 @@ class PerformanceTracker:
         max_drawdown_usdt (over cumulative PnL) is given. A zero PnL is neither win nor loss.
         """
         closed = self.closed_trades()
-        net = np.array([float(t.pnl) for t in closed], dtype=np.float64)
+        # A closed trade always has its pnl (TradeRecord checks it); the filter only tells mypy so.
+        net = np.array([float(t.pnl) for t in closed if t.pnl is not None], dtype=np.float64)
         out = trade_stats(net)
         start = self.start_balance if start_balance is None else to_decimal(start_balance, "start_balance")
         curve = np.concatenate([[0.0], np.cumsum(net)])
@@ -867,5 +868,6 @@ def describe_trade(record: TradeRecord) -> str:
         tp = decimal_text(record.take_profit) if record.take_profit is not None else "none"
         extra = " (adopted)" if record.adopted else ""
         return f"{head}, SL {sl} ({STOP_KIND_NAMES[record.stop_kind]}), TP {tp}{extra}"
-    return (f"{head} -> {decimal_text(record.exit_price)} ({record.reason}), "
+    exit_price = decimal_text(record.exit_price) if record.exit_price is not None else "none"
+    return (f"{head} -> {exit_price} ({record.reason}), "
             f"PnL {record.pnl:+.2f} USDT (fees {decimal_text(record.fees)}, funding {decimal_text(record.funding)})")
