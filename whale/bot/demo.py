@@ -147,9 +147,12 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
                     close = emitted[-1] + interval_ms(base.interval)
                     if close % p_ms == 0:
                         want = close - p_ms
+
+                        def handled_or_stopped(want: int = want) -> bool:
+                            return handled["ts"] >= want or stop.is_set()
+
                         with cond:
-                            if not cond.wait_for(lambda want=want: handled["ts"] >= want or stop.is_set(),
-                                                 HANDLE_TIMEOUT_S):
+                            if not cond.wait_for(handled_or_stopped, HANDLE_TIMEOUT_S):
                                 failure.append(f"the bot did not handle the candle of {want} within "
                                                f"{HANDLE_TIMEOUT_S:.0f} s")
                                 return

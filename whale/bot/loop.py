@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -45,7 +46,7 @@ from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
 from whale.strategy.analyzer import Analyzer, Decision
 from whale.strategy.decide import candle_action
 from whale.strategy.density import DensityTracker
-from whale.strategy.density_strategy import DensityStrategy
+from whale.strategy.density_strategy import DensityEntry, DensityStrategy
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.scorers import S_BOOK, S_DENSITY
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
@@ -97,7 +98,7 @@ class Bot:
         self.primary_ms = interval_ms(cfg.interval)
         self.last_ts: dict[str, int] = {}
         self.pending: list[tuple] = []
-        self.closed: list[object] = []  # what to close at shutdown, in reverse order
+        self.closed: list[_Closeable] = []  # what to close at shutdown, in reverse order
         self.decisions = 0
         self.last_decision: Decision | None = None
         self.tick_latencies: list[float] = []
@@ -147,6 +148,7 @@ class Bot:
                              f"{opts.startup_deadline_s:.0f} s" + (f" ({self.ws.auth_error()})" if self.ws.auth_error()
                                                                     else ""))
         self._load_history()
+        self.broker: PaperBroker | BybitBroker
         if self.paper:
             self.broker = PaperBroker(self.instrument, cfg.fees,
                                       start_balance=Decimal(str(cfg.trade_management.account_balance)),
@@ -170,7 +172,7 @@ class Bot:
         self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
-        self.pending_density = None
+        self.pending_density: DensityEntry | None = None
         self._book_version = -1
         self._trade_cursor = self.market.trade_cursor()
         self.safety = SafetyMonitor(cfg.safety, start_equity=float(self.broker.equity()))
@@ -181,7 +183,8 @@ class Bot:
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
-        self._rest_price, self._rest_price_at = None, 0.0
+        self._rest_price: float | None = None
+        self._rest_price_at = 0.0
         compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
@@ -208,8 +211,9 @@ class Bot:
             self.analyzer.process(hist, scores=out, ready=np.zeros(n, np.bool_), signals=np.zeros(n, np.int8),
                                   cooled=np.zeros(n, np.bool_))
             self.last_ts[self.primary] = int(hist.ts[-1])
+        trends = self.analyzer.mtf.trends if self.analyzer.mtf else {}
         self.log.info(f"History loaded: {n} {label(self.primary)} candles" +
-                      "".join(f", {self.analyzer.mtf.trends[k].count} {label(k)}" for k in self.analyzer.mtf_intervals))
+                      "".join(f", {t.count} {label(k)}" for k, t in trends.items()))
         if n < self.analyzer.warmup_candles:
             self.log.warning(f"Only {n} {label(self.primary)} candles of history: the strategy warms up for "
                              f"{self.analyzer.warmup_candles - n} more before it trades")
@@ -267,7 +271,7 @@ class Bot:
 
     def _drain_private(self) -> None:
         items = self.market.pop_private()
-        if items and not self.paper:
+        if items and isinstance(self.broker, BybitBroker):  # paper trading has no private streams
             for topic, data in items:
                 try:
                     self.broker.handle_private(topic, data)
@@ -298,7 +302,7 @@ class Bot:
         if price is None:
             return
         received = self.market.last_message_monotonic("public")
-        if self.paper:
+        if isinstance(self.broker, PaperBroker):  # paper: its stops and targets fill here
             self.broker.on_tick(price, self.market.last_price_ms or self.market.market_time_ms())
             self.pm.process(self.broker.poll())
         if received is not None and self.pm.has_position():
@@ -439,8 +443,11 @@ class Bot:
     def _await_htf(self, close_ms: int) -> None:
         """A primary candle closing at a higher-timeframe boundary must see that higher candle: wait a
         moment for its kline, then ask REST, then go on with the previous one (logged)."""
+        mtf = self.analyzer.mtf
+        if mtf is None:
+            return
         for htf in self.analyzer.mtf_intervals:
-            t = self.analyzer.mtf.trends[htf]
+            t = mtf.trends[htf]
             if int(bucket_end(bucket_start(np.array([close_ms - 1]), htf), htf)[0]) != close_ms:
                 continue  # this primary candle does not close a higher candle
             if len(t.close_ts) and t.close_ts[-1] >= close_ms:
@@ -530,6 +537,8 @@ class Bot:
         return (b - a) / (b + a) if b + a > 0 else math.nan
 
     def _feed_paper_book(self) -> None:
+        if not isinstance(self.broker, PaperBroker):  # only paper trading fills against our copy of the book
+            return
         snap = self.market.snapshot_book(self.cfg.orderbook_limit)
         self.broker.on_book(snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz)
 
@@ -573,6 +582,10 @@ class Bot:
             except Exception as exc:  # noqa: BLE001 - close everything we can
                 self.log.warning(f"Shutdown: {type(thing).__name__}: {exc}")
         self.closed.clear()
+
+
+class _Closeable(Protocol):
+    def close(self) -> object: ...
 
 
 class _Stopper:
