@@ -70,7 +70,7 @@ def load_candle_file(path: str | Path) -> CandleFile:
     if len(frame) == 0:
         raise BadInputError(f"{name}: no candles in the file")
     values = {col: frame[col].to_numpy() for col in COLUMNS}
-    if frame.dtypes.eq(object).any() or any(np.isnan(v).any() for v in values.values()):
+    if any(dt == np.dtype(object) for dt in frame.dtypes) or any(np.isnan(v).any() for v in values.values()):
         _raise_first_bad_cell(p, name, first_line)
     ts_f = values["timestamp_ms"].astype(np.float64)
     if not np.all(np.isfinite(ts_f)) or np.any(ts_f != np.floor(ts_f)):

@@ -345,7 +345,7 @@ def _all_paths(cls: type = Config, prefix: str = "") -> dict[str, list[str]]:
         path = _join(prefix, f.name)
         out.setdefault(f.name, []).append(path)
         tp = _hints(cls)[f.name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             for name, paths in _all_paths(tp, path).items():
                 out.setdefault(name, []).extend(paths)
     return out
@@ -364,7 +364,8 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     for f in dataclasses.fields(cls):
         if f.name in values:
             tp = _hints(cls)[f.name]
-            kwargs[f.name] = _build(tp, values[f.name]) if dataclasses.is_dataclass(tp) else values[f.name]
+            is_section = isinstance(tp, type) and dataclasses.is_dataclass(tp)
+            kwargs[f.name] = _build(tp, values[f.name]) if is_section else values[f.name]
     return cls(**kwargs)
 
 
@@ -465,7 +466,7 @@ class _Checker:
                 self.unknown(cls, key, key_path, list(known))
                 continue
             tp = _hints(cls)[key]
-            if dataclasses.is_dataclass(tp):
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp):
                 if isinstance(value, dict):
                     values[key] = self.section(tp, value, key_path)
                 else:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from whale.config.model import Safety
 from whale.risk.validator import fmt_amount, fmt_pct
@@ -88,7 +89,7 @@ def emergency_plan(status: SafetyStatus) -> EmergencyPlan | None:
     return EmergencyPlan(tuple(status.reasons)) if status.state == EMERGENCY else None
 
 
-def _valid(x: float | None) -> bool:
+def _valid(x: float | None) -> TypeGuard[float]:
     return x is not None and math.isfinite(x)
 
 
