@@ -353,6 +353,7 @@ while True:
 """
 
 
+@pytest.mark.net  # child processes
 def test_kill_9_during_writes_leaves_a_whole_file(tmp_path):
     path = tmp_path / "trade_history.paper.json"
     for delay in (0.15, 0.4):
@@ -382,6 +383,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.net  # child processes
 def test_a_second_bot_is_refused_until_the_first_is_killed(tmp_path):
     path = tmp_path / "trade_history.paper.json"
     proc = _spawn(HOLDER, str(path))

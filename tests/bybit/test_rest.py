@@ -16,6 +16,8 @@ from whale.market.instruments import Instrument
 from whale.sim import SimConfig, Simulator
 from whale.sim.clock import SkewedWallClock
 
+pytestmark = pytest.mark.net
+
 D = Decimal
 
 

@@ -23,6 +23,8 @@ from whale.candle_file import load_candle_file
 from whale.cli import main
 from whale.logs import shutdown_logging
 
+pytestmark = pytest.mark.net
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

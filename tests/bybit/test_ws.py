@@ -12,6 +12,8 @@ from whale.bybit.market_state import MarketState
 from whale.bybit.rest import new_link_id
 from whale.bybit.ws import PRIVATE, PUBLIC
 
+pytestmark = pytest.mark.net
+
 
 def own_book(sim, depth):
     own = sim.orderbook(depth)

@@ -21,6 +21,8 @@ from whale.config.model import Config, replace_path
 from whale.logs import setup_logging, shutdown_logging
 from whale.strategy.stops import EXIT_REASONS
 
+pytestmark = pytest.mark.net
+
 CANDLES = 64  # 16 hours of 15-minute candles per run: quick, and the bot trades in it
 
 

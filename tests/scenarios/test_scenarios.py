@@ -23,6 +23,8 @@ from whale.logs import setup_logging, shutdown_logging
 from whale.scenarios import load_all
 from whale.scenarios._paths import PathBuilder, tick_path
 
+pytestmark = pytest.mark.net
+
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("wall-breakthrough", "wall-holds", "fading-move", "counter-wall", "taker-flow-reversal",
          "failed-breakout", "balance-floor", "connection-lost")

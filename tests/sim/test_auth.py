@@ -11,6 +11,8 @@ from sim_helpers import WsClient, assert_shape, example, signed
 from whale.sim import SimConfig, Simulator
 from whale.sim.clock import SkewedWallClock
 
+pytestmark = pytest.mark.net
+
 WALLET = "/v5/account/wallet-balance"
 
 

@@ -12,6 +12,8 @@ from sim_helpers import WsClient, assert_shape, example, signed
 from whale.errors import BadInputError
 from whale.sim import parse_faults
 
+pytestmark = pytest.mark.net
+
 L = {"category": "linear", "symbol": "BTCUSDT"}
 REALTIME = "/v5/order/realtime"
 

@@ -7,6 +7,8 @@ import pytest
 from pybit.exceptions import InvalidRequestError
 from sim_helpers import WsClient, assert_shape, example
 
+pytestmark = pytest.mark.net
+
 SYM = "BTCUSDT"
 L = {"category": "linear", "symbol": SYM}
 

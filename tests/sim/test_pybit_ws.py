@@ -7,6 +7,8 @@ import pybit.unified_trading as ut
 import pytest
 from sim_helpers import KEY, SECRET
 
+pytestmark = pytest.mark.net
+
 L = {"category": "linear", "symbol": "BTCUSDT"}
 
 

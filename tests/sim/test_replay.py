@@ -12,6 +12,8 @@ from whale.candle_file import load_candle_file
 from whale.errors import BadInputError, WhaleError
 from whale.sim import SimConfig, Simulator
 
+pytestmark = pytest.mark.net
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 

@@ -10,6 +10,8 @@ from sim_helpers import WsClient, assert_shape, example
 
 from whale.market.resample import resample
 
+pytestmark = pytest.mark.net
+
 SYM = "BTCUSDT"
 
 

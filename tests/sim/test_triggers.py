@@ -8,6 +8,8 @@ from sim_helpers import WsClient
 
 from whale.fills import bar_path, slipped
 
+pytestmark = pytest.mark.net
+
 SYM = "BTCUSDT"
 L = {"category": "linear", "symbol": SYM}
 TICK = Decimal("0.1")

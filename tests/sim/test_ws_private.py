@@ -2,7 +2,10 @@
 Bybit's examples; a position push after every create/amend/cancel, a wallet push only when the
 balance changes."""
 
+import pytest
 from sim_helpers import WsClient, assert_shape, example
+
+pytestmark = pytest.mark.net
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
 

@@ -6,6 +6,8 @@ import time
 import pytest
 from sim_helpers import WsClient, assert_shape, example
 
+pytestmark = pytest.mark.net
+
 SYM = "BTCUSDT"
 
 
