@@ -54,7 +54,7 @@ from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN, STOP_INITIAL, STO
 try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl on Windows: the lock uses msvcrt
     import msvcrt
 
 FORMAT_VERSION = 1

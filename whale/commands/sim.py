@@ -93,7 +93,7 @@ def _log_to_stderr(level: str) -> None:
     if not any(getattr(h, "_whalebot_sim", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        handler._whalebot_sim = True  # type: ignore[attr-defined]
+        handler._whalebot_sim = True  # type: ignore[attr-defined]  # our tag, so a second call adds no handler
         logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -307,7 +307,9 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool
         return f"out of range {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
     if lo is not None:
         return f"out of range: must be {'>' if lo_open else '>='} {_num(lo)}"
-    return f"out of range: must be {'<' if hi_open else '<='} {_num(hi)}"  # type: ignore[arg-type]
+    if hi is None:
+        raise ValueError("a range needs lo or hi")  # every setting with a range has one of them
+    return f"out of range: must be {'<' if hi_open else '<='} {_num(hi)}"
 
 
 def _suggest(word: str, candidates: Iterable[str]) -> str | None:
