@@ -170,7 +170,7 @@ def inputs_for(name: str, d: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 def matches(cold: tuple, full: tuple, scales: list[float], e: int, tol: float, offset_free: bool) -> bool:
     """Every output's last cold value within tol of full[e] (OBV: compare the last change instead)."""
-    for c, f, sc in zip(cold, full, scales):
+    for c, f, sc in zip(cold, full, scales, strict=True):
         a, b = c[-1], f[e]
         if offset_free:
             a, b = c[-1] - c[-2], f[e] - f[e - 1]

@@ -1,5 +1,6 @@
 """Fixtures shared by the simulator and Bybit-client suites: simulators on 127.0.0.1 port 0 that are
-always stopped, and a leak check (a suite opts in with an autouse fixture that uses `no_leaks`)."""
+always stopped, and a leak check (a suite opts in with an autouse fixture that uses `no_leaks`).
+The `net` and `soak` markers are enforced by tests/markers.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from markers import net_marker_guard, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook for every test
 
 from whale.candle_file import load_candle_file
 from whale.sim import SimConfig, Simulator

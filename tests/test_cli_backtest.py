@@ -65,6 +65,7 @@ def test_default_report_dir_and_every_output(default_run):
     assert (out / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_from_to_limit_the_traded_range(tmp_path):
     cfg = write_config(tmp_path / "c.json", Config())
     proc = whalebot("backtest", "--data", str(BUNDLED), "--config", str(cfg), "--report", str(tmp_path / "r"),
@@ -82,6 +83,7 @@ def _bad(tmp_path, rows):
 
 @pytest.mark.parametrize("case", ["unsorted", "density", "not_multiple", "from_after_to", "few_candles",
                                   "bad_date", "missing_file", "bad_config"])
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_bad_input_exits_2_with_one_clear_message(tmp_path, case):
     cfg = write_config(tmp_path / "c.json", Config())
     data = str(BUNDLED)

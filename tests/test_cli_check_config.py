@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.net
+
 REPO = Path(__file__).resolve().parent.parent
 SECRET_VARS = ("BYBIT_API_KEY", "BYBIT_API_SECRET", "WHALEBOT_WEBHOOK_URL")
 

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from whale.config import (DEFAULTS, Config, ConfigError, config_from_data, default_config_text, load_config,
-                          to_dict, with_log_level)
+from whale.config import (
+    DEFAULTS,
+    Config,
+    ConfigError,
+    config_from_data,
+    default_config_text,
+    load_config,
+    to_dict,
+    with_log_level,
+)
 from whale.config import doc as config_doc
 from whale.config.loader import _hints, parse_json
 from whale.errors import EXIT_BAD_INPUT, BadInputError
@@ -328,6 +336,7 @@ def test_a_higher_timeframe_that_is_no_bybit_interval_is_still_an_error():
     assert problem.startswith('mtf_analysis.higher_timeframes[1]: "90" is not a Bybit interval')
 
 
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_check_config_accepts_the_originals_60_over_60(tmp_path):
     import subprocess
     import sys
@@ -423,6 +432,7 @@ def test_warnings_for_settings_that_do_nothing():
                                              "trade_management.account_balance"]
 
 
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_max_open_positions_above_1_warns_that_it_has_no_effect(tmp_path):
     assert config_from_data({"trade_management": {"max_open_positions": 1}}).warnings == []
     loaded = config_from_data({"trade_management": {"max_open_positions": 3}})

@@ -5,14 +5,34 @@ import math
 import pytest
 
 from whale.fills import (
-    HIT_STOP, HIT_TARGET, LONG, NO_EXIT, SHORT, bar_path, fee, first_exit_on_bar, funding_payment,
-    funding_times_in, round_away_from_market, slipped,
+    HIT_STOP,
+    HIT_TARGET,
+    LONG,
+    NO_EXIT,
+    SHORT,
+    bar_path,
+    fee,
+    first_exit_on_bar,
+    funding_payment,
+    funding_times_in,
+    round_away_from_market,
+    slipped,
 )
 from whale.risk.sizing import (
-    SIZE_OK, SKIP_BELOW_MIN_NOTIONAL, SKIP_EXPOSURE, SKIP_BELOW_MIN_QTY, SKIP_BEYOND_LEVERAGE, SKIP_NO_STOP_DISTANCE, size_steps,
+    SIZE_OK,
+    SKIP_BELOW_MIN_NOTIONAL,
+    SKIP_BELOW_MIN_QTY,
+    SKIP_BEYOND_LEVERAGE,
+    SKIP_EXPOSURE,
+    SKIP_NO_STOP_DISTANCE,
+    size_steps,
 )
 from whale.strategy.stops import (
-    STOP_BREAKEVEN, STOP_INITIAL, STOP_TRAILING, initial_levels, move_stop,
+    STOP_BREAKEVEN,
+    STOP_INITIAL,
+    STOP_TRAILING,
+    initial_levels,
+    move_stop,
 )
 
 

@@ -53,5 +53,5 @@ def test_one_call_equals_candle_by_candle():
     times = np.arange(500) * 900.0
     whole, _, _ = run(scores, cooldown=1800.0, times=times)
     state = new_state()
-    step = [run([s], cooldown=1800.0, times=[t], state=state)[0][0] for s, t in zip(scores, times)]
+    step = [run([s], cooldown=1800.0, times=[t], state=state)[0][0] for s, t in zip(scores, times, strict=True)]
     assert whole == step

@@ -100,7 +100,7 @@ def test_batch_equals_one_candle_at_a_time(candles, name, k):
     for a in batch.arrays:
         assert _nan_equal(batch.arrays[a], step.arrays[a]), f"{name}.{a} differs"
     # public wrapper (np.empty buffers) == NaN-filled buffers: every element is written
-    for o, ref in zip(kernels.compute(name, list(ins.values()), **params), batch.outputs):
+    for o, ref in zip(kernels.compute(name, list(ins.values()), **params), batch.outputs, strict=True):
         assert _nan_equal(o, ref)
 
 
@@ -143,7 +143,7 @@ def test_no_look_ahead(candles, name, k):
                 w[c:] *= rng.uniform(0.5, 1.5, N - c)
             changed.append(w)
         out = kernels.compute(name, changed, **params)
-        for o, r in zip(out, ref):
+        for o, r in zip(out, ref, strict=True):
             assert _nan_equal(o[:c], r[:c]), f"{name}: an output before {c} changed"
 
 
@@ -295,9 +295,9 @@ def test_candlestick_codes():
         ((10.7, 10.9, 8.0, 8.5), (-1, wi.PATTERN_BEARISH_ENGULFING)),  # engulfs 8.8 -> 10.5
         ((5.0, 5.0, 5.0, 5.0), (0, wi.PATTERN_DOJI)),  # four-price candle
     ]
-    o, h, lo, c = (np.array(col) for col in zip(*(r[0] for r in rows)))
+    o, h, lo, c = (np.array(col) for col in zip(*(r[0] for r in rows), strict=True))
     signal, pattern = wi.candlestick_patterns(o, h, lo, c)
-    assert list(zip(signal, pattern)) == [r[1] for r in rows]
+    assert list(zip(signal, pattern, strict=True)) == [r[1] for r in rows]
     assert set(wi.PATTERN_NAMES) == set(range(6))
 
 
@@ -425,6 +425,6 @@ def test_history_needed_is_enough():
             h = kernels.history_needed(name, **params)
             for e in np.linspace(h + 100, len(d["close"]) - 1, 12).astype(int):
                 cold = kernels.compute(name, [x[e - h + 1:e + 1] for x in ins], **params)
-                for cv, fv, sc in zip(cold, full, scales):
+                for cv, fv, sc in zip(cold, full, scales, strict=True):
                     assert abs(cv[-1] - fv[e]) <= kernels.HISTORY_TOLERANCE * max(abs(fv[e]), sc), \
                         (path.name, name, e)

@@ -117,5 +117,5 @@ def test_agrees_with_talib(series, name, pset):
     ours = ours_fn(series)
     ref = ref_fn(series)
     assert len(ours) == len(ref)
-    for k, (a, b) in enumerate(zip(ours, ref)):
+    for k, (a, b) in enumerate(zip(ours, ref, strict=True)):
         assert_agrees(a, b, f"{name}[{k}]")

@@ -19,8 +19,18 @@ import pytest
 from whale import journal as jr
 from whale.backtest.metrics import max_drawdown, trade_stats
 from whale.errors import EXIT_RUNTIME, WhaleError
-from whale.journal import (JournalData, JournalError, JournalFile, PerformanceTracker, TradeRecord, describe_trade,
-                           format_summary_lines, iso_utc, journal_filename, lock_holder)
+from whale.journal import (
+    JournalData,
+    JournalError,
+    JournalFile,
+    PerformanceTracker,
+    TradeRecord,
+    describe_trade,
+    format_summary_lines,
+    iso_utc,
+    journal_filename,
+    lock_holder,
+)
 from whale.logs import NEON_CYAN, NEON_YELLOW
 from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN
 
@@ -343,6 +353,7 @@ while True:
 """
 
 
+@pytest.mark.net  # child processes
 def test_kill_9_during_writes_leaves_a_whole_file(tmp_path):
     path = tmp_path / "trade_history.paper.json"
     for delay in (0.15, 0.4):
@@ -372,6 +383,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.net  # child processes
 def test_a_second_bot_is_refused_until_the_first_is_killed(tmp_path):
     path = tmp_path / "trade_history.paper.json"
     proc = _spawn(HOLDER, str(path))

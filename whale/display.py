@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from whale.indicators.structure import FIB_RATIOS
 from whale.journal import STOP_KIND_NAMES, format_summary_lines

@@ -191,7 +191,7 @@ class _UtcFormatter(logging.Formatter):
     """UTC ISO 8601 times; the final text is redacted once more (whatever a subclass adds)."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        stamp = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+        stamp = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
         return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def format(self, record: logging.LogRecord) -> str:

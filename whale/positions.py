@@ -10,21 +10,35 @@ price and checked on the exchange — without a confirmed stop the position is c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from whale.alerts import AlertSystem
 from whale.broker.base import (
-    CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, Broker, BrokerError, BrokerEvents, BrokerPosition, Fill,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    Broker,
+    BrokerError,
+    BrokerEvents,
+    BrokerPosition,
+    Fill,
 )
 from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG
-from whale.journal import PerformanceTracker, TradeRecord, describe_trade
+from whale.journal import PerformanceTracker, TradeRecord, describe_trade, iso_utc
 from whale.risk.sizing import SIZE_OK, SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE, SKIP_REASONS, size_steps
 from whale.strategy.stops import (
-    EXIT_REASONS, R_EMERGENCY, R_MANUAL, R_TAKE_PROFIT, R_TRAILING, STOP_INITIAL, initial_levels, move_stop,
+    EXIT_REASONS,
+    R_EMERGENCY,
+    R_MANUAL,
+    R_TAKE_PROFIT,
+    R_TRAILING,
+    STOP_INITIAL,
+    initial_levels,
+    move_stop,
     stop_exit_reason,
 )
 
@@ -117,13 +131,13 @@ class PositionManager:
             return EntryResult(None, f"refused: {exc}")
         trade = TradeRecord(
             id=link, symbol=self.cfg.symbol, side=SIDE_NAME[side], qty=fill.qty, network=self.tracker.network,
-            mode=self.tracker.mode, strategy=strategy or self.cfg.strategy.mode, entry_time=fill.time_ms,
+            mode=self.tracker.mode, strategy=strategy or self.cfg.strategy.mode, entry_time=iso_utc(fill.time_ms),
             entry_price=fill.price, entry_order_link_id=link, fees=fill.fee, initial_stop=self._price(sl),
             stop_loss=self._price(sl), take_profit=self._price(tp), entry_atr=float(atr),
             density_price=None if density_price is None else Decimal(repr(density_price)), setup=setup)
         self.trade = self.tracker.open_trade(trade)
         self.alerts.send_alert(f"Opened {describe_trade(self.trade)}", "INFO", "entry")
-        self._protect_from_fill(fill, atr, stop_rule)
+        self._protect_from_fill(self.trade, fill, atr, stop_rule)
         return EntryResult(self.trade)
 
     def _skip_text(self, code: int, equity: float, price: float, stop: float, leverage: float) -> str:
@@ -139,8 +153,10 @@ class PositionManager:
                      f"equity (limit {limit:g} %)")
         return text
 
-    def _protect_from_fill(self, fill: Fill, atr: float, stop_rule: Callable[[float], float] | None) -> None:
-        """Re-set SL/TP from the real fill price and make sure the exchange holds the stop."""
+    def _protect_from_fill(self, t: TradeRecord, fill: Fill, atr: float,
+                           stop_rule: Callable[[float], float] | None) -> None:
+        """Re-set SL/TP of the just-opened trade `t` from the real fill price and make sure the exchange
+        holds the stop."""
         side = self.side
         sl, tp = initial_levels(side, float(fill.price), atr, self.tm.stop_loss_atr_multiple,
                                 self.tm.take_profit_atr_multiple, self.inst.tick)
@@ -156,10 +172,10 @@ class PositionManager:
             if pos is None:
                 return  # already closed (a stop or target hit at once): poll() will report it
             if pos.stop_loss is not None and pos.stop_loss == want_sl:
-                self.trade = self.tracker.update_trade(self.trade.id, initial_stop=want_sl, stop_loss=want_sl,
+                self.trade = self.tracker.update_trade(t.id, initial_stop=want_sl, stop_loss=want_sl,
                                                        take_profit=want_tp)
                 return
-        self.alerts.send_alert(f"No stop on the exchange for {describe_trade(self.trade)}: closing at market",
+        self.alerts.send_alert(f"No stop on the exchange for {describe_trade(t)}: closing at market",
                                "ERROR", "error")
         self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
 
@@ -277,6 +293,8 @@ class PositionManager:
         """The exchange lost the stop (removed by hand, or never held): put the bot's stop back; when
         the price has already passed it, leave at market. Without a journal stop, place one from ATR."""
         t = self.trade
+        if t is None:  # nothing tracked: no stop of ours to put back
+            return
         atr, price = self.market()
         stop = t.stop_loss or t.initial_stop
         if stop is None:
@@ -332,9 +350,11 @@ class PositionManager:
                                  f"({', '.join(t.id for t in journal)}) but one-way mode allows one position; "
                                  f"fix {self.tracker.path.name} or close the position and move the journal aside")
         t = journal[0] if journal else None
-        if t is None and pos is None:
+        if t is None:
+            if pos is not None:
+                done.append(self._adopt(pos, atr, price))
             return done
-        if t is not None and pos is None:
+        if pos is None:
             self.trade = t
             fill, cause = self._last_exit_fill()
             if fill is None:
@@ -343,9 +363,6 @@ class PositionManager:
                                      f"the trade in {self.tracker.path.name} (or move the journal aside)")
             self._record_exit(fill, self._reason_for_cause(cause), "closed while the bot was down")
             done.append(f"closed {t.id} in the journal: it was closed on the exchange while the bot was down")
-            return done
-        if t is None and pos is not None:
-            done.append(self._adopt(pos, atr, price))
             return done
         side = LONG if t.side == "Buy" else -LONG
         if pos.side != side or abs(pos.size - t.qty) >= self.inst.qty_step:
@@ -371,7 +388,7 @@ class PositionManager:
         link = self.new_link_id("adopt")
         self.trade = self.tracker.open_trade(TradeRecord(
             id=link, symbol=self.cfg.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
-            mode=self.tracker.mode, strategy=self.cfg.strategy.mode, entry_time=self.now_ms(),
+            mode=self.tracker.mode, strategy=self.cfg.strategy.mode, entry_time=iso_utc(self.now_ms()),
             entry_price=pos.entry_price, stop_loss=pos.stop_loss, initial_stop=pos.stop_loss,
             take_profit=pos.take_profit, adopted=True,
             notes=("found on the exchange, not opened by this bot",)))

@@ -14,8 +14,20 @@ import numpy as np
 
 from whale.config.model import Config, Fees
 from whale.fills import (
-    LONG, SHORT, ceil_ticks, fee, floor_ticks, funding_payment, funding_times_in, limit_reached, pnl, round_away_from_market,
-    stop_crossed, target_crossed, taker_fill_ticks, trailing_stop_level,
+    LONG,
+    SHORT,
+    ceil_ticks,
+    fee,
+    floor_ticks,
+    funding_payment,
+    funding_times_in,
+    limit_reached,
+    pnl,
+    round_away_from_market,
+    stop_crossed,
+    taker_fill_ticks,
+    target_crossed,
+    trailing_stop_level,
 )
 from whale.market.instruments import Instrument
 from whale.risk.sizing import size_steps

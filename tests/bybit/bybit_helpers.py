@@ -74,17 +74,16 @@ class SilentServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
-        import socket
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
             self.accepted.append(conn)
 
-    def __enter__(self) -> "SilentServer":
+    def __enter__(self) -> SilentServer:
         self._thread.start()
         return self
 

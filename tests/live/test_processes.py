@@ -18,6 +18,8 @@ import pytest
 
 from whale.config.model import Config, replace_path, to_dict
 
+pytestmark = pytest.mark.net
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "PROC-TEST-KEY-123456", "PROC-TEST-SECRET-abcdefghijkl"
 

@@ -6,10 +6,12 @@ import time
 
 import pytest
 from pybit.exceptions import InvalidRequestError
-
-from whale.sim.clock import SkewedWallClock
-from whale.sim import SimConfig, Simulator
 from sim_helpers import WsClient, assert_shape, example, signed
+
+from whale.sim import SimConfig, Simulator
+from whale.sim.clock import SkewedWallClock
+
+pytestmark = pytest.mark.net
 
 WALLET = "/v5/account/wallet-balance"
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+pytestmark = pytest.mark.net
+
 ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"^SIM READY rest=http://127\.0\.0\.1:(\d+) public_ws=ws://127\.0\.0\.1:(\d+)/v5/public/linear "
                    r"private_ws=ws://127\.0\.0\.1:(\d+)/v5/private$")

@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
+from sim_helpers import WsClient
 
 from whale.candle_file import load_candle_file
 from whale.errors import BadInputError, WhaleError
 from whale.sim import SimConfig, Simulator
-from sim_helpers import WsClient
+
+pytestmark = pytest.mark.net
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 

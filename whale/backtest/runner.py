@@ -99,7 +99,7 @@ def run_backtest(cfg: Config, data_path: str | Path, *, date_from: int | None = 
         analyzer.add_htf_candles(htf, resample(src, htf))
     n = len(candles)
     trade_from = 0 if date_from is None else int(np.searchsorted(candles.ts, date_from, side="left"))
-    if trade_from >= n:
+    if date_from is not None and trade_from >= n:  # without --from, too few candles is the warm-up error below
         raise BadInputError(f"{name}: no {label(candles.interval)} candles at or after --from {iso(date_from)}")
     needed = analyzer.warmup_candles
     if n < needed + 1:

@@ -14,13 +14,26 @@ import numpy as np
 from numba import njit
 
 from whale.fills import (
-    HIT_STOP, HIT_TARGET, LONG, fee, first_exit_on_bar, funding_payment,
-    funding_times_in, pnl, slipped,
+    HIT_STOP,
+    HIT_TARGET,
+    LONG,
+    fee,
+    first_exit_on_bar,
+    funding_payment,
+    funding_times_in,
+    pnl,
+    slipped,
 )
 from whale.risk.sizing import SIZE_OK, size_steps
 from whale.strategy.decide import candle_action
 from whale.strategy.stops import (
-    R_END, R_OPPOSITE, R_TAKE_PROFIT, STOP_INITIAL, initial_levels, move_stop, stop_exit_reason,
+    R_END,
+    R_OPPOSITE,
+    R_TAKE_PROFIT,
+    STOP_INITIAL,
+    initial_levels,
+    move_stop,
+    stop_exit_reason,
 )
 
 # State layout.

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from whale.broker.base import (
-    CAUSE_OTHER, CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, BrokerError, BrokerEvents, BrokerPosition,
-    ExitEvent, Fill, FundingEvent,
+    CAUSE_OTHER,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    BrokerError,
+    BrokerEvents,
+    BrokerPosition,
+    ExitEvent,
+    Fill,
+    FundingEvent,
 )
 from whale.bybit.errors import BybitError, OutcomeUnknownError, RateLimitedError, RejectedError
 from whale.bybit.rest import BybitRest
@@ -76,9 +84,16 @@ class BybitBroker:
 
     def positions(self) -> list[BrokerPosition]:
         """Every open position of the symbol (both sides in hedge mode), ours or not."""
-        return [BrokerPosition(LONG if p.side == "Buy" else -LONG, p.size, p.avg_price, p.stop_loss, p.take_profit,
-                               p.position_idx)
-                for p in self.rest.positions(self.symbol) if p.size and p.size > 0]
+        out = []
+        for p in self.rest.positions(self.symbol):
+            if not (p.size and p.size > 0):
+                continue
+            if p.avg_price is None:  # Bybit always gives an open position's avgPrice (or entryPrice)
+                raise BrokerError(f"the position cannot be read: Bybit gave an open {self.symbol} position of "
+                                  f"{p.size} without its avgPrice")
+            out.append(BrokerPosition(LONG if p.side == "Buy" else -LONG, p.size, p.avg_price, p.stop_loss,
+                                      p.take_profit, p.position_idx))
+        return out
 
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:

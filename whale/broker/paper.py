@@ -4,18 +4,25 @@ where it stopped. Stops and targets trigger on the ticks the live loop passes in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Callable
 
 import numpy as np
 
 from whale.broker.base import (
-    CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, BrokerError, BrokerEvents, BrokerPosition, ExitEvent, Fill, FundingEvent,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    BrokerError,
+    BrokerEvents,
+    BrokerPosition,
+    ExitEvent,
+    Fill,
+    FundingEvent,
 )
 from whale.config.model import Fees
+from whale.fills import LONG, fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
 from whale.journal import iso_utc
-from whale.fills import LONG, fee, funding_payment, funding_times_in, stop_crossed, target_crossed, taker_fill_ticks
 from whale.market.instruments import Instrument
 
 D0 = Decimal(0)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -350,8 +351,8 @@ class MarketState:
 
     def seed_book(self, snap: BookSnapshot) -> None:
         """Replace the book with a REST snapshot (when the stream is not there yet)."""
-        data = {"b": list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist())),
-                "a": list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist())), "u": snap.u, "seq": snap.seq}
+        data = {"b": list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist(), strict=True)),
+                "a": list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist(), strict=True)), "u": snap.u, "seq": snap.seq}
         with self._lock:
             self.book.apply_snapshot(data, snap.ts)
 
@@ -387,5 +388,5 @@ class MarketState:
 def _rows(candles: Candles | Iterable[CandleRow]) -> list[tuple]:
     if isinstance(candles, Candles):
         return list(zip(candles.ts.tolist(), candles.open.tolist(), candles.high.tolist(), candles.low.tolist(),
-                        candles.close.tolist(), candles.volume.tolist()))
+                        candles.close.tolist(), candles.volume.tolist(), strict=True))
     return [tuple(r) for r in candles]

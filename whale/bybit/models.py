@@ -8,9 +8,10 @@ optional prices come as "", "0" or "0.00": they become None.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -39,8 +39,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import requests
@@ -50,10 +51,31 @@ from pybit.unified_trading import HTTP
 from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.endpoints import Endpoints
-from whale.bybit.errors import (AuthError, BybitError, OrderNotPlacedError, OutcomeUnknownError, RateLimitedError,
-                                RejectedError, RetryableError, UnreachableError, error_for)
-from whale.bybit.models import (ClosedPnl, Execution, OrderResult, PositionInfo, WalletInfo, candles_from_rows, dec,
-                                fmt_decimal, parse_closed_pnl, parse_execution, parse_position, parse_wallet)
+from whale.bybit.errors import (
+    AuthError,
+    BybitError,
+    OrderNotPlacedError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+    UnreachableError,
+    error_for,
+)
+from whale.bybit.models import (
+    ClosedPnl,
+    Execution,
+    OrderResult,
+    PositionInfo,
+    WalletInfo,
+    candles_from_rows,
+    dec,
+    fmt_decimal,
+    parse_closed_pnl,
+    parse_execution,
+    parse_position,
+    parse_wallet,
+)
 from whale.bybit.ratelimit import RateBudget
 from whale.errors import BadInputError
 from whale.logs import get_logger, register_secret
@@ -615,10 +637,13 @@ class BybitRest:
 
     def get_order(self, symbol: str, *, link_id: str | None = None, order_id: str | None = None) -> dict | None:
         """One order by orderLinkId or orderId, open or recently closed; None when Bybit has none."""
-        if not link_id and not order_id:
-            raise ValueError("get_order needs link_id or order_id")
         base = {"category": CATEGORY, "symbol": symbol}
-        base.update({"orderId": order_id} if order_id else {"orderLinkId": link_id})
+        if order_id:
+            base["orderId"] = order_id
+        elif link_id:
+            base["orderLinkId"] = link_id
+        else:
+            raise ValueError("get_order needs link_id or order_id")
         for open_only in (0, 1):
             result = self._call("order/realtime", dict(base, openOnly=open_only))
             for item in result.get("list") or []:
@@ -633,10 +658,13 @@ class BybitRest:
     def cancel_order(self, symbol: str, *, order_id: str | None = None, link_id: str | None = None) -> bool:
         """True when cancelled; False when Bybit has no such open order (110001: already filled,
         cancelled or unknown — reconcile through the order stream or get_order)."""
-        if not order_id and not link_id:
-            raise ValueError("cancel_order needs order_id or link_id")
         params = {"category": CATEGORY, "symbol": symbol}
-        params.update({"orderId": order_id} if order_id else {"orderLinkId": link_id})  # never both (pitfall 13)
+        if order_id:  # never both (pitfall 13)
+            params["orderId"] = order_id
+        elif link_id:
+            params["orderLinkId"] = link_id
+        else:
+            raise ValueError("cancel_order needs order_id or link_id")
         for attempt in (1, 2):
             try:
                 self._call("order/cancel", params)

@@ -37,7 +37,8 @@ import socket
 import ssl
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import websocket
@@ -375,7 +376,7 @@ class BybitWebSocketManager:
         self.skip_utf8_validation = skip_utf8_validation
         self.ping_interval_s = min(float(ping_interval_s), max(0.5, self.stale_after_s / 2.0))
         self.connect_timeout = float(connect_timeout)
-        self.backoff = backoff
+        self.backoff: tuple[float, float] = backoff
         self.rng = rng or random.Random()
         self._stop = threading.Event()
         self._started = False

@@ -54,8 +54,8 @@ def _speed(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whale.sim.faults import parse_faults
     from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from whale.sim.faults import parse_faults
     from whale.sim.server import SimConfig, Simulator
 
     if (args.api_key is None) != (args.api_secret is None):
@@ -93,7 +93,7 @@ def _log_to_stderr(level: str) -> None:
     if not any(getattr(h, "_whalebot_sim", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        handler._whalebot_sim = True  # type: ignore[attr-defined]
+        handler._whalebot_sim = True  # type: ignore[attr-defined]  # our tag, so a second call adds no handler
         logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -110,7 +110,7 @@ def _rows(cls: type, prefix: str, out: list[str]) -> None:
     for f in dataclasses.fields(cls):
         tp = _hints(cls)[f.name]
         path = f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             nested.append((tp, path))
             continue
         rows.append(f"| `{path}` | {_type_name(tp)} | {_default(f.default)} | {_allowed(cls, f)} | "

@@ -19,14 +19,22 @@ import os
 import re
 import typing
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from whale.config import legacy
-from whale.config.model import (BYBIT_INTERVALS, LOG_LEVELS, ActiveWeights, Config, IndicatorToggles,
-                                replace_path, to_dict)
+from whale.config.model import (
+    BYBIT_INTERVALS,
+    LOG_LEVELS,
+    ActiveWeights,
+    Config,
+    IndicatorToggles,
+    replace_path,
+    to_dict,
+)
 from whale.errors import BadInputError
 
 SECRET_ENV_VARS = ("BYBIT_API_KEY", "BYBIT_API_SECRET")
@@ -250,7 +258,7 @@ _INTERVAL_MINUTES = {**{i: int(i) for i in BYBIT_INTERVALS if i.isdigit()}, "D":
 _ALIAS = re.compile(r"^\s*(\d+)\s*(m|min|h|hr|d|w|mo|month)?\s*$", re.I)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -299,7 +307,9 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool
         return f"out of range {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
     if lo is not None:
         return f"out of range: must be {'>' if lo_open else '>='} {_num(lo)}"
-    return f"out of range: must be {'<' if hi_open else '<='} {_num(hi)}"  # type: ignore[arg-type]
+    if hi is None:
+        raise ValueError("a range needs lo or hi")  # every setting with a range has one of them
+    return f"out of range: must be {'<' if hi_open else '<='} {_num(hi)}"
 
 
 def _suggest(word: str, candidates: Iterable[str]) -> str | None:
@@ -337,7 +347,7 @@ def _all_paths(cls: type = Config, prefix: str = "") -> dict[str, list[str]]:
         path = _join(prefix, f.name)
         out.setdefault(f.name, []).append(path)
         tp = _hints(cls)[f.name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             for name, paths in _all_paths(tp, path).items():
                 out.setdefault(name, []).extend(paths)
     return out
@@ -356,7 +366,8 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     for f in dataclasses.fields(cls):
         if f.name in values:
             tp = _hints(cls)[f.name]
-            kwargs[f.name] = _build(tp, values[f.name]) if dataclasses.is_dataclass(tp) else values[f.name]
+            is_section = isinstance(tp, type) and dataclasses.is_dataclass(tp)
+            kwargs[f.name] = _build(tp, values[f.name]) if is_section else values[f.name]
     return cls(**kwargs)
 
 
@@ -457,7 +468,7 @@ class _Checker:
                 self.unknown(cls, key, key_path, list(known))
                 continue
             tp = _hints(cls)[key]
-            if dataclasses.is_dataclass(tp):
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp):
                 if isinstance(value, dict):
                     values[key] = self.section(tp, value, key_path)
                 else:

@@ -53,7 +53,8 @@ class StrategySettings:
 @dataclass(frozen=True)
 class TradeManagement:
     enabled: bool = setting(True, doc="if false: signals only, no orders")
-    account_balance: float = setting(1000.0, lo=0, lo_open=True, doc="start balance of paper trading and backtests (USDT)")
+    account_balance: float = setting(1000.0, lo=0, lo_open=True,
+                                     doc="start balance of paper trading and backtests (USDT)")
     risk_per_trade_percent: float = setting(1.0, lo=0, hi=100, lo_open=True, doc="% of equity risked per trade")
     stop_loss_atr_multiple: float = setting(1.5, lo=0, lo_open=True, doc="SL distance in ATR")
     take_profit_atr_multiple: float = setting(2.0, lo=0, lo_open=True, doc="TP distance in ATR")
@@ -64,18 +65,23 @@ class TradeManagement:
     enable_trailing_stop: bool = setting(True, doc="trail the stop behind the price once armed")
     trailing_stop_atr_multiple: float = setting(0.8, lo=0, lo_open=True, doc="trailing distance in ATR")
     break_even_atr_trigger: float = setting(0.5, lo=0, doc="profit in ATR that arms the trailing stop")
-    move_to_breakeven_atr_trigger: float = setting(1.0, lo=0, doc="profit in ATR that moves the stop to entry (0 = off)")
-    profit_lock_in_atr_multiple: float = setting(0.5, lo=0, doc="after break-even, stop follows the close at this ATR distance (0 = off)")
+    move_to_breakeven_atr_trigger: float = setting(1.0, lo=0,
+                                                   doc="profit in ATR that moves the stop to entry (0 = off)")
+    profit_lock_in_atr_multiple: float = setting(0.5, lo=0, doc=(
+        "after break-even, stop follows the close at this ATR distance (0 = off)"))
     close_on_opposite_signal: bool = setting(True, doc="close an open position on a strong opposite signal")
-    reverse_position_on_opposite_signal: bool = setting(False, doc="after that close, open the opposite side (needs close_on_opposite_signal)")
+    reverse_position_on_opposite_signal: bool = setting(False, doc=(
+        "after that close, open the opposite side (needs close_on_opposite_signal)"))
     leverage: float = setting(5.0, lo=1, hi=200, doc="leverage set at start; also caps position size")
 
 
 @dataclass(frozen=True)
 class MtfAnalysis:
     enabled: bool = setting(True, doc="score higher-timeframe trend confluence (MTF_Trend_Confluence)")
-    higher_timeframes: tuple[str, ...] = setting(("60", "240"), item_choices=BYBIT_INTERVALS, doc="Bybit intervals, each longer than interval (one that is not is ignored, with a warning)")
-    trend_indicators: tuple[str, ...] = setting(("ema", "ehlers_supertrend"), item_choices=MTF_METHODS, doc="trend methods run on each higher timeframe: sma, ema, ehlers_supertrend")
+    higher_timeframes: tuple[str, ...] = setting(("60", "240"), item_choices=BYBIT_INTERVALS, doc=(
+        "Bybit intervals, each longer than interval (one that is not is ignored, with a warning)"))
+    trend_indicators: tuple[str, ...] = setting(("ema", "ehlers_supertrend"), item_choices=MTF_METHODS, doc=(
+        "trend methods run on each higher timeframe: sma, ema, ehlers_supertrend"))
     trend_period: int = setting(50, lo=2, hi=1000, doc="SMA/EMA length on the higher timeframe")
     mtf_request_delay_seconds: float = setting(0.5, lo=0, hi=60, doc="pause between higher-timeframe REST fetches")
 
@@ -121,7 +127,8 @@ class IndicatorToggles:
 class ActiveWeights:
     ema_alignment: float = setting(0.22, doc="weight of EMA_Alignment")
     sma_trend_filter: float = setting(0.28, doc="weight of SMA_Trend_Filter")
-    momentum_rsi_stoch_cci_wr_mfi: float = setting(0.18, doc="one weight for the momentum block (RSI, StochRSI, CCI, WR, MFI)")
+    momentum_rsi_stoch_cci_wr_mfi: float = setting(0.18, doc=(
+        "one weight for the momentum block (RSI, StochRSI, CCI, WR, MFI)"))
     bollinger_bands: float = setting(0.22, doc="weight of Bollinger_Bands_Signal")
     vwap: float = setting(0.22, doc="weight of VWAP_Signal")
     psar: float = setting(0.22, doc="weight of PSAR_Signal")
@@ -159,7 +166,8 @@ class IndicatorSettings:
     stoch_k_period: int = setting(3, lo=1, hi=100, doc="StochRSI %K smoothing (SMA)")
     stoch_d_period: int = setting(3, lo=1, hi=100, doc="StochRSI %D smoothing (SMA of %K)")
     bollinger_bands_period: int = setting(20, lo=2, hi=1000, doc="Bollinger middle band SMA length")
-    bollinger_bands_std_dev: float = setting(2.0, lo=0, lo_open=True, hi=10, doc="Bollinger band width in standard deviations")
+    bollinger_bands_std_dev: float = setting(2.0, lo=0, lo_open=True, hi=10,
+                                             doc="Bollinger band width in standard deviations")
     cci_period: int = setting(20, lo=2, hi=1000, doc="CCI length")
     williams_r_period: int = setting(14, lo=2, hi=1000, doc="Williams %R length")
     mfi_period: int = setting(14, lo=2, hi=1000, doc="MFI length")
@@ -169,9 +177,12 @@ class IndicatorSettings:
     sma_long_period: int = setting(50, lo=1, hi=1000, doc="long SMA length (trend filter)")
     fibonacci_window: int = setting(60, lo=2, hi=5000, doc="candles whose high/low span the Fibonacci levels")
     ehlers_fast_period: int = setting(10, lo=2, hi=500, doc="fast Ehlers SuperTrend smoothing length")
-    ehlers_fast_multiplier: float = setting(2.0, lo=0, lo_open=True, hi=20, doc="fast Ehlers SuperTrend band width (x smoothed true range)")
-    ehlers_slow_period: int = setting(20, lo=2, hi=500, doc="slow Ehlers SuperTrend smoothing length (also the MTF SuperTrend)")
-    ehlers_slow_multiplier: float = setting(3.0, lo=0, lo_open=True, hi=20, doc="slow Ehlers SuperTrend band width (x smoothed true range)")
+    ehlers_fast_multiplier: float = setting(2.0, lo=0, lo_open=True, hi=20,
+                                            doc="fast Ehlers SuperTrend band width (x smoothed true range)")
+    ehlers_slow_period: int = setting(20, lo=2, hi=500,
+                                      doc="slow Ehlers SuperTrend smoothing length (also the MTF SuperTrend)")
+    ehlers_slow_multiplier: float = setting(3.0, lo=0, lo_open=True, hi=20,
+                                            doc="slow Ehlers SuperTrend band width (x smoothed true range)")
     macd_fast_period: int = setting(12, lo=1, hi=1000, doc="MACD fast EMA length")
     macd_slow_period: int = setting(26, lo=2, hi=1000, doc="MACD slow EMA length")
     macd_signal_period: int = setting(9, lo=1, hi=1000, doc="MACD signal EMA length")
@@ -196,15 +207,18 @@ class IndicatorSettings:
     vwma_period: int = setting(20, lo=1, hi=1000, doc="VWMA length")
     volume_delta_period: int = setting(5, lo=1, hi=1000, doc="candles in the volume delta")
     volume_delta_threshold: float = setting(0.2, lo=0, hi=1, doc="|volume delta| that counts as strong")
-    volume_confirmation_period: int = setting(20, lo=1, hi=1000, doc="candles in the volume average of volume confirmation")
+    volume_confirmation_period: int = setting(20, lo=1, hi=1000,
+                                              doc="candles in the volume average of volume confirmation")
     ADX_STRONG_TREND_THRESHOLD: float = setting(25.0, lo=0, hi=100, doc="ADX above this is a strong trend")
     ADX_WEAK_TREND_THRESHOLD: float = setting(20.0, lo=0, hi=100, doc="ADX below this is a weak trend")
     kama_period: int = setting(10, lo=1, hi=1000, doc="KAMA efficiency-ratio length")
     kama_fast_period: int = setting(2, lo=1, hi=1000, doc="KAMA fastest smoothing length")
     kama_slow_period: int = setting(30, lo=1, hi=1000, doc="KAMA slowest smoothing length")
     relative_volume_period: int = setting(20, lo=1, hi=1000, doc="candles in the relative-volume average")
-    relative_volume_threshold: float = setting(1.5, lo=0, lo_open=True, hi=100, doc="relative volume that confirms a move")
-    market_structure_lookback_period: int = setting(20, lo=2, hi=1000, doc="candles per market-structure window (two windows compared)")
+    relative_volume_threshold: float = setting(1.5, lo=0, lo_open=True, hi=100,
+                                               doc="relative volume that confirms a move")
+    market_structure_lookback_period: int = setting(20, lo=2, hi=1000,
+                                                    doc="candles per market-structure window (two windows compared)")
     dema_period: int = setting(14, lo=1, hi=1000, doc="DEMA length")
     keltner_period: int = setting(20, lo=1, hi=1000, doc="Keltner middle EMA length")
     keltner_atr_multiplier: float = setting(2.0, lo=0, lo_open=True, hi=20, doc="Keltner band width in ATR")
@@ -218,68 +232,92 @@ class Fees:
     taker_rate: float = setting(0.00055, lo=0, hi=0.05, doc="fraction of notional per taker fill")
     maker_rate: float = setting(0.0002, lo=-0.01, hi=0.05, doc="fraction of notional per maker fill")
     slippage_rate: float = setting(0.0001, lo=0, hi=0.05, doc="adverse price move on market fills, fraction")
-    funding_rate_8h: float = setting(0.0001, lo=-0.05, hi=0.05, doc="paid by longs (received by shorts) every 8 h when > 0")
+    funding_rate_8h: float = setting(0.0001, lo=-0.05, hi=0.05,
+                                     doc="paid by longs (received by shorts) every 8 h when > 0")
 
 
 @dataclass(frozen=True)
 class Density:
     book_depth: int = setting(200, choices=ORDERBOOK_DEPTHS, doc="order book depth subscribed for density detection")
-    depth_percent: float = setting(1.0, lo=0, lo_open=True, hi=50, doc="band around the mid price searched for densities (%)")
-    multiplier: float = setting(5.0, lo=1, hi=1000, doc="a density rests at least this x the median level size in the band")
+    depth_percent: float = setting(1.0, lo=0, lo_open=True, hi=50,
+                                   doc="band around the mid price searched for densities (%)")
+    multiplier: float = setting(5.0, lo=1, hi=1000,
+                                doc="a density rests at least this x the median level size in the band")
     min_notional: float = setting(50000.0, lo=0, doc="least quote value of a density (USDT)")
-    min_lifetime_sec: float = setting(30.0, lo=0, hi=86400, doc="a density counts once it has lived this long (spoof filter)")
-    breakout_erosion_percent: float = setting(30.0, lo=0, lo_open=True, hi=100, doc="breakout entry once a stable density near the price has eroded this much (%)")
-    breakout_min_stop_loss_percent: float = setting(0.1, lo=0, hi=50, doc="breakout stop at least this far behind the density (%)")
-    breakout_breakeven_profit_percent: float = setting(0.5, lo=0, hi=100, doc="breakout stop to break-even at this profit (%)")
-    bounce_touch_tolerance_percent: float = setting(0.2, lo=0, hi=50, doc="bounce entry when the price comes this close to a stable density (%)")
-    bounce_stop_loss_behind_density_percent: float = setting(0.3, lo=0, hi=50, doc="bounce stop this far behind the density (%)")
-    bounce_density_erosion_exit_percent: float = setting(65.0, lo=0, lo_open=True, hi=100, doc="bounce exit when the density erodes this much (%) or disappears")
+    min_lifetime_sec: float = setting(30.0, lo=0, hi=86400,
+                                      doc="a density counts once it has lived this long (spoof filter)")
+    breakout_erosion_percent: float = setting(30.0, lo=0, lo_open=True, hi=100, doc=(
+        "breakout entry once a stable density near the price has eroded this much (%)"))
+    breakout_min_stop_loss_percent: float = setting(0.1, lo=0, hi=50,
+                                                    doc="breakout stop at least this far behind the density (%)")
+    breakout_breakeven_profit_percent: float = setting(0.5, lo=0, hi=100,
+                                                       doc="breakout stop to break-even at this profit (%)")
+    bounce_touch_tolerance_percent: float = setting(0.2, lo=0, hi=50, doc=(
+        "bounce entry when the price comes this close to a stable density (%)"))
+    bounce_stop_loss_behind_density_percent: float = setting(0.3, lo=0, hi=50,
+                                                             doc="bounce stop this far behind the density (%)")
+    bounce_density_erosion_exit_percent: float = setting(65.0, lo=0, lo_open=True, hi=100, doc=(
+        "bounce exit when the density erodes this much (%) or disappears"))
 
 
 @dataclass(frozen=True)
 class TakeProfit:
     enabled: bool = setting(True, doc="advanced exits, checked on every tick")
-    min_profit_percent: float = setting(0.1, lo=0, hi=100, doc="advanced take-profit exits act from this profit on, net of a market round trip's fees and slippage (%)")
+    min_profit_percent: float = setting(0.1, lo=0, hi=100, doc=(
+        "advanced take-profit exits act from this profit on, net of a market round trip's fees and slippage (%)"))
     momentum_slowdown: bool = setting(True, doc="exit when the price velocity slows (see the velocity keys)")
     counter_density: bool = setting(True, doc="exit on a density ahead of the price, against the position")
     aggressive_reversal: bool = setting(True, doc="exit on aggressive counter-flow (taker volume or an imbalance jump)")
     return_to_range: bool = setting(True, doc="exit a breakout that falls back behind its density or broken extreme")
-    velocity_slowdown_threshold: float = setting(0.5, lo=0, hi=10, doc="slowdown when short-window velocity < this x long-window velocity")
+    velocity_slowdown_threshold: float = setting(0.5, lo=0, hi=10, doc=(
+        "slowdown when short-window velocity < this x long-window velocity"))
     velocity_short_window_sec: float = setting(3.0, lo=0, lo_open=True, hi=3600, doc="short velocity window (s)")
     velocity_long_window_sec: float = setting(15.0, lo=0, lo_open=True, hi=86400, doc="long velocity window (s)")
-    imbalance_change_threshold: float = setting(2.0, lo=0, lo_open=True, hi=100, doc="bid/ask imbalance jump, x its recent average, that counts as aggressive")
-    volume_history_window_sec: float = setting(10.0, lo=0, lo_open=True, hi=86400, doc="window of the bid/ask volume history (s)")
-    local_extrema_window_min: float = setting(60.0, lo=0, lo_open=True, hi=10080, doc="window of the local high/low a breakout broke (minutes)")
+    imbalance_change_threshold: float = setting(2.0, lo=0, lo_open=True, hi=100, doc=(
+        "bid/ask imbalance jump, x its recent average, that counts as aggressive"))
+    volume_history_window_sec: float = setting(10.0, lo=0, lo_open=True, hi=86400,
+                                               doc="window of the bid/ask volume history (s)")
+    local_extrema_window_min: float = setting(60.0, lo=0, lo_open=True, hi=10080,
+                                              doc="window of the local high/low a breakout broke (minutes)")
 
 
 @dataclass(frozen=True)
 class Risk:
-    max_total_exposure_percent: float = setting(300.0, lo=0, lo_open=True, hi=100000, doc="total position notional after an entry, at most this % of equity")
-    max_book_impact_percent: float = setting(10.0, lo=0, lo_open=True, hi=100, doc="an order takes at most this % of the book depth near the price")
-    impact_depth_percent: float = setting(0.5, lo=0, lo_open=True, hi=50, doc="band around the price (%) whose depth counts for the impact check")
+    max_total_exposure_percent: float = setting(300.0, lo=0, lo_open=True, hi=100000,
+                                                doc="total position notional after an entry, at most this % of equity")
+    max_book_impact_percent: float = setting(10.0, lo=0, lo_open=True, hi=100,
+                                             doc="an order takes at most this % of the book depth near the price")
+    impact_depth_percent: float = setting(0.5, lo=0, lo_open=True, hi=50,
+                                          doc="band around the price (%) whose depth counts for the impact check")
 
 
 @dataclass(frozen=True)
 class Safety:
     check_interval_sec: float = setting(30.0, lo=1, hi=86400, doc="safety monitor period (s)")
     min_balance_usdt: float = setting(100.0, lo=0, doc="EMERGENCY when the balance falls below this (USDT)")
-    daily_loss_limit_percent: float = setting(5.0, lo=0, lo_open=True, hi=100, doc="HALTED after losing this % of equity in a day")
-    max_drawdown_soft_percent: float = setting(10.0, lo=0, lo_open=True, hi=100, doc="REDUCING beyond this drawdown (%)")
-    max_drawdown_hard_percent: float = setting(20.0, lo=0, lo_open=True, hi=100, doc="EMERGENCY beyond this drawdown (%)")
+    daily_loss_limit_percent: float = setting(5.0, lo=0, lo_open=True, hi=100,
+                                              doc="HALTED after losing this % of equity in a day")
+    max_drawdown_soft_percent: float = setting(10.0, lo=0, lo_open=True, hi=100,
+                                               doc="REDUCING beyond this drawdown (%)")
+    max_drawdown_hard_percent: float = setting(20.0, lo=0, lo_open=True, hi=100,
+                                               doc="EMERGENCY beyond this drawdown (%)")
     stale_stream_sec: float = setting(30.0, lo=1, hi=86400, doc="HALTED when a stream has been silent this long (s)")
 
 
 @dataclass(frozen=True)
 class Alerts:
-    webhook_url_env: str = setting("WHALEBOT_WEBHOOK_URL", doc="name of the environment variable holding the webhook URL")
-    events: tuple[str, ...] = setting(("entry", "exit", "halt", "error"), item_choices=ALERT_EVENTS, doc="events sent to the webhook")
+    webhook_url_env: str = setting("WHALEBOT_WEBHOOK_URL",
+                                   doc="name of the environment variable holding the webhook URL")
+    events: tuple[str, ...] = setting(("entry", "exit", "halt", "error"), item_choices=ALERT_EVENTS,
+                                      doc="events sent to the webhook")
 
 
 @dataclass(frozen=True)
 class Logging:
     level: str = setting("INFO", choices=LOG_LEVELS, doc="log level of console and file")
     file: str = setting("logs/whalebot.log", doc="rotating log file (its directory is created); empty: no log file")
-    max_bytes: int = setting(10 * 1024 * 1024, lo=1024, hi=10 * 1024 ** 3, doc="rotate the log file at this size (bytes)")
+    max_bytes: int = setting(10 * 1024 * 1024, lo=1024, hi=10 * 1024 ** 3,
+                             doc="rotate the log file at this size (bytes)")
     backups: int = setting(5, lo=0, hi=1000, doc="rotated log files kept")
 
 
@@ -287,13 +325,20 @@ class Logging:
 class Config:
     symbol: str = setting("BTCUSDT", doc="linear USDT perpetual")
     interval: str = setting("15", choices=BYBIT_INTERVALS, doc="primary candle interval, a Bybit interval string")
-    loop_delay: float = setting(15.0, lo=0, lo_open=True, hi=3600, doc="longest wait of the main loop between two passes (s)")
-    orderbook_limit: int = setting(50, choices=ORDERBOOK_DEPTHS, doc="order-book depth: REST limit, WebSocket orderbook.{depth} topic, imbalance scorer")
-    signal_score_threshold: float = setting(2.0, lo=0, lo_open=True, hi=100, doc="absolute score needed for a BUY/SELL signal and for an entry")
-    cooldown_sec: float = setting(60.0, lo=0, hi=10 ** 7, doc="least time between two non-HOLD signals, in candle time (s)")
-    hysteresis_ratio: float = setting(0.85, lo=0, hi=1, doc="after a positive score BUY holds while the score stays above -threshold x ratio (SELL mirrored)")
-    volume_confirmation_multiplier: float = setting(1.5, lo=1, lo_open=True, hi=100, doc="volume confirmation: the score is halved unless volume beats its average x this")
-    network: str = setting("mainnet", choices=NETWORKS, doc="mainnet, testnet, demo-trading (Bybit's demo host) or custom (the three URLs)")
+    loop_delay: float = setting(15.0, lo=0, lo_open=True, hi=3600,
+                                doc="longest wait of the main loop between two passes (s)")
+    orderbook_limit: int = setting(50, choices=ORDERBOOK_DEPTHS, doc=(
+        "order-book depth: REST limit, WebSocket orderbook.{depth} topic, imbalance scorer"))
+    signal_score_threshold: float = setting(2.0, lo=0, lo_open=True, hi=100,
+                                            doc="absolute score needed for a BUY/SELL signal and for an entry")
+    cooldown_sec: float = setting(60.0, lo=0, hi=10 ** 7,
+                                  doc="least time between two non-HOLD signals, in candle time (s)")
+    hysteresis_ratio: float = setting(0.85, lo=0, hi=1, doc=(
+        "after a positive score BUY holds while the score stays above -threshold x ratio (SELL mirrored)"))
+    volume_confirmation_multiplier: float = setting(1.5, lo=1, lo_open=True, hi=100, doc=(
+        "volume confirmation: the score is halved unless volume beats its average x this"))
+    network: str = setting("mainnet", choices=NETWORKS,
+                           doc="mainnet, testnet, demo-trading (Bybit's demo host) or custom (the three URLs)")
     rest_url: str = setting("", doc="only with network custom")
     public_ws_url: str = setting("", doc="only with network custom")
     private_ws_url: str = setting("", doc="only with network custom")

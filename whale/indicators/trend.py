@@ -6,8 +6,7 @@ import math
 
 from numba import njit
 
-from whale.indicators._core import (NAN, _k_ema, _k_extreme, _k_sma, ema_seed, prev_of, true_range_at,
-                                    window_ok)
+from whale.indicators._core import NAN, _k_ema, _k_extreme, _k_sma, ema_seed, prev_of, true_range_at, window_ok
 from whale.indicators._registry import KernelSpec, compute, decay_candles, register
 
 # ----------------------------------------------------------------------------------------------

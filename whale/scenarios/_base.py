@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from whale.market.candles import Candles
 from whale.scenarios import Scenario
@@ -70,10 +72,10 @@ class Scripted(Scenario):
 
     config: dict = field(default_factory=lambda: dict(DENSITY))
     speed = SPEED
-    script = {}  # {replayed candle: (action, ...)}
-    trade = None  # Expect
-    log = ()  # regular expressions the log lines must match, in this order
-    log_anywhere = ()  # and some that must match somewhere (events whose order is a race)
+    script: ClassVar[Mapping[int, tuple[tuple, ...]]] = {}  # {replayed candle: (action, ...)}
+    trade: ClassVar[Expect | None] = None
+    log: ClassVar[tuple[str, ...]] = ()  # regular expressions the log lines must match, in this order
+    log_anywhere: ClassVar[tuple[str, ...]] = ()  # and some that must match somewhere (events whose order is a race)
 
     def __post_init__(self) -> None:
         self.path = self.build()
@@ -113,7 +115,7 @@ class Scripted(Scenario):
 
     def check(self, result, workdir: Path) -> list[str]:
         trades = journal(workdir)
-        problems = []
+        problems: list[str] = []
         if self.trade is not None:
             problems += expect_trade(trades, 0, side=self.trade.side, strategy="density", reason=self.trade.reason)
             problems += density_kind(trades, 0, self.trade.kind)

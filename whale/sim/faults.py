@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from whale.errors import BadInputError
 
@@ -142,7 +143,7 @@ class Faults:
     """The live fault state. Read by the server on its loop thread; the methods below are the
     run-time controls and may be called from any thread (the simulator marshals them)."""
 
-    def __init__(self, spec: FaultSpec, run: Callable[[Callable[[], object]], object]) -> None:
+    def __init__(self, spec: FaultSpec, run: Callable[[Callable[[], Any]], Any]) -> None:
         self.spec = spec
         self._run = run
         self.order_calls = 0

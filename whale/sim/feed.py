@@ -28,7 +28,8 @@ class BookStream:
     def current(self, market: Market) -> tuple[dict[int, int], dict[int, int]]:
         bids, bsz, asks, asz = market.book.levels()
         d = self.depth
-        return dict(zip(bids[:d].tolist(), bsz[:d].tolist())), dict(zip(asks[:d].tolist(), asz[:d].tolist()))
+        return (dict(zip(bids[:d].tolist(), bsz[:d].tolist(), strict=True)),
+                dict(zip(asks[:d].tolist(), asz[:d].tolist(), strict=True)))
 
 
 class Feed:
@@ -140,6 +141,8 @@ class Feed:
             bs.u += 1
             self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bids, asks, now))
             return
+        if bs.bids is None or bs.asks is None:  # no snapshot sent yet: no delta to make
+            return
         db = _changes(bs.bids, bids)
         da = _changes(bs.asks, asks)
         if not db and not da:
@@ -151,6 +154,8 @@ class Feed:
     def _publish_ticker(self, now: int) -> None:
         cur = self.market.ticker()
         last = self.ticker_last
+        if last is None:  # no snapshot sent yet: no delta to make
+            return
         delta = {k: v for k, v in cur.items() if last.get(k) != v}
         if not delta:
             return

@@ -120,10 +120,11 @@ class Market:
         pt, qt = self.inst.price_text, self.inst.qty_text
         ticks = ticks.tolist() if hasattr(ticks, "tolist") else ticks
         sizes = sizes.tolist() if hasattr(sizes, "tolist") else sizes
-        return [[pt(t), qt(s)] for t, s in zip(ticks, sizes)]
+        return [[pt(t), qt(s)] for t, s in zip(ticks, sizes, strict=True)]
 
     def trade_rest(self, t: Trade) -> dict:
-        return {"execId": self.trade_id(t[5]), "symbol": self.inst.symbol, "price": self.inst.fmt_price(t[3] * self.inst.tick),
+        return {"execId": self.trade_id(t[5]), "symbol": self.inst.symbol,
+                "price": self.inst.fmt_price(t[3] * self.inst.tick),
                 "size": self.inst.fmt_qty(t[2] * self.inst.step), "side": t[1], "time": str(t[0]),
                 "isBlockTrade": False, "isRPITrade": False, "seq": str(t[6])}
 

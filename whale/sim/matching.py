@@ -23,18 +23,31 @@ import random
 import re
 import uuid
 from decimal import Decimal
+from typing import Literal, overload
 
 from whale.config.model import Fees
 from whale.fills import (
-    LONG, SHORT, FUNDING_PERIOD_MS, ceil_ticks, fee, floor_ticks, funding_payment, funding_times_in, pnl,
-    limit_reached, stop_crossed, target_crossed, taker_fill_ticks, trailing_stop_level,
+    FUNDING_PERIOD_MS,
+    LONG,
+    SHORT,
+    ceil_ticks,
+    fee,
+    floor_ticks,
+    funding_payment,
+    funding_times_in,
+    limit_reached,
+    pnl,
+    stop_crossed,
+    taker_fill_ticks,
+    target_crossed,
+    trailing_stop_level,
 )
 from whale.sim import codes, payloads
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError, params_error
 from whale.sim.instrument import SimInstrument, parse_decimal
-from whale.sim.records import D0, Fill, ClosedPnl, Order, Position
+from whale.sim.records import D0, ClosedPnl, Fill, Order, Position
 
 log = logging.getLogger("whalebot.sim")
 
@@ -488,7 +501,7 @@ class Exchange:
             if level and o is None:
                 o = pos.stops[kind] = self._stop_order(pos, kind, level)
                 self._emit_order(o)
-            elif level and o.trigger_price != level:
+            elif level and o is not None and o.trigger_price != level:
                 o.trigger_price = level
                 o.trigger_f = float(level)
                 o.updated = self.now
@@ -814,13 +827,10 @@ class Exchange:
     def window(self, p: dict) -> tuple[int, int]:
         start = _opt_int(p.get("startTime"), "startTime")
         end = _opt_int(p.get("endTime"), "endTime")
-        if start is None and end is None:
-            end = self.now
+        if end is None:
+            end = self.now if start is None else start + SEVEN_DAYS
+        if start is None:
             start = end - SEVEN_DAYS
-        elif start is None:
-            start = end - SEVEN_DAYS
-        elif end is None:
-            end = start + SEVEN_DAYS
         if end - start > SEVEN_DAYS:
             raise params_error("The time range between startTime and endTime cannot exceed 7 days")
         return start, end
@@ -852,6 +862,10 @@ def _opt_int(value, name: str) -> int | None:
     return None if value in (None, "") else _int(value, name)
 
 
+@overload
+def _opt_decimal(value, name: str, none_if_absent: Literal[False] = False) -> Decimal: ...
+@overload
+def _opt_decimal(value, name: str, none_if_absent: bool) -> Decimal | None: ...
 def _opt_decimal(value, name: str, none_if_absent: bool = False) -> Decimal | None:
     """An optional price field: absent -> D0 (or None with none_if_absent), "0" -> D0 (clear)."""
     if value is None or value == "":

@@ -10,14 +10,16 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from whale.sim import codes, payloads
 from whale.sim.codes import ExchangeError, params_error
 from whale.sim.httpio import HttpRequest, response_bytes
 from whale.sim.payloads import envelope
+from whale.sim.records import Order
 
 if TYPE_CHECKING:
     from whale.sim.server import Core
@@ -161,7 +163,7 @@ class Rest:
             raise params_error(f"params error: symbol invalid: {sym!r} (the simulator serves "
                                f"{self.core.instrument.symbol})")
 
-    def _order_ref(self, action: Callable[[dict], object]) -> Callable[[dict], dict]:
+    def _order_ref(self, action: Callable[[dict], Order]) -> Callable[[dict], dict]:
         def handler(p: dict) -> dict:
             self._linear(p)
             self._symbol(p, True)

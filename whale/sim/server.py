@@ -13,10 +13,10 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from whale.sim.auth import Credentials
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock, WallClock
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET, HOST
-from whale.sim.faults import FaultSpec, Faults, parse_faults
+from whale.sim.faults import Faults, FaultSpec, parse_faults
 from whale.sim.feed import Feed
 from whale.sim.httpio import HttpError, read_request, response_bytes
 from whale.sim.instrument import SimInstrument, sim_instrument
@@ -37,7 +37,7 @@ from whale.sim.limits import RateLimiter
 from whale.sim.market import Market
 from whale.sim.matching import Exchange, Ids
 from whale.sim.replay import Replay
-from whale.sim.rest import HOLD, Rest
+from whale.sim.rest import Rest
 from whale.sim.tape import Tape
 from whale.sim.ws import Hub
 from whale.sim.wsproto import handshake_response
@@ -197,7 +197,7 @@ class Simulator:
         self._start_error: BaseException | None = None
         self._stopping: asyncio.Event | None = None
         self._conn_tasks: set[asyncio.Task] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
         self._port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -276,7 +276,8 @@ class Simulator:
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        self._conn_tasks.add(task)
+        if task is not None:  # always: asyncio runs this callback as a task
+            self._conn_tasks.add(task)
         self._transports.add(writer.transport)
         try:
             while True:
@@ -291,7 +292,7 @@ class Simulator:
                     await self.core.hub.serve(kind, reader, writer)
                     return
                 answer = await self.core.rest.handle(req)
-                if answer is HOLD:
+                if not isinstance(answer, bytes):  # HOLD: close without an answer (a timeout fault)
                     break
                 writer.write(answer)
                 await writer.drain()

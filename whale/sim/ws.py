@@ -15,8 +15,9 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable, Protocol
+from typing import Protocol
 
 from whale.sim import wsproto
 from whale.sim.auth import Credentials
@@ -40,7 +41,7 @@ def dumps(obj) -> str:
 class TopicSource(Protocol):
     def valid_topic(self, topic: str) -> bool: ...
 
-    def on_subscribe(self, conn: "Conn", topic: str) -> None: ...
+    def on_subscribe(self, conn: Conn, topic: str) -> None: ...
 
     def on_idle(self, topic: str) -> None: ...
 
@@ -187,7 +188,7 @@ class Hub:
                 continue
             try:
                 await asyncio.wait_for(conn.writer.drain(), SLOW_CONSUMER_SECONDS)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 log.warning("sim: cutting slow %s consumer %s", conn.kind, conn.conn_id)
                 conn.drop("abort")
 

@@ -9,8 +9,8 @@ than any kernel looks back — move to the front.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -88,7 +88,7 @@ class HtfTrend:
         if self.votes.shape[1] == 0:
             return {f"{self.interval}_{m}": "UNKNOWN" for m in self.methods}
         return {f"{self.interval}_{m}": TREND_NAMES.get(float(v), "UNKNOWN")
-                for m, v in zip(self.methods, self.votes[:, -1])}
+                for m, v in zip(self.methods, self.votes[:, -1], strict=True)}
 
 
 class MtfConfluence:
