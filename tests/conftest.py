@@ -7,14 +7,12 @@ import gc
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.paths import BUNDLED as DATA
 from whale.candle_file import load_candle_file
 from whale.sim import SimConfig, Simulator
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 
 
 def _sockets() -> int:
