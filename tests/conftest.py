@@ -8,15 +8,13 @@ import gc
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from markers import net_marker_guard, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook for every test
 
+from tests.paths import BUNDLED as DATA
 from whale.candle_file import load_candle_file
 from whale.sim import SimConfig, Simulator
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 
 
 def _sockets() -> int:

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import BUNDLED
 from whale.backtest.runner import run_backtest
 from whale.commands.backtest import funding_text, parse_date, print_summary
 from whale.config import config_from_data
 from whale.config.model import Config
 from whale.errors import BadInputError
-
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = ROOT / "data" / "BTCUSDT-PERP_1m.csv.gz"
 
 
 def _candles(tmp_path: Path, count: int) -> Path:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.net
 REPO = Path(__file__).resolve().parent.parent
 SECRET_VARS = ("BYBIT_API_KEY", "BYBIT_API_SECRET", "WHALEBOT_WEBHOOK_URL")
 
-# The original author's live file as the reference describes it (§1, Appendix A/B): BCHUSDT on
+# The original author's live file as docs/original.md#config-keys describes it: BCHUSDT on
 # "1", threshold 1.0, the precision / fee / slippage keys, the wb1.1.0 trade-management keys,
 # explicit toggles including the extended set and wb1.1.0's volatility filter, and weights kept
 # in weight_sets (with the whalebot.py branch's per-oscillator weights).

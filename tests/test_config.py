@@ -34,7 +34,7 @@ SCALPING_TOGGLES = dict.fromkeys(
 
 # A wb1.1.0 user's file as the original left it after a few starts: profiles, the ML block, the
 # trade-confirmation extras, fee keys of the whalebot.py branch, and the empty indicators /
-# active_weights of the first-run defaults (reference §1, Appendix B).
+# active_weights of the first-run defaults (docs/original.md#config-keys).
 WB110_FILE = {
     "symbol": "BCHUSDT", "interval": "1", "loop_delay": 15, "orderbook_limit": 50,
     "signal_score_threshold": 1.0, "cooldown_sec": 60, "hysteresis_ratio": 0.85,

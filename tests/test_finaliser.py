@@ -23,7 +23,7 @@ def test_plain_threshold():
 
 
 def test_hysteresis_follows_the_previous_score_sign():
-    # Reference §4: after a positive score the signal stays BUY while the score is above -T*h.
+    # docs/strategy.md#the-signal-finaliser: after a positive score the signal stays BUY while the score is above -T*h.
     sig, _, _ = run([2.5, 1.0, -1.0, -1.6])
     assert sig[:3] == [BUY, BUY, BUY]
     assert sig[3] == SELL  # the previous score (-1.0) was negative: sticky sell

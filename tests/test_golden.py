@@ -3,15 +3,14 @@ single trade changes the hash. When a change is intended, check the new trades, 
 hash here in the same commit and say why in its message."""
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
+from tests.paths import BUNDLED
 from whale.backtest import simulate as sim
 from whale.backtest.runner import run_backtest
 from whale.config.model import Config, replace_path
 
-BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 GOLDEN = {
     "default-15m-threshold-1.0": ("28bc3529b7a4220b", 125),
 }

@@ -8,20 +8,15 @@ keeps producing the same values; and no output ever depends on a later candle.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import whale.indicators as wi
+from tests.paths import BUNDLED, DATA_DIR
 from whale.indicators import kernels
 from whale.indicators.trend import _k_super_smoother, super_smoother_coefficients
-
-BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"  # in the repository
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # beside the clone, when present
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/data")
 
 N = 3000
 M = 1500
@@ -414,7 +409,7 @@ def test_history_needed_is_enough():
              "adx": dict(period=14), "psar": dict(acceleration=0.02, max_acceleration=0.2),
              "kama": dict(period=10, fast=2, slow=30), "ehlers_supertrend": dict(period=20, multiplier=3.0),
              "stoch_rsi": dict(period=14, k=3, d=3), "bollinger": dict(period=20, std_dev=2.0)}
-    for path in [BUNDLED] + sorted(SHARED.glob("ETHUSDT_1h.csv.gz")):  # 1h: gaps, zero volumes
+    for path in (BUNDLED, DATA_DIR / "ETHUSDT_1h.csv.gz"):  # 1h: gaps, zero volumes
         df = pd.read_csv(path)
         d = {c: np.ascontiguousarray(df[c].to_numpy(dtype=np.float64)) for c in ("high", "low", "close")}
         d["x"] = d["close"]

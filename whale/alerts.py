@@ -1,4 +1,4 @@
-"""Alerts: always to the log, optionally to a webhook, never blocking the loop (whalebot.md §10).
+"""Alerts: always to the log, optionally to a webhook, never blocking the loop (docs/journal.md#alerts).
 
     alerts = AlertSystem.from_config(cfg.alerts, log)     # URL from $WHALEBOT_WEBHOOK_URL
     alerts.send_alert("Entered Buy 0.01 BTCUSDT @ 65000", "INFO", event="entry")

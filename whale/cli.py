@@ -21,7 +21,7 @@ DEFAULT_COMMAND = "run"
 
 
 def common_options() -> argparse.ArgumentParser:
-    """Options every sub-command accepts (whalebot.md §1)."""
+    """Options every sub-command accepts (README.md#commands)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", default="config.json", metavar="FILE",
                         help="config file (default: config.json)")

@@ -34,7 +34,8 @@ CLOSING = "-" * len(BANNER)
 NAME_WIDTH = 25  # the original's breakdown name field; longer names widen it for that display
 UNATTRIBUTED = "(unattributed)"
 
-# Our feature names -> the original's indicator keys (reference §2 and §6.3); others are title-cased.
+# Our feature names -> the original's indicator keys (docs/original.md#indicator-keys-and-colours);
+# others are title-cased.
 DISPLAY_NAMES: dict[str, str] = {
     "sma_short": "SMA_10", "sma_long": "SMA_Long", "ema_short": "EMA_Short", "ema_long": "EMA_Long",
     "atr": "ATR", "rsi": "RSI", "stoch_k": "StochRSI_K", "stoch_d": "StochRSI_D",

@@ -1,6 +1,6 @@
 """The fill model: the intra-candle price path, stop/target triggering, fees, slippage and funding.
 
-One implementation for every mode (architecture.md principle 9). The functions are numba
+One implementation for every mode (docs/architecture.md, principle 9). The functions are numba
 `njit` so the backtest's per-candle kernel calls them at native speed, and they stay plain
 callables for the paper broker, the simulator and the live PositionManager.
 

@@ -1,7 +1,7 @@
 """The trade journal: `trade_history.json` (live) / `trade_history.paper.json` (paper), and the
 PerformanceTracker that owns it.
 
-The exchange is the truth about positions; the journal is the audit log (architecture.md
+The exchange is the truth about positions; the journal is the audit log (docs/architecture.md,
 principle 3): every trade, open and closed, with the metadata a restart needs to restore its
 management (initial stop, break-even flag, density price, ...).
 

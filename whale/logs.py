@@ -39,7 +39,7 @@ MASK = "***"
 MIN_SECRET_LENGTH = 6
 DEFAULT_WEBHOOK_ENV = "WHALEBOT_WEBHOOK_URL"
 
-# The original's palette (reference §6.3).
+# The original's palette (docs/original.md#indicator-keys-and-colours).
 NEON_GREEN = Fore.LIGHTGREEN_EX
 NEON_BLUE = Fore.CYAN
 NEON_PURPLE = Fore.MAGENTA

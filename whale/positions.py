@@ -1,6 +1,6 @@
 """The live PositionManager: open, protect, trail, exit and reconcile one symbol's position.
 
-The exchange is the truth about positions and the journal is the audit log (architecture.md
+The exchange is the truth about positions and the journal is the audit log (docs/architecture.md,
 principle 3). Every entry goes out with its stop attached, is re-protected from the real fill
 price and checked on the exchange — without a confirmed stop the position is closed at market
 (principle 5). Stops move on candle closes with the same rules the backtest uses
@@ -250,7 +250,7 @@ class PositionManager:
     def check_exchange(self) -> None:
         """REST-side check (a position update or the periodic check): a position we track that the
         exchange no longer has is closed in the journal from the broker's records; an unknown one is
-        adopted and protected; one we track is checked for its stop and size (whalebot.md §9)."""
+        adopted and protected; one we track is checked for its stop and size (docs/architecture.md#reconciliation)."""
         pos = self.broker.position()
         t = self.trade
         if t is not None and pos is None:
@@ -338,7 +338,7 @@ class PositionManager:
         self.alerts.send_alert(f"Closed {describe_trade(closed)} ({reason}{': ' + detail if detail else ''})",
                                level, "exit")
 
-    # ---- start-up reconciliation (whalebot.md §9) ------------------------------------------------------
+    # ---- start-up reconciliation (docs/architecture.md#reconciliation) ---------------------------------
     def reconcile(self, atr: float | None, price: float | None) -> list[str]:
         """Align the journal with the exchange before trading; returns what was done. Raises
         ReconcileError when they disagree in a way the bot cannot explain."""

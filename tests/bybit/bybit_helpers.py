@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
+from tests.paths import BYBIT_EXAMPLES
 from whale.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 KEY, SECRET = DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -46,12 +46,9 @@ def wait_for(pred, timeout: float = 5.0, step: float = 0.01):
         time.sleep(step)
 
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "bybit" / "examples"
-
-
 def example_json(name: str):
-    """One of the Bybit example payloads in ../shared/bybit/examples."""
-    return json.loads((EXAMPLES / name).read_text())
+    """One of the Bybit example payloads in tests/fixtures/bybit."""
+    return json.loads((BYBIT_EXAMPLES / name).read_text())
 
 
 class SilentServer:

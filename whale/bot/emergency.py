@@ -1,6 +1,6 @@
-"""The emergency close (whalebot.md §8): cancel every order, close every position of the symbol
-with reduce-only market orders, retried a bounded number of times. Used by the safety monitor's
-EMERGENCY state in the live loop and by `python whalebot.py close-all`."""
+"""The emergency close (docs/density_and_safety.md#safety-monitor): cancel every order, close
+every position of the symbol with reduce-only market orders, retried a bounded number of times.
+Used by the safety monitor's EMERGENCY state in the live loop and by `python whalebot.py close-all`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The live loop (`python whalebot.py`, and the demo against the simulator).
 
-Threads (architecture.md): the WebSocket threads fill MarketState; this class runs on the main
-thread and is the only one that places or changes orders. Each pass: private updates -> exits on
-the latest tick -> gap fills and REST checks -> closed candles (analyze, move stops, decide) ->
-display. It wakes on every market update and at least once a second.
+Threads (docs/architecture.md#threads-live-and-demo): the WebSocket threads fill MarketState;
+this class runs on the main thread and is the only one that places or changes orders. Each pass:
+private updates -> exits on the latest tick -> gap fills and REST checks -> closed candles
+(analyze, move stops, decide) -> display. It wakes on every market update and at least once a second.
 """
 
 from __future__ import annotations

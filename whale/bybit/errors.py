@@ -74,7 +74,7 @@ class AuthError(BybitError):
     exit_code = EXIT_BAD_INPUT
 
 
-# retCodes (bybit-v5.md §3.2). Everything not listed and not 0 is a RejectedError.
+# retCodes (docs/bybit.md#retcodes-and-http-statuses). Everything not listed and not 0 is a RejectedError.
 RETRYABLE_CODES = frozenset({10000, 10016, 10002, 110079, 10429})
 RATE_LIMIT_CODES = frozenset({10006, 10018})
 AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10009, 10010})

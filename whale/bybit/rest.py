@@ -1,5 +1,5 @@
 """The Bybit V5 REST client: pybit's `unified_trading.HTTP` underneath, every workaround for its
-behaviour in this one class (bybit-v5.md §6), typed results, the error taxonomy, the local rate
+behaviour in this one class (docs/bybit.md#pybits-pitfalls), typed results, the error taxonomy, the local rate
 budget and the never-resend policy for orders.
 
 pybit workarounds, all here:

@@ -1,5 +1,5 @@
 """BybitWebSocketManager: our own manager on websocket-client's `WebSocketApp` (not pybit's
-WebSocket; bybit-v5.md §6.6 lists why), one thread per stream plus one watchdog thread.
+WebSocket; docs/bybit.md#pybits-pitfalls lists why), one thread per stream plus one watchdog thread.
 
 Public stream (`/v5/public/linear`): `kline.{interval}.{symbol}` for the interval and each higher
 timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbol}`. Private stream

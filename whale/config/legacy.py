@@ -1,8 +1,9 @@
 """Keys of the original Whalebot that the model no longer has: accepted with one warning each.
 
-An existing user's `config.json` must still load (whalebot.md §2). `migrate` runs on the parsed
-file before validation: it removes each legacy key, says what replaced it, and, where the
-original's behaviour depended on the key, maps it onto the new key so the bot behaves the same:
+An existing user's `config.json` must still load (docs/config.md#keys-of-the-original-whalebot).
+`migrate` runs on the parsed file before validation: it removes each legacy key, says what
+replaced it, and, where the original's behaviour depended on the key, maps it onto the new key so
+the bot behaves the same:
 
 - `strategy_profiles[current_strategy_profile]` gives `indicators` / `active_weights` when the
   file does not set them (wb1.0.x copied the profile over them at every start);

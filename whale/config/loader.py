@@ -1,6 +1,6 @@
 """Read `config.json`, fill in the defaults, validate every key, and return a frozen `Config`.
 
-Rules (whalebot.md §2):
+Rules (docs/config.md):
 - A missing file is created once from the model's defaults; an existing file is never written.
 - Keys the file omits take their defaults. Every problem is collected and reported at once, one
   line each, naming the dotted key path; any problem raises `ConfigError` (exit 2).

@@ -120,7 +120,7 @@ class IndicatorToggles:
     roc: bool = setting(False, doc="ROC signal (extended set)")
     candlestick_patterns: bool = setting(False, doc="candlestick confirmation (extended set)")
     fibonacci_pivot_points: bool = setting(False, doc="Fibonacci pivot points confluence (extended set)")
-    adx_trend_multiplier: bool = setting(False, doc="scale trend scorers by ADX strength (Appendix A)")
+    adx_trend_multiplier: bool = setting(False, doc="scale trend scorers by ADX strength (docs/original.md)")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Bybit-shaped serialisation of the engine's records: REST `result` items and private WebSocket
 `data` items, with Bybit's field names and types (numbers as strings except the few Bybit sends
-as JSON numbers or booleans; see ../shared/bybit/examples)."""
+as JSON numbers or booleans; see tests/fixtures/bybit)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Multi-timeframe trend confluence (reference §3.19, normalised form) without look-ahead.
+"""Multi-timeframe trend confluence without look-ahead, in the original's normalised form
+(docs/strategy.md#multi-timeframe-trend).
 
 Each higher timeframe has its own feature buffer, fed its closed candles: all at once in a
 backtest (resampled from the data file), one by one in the live loop (from its kline stream).

@@ -1,4 +1,4 @@
-"""Scoring: every scorer of whalebot.md §5 as one numba range kernel over the feature matrix.
+"""Scoring: every scorer of docs/strategy.md#scorers as one numba range kernel over the feature matrix.
 
 `score_range` follows the engine's range-kernel contract: it writes results for candles
 [start, end) reading features at indices <= i only, so the backtest (large chunks) and the
