@@ -59,8 +59,11 @@ def test_fees_slippage_and_pnl_add_up():
     cfg = replace_path(cfg, "fees.slippage_rate", 0.001)
     trades, st, _, _ = run([FLAT, FLAT, (100.0, 103.0, 99.9, 102.5)], [1, 0, 0], cfg=cfg)
     t = trades[0]
-    entry, exit_ = 100.0 * 1.001, t[sim.T_TARGET] * 0.999
-    assert t[sim.T_ENTRY_PRICE] == pytest.approx(entry) and t[sim.T_EXIT_PRICE] == pytest.approx(exit_)
+    # Slipped, then on ETH's 0.01 tick against the taker: the buy at 100.1 (100.0 x 1.001 is on the tick),
+    # the sell at the 102.1 target x 0.999 = 101.9979, rounded down to 101.99. Fees on those prices.
+    assert t[sim.T_TARGET] == pytest.approx(102.1)
+    entry, exit_ = 100.1, 101.99
+    assert t[sim.T_ENTRY_PRICE] == entry and t[sim.T_EXIT_PRICE] == exit_
     q = t[sim.T_QTY]
     assert t[sim.T_FEES] == pytest.approx((entry + exit_) * q * 0.001)
     assert t[sim.T_NET] == pytest.approx((exit_ - entry) * q - t[sim.T_FEES])

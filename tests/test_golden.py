@@ -13,7 +13,7 @@ from whale.config.model import Config, replace_path
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 GOLDEN = {
-    "default-15m-threshold-1.0": ("28bc3529b7a4220b", 125),
+    "default-15m-threshold-1.0": ("47ffa7a592ba24fa", 125),
 }
 
 

@@ -252,7 +252,8 @@ ASSUMPTIONS = [
     "signals on closed candles only; entries and opposite-signal exits fill at the next candle's open",
     "bar path: up candle Open-Low-High-Close, down candle Open-High-Low-Close, doji nearer extreme first",
     "stop and target both inside the entry candle: the stop wins; a candle opening beyond a level fills at the open",
-    "market fills (entries, stops, targets, exits) pay the taker fee and slippage_rate against the trader",
+    "market fills (entries, stops, targets, exits): the level moved by slippage_rate against the trader, rounded "
+    "to the tick against the trader (buys up, sells down); the taker fee is charged on that price",
     "funding every 8 h (00:00, 08:00, 16:00 UTC) on the position's notional at funding_rate_8h",
     "stops move on candle closes (trailing, break-even, lock-in), effective from the next candle",
     "no fills inside data gaps; an entry decided just before a gap is dropped",

@@ -6,6 +6,9 @@ Timeline of one candle k: funding due at its open -> actions decided on candle k
 signal exit, then entry) at the open with slippage and taker fee -> stop / target along the bar
 path (stop wins inside the entry candle) -> funding due inside the candle -> stop moves on the
 close (trailing, break-even, lock-in) -> mark-to-market -> the decision for candle k+1.
+
+Every fill is a taker fill by the shared rule (`whale.fills.taker_fill_ticks`, no book): the
+slipped price rounded to the tick against the taker; fees are charged on that price.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from numba import njit
 
 from whale.fills import (
     HIT_STOP, HIT_TARGET, LONG, fee, first_exit_on_bar, funding_payment,
-    funding_times_in, pnl, slipped,
+    funding_times_in, pnl, taker_fill_ticks, tick_price,
 )
 from whale.risk.sizing import SIZE_OK, size_steps
 from whale.strategy.decide import candle_action
@@ -50,10 +53,16 @@ def new_state(balance: float) -> np.ndarray:
 
 
 @njit(cache=True)
+def _taker_fill(buying, ref, P):
+    """The shared taker rule without a book: slipped from `ref`, on the tick against the taker."""
+    return tick_price(taker_fill_ticks(buying, np.nan, ref, P[PP_SLIP], P[PP_TICK]), P[PP_TICK])
+
+
+@njit(cache=True)
 def _close_position(st, P, trades, n_trades, k_abs, ts, trigger_price, reason):
     side = int(st[S_SIDE])
     qty = st[S_QTY]
-    price = slipped(trigger_price, side != LONG, P[PP_SLIP])
+    price = _taker_fill(side != LONG, trigger_price, P)
     exit_fee = fee(price, qty, P[PP_TAKER])
     gross = pnl(side, st[S_ENTRY], price, qty)
     st[S_BALANCE] += gross - exit_fee
@@ -118,7 +127,7 @@ def simulate_range(o, h, lo, c, ts, atr, signals, scores, ready, start, end, abs
             side = int(st[S_PENDING])
             a = st[S_PENDING_ATR]
             if a > 0.0:
-                fill = slipped(o[k], side == LONG, P[PP_SLIP])
+                fill = _taker_fill(side == LONG, o[k], P)
                 sl, tp = initial_levels(side, fill, a, P[PP_SL_MULT], P[PP_TP_MULT], P[PP_TICK])
                 steps, code = size_steps(st[S_BALANCE], P[PP_RISK_PCT], fill, sl, P[PP_QTY_STEP], P[PP_MIN_QTY],
                                          P[PP_MIN_NOTIONAL], P[PP_MAX_QTY], P[PP_LEVERAGE], P[PP_MAX_EXPOSURE])
