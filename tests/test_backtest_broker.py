@@ -7,6 +7,7 @@ from whale.backtest import simulate as sim
 from whale.backtest.runner import sim_params
 from whale.config.model import Config, replace_path
 from whale.market.instruments import KNOWN
+from whale.risk.sizing import SKIP_BEYOND_LEVERAGE
 from whale.strategy.stops import EXIT_REASONS
 
 MIN = 60_000
@@ -123,9 +124,10 @@ def test_entry_decided_before_a_gap_is_dropped():
 
 def test_skip_counted_when_size_beyond_leverage():
     cfg = replace_path(no_costs(), "trade_management.leverage", 1.0)
+    cfg = replace_path(cfg, "risk.when_capped", "skip")
     trades, st, _, _ = run([FLAT, FLAT], [1, 0], atr=0.1, cfg=cfg)
     assert len(trades) == 0
-    assert st[sim.S_SKIP0 + 4] == 1  # SKIP_BEYOND_LEVERAGE
+    assert st[sim.S_SIZE0 + SKIP_BEYOND_LEVERAGE] == 1
 
 
 def test_trade_from_blocks_earlier_entries_and_exposure_is_counted():
