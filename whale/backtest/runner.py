@@ -263,7 +263,10 @@ def assumptions(cfg: Config) -> list[str]:
         "open",
         "market fills (entries, stops, targets, exits): the level moved by slippage_rate against the trader, rounded "
         "to the tick against the trader (buys up, sells down); the taker fee is charged on that price",
-        "funding every 8 h (00:00, 08:00, 16:00 UTC) on the position's notional at funding_rate_8h",
+        "funding at 00:00, 08:00 and 16:00 UTC on qty x price at funding_rate_8h, for a position open at that time: "
+        "a funding time at a candle's open (or inside a data gap) is charged at that open's price, before the "
+        "open's exit and entry; one strictly inside a candle is charged at its close, only if the position is "
+        "still open after that candle's stop and target",
         "stops move on candle closes (trailing, break-even, lock-in), effective from the next candle",
         "no fills inside data gaps; an entry decided just before a gap is dropped",
         "size = equity x risk % / stop distance at the entry fill, rounded down to qtyStep; a size over a cap "

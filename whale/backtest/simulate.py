@@ -8,7 +8,8 @@ path (stop wins inside the entry candle) -> funding due inside the candle -> sto
 close (trailing, break-even, lock-in) -> mark-to-market -> the decision for candle k+1.
 
 Every fill is a taker fill by the shared rule (`whale.fills.taker_fill_ticks`, no book): the
-slipped price rounded to the tick against the taker; fees are charged on that price.
+slipped price rounded to the tick against the taker; fees are charged on that price. Funding: the
+funding times in (previous close, open] at the open's price, those in (open, next open) at the close.
 """
 
 from __future__ import annotations
