@@ -12,7 +12,8 @@ from whale.backtest.runner import run_backtest
 from whale.config.model import Config, replace_path
 
 GOLDEN = {
-    "default-15m-threshold-1.0": ("28bc3529b7a4220b", 125),
+    "default-15m-threshold-1.0": ("2b14d336cb52c22f", 147),
+    "default-15m-threshold-1.0-skip-capped": ("47ffa7a592ba24fa", 125),  # risk.when_capped "skip"
 }
 
 
@@ -28,3 +29,10 @@ def test_golden_trades():
     result = run_backtest(cfg, BUNDLED)
     digest, count = trades_hash(result.trades), len(result.trades)
     assert (digest, count) == GOLDEN["default-15m-threshold-1.0"], f"trades changed: {digest} ({count} trades)"
+
+
+def test_golden_trades_when_capped_entries_are_skipped():
+    cfg = replace_path(Config(), "signal_score_threshold", 1.0)
+    result = run_backtest(replace_path(cfg, "risk.when_capped", "skip"), BUNDLED)
+    digest, count = trades_hash(result.trades), len(result.trades)
+    assert (digest, count) == GOLDEN["default-15m-threshold-1.0-skip-capped"], f"trades changed: {digest} ({count})"

@@ -10,6 +10,7 @@ price and checked on the exchange — without a confirmed stop the position is c
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,9 +28,9 @@ from whale.broker.base import (
 )
 from whale.config.model import Config
 from whale.errors import WhaleError
-from whale.fills import LONG
+from whale.fills import LONG, taker_fill_ticks
 from whale.journal import PerformanceTracker, TradeRecord, describe_trade, iso_utc
-from whale.risk.sizing import SIZE_OK, SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE, SKIP_REASONS, size_steps
+from whale.risk.sizing import describe_size, is_sized, size_steps
 from whale.strategy.stops import (
     EXIT_REASONS,
     R_EMERGENCY,
@@ -110,19 +111,15 @@ class PositionManager:
                                 tick)
         if stop_rule is not None:
             sl = stop_rule(ref_price)
-        equity = self.broker.equity()
-        leverage = min(self.tm.leverage, float(self.inst.max_leverage))
-        steps, code = size_steps(float(equity), self.tm.risk_per_trade_percent, ref_price, sl, self.inst.step,
-                                 float(self.inst.min_order_qty), float(self.inst.min_notional),
-                                 float(self.inst.max_mkt_order_qty), leverage,
-                                 self.cfg.risk.max_total_exposure_percent)
-        if code != SIZE_OK:
-            return EntryResult(None, self._skip_text(code, float(equity), ref_price, sl, leverage))
-        qty = self.inst.qty_decimal(steps)
+        qty, sized_at, why = self._size(side, atr, ref_price, stop_rule)
+        if qty is None:
+            return EntryResult(None, why)
         if validate is not None:
-            veto = validate(qty, Decimal(repr(ref_price)))
+            veto = validate(qty, sized_at)
             if veto:
                 return EntryResult(None, veto)
+        if why:
+            self.log.info(f"[{self.cfg.symbol}] {why}")
         link = self.new_link_id("open")
         try:
             fill = self.broker.open_position(side, qty, self._price(sl), self._price(tp), link)
@@ -140,18 +137,26 @@ class PositionManager:
         self._protect_from_fill(self.trade, fill, atr, stop_rule)
         return EntryResult(self.trade)
 
-    def _skip_text(self, code: int, equity: float, price: float, stop: float, leverage: float) -> str:
-        """Why sizing skipped the entry, with the numbers; for the caps, the position the risk would
-        need against the limit, so the trader sees how far off it is (and that lowering
-        risk_per_trade_percent or widening the stop fits it)."""
-        risk, distance = self.tm.risk_per_trade_percent, abs(price - stop)
-        text = f"size {SKIP_REASONS[code]} (equity {equity:.2f} USDT, risk {risk}%, stop distance {distance:.6g})"
-        if code in (SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE) and distance > 0.0 and equity > 0.0:
-            notional = equity * risk / 100.0 / distance * price
-            limit = leverage * 100.0 if code == SKIP_BEYOND_LEVERAGE else self.cfg.risk.max_total_exposure_percent
-            text += (f": that risk needs a {notional:,.0f} USDT position, {notional / equity * 100.0:,.0f} % of "
-                     f"equity (limit {limit:g} %)")
-        return text
+    def _size(self, side: int, atr: float, ref_price: float, stop_rule: Callable[[float], float] | None,
+              ) -> tuple[Decimal | None, Decimal, str]:
+        """(qty, or None when skipped; the price it was sized at; what sizing did, in words, empty at full
+        risk). Sized as the backtest sizes (whale.risk.sizing): at the fill the shared taker rule expects
+        from `ref_price`, with the stop taken from that fill."""
+        tm, inst = self.tm, self.inst
+        ticks = taker_fill_ticks(side == LONG, math.nan, ref_price, self.cfg.fees.slippage_rate, inst.tick)
+        sized_at = inst.price_decimal(ticks)
+        entry = float(sized_at)
+        stop = stop_rule(entry) if stop_rule is not None else initial_levels(
+            side, entry, atr, tm.stop_loss_atr_multiple, tm.take_profit_atr_multiple, inst.tick)[0]
+        equity = float(self.broker.equity())
+        caps = dict(qty_step=inst.step, min_qty=float(inst.min_order_qty), min_notional=float(inst.min_notional),
+                    max_qty=float(inst.max_mkt_order_qty), leverage=min(tm.leverage, float(inst.max_leverage)),
+                    fee_rate=self.cfg.fees.taker_rate, max_exposure_percent=self.cfg.risk.max_total_exposure_percent)
+        steps, code = size_steps(equity, tm.risk_per_trade_percent, entry, stop, **caps,
+                                 shrink=self.cfg.risk.when_capped == "shrink")
+        why = describe_size(code, steps, equity=equity, risk_percent=tm.risk_per_trade_percent, entry=entry,
+                            stop=stop, coin=inst.symbol.removesuffix("USDT"), **caps)
+        return (inst.qty_decimal(steps) if is_sized(code) else None), sized_at, why
 
     def _protect_from_fill(self, t: TradeRecord, fill: Fill, atr: float,
                            stop_rule: Callable[[float], float] | None) -> None:

@@ -156,12 +156,10 @@ class PaperBroker:
         if self.last_price is None:
             raise BrokerError("paper: no market price yet")
         ref = self.last_price
-        book = float("nan")
+        book = float("nan")  # no book: the fill model's slippage alone
         if self._book is not None:
             px, sz = (self._book[2], self._book[3]) if buying else (self._book[0], self._book[1])
             book = book_average_price(px, sz, float(qty))
-        if book != book:
-            book = ref
         ticks = taker_fill_ticks(buying, book, ref, self.fees.slippage_rate, self.instrument.tick)
         price = self.instrument.price_decimal(ticks)
         self.orders += 1

@@ -114,6 +114,9 @@ def print_summary(r: dict, out: Path) -> None:
     if r["skipped_entries"]:
         skipped = ", ".join(f"{k}: {v}" for k, v in r["skipped_entries"].items())
         lines.append(col(NEON_YELLOW, "skipped        " + skipped))
+    if r.get("shrunk_entries"):
+        lines.append(col(NEON_YELLOW, "shrunk to cap  " + ", ".join(f"{k}: {v}" for k, v in r["shrunk_entries"].items())
+                         + " (risking less than risk_per_trade_percent)"))
     lines.append(col(NEON_YELLOW, "off            " + "; ".join(r["off_in_backtest"])))
     lines.append(col(NEON_BLUE, f"time           {t['total_s']:.2f} s (load {t['load_s']:.2f}, jit {t['jit_s']:.2f}, "
                                 f"indicators {t['indicators_s']:.3f}, simulate {t['simulate_s']:.3f}; "

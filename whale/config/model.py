@@ -18,6 +18,7 @@ MTF_METHODS: tuple[str, ...] = ("sma", "ema", "ehlers_supertrend")
 ORDERBOOK_DEPTHS: tuple[int, ...] = (1, 50, 200, 1000)
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 ALERT_EVENTS: tuple[str, ...] = ("entry", "exit", "halt", "error", "reduce", "emergency", "info")
+WHEN_CAPPED: tuple[str, ...] = ("shrink", "skip")
 
 
 def setting(
@@ -289,6 +290,10 @@ class Risk:
                                              doc="an order takes at most this % of the book depth near the price")
     impact_depth_percent: float = setting(0.5, lo=0, lo_open=True, hi=50,
                                           doc="band around the price (%) whose depth counts for the impact check")
+    when_capped: str = setting("shrink", choices=WHEN_CAPPED, doc=(
+        "an entry whose risk needs more than a cap on size allows (maxOrderQty, trade_management.leverage with "
+        "the fees to open and close, max_total_exposure_percent): shrink takes the largest size the caps allow "
+        "(risking less, and the log says so), skip does not enter"))
 
 
 @dataclass(frozen=True)

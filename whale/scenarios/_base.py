@@ -31,7 +31,8 @@ COMMON = {
 # (close_on_opposite_signal off), so what closes it is a density rule, an advanced exit or the
 # exchange's stop or target. Density stops are tight (0.1 % behind a breakout's wall): at the
 # default 1 % risk the demo's 1,000 USDT would need a 10,000 USDT position, beyond the 5x leverage
-# (the entry is skipped), so these scenarios risk 0.25 % a trade.
+# and the 300 % exposure cap (the entry would be cut to the caps), so these scenarios risk 0.25 % a
+# trade, which fits.
 DENSITY = {
     **COMMON,
     "strategy.mode": "density",
