@@ -86,6 +86,7 @@ def read_text(path: Path) -> str | None:
         return None
 
 
+@pytest.mark.net  # runs `git ls-files` in a subprocess
 def test_no_tracked_file_points_outside_the_repository():
     files = tracked_files()
     assert "whalebot.py" in files and len(files) > 100
@@ -106,6 +107,7 @@ def test_no_tracked_file_points_outside_the_repository():
     assert not problems, "tracked files point outside the repository:\n" + "\n".join(problems)
 
 
+@pytest.mark.net  # runs `git ls-files` in a subprocess
 def test_the_data_and_fixtures_the_tests_read_are_tracked():
     files = set(tracked_files())
     for name in ("BTCUSDT-PERP_1m", "ETHUSDT-PERP_1m", "BTCUSDT_5m", "ETHUSDT_5m", "BTCUSDT_1h", "ETHUSDT_1h"):
