@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from whale.backtest import simulate as sim
-from whale.backtest.metrics import daily_sharpe, max_drawdown, trade_stats
+from whale.backtest.metrics import (
+    DAY_MS,
+    annual_return_pct,
+    calmar,
+    daily_sharpe,
+    daily_sortino,
+    max_drawdown,
+    trade_stats,
+)
 from whale.backtest.outputs import iso
 from whale.candle_file import CandleFile, guess_symbol, load_candle_file
 from whale.config.model import Config
@@ -203,14 +211,38 @@ def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: i
     return P
 
 
+def performance(cfg: Config, ts: np.ndarray, interval: str, trades: np.ndarray, equity: np.ndarray,
+                in_position: np.ndarray) -> dict:
+    """The performance figures of report.json, over the report range (ts, equity and in_position
+    start at the report's first candle). The optimiser records exactly these for every trial."""
+    net = trades[:, sim.T_NET] if len(trades) else np.zeros(0)
+    dd, dd_usdt = max_drawdown(equity)
+    start_balance = cfg.trade_management.account_balance
+    end_balance = float(equity[-1])
+    annual = annual_return_pct(start_balance, end_balance, len(ts) * interval_ms(interval) / DAY_MS)
+    return {
+        **trade_stats(net),
+        "fees": float(trades[:, sim.T_FEES].sum()) if len(trades) else 0.0,
+        "funding": float(trades[:, sim.T_FUNDING].sum()) if len(trades) else 0.0,
+        "max_drawdown": dd,
+        "max_drawdown_usdt": dd_usdt,
+        "sharpe": daily_sharpe(ts, equity),
+        "sortino": daily_sortino(ts, equity),
+        "annual_return_pct": annual,
+        "calmar": calmar(annual, dd),
+        "exposure_time": float(in_position.mean()) if len(in_position) else 0.0,
+        "start_balance": start_balance,
+        "end_balance": end_balance,
+        "return_pct": (end_balance / start_balance - 1.0) * 100.0,
+        "long_trades": int((trades[:, sim.T_SIDE] > 0).sum()) if len(trades) else 0,
+        "short_trades": int((trades[:, sim.T_SIDE] < 0).sum()) if len(trades) else 0,
+    }
+
+
 def build_report(cfg: Config, symbol: str, candles: Candles, report_from: int, trades: np.ndarray,
                  equity: np.ndarray, in_position: np.ndarray, signals: np.ndarray, state: np.ndarray,
                  analyzer: Analyzer, timing: dict, data: CandleFile, cooled: np.ndarray) -> dict:
-    net = trades[:, sim.T_NET] if len(trades) else np.zeros(0)
-    stats = trade_stats(net)
-    dd, dd_usdt = max_drawdown(equity)
     ts = candles.ts[report_from:]
-    start_balance = cfg.trade_management.account_balance
     reasons: dict[str, int] = {}
     from whale.strategy.stops import EXIT_REASONS
     for r in trades[:, sim.T_REASON].astype(int) if len(trades) else []:
@@ -227,18 +259,7 @@ def build_report(cfg: Config, symbol: str, candles: Candles, report_from: int, t
         "end": iso(int(ts[-1])),
         "bars": int(len(ts)),
         "warmup_bars": int(report_from),
-        **stats,
-        "fees": float(trades[:, sim.T_FEES].sum()) if len(trades) else 0.0,
-        "funding": float(trades[:, sim.T_FUNDING].sum()) if len(trades) else 0.0,
-        "max_drawdown": dd,
-        "max_drawdown_usdt": dd_usdt,
-        "sharpe": daily_sharpe(ts, equity),
-        "exposure_time": float(in_position.mean()) if len(in_position) else 0.0,
-        "start_balance": start_balance,
-        "end_balance": float(equity[-1]),
-        "return_pct": (float(equity[-1]) / start_balance - 1.0) * 100.0,
-        "long_trades": int((trades[:, sim.T_SIDE] > 0).sum()) if len(trades) else 0,
-        "short_trades": int((trades[:, sim.T_SIDE] < 0).sum()) if len(trades) else 0,
+        **performance(cfg, ts, candles.interval, trades, equity, in_position),
         "exit_reasons": reasons,
         "skipped_entries": skipped,
         "shrunk_entries": shrunk,

@@ -585,26 +585,42 @@ def combine_range(U, uidx, enabled, weights, start, end, scores, ready, out_base
     the running score and volume confirmation may halve it. scores[out_base + k] / ready[out_base + k]
     receive candle start + k; `ready` is False while an enabled candle-based scorer's unit is NaN.
     With want_breakdown, breakdown[s, k] receives each scorer's contribution (0 when silent).
+    The running score is summed scorer by scorer over the whole range (the order of the additions
+    for each candle is the scorer order either way), which lets the loops vectorise.
     """
-    for i in range(start, end):
-        k = out_base + (i - start)
-        if i < 2:
-            scores[k] = np.nan
-            ready[k] = False
+    m = end - start
+    if want_breakdown:
+        breakdown[:, :m] = 0.0
+    acc = np.zeros(m)
+    good = np.ones(m, dtype=np.uint8)
+    for s in range(N_SCORERS):
+        if not enabled[s] or s == S_VOLIDX or s == S_VOLCONF:
             continue
-        ok = True
-        running = 0.0
-        for s in range(N_SCORERS):
-            c = 0.0
-            if enabled[s] and s != S_VOLIDX and s != S_VOLCONF:
-                u = U[uidx[s], i]
+        row = U[uidx[s], start:end]
+        w = weights[s]
+        if want_breakdown:
+            for k in range(m):
+                u = row[k]
                 if _nan(u):
-                    ok = False
+                    good[k] = 0
                 else:
-                    c = weights[s] * u
-                running += c
-            if want_breakdown:
-                breakdown[s, i - start] = c
+                    c = w * u
+                    acc[k] += c
+                    breakdown[s, k] = c
+        else:  # branch-free, so it vectorises: a NaN unit makes the score NaN below anyway
+            for k in range(m):
+                u = row[k]
+                acc[k] += w * u
+                good[k] &= u == u
+    for k in range(m):
+        i = start + k
+        o = out_base + k
+        if i < 2:
+            scores[o] = np.nan
+            ready[o] = False
+            continue
+        running = acc[k]
+        ok = good[k] != 0
         if enabled[S_VOLIDX]:
             code = U[uidx[S_VOLIDX], i]
             c = 0.0
@@ -619,10 +635,9 @@ def combine_range(U, uidx, enabled, weights, start, end, scores, ready, out_base
                 c = -0.2 * running
             running += c
             if want_breakdown:
-                breakdown[S_VOLIDX, i - start] = c
+                breakdown[S_VOLIDX, k] = c
         if enabled[S_VOLCONF]:
             code = U[uidx[S_VOLCONF], i]
-            c = 0.0
             if _nan(code):
                 ok = False
             elif running != 0.0:
@@ -630,7 +645,7 @@ def combine_range(U, uidx, enabled, weights, start, end, scores, ready, out_base
                 if int(code) & confirms == 0:
                     c = -0.5 * running
                     running += c
-            if want_breakdown:
-                breakdown[S_VOLCONF, i - start] = c
-        scores[k] = running if ok else np.nan
-        ready[k] = ok
+                    if want_breakdown:
+                        breakdown[S_VOLCONF, k] = c
+        scores[o] = running if ok else np.nan
+        ready[o] = ok
