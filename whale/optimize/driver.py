@@ -1,0 +1,167 @@
+"""The ask / evaluate / tell loop (Optuna's ask-and-tell interface), in batches.
+
+The order of the sampler's calls is fixed: ask batch 0, ask batch 1, then for each batch k: its
+results are collected, batch k+1 goes to the workers, batch k is told, batch k+2 is asked. The
+sampler therefore always sees the same history at each ask, however fast each process is, so a
+run with --seed is reproducible, and gives the same trials with any --jobs. The workers never
+wait for the sampler: while batch k is told and batch k+2 asked, they work on batch k+1.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from whale.errors import BadInputError
+from whale.optimize.objectives import Objective, feasible
+from whale.optimize.space import Space
+from whale.optimize.workers import Pool
+
+METRICS_ATTR = "metrics"
+ERROR_ATTR = "error"
+TPE_WARN_AFTER = 1000
+
+
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
+    """The minimum-trades constraint reaches NSGA-II and TPE through Trial.set_constraint (Driver._tell)."""
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise BadInputError(f"--sampler {name!r} is not one of nsga2, tpe, random")
+
+
+@dataclass
+class RunStats:
+    started: float = 0.0  # first ask
+    ended: float = 0.0  # last tell
+    sampler_s: float = 0.0  # ask + tell
+    evaluated: int = 0
+    failed: int = 0
+    best: float | None = None
+    best_number: int | None = None
+    told: list[int] = field(default_factory=list)
+
+    @property
+    def wall_s(self) -> float:
+        return max(self.ended - self.started, 1e-9)
+
+    @property
+    def rate(self) -> float:
+        return self.evaluated / self.wall_s
+
+
+class Driver:
+    def __init__(self, study: optuna.Study, space: Space, objectives: list[Objective], min_trades: int,
+                 pool: Pool, record: Callable[[list[FrozenTrial]], None] | None = None,
+                 inbox: Callable[[], list[FrozenTrial]] | None = None, progress: bool = True,
+                 record_asked: bool = True) -> None:
+        self.study = study
+        self.space = space
+        self.dists = space.distributions()
+        self.objectives = objectives
+        self.min_trades = min_trades
+        self.pool = pool
+        self.record = record or (lambda trials: None)
+        self.inbox = inbox
+        self.record_asked = record_asked  # the journal keeps RUNNING trials, so a resume can ask them again
+        self.progress = progress
+        self.stats = RunStats()
+        self.batch = min(64, 16 * pool.size)
+
+    def finished_count(self) -> int:
+        return len(self.study._storage.get_all_trials(self.study._study_id, deepcopy=False,
+                                                      states=(TrialState.COMPLETE, TrialState.FAIL,
+                                                              TrialState.PRUNED)))
+
+    def run(self, total: int) -> RunStats:
+        """Run trials until the study holds `total` finished ones."""
+        s = self.stats
+        done = self.finished_count()
+        planned = max(0, total - done)
+        bar = self._bar(total, done)
+        s.started = time.perf_counter()
+        cur = self._ask(min(self.batch, planned))
+        planned -= len(cur)
+        self.pool.submit(self._tasks(cur))
+        nxt = self._ask(min(self.batch, planned))
+        planned -= len(nxt)
+        try:
+            while cur:
+                results = self.pool.collect([t.number for t in cur])
+                if nxt:
+                    self.pool.submit(self._tasks(nxt))
+                self._tell(cur, results)
+                if bar is not None:
+                    bar.update(len(cur))
+                    if s.best is not None:
+                        bar.set_postfix_str(f"best {self.objectives[0].name} {s.best:.4g} (#{s.best_number})")
+                cur = nxt
+                if self.inbox is not None:
+                    self._adopt(self.inbox())
+                nxt = self._ask(min(self.batch, planned))
+                planned -= len(nxt)
+        finally:
+            if bar is not None:
+                bar.close()
+        s.ended = time.perf_counter()
+        return s
+
+    def _ask(self, k: int) -> list[optuna.Trial]:
+        if k <= 0:
+            return []
+        t0 = time.perf_counter()
+        trials = [self.study.ask(self.dists) for _ in range(k)]
+        self.stats.sampler_s += time.perf_counter() - t0
+        if self.record_asked:
+            self.record([self.study._storage.get_trial(t._trial_id) for t in trials])
+        return trials
+
+    def _tasks(self, trials: list[optuna.Trial]) -> list[tuple[int, dict[str, Any]]]:
+        return [(t.number, self.space.values(t.params)) for t in trials]
+
+    def _tell(self, trials: list[optuna.Trial], results: dict[int, Any]) -> None:
+        s = self.stats
+        t0 = time.perf_counter()
+        told = []
+        first = self.objectives[0]
+        for t in trials:
+            r = results[t.number]
+            if isinstance(r, dict):
+                t.set_user_attr(METRICS_ATTR, r)
+                t.set_constraint("min_trades", float(self.min_trades - r["trades"]))
+                values = [o.value(r) for o in self.objectives]
+                told.append(self.study.tell(t, values))
+                s.evaluated += 1
+                if feasible(r, self.min_trades) and not math.isnan(values[0]):
+                    better = s.best is None or (values[0] > s.best if first.maximize else values[0] < s.best)
+                    if better:
+                        s.best, s.best_number = values[0], t.number
+            else:
+                t.set_user_attr(ERROR_ATTR, str(r))
+                told.append(self.study.tell(t, state=TrialState.FAIL))
+                s.failed += 1
+        s.sampler_s += time.perf_counter() - t0
+        self.record(told)
+
+    def _adopt(self, foreign: list[FrozenTrial]) -> None:
+        if foreign:
+            t0 = time.perf_counter()
+            self.study.add_trials(foreign)
+            self.stats.sampler_s += time.perf_counter() - t0
+
+    def _bar(self, total: int, done: int):
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=done, unit="trial", desc="optimize", dynamic_ncols=True,
+                    bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {rate_fmt} ETA {remaining} {postfix}")

@@ -1,0 +1,219 @@
+"""Where a study lives, written off the evaluation's path by a background thread.
+
+The sampler always works on an in-memory Optuna study (an ask and a tell cost about a millisecond
+there). What is made durable, and where:
+
+- `JournalCheckpoint` (no --storage): every few seconds the trials asked or finished since the last
+  checkpoint are appended to an Optuna journal file (`study.journal` in the report directory), a
+  file Optuna itself can open. `--resume` loads it; trials still RUNNING in it (asked, not finished
+  when the run was killed) are marked FAIL and asked again. A kill loses at most the last few
+  seconds.
+- `RdbSync` (--storage postgresql://...): finished trials are written to Optuna's RDB storage in
+  batches, one transaction per trial, from a background thread; the other processes' finished
+  trials are read back from it and added to the local study, so every process samples from the
+  whole study. A round trip to the database never waits in the evaluation's path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from whale.errors import BadInputError, WhaleError
+
+log = logging.getLogger("whalebot")
+WORKER_ATTR = "whalebot:worker"  # which process evaluated a trial (host:pid:local number), in RDB studies
+CHECKPOINT_S = 2.0
+
+
+class JournalCheckpoint:
+    """In-memory study -> journal file, every `interval` seconds and at close."""
+
+    def __init__(self, path: Path, study_name: str, directions: list[str], interval: float = CHECKPOINT_S) -> None:
+        self.path = path
+        self.storage = JournalStorage(JournalFileBackend(str(path)))
+        self.study_id = self._study_id(study_name, directions)
+        self.interval = interval
+        self._pending: dict[int, FrozenTrial] = {}
+        self._ids: dict[int, int] = {}  # local trial number -> journal trial id
+        self._running: set[int] = set()  # written as RUNNING, not yet finished in the journal
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="optimize-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _study_id(self, name: str, directions: list[str]) -> int:
+        try:
+            return self.storage.get_study_id_from_name(name)
+        except KeyError:
+            dirs = [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else optuna.study.StudyDirection.MINIMIZE
+                    for d in directions]
+            return self.storage.create_new_study(dirs, name)
+
+    def adopt(self, trials: list[FrozenTrial]) -> None:
+        """Trials already in the journal (a resumed study): numbers map to their journal ids."""
+        for t in trials:
+            self._ids[t.number] = t._trial_id
+
+    def record(self, trials: list[FrozenTrial]) -> None:
+        """Asked (RUNNING) or finished trials; the latest state of each is written at the next checkpoint."""
+        with self._lock:
+            for t in trials:
+                self._pending[t.number] = t
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        try:
+            for number in sorted(pending):
+                self._write(pending[number])
+        except BaseException as exc:  # noqa: BLE001 - reported by close(), the run must not die silently
+            self._error = exc
+
+    def _write(self, t: FrozenTrial) -> None:
+        st = self.storage
+        tid = self._ids.get(t.number)
+        if tid is None:
+            self._ids[t.number] = st.create_new_trial(self.study_id, template_trial=t)
+            if t.state == TrialState.RUNNING:
+                self._running.add(t.number)
+            return
+        if t.number in self._running and t.state.is_finished():
+            for k, v in t.user_attrs.items():
+                st.set_trial_user_attr(tid, k, v)
+            for k, v in t.system_attrs.items():
+                st.set_trial_system_attr(tid, k, v)
+            st.set_trial_state_values(tid, t.state, t.values)
+            self._running.discard(t.number)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.flush()
+        if self._error is not None:
+            raise WhaleError(f"writing the checkpoint {self.path} failed: {self._error}") from self._error
+
+
+def load_journal(path: Path, study_name: str) -> tuple[list[FrozenTrial], list[str]]:
+    """(trials in number order, directions) of a checkpointed study, for --resume."""
+    if not path.exists():
+        raise BadInputError(f"--resume: {path} does not exist; pass the --report directory of the run to resume")
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError as exc:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise BadInputError(f"--resume: {path} holds no study {study_name!r} (it holds {', '.join(names)}); "
+                            "pass the same --study") from exc
+    dirs = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
+    return study.get_trials(deepcopy=True), dirs
+
+
+class RdbSync:
+    """The local study <-> Optuna's RDB storage (PostgreSQL), from a background thread."""
+
+    def __init__(self, url: str, study_name: str, directions: list[Any], interval: float = 0.5) -> None:
+        self.url = url
+        try:
+            self.storage = optuna.storages.get_storage(optuna.storages.RDBStorage(
+                url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)}))
+            study = optuna.create_study(storage=self.storage, study_name=study_name, directions=list(directions),
+                                        load_if_exists=True)
+        except ImportError as exc:
+            raise BadInputError(f"--storage {_safe(url)}: the database driver is not installed ({exc}); "
+                                "pip install -r requirements.txt") from exc
+        except ValueError as exc:
+            raise BadInputError(f"--storage {_safe(url)}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's connection errors have many types
+            raise WhaleError(f"--storage {_safe(url)}: cannot reach the database: "
+                             f"{str(exc).splitlines()[0]}") from exc
+        got = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
+        if got != directions:
+            raise BadInputError(f"--study {study_name!r} in {_safe(url)} has directions {got}, but --objective "
+                                f"asks for {directions}; use the study's objectives or another --study name")
+        self.study_id = study._study_id
+        self.me = f"{socket.gethostname()}:{os.getpid()}"
+        self.interval = interval
+        self._out: queue.Queue[FrozenTrial] = queue.Queue()
+        self.inbox: queue.Queue[FrozenTrial] = queue.Queue()
+        self._seen: set[int] = set()  # RDB trial ids already known here
+        self.written = 0
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="optimize-rdb", daemon=True)
+        self._thread.start()
+
+    def existing(self) -> list[FrozenTrial]:
+        """Finished trials already in the study (other processes', earlier runs')."""
+        trials = self.storage.get_all_trials(self.study_id, deepcopy=False,
+                                             states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED))
+        for t in trials:
+            self._seen.add(t._trial_id)
+        return list(trials)
+
+    def record(self, trials: list[FrozenTrial]) -> None:
+        for t in trials:
+            if t.state.is_finished():
+                self._out.put(t)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sync()
+
+    def _sync(self) -> None:
+        try:
+            while True:
+                try:
+                    t = self._out.get_nowait()
+                except queue.Empty:
+                    break
+                t.system_attrs[WORKER_ATTR] = f"{self.me}:{t.number}"
+                self._seen.add(self.storage.create_new_trial(self.study_id, template_trial=t))
+                self.written += 1
+            for t in self.storage.get_all_trials(self.study_id, deepcopy=False, states=(TrialState.COMPLETE,)):
+                if t._trial_id not in self._seen:
+                    self._seen.add(t._trial_id)
+                    self.inbox.put(t)
+        except BaseException as exc:  # noqa: BLE001 - reported by close()
+            self._error = exc
+            self._stop.set()
+
+    def all_trials(self) -> list[FrozenTrial]:
+        return list(self.storage.get_all_trials(self.study_id, deepcopy=True))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._error is None:
+            self._sync()
+        if self._error is not None:
+            raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {self._error}") from self._error
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    return {"connect_timeout": 10} if url.startswith("postgresql") else {}
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in cred else f"{scheme}://{user}@{host}"
+    return url

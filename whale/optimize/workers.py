@@ -1,0 +1,128 @@
+"""Long-lived worker processes that evaluate batches of parameter sets.
+
+The workers are forked from the main process after its Evaluator is built and warmed up, so they
+inherit the candles, the caches filled so far and numba's compiled code, read-only and shared
+copy-on-write: nothing but a trial's parameters (a small dict) goes to a worker, and nothing but
+its figures come back. The main process evaluates too, between its sampler calls, so `--jobs N`
+means N processes evaluating.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from collections import deque
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from whale.optimize.evaluate import Evaluator, evaluate_many
+
+Task = tuple[int, dict[str, Any]]  # (trial number, config key path -> value)
+CHUNK = 4  # trials per message: small enough to balance, large enough to amortise a round trip
+
+
+def _worker_main(evaluator: Evaluator, conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:
+            return
+        if batch is None:
+            return
+        conn.send(evaluate_many(evaluator, batch))
+
+
+class Pool:
+    """jobs - 1 worker processes plus the calling process."""
+
+    def __init__(self, evaluator: Evaluator, jobs: int) -> None:
+        self.evaluator = evaluator
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        ctx = mp.get_context("fork")
+        for _ in range(max(0, jobs - 1)):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_worker_main, args=(evaluator, child), daemon=True)
+            p.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(p)
+        self._queue: deque[list[Task]] = deque()
+        self._busy: dict[Connection, list[Task]] = {}
+        self._done: dict[int, Any] = {}
+        self.evaluated_here = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._conns) + 1
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Queue trials; idle workers start on them at once."""
+        for i in range(0, len(tasks), CHUNK):
+            self._queue.append(list(tasks[i:i + CHUNK]))
+        self._dispatch()
+
+    def collect(self, numbers: Sequence[int]) -> dict[int, Any]:
+        """Results of these trial numbers (submitted before), evaluating queued chunks here meanwhile."""
+        want = set(numbers)
+        while not want <= self._done.keys():
+            self._dispatch()
+            self._receive(block=False)
+            if want <= self._done.keys():
+                break
+            mine = self._next_chunk_for(want)
+            if mine is not None:
+                for number, result in evaluate_many(self.evaluator, mine):
+                    self._done[number] = result
+                self.evaluated_here += len(mine)
+            else:
+                self._receive(block=True)
+        return {n: self._done.pop(n) for n in numbers}
+
+    def _next_chunk_for(self, want: set[int]) -> list[Task] | None:
+        for i, chunk in enumerate(self._queue):
+            if chunk[0][0] in want:
+                del self._queue[i]
+                return chunk
+        return None
+
+    def _dispatch(self) -> None:
+        for conn in self._conns:
+            if conn not in self._busy and self._queue:
+                chunk = self._queue.popleft()
+                conn.send(chunk)
+                self._busy[conn] = chunk
+
+    def _receive(self, block: bool) -> None:
+        if not self._busy:
+            return
+        ready = wait(list(self._busy), timeout=None if block else 0)
+        for conn in ready:
+            assert isinstance(conn, Connection)
+            try:
+                results = conn.recv()
+            except EOFError as exc:
+                raise RuntimeError("an optimiser worker process died") from exc
+            del self._busy[conn]
+            for number, result in results:
+                self._done[number] = result
+        self._dispatch()
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for p in self._procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGKILL)
+                p.join(timeout=5)
+        for conn in self._conns:
+            conn.close()
+        self._conns.clear()
+        self._procs.clear()
