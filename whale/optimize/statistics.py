@@ -20,7 +20,7 @@ CHANCE_LEVEL = 0.95  # below this DSR probability the report says "not better th
 
 
 def norm_cdf(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))  # erfc keeps the precision of the tails
 
 
 def norm_ppf(p: float) -> float:
