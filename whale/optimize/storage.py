@@ -113,6 +113,7 @@ def load_journal(path: Path, study_name: str) -> tuple[list[FrozenTrial], list[s
     """(trials in number order, directions) of a checkpointed study, for --resume."""
     if not path.exists():
         raise BadInputError(f"--resume: {path} does not exist; pass the --report directory of the run to resume")
+    repair_after_kill(path)
     storage = JournalStorage(JournalFileBackend(str(path)))
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
@@ -122,6 +123,21 @@ def load_journal(path: Path, study_name: str) -> tuple[list[FrozenTrial], list[s
                             "pass the same --study") from exc
     dirs = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
     return study.get_trials(deepcopy=True), dirs
+
+
+def repair_after_kill(path: Path) -> None:
+    """A run killed during a checkpoint leaves the journal's lock file behind (Optuna would wait for
+    it forever) and perhaps half a line; one report directory has one writer, so both are cleared."""
+    lock = Path(str(path) + ".lock")
+    if lock.exists() or lock.is_symlink():
+        log.warning(f"removing {lock}, left behind by the stopped run")
+        lock.unlink()
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            log.warning(f"{path}: dropping a half-written last line ({len(data) - keep} bytes) left by the stop")
+            fh.truncate(keep)
 
 
 class RdbSync:

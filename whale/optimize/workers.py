@@ -23,12 +23,19 @@ Task = tuple[int, dict[str, Any]]  # (trial number, config key path -> value)
 CHUNK = 4  # trials per message: small enough to balance, large enough to amortise a round trip
 
 
-def _worker_main(evaluator: Evaluator, conn: Connection) -> None:
+def _worker_main(evaluator: Evaluator, conn: Connection, inherited: list[Connection]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+    for c in inherited:  # the main process's ends of the pipes, copied by fork: closed, so its death is an EOF
+        c.close()
+    parent = os.getppid()
     while True:
         try:
+            if not conn.poll(1.0):
+                if os.getppid() != parent:  # the main process was killed: stop too
+                    return
+                continue
             batch = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         if batch is None:
             return
@@ -45,7 +52,7 @@ class Pool:
         ctx = mp.get_context("fork")
         for _ in range(max(0, jobs - 1)):
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_worker_main, args=(evaluator, child), daemon=True)
+            p = ctx.Process(target=_worker_main, args=(evaluator, child, [*self._conns, parent]), daemon=True)
             p.start()
             child.close()
             self._conns.append(parent)

@@ -1,0 +1,64 @@
+"""`optimize --resume` after a kill -9: the checkpointed trials are kept, trials the kill left
+RUNNING are marked FAIL and asked again, and the study reaches --trials."""
+
+import csv
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.optimize.cli import start, whalebot, write_config
+from tests.optimize.helpers import BTC_5M
+
+pytestmark = pytest.mark.net
+
+
+def lines(journal) -> list[str]:
+    if not journal.exists():
+        return []
+    return [line.replace(" ", "") for line in journal.read_text().split("\n")[:-1]]  # not a half-written line
+
+
+def checkpointed(journal) -> int:
+    """Trials created in the journal (Optuna's op code 4)."""
+    return sum(1 for line in lines(journal) if '"op_code":4' in line)
+
+
+def running(journal) -> int:
+    """Trials created in the RUNNING state (0): asked, not finished at that checkpoint."""
+    return sum(1 for line in lines(journal) if '"op_code":4' in line and '"state":0' in line)
+
+
+def test_resume_after_kill_9(tmp_path):
+    write_config(tmp_path)
+    args = ["optimize", "--data", str(BTC_5M), "--jobs", "2", "--seed", "5", "--min-trades", "5", "--report", "out",
+            "--no-progress"]
+    proc = start(*args, "--trials", "5000", cwd=tmp_path)
+    journal = tmp_path / "out" / "study.journal"
+    try:
+        deadline = time.monotonic() + 180
+        while (checkpointed(journal) < 150 or not running(journal)) and time.monotonic() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1]
+        assert checkpointed(journal) >= 150 and running(journal), "no checkpoint with RUNNING trials within 180 s"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    kept = checkpointed(journal)
+    r = whalebot(*args, "--trials", str(kept + 100), "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader((tmp_path / "out" / "trials.csv").open()))
+    assert len(rows) == kept + 100
+    assert [int(x["number"]) for x in rows] == list(range(kept + 100))
+    interrupted = [x for x in rows if x["state"] == "FAIL" and x["error"].startswith("interrupted")]
+    assert interrupted, "the kill left no RUNNING trial in the checkpoint"
+    later = rows[kept:]
+    keys = json.loads((tmp_path / "out" / "summary.json").read_text())["space"]
+    for x in interrupted:
+        assert int(x["number"]) < kept
+        again = [y for y in later if all(y[k] == x[k] for k in keys)]
+        assert again and again[0]["state"] == "COMPLETE", f"trial {x['number']} was not asked again"
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["trials"]["total"] == kept + 100
