@@ -83,32 +83,33 @@ class Driver:
                                                               TrialState.PRUNED)))
 
     def run(self, total: int) -> RunStats:
-        """Run trials until the study holds `total` finished ones."""
+        """Run trials until the study holds `total` finished ones (other processes' trials count,
+        in a shared study)."""
         s = self.stats
-        done = self.finished_count()
-        planned = max(0, total - done)
-        bar = self._bar(total, done)
+        self._finished = self.finished_count()
+        bar = self._bar(total, self._finished)
         s.started = time.perf_counter()
-        cur = self._ask(min(self.batch, planned))
-        planned -= len(cur)
+        cur = self._ask(min(self.batch, total - self._finished))
         self.pool.submit(self._tasks(cur))
-        nxt = self._ask(min(self.batch, planned))
-        planned -= len(nxt)
+        nxt = self._ask(min(self.batch, total - self._finished - len(cur)))
         try:
             while cur:
                 results = self.pool.collect([t.number for t in cur])
                 if nxt:
                     self.pool.submit(self._tasks(nxt))
                 self._tell(cur, results)
+                self._finished += len(cur)
                 if bar is not None:
                     bar.update(len(cur))
                     if s.best is not None:
                         bar.set_postfix_str(f"best {self.objectives[0].name} {s.best:.4g} (#{s.best_number})")
                 cur = nxt
                 if self.inbox is not None:
-                    self._adopt(self.inbox())
-                nxt = self._ask(min(self.batch, planned))
-                planned -= len(nxt)
+                    adopted = self._adopt(self.inbox())
+                    self._finished += adopted
+                    if bar is not None and adopted:
+                        bar.update(adopted)
+                nxt = self._ask(min(self.batch, total - self._finished - len(cur)))
         finally:
             if bar is not None:
                 bar.close()
@@ -152,11 +153,13 @@ class Driver:
         s.sampler_s += time.perf_counter() - t0
         self.record(told)
 
-    def _adopt(self, foreign: list[FrozenTrial]) -> None:
+    def _adopt(self, foreign: list[FrozenTrial]) -> int:
+        """Other processes' finished trials into the local study, so the sampler learns from them."""
         if foreign:
             t0 = time.perf_counter()
             self.study.add_trials(foreign)
             self.stats.sampler_s += time.perf_counter() - t0
+        return len(foreign)
 
     def _bar(self, total: int, done: int):
         if not self.progress:

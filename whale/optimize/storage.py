@@ -16,6 +16,7 @@ there). What is made durable, and where:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -146,8 +147,9 @@ class RdbSync:
     def __init__(self, url: str, study_name: str, directions: list[Any], interval: float = 0.5) -> None:
         self.url = url
         try:
-            self.storage = optuna.storages.get_storage(optuna.storages.RDBStorage(
-                url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)}))
+            self.rdb = optuna.storages.RDBStorage(driver_url(url), engine_kwargs={
+                "pool_pre_ping": True, "connect_args": _connect_args(url)})
+            self.storage = optuna.storages.get_storage(self.rdb)
             study = optuna.create_study(storage=self.storage, study_name=study_name, directions=list(directions),
                                         load_if_exists=True)
         except ImportError as exc:
@@ -193,14 +195,17 @@ class RdbSync:
 
     def _sync(self) -> None:
         try:
+            batch = []
             while True:
                 try:
-                    t = self._out.get_nowait()
+                    batch.append(self._out.get_nowait())
                 except queue.Empty:
                     break
+            for t in batch:
                 t.system_attrs[WORKER_ATTR] = f"{self.me}:{t.number}"
-                self._seen.add(self.storage.create_new_trial(self.study_id, template_trial=t))
-                self.written += 1
+            if batch:
+                self._seen.update(insert_finished_trials(self.rdb, self.study_id, batch))
+                self.written += len(batch)
             for t in self.storage.get_all_trials(self.study_id, deepcopy=False, states=(TrialState.COMPLETE,)):
                 if t._trial_id not in self._seen:
                     self._seen.add(t._trial_id)
@@ -219,6 +224,50 @@ class RdbSync:
             self._sync()
         if self._error is not None:
             raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {self._error}") from self._error
+
+
+def insert_finished_trials(rdb: optuna.storages.RDBStorage, study_id: int, trials: list[FrozenTrial]) -> list[int]:
+    """Finished trials into Optuna's RDB schema in one transaction (RDBStorage.create_new_trial takes
+    one transaction and ~35 statements per trial, 50-90 ms here). As Optuna does, the study's row is
+    locked while the trials take the next numbers, so processes writing at once never share one."""
+    from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models  # Optuna's table definitions: the schema its RDBStorage reads
+
+    session = rdb.scoped_session()
+    try:
+        models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+        number = models.TrialModel.count(session, models.StudyModel.find_or_raise_by_id(study_id, session))
+        rows = []
+        for t in trials:
+            row = models.TrialModel(study_id=study_id, number=number, state=t.state, datetime_start=t.datetime_start,
+                                    datetime_complete=t.datetime_complete)
+            number += 1
+            row.params = [models.TrialParamModel(param_name=k, param_value=t.distributions[k].to_internal_repr(v),
+                                                 distribution_json=distribution_to_json(t.distributions[k]))
+                          for k, v in t.params.items()]
+            values = []
+            for i, v in enumerate(t.values or []):
+                stored, kind = models.TrialValueModel.value_to_stored_repr(v)
+                values.append(models.TrialValueModel(objective=i, value=stored, value_type=kind))
+            row.values = values
+            row.user_attributes = [models.TrialUserAttributeModel(key=k, value_json=json.dumps(v))
+                                   for k, v in t.user_attrs.items()]
+            row.system_attributes = [models.TrialSystemAttributeModel(key=k, value_json=json.dumps(v))
+                                     for k, v in t.system_attrs.items()]
+            session.add(row)
+            rows.append(row)
+        session.commit()
+        return [r.trial_id for r in rows]
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def driver_url(url: str) -> str:
+    """postgresql://... uses psycopg 3 (requirements.txt), not SQLAlchemy's default psycopg2."""
+    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
 
 
 def _connect_args(url: str) -> dict[str, Any]:
