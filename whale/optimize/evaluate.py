@@ -25,7 +25,7 @@ import numpy as np
 
 from whale.backtest import simulate as sim
 from whale.backtest.runner import performance, sim_params
-from whale.config.loader import config_from_data
+from whale.config.loader import config_with_changes
 from whale.config.model import Config, to_dict
 from whale.errors import BadInputError
 from whale.optimize.cache import DEFAULT_BUDGET, RowCache, UnitSlab
@@ -68,14 +68,17 @@ class Evaluation:
 
 
 def apply_params(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """The config dict of a trial: `base` (a config as JSON data) with each dotted key set."""
-    data = copy.deepcopy(dict(base))
+    """The config dict of a trial: `base` (a config as JSON data) with each dotted key set; the
+    sections on the way are copied, `base` is left as it was."""
+    data = dict(base)
     for path, value in params.items():
         node = data
         *parents, leaf = path.split(".")
         for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = list(value) if isinstance(value, tuple) else value
+            child = node.get(p)
+            node[p] = dict(child) if isinstance(child, dict) else {}
+            node = node[p]
+        node[leaf] = copy.deepcopy(list(value) if isinstance(value, tuple) else value)
     return data
 
 
@@ -122,9 +125,10 @@ class Evaluator:
 
     # ---- configs ----------------------------------------------------------------------------------
     def config_for(self, params: Mapping[str, Any]) -> Config:
-        """The trial's config, validated as `backtest` validates best-config.json."""
+        """The trial's config, validated as `backtest` validates best-config.json (the same checks
+        of each changed key and of the rules between keys: config_with_changes)."""
         try:
-            return config_from_data(apply_params(self.base_data, params), source="trial config").config
+            return config_with_changes(self.base, dict(params), source="trial config")
         except BadInputError as exc:
             raise TrialError(str(exc).replace("\n  ", " ")) from exc
 

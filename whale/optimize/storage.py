@@ -28,6 +28,7 @@ from typing import Any
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import FrozenTrial, TrialState
 
 from whale.errors import BadInputError, WhaleError
@@ -38,16 +39,26 @@ CHECKPOINT_S = 2.0
 
 
 class JournalCheckpoint:
-    """In-memory study -> journal file, every `interval` seconds and at close."""
+    """In-memory study -> journal file, every `interval` seconds and at close.
+
+    The journal is Optuna's JournalStorage file format (Optuna can open it), written as batches of
+    its log lines straight to the file backend: one append per checkpoint, instead of a locked
+    append (and a replay of the log) per trial. One report directory has one writer, so trial ids
+    in the file are the trials' numbers.
+    """
 
     def __init__(self, path: Path, study_name: str, directions: list[str], interval: float = CHECKPOINT_S) -> None:
         self.path = path
         self.storage = JournalStorage(JournalFileBackend(str(path)))
         self.study_id = self._study_id(study_name, directions)
+        self.backend = JournalFileBackend(str(path))
+        self.worker = f"whalebot-{os.getpid()}"
         self.interval = interval
-        self._pending: dict[int, FrozenTrial] = {}
-        self._ids: dict[int, int] = {}  # local trial number -> journal trial id
-        self._running: set[int] = set()  # written as RUNNING, not yet finished in the journal
+        self._asked: dict[int, Any] = {}  # number -> optuna.Trial, asked, not finished yet
+        self._finished: dict[int, FrozenTrial] = {}
+        self._created: set[int] = set()
+        self._running: set[int] = set()  # created as RUNNING, not yet finished in the file
+        self._dist_json: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -63,15 +74,25 @@ class JournalCheckpoint:
             return self.storage.create_new_study(dirs, name)
 
     def adopt(self, trials: list[FrozenTrial]) -> None:
-        """Trials already in the journal (a resumed study): numbers map to their journal ids."""
+        """Trials already in the journal (a resumed study)."""
         for t in trials:
-            self._ids[t.number] = t._trial_id
+            if t._trial_id != t.number:
+                raise WhaleError(f"{self.path}: trial {t.number} has id {t._trial_id}; the journal was written by "
+                                 "something else than one optimize run")
+            self._created.add(t.number)
 
-    def record(self, trials: list[FrozenTrial]) -> None:
-        """Asked (RUNNING) or finished trials; the latest state of each is written at the next checkpoint."""
+    def asked(self, trials: list[Any]) -> None:
+        """Trials just asked (optuna.Trial): written as RUNNING if a checkpoint finds them unfinished."""
         with self._lock:
             for t in trials:
-                self._pending[t.number] = t
+                self._asked[t.number] = t
+
+    def record(self, trials: list[FrozenTrial]) -> None:
+        """Finished trials."""
+        with self._lock:
+            for t in trials:
+                self._finished[t.number] = t
+                self._asked.pop(t.number, None)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -79,28 +100,68 @@ class JournalCheckpoint:
 
     def flush(self) -> None:
         with self._lock:
-            pending, self._pending = self._pending, {}
+            finished, self._finished = self._finished, {}
+            asked = {n: t for n, t in self._asked.items() if n not in self._created}
         try:
-            for number in sorted(pending):
-                self._write(pending[number])
+            logs: list[dict[str, Any]] = []
+            for number in sorted(finished.keys() | asked.keys()):
+                if number in finished:
+                    logs.extend(self._finished_logs(finished[number]))
+                else:
+                    logs.append(self._running_log(asked[number]))
+            if logs:
+                self.backend.append_logs(logs)
         except BaseException as exc:  # noqa: BLE001 - reported by close(), the run must not die silently
             self._error = exc
 
-    def _write(self, t: FrozenTrial) -> None:
-        st = self.storage
-        tid = self._ids.get(t.number)
-        if tid is None:
-            self._ids[t.number] = st.create_new_trial(self.study_id, template_trial=t)
-            if t.state == TrialState.RUNNING:
-                self._running.add(t.number)
-            return
-        if t.number in self._running and t.state.is_finished():
-            for k, v in t.user_attrs.items():
-                st.set_trial_user_attr(tid, k, v)
-            for k, v in t.system_attrs.items():
-                st.set_trial_system_attr(tid, k, v)
-            st.set_trial_state_values(tid, t.state, t.values)
-            self._running.discard(t.number)
+    def _dists(self, distributions: dict[str, Any]) -> dict[str, str]:
+        from optuna.distributions import distribution_to_json
+
+        out = {}
+        for k, d in distributions.items():
+            if k not in self._dist_json:
+                self._dist_json[k] = distribution_to_json(d)
+            out[k] = self._dist_json[k]
+        return out
+
+    def _create_log(self, number: int, state: TrialState, values: Any, start: Any, complete: Any,
+                    params: dict[str, Any], distributions: dict[str, Any], user_attrs: dict[str, Any],
+                    system_attrs: dict[str, Any]) -> dict[str, Any]:
+        self._created.add(number)
+        many = values is not None and len(values) > 1
+        log: dict[str, Any] = {
+            "op_code": JournalOperation.CREATE_TRIAL, "worker_id": self.worker, "study_id": self.study_id,
+            "state": int(state), "value": None if many or values is None else values[0],
+            "values": list(values) if many else None, "datetime_start": _iso(start),
+            "distributions": self._dists(distributions),
+            "params": {k: distributions[k].to_internal_repr(v) for k, v in params.items()},
+            "user_attrs": user_attrs, "system_attrs": system_attrs, "intermediate_values": {}}
+        if complete is not None:
+            log["datetime_complete"] = _iso(complete)
+        return log
+
+    def _running_log(self, trial: Any) -> dict[str, Any]:
+        self._running.add(trial.number)
+        system_attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)
+        return self._create_log(trial.number, TrialState.RUNNING, None, trial.datetime_start, None, trial.params,
+                                trial.distributions, {}, system_attrs)
+
+    def _finished_logs(self, t: FrozenTrial) -> list[dict[str, Any]]:
+        if t.number not in self._created:
+            return [self._create_log(t.number, t.state, t.values, t.datetime_start, t.datetime_complete, t.params,
+                                     t.distributions, t.user_attrs, t.system_attrs)]
+        if t.number not in self._running:
+            return []
+        self._running.discard(t.number)
+        tid = t.number
+        logs = [{"op_code": JournalOperation.SET_TRIAL_USER_ATTR, "worker_id": self.worker, "trial_id": tid,
+                 "user_attr": {k: v}} for k, v in t.user_attrs.items()]
+        logs += [{"op_code": JournalOperation.SET_TRIAL_SYSTEM_ATTR, "worker_id": self.worker, "trial_id": tid,
+                  "system_attr": {k: v}} for k, v in t.system_attrs.items()]
+        logs.append({"op_code": JournalOperation.SET_TRIAL_STATE_VALUES, "worker_id": self.worker, "trial_id": tid,
+                     "state": int(t.state), "values": list(t.values) if t.values is not None else None,
+                     "datetime_complete": _iso(t.datetime_complete)})
+        return logs
 
     def close(self) -> None:
         self._stop.set()
@@ -108,6 +169,12 @@ class JournalCheckpoint:
         self.flush()
         if self._error is not None:
             raise WhaleError(f"writing the checkpoint {self.path} failed: {self._error}") from self._error
+
+
+def _iso(when: Any) -> str | None:
+    from datetime import UTC
+
+    return when.astimezone(UTC).isoformat(timespec="microseconds") if when is not None else None
 
 
 def load_journal(path: Path, study_name: str) -> tuple[list[FrozenTrial], list[str]]:

@@ -88,8 +88,8 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
         existing = rdb.existing()
         if seed is not None:  # processes sharing a study must not draw the same parameter sets
             seed = (seed + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode())) % 2 ** 31
-        study = optuna.create_study(directions=directions, sampler=make_sampler(s.sampler, seed),
-                                    study_name=s.study_name)
+        sampler = make_sampler(s.sampler, seed, s.space.distributions())
+        study = optuna.create_study(directions=directions, sampler=sampler, study_name=s.study_name)
         study.add_trials(existing)
         where = s.storage.split("@")[-1]
     else:
@@ -105,8 +105,8 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
         elif path.exists():
             raise BadInputError(f"--report {report_dir} already holds a study ({path}); add --resume to continue it, "
                                 "or pass another --report directory")
-        study = optuna.create_study(directions=directions, sampler=make_sampler(s.sampler, seed),
-                                    study_name=s.study_name)
+        sampler = make_sampler(s.sampler, seed, s.space.distributions())
+        study = optuna.create_study(directions=directions, sampler=sampler, study_name=s.study_name)
         cp = JournalCheckpoint(path, s.study_name, directions)
         recorder = cp
         if loaded:
@@ -117,7 +117,7 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
     try:
         driver = Driver(study, s.space, s.objectives, s.min_trades, pool, record=recorder.record,
                         inbox=_drain(recorder) if isinstance(recorder, RdbSync) else None, progress=s.progress,
-                        record_asked=not isinstance(recorder, RdbSync))
+                        asked=None if isinstance(recorder, RdbSync) else recorder.asked)
         stats = driver.run(s.trials)
     finally:
         pool.close()

@@ -21,6 +21,7 @@ from whale.optimize.evaluate import Evaluator, evaluate_many
 
 Task = tuple[int, dict[str, Any]]  # (trial number, config key path -> value)
 CHUNK = 4  # trials per message: small enough to balance, large enough to amortise a round trip
+DEPTH = 3  # chunks queued per worker, so it keeps working while the main process runs the sampler
 
 
 def _worker_main(evaluator: Evaluator, conn: Connection, inherited: list[Connection]) -> None:
@@ -58,7 +59,7 @@ class Pool:
             self._conns.append(parent)
             self._procs.append(p)
         self._queue: deque[list[Task]] = deque()
-        self._busy: dict[Connection, list[Task]] = {}
+        self._busy: dict[Connection, deque[list[Task]]] = {c: deque() for c in self._conns}
         self._done: dict[int, Any] = {}
         self.evaluated_here = 0
 
@@ -98,22 +99,23 @@ class Pool:
 
     def _dispatch(self) -> None:
         for conn in self._conns:
-            if conn not in self._busy and self._queue:
+            while len(self._busy[conn]) < DEPTH and self._queue:
                 chunk = self._queue.popleft()
                 conn.send(chunk)
-                self._busy[conn] = chunk
+                self._busy[conn].append(chunk)
 
     def _receive(self, block: bool) -> None:
-        if not self._busy:
+        busy = [c for c in self._conns if self._busy[c]]
+        if not busy:
             return
-        ready = wait(list(self._busy), timeout=None if block else 0)
+        ready = wait(busy, timeout=None if block else 0)
         for conn in ready:
             assert isinstance(conn, Connection)
             try:
                 results = conn.recv()
             except EOFError as exc:
                 raise RuntimeError("an optimiser worker process died") from exc
-            del self._busy[conn]
+            self._busy[conn].popleft()
             for number, result in results:
                 self._done[number] = result
         self._dispatch()
