@@ -15,10 +15,10 @@ pytestmark = pytest.mark.net
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """One two-objective study of 80 trials, with two processes."""
+    """One two-objective study of 160 trials (NSGA-II's first generation is 50), with two processes."""
     d = tmp_path_factory.mktemp("optimize")
     write_config(d)
-    r = whalebot("optimize", "--data", str(BTC_5M), "--trials", "80", "--jobs", "2", "--seed", "3",
+    r = whalebot("optimize", "--data", str(BTC_5M), "--trials", "160", "--jobs", "2", "--seed", "3",
                  "--objective", "net_profit,max_drawdown", "--min-trades", "5", "--report", "out", cwd=d)
     assert r.returncode == 0, r.stderr
     return d, r
@@ -31,13 +31,13 @@ def test_the_report_holds_every_output(run_dir):
                  "slices.png", "summary.json", "study.journal"):
         assert (out / name).is_file(), name
     rows = list(csv.DictReader((out / "trials.csv").open()))
-    assert len(rows) == 80 and [int(x["number"]) for x in rows] == list(range(80))
+    assert len(rows) == 160 and [int(x["number"]) for x in rows] == list(range(160))
     assert all(x["state"] in ("COMPLETE", "FAIL") for x in rows)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["trials"]["total"] == 80
+    assert summary["trials"]["total"] == 160
     assert 0 < summary["timing"]["sampler_share"] < 1
     of = summary["overfitting"]
-    assert of["deflated_sharpe"]["n_trials"] >= 70 and of["trade_order_monte_carlo"]["shuffles"] == 1000
+    assert of["deflated_sharpe"]["n_trials"] >= 140 and of["trade_order_monte_carlo"]["shuffles"] == 1000
     if of["deflated_sharpe"]["probability"] is None or of["deflated_sharpe"]["probability"] < 0.95:
         assert "not better than chance" in r.stdout
     front = list(csv.DictReader((out / "pareto.csv").open()))
@@ -59,7 +59,7 @@ def test_the_best_config_reproduces_with_backtest_bit_for_bit(run_dir):
 def test_same_seed_same_trials_with_one_or_two_processes(run_dir, tmp_path):
     d, _ = run_dir
     write_config(tmp_path)
-    r = whalebot("optimize", "--data", str(BTC_5M), "--trials", "80", "--jobs", "1", "--seed", "3",
+    r = whalebot("optimize", "--data", str(BTC_5M), "--trials", "160", "--jobs", "1", "--seed", "3",
                  "--objective", "net_profit,max_drawdown", "--min-trades", "5", "--report", "out", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "trials.csv").read_text() == (d / "out" / "trials.csv").read_text()

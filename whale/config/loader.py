@@ -141,14 +141,14 @@ def config_with_changes(base: Config, changes: dict[str, Any], *, source: str = 
     for path, value in changes.items():
         cls: type = Config
         *parents, leaf = path.split(".")
-        fields: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(cls)}
+        fields = _fields(cls)
         for part in parents:
             tp = _hints(cls).get(part)
             if part not in fields or not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
                 fields = {}
                 break
             cls = tp
-            fields = {f.name: f for f in dataclasses.fields(cls)}
+            fields = _fields(cls)
         f = fields.get(leaf)
         if f is None:
             checker.unknown(cls, leaf, path, list(fields))
@@ -300,6 +300,11 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 _INTERVAL_MINUTES = {**{i: int(i) for i in BYBIT_INTERVALS if i.isdigit()}, "D": 1440, "W": 10080, "M": 43200}
 _ALIAS = re.compile(r"^\s*(\d+)\s*(m|min|h|hr|d|w|mo|month)?\s*$", re.I)
+
+
+@cache
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
 
 
 @cache

@@ -27,6 +27,7 @@ from whale.optimize.workers import Pool
 METRICS_ATTR = "metrics"
 ERROR_ATTR = "error"
 TPE_WARN_AFTER = 1000
+BATCH = 64  # trials per ask/tell batch; the same for any --jobs, so a seed gives the same trials
 
 
 class FixedSpaceNSGAII(optuna.samplers.NSGAIISampler):
@@ -89,7 +90,7 @@ class Driver:
         self.asked = asked  # the journal keeps RUNNING trials, so a resume can ask them again
         self.progress = progress
         self.stats = RunStats()
-        self.batch = min(64, 16 * pool.size)
+        self.batch = BATCH
 
     def finished_count(self) -> int:
         return len(self.study._storage.get_all_trials(self.study._study_id, deepcopy=False,
