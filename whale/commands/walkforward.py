@@ -188,9 +188,17 @@ def _print(sm: dict[str, Any], out: Path) -> None:
             continue
         eff = "n/a" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
         colour = "NEON_GREEN" if r["oos_return_pct"] > 0 else "NEON_RED"
+        dsr = r["is_deflated_sharpe_probability"]
+        dsr_text = "n/a" if dsr is None else f"{dsr:.2f}"
         lines.append((colour, f"fold {r['fold']}  IS {r['is_return_pct']:+7.2f}% ({r['is_trades']} trades)  "
                               f"OOS {r['oos_return_pct']:+7.2f}% ({r['oos_trades']} trades)  test "
-                              f"{r['test_from'][:10]} -> {r['test_to'][:10]}  efficiency {eff}"))
+                              f"{r['test_from'][:10]} -> {r['test_to'][:10]}  efficiency {eff}  IS deflated "
+                              f"sharpe {dsr_text}"))
+    chance = [r["fold"] for r in sm["folds"] if r.get("best_trial") is not None
+              and (r["is_deflated_sharpe_probability"] is None or r["is_deflated_sharpe_probability"] < 0.95)]
+    if chance:
+        lines.append(("NEON_RED", f"not better than chance in-sample (deflated Sharpe probability below 0.95): fold "
+                                  f"{', '.join(map(str, chance))}"))
     eff = "n/a (in-sample return <= 0)" if sm["efficiency"] is None else f"{sm['efficiency']:.2f}"
     o = sm["oos"]
     lines.append(("NEON_CYAN", f"out-of-sample  {o['return_pct']:+.2f}% ({o['annual_return_pct']:+.1f}% a year, "

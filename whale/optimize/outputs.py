@@ -72,6 +72,8 @@ def write_optimize_report(out: Path, base: Config, evaluator: Evaluator, s: Stud
     summary: dict[str, Any] = {
         "command": command_line,
         "data": evaluator.market.name,
+        "from": _arg(command_line, "--from"),
+        "to": _arg(command_line, "--to"),
         "symbol": evaluator.market.symbol,
         "interval": evaluator.market.candles.interval,
         "candles": len(evaluator.market),
@@ -147,7 +149,17 @@ def summary_lines(sm: dict[str, Any], out: Path) -> list[tuple[str, str]]:
                                       "probability below 0.95)"))
     lines.append(("NEON_GREEN", f"report         {out}/ ({', '.join(sm['files'])})"))
     if best is not None:
+        cut = "".join(f" --{k} {sm[k]}" for k in ("from", "to") if sm.get(k))
         lines.append(("NEON_BLUE", f"reproduce      python whalebot.py backtest --config {out}/best-config.json "
-                                   f"--data {sm['data']}"))
+                                   f"--data {sm['data']}{cut}"))
     return lines
 
+
+
+def _arg(command_line: list[Any], flag: str) -> str | None:
+    for i, a in enumerate(command_line):
+        if a == flag and i + 1 < len(command_line):
+            return str(command_line[i + 1])
+        if isinstance(a, str) and a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
