@@ -47,12 +47,14 @@ def test_resume_after_kill_9(tmp_path):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
-    kept = checkpointed(journal)
-    r = whalebot(*args, "--trials", str(kept + 100), "--resume", cwd=tmp_path)
+    kept, left_running = checkpointed(journal), running(journal)
+    r = whalebot(*args, "--trials", str(kept + 20), "--resume", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader((tmp_path / "out" / "trials.csv").open()))
-    assert len(rows) == kept + 100
-    assert [int(x["number"]) for x in rows] == list(range(kept + 100))
+    want = max(kept + 20, kept + left_running)  # every interrupted trial is asked again
+    assert len(rows) == want
+    assert [int(x["number"]) for x in rows] == list(range(want))
+    assert all(x["state"] in ("COMPLETE", "FAIL") for x in rows)
     interrupted = [x for x in rows if x["state"] == "FAIL" and x["error"].startswith("interrupted")]
     assert interrupted, "the kill left no RUNNING trial in the checkpoint"
     later = rows[kept:]
@@ -61,4 +63,31 @@ def test_resume_after_kill_9(tmp_path):
         assert int(x["number"]) < kept
         again = [y for y in later if all(y[k] == x[k] for k in keys)]
         assert again and again[0]["state"] == "COMPLETE", f"trial {x['number']} was not asked again"
-    assert json.loads((tmp_path / "out" / "summary.json").read_text())["trials"]["total"] == kept + 100
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["trials"]["total"] == want
+
+
+def test_sigterm_stops_with_a_report_and_resume_goes_on(tmp_path):
+    write_config(tmp_path)
+    args = ["optimize", "--data", str(BTC_5M), "--jobs", "2", "--seed", "6", "--min-trades", "5", "--report", "out",
+            "--no-progress"]
+    proc = start(*args, "--trials", "5000", cwd=tmp_path)
+    journal = tmp_path / "out" / "study.journal"
+    try:
+        deadline = time.monotonic() + 180
+        while checkpointed(journal) < 100 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["interrupted"] and summary["trials"]["this_run"] > 0
+    assert "stopped by Ctrl-C" in out
+    done = summary["trials"]["total"]  # finished ones and those in flight at the stop (asked again)
+    r = whalebot(*args, "--trials", str(done + 50), "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    after = json.loads((tmp_path / "out" / "summary.json").read_text())["trials"]
+    assert after["total"] == done + 50 and after["complete"] + after["failed"] == done + 50

@@ -64,6 +64,7 @@ class RunStats:
     best: float | None = None
     best_number: int | None = None
     told: list[int] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def wall_s(self) -> float:
@@ -125,6 +126,10 @@ class Driver:
                     if bar is not None and adopted:
                         bar.update(adopted)
                 nxt = self._ask(min(self.batch, total - self._finished - len(cur)))
+        except KeyboardInterrupt:
+            # Ctrl-C: the trials told so far make the report; those in flight stay RUNNING (in the
+            # checkpoint too, so --resume asks them again).
+            s.interrupted = True
         finally:
             if bar is not None:
                 bar.close()

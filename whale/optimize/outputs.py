@@ -90,6 +90,7 @@ def write_optimize_report(out: Path, base: Config, evaluator: Evaluator, s: Stud
                    "sampler_s": st.sampler_s, "sampler_share": st.sampler_s / st.wall_s, "processes": result.jobs},
         "importance": importance,
         "pareto_front": [t.number for t in front] if len(objectives) > 1 else None,
+        "interrupted": st.interrupted,
     }
     best = result.best
     if best is not None:
@@ -119,6 +120,8 @@ def summary_lines(sm: dict[str, Any], out: Path) -> list[tuple[str, str]]:
                            f"{sm['trials']['failed']:,} failed); this run {sm['trials']['this_run']:,} in "
                            f"{t['wall_s']:.1f} s = {t['trials_per_s']:,.0f} trials/s with {t['processes']} "
                            f"process(es); sampler {t['sampler_share'] * 100:.0f}% of the time")]
+    if sm.get("interrupted"):
+        lines.append(("NEON_YELLOW", "stopped by Ctrl-C: the report covers the trials finished; --resume continues"))
     best = sm["best"]
     if best is None:
         lines.append(("NEON_RED", f"no trial made {sm['min_trades']} trades or more: no best config (lower "

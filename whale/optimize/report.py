@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -145,9 +146,11 @@ def parameter_importance(trials: Sequence[FrozenTrial], objective_index: int, ma
         return {}
     study = optuna.create_study(directions=["maximize"] * len(ok[0].values))
     study.add_trials(ok)
-    sign = -1.0 if maximize else 1.0  # PED-ANOVA looks at what makes the target low
-    return optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
-                                                   target=lambda t: sign * t.values[objective_index])
+    sign = -1.0 if maximize else 1.0  # PED-ANOVA looks at what makes the target low (and warns so)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                                                       target=lambda t: sign * t.values[objective_index])
 
 
 def plot_importance(path: Path, importance: dict[str, float], objective: Objective) -> None:

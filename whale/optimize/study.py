@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import socket
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -82,6 +84,7 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     directions: list[Any] = [o.direction for o in s.objectives]
     seed = s.seed
+    target = s.trials
     recorder: JournalCheckpoint | RdbSync
     if s.storage:
         rdb = RdbSync(s.storage, s.study_name, directions)
@@ -111,16 +114,20 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
         cp = JournalCheckpoint(path, s.study_name, directions)
         recorder = cp
         if loaded:
-            _resume_into(study, cp, loaded)
+            again = _resume_into(study, cp, loaded)
+            target = max(target, len(loaded) + again)  # every interrupted trial is asked again
         where = str(path)
     pool = Pool(evaluator, s.jobs)
     processes = pool.size
+    previous = _stop_on_sigterm()
     try:
         driver = Driver(study, s.space, s.objectives, s.min_trades, pool, record=recorder.record,
                         inbox=_drain(recorder) if isinstance(recorder, RdbSync) else None, progress=s.progress,
                         asked=None if isinstance(recorder, RdbSync) else recorder.asked)
-        stats = driver.run(s.trials)
+        stats = driver.run(target)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         pool.close()
         recorder.close()
     stats.ended = time.perf_counter()  # the last trial is written (checkpoint or database), not just told
@@ -128,7 +135,18 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
     return StudyResult(trials, best_trial(trials, s.objectives, s.min_trades), stats, processes, where)
 
 
-def _resume_into(study: optuna.Study, cp: JournalCheckpoint, loaded: list[FrozenTrial]) -> None:
+def _stop_on_sigterm():
+    """SIGTERM stops a study as Ctrl-C does: the report covers the finished trials, --resume goes on."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _resume_into(study: optuna.Study, cp: JournalCheckpoint, loaded: list[FrozenTrial]) -> int:
     """Finished trials are kept; trials the kill left RUNNING are marked FAIL (in the journal too)
     and their parameters asked again."""
     again = []
@@ -150,6 +168,7 @@ def _resume_into(study: optuna.Study, cp: JournalCheckpoint, loaded: list[Frozen
     for params in again:
         study.enqueue_trial(params, skip_if_exists=False)
     log.info(f"resumed {len(loaded)} trials ({len(again)} left running by the stop are asked again)")
+    return len(again)
 
 
 def _drain(rdb: RdbSync):
