@@ -17,6 +17,7 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
+from optuna.study._tell import _tell_with_warning  # Study.tell's body (optuna is pinned: README)
 from optuna.trial import FrozenTrial, TrialState
 
 from whale.errors import BadInputError
@@ -38,9 +39,19 @@ class FixedSpaceNSGAII(optuna.samplers.NSGAIISampler):
     def __init__(self, space: dict[str, BaseDistribution], seed: int | None) -> None:
         super().__init__(seed=seed)
         self._fixed = {k: d for k, d in space.items() if not d.single()}
+        self._parents: dict[tuple[int, int], list[FrozenTrial]] = {}
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return dict(self._fixed)
+
+    def get_parent_population(self, study: optuna.Study, generation: int) -> list[FrozenTrial]:
+        """A generation's parents never change once chosen (Optuna keeps their ids in the study); Optuna
+        finds them again by scanning every trial at every ask, which grows with the study."""
+        key = (study._study_id, generation)
+        if key not in self._parents:
+            self._parents = {k: v for k, v in self._parents.items() if k[1] >= generation - 1}
+            self._parents[key] = super().get_parent_population(study, generation)
+        return self._parents[key]
 
 
 def make_sampler(name: str, seed: int | None, space: dict[str, BaseDistribution]) -> optuna.samplers.BaseSampler:
@@ -160,7 +171,7 @@ class Driver:
                 t.set_user_attr(METRICS_ATTR, r)
                 t.set_constraint("min_trades", float(self.min_trades - r["trades"]))
                 values = [o.value(r) for o in self.objectives]
-                told.append(self.study.tell(t, values))
+                told.append(self._tell_one(t, values, None))
                 s.evaluated += 1
                 if feasible(r, self.min_trades) and not math.isnan(values[0]):
                     better = s.best is None or (values[0] > s.best if first.maximize else values[0] < s.best)
@@ -168,10 +179,16 @@ class Driver:
                         s.best, s.best_number = values[0], t.number
             else:
                 t.set_user_attr(ERROR_ATTR, str(r))
-                told.append(self.study.tell(t, state=TrialState.FAIL))
+                told.append(self._tell_one(t, None, TrialState.FAIL))
                 s.failed += 1
         s.sampler_s += time.perf_counter() - t0
         self.record(told)
+
+    def _tell_one(self, trial: optuna.Trial, values: list[float] | None, state: TrialState | None) -> FrozenTrial:
+        """Study.tell without its deep copy of the trial it returns. The in-memory storage replaces a
+        trial's object on every change, so the stored one serves read-only (the recorders never change it)."""
+        _tell_with_warning(study=self.study, trial=trial, value_or_values=values, state=state)
+        return self.study._storage.get_trial(trial._trial_id)
 
     def _adopt(self, foreign: list[FrozenTrial]) -> int:
         """Other processes' finished trials into the local study, so the sampler learns from them."""

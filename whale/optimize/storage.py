@@ -16,6 +16,7 @@ there). What is made durable, and where:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -268,8 +269,7 @@ class RdbSync:
                     batch.append(self._out.get_nowait())
                 except queue.Empty:
                     break
-            for t in batch:
-                t.system_attrs[WORKER_ATTR] = f"{self.me}:{t.number}"
+            batch = [_with_system_attr(t, WORKER_ATTR, f"{self.me}:{t.number}") for t in batch]
             if batch:
                 self._seen.update(insert_finished_trials(self.rdb, self.study_id, batch))
                 self.written += len(batch)
@@ -291,6 +291,13 @@ class RdbSync:
             self._sync()
         if self._error is not None:
             raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {self._error}") from self._error
+
+
+def _with_system_attr(t: FrozenTrial, key: str, value: Any) -> FrozenTrial:
+    """A shallow copy with one more system attribute (the study's own trial object is left alone)."""
+    c = copy.copy(t)
+    c._system_attrs = {**t.system_attrs, key: value}
+    return c
 
 
 def insert_finished_trials(rdb: optuna.storages.RDBStorage, study_id: int, trials: list[FrozenTrial]) -> list[int]:
