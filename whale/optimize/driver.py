@@ -76,6 +76,7 @@ class RunStats:
     best_number: int | None = None
     told: list[int] = field(default_factory=list)
     interrupted: bool = False
+    adopted: int = 0  # other processes' trials read back from a shared study
 
     @property
     def wall_s(self) -> float:
@@ -90,7 +91,8 @@ class Driver:
     def __init__(self, study: optuna.Study, space: Space, objectives: list[Objective], min_trades: int,
                  pool: Pool, record: Callable[[list[FrozenTrial]], None] | None = None,
                  inbox: Callable[[], list[FrozenTrial]] | None = None, progress: bool = True,
-                 asked: Callable[[list[optuna.Trial]], None] | None = None) -> None:
+                 asked: Callable[[list[optuna.Trial]], None] | None = None,
+                 shared_done: Callable[[int], int] | None = None) -> None:
         self.study = study
         self.space = space
         self.dists = space.distributions()
@@ -100,6 +102,7 @@ class Driver:
         self.record = record or (lambda trials: None)
         self.inbox = inbox
         self.asked = asked  # the journal keeps RUNNING trials, so a resume can ask them again
+        self.shared_done = shared_done  # a shared study's finished trials, counted in the database
         self.progress = progress
         self.stats = RunStats()
         self.batch = BATCH
@@ -136,7 +139,10 @@ class Driver:
                     self._finished += adopted
                     if bar is not None and adopted:
                         bar.update(adopted)
-                nxt = self._ask(min(self.batch, total - self._finished - len(cur)))
+                done = self._finished
+                if self.shared_done is not None:  # other processes' trials not read back yet count too
+                    done = max(done, self.shared_done(s.evaluated + s.failed))
+                nxt = self._ask(min(self.batch, total - done - len(cur)))
         except KeyboardInterrupt:
             # Ctrl-C: the trials told so far make the report; those in flight stay RUNNING (in the
             # checkpoint too, so --resume asks them again).
@@ -196,6 +202,7 @@ class Driver:
             t0 = time.perf_counter()
             self.study.add_trials(foreign)
             self.stats.sampler_s += time.perf_counter() - t0
+            self.stats.adopted += len(foreign)
         return len(foreign)
 
     def _bar(self, total: int, done: int):

@@ -85,7 +85,7 @@ def write_optimize_report(out: Path, base: Config, evaluator: Evaluator, s: Stud
         "min_trades": s.min_trades,
         "space": s.space.keys,
         "trials": {"total": len(trials), "complete": counts["COMPLETE"], "failed": counts["FAIL"],
-                   "this_run": st.evaluated + st.failed},
+                   "this_run": st.evaluated + st.failed, "from_other_processes": st.adopted},
         "timing": {"wall_s": st.wall_s, "trials_per_s": (st.evaluated + st.failed) / st.wall_s,
                    "sampler_s": st.sampler_s, "sampler_share": st.sampler_s / st.wall_s, "processes": result.jobs},
         "importance": importance,

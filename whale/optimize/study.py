@@ -123,7 +123,8 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
     try:
         driver = Driver(study, s.space, s.objectives, s.min_trades, pool, record=recorder.record,
                         inbox=_drain(recorder) if isinstance(recorder, RdbSync) else None, progress=s.progress,
-                        asked=None if isinstance(recorder, RdbSync) else recorder.asked)
+                        asked=None if isinstance(recorder, RdbSync) else recorder.asked,
+                        shared_done=recorder.finished_estimate if isinstance(recorder, RdbSync) else None)
         stats = driver.run(target)
     finally:
         if previous is not None:
