@@ -21,7 +21,7 @@ from whale.optimize.evaluate import Evaluator, evaluate_many
 
 Task = tuple[int, dict[str, Any]]  # (trial number, config key path -> value)
 CHUNK = 4  # trials per message: small enough to balance, large enough to amortise a round trip
-DEPTH = 3  # chunks queued per worker, so it keeps working while the main process runs the sampler
+DEPTH = 6  # chunks queued per worker, so it keeps working while the main process runs the sampler
 
 
 def _worker_main(evaluator: Evaluator, conn: Connection, inherited: list[Connection]) -> None:
