@@ -20,14 +20,14 @@ def test_two_processes_on_one_study_lose_no_trial_and_evaluate_none_twice(postgr
     procs = []
     for k in (1, 2):
         procs.append(start("optimize", "--data", str(BTC_5M), "--trials", "1000", "--jobs", "1", "--seed", "7",
-                           "--min-trades", "5", "--storage", url, "--study", "shared", "--report", f"out{k}",
+                           "--min-trades", "5", "--storage", url, "--study", "together", "--report", f"out{k}",
                            "--no-progress", cwd=tmp_path))
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=280)
         assert p.returncode == 0, err
         outs.append(out)
-    study = optuna.load_study(study_name="shared", storage=driver_url(url))
+    study = optuna.load_study(study_name="together", storage=driver_url(url))
     trials = study.get_trials(deepcopy=False)
     # Each stops asking once the database holds --trials (counted every quarter second): the study
     # overshoots by what is in flight (two batches of 64 a process), never by a second run.

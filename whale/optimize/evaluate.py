@@ -26,7 +26,7 @@ import numpy as np
 from whale.backtest import simulate as sim
 from whale.backtest.runner import performance, sim_params
 from whale.config.loader import config_with_changes
-from whale.config.model import Config, to_dict
+from whale.config.model import Config
 from whale.errors import BadInputError
 from whale.optimize.cache import DEFAULT_BUDGET, RowCache, UnitSlab
 from whale.optimize.market import Market
@@ -101,7 +101,6 @@ class Evaluator:
 
     def __init__(self, base: Config, market: Market, *, cache_bytes: int = DEFAULT_BUDGET) -> None:
         self.base = base
-        self.base_data = to_dict(base)
         self.market = market
         n = len(market)
         self.n = n
