@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     market = load_market(cfg, data, date_from, date_to)
     out = report_dir(args, "optimize", [market.symbol])
     evaluator = Evaluator(cfg, market)
-    warm_evaluator(cfg, evaluator)
+    warm_evaluator(cfg, evaluator, space)
     log.info(f"optimize {market.symbol} {len(market):,} candles, {len(space.params)} parameters, {args.trials:,} "
              f"trials, {args.jobs} process(es), sampler {args.sampler}, objective "
              f"{','.join(o.name for o in objectives)}; report {out}/")

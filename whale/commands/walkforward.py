@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from whale.optimize.outputs import best_config, overfitting
     from whale.optimize.report import metrics_of, write_json, write_trials_csv
     from whale.optimize.statistics import trade_order_monte_carlo, walk_forward_efficiency
-    from whale.optimize.study import StudySettings, check_settings, run_study
+    from whale.optimize.study import StudySettings, check_settings, run_study, warm_evaluator
     from whale.optimize.walkforward import make_folds, parse_duration, stitch, trades_net
     from whale.strategy.analyzer import Analyzer
 
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             ev.evaluate(cfg)
         except TrialError as exc:
             raise BadInputError(f"fold {fold.index}: too few candles for a fold ({exc})") from exc
+        warm_evaluator(cfg, ev, space)
         log.info(f"fold {fold.index}/{len(folds)}: train {fold.as_dict()['train_from']} -> "
                  f"{fold.as_dict()['train_to']}, test -> {fold.as_dict()['test_to']}")
         result = run_study(cfg, ev, settings, fold_dir)

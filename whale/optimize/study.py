@@ -70,13 +70,23 @@ def check_settings(s: StudySettings) -> None:
         log.info("TPE with several objectives: fine for small studies; nsga2 is the default for Pareto fronts")
 
 
-def warm_evaluator(base: Config, evaluator: Evaluator) -> None:
-    """Evaluate the base config once: compiles what is not cached yet, fills the caches the workers
-    inherit, and turns a base config the data cannot run into one clear message."""
+def warm_evaluator(base: Config, evaluator: Evaluator, space: Space | None = None) -> None:
+    """Evaluate the base config once (it compiles what numba has not cached yet, and turns a base
+    config the data cannot run into one clear message), then each value of the space's whole-number
+    and choice parameters on the base config, so the indicator groups and unit rows they need are
+    cached before the workers are forked: every worker inherits them instead of computing its own."""
     try:
         evaluator.evaluate(base)
     except TrialError as exc:
         raise BadInputError(f"{evaluator.market.name}: the --config itself cannot run on this data: {exc}") from exc
+    for p in space.params if space is not None else ():
+        values = list(p.choices) if p.kind == "choice" else \
+            list(range(int(p.low), int(p.high) + 1, int(p.step or 1))) if p.kind == "int" else []
+        for v in values[:64]:
+            try:
+                evaluator.evaluate_params({p.key: v})
+            except TrialError:
+                pass  # the trial that needs it will say why
 
 
 def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: Path) -> StudyResult:
