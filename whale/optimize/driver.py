@@ -10,6 +10,7 @@ wait for the sampler: while batch k is told and batch k+2 asked, they work on ba
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ class Driver:
         self.progress = progress
         self.stats = RunStats()
         self.batch = BATCH
+        self.stop = threading.Event()  # set by Ctrl-C / SIGTERM (study.py): stop between two batches
 
     def finished_count(self) -> int:
         return len(self.study._storage.get_all_trials(self.study._study_id, deepcopy=False,
@@ -124,6 +126,9 @@ class Driver:
         nxt = self._ask(min(self.batch, total - self._finished - len(cur)))
         try:
             while cur:
+                if self.stop.is_set():
+                    s.interrupted = True
+                    break
                 results = self.pool.collect([t.number for t in cur])
                 if nxt:
                     self.pool.submit(self._tasks(nxt))

@@ -129,16 +129,18 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
         where = str(path)
     pool = Pool(evaluator, s.jobs)
     processes = pool.size
-    previous = _stop_on_sigterm()
     try:
         driver = Driver(study, s.space, s.objectives, s.min_trades, pool, record=recorder.record,
                         inbox=_drain(recorder) if isinstance(recorder, RdbSync) else None, progress=s.progress,
                         asked=None if isinstance(recorder, RdbSync) else recorder.asked,
                         shared_done=recorder.finished_estimate if isinstance(recorder, RdbSync) else None)
-        stats = driver.run(target)
+        previous = _stop_on_signals(driver.stop)
+        try:
+            stats = driver.run(target)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         pool.close()
         recorder.close()
     stats.ended = time.perf_counter()  # the last trial is written (checkpoint or database), not just told
@@ -146,15 +148,17 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
     return StudyResult(trials, best_trial(trials, s.objectives, s.min_trades), stats, processes, where)
 
 
-def _stop_on_sigterm():
-    """SIGTERM stops a study as Ctrl-C does: the report covers the finished trials, --resume goes on."""
+def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    """Ctrl-C and SIGTERM stop a study between two batches: the trials told so far make the report,
+    the ones in flight stay RUNNING in the checkpoint (so --resume asks them again). The previous
+    handlers are returned to be put back."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def handler(signum, frame) -> None:  # noqa: ARG001
-        raise KeyboardInterrupt
+        stop.set()
 
-    return signal.signal(signal.SIGTERM, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _resume_into(study: optuna.Study, cp: JournalCheckpoint, loaded: list[FrozenTrial]) -> int:
