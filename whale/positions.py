@@ -441,7 +441,7 @@ class PositionManager:
         adopted and protected; one we track is checked for its stop and size (whalebot.md §9). A
         pending entry is resolved first: a position it opened is its own, not adopted."""
         if self.pending is not None:
-            self.resolve_pending(force=True)
+            self.resolve_pending()
         pos = self.broker.position()
         t = self.trade
         if t is not None and pos is None:
