@@ -220,3 +220,22 @@ def our_fills(sim: Simulator) -> dict[str, dict]:
             o["fee"] += f.fee
         return out
     return sim.call(collect)
+
+
+def step_until(sim: Simulator, pred: Callable[[], Any], *, max_candles: int, what: str, pause: float = 0.3) -> Any:
+    """Lockstep: replay one candle at a time (`pause` s apart, so the bot keeps up) until `pred()`."""
+    for _ in range(max_candles):
+        value = pred()
+        if value:
+            return value
+        assert sim.step(1, timeout=30.0), "the simulator did not replay the next candle"
+        time.sleep(pause)
+    value = pred()
+    assert value, f"{what}: not after {max_candles} candles"
+    return value
+
+
+def steps(sim: Simulator, n: int, pause: float = 0.3) -> None:
+    for _ in range(n):
+        assert sim.step(1, timeout=30.0), "the simulator did not replay the next candle"
+        time.sleep(pause)
