@@ -27,6 +27,16 @@ def _sockets() -> int:
     return n
 
 
+def pytest_collection_modifyitems(config, items):
+    """The long soak (marker `soak`) runs only when asked for: `python -m pytest -m soak`."""
+    if "soak" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="the long soak runs only with -m soak (WHALEBOT_SOAK_S sets its length)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def no_leaks():
     """Every thread a test starts is gone, and every socket it opened is closed, after it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.live.harness import our_fills
-from tests.live.test_live_bot import Scenario, demo_cfg, journal, run
+from tests.live.test_live_bot import demo_cfg, journal, run
 
 pytestmark = pytest.mark.net
 CANDLES = 192  # two days of 15-minute candles; with the threshold at 0.3 the bot enters several times

@@ -11,8 +11,18 @@ from decimal import Decimal
 import pytest
 from pybit.unified_trading import HTTP
 
-from tests.live.harness import (SYM, BotProcess, journal, live_config, our_fills, sim_size, start_sim, step_until,
-                                steps, wait_for)
+from tests.live.harness import (
+    SYM,
+    BotProcess,
+    journal,
+    live_config,
+    our_fills,
+    sim_size,
+    start_sim,
+    step_until,
+    steps,
+    wait_for,
+)
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 pytestmark = pytest.mark.net
@@ -31,7 +41,8 @@ def started(bot: BotProcess) -> None:
 
 
 def flat(workdir, sim) -> bool:
-    return sim_size(sim) == 0 and not any(t["status"] in ("open", "pending") for t in journal(workdir / "trade_history.json"))
+    trades = journal(workdir / "trade_history.json")
+    return sim_size(sim) == 0 and not any(t["status"] in ("open", "pending") for t in trades)
 
 
 def pending_entry(workdir, sim) -> dict | None:
