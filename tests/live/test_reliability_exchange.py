@@ -240,3 +240,30 @@ def test_an_exit_that_races_a_filled_take_profit_records_it_without_an_error(tmp
     finally:
         tracker.close()
         rest.close()
+
+
+def test_a_pending_entry_that_never_reached_the_exchange_is_dropped_at_start(tmp_path, sim, caplog):
+    """Journaled, then the bot died before the order went out: the exchange knows no such order and no
+    execution of it, so the next start drops it with a log line (and trades on)."""
+    from whale.journal import TradeRecord
+
+    pm, rest, tracker = pm_on_sim(tmp_path, sim, cfg=config())
+    try:
+        tracker.add_pending(TradeRecord(
+            id="wb-open-never-sent-1", status="pending", symbol=SYM, side="Buy", qty=Decimal("0.010"),
+            network="custom", mode="live", strategy="indicators", entry_time=sim.replay_time_ms,
+            entry_price=Decimal("94600.0"), entry_order_link_id="wb-open-never-sent-1", stop_loss=Decimal("94400.0"),
+            initial_stop=Decimal("94400.0"), take_profit=Decimal("94900.0"), entry_atr=ATR, setup="indicators"))
+    finally:
+        tracker.close()
+        rest.close()
+    pm, rest, tracker = pm_on_sim(tmp_path, sim, cfg=config())
+    try:
+        lines = pm.reconcile(ATR, sim.last_price)
+        assert lines == ["pending entry wb-open-never-sent-1 dropped: no such order and no execution on the exchange "
+                         "(it never executed)"]
+        assert journal(tmp_path / "trade_history.json") == [] and pm.pending is None and pm.trade is None
+        assert pm.enter(1, ATR, sim.last_price).trade is not None  # and it trades on
+    finally:
+        tracker.close()
+        rest.close()
