@@ -37,7 +37,7 @@ from whale.broker.base import (
 from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG
-from whale.journal import PerformanceTracker, TradeRecord, describe_trade, epoch_ms
+from whale.journal import PerformanceTracker, TradeRecord, describe_trade, epoch_ms, iso_utc
 from whale.risk.sizing import SIZE_OK, SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE, SKIP_REASONS, size_steps
 from whale.strategy.stops import (
     EXIT_REASONS, R_EMERGENCY, R_MANUAL, R_TAKE_PROFIT, R_TRAILING, STOP_INITIAL, initial_levels, move_stop,
@@ -165,7 +165,7 @@ class PositionManager:
         intended = self.tracker.add_pending(TradeRecord(
             id=link, status="pending", symbol=self.cfg.symbol, side=SIDE_NAME[side], qty=qty,
             network=self.tracker.network, mode=self.tracker.mode, strategy=strategy or self.cfg.strategy.mode,
-            entry_time=self.now_ms(), entry_price=self._price(ref_price), entry_order_link_id=link,
+            entry_time=iso_utc(self.now_ms()), entry_price=self._price(ref_price), entry_order_link_id=link,
             initial_stop=self._price(sl), stop_loss=self._price(sl), take_profit=self._price(tp), entry_atr=float(atr),
             density_price=None if density_price is None else Decimal(repr(density_price)), setup=setup))
         try:

@@ -28,7 +28,7 @@ import numpy as np
 
 from whale.alerts import AlertSystem
 from whale.bot.signals_file import SignalsFile
-from whale.broker.base import AuthError, BrokerError
+from whale.broker.base import AuthError, BrokerError, TemporaryError
 from whale.broker.bybit import BybitBroker
 from whale.broker.paper import PaperBroker
 from whale.bybit.endpoints import Endpoints
@@ -37,7 +37,7 @@ from whale.bybit.errors import BybitError
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
 from whale.bybit.rest import BybitRest, new_link_id
-from whale.bybit.startup import DEFAULT_DEADLINE_S, connect_with_deadline
+from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_with_deadline
 from whale.bybit.ws import BybitWebSocketManager
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
@@ -237,13 +237,24 @@ class Bot:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError."""
+        """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError; a stop during
+        start-up raises StartupCancelled (exit 0)."""
         try:
-            self.start(stop)
+            try:
+                self.start(stop)
+            except (bx.AbortedError, TemporaryError) as exc:  # a wait or request cut short by the stop
+                if stop.is_set():
+                    raise StartupCancelled("stopped during start-up") from exc
+                raise
             while not stop.is_set() and self.emergency_reasons is None:
                 self.market.wake.wait(timeout=min(1.0, self.cfg.loop_delay))
                 self.market.wake.clear()
-                self.step()
+                try:
+                    self.step()
+                except (bx.AbortedError, TemporaryError):
+                    if stop.is_set():
+                        break  # the stop cut a call short: leave as asked
+                    raise
             if self.emergency_reasons is not None:
                 raise EmergencyStop(self.emergency_reasons)
         finally:
@@ -618,6 +629,9 @@ class Bot:
         """Streams closed, journal flushed and released; open positions stay protected on the exchange
         (paper: in the paper journal with their stops)."""
         pm = getattr(self, "pm", None)
+        if pm is not None and pm.pending is not None:
+            self.log.warning(f"Stopping with the entry {pm.pending.id} pending in {self.tracker.path.name}: its "
+                             "outcome is looked up by its orderLinkId at the next start")
         if pm is not None and pm.trade is not None:
             where = (f"kept in {self.tracker.path.name} with its stop (paper trading: it resumes there at the next "
                      f"start)" if self.paper else "left protected on the exchange")
