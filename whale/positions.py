@@ -105,6 +105,7 @@ class PositionManager:
         self._pending_retry = _Retry()
         self._pending_sent_at = 0.0
         self._stop_retry: _StopRetry | None = None
+        self._exit_retry = _Retry()  # a close that failed for now is not sent again before its wait is over
 
     # ---- helpers -----------------------------------------------------------------------------------
     @property
@@ -382,10 +383,14 @@ class PositionManager:
         t = self.trade
         if t is None:
             return None
+        now = self.monotonic()
+        if now < self._exit_retry.next_at:
+            return None  # the last close failed for now (an exit is decided again on later ticks)
         link = self.new_link_id("close")
         try:
             fill = self.broker.close_position(t.qty, link)
         except OutcomeUnknownError as exc:  # the close may have executed: the position check records it
+            self._exit_retry.later(now, 2.0)
             self.alerts.send_alert(f"Closing {describe_trade(t)}: outcome unknown ({exc}); the position check "
                                    "records it", "WARNING", "error")
             return None
@@ -394,8 +399,11 @@ class PositionManager:
                 self.alerts.send_alert(f"Closing {describe_trade(t)} failed: {exc}", "ERROR", "error")
             return None
         except TemporaryError as exc:
-            self.alerts.send_alert(f"Closing {describe_trade(t)} failed for now: {exc}", "WARNING", "error")
+            wait = self._exit_retry.later(now, getattr(exc, "retry_after_s", None))
+            self.alerts.send_alert(f"Closing {describe_trade(t)} failed for now ({exc}); an exit is tried again in "
+                                   f"{wait:.0f} s at the earliest, the exchange's stop stays", "WARNING", "error")
             return None
+        self._exit_retry = _Retry()
         self._record_exit(fill, EXIT_REASONS[reason_code], detail)
         return fill
 

@@ -267,3 +267,26 @@ def test_a_pending_entry_that_never_reached_the_exchange_is_dropped_at_start(tmp
     finally:
         tracker.close()
         rest.close()
+
+
+def test_a_close_refused_for_now_is_not_sent_again_on_every_tick(tmp_path, sim, caplog):
+    """An advanced exit decided on every tick while order/create is rate limited: one attempt and one
+    alert, then nothing until the exchange's reset (not an order and an alert per tick)."""
+    clock = Mono()
+    pm, rest, tracker = pm_on_sim(tmp_path, sim, cfg=config(), clock=clock)
+    try:
+        assert pm.enter(1, ATR, sim.last_price).trade is not None
+        sim.faults.set_rate_limit("order/create", 1, 5.0)  # the entry used it
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            for _ in range(20):
+                assert pm.exit(R_MOMENTUM, "velocity fell") is None
+        assert caplog.text.count("failed for now") == 1 and pm.trade is not None
+        calls = rest.calls
+        pm.exit(R_MOMENTUM, "velocity fell")
+        assert rest.calls == calls  # not even asked
+        time.sleep(5.2)
+        clock.t += 6.0
+        assert pm.exit(R_MOMENTUM, "velocity fell") is not None and pm.trade is None
+    finally:
+        tracker.close()
+        rest.close()
