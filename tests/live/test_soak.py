@@ -60,7 +60,11 @@ class Stepper:
 class Soak:
     def __init__(self, workdir: Path, sim) -> None:
         self.workdir, self.sim = workdir, sim
-        self.cfg = live_config(workdir, sim, safety__stale_stream_sec=5.0)
+        # The daily-loss and drawdown limits are not what this test is about: a long soak pays enough
+        # fees to reach them, and an EMERGENCY would stop the bot (exit 1) by design.
+        self.cfg = live_config(workdir, sim, safety__stale_stream_sec=5.0, safety__daily_loss_limit_percent=100.0,
+                               safety__max_drawdown_soft_percent=99.0, safety__max_drawdown_hard_percent=100.0,
+                               safety__min_balance_usdt=0.0)
         self.bot = BotProcess(workdir, self.cfg)
         self.stepper = Stepper(sim)
         self.events: list[str] = []
@@ -230,12 +234,15 @@ def test_soak_one_cycle_of_every_fault(tmp_path, candles):
     assert s.restarts == 2
 
 
+SOAK_S = float(os.environ.get("WHALEBOT_SOAK_S", "300"))
+
+
 @pytest.mark.net
 @pytest.mark.soak
+@pytest.mark.timeout(SOAK_S + 600)  # the cycles, then the settling and the checks
 def test_soak_long(tmp_path):
     from tests.conftest import DATA
     from whale.candle_file import load_candle_file
 
-    seconds = float(os.environ.get("WHALEBOT_SOAK_S", "300"))
-    s = soak(tmp_path, load_candle_file(DATA).candles.slice(0, 20_000), seconds=seconds)
+    s = soak(tmp_path, load_candle_file(DATA).candles.slice(0, 20_000), seconds=SOAK_S)
     assert s.restarts >= 2
