@@ -50,8 +50,8 @@ from pybit.unified_trading import HTTP
 from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.endpoints import Endpoints
-from whale.bybit.errors import (AuthError, BybitError, OrderNotPlacedError, OutcomeUnknownError, RateLimitedError,
-                                RejectedError, RetryableError, UnreachableError, error_for)
+from whale.bybit.errors import (AuthError, BadDataError, BybitError, OrderNotPlacedError, OutcomeUnknownError,
+                                RateLimitedError, RejectedError, RetryableError, UnreachableError, error_for)
 from whale.bybit.models import (ClosedPnl, Execution, OrderResult, PositionInfo, WalletInfo, candles_from_rows, dec,
                                 fmt_decimal, parse_closed_pnl, parse_execution, parse_position, parse_wallet)
 from whale.bybit.ratelimit import RateBudget
@@ -424,7 +424,7 @@ class BybitRest:
         if not items:
             raise BadInputError(f"symbol {symbol!r} is not traded as a linear contract on {self.host} "
                                 f"(check `symbol` in config.json)")
-        inst = parse_instrument(items[0])
+        inst = parse_instrument(items[0], f"Bybit instruments-info on {self.host}")
         self._instruments[symbol] = inst
         return inst
 
@@ -768,18 +768,37 @@ def _split_forming(rows: list[tuple], interval: str, now_ms: int, as_rows: bool 
     return candles_from_rows(closed, interval), forming
 
 
-def parse_instrument(item: Mapping[str, Any]) -> Instrument:
-    lot = item.get("lotSizeFilter") or {}
-    pf = item.get("priceFilter") or {}
-    lev = item.get("leverageFilter") or {}
-    max_qty = dec(lot.get("maxOrderQty"))
-    return Instrument(symbol=str(item["symbol"]), tick_size=dec(pf.get("tickSize")),
-                      qty_step=dec(lot.get("qtyStep")), min_order_qty=dec(lot.get("minOrderQty")),
-                      min_notional=dec(lot.get("minNotionalValue"), Decimal(0)),
-                      max_order_qty=max_qty, max_mkt_order_qty=dec(lot.get("maxMktOrderQty"), max_qty),
-                      max_leverage=dec(lev.get("maxLeverage"), Decimal(100)),
-                      min_leverage=dec(lev.get("minLeverage"), Decimal(1)),
-                      leverage_step=dec(lev.get("leverageStep"), Decimal("0.01")))
+def parse_instrument(item: Mapping[str, Any], source: str = "Bybit instruments-info") -> Instrument:
+    """The instrument's rules. BadDataError naming the symbol and the field when one is missing, not a
+    number, or not above 0 (a qtyStep or tickSize of 0 would divide by zero when sizing an order;
+    trading on rules that cannot be right is refused)."""
+    symbol = str(item.get("symbol") or "?")
+    groups = {name: item.get(name) or {} for name in ("lotSizeFilter", "priceFilter", "leverageFilter")}
+
+    def rule(group: str, name: str, default: Decimal | None = None, *, zero_ok: bool = False) -> Decimal:
+        values = groups[group]
+        text = values.get(name) if isinstance(values, Mapping) else None
+        if text in (None, "") and default is not None:
+            return default
+        try:
+            value = dec(text)
+        except (ValueError, TypeError):
+            value = None
+        if value is None or value < 0 or (value == 0 and not zero_ok):
+            shown = "missing" if text in (None, "") else repr(text)
+            raise BadDataError(f"{source} for {symbol}: {group}.{name} is {shown}; it must be a number "
+                               f"{'of 0 or more' if zero_ok else 'above 0'}. Refusing to trade on instrument "
+                               f"rules that cannot be right")
+        return value
+
+    max_qty = rule("lotSizeFilter", "maxOrderQty")
+    return Instrument(symbol=symbol, tick_size=rule("priceFilter", "tickSize"),
+                      qty_step=rule("lotSizeFilter", "qtyStep"), min_order_qty=rule("lotSizeFilter", "minOrderQty"),
+                      min_notional=rule("lotSizeFilter", "minNotionalValue", Decimal(0), zero_ok=True),
+                      max_order_qty=max_qty, max_mkt_order_qty=rule("lotSizeFilter", "maxMktOrderQty", max_qty),
+                      max_leverage=rule("leverageFilter", "maxLeverage", Decimal(100)),
+                      min_leverage=rule("leverageFilter", "minLeverage", Decimal(1)),
+                      leverage_step=rule("leverageFilter", "leverageStep", Decimal("0.01")))
 
 
 __all__ = ["BybitRest", "new_link_id", "check_link_id", "parse_instrument", "candle_last_ms"]

@@ -19,6 +19,11 @@ SPEC is a comma-separated list of key=value items (keys may repeat where noted):
   timeout_seconds=S        how long a timed-out request is held (default 30)
   ip_ban_after=N           after N REST requests every REST answer is HTTP 403 for ip_ban_seconds
   ip_ban_seconds=S         (default 10)
+  instrument=FIELD:VALUE   instruments-info serves VALUE (any text; `missing` leaves the field out)
+                           for FIELD, one of tickSize, qtyStep, minOrderQty, maxOrderQty,
+                           maxMktOrderQty, minNotionalValue, minLeverage, maxLeverage, leverageStep
+                           (repeatable; e.g. instrument=qtyStep:0). Only the answer is wrong: the
+                           simulator's own matching keeps the real rules.
 
 Example: --faults drop_ws_every=500,order_timeout_after=1,rate_limit=order/create:5
 """
@@ -33,6 +38,11 @@ from typing import Callable
 from whale.errors import BadInputError
 
 STREAMS = ("public", "private", "all")
+INSTRUMENT_FIELDS = {"tickSize": "priceFilter", "qtyStep": "lotSizeFilter", "minOrderQty": "lotSizeFilter",
+                     "maxOrderQty": "lotSizeFilter", "maxMktOrderQty": "lotSizeFilter",
+                     "minNotionalValue": "lotSizeFilter", "minLeverage": "leverageFilter",
+                     "maxLeverage": "leverageFilter", "leverageStep": "leverageFilter"}
+MISSING = "missing"
 ORDER_FAULT_KEYS = {"order_5xx_before": ("5xx", "before"), "order_5xx_after": ("5xx", "after"),
                     "order_timeout_before": ("timeout", "before"), "order_timeout_after": ("timeout", "after")}
 
@@ -62,6 +72,7 @@ class FaultSpec:
     timeout_seconds: float = 30.0
     ip_ban_after: int = 0
     ip_ban_seconds: float = 10.0
+    instrument: dict[str, str] = field(default_factory=dict)  # instruments-info field -> text served ("missing")
 
 
 def parse_faults(text: str | None) -> FaultSpec:
@@ -102,11 +113,38 @@ def _apply(spec: FaultSpec, key: str, value: str) -> None:
     elif key == "delay":
         path, _, ms = value.rpartition(":")
         spec.delays_ms["*" if path.strip() == "*" else _path(path)] = int(_seconds(ms))
+    elif key == "instrument":
+        name, sep, text = value.partition(":")
+        _instrument_field(name.strip())
+        if not sep:
+            raise ValueError("expected FIELD:VALUE, e.g. qtyStep:0")
+        spec.instrument[name.strip()] = text.strip()
     elif key in ORDER_FAULT_KEYS:
         every = value.startswith("*")
         spec.order_faults.append(OrderFault(*ORDER_FAULT_KEYS[key], _count(value.lstrip("*")), every))
     else:
         raise ValueError(f"unknown fault {key!r} (see docs/simulator.md)")
+
+
+def _instrument_field(name: str) -> str:
+    if name not in INSTRUMENT_FIELDS:
+        raise ValueError(f"unknown instruments-info field {name!r}; one of {', '.join(INSTRUMENT_FIELDS)}")
+    return name
+
+
+def instrument_info_with_faults(info: dict, overrides: dict[str, str]) -> dict:
+    """A copy of one instruments-info item with the faulty fields served as given."""
+    if not overrides:
+        return info
+    out = dict(info)
+    for name, text in overrides.items():
+        group = dict(out.get(INSTRUMENT_FIELDS[name]) or {})
+        if text == MISSING:
+            group.pop(name, None)
+        else:
+            group[name] = text
+        out[INSTRUMENT_FIELDS[name]] = group
+    return out
 
 
 def _count(text: str) -> int:
@@ -221,6 +259,14 @@ class Faults:
     def ip_ban(self, seconds: float) -> None:
         """Answer every REST request with HTTP 403 for `seconds`."""
         self._run(lambda: setattr(self, "ban_until", time.monotonic() + seconds))
+
+    def set_instrument_field(self, name: str, text: str | None) -> None:
+        """Serve `text` for an instruments-info field (`"missing"` leaves it out; None serves the real value)."""
+        _instrument_field(name)
+        if text is None:
+            self._run(lambda: self.spec.instrument.pop(name, None))
+        else:
+            self._run(lambda: self.spec.instrument.__setitem__(name, str(text)))
 
     def book_snapshot(self) -> None:
         """Send a fresh orderbook snapshot mid-stream (clients must reset their book)."""
