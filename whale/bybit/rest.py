@@ -48,7 +48,9 @@ from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
 from whale.bybit.book import BookSnapshot
+from whale.bybit import data_checks
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
+from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import (AuthError, BadDataError, BybitError, OrderNotPlacedError, OutcomeUnknownError,
                                 RateLimitedError, RejectedError, RetryableError, UnreachableError, error_for)
@@ -189,6 +191,7 @@ class BybitRest:
         self._synced_at: float | None = None
         self._instruments: dict[str, Instrument] = {}
         self.calls = 0  # requests sent (tests, logs)
+        self.bad_data = BadData(get_logger("bybit.data"))  # market data refused (the live loop shares it)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -441,11 +444,7 @@ class BybitRest:
                     limit: int) -> list[tuple]:
         result = self._call("market/kline", {"category": CATEGORY, "symbol": symbol, "interval": interval,
                                              "start": start, "end": end, "limit": limit})
-        rows = []
-        for r in result.get("list") or []:
-            rows.append((int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])))
-        rows.sort(key=lambda r: r[0])
-        return rows
+        return kline_rows(result.get("list") or [], f"REST kline.{interval}.{symbol}", self.bad_data)
 
     def history(self, symbol: str, interval: str, count: int | None = None, *, end_ms: int | None = None,
                 start_ms: int | None = None, progress: Callable[[int, int | None], None] | None = None,
@@ -500,7 +499,15 @@ class BybitRest:
         return dict(items[0])
 
     def last_price(self, symbol: str) -> Decimal:
-        return dec(self.ticker(symbol).get("lastPrice"))
+        """The ticker's lastPrice, exact; BadDataError when it is not a price above 0."""
+        text = self.ticker(symbol).get("lastPrice")
+        try:
+            data_checks.price(text, "lastPrice")
+        except BadValue as exc:
+            self.bad_data.refuse(f"REST tickers {symbol}", str(exc))
+            raise BadDataError(f"Bybit /v5/market/tickers on {self.host}: {exc} for {symbol}",
+                               endpoint="/v5/market/tickers", host=self.host) from exc
+        return dec(text)
 
     def orderbook(self, symbol: str, limit: int = 50) -> BookSnapshot:
         result = self._call("market/orderbook", {"category": CATEGORY, "symbol": symbol, "limit": limit})
@@ -766,6 +773,23 @@ def _split_forming(rows: list[tuple], interval: str, now_ms: int, as_rows: bool 
     if as_rows:
         return closed, forming
     return candles_from_rows(closed, interval), forming
+
+
+def kline_rows(items: list, source: str, bad_data: BadData) -> list[tuple]:
+    """(ts, o, h, l, c, v) rows in ascending order from `market/kline` items; an item that cannot be
+    true (a price not finite or not above 0, a negative volume, not numbers, too short) is skipped
+    and reported to `bad_data`."""
+    rows = []
+    for r in items:
+        try:
+            if not isinstance(r, list) or len(r) < 6:
+                raise BadValue(f"item {r!r} is not a list [start, open, high, low, close, volume, ...]")
+            o, h, lo, c, v = r[1:6]
+            rows.append((int(r[0]),) + data_checks.candle(o, h, lo, c, v, f"candle {r[0]}"))
+        except (BadValue, TypeError, ValueError) as exc:
+            bad_data.refuse(source, str(exc))
+    rows.sort(key=lambda r: r[0])
+    return rows
 
 
 def parse_instrument(item: Mapping[str, Any], source: str = "Bybit instruments-info") -> Instrument:
