@@ -33,12 +33,14 @@ def problems(data: dict) -> list[str]:
     return err.value.problems
 
 
+@pytest.mark.net
 def test_check_config_refuses_a_leverage_bybit_does_not_allow(tmp_path):
     result = cli(tmp_path, ["check-config"], {"symbol": "ETHUSDT", "trade_management": {"leverage": 150}})
     assert result.returncode == EXIT_BAD_INPUT and "config OK" not in result.stdout
     assert "trade_management.leverage: 150 is outside the leverage ETHUSDT allows on Bybit: 1 to 100" in result.stderr
 
 
+@pytest.mark.net
 def test_the_bot_stops_with_the_same_message_before_connecting(tmp_path):
     # network "custom" on a port nothing listens on: the bot must not get as far as connecting.
     cfg = {"symbol": "ETHUSDT", "trade_management": {"leverage": 150}, "network": "custom",

@@ -116,3 +116,19 @@ def test_impossible_market_values_are_skipped_and_the_strategy_keeps_deciding(tm
         assert values.shape[1] > 0 and np.isfinite(values).all() and (values[:4] > 0).all() and (values[4] >= 0).all()
     assert junk.prices and all(p is not None and p > 0 and math.isfinite(p) for p in junk.prices)
     assert "Current Price: 0 " not in log and "Current Price: 0\n" not in log
+
+
+def test_bad_data_from_the_start_to_the_end_of_a_run(tmp_path):
+    """The --faults form of both: every 3rd private message and every 7th candle close carry bad
+    data for the whole run. The bot decides on every candle, trades, and its journal agrees with
+    the exchange at the end."""
+    result, workdir = run(tmp_path, sim_options={"faults": "bad_private_every=3,bad_market_every=7"})
+    assert result.candles == CANDLES
+    rows = signal_rows(workdir)
+    assert len(rows) == CANDLES and all(r.split(",")[1] != "" for r in rows)
+    log = (workdir / "whalebot.log").read_text()
+    assert "(private " in log and "close 'NaN' is not a finite number" in log and "Traceback" not in log
+    trades = journal(workdir)
+    assert trades, "the run never traded, so the private faults were not exercised"
+    assert sum(t["status"] == "open" for t in trades) == (1 if result.open_position else 0)
+    assert all(t["exit_price"] for t in trades if t["status"] == "closed")
