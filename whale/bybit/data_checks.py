@@ -28,6 +28,9 @@ ALERT_WINDOW_S = 60.0
 LOG_LIMIT = 10  # WARNING lines per source and window; the rest go to DEBUG
 
 
+_INF = math.inf
+
+
 class BadValue(ValueError):
     """A market value that cannot be true (NaN, infinite, a price of 0 or below, a negative size)."""
 
@@ -46,6 +49,13 @@ def _number(value: Any, what: str) -> float:
 
 def price(value: Any, what: str) -> float:
     """`value` as a price: a finite number above 0, else BadValue."""
+    if type(value) is str:  # the wire's form: the fast path
+        try:
+            x = float(value)
+        except ValueError:
+            x = math.nan
+        if 0 < x < _INF:
+            return x
     x = _number(value, what)
     if x <= 0:
         raise BadValue(f"{what} {value!r} is not a price above 0")
@@ -54,6 +64,13 @@ def price(value: Any, what: str) -> float:
 
 def size(value: Any, what: str) -> float:
     """`value` as a volume or size: a finite number of 0 or more, else BadValue."""
+    if type(value) is str:
+        try:
+            x = float(value)
+        except ValueError:
+            x = math.nan
+        if 0 <= x < _INF:
+            return x
     x = _number(value, what)
     if x < 0:
         raise BadValue(f"{what} {value!r} is negative")
@@ -61,9 +78,17 @@ def size(value: Any, what: str) -> float:
 
 
 def candle(o: Any, h: Any, lo: Any, c: Any, v: Any, what: str = "kline") -> tuple[float, float, float, float, float]:
-    """(open, high, low, close, volume) as floats, or BadValue naming the first bad field."""
+    """(open, high, low, close, volume) as floats, or BadValue naming the first bad field. On the
+    stream's hot path: the common case is five float() calls and one comparison chain."""
+    try:
+        if bool not in (type(o), type(h), type(lo), type(c), type(v)):  # float(True) would be 1.0
+            x = (float(o), float(h), float(lo), float(c), float(v))
+            if 0 < x[0] < _INF and 0 < x[1] < _INF and 0 < x[2] < _INF and 0 < x[3] < _INF and 0 <= x[4] < _INF:
+                return x
+    except (TypeError, ValueError):
+        pass
     return (price(o, f"{what} open"), price(h, f"{what} high"), price(lo, f"{what} low"), price(c, f"{what} close"),
-            size(v, f"{what} volume"))
+            size(v, f"{what} volume"))  # one of them raises, naming the field
 
 
 class BadData:
