@@ -70,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or EXIT_OK)
     except WhaleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from whale.logs import redact  # a message may quote a URL that carries a secret
+
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)

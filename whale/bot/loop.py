@@ -131,7 +131,8 @@ class Bot:
             changed = self.rest.set_leverage(cfg.symbol, lev)
             log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
         self.analyzer = Analyzer(cfg, self.primary, live=True)
-        self.market = MarketState(cfg.symbol)
+        self.market = MarketState(cfg.symbol, bad_data=self.rest.bad_data)  # one count of refused exchange data
+        self.market.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
         self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol,
                                stale_after_s=cfg.safety.stale_stream_sec)
         self.ws = BybitWebSocketManager(

@@ -8,6 +8,8 @@
         OrderNotPlacedError           an order whose answer was lost is confirmed NOT to exist
       OutcomeUnknownError             a POST that may have executed (.link_id); resolve by query
       AuthError                       keys, permissions, IP whitelist, clock: fatal configuration
+      BadDataError                    an answer whose data cannot be right (a qtyStep of 0, a price
+                                      of 0): not used; fatal at start-up, skipped later
 
 `classify(code)` maps a retCode to its class; `error_for(code, endpoint, ret_msg, host)` builds the
 error with a message that says what to check.
@@ -47,6 +49,11 @@ class UnreachableError(RetryableError):
 
 class RejectedError(BybitError):
     """Bybit answered and refused (parameters, balance, size, state). Do not resend unchanged."""
+
+
+class BadDataError(BybitError):
+    """Bybit answered, but with data that cannot be right (instrument rules of 0, a price of 0 or
+    NaN). The data is never used; the message names the symbol, the field and the value."""
 
 
 class OrderNotPlacedError(RejectedError):

@@ -48,11 +48,14 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
+from whale.bybit import data_checks
 from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
+from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import (
     AuthError,
+    BadDataError,
     BybitError,
     OrderNotPlacedError,
     OutcomeUnknownError,
@@ -211,6 +214,7 @@ class BybitRest:
         self._synced_at: float | None = None
         self._instruments: dict[str, Instrument] = {}
         self.calls = 0  # requests sent (tests, logs)
+        self.bad_data = BadData(get_logger("bybit.data"))  # market data refused (the live loop shares it)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -446,7 +450,7 @@ class BybitRest:
         if not items:
             raise BadInputError(f"symbol {symbol!r} is not traded as a linear contract on {self.host} "
                                 f"(check `symbol` in config.json)")
-        inst = parse_instrument(items[0])
+        inst = parse_instrument(items[0], f"Bybit instruments-info on {self.host}")
         self._instruments[symbol] = inst
         return inst
 
@@ -463,11 +467,7 @@ class BybitRest:
                     limit: int) -> list[tuple]:
         result = self._call("market/kline", {"category": CATEGORY, "symbol": symbol, "interval": interval,
                                              "start": start, "end": end, "limit": limit})
-        rows = []
-        for r in result.get("list") or []:
-            rows.append((int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])))
-        rows.sort(key=lambda r: r[0])
-        return rows
+        return kline_rows(result.get("list") or [], f"REST kline.{interval}.{symbol}", self.bad_data)
 
     def history(self, symbol: str, interval: str, count: int | None = None, *, end_ms: int | None = None,
                 start_ms: int | None = None, progress: Callable[[int, int | None], None] | None = None,
@@ -522,7 +522,15 @@ class BybitRest:
         return dict(items[0])
 
     def last_price(self, symbol: str) -> Decimal:
-        return dec(self.ticker(symbol).get("lastPrice"))
+        """The ticker's lastPrice, exact; BadDataError when it is not a price above 0."""
+        text = self.ticker(symbol).get("lastPrice")
+        try:
+            data_checks.price(text, "lastPrice")
+        except BadValue as exc:
+            self.bad_data.refuse(f"REST tickers {symbol}", str(exc))
+            raise BadDataError(f"Bybit /v5/market/tickers on {self.host}: {exc} for {symbol}",
+                               endpoint="/v5/market/tickers", host=self.host) from exc
+        return dec(text)
 
     def orderbook(self, symbol: str, limit: int = 50) -> BookSnapshot:
         result = self._call("market/orderbook", {"category": CATEGORY, "symbol": symbol, "limit": limit})
@@ -796,18 +804,54 @@ def _split_forming(rows: list[tuple], interval: str, now_ms: int, as_rows: bool 
     return candles_from_rows(closed, interval), forming
 
 
-def parse_instrument(item: Mapping[str, Any]) -> Instrument:
-    lot = item.get("lotSizeFilter") or {}
-    pf = item.get("priceFilter") or {}
-    lev = item.get("leverageFilter") or {}
-    max_qty = dec(lot.get("maxOrderQty"))
-    return Instrument(symbol=str(item["symbol"]), tick_size=dec(pf.get("tickSize")),
-                      qty_step=dec(lot.get("qtyStep")), min_order_qty=dec(lot.get("minOrderQty")),
-                      min_notional=dec(lot.get("minNotionalValue"), Decimal(0)),
-                      max_order_qty=max_qty, max_mkt_order_qty=dec(lot.get("maxMktOrderQty"), max_qty),
-                      max_leverage=dec(lev.get("maxLeverage"), Decimal(100)),
-                      min_leverage=dec(lev.get("minLeverage"), Decimal(1)),
-                      leverage_step=dec(lev.get("leverageStep"), Decimal("0.01")))
+def kline_rows(items: list, source: str, bad_data: BadData) -> list[tuple]:
+    """(ts, o, h, l, c, v) rows in ascending order from `market/kline` items; an item that cannot be
+    true (a price not finite or not above 0, a negative volume, not numbers, too short) is skipped
+    and reported to `bad_data`."""
+    rows = []
+    for r in items:
+        try:
+            if not isinstance(r, list) or len(r) < 6:
+                raise BadValue(f"item {r!r} is not a list [start, open, high, low, close, volume, ...]")
+            o, h, lo, c, v = r[1:6]
+            rows.append((int(r[0]),) + data_checks.candle(o, h, lo, c, v, f"candle {r[0]}"))
+        except (BadValue, TypeError, ValueError) as exc:
+            bad_data.refuse(source, str(exc))
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def parse_instrument(item: Mapping[str, Any], source: str = "Bybit instruments-info") -> Instrument:
+    """The instrument's rules. BadDataError naming the symbol and the field when one is missing, not a
+    number, or not above 0 (a qtyStep or tickSize of 0 would divide by zero when sizing an order;
+    trading on rules that cannot be right is refused)."""
+    symbol = str(item.get("symbol") or "?")
+    groups = {name: item.get(name) or {} for name in ("lotSizeFilter", "priceFilter", "leverageFilter")}
+
+    def rule(group: str, name: str, default: Decimal | None = None, *, zero_ok: bool = False) -> Decimal:
+        values = groups[group]
+        text = values.get(name) if isinstance(values, Mapping) else None
+        if text in (None, "") and default is not None:
+            return default
+        try:
+            value = dec(text)
+        except (ValueError, TypeError):
+            value = None
+        if value is None or value < 0 or (value == 0 and not zero_ok):
+            shown = "missing" if text in (None, "") else repr(text)
+            raise BadDataError(f"{source} for {symbol}: {group}.{name} is {shown}; it must be a number "
+                               f"{'of 0 or more' if zero_ok else 'above 0'}. Refusing to trade on instrument "
+                               f"rules that cannot be right")
+        return value
+
+    max_qty = rule("lotSizeFilter", "maxOrderQty")
+    return Instrument(symbol=symbol, tick_size=rule("priceFilter", "tickSize"),
+                      qty_step=rule("lotSizeFilter", "qtyStep"), min_order_qty=rule("lotSizeFilter", "minOrderQty"),
+                      min_notional=rule("lotSizeFilter", "minNotionalValue", Decimal(0), zero_ok=True),
+                      max_order_qty=max_qty, max_mkt_order_qty=rule("lotSizeFilter", "maxMktOrderQty", max_qty),
+                      max_leverage=rule("leverageFilter", "maxLeverage", Decimal(100)),
+                      min_leverage=rule("leverageFilter", "minLeverage", Decimal(1)),
+                      leverage_step=rule("leverageFilter", "leverageStep", Decimal("0.01")))
 
 
 __all__ = ["BybitRest", "new_link_id", "check_link_id", "parse_instrument", "candle_last_ms"]

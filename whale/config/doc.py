@@ -60,6 +60,10 @@ RULES = """\
   `take_profit.velocity_short_window_sec` < `take_profit.velocity_long_window_sec`.
 - `active_weights`: every weight >= 0 (0 switches the scorer off).
 - `symbol`: capital letters and digits, ending in `USDT`.
+- `trade_management.leverage`: for the symbols whose Bybit rules Whalebot knows offline (BTCUSDT,
+  ETHUSDT and SOLUSDT: 1 to 100; XRPUSDT and BCHUSDT: 1 to 75; all in steps of 0.01), within that
+  range and on that step; Bybit would refuse any other value when the bot sets the leverage at
+  start. Other symbols are checked by Bybit at start.
 - `alerts.webhook_url_env`: an environment variable name, not the URL itself.
 - Warnings only: `trade_management.reverse_position_on_opposite_signal` without
   `close_on_opposite_signal` has no effect; `trade_management.account_balance` at or below

@@ -21,6 +21,7 @@ import typing
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from whale.config.model import (
     to_dict,
 )
 from whale.errors import BadInputError
+from whale.market.instruments import KNOWN
 
 SECRET_ENV_VARS = ("BYBIT_API_KEY", "BYBIT_API_SECRET")
 _SHOW_MAX = 60
@@ -633,6 +635,7 @@ class _Checker:
                  f"{_num(a)} must be {relation} {high} ({_num(b)})")
 
         self._check_symbol(cfg)
+        self._check_instrument(cfg)
         self._check_mtf(cfg)
         self._check_network(cfg)
         order("indicator_settings", "ADX_WEAK_TREND_THRESHOLD", "ADX_STRONG_TREND_THRESHOLD", ind, strict=False)
@@ -688,6 +691,23 @@ class _Checker:
         elif not symbol.endswith("USDT") or symbol == "USDT":
             self.problem("symbol", f"{_show(symbol)} is not a USDT perpetual; Whalebot trades linear "
                          "USDT contracts such as BTCUSDT")
+
+    def _check_instrument(self, cfg: Config) -> None:
+        """What Bybit's published rules for the symbol decide offline (the symbols the backtest knows,
+        whale.market.instruments.KNOWN): the leverage must be within the symbol's range and on its
+        step, or Bybit refuses to set it and the bot stops at start-up."""
+        inst = KNOWN.get(cfg.symbol)
+        path = "trade_management.leverage"
+        if inst is None or self.is_bad("symbol", path):
+            return
+        lev = Decimal(repr(cfg.trade_management.leverage))
+        lo, hi, step = inst.min_leverage, inst.max_leverage, inst.leverage_step
+        if not lo <= lev <= hi:
+            self.problem(path, f"{_num(cfg.trade_management.leverage)} is outside the leverage {cfg.symbol} allows on "
+                         f"Bybit: {_num(float(lo))} to {_num(float(hi))}")
+        elif (lev - lo) % step != 0:
+            self.problem(path, f"{_num(cfg.trade_management.leverage)} is not a multiple of {cfg.symbol}'s leverage "
+                         f"step on Bybit ({step})")
 
     def _check_mtf(self, cfg: Config) -> None:
         mtf = cfg.mtf_analysis

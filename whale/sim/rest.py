@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from whale.sim import codes, payloads
 from whale.sim.codes import ExchangeError, params_error
+from whale.sim.faults import instrument_info_with_faults
 from whale.sim.httpio import HttpRequest, response_bytes
 from whale.sim.payloads import envelope
 from whale.sim.records import Order
@@ -222,7 +223,8 @@ class Rest:
         status = p.get("status")
         base = p.get("baseCoin")
         show = (not status or status == "Trading") and (not base or base == self.core.instrument.base_coin)
-        return {"category": "linear", "list": [self.core.instrument.info()] if show else [], "nextPageCursor": ""}
+        info = instrument_info_with_faults(self.core.instrument.info(), self.core.faults.spec.instrument)
+        return {"category": "linear", "list": [info] if show else [], "nextPageCursor": ""}
 
     def recent_trade(self, p: dict) -> dict:
         self._linear(p)
