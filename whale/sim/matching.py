@@ -19,7 +19,6 @@ Fill model (shared with the backtest through whale.fills):
 from __future__ import annotations
 
 import logging
-import random
 import re
 import uuid
 from decimal import Decimal
@@ -56,14 +55,16 @@ def flag(value) -> bool:
 
 
 class Ids:
-    """Order and execution ids, UUID-shaped, reproducible from a seed."""
+    """Order and execution ids: random UUIDs, unique across runs and restarts as Bybit's are (so a
+    client never confuses one run's order with another's). Nothing orders or decides by an id, so
+    replays stay deterministic; only the execution `seq` counts up from a fixed start."""
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+    def __init__(self) -> None:
         self.exec_seq = 1_000_000_000
 
-    def uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+    @staticmethod
+    def uuid() -> str:
+        return str(uuid.uuid4())
 
     def next_seq(self) -> int:
         self.exec_seq += 1

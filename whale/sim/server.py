@@ -89,7 +89,7 @@ class Core:
         self.book = Book(level_ticks, level_qty / inst.step, int(cfg.book_churn_seconds * 1000), cfg.seed,
                          max(1, cfg.book_levels))
         self.market = Market(self.tape, self.book, self.clock, cfg.fees, start, cfg.seed)
-        self.ids = Ids(cfg.seed)
+        self.ids = Ids()
         self.exchange = Exchange(inst, cfg.fees, cfg.start_balance, self.clock, self.book, self.ids,
                                  self.market.last_tick, cfg.leverage)
         compile_fill_kernels(inst.tick, cfg.fees)  # not on the first order, while a client waits
