@@ -25,7 +25,8 @@ def _session(sim, make_http) -> dict:
     http.cancel_all_orders(**L)
     orders = http.get_open_orders(**L, openOnly=1, limit=50)["result"]["list"]
     fills = http.get_executions(**L)["result"]["list"]
-    return {"orders": orders, "fills": fills}
+    trades = http.get_public_trade_history(**L, limit=50)["result"]["list"]
+    return {"orders": orders, "fills": fills, "trades": trades}
 
 
 def _without_ids(rows: list[dict]) -> list[dict]:
@@ -44,3 +45,6 @@ def test_ids_are_unique_across_runs_and_the_rest_is_repeatable(make_sim, make_ht
     # Same replay, same requests: the same orders and fills to the field, ids aside.
     assert _without_ids(first["orders"]) == _without_ids(second["orders"])
     assert _without_ids(first["fills"]) == _without_ids(second["fills"])
+    # Public trade ids too: unique across runs, the trades themselves identical.
+    assert not {t["execId"] for t in first["trades"]} & {t["execId"] for t in second["trades"]}
+    assert _without_ids(first["trades"]) == _without_ids(second["trades"])

@@ -88,7 +88,7 @@ class Core:
         level_qty = cfg.book_level_qty or float(np.median(candles.volume)) / 50.0
         self.book = Book(level_ticks, level_qty / inst.step, int(cfg.book_churn_seconds * 1000), cfg.seed,
                          max(1, cfg.book_levels))
-        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start, cfg.seed)
+        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start)
         self.ids = Ids()
         self.exchange = Exchange(inst, cfg.fees, cfg.start_balance, self.clock, self.book, self.ids,
                                  self.market.last_tick, cfg.leverage)
