@@ -79,6 +79,7 @@ class Core:
     def __init__(self, cfg: SimConfig, candles: Candles, symbol: str, wall: WallClock, run) -> None:
         start = _start_index(cfg, candles)
         self.wall = wall
+        self.started_ms = wall.now_ms()  # when the simulated account and its API key were "created"
         self.instrument: SimInstrument = sim_instrument(symbol, candles.close)
         self.tape = Tape(candles, self.instrument, cfg.ticks_per_candle)
         self.clock = ReplayClock(int(candles.ts[start]) - 1)
