@@ -123,13 +123,17 @@ def _start_index(cfg: SimConfig, candles: Candles) -> int:
     return start
 
 
-def _load(cfg: SimConfig) -> tuple[Candles, str]:
-    if isinstance(cfg.data, Candles):
-        return cfg.data, (cfg.symbol or "BTCUSDT").upper()
-    path = Path(cfg.data) if cfg.data is not None else BUNDLED_DATA
+def load_data(data: str | Path | Candles | None, symbol: str | None) -> tuple[Candles, str]:
+    """The candles to replay and the symbol to serve them as (from the file name, else BTCUSDT)."""
+    if isinstance(data, Candles):
+        return data, (symbol or "BTCUSDT").upper()
+    path = Path(data) if data is not None else BUNDLED_DATA
     candles = load_candle_file(path).candles
-    symbol = (cfg.symbol or guess_symbol(path) or "BTCUSDT").upper()
-    return candles, symbol
+    return candles, (symbol or guess_symbol(path) or "BTCUSDT").upper()
+
+
+def _load(cfg: SimConfig) -> tuple[Candles, str]:
+    return load_data(cfg.data, cfg.symbol)
 
 
 class WallControl:
