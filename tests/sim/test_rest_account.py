@@ -115,6 +115,16 @@ def test_new_private_endpoints_need_auth(sim):
         assert r.status_code == 200 and r.json()["retCode"] == 10003
 
 
+@pytest.mark.parametrize("path,params,limit", [
+    ("/v5/order/history", {"category": "linear"}, "50"), ("/v5/account/info", {}, "50"),
+    ("/v5/account/fee-rate", {"category": "linear"}, "5"), ("/v5/asset/coin/query-info", {}, "5"),
+    ("/v5/user/query-api", {}, "10")])
+def test_new_private_endpoints_have_bybits_rate_limits(sim, path, params, limit):
+    r = signed(sim.rest_url, "GET", path, params)
+    assert r.json()["retCode"] == 0
+    assert (r.headers["X-Bapi-Limit"], r.headers["X-Bapi-Limit-Status"]) == (limit, str(int(limit) - 1))
+
+
 def test_coin_info_lists_usdt_and_the_base_coin(http):
     rows = http.get_coin_info()["result"]["rows"]
     assert_shape(rows[0], {"name": "", "coin": "", "remainAmount": "", "chains": []})
