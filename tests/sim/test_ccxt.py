@@ -67,6 +67,9 @@ def test_rest_markets_balance_orders_positions_and_history(sim):
         assert m["limits"]["leverage"]["max"] == 100 and m["limits"]["cost"]["min"] == 5
         assert {"USDT", "BTC"} <= set(ex.currencies)
 
+        fee = await ex.fetch_trading_fee(SYMBOL)  # /v5/account/fee-rate: the simulator's configured fees
+        assert (fee["taker"], fee["maker"]) == (0.00055, 0.0002)
+
         balance = await ex.fetch_balance()
         assert balance["USDT"]["total"] == 10_000 == float(sim.wallet()["totalWalletBalance"])
         assert balance["USDT"]["free"] == 10_000
