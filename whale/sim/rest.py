@@ -1,5 +1,7 @@
 """Bybit V5 REST: routing, auth, rate limits, REST faults and the handlers of every endpoint
-Whalebot uses (category=linear, one symbol, one UNIFIED account).
+Whalebot uses, plus those a general client such as ccxt calls first (account and key info, coin
+info, fee rates, order history). One linear symbol, one UNIFIED account; Bybit's other categories
+are valid and hold no instrument.
 
 Business errors are HTTP 200 envelopes with a retCode, as Bybit answers; unknown paths are HTTP 404.
 """
