@@ -730,21 +730,22 @@ class BybitRest:
         base = {"category": CATEGORY, "symbol": symbol, "orderLinkId": link_id if not order_id else None,
                 "orderId": order_id, "limit": 100}
         seen: dict[str, Execution] = {}
-        for window in self._windows(symbol, start_ms, end_ms):
-            for item in self._paged("execution/list", dict(base, **window)):
+        for window in self._windows(symbol, start_ms, end_ms):  # oldest window first
+            for item in reversed(self._paged("execution/list", dict(base, **window))):  # listed newest first
                 e = parse_execution(item)
                 seen.setdefault(e.exec_id, e)
-        return sorted(seen.values(), key=lambda e: (e.exec_time, e.exec_id))
+        # Stable: fills of the same millisecond keep the exchange's order (ids are random, never an order).
+        return sorted(seen.values(), key=lambda e: e.exec_time)
 
     def closed_pnl(self, symbol: str, *, start_ms: int | None = None, end_ms: int | None = None) -> list[ClosedPnl]:
         """Closed-PnL records of the symbol, oldest first (windows as for executions)."""
         out: dict[tuple, ClosedPnl] = {}
         for window in self._windows(symbol, start_ms, end_ms):
-            for item in self._paged("position/closed-pnl", dict({"category": CATEGORY, "symbol": symbol,
-                                                                 "limit": 100}, **window)):
+            for item in reversed(self._paged("position/closed-pnl", dict({"category": CATEGORY, "symbol": symbol,
+                                                                          "limit": 100}, **window))):
                 c = parse_closed_pnl(item)
                 out.setdefault((c.order_id, c.updated_ms, c.closed_size), c)
-        return sorted(out.values(), key=lambda c: (c.updated_ms, c.order_id))
+        return sorted(out.values(), key=lambda c: c.updated_ms)  # stable, as for executions
 
     def _windows(self, symbol: str, start_ms: int | None, end_ms: int | None) -> list[dict]:
         if start_ms is None:

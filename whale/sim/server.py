@@ -79,6 +79,7 @@ class Core:
     def __init__(self, cfg: SimConfig, candles: Candles, symbol: str, wall: WallClock, run) -> None:
         start = _start_index(cfg, candles)
         self.wall = wall
+        self.started_ms = wall.now_ms()  # when the simulated account and its API key were "created"
         self.instrument: SimInstrument = sim_instrument(symbol, candles.close)
         self.tape = Tape(candles, self.instrument, cfg.ticks_per_candle)
         self.clock = ReplayClock(int(candles.ts[start]) - 1)
@@ -88,8 +89,8 @@ class Core:
         level_qty = cfg.book_level_qty or float(np.median(candles.volume)) / 50.0
         self.book = Book(level_ticks, level_qty / inst.step, int(cfg.book_churn_seconds * 1000), cfg.seed,
                          max(1, cfg.book_levels))
-        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start, cfg.seed)
-        self.ids = Ids(cfg.seed)
+        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start)
+        self.ids = Ids()
         self.exchange = Exchange(inst, cfg.fees, cfg.start_balance, self.clock, self.book, self.ids,
                                  self.market.last_tick, cfg.leverage)
         compile_fill_kernels(inst.tick, cfg.fees)  # not on the first order, while a client waits
@@ -122,13 +123,17 @@ def _start_index(cfg: SimConfig, candles: Candles) -> int:
     return start
 
 
-def _load(cfg: SimConfig) -> tuple[Candles, str]:
-    if isinstance(cfg.data, Candles):
-        return cfg.data, (cfg.symbol or "BTCUSDT").upper()
-    path = Path(cfg.data) if cfg.data is not None else BUNDLED_DATA
+def load_data(data: str | Path | Candles | None, symbol: str | None) -> tuple[Candles, str]:
+    """The candles to replay and the symbol to serve them as (from the file name, else BTCUSDT)."""
+    if isinstance(data, Candles):
+        return data, (symbol or "BTCUSDT").upper()
+    path = Path(data) if data is not None else BUNDLED_DATA
     candles = load_candle_file(path).candles
-    symbol = (cfg.symbol or guess_symbol(path) or "BTCUSDT").upper()
-    return candles, symbol
+    return candles, (symbol or guess_symbol(path) or "BTCUSDT").upper()
+
+
+def _load(cfg: SimConfig) -> tuple[Candles, str]:
+    return load_data(cfg.data, cfg.symbol)
 
 
 class WallControl:

@@ -246,7 +246,11 @@ class Hub:
             while not conn.closed:
                 opcode, payload = await messages.next()
                 if opcode == wsproto.OP_TEXT:
-                    await self._on_text(conn, payload)
+                    try:
+                        await self._on_text(conn, payload)
+                    except Exception:  # noqa: BLE001 - one bad request is answered, never drops the connection
+                        log.exception("sim: %s WebSocket request failed", kind)
+                        self._reply(conn, "", {}, False, "error:the simulator could not handle this request")
                 elif opcode == wsproto.OP_PING:
                     if not conn._stalled()[1]:
                         conn.transport.write(wsproto.frame(wsproto.OP_PONG, payload))
