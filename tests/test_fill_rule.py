@@ -85,7 +85,7 @@ def sim_fills(side: int, qty: Decimal, entry: float, sl: Decimal, tp: Decimal, e
 
     start = round(entry / inst.tick)
     book.set_price(start, True, T0)
-    ex = Exchange(inst, CFG.fees, 100_000.0, clock, book, Ids(1), start, leverage=10.0)
+    ex = Exchange(inst, CFG.fees, 100_000.0, clock, book, Ids(), start, leverage=10.0)
     name = {LONG: "Buy", SHORT: "Sell"}
     ex.create_order({"side": name[side], "orderType": "Market", "qty": str(qty), "orderLinkId": "t-open",
                      "stopLoss": str(sl), "takeProfit": str(tp)})

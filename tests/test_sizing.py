@@ -126,7 +126,7 @@ def test_the_simulator_and_the_paper_broker_accept_a_size_shrunk_to_the_leverage
         clock = ReplayClock(1_750_000_000_000)
         book = Book(level_ticks=1, base_steps=10_000.0, churn_ms=600_000, seed=1)
         book.set_price(600_000, True, clock.now_ms())
-        ex = Exchange(inst, fees, equity, clock, book, Ids(1), 600_000, leverage=5.0)
+        ex = Exchange(inst, fees, equity, clock, book, Ids(), 600_000, leverage=5.0)
         ex.create_order({"side": "Buy", "orderType": "Market", "qty": str(BTC.qty_decimal(steps)), "orderLinkId": "t"})
         assert ex.positions[0].size == BTC.qty_decimal(steps)
 
