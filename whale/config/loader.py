@@ -782,7 +782,7 @@ class _Checker:
                 continue
             known = symbol in base.symbols
             if symbols_ok and not known:
-                guess = _suggest(symbol, base.symbols)
+                guess = next((s for s in base.symbols if s == str(symbol).strip().upper()), None)
                 mean = f"; did you mean '{guess}'?" if guess else ""
                 self.problem(path, f"{symbol} is not in symbols ({', '.join(base.symbols)}); add it there or "
                              f"delete this override{mean}")
