@@ -1,13 +1,13 @@
 """Indicator speed on a year of 1-minute candles, and (--history) how much history each one needs.
 
     python bench/bench_indicators.py             # timing table, default config parameters
-    python bench/bench_indicators.py --history   # measure cold-start history on shared/data
+    python bench/bench_indicators.py --history   # measure cold-start history on data/
 
 Timing: 525,600 candles stitched from the BTC and ETH 1-minute perp files by bench/stitched.py (each
 segment scaled so the price is continuous, volumes scaled inversely so notional is kept, timestamps
 regenerated 1 minute apart), JIT warmed up first, best of 3 per indicator, single thread.
 
-History: for end candles spread over every series in shared/data, the smallest history H such that
+History: for end candles spread over every series in data/, the smallest history H such that
 computing from a cold start over the last H candles gives, at the end candle, every output within
 1e-9 of the full-history value (relative, with the floor 1e-9 * median |output| for values near 0).
 """
@@ -27,12 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 import whale.indicators as wi  # noqa: E402
 from bench.stitched import stitched_1m  # noqa: E402
+from tests.paths import DATA_DIR  # noqa: E402
 from whale.config.model import IndicatorSettings  # noqa: E402
 from whale.indicators import kernels  # noqa: E402
 
-DATA_DIR = ROOT.parent / "shared" / "data"
-if not DATA_DIR.is_dir():
-    DATA_DIR = Path("/work/shared/data")
 N_CANDLES = 525_600
 
 
@@ -170,7 +168,7 @@ def inputs_for(name: str, d: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 def matches(cold: tuple, full: tuple, scales: list[float], e: int, tol: float, offset_free: bool) -> bool:
     """Every output's last cold value within tol of full[e] (OBV: compare the last change instead)."""
-    for c, f, sc in zip(cold, full, scales):
+    for c, f, sc in zip(cold, full, scales, strict=True):
         a, b = c[-1], f[e]
         if offset_free:
             a, b = c[-1] - c[-2], f[e] - f[e - 1]

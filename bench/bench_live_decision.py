@@ -21,13 +21,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.paths import DATA_DIR  # noqa: E402
 from whale.candle_file import load_candle_file  # noqa: E402
 from whale.config.model import Config, replace_path  # noqa: E402
 from whale.market.intervals import bucket_end  # noqa: E402
 from whale.market.resample import resample  # noqa: E402
 from whale.strategy.analyzer import Analyzer, warm_up_jit  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
 
 
 def config() -> Config:
@@ -44,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = config()
     warm_up_jit(cfg)
-    src = load_candle_file(SHARED / "BTCUSDT-PERP_1m.csv.gz").candles
+    src = load_candle_file(DATA_DIR / "BTCUSDT-PERP_1m.csv.gz").candles
     a = Analyzer(cfg, "1", live=True)
     history = a.history_needed()
     htf = {k: resample(src, k) for k in a.mtf_intervals}

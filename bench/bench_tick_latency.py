@@ -41,7 +41,8 @@ def main() -> None:
     for key, value in (("interval", "1"), ("mtf_analysis.enabled", False), ("signal_score_threshold", 0.3),
                        ("orderbook_limit", 50), ("trade_management.stop_loss_atr_multiple", 50.0),
                        ("trade_management.take_profit_atr_multiple", 50.0), ("trade_management.leverage", 50.0),
-                       ("trade_management.risk_per_trade_percent", 5.0), ("trade_management.enable_trailing_stop", False),
+                       ("trade_management.risk_per_trade_percent", 5.0),
+                       ("trade_management.enable_trailing_stop", False),
                        ("trade_management.move_to_breakeven_atr_trigger", 0.0), ("dry_run", True)):
         cfg = replace_path(cfg, key, value)
     with tempfile.TemporaryDirectory() as tmp, Simulator(SimConfig(port=0, speed=args.speed)) as sim:

@@ -1,5 +1,5 @@
 """525,600 one-minute candles (one year) stitched from the two real perpetual 1m series in
-../shared/data, for benchmarks: BTC and ETH segments alternate, each rescaled so its first open
+data/, for benchmarks: BTC and ETH segments alternate, each rescaled so its first open
 continues the previous segment's last close (volume rescaled to keep the notional), with
 continuous 1-minute timestamps."""
 
@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from tests.paths import DATA_DIR
+
 YEAR_1M = 525_600
 
 
 def stitched_1m(n: int = YEAR_1M) -> dict[str, np.ndarray]:
-    parts = [pd.read_csv(SHARED / f) for f in ("BTCUSDT-PERP_1m.csv.gz", "ETHUSDT-PERP_1m.csv.gz")]
+    parts = [pd.read_csv(DATA_DIR / f) for f in ("BTCUSDT-PERP_1m.csv.gz", "ETHUSDT-PERP_1m.csv.gz")]
     cols = {k: [] for k in ("open", "high", "low", "close", "volume")}
     have, last_close, j = 0, None, 0
     while have < n:

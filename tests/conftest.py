@@ -1,5 +1,6 @@
 """Fixtures shared by the simulator and Bybit-client suites: simulators on 127.0.0.1 port 0 that are
-always stopped, and a leak check (a suite opts in with an autouse fixture that uses `no_leaks`)."""
+always stopped, and a leak check (a suite opts in with an autouse fixture that uses `no_leaks`).
+The `net` and `soak` markers are enforced by tests/markers.py."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import gc
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from markers import net_marker_guard, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook for every test
 
+from tests.paths import BUNDLED as DATA
 from whale.candle_file import load_candle_file
 from whale.sim import SimConfig, Simulator
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 
 
 def _sockets() -> int:
@@ -25,16 +25,6 @@ def _sockets() -> int:
         except OSError:
             pass
     return n
-
-
-def pytest_collection_modifyitems(config, items):
-    """The long soak (marker `soak`) runs only when asked for: `python -m pytest -m soak`."""
-    if "soak" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="the long soak runs only with -m soak (WHALEBOT_SOAK_S sets its length)")
-    for item in items:
-        if "soak" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -4,15 +4,19 @@ import dataclasses
 
 import pytest
 
+from tests.test_density import LIFE_MS, book, stable
 from whale.config.model import Density as DensitySettings
 from whale.config.model import Fees, TakeProfit
 from whale.fills import LONG, SHORT
 from whale.strategy.advanced_exits import (
-    AdvancedExits, LocalExtremaTracker, ManagedPosition, TakerFlow, round_trip_cost_pct,
+    AdvancedExits,
+    LocalExtremaTracker,
+    ManagedPosition,
+    TakerFlow,
+    round_trip_cost_pct,
 )
 from whale.strategy.density import DensityTracker
 from whale.strategy.stops import R_AGGRESSIVE, R_COUNTER_DENSITY, R_MOMENTUM, R_RETURN_TO_RANGE
-from tests.test_density import LIFE_MS, book, stable
 
 T0 = 1_700_000_000_000
 S = 1000

@@ -145,6 +145,7 @@ def test_colours_follow_the_console(captured):
     assert "WARNING - ALERT: no colour here" in stream.getvalue() and "\x1b" not in stream.getvalue()
 
 
+@pytest.mark.net  # a local webhook server (or a closed local port)
 def test_webhook_gets_the_configured_events_only(captured, hook):
     logger, handler = captured
     h = hook()
@@ -162,6 +163,7 @@ def test_webhook_gets_the_configured_events_only(captured, hook):
     assert handler.messages()[-1].endswith("ALERT: after close" + RESET)
 
 
+@pytest.mark.net  # a local webhook server (or a closed local port)
 def test_a_slow_webhook_never_delays_the_caller(captured, hook):
     logger, handler = captured
     h = hook(delay=2.0)
@@ -184,6 +186,7 @@ def test_a_slow_webhook_never_delays_the_caller(captured, hook):
     assert failures and "ReadTimeout" in failures[0] and "s3cr3t" not in " ".join(handler.messages())
 
 
+@pytest.mark.net  # a local webhook server (or a closed local port)
 def test_a_dead_webhook_is_logged_once_every_n_failures(captured):
     logger, handler = captured
     with socket.socket() as s:  # a port nobody listens on
@@ -201,6 +204,7 @@ def test_a_dead_webhook_is_logged_once_every_n_failures(captured):
     assert "7 failure(s) so far" in failures[2] and all("s3cr3t" not in m for m in failures)
 
 
+@pytest.mark.net  # a local webhook server (or a closed local port)
 def test_an_http_error_counts_as_a_failure(captured, hook):
     logger, handler = captured
     h = hook(status=429)
@@ -210,6 +214,7 @@ def test_an_http_error_counts_as_a_failure(captured, hook):
     assert alerts.failed == 1 and "failed (HTTP 429)" in handler.messages(logging.WARNING)[-1]
 
 
+@pytest.mark.net  # a local webhook server (or a closed local port)
 def test_the_url_is_redacted_from_every_whalebot_log_line(hook):
     stream = io.StringIO()
     log = logs.setup_logging(logs.Logging(file=""), stream=stream, color=False)
@@ -237,7 +242,8 @@ def test_telegram_and_discord_payloads(captured):
     alerts.send_alert("Closed Buy: take_profit, PnL +4.23 USDT", event="exit")
     assert alerts.close(timeout=5)
     assert session.posts == [("https://api.telegram.org/bot123456:ABC-secret/sendMessage",
-                              {"chat_id": "-100200300", "text": "Whalebot INFO: Closed Buy: take_profit, PnL +4.23 USDT"},
+                              {"chat_id": "-100200300",
+                               "text": "Whalebot INFO: Closed Buy: take_profit, PnL +4.23 USDT"},
                               2.5)]
     assert webhook_kind(tg) == "telegram" and webhook_kind("https://discord.com/api/webhooks/1/xyz") == "discord"
     assert webhook_kind("https://discord.com/other") == "generic" and webhook_kind("https://example.org/x") == "generic"
@@ -249,6 +255,7 @@ def test_telegram_and_discord_payloads(captured):
     assert describe_url(tg) == "https://api.telegram.org/…"
 
 
+@pytest.mark.net  # a local webhook server (or a closed local port)
 def test_from_config_reads_the_url_from_the_environment(captured, hook):
     logger, _ = captured
     h = hook()

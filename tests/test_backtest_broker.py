@@ -7,6 +7,7 @@ from whale.backtest import simulate as sim
 from whale.backtest.runner import sim_params
 from whale.config.model import Config, replace_path
 from whale.market.instruments import KNOWN
+from whale.risk.sizing import SKIP_BEYOND_LEVERAGE
 from whale.strategy.stops import EXIT_REASONS
 
 MIN = 60_000
@@ -59,8 +60,11 @@ def test_fees_slippage_and_pnl_add_up():
     cfg = replace_path(cfg, "fees.slippage_rate", 0.001)
     trades, st, _, _ = run([FLAT, FLAT, (100.0, 103.0, 99.9, 102.5)], [1, 0, 0], cfg=cfg)
     t = trades[0]
-    entry, exit_ = 100.0 * 1.001, t[sim.T_TARGET] * 0.999
-    assert t[sim.T_ENTRY_PRICE] == pytest.approx(entry) and t[sim.T_EXIT_PRICE] == pytest.approx(exit_)
+    # Slipped, then on ETH's 0.01 tick against the taker: the buy at 100.1 (100.0 x 1.001 is on the tick),
+    # the sell at the 102.1 target x 0.999 = 101.9979, rounded down to 101.99. Fees on those prices.
+    assert t[sim.T_TARGET] == pytest.approx(102.1)
+    entry, exit_ = 100.1, 101.99
+    assert t[sim.T_ENTRY_PRICE] == entry and t[sim.T_EXIT_PRICE] == exit_
     q = t[sim.T_QTY]
     assert t[sim.T_FEES] == pytest.approx((entry + exit_) * q * 0.001)
     assert t[sim.T_NET] == pytest.approx((exit_ - entry) * q - t[sim.T_FEES])
@@ -120,9 +124,10 @@ def test_entry_decided_before_a_gap_is_dropped():
 
 def test_skip_counted_when_size_beyond_leverage():
     cfg = replace_path(no_costs(), "trade_management.leverage", 1.0)
+    cfg = replace_path(cfg, "risk.when_capped", "skip")
     trades, st, _, _ = run([FLAT, FLAT], [1, 0], atr=0.1, cfg=cfg)
     assert len(trades) == 0
-    assert st[sim.S_SKIP0 + 4] == 1  # SKIP_BEYOND_LEVERAGE
+    assert st[sim.S_SIZE0 + SKIP_BEYOND_LEVERAGE] == 1
 
 
 def test_trade_from_blocks_earlier_entries_and_exposure_is_counted():

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.paths import BUNDLED, DATA_DIR
+from tests.paths import REPO_ROOT as ROOT
 from whale.config.model import Config, replace_path, to_dict
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-BUNDLED = ROOT / "data" / "BTCUSDT-PERP_1m.csv.gz"
 REPORT_KEYS = {"bars", "trades", "wins", "losses", "win_rate", "total_pnl", "fees", "profit_factor", "max_drawdown",
                "max_drawdown_usdt", "sharpe", "exposure_time", "start", "end", "timing"}
 
@@ -65,6 +64,7 @@ def test_default_report_dir_and_every_output(default_run):
     assert (out / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_from_to_limit_the_traded_range(tmp_path):
     cfg = write_config(tmp_path / "c.json", Config())
     proc = whalebot("backtest", "--data", str(BUNDLED), "--config", str(cfg), "--report", str(tmp_path / "r"),
@@ -82,6 +82,7 @@ def _bad(tmp_path, rows):
 
 @pytest.mark.parametrize("case", ["unsorted", "density", "not_multiple", "from_after_to", "few_candles",
                                   "bad_date", "missing_file", "bad_config"])
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_bad_input_exits_2_with_one_clear_message(tmp_path, case):
     cfg = write_config(tmp_path / "c.json", Config())
     data = str(BUNDLED)
@@ -95,7 +96,7 @@ def test_bad_input_exits_2_with_one_clear_message(tmp_path, case):
         cfg = write_config(tmp_path / "c.json", Config(), strategy__mode="density")
         expect = "density"
     elif case == "not_multiple":
-        data, expect = str(SHARED / "BTCUSDT_5m.csv.gz"), "not a multiple"
+        data, expect = str(DATA_DIR / "BTCUSDT_5m.csv.gz"), "not a multiple"
         cfg = write_config(tmp_path / "c.json", Config(), interval="3", mtf_analysis__enabled=False)
     elif case == "from_after_to":
         extra, expect = ["--from", "2025-05-30", "--to", "2025-05-20"], "is not before --to"

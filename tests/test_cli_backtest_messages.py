@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import BUNDLED
 from whale.backtest.runner import run_backtest
 from whale.commands.backtest import funding_text, parse_date, print_summary
 from whale.config import config_from_data
 from whale.config.model import Config
 from whale.errors import BadInputError
-
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = ROOT / "data" / "BTCUSDT-PERP_1m.csv.gz"
 
 
 def _candles(tmp_path: Path, count: int) -> Path:
@@ -37,6 +35,17 @@ def test_too_few_candles_names_the_lines_before_to(tmp_path):
     with pytest.raises(BadInputError) as info:  # without --to: the whole file, and no "before --to"
         run_backtest(Config(), path)
     assert "lines 2-121 give 120 15m candle(s)" in str(info.value)
+
+
+def test_too_few_candles_for_one_config_candle_is_bad_input(tmp_path):
+    """Five 1m candles make no complete 15m candle: the same clear warm-up error, not a TypeError."""
+    start = 1_700_000_100_000 - 1_700_000_100_000 % 900_000 + 60_000  # off the 15m grid
+    rows = [f"{start + 60_000 * i},100,101,99,100.5,3" for i in range(5)]
+    path = tmp_path / "tiny.csv"
+    path.write_text("timestamp_ms,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    with pytest.raises(BadInputError) as info:
+        run_backtest(Config(), path)
+    assert "lines 2-6 give 0 15m candle(s)" in str(info.value), str(info.value)
 
 
 def test_funding_is_worded_by_direction():

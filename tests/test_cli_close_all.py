@@ -12,10 +12,14 @@ import threading
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
+
 from whale.bybit.endpoints import custom_endpoints
 from whale.bybit.rest import BybitRest, new_link_id
 from whale.config.model import Config, replace_path, to_dict
 from whale.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+pytestmark = pytest.mark.net
 
 ROOT = Path(__file__).resolve().parents[1]
 SYM = "BTCUSDT"

@@ -42,6 +42,7 @@ def test_files_in_lists_only_what_exists(tmp_path):
     assert files_in(tmp_path) == ("signals.csv", "whalebot.log")
 
 
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_demo_command_refuses_a_used_work_dir_with_exit_2(tmp_path):
     workdir = tmp_path / "w"
     workdir.mkdir()
@@ -54,6 +55,7 @@ def test_demo_command_refuses_a_used_work_dir_with_exit_2(tmp_path):
     assert (workdir / "signals.csv").read_text().count("\n") == 2  # untouched
 
 
+@pytest.mark.net  # runs whalebot.py in a subprocess
 def test_a_second_run_in_the_same_work_dir_is_refused_and_files_are_reported(tmp_path):
     workdir = tmp_path / "w"
     cfg = replace_path(Config(), "logging.file", str(workdir / "whalebot.log"))

@@ -12,7 +12,11 @@ from whale.fills import LONG, SHORT
 from whale.strategy.advanced_exits import ExitDecision, ManagedPosition
 from whale.strategy.density import APPEARED, CONSUMED, ERODED, VANISHED, DensityTracker
 from whale.strategy.density_strategy import (
-    BOUNCE, BREAKOUT, DensityStrategy, StopMove, density_position,
+    BOUNCE,
+    BREAKOUT,
+    DensityStrategy,
+    StopMove,
+    density_position,
 )
 from whale.strategy.stops import R_DENSITY_EROSION
 

@@ -12,8 +12,17 @@ import pytest
 from colorama import Fore
 
 from whale import logs
-from whale.display import (BANNER, CLOSING, UNATTRIBUTED, DisplaySnapshot, display_name, fib_levels, fmt_value,
-                           log_display, render)
+from whale.display import (
+    BANNER,
+    CLOSING,
+    UNATTRIBUTED,
+    DisplaySnapshot,
+    display_name,
+    fib_levels,
+    fmt_value,
+    log_display,
+    render,
+)
 from whale.journal import TradeRecord
 from whale.logs import INDICATOR_COLORS, NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_RED, NEON_YELLOW, RESET
 
@@ -66,7 +75,8 @@ def test_indicators_use_the_originals_names_sorted():
     for ours, original in [("ema_short", "EMA_Short"), ("sma_long", "SMA_Long"), ("sma_short", "SMA_10"),
                            ("stoch_k", "StochRSI_K"), ("psar", "PSAR_Val"), ("psar_dir", "PSAR_Dir"),
                            ("st_fast_dir", "ST_Fast_Dir"), ("macd", "MACD_Line"), ("plus_di", "PlusDI"),
-                           ("minus_di", "MinusDI"), ("volatility_index", "Volatility_Index"), ("span_a", "Senkou_Span_A"),
+                           ("minus_di", "MinusDI"), ("volatility_index", "Volatility_Index"),
+                           ("span_a", "Senkou_Span_A"),
                            ("tenkan", "Tenkan_Sen"), ("bb_upper", "BB_Upper"), ("wr", "WR"), ("EMA_Short", "EMA_Short"),
                            ("relative_volume", "Relative_Volume")]:
         assert display_name(ours) == original
@@ -164,7 +174,8 @@ def test_positions_state_densities_and_summary():
     assert lines[i + 4] == "Profit factor: 3.50 | Max drawdown: 2.00% (20.00 USDT)" and lines[-1] == CLOSING
     assert lines.index("Trading State: HALTED") < lines.index("--- Densities ---") < i
     empty = render(snapshot(densities=[], trading_state="EMERGENCY"), colour=True)
-    assert f"{NEON_YELLOW}  No stable densities{RESET}" in empty and f"Trading State: {NEON_RED}EMERGENCY{RESET}" in empty
+    assert f"{NEON_YELLOW}  No stable densities{RESET}" in empty
+    assert f"Trading State: {NEON_RED}EMERGENCY{RESET}" in empty
 
 
 def test_from_decision_and_log_display():

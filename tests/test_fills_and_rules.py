@@ -5,14 +5,34 @@ import math
 import pytest
 
 from whale.fills import (
-    HIT_STOP, HIT_TARGET, LONG, NO_EXIT, SHORT, bar_path, fee, first_exit_on_bar, funding_payment,
-    funding_times_in, round_away_from_market, slipped,
+    HIT_STOP,
+    HIT_TARGET,
+    LONG,
+    NO_EXIT,
+    SHORT,
+    bar_path,
+    fee,
+    first_exit_on_bar,
+    funding_payment,
+    funding_times_in,
+    round_away_from_market,
+    slipped,
 )
 from whale.risk.sizing import (
-    SIZE_OK, SKIP_BELOW_MIN_NOTIONAL, SKIP_EXPOSURE, SKIP_BELOW_MIN_QTY, SKIP_BEYOND_LEVERAGE, SKIP_NO_STOP_DISTANCE, size_steps,
+    SIZE_OK,
+    SKIP_BELOW_MIN_NOTIONAL,
+    SKIP_BELOW_MIN_QTY,
+    SKIP_BEYOND_LEVERAGE,
+    SKIP_EXPOSURE,
+    SKIP_NO_STOP_DISTANCE,
+    size_steps,
 )
 from whale.strategy.stops import (
-    STOP_BREAKEVEN, STOP_INITIAL, STOP_TRAILING, initial_levels, move_stop,
+    STOP_BREAKEVEN,
+    STOP_INITIAL,
+    STOP_TRAILING,
+    initial_levels,
+    move_stop,
 )
 
 
@@ -107,16 +127,21 @@ def test_stop_never_placed_through_the_close():
     assert stop == 98.0 and kind == STOP_INITIAL
 
 
+def _skip_sizing(equity, risk, entry, stop, step, min_qty, min_notional, max_qty, leverage, exposure):
+    """The rule with no fees in the order cost and risk.when_capped "skip" (the caps skip)."""
+    return size_steps(equity, risk, entry, stop, step, min_qty, min_notional, max_qty, leverage, 0.0, exposure, False)
+
+
 def test_sizing_rounds_down_and_skips():
-    steps, code = size_steps(1000.0, 1.0, 100.0, 99.0, 0.001, 0.001, 5.0, 1e9, 20.0, 2000.0)
+    steps, code = _skip_sizing(1000.0, 1.0, 100.0, 99.0, 0.001, 0.001, 5.0, 1e9, 20.0, 2000.0)
     assert code == SIZE_OK and steps == 10_000  # 10 USDT risk / 1.0 distance = 10 units
-    steps, code = size_steps(1000.0, 1.0, 100.0, 98.7, 0.01, 0.01, 5.0, 1e9, 20.0, 2000.0)
+    steps, code = _skip_sizing(1000.0, 1.0, 100.0, 98.7, 0.01, 0.01, 5.0, 1e9, 20.0, 2000.0)
     assert code == SIZE_OK and steps == 769  # 7.6923 -> 7.69, never rounded up
     assert math.isclose(steps * 0.01 * 1.3, 9.997, rel_tol=1e-9)
-    assert size_steps(1000.0, 1.0, 100.0, 100.0, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_NO_STOP_DISTANCE
-    assert size_steps(10.0, 1.0, 60000.0, 59000.0, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_BELOW_MIN_QTY
-    assert size_steps(1000.0, 0.001, 100.0, 99.0, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_BELOW_MIN_NOTIONAL
-    assert size_steps(1000.0, 1.0, 100.0, 99.9, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_BEYOND_LEVERAGE
+    assert _skip_sizing(1000.0, 1.0, 100.0, 100.0, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_NO_STOP_DISTANCE
+    assert _skip_sizing(10.0, 1.0, 60000.0, 59000.0, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_BELOW_MIN_QTY
+    assert _skip_sizing(1000.0, 0.001, 100.0, 99.0, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_BELOW_MIN_NOTIONAL
+    assert _skip_sizing(1000.0, 1.0, 100.0, 99.9, 0.001, 0.001, 5.0, 1e9, 5.0, 2000.0)[1] == SKIP_BEYOND_LEVERAGE
     # 10 USDT of risk over a 0.3 stop: 33.3 units x 100 = 333 % of equity, within 5x leverage, beyond 300 %.
-    assert size_steps(1000.0, 1.0, 100.0, 99.7, 0.001, 0.001, 5.0, 1e9, 5.0, 300.0)[1] == SKIP_EXPOSURE
-    assert size_steps(1000.0, 1.0, 100.0, 99.7, 0.001, 0.001, 5.0, 1e9, 5.0, 400.0)[1] == SIZE_OK
+    assert _skip_sizing(1000.0, 1.0, 100.0, 99.7, 0.001, 0.001, 5.0, 1e9, 5.0, 300.0)[1] == SKIP_EXPOSURE
+    assert _skip_sizing(1000.0, 1.0, 100.0, 99.7, 0.001, 0.001, 5.0, 1e9, 5.0, 400.0)[1] == SIZE_OK

@@ -23,7 +23,7 @@ def test_plain_threshold():
 
 
 def test_hysteresis_follows_the_previous_score_sign():
-    # Reference §4: after a positive score the signal stays BUY while the score is above -T*h.
+    # docs/strategy.md#the-signal-finaliser: after a positive score the signal stays BUY while the score is above -T*h.
     sig, _, _ = run([2.5, 1.0, -1.0, -1.6])
     assert sig[:3] == [BUY, BUY, BUY]
     assert sig[3] == SELL  # the previous score (-1.0) was negative: sticky sell
@@ -53,5 +53,5 @@ def test_one_call_equals_candle_by_candle():
     times = np.arange(500) * 900.0
     whole, _, _ = run(scores, cooldown=1800.0, times=times)
     state = new_state()
-    step = [run([s], cooldown=1800.0, times=[t], state=state)[0][0] for s, t in zip(scores, times)]
+    step = [run([s], cooldown=1800.0, times=[t], state=state)[0][0] for s, t in zip(scores, times, strict=True)]
     assert whole == step

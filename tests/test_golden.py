@@ -3,17 +3,17 @@ single trade changes the hash. When a change is intended, check the new trades, 
 hash here in the same commit and say why in its message."""
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
+from tests.paths import BUNDLED
 from whale.backtest import simulate as sim
 from whale.backtest.runner import run_backtest
 from whale.config.model import Config, replace_path
 
-BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
 GOLDEN = {
-    "default-15m-threshold-1.0": ("28bc3529b7a4220b", 125),
+    "default-15m-threshold-1.0": ("2b14d336cb52c22f", 147),
+    "default-15m-threshold-1.0-skip-capped": ("47ffa7a592ba24fa", 125),  # risk.when_capped "skip"
 }
 
 
@@ -29,3 +29,10 @@ def test_golden_trades():
     result = run_backtest(cfg, BUNDLED)
     digest, count = trades_hash(result.trades), len(result.trades)
     assert (digest, count) == GOLDEN["default-15m-threshold-1.0"], f"trades changed: {digest} ({count} trades)"
+
+
+def test_golden_trades_when_capped_entries_are_skipped():
+    cfg = replace_path(Config(), "signal_score_threshold", 1.0)
+    result = run_backtest(replace_path(cfg, "risk.when_capped", "skip"), BUNDLED)
+    digest, count = trades_hash(result.trades), len(result.trades)
+    assert (digest, count) == GOLDEN["default-15m-threshold-1.0-skip-capped"], f"trades changed: {digest} ({count})"

@@ -8,20 +8,15 @@ keeps producing the same values; and no output ever depends on a later candle.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import whale.indicators as wi
+from tests.paths import BUNDLED, DATA_DIR
 from whale.indicators import kernels
 from whale.indicators.trend import _k_super_smoother, super_smoother_coefficients
-
-BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"  # in the repository
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # beside the clone, when present
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/data")
 
 N = 3000
 M = 1500
@@ -100,7 +95,7 @@ def test_batch_equals_one_candle_at_a_time(candles, name, k):
     for a in batch.arrays:
         assert _nan_equal(batch.arrays[a], step.arrays[a]), f"{name}.{a} differs"
     # public wrapper (np.empty buffers) == NaN-filled buffers: every element is written
-    for o, ref in zip(kernels.compute(name, list(ins.values()), **params), batch.outputs):
+    for o, ref in zip(kernels.compute(name, list(ins.values()), **params), batch.outputs, strict=True):
         assert _nan_equal(o, ref)
 
 
@@ -143,7 +138,7 @@ def test_no_look_ahead(candles, name, k):
                 w[c:] *= rng.uniform(0.5, 1.5, N - c)
             changed.append(w)
         out = kernels.compute(name, changed, **params)
-        for o, r in zip(out, ref):
+        for o, r in zip(out, ref, strict=True):
             assert _nan_equal(o[:c], r[:c]), f"{name}: an output before {c} changed"
 
 
@@ -295,9 +290,9 @@ def test_candlestick_codes():
         ((10.7, 10.9, 8.0, 8.5), (-1, wi.PATTERN_BEARISH_ENGULFING)),  # engulfs 8.8 -> 10.5
         ((5.0, 5.0, 5.0, 5.0), (0, wi.PATTERN_DOJI)),  # four-price candle
     ]
-    o, h, lo, c = (np.array(col) for col in zip(*(r[0] for r in rows)))
+    o, h, lo, c = (np.array(col) for col in zip(*(r[0] for r in rows), strict=True))
     signal, pattern = wi.candlestick_patterns(o, h, lo, c)
-    assert list(zip(signal, pattern)) == [r[1] for r in rows]
+    assert list(zip(signal, pattern, strict=True)) == [r[1] for r in rows]
     assert set(wi.PATTERN_NAMES) == set(range(6))
 
 
@@ -414,7 +409,7 @@ def test_history_needed_is_enough():
              "adx": dict(period=14), "psar": dict(acceleration=0.02, max_acceleration=0.2),
              "kama": dict(period=10, fast=2, slow=30), "ehlers_supertrend": dict(period=20, multiplier=3.0),
              "stoch_rsi": dict(period=14, k=3, d=3), "bollinger": dict(period=20, std_dev=2.0)}
-    for path in [BUNDLED] + sorted(SHARED.glob("ETHUSDT_1h.csv.gz")):  # 1h: gaps, zero volumes
+    for path in (BUNDLED, DATA_DIR / "ETHUSDT_1h.csv.gz"):  # 1h: gaps, zero volumes
         df = pd.read_csv(path)
         d = {c: np.ascontiguousarray(df[c].to_numpy(dtype=np.float64)) for c in ("high", "low", "close")}
         d["x"] = d["close"]
@@ -425,6 +420,6 @@ def test_history_needed_is_enough():
             h = kernels.history_needed(name, **params)
             for e in np.linspace(h + 100, len(d["close"]) - 1, 12).astype(int):
                 cold = kernels.compute(name, [x[e - h + 1:e + 1] for x in ins], **params)
-                for cv, fv, sc in zip(cold, full, scales):
+                for cv, fv, sc in zip(cold, full, scales, strict=True):
                     assert abs(cv[-1] - fv[e]) <= kernels.HISTORY_TOLERANCE * max(abs(fv[e]), sc), \
                         (path.name, name, e)

@@ -1,4 +1,4 @@
-"""Our indicators agree with TA-Lib (the test-only oracle) on every real series in shared/data.
+"""Our indicators agree with TA-Lib (the test-only oracle) on every real series in data/.
 
 Agreement rule, from candle 1000 on: |ours - talib| <= 1e-6 * |talib| + 1e-6 * scale, where scale is
 the median of |talib| over the compared candles. The absolute floor is relative to the series' own
@@ -8,20 +8,18 @@ series' scale rather than at an arbitrarily small value; NaNs must sit at the sa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import whale.indicators as wi
+from tests.paths import DATA_DIR
 
 talib = pytest.importorskip("talib")
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA_DIR.is_dir():  # CI clones main with shared/ beside it; a developer tree has /work/shared
-    DATA_DIR = Path("/work/shared/data")
-FILES = sorted(DATA_DIR.glob("*.csv.gz"))
+# Named, not globbed: a missing file fails its test instead of silently running fewer.
+SERIES = ("BTCUSDT-PERP_1m", "ETHUSDT-PERP_1m", "BTCUSDT_5m", "ETHUSDT_5m", "BTCUSDT_1h", "ETHUSDT_1h")
+FILES = [DATA_DIR / f"{name}.csv.gz" for name in SERIES]
 SKIP = 1000
 RTOL = 1e-6
 
@@ -117,5 +115,5 @@ def test_agrees_with_talib(series, name, pset):
     ours = ours_fn(series)
     ref = ref_fn(series)
     assert len(ours) == len(ref)
-    for k, (a, b) in enumerate(zip(ours, ref)):
+    for k, (a, b) in enumerate(zip(ours, ref, strict=True)):
         assert_agrees(a, b, f"{name}[{k}]")

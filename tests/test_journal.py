@@ -19,8 +19,18 @@ import pytest
 from whale import journal as jr
 from whale.backtest.metrics import max_drawdown, trade_stats
 from whale.errors import EXIT_RUNTIME, WhaleError
-from whale.journal import (JournalData, JournalError, JournalFile, PerformanceTracker, TradeRecord, describe_trade,
-                           format_summary_lines, iso_utc, journal_filename, lock_holder)
+from whale.journal import (
+    JournalData,
+    JournalError,
+    JournalFile,
+    PerformanceTracker,
+    TradeRecord,
+    describe_trade,
+    format_summary_lines,
+    iso_utc,
+    journal_filename,
+    lock_holder,
+)
 from whale.logs import NEON_CYAN, NEON_YELLOW
 from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN
 
@@ -112,7 +122,8 @@ def test_every_mutation_persists_at_once_and_a_restart_restores_metadata(tmp_pat
         assert t.warnings == [] and not path.exists()  # loading writes nothing
         t.open_trade(record(1))
         doc = on_disk(path)
-        assert doc["version"] == jr.FORMAT_VERSION and (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
+        assert doc["version"] == jr.FORMAT_VERSION
+        assert (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
         assert doc["updated"] == "2025-01-01T00:00:00.000Z" and doc["paper_state"] == {}
         assert [x["id"] for x in doc["trades"]] == ["wb-1"] and doc["trades"][0]["status"] == "open"
         t.update_trade("wb-1", stop_loss=Decimal("65000.5"), stop_kind=STOP_BREAKEVEN, breakeven_done=True,
@@ -343,6 +354,7 @@ while True:
 """
 
 
+@pytest.mark.net  # child processes
 def test_kill_9_during_writes_leaves_a_whole_file(tmp_path):
     path = tmp_path / "trade_history.paper.json"
     for delay in (0.15, 0.4):
@@ -372,6 +384,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.net  # child processes
 def test_a_second_bot_is_refused_until_the_first_is_killed(tmp_path):
     path = tmp_path / "trade_history.paper.json"
     proc = _spawn(HOLDER, str(path))
@@ -517,7 +530,8 @@ def test_an_entry_is_journaled_pending_before_sending_then_confirmed_or_dropped(
     with tracker(tmp_path) as t:
         t.add_pending(record(1, status="pending"))
         t.add_pending(record(2, status="pending", side="Sell"))
-        assert t.open_trades() == [] and t.closed_trades() == [] and [x.id for x in t.pending_trades()] == ["wb-1", "wb-2"]
+        assert t.open_trades() == [] and t.closed_trades() == []
+        assert [x.id for x in t.pending_trades()] == ["wb-1", "wb-2"]
         assert on_disk(path)["trades"][0]["status"] == "pending"  # on disk before the order goes out
         assert describe_trade(t.get("wb-1")) == ("BTCUSDT Buy 0.010 @ 65000.5 (pending: sent as wb-1, fill not "
                                                  "confirmed)")

@@ -1,18 +1,17 @@
 """Candle files, interval inference, resampling and the no-look-ahead higher-timeframe join."""
 
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.paths import DATA_DIR
 from whale.candle_file import load_candle_file
 from whale.errors import BadInputError
 from whale.market.candles import Candles
 from whale.market.intervals import bucket_start, is_multiple
 from whale.market.resample import closed_index, resample
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MIN = 60_000
 
 
@@ -32,7 +31,7 @@ def rows(n, start=1_700_000_000_000 - 1_700_000_000_000 % MIN, step=MIN):
 
 
 def test_loads_real_file_and_infers_interval():
-    cf = load_candle_file(SHARED / "BTCUSDT_1h.csv.gz")
+    cf = load_candle_file(DATA_DIR / "BTCUSDT_1h.csv.gz")
     assert cf.candles.interval == "60"
     assert len(cf.gaps) == 28 and cf.missing_candles == 128
 
@@ -82,7 +81,7 @@ def test_gaps_are_counted(tmp_path):
 
 
 def test_resample_matches_pandas_and_drops_partial_buckets():
-    cf = load_candle_file(SHARED / "BTCUSDT-PERP_1m.csv.gz")
+    cf = load_candle_file(DATA_DIR / "BTCUSDT-PERP_1m.csv.gz")
     c = cf.candles.slice(0, 5000)
     r = resample(c, "15")
     # Data starts at 15:33, so the 15:30 bucket is partial and dropped.

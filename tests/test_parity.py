@@ -6,18 +6,16 @@ The backtest feeds the same Analyzer tens of thousands of candles at once; the l
 allows 1e-9 as the issue states and checks the signals are identical.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from tests.paths import DATA_DIR
 from whale.candle_file import load_candle_file
 from whale.config.model import Config, replace_path
 from whale.market.intervals import bucket_end
 from whale.market.resample import resample
 from whale.strategy.analyzer import Analyzer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SLICE = 5000
 
 
@@ -78,7 +76,7 @@ def live_path(cfg, candles, htf, history):
 
 @pytest.fixture(scope="module")
 def data():
-    src = load_candle_file(SHARED / "BTCUSDT-PERP_1m.csv.gz").candles
+    src = load_candle_file(DATA_DIR / "BTCUSDT-PERP_1m.csv.gz").candles
     cfg = parity_config()
     probe = Analyzer(cfg, "1")
     warm = probe.warmup_candles
@@ -109,7 +107,7 @@ def test_cold_start_with_documented_history_converges_to_the_backtest():
     each higher timeframe (whatever came before is unknown to it); from then on its scores and
     signals equal a backtest that started tens of thousands of candles earlier."""
     cfg = replace_path(parity_config(), "mtf_analysis.higher_timeframes", ["5", "15"])
-    candles = load_candle_file(SHARED / "BTCUSDT-PERP_1m.csv.gz").candles
+    candles = load_candle_file(DATA_DIR / "BTCUSDT-PERP_1m.csv.gz").candles
     htf = {k: resample(candles, k) for k in cfg.mtf_analysis.higher_timeframes}
     bt_scores, _, bt_signals = backtest_path(cfg, candles, htf, chunk=65_536)
     probe = Analyzer(cfg, candles.interval, live=True)

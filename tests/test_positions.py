@@ -57,13 +57,13 @@ def test_entry_is_sized_protected_from_the_fill_and_journaled(tmp_path):
 
 
 def test_skip_reasons_are_reported(tmp_path):
-    pm, broker, tracker = make(tmp_path)
+    pm, broker, tracker = make(tmp_path, replace_path(Config(), "risk.when_capped", "skip"))
     assert "ATR" in pm.enter(1, atr=0.0, ref_price=60_000.0).skipped
     assert "leverage" in pm.enter(1, atr=2.0, ref_price=60_000.0).skipped
     # 1 % of 1,000 USDT over a 150 USDT stop (1.5 ATR of 100) needs 4,000 USDT: beyond the 300 % cap.
     skipped = pm.enter(1, atr=100.0, ref_price=60_000.0).skipped
     assert skipped.startswith("size exposure beyond risk.max_total_exposure_percent")
-    assert "needs a 4,000 USDT position, 400 % of equity (limit 300 %)" in skipped
+    assert "needs 4,000 USDT, 400 % of equity, exposure cap 300 % (risk.when_capped is skip)" in skipped
     pm.enter(1, atr=200.0, ref_price=60_000.0)
     assert "already open" in pm.enter(-1, atr=200.0, ref_price=60_000.0).skipped
     tracker.close()

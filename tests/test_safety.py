@@ -4,7 +4,15 @@ import math
 
 from whale.config.model import Safety
 from whale.risk.safety import (
-    ACTIVE, DAY_MS, EMERGENCY, HALTED, REDUCING, SafetyMonitor, allows_entry, allows_exit, emergency_plan,
+    ACTIVE,
+    DAY_MS,
+    EMERGENCY,
+    HALTED,
+    REDUCING,
+    SafetyMonitor,
+    allows_entry,
+    allows_exit,
+    emergency_plan,
 )
 
 DAY = 19_700 * DAY_MS  # a UTC midnight

@@ -31,7 +31,8 @@ def test_an_ordinary_entry_passes():
 def test_min_qty():
     assert check(Decimal("0.001")).ok
     v = check(Decimal("0.0009"))
-    assert not v and v.rule == "min_qty" and "0.0009 is below the instrument's minimum order quantity 0.001" in v.message
+    assert not v and v.rule == "min_qty"
+    assert "0.0009 is below the instrument's minimum order quantity 0.001" in v.message
 
 
 def test_qty_step_is_exact_for_floats_and_decimals():

@@ -1,4 +1,4 @@
-"""Alerts: always to the log, optionally to a webhook, never blocking the loop (whalebot.md §10).
+"""Alerts: always to the log, optionally to a webhook, never blocking the loop (docs/journal.md#alerts).
 
     alerts = AlertSystem.from_config(cfg.alerts, log)     # URL from $WHALEBOT_WEBHOOK_URL
     alerts.send_alert("Entered Buy 0.01 BTCUSDT @ 65000", "INFO", event="entry")
@@ -26,7 +26,8 @@ import queue
 import threading
 import time
 import urllib.parse
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import requests
 
@@ -87,7 +88,7 @@ def webhook_request(url: str, message: str, level: str, event: str, when: str) -
 
 
 def _now_iso() -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -148,6 +149,12 @@ class AlertSystem:
     def webhook_enabled(self) -> bool:
         return self._queue is not None and not self._closed
 
+    def _webhook(self) -> tuple[queue.Queue, str]:
+        """The queue and the URL, which exist together (only with a webhook configured)."""
+        if self._queue is None or self.webhook_url is None:
+            raise RuntimeError("no alert webhook is configured")
+        return self._queue, self.webhook_url
+
     def send_alert(self, message: str, level: str = "INFO", event: str = "info") -> bool:
         """Log "ALERT: message" at `level` (INFO, WARNING, ERROR, CRITICAL) and, when `event` is a
         configured webhook event, queue it for the webhook. True when queued; never blocks."""
@@ -161,24 +168,26 @@ class AlertSystem:
         if not self.webhook_enabled or event not in self.events:
             return False
         text = redact(strip_ansi(str(message)))
+        q, url = self._webhook()
         try:
-            self._queue.put_nowait((text, name, event, _now_iso()))
+            q.put_nowait((text, name, event, _now_iso()))
         except queue.Full:
             with self._counts:
                 self.dropped += 1
                 dropped = self.dropped
             if (dropped - 1) % self.failure_log_every == 0:
                 self.logger.warning("alert webhook %s is behind: %d alert(s) dropped so far (queue full)",
-                                    describe_url(self.webhook_url), dropped)
+                                    describe_url(url), dropped)
             return False
         return True
 
     # ---- the worker ------------------------------------------------------------------------------
     def _run(self) -> None:
+        q, _ = self._webhook()
         session = self._session or requests.Session()
         try:
             while not self._abandon.is_set():
-                item = self._queue.get()
+                item = q.get()
                 if item is _STOP:
                     break
                 self._post(session, *item)
@@ -187,7 +196,8 @@ class AlertSystem:
                 session.close()
 
     def _post(self, session: requests.Session, text: str, level: str, event: str, when: str) -> None:
-        url, body = webhook_request(self.webhook_url, text, level, event, when)
+        _, webhook_url = self._webhook()
+        url, body = webhook_request(webhook_url, text, level, event, when)
         try:
             response = session.post(url, json=body, timeout=self.timeout)
             ok, detail = 200 <= response.status_code < 300, f"HTTP {response.status_code}"
@@ -202,7 +212,7 @@ class AlertSystem:
             failed = self.failed
         if (failed - 1) % self.failure_log_every == 0:
             self.logger.warning("alert webhook %s failed (%s); %d failure(s) so far, logged once every %d",
-                                describe_url(self.webhook_url), redact(detail), failed, self.failure_log_every)
+                                describe_url(webhook_url), redact(detail), failed, self.failure_log_every)
 
     def close(self, timeout: float = 2.0) -> bool:
         """Post what is queued, within `timeout` seconds, and stop the worker. True when it stopped
@@ -212,16 +222,17 @@ class AlertSystem:
         thread = self._thread
         if thread is None:
             return True
+        q, _ = self._webhook()
         deadline = time.monotonic() + max(0.0, timeout)
         try:
-            self._queue.put(_STOP, timeout=max(0.0, timeout))
+            q.put(_STOP, timeout=max(0.0, timeout))
         except queue.Full:
             pass
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             self._abandon.set()
             try:  # wake a worker idle on an empty queue; a busy one sees _abandon after its request
-                self._queue.put_nowait(_STOP)
+                q.put_nowait(_STOP)
             except queue.Full:
                 pass
             return False

@@ -70,7 +70,7 @@ def load_candle_file(path: str | Path) -> CandleFile:
     if len(frame) == 0:
         raise BadInputError(f"{name}: no candles in the file")
     values = {col: frame[col].to_numpy() for col in COLUMNS}
-    if frame.dtypes.eq(object).any() or any(np.isnan(v).any() for v in values.values()):
+    if any(dt == np.dtype(object) for dt in frame.dtypes) or any(np.isnan(v).any() for v in values.values()):
         _raise_first_bad_cell(p, name, first_line)
     ts_f = values["timestamp_ms"].astype(np.float64)
     if not np.all(np.isfinite(ts_f)) or np.any(ts_f != np.floor(ts_f)):
@@ -82,7 +82,7 @@ def load_candle_file(path: str | Path) -> CandleFile:
                             f"the format wants milliseconds since 1970 (UTC)")
     ohlcv = [np.ascontiguousarray(values[c], dtype=np.float64) for c in COLUMNS[1:]]
     o, h, lo, c, v = ohlcv
-    for col, arr in zip(COLUMNS[1:], ohlcv):
+    for col, arr in zip(COLUMNS[1:], ohlcv, strict=True):
         bad = ~np.isfinite(arr)
         if bad.any():
             raise BadInputError(f"{name}: line {first_line + int(np.flatnonzero(bad)[0])}: {col} is NaN or infinite")

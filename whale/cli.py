@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from whale import __version__
 from whale.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUNTIME, WhaleError
@@ -20,7 +21,7 @@ DEFAULT_COMMAND = "run"
 
 
 def common_options() -> argparse.ArgumentParser:
-    """Options every sub-command accepts (whalebot.md §1)."""
+    """Options every sub-command accepts (README.md#commands)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", default="config.json", metavar="FILE",
                         help="config file (default: config.json)")
@@ -30,7 +31,7 @@ def common_options() -> argparse.ArgumentParser:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with one line, as for every bad input
+    def error(self, message: str) -> NoReturn:  # exit 2 with one line, as for every bad input
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
@@ -69,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or EXIT_OK)
     except WhaleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from whale.logs import redact  # a message may quote a URL that carries a secret
+
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Injected time (architecture.md principle 8): the live loop asks a clock, never time.time(), so
+"""Injected time (docs/architecture.md, principle 8): the live loop asks a clock, never time.time(), so
 tests and the demo can control it."""
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from whale.indicators.structure import FIB_RATIOS
 from whale.journal import STOP_KIND_NAMES, format_summary_lines
@@ -33,7 +34,8 @@ CLOSING = "-" * len(BANNER)
 NAME_WIDTH = 25  # the original's breakdown name field; longer names widen it for that display
 UNATTRIBUTED = "(unattributed)"
 
-# Our feature names -> the original's indicator keys (reference §2 and §6.3); others are title-cased.
+# Our feature names -> the original's indicator keys (docs/original.md#indicator-keys-and-colours);
+# others are title-cased.
 DISPLAY_NAMES: dict[str, str] = {
     "sma_short": "SMA_10", "sma_long": "SMA_Long", "ema_short": "EMA_Short", "ema_long": "EMA_Long",
     "atr": "ATR", "rsi": "RSI", "stoch_k": "StochRSI_K", "stoch_d": "StochRSI_D",

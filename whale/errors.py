@@ -1,4 +1,4 @@
-"""Errors that end a command with a clear message and a defined exit code (whalebot.md §1)."""
+"""Errors that end a command with a clear message and a defined exit code (docs/architecture.md, principle 7)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The fill model: the intra-candle price path, stop/target triggering, fees, slippage and funding.
 
-One implementation for every mode (architecture.md principle 9). The functions are numba
+One implementation for every mode (docs/architecture.md, principle 9). The functions are numba
 `njit` so the backtest's per-candle kernel calls them at native speed, and they stay plain
 callables for the paper broker, the simulator and the live PositionManager.
 
@@ -134,11 +134,25 @@ def round_away_from_market(price: float, tick: float, side: int, is_stop: bool) 
 
 @njit(cache=True)
 def taker_fill_ticks(buying: bool, book_price: float, ref: float, slippage_rate: float, tick: float) -> int:
-    """A market (taker) fill in whole ticks: the worse of walking the book (`book_price`, the average
-    price for the quantity) and the fill model's slippage from `ref`, rounded against the taker."""
-    slip = slipped(ref, buying, slippage_rate)
-    px = max(book_price, slip) if buying else min(book_price, slip)
+    """A market (taker) fill in whole ticks, the one rule of every mode: the fill model's slippage from
+    `ref` (or walking the book, `book_price` = the average price for the quantity, when that is worse),
+    rounded to the tick against the taker: a buy rounds up, a sell down. `book_price` NaN: no book (the
+    backtest, paper trading before its first book). Fees are charged on this rounded price."""
+    px = slipped(ref, buying, slippage_rate)
+    if book_price == book_price:
+        px = max(book_price, px) if buying else min(book_price, px)
     return ceil_ticks(px, tick) if buying else floor_ticks(px, tick)
+
+
+@njit(cache=True)
+def tick_price(ticks: int, tick: float) -> float:
+    """A price given in whole ticks as the float nearest its decimal value (426461 ticks of 0.1 is
+    42646.1, not 42646.100000000006), so float and Decimal paths agree on it."""
+    inv = 1.0 / tick
+    whole = round(inv)
+    if whole >= 1.0 and abs(inv - whole) <= 1e-9 * whole:
+        return ticks / whole
+    return ticks * tick
 
 
 @njit(cache=True)

@@ -1,7 +1,7 @@
 """The trade journal: `trade_history.json` (live) / `trade_history.paper.json` (paper), and the
 PerformanceTracker that owns it.
 
-The exchange is the truth about positions; the journal is the audit log (architecture.md
+The exchange is the truth about positions; the journal is the audit log (docs/architecture.md,
 principle 3): every trade, open and closed, with the metadata a restart needs to restore its
 management (initial stop, break-even flag, density price, ...).
 
@@ -45,11 +45,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +61,7 @@ from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN, STOP_INITIAL, STO
 try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl on Windows: the lock uses msvcrt
     import msvcrt
 
 FORMAT_VERSION = 2
@@ -109,7 +109,7 @@ def iso_utc(value: Any) -> str:
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, (int, np.integer)):
-        when = datetime.datetime.fromtimestamp(int(value) / 1000, datetime.timezone.utc)
+        when = datetime.datetime.fromtimestamp(int(value) / 1000, datetime.UTC)
     elif isinstance(value, datetime.datetime):
         when = value
     elif isinstance(value, str):
@@ -121,7 +121,7 @@ def iso_utc(value: Any) -> str:
         raise ValueError(f"not a time: {value!r}")
     if when.tzinfo is None:
         raise ValueError(f"time without a zone: {value!r} (give UTC, e.g. '2025-01-01T00:00:00Z')")
-    when = when.astimezone(datetime.timezone.utc)
+    when = when.astimezone(datetime.UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
@@ -555,7 +555,8 @@ class JournalFile:
         except UnicodeDecodeError as exc:
             return self._corrupt(f"it is not UTF-8 text (byte {exc.start})")
         except json.JSONDecodeError as exc:
-            problem = "it is empty" if not raw.strip() else f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            problem = ("it is empty" if not raw.strip()
+                       else f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
             return self._corrupt(problem)
         version = doc.get("version") if isinstance(doc, dict) else None
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
@@ -593,7 +594,7 @@ class JournalFile:
         return target
 
     def _corrupt(self, problem: str) -> LoadResult:
-        stamp = datetime.datetime.fromtimestamp(self.clock.now_ms() / 1000, datetime.timezone.utc)
+        stamp = datetime.datetime.fromtimestamp(self.clock.now_ms() / 1000, datetime.UTC)
         base = f"{self.path}.corrupt-{stamp.strftime('%Y%m%dT%H%M%SZ')}"
         target, n = Path(base), 1
         while target.exists():
@@ -956,7 +957,8 @@ class PerformanceTracker:
         max_drawdown_usdt (over cumulative PnL) is given. A zero PnL is neither win nor loss.
         """
         closed = self.closed_trades()
-        net = np.array([float(t.pnl) for t in closed], dtype=np.float64)
+        # A closed trade always has its pnl (TradeRecord checks it); the filter only tells mypy so.
+        net = np.array([float(t.pnl) for t in closed if t.pnl is not None], dtype=np.float64)
         out = trade_stats(net)
         start = self.start_balance if start_balance is None else to_decimal(start_balance, "start_balance")
         curve = np.concatenate([[0.0], np.cumsum(net)])
@@ -1025,5 +1027,6 @@ def describe_trade(record: TradeRecord) -> str:
         tp = decimal_text(record.take_profit) if record.take_profit is not None else "none"
         extra = " (adopted)" if record.adopted else ""
         return f"{head}, SL {sl} ({STOP_KIND_NAMES[record.stop_kind]}), TP {tp}{extra}"
-    return (f"{head} -> {decimal_text(record.exit_price)} ({record.reason}), "
+    exit_price = decimal_text(record.exit_price) if record.exit_price is not None else "none"
+    return (f"{head} -> {exit_price} ({record.reason}), "
             f"PnL {record.pnl:+.2f} USDT (fees {decimal_text(record.fees)}, funding {decimal_text(record.funding)})")

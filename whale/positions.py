@@ -1,6 +1,6 @@
 """The live PositionManager: open, protect, trail, exit and reconcile one symbol's position.
 
-The exchange is the truth about positions and the journal is the audit log (architecture.md
+The exchange is the truth about positions and the journal is the audit log (docs/architecture.md,
 principle 3). Only the main thread calls this class, and it never sleeps: whatever must be tried
 again (a stop the exchange refused, an entry whose outcome is unknown) is rescheduled and retried
 from the loop (`retry_stops`, `resolve_pending`).
@@ -23,24 +23,45 @@ from the loop (`retry_stops`, `resolve_pending`).
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from whale.alerts import AlertSystem
 from whale.broker.base import (
-    CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, ORDER_FILLED, ORDER_MISSING, ORDER_REFUSED, AuthError,
-    Broker, BrokerError, BrokerEvents, BrokerPosition, Fill, OutcomeUnknownError, RateLimitedError, RejectedError,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    ORDER_FILLED,
+    ORDER_MISSING,
+    ORDER_REFUSED,
+    AuthError,
+    Broker,
+    BrokerError,
+    BrokerEvents,
+    BrokerPosition,
+    Fill,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
     TemporaryError,
 )
 from whale.config.model import Config
 from whale.errors import WhaleError
-from whale.fills import LONG
+from whale.fills import LONG, taker_fill_ticks
 from whale.journal import PerformanceTracker, TradeRecord, describe_trade, epoch_ms, iso_utc
-from whale.risk.sizing import SIZE_OK, SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE, SKIP_REASONS, size_steps
+from whale.risk.sizing import describe_size, is_sized, size_steps
 from whale.strategy.stops import (
-    EXIT_REASONS, R_EMERGENCY, R_MANUAL, R_TAKE_PROFIT, R_TRAILING, STOP_INITIAL, initial_levels, move_stop,
+    EXIT_REASONS,
+    R_EMERGENCY,
+    R_MANUAL,
+    R_TAKE_PROFIT,
+    R_TRAILING,
+    STOP_INITIAL,
+    initial_levels,
+    move_stop,
     stop_exit_reason,
 )
 
@@ -148,19 +169,15 @@ class PositionManager:
                                 tick)
         if stop_rule is not None:
             sl = stop_rule(ref_price)
-        equity = self.broker.equity()
-        leverage = min(self.tm.leverage, float(self.inst.max_leverage))
-        steps, code = size_steps(float(equity), self.tm.risk_per_trade_percent, ref_price, sl, self.inst.step,
-                                 float(self.inst.min_order_qty), float(self.inst.min_notional),
-                                 float(self.inst.max_mkt_order_qty), leverage,
-                                 self.cfg.risk.max_total_exposure_percent)
-        if code != SIZE_OK:
-            return EntryResult(None, self._skip_text(code, float(equity), ref_price, sl, leverage))
-        qty = self.inst.qty_decimal(steps)
+        qty, sized_at, why = self._size(side, atr, ref_price, stop_rule)
+        if qty is None:
+            return EntryResult(None, why)
         if validate is not None:
-            veto = validate(qty, Decimal(repr(ref_price)))
+            veto = validate(qty, sized_at)
             if veto:
                 return EntryResult(None, veto)
+        if why:
+            self.log.info(f"[{self.cfg.symbol}] {why}")
         link = self.new_link_id("open")
         # Journaled before sending: a crash from here on leaves the orderLinkId for the next start.
         intended = self.tracker.add_pending(TradeRecord(
@@ -206,18 +223,26 @@ class PositionManager:
                                f"unknown ({why}); it stays pending in the journal and is looked up by its "
                                f"orderLinkId, never sent again", "WARNING", "error")
 
-    def _skip_text(self, code: int, equity: float, price: float, stop: float, leverage: float) -> str:
-        """Why sizing skipped the entry, with the numbers; for the caps, the position the risk would
-        need against the limit, so the trader sees how far off it is (and that lowering
-        risk_per_trade_percent or widening the stop fits it)."""
-        risk, distance = self.tm.risk_per_trade_percent, abs(price - stop)
-        text = f"size {SKIP_REASONS[code]} (equity {equity:.2f} USDT, risk {risk}%, stop distance {distance:.6g})"
-        if code in (SKIP_BEYOND_LEVERAGE, SKIP_EXPOSURE) and distance > 0.0 and equity > 0.0:
-            notional = equity * risk / 100.0 / distance * price
-            limit = leverage * 100.0 if code == SKIP_BEYOND_LEVERAGE else self.cfg.risk.max_total_exposure_percent
-            text += (f": that risk needs a {notional:,.0f} USDT position, {notional / equity * 100.0:,.0f} % of "
-                     f"equity (limit {limit:g} %)")
-        return text
+    def _size(self, side: int, atr: float, ref_price: float, stop_rule: Callable[[float], float] | None,
+              ) -> tuple[Decimal | None, Decimal, str]:
+        """(qty, or None when skipped; the price it was sized at; what sizing did, in words, empty at full
+        risk). Sized as the backtest sizes (whale.risk.sizing): at the fill the shared taker rule expects
+        from `ref_price`, with the stop taken from that fill."""
+        tm, inst = self.tm, self.inst
+        ticks = taker_fill_ticks(side == LONG, math.nan, ref_price, self.cfg.fees.slippage_rate, inst.tick)
+        sized_at = inst.price_decimal(ticks)
+        entry = float(sized_at)
+        stop = stop_rule(entry) if stop_rule is not None else initial_levels(
+            side, entry, atr, tm.stop_loss_atr_multiple, tm.take_profit_atr_multiple, inst.tick)[0]
+        equity = float(self.broker.equity())
+        caps = dict(qty_step=inst.step, min_qty=float(inst.min_order_qty), min_notional=float(inst.min_notional),
+                    max_qty=float(inst.max_mkt_order_qty), leverage=min(tm.leverage, float(inst.max_leverage)),
+                    fee_rate=self.cfg.fees.taker_rate, max_exposure_percent=self.cfg.risk.max_total_exposure_percent)
+        steps, code = size_steps(equity, tm.risk_per_trade_percent, entry, stop, **caps,
+                                 shrink=self.cfg.risk.when_capped == "shrink")
+        why = describe_size(code, steps, equity=equity, risk_percent=tm.risk_per_trade_percent, entry=entry,
+                            stop=stop, coin=inst.symbol.removesuffix("USDT"), **caps)
+        return (inst.qty_decimal(steps) if is_sized(code) else None), sized_at, why
 
     def _protect_from_fill(self, fill: Fill, atr: float, stop_rule: Callable[[float], float] | None) -> None:
         """Re-set SL/TP from the real fill price and make sure the exchange holds a stop."""
@@ -446,8 +471,9 @@ class PositionManager:
     def check_exchange(self) -> None:
         """REST-side check (a position update or the periodic check): a position we track that the
         exchange no longer has is closed in the journal from the broker's records; an unknown one is
-        adopted and protected; one we track is checked for its stop and size (whalebot.md §9). A
-        pending entry is resolved first: a position it opened is its own, not adopted."""
+        adopted and protected; one we track is checked for its stop and size
+        (docs/architecture.md#reconciliation). A pending entry is resolved first: a position it opened
+        is its own, not adopted."""
         if self.pending is not None:
             self.resolve_pending()
         pos = self.broker.position()
@@ -494,6 +520,8 @@ class PositionManager:
         """The exchange lost the stop (removed by hand, or never held): put the bot's stop back; when
         the price has already passed it, leave at market. Without a journal stop, place one from ATR."""
         t = self.trade
+        if t is None:  # nothing tracked: no stop of ours to put back
+            return
         atr, price = self.market()
         stop = t.stop_loss or t.initial_stop
         if stop is None:
@@ -602,7 +630,7 @@ class PositionManager:
         self.alerts.send_alert(f"Closed {describe_trade(closed)} ({reason}{': ' + detail if detail else ''})",
                                level, "exit")
 
-    # ---- start-up reconciliation (whalebot.md §9) ------------------------------------------------------
+    # ---- start-up reconciliation (docs/architecture.md#reconciliation) ---------------------------------
     def reconcile(self, atr: float | None, price: float | None) -> list[str]:
         """Align the journal with the exchange before trading; returns what was done. Raises
         ReconcileError when they disagree in a way the bot cannot explain."""
@@ -614,9 +642,11 @@ class PositionManager:
                                  f"({', '.join(t.id for t in journal)}) but one-way mode allows one position; "
                                  f"fix {self.tracker.path.name} or close the position and move the journal aside")
         t = journal[0] if journal else None
-        if t is None and pos is None:
+        if t is None:
+            if pos is not None:
+                done.append(self._adopt(pos, atr, price))
             return done
-        if t is not None and pos is None:
+        if pos is None:
             self.trade = t
             fill, cause = self._last_exit_fill()
             if fill is None:
@@ -663,7 +693,7 @@ class PositionManager:
         link = self.new_link_id("adopt")
         self.trade = self.tracker.open_trade(TradeRecord(
             id=link, symbol=self.cfg.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
-            mode=self.tracker.mode, strategy=self.cfg.strategy.mode, entry_time=self.now_ms(),
+            mode=self.tracker.mode, strategy=self.cfg.strategy.mode, entry_time=iso_utc(self.now_ms()),
             entry_price=pos.entry_price, stop_loss=pos.stop_loss, initial_stop=pos.stop_loss,
             take_profit=pos.take_profit, adopted=True,
             notes=("found on the exchange, not opened by this bot",)))

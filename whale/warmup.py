@@ -14,8 +14,20 @@ import numpy as np
 
 from whale.config.model import Config, Fees
 from whale.fills import (
-    LONG, SHORT, ceil_ticks, fee, floor_ticks, funding_payment, funding_times_in, limit_reached, pnl, round_away_from_market,
-    stop_crossed, target_crossed, taker_fill_ticks, trailing_stop_level,
+    LONG,
+    SHORT,
+    ceil_ticks,
+    fee,
+    floor_ticks,
+    funding_payment,
+    funding_times_in,
+    limit_reached,
+    pnl,
+    round_away_from_market,
+    stop_crossed,
+    taker_fill_ticks,
+    target_crossed,
+    trailing_stop_level,
 )
 from whale.market.instruments import Instrument
 from whale.risk.sizing import size_steps
@@ -67,7 +79,7 @@ def compile_live_kernels(cfg: Config, inst: Instrument) -> None:
         sl, _ = initial_levels(side, PRICE, ATR, tm.stop_loss_atr_multiple, tm.take_profit_atr_multiple, tick)
         size_steps(1000.0, tm.risk_per_trade_percent, PRICE, sl, inst.step, float(inst.min_order_qty),
                    float(inst.min_notional), float(inst.max_mkt_order_qty), min(tm.leverage, float(inst.max_leverage)),
-                   cfg.risk.max_total_exposure_percent)
+                   cfg.fees.taker_rate, cfg.risk.max_total_exposure_percent, cfg.risk.when_capped == "shrink")
         move_stop(side, PRICE, sl, STOP_INITIAL, False, PRICE + side * ATR, ATR, tick, tm.enable_trailing_stop,
                   tm.break_even_atr_trigger, tm.trailing_stop_atr_multiple, tm.move_to_breakeven_atr_trigger,
                   tm.profit_lock_in_atr_multiple)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
+from tests.paths import BYBIT_EXAMPLES
 from whale.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 KEY, SECRET = DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -46,12 +46,9 @@ def wait_for(pred, timeout: float = 5.0, step: float = 0.01):
         time.sleep(step)
 
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "bybit" / "examples"
-
-
 def example_json(name: str):
-    """One of the Bybit example payloads in ../shared/bybit/examples."""
-    return json.loads((EXAMPLES / name).read_text())
+    """One of the Bybit example payloads in tests/fixtures/bybit."""
+    return json.loads((BYBIT_EXAMPLES / name).read_text())
 
 
 class SilentServer:
@@ -74,17 +71,16 @@ class SilentServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
-        import socket
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
             self.accepted.append(conn)
 
-    def __enter__(self) -> "SilentServer":
+    def __enter__(self) -> SilentServer:
         self._thread.start()
         return self
 

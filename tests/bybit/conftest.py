@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from bybit_helpers import KEY, SECRET, SYM, Capture
 
 from whale.bybit.endpoints import custom_endpoints
 from whale.bybit.market_state import MarketState
 from whale.bybit.rest import BybitRest
 from whale.bybit.ws import BybitWebSocketManager
-from bybit_helpers import KEY, SECRET, SYM, Capture
 
 
 @pytest.fixture(autouse=True)

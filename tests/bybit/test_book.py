@@ -135,8 +135,8 @@ def test_random_replay_equals_a_reference_dict_book():
             bp, bs, ap, as_ = b.top(50)
             ref_b = sorted(bids.items(), reverse=True)[:50]
             ref_a = sorted(asks.items())[:50]
-            assert list(zip(bp.tolist(), bs.tolist())) == ref_b
-            assert list(zip(ap.tolist(), as_.tolist())) == ref_a
+            assert list(zip(bp.tolist(), bs.tolist(), strict=True)) == ref_b
+            assert list(zip(ap.tolist(), as_.tolist(), strict=True)) == ref_a
     assert b.as_lists()["b"] == [[p, s] for p, s in sorted(bids.items(), reverse=True)]
 
 

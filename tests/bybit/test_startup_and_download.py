@@ -6,12 +6,13 @@ import sys
 import threading
 import time
 import types
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bybit_helpers import SYM, SilentServer, closed_port
 
 from whale.bybit.endpoints import Endpoints, custom_endpoints
 from whale.bybit.errors import UnreachableError
@@ -22,7 +23,7 @@ from whale.candle_file import load_candle_file
 from whale.cli import main
 from whale.logs import shutdown_logging
 
-from bybit_helpers import SYM, SilentServer, closed_port
+pytestmark = pytest.mark.net
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +120,7 @@ def test_the_hint_names_the_config_file_in_use():
 # ---------------------------------------------------------------- download
 
 def _utc(ms):
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 @pytest.fixture

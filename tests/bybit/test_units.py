@@ -7,11 +7,20 @@ import threading
 from decimal import Decimal
 
 import pytest
+from bybit_helpers import example_json
 
 from whale.bybit.clock import FakeClock
 from whale.bybit.endpoints import NETWORK_ENDPOINTS, custom_endpoints, endpoints_for, endpoints_for_network, host_of
-from whale.bybit.errors import (AuthError, OrderNotPlacedError, RateLimitedError, RejectedError, RetryableError,
-                                UnreachableError, classify, error_for)
+from whale.bybit.errors import (
+    AuthError,
+    OrderNotPlacedError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+    UnreachableError,
+    classify,
+    error_for,
+)
 from whale.bybit.models import fmt_decimal, opt_dec, parse_closed_pnl, parse_execution, parse_position, parse_wallet
 from whale.bybit.ratelimit import Limit, RateBudget
 from whale.bybit.rest import check_link_id, new_link_id
@@ -19,9 +28,6 @@ from whale.bybit.ws import Backoff, tls_context
 from whale.config.model import Config, replace_path
 from whale.errors import BadInputError, WhaleError
 from whale.logs import clear_secrets, register_secret
-
-from bybit_helpers import example_json
-
 
 # ---------------------------------------------------------------- endpoints
 
@@ -185,7 +191,7 @@ def test_backoff_schedule_doubles_with_jitter_and_caps():
     b = Backoff(0.5, 30.0, 2.0, 0.25, rng=random.Random(3))
     delays = [b.next() for _ in range(10)]
     bases = [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30]
-    for d, base in zip(delays, bases):
+    for d, base in zip(delays, bases, strict=True):
         assert base * 0.75 <= d <= base * 1.25
     b.reset()
     assert b.next() <= 0.625

@@ -5,13 +5,14 @@ import time
 from decimal import Decimal
 
 import pytest
+from bybit_helpers import KEY, SECRET, SYM, wait_for
 
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
 from whale.bybit.rest import new_link_id
 from whale.bybit.ws import PRIVATE, PUBLIC
 
-from bybit_helpers import KEY, SECRET, SYM, wait_for
+pytestmark = pytest.mark.net
 
 
 def own_book(sim, depth):
@@ -28,8 +29,8 @@ def book_equals_sim(market, sim, depth, timeout=5.0):
 
 def _lists(market, depth):
     s = market.snapshot_book(depth)
-    return {"b": [[p, q] for p, q in zip(s.bid_px.tolist(), s.bid_sz.tolist())],
-            "a": [[p, q] for p, q in zip(s.ask_px.tolist(), s.ask_sz.tolist())]}
+    return {"b": [[p, q] for p, q in zip(s.bid_px.tolist(), s.bid_sz.tolist(), strict=True)],
+            "a": [[p, q] for p, q in zip(s.ask_px.tolist(), s.ask_sz.tolist(), strict=True)]}
 
 
 @pytest.mark.parametrize("depth", [50, 200])

@@ -21,6 +21,8 @@ from whale.config.model import Config, replace_path
 from whale.logs import setup_logging, shutdown_logging
 from whale.strategy.stops import EXIT_REASONS
 
+pytestmark = pytest.mark.net
+
 CANDLES = 64  # 16 hours of 15-minute candles per run: quick, and the bot trades in it
 
 
@@ -77,7 +79,7 @@ def test_demo_decisions_equal_the_backtest(tmp_path):
     assert len(rows) == 96
     bt = run_backtest(cfg, BUNDLED_DATA)
     bt_rows = {int(t): f"{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
-               for t, s, g in zip(bt.ts, bt.scores, bt.signals)}
+               for t, s, g in zip(bt.ts, bt.scores, bt.signals, strict=True)}
     assert [bt_rows.get(int(r.split(",")[0])) for r in rows] == rows
     # The journal holds real exits: price, fees and a reason for each closed trade.
     closed = [t for t in journal(workdir) if t["status"] == "closed"]

@@ -9,11 +9,14 @@ import threading
 import time
 from decimal import Decimal
 
+import pytest
 from pybit.unified_trading import HTTP
 
 from tests.live.test_live_bot import demo_cfg, journal, run, signal_rows
 from whale.bot.loop import BotHooks
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+pytestmark = pytest.mark.net
 
 SYM = "BTCUSDT"
 

@@ -18,6 +18,8 @@ import pytest
 
 from whale.config.model import Config, replace_path, to_dict
 
+pytestmark = pytest.mark.net
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "PROC-TEST-KEY-123456", "PROC-TEST-SECRET-abcdefghijkl"
 
@@ -42,7 +44,7 @@ class SimProcess:
     def __init__(self, speed: float):
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "whalebot.py"), "sim", "--port", "0", "--speed", str(speed),
-             "--api-key", KEY, "--api-secret", SECRET],
+             "--api-key", KEY, "--api-secret", SECRET, "--history", "1000"],  # the replay these tests were written on
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env())
         line = self.proc.stdout.readline().strip()
         assert line.startswith("SIM READY"), line

@@ -23,6 +23,8 @@ from whale.logs import setup_logging, shutdown_logging
 from whale.scenarios import load_all
 from whale.scenarios._paths import PathBuilder, tick_path
 
+pytestmark = pytest.mark.net
+
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("wall-breakthrough", "wall-holds", "fading-move", "counter-wall", "taker-flow-reversal",
          "failed-breakout", "balance-floor", "connection-lost")
@@ -144,7 +146,8 @@ def test_balance_floor_closes_everything_and_stops(tmp_path):
     assert result.emergency and result.emergency[0].startswith("equity ")
     assert "is below the balance floor 100 USDT" in result.emergency[0]
     assert not result.open_position and result.candles < load_all()["balance-floor"]().candles  # stopped early
-    state = first(lines, r"ERROR - ALERT: Trading state ACTIVE -> EMERGENCY: equity [\d.]+ USDT is below the balance floor")
+    state = first(lines, r"ERROR - ALERT: Trading state ACTIVE -> EMERGENCY: "
+                         r"equity [\d.]+ USDT is below the balance floor")
     closed = first(lines, r"ALERT: Closed BTCUSDT Buy .* \(emergency\)")
     stopped = first(lines, r"ERROR - ALERT: EMERGENCY: closing every position and stopping")
     assert first(lines, r"ALERT: Opened BTCUSDT Buy") < state < closed < stopped
@@ -156,7 +159,8 @@ def test_connection_lost_halts_then_resumes(tmp_path):
     assert scenario.check(result, workdir) == []
     assert result.candles == scenario.candles and result.emergency is None
     lines = log_lines(workdir)
-    halted = first(lines, r"WARNING - ALERT: Trading state ACTIVE -> HALTED: stream public silent for \d+ s \(limit 3 s\)")
+    halted = first(lines, r"WARNING - ALERT: Trading state ACTIVE -> HALTED: "
+                          r"stream public silent for \d+ s \(limit 3 s\)")
     refused = first(lines, r"No entry: trading state is HALTED")
     active = first(lines, r"INFO - ALERT: Trading state HALTED -> ACTIVE")
     assert halted < refused < active
@@ -166,7 +170,7 @@ def test_connection_lost_halts_then_resumes(tmp_path):
     # Every candle was decided, in order: the outage lost none (REST filled the gap).
     rows = (workdir / "signals.csv").read_text().splitlines()[1:]
     ts = [int(r.split(",")[0]) for r in rows]
-    assert len(ts) == 8 and all(b - a == 60_000 for a, b in zip(ts, ts[1:]))
+    assert len(ts) == 8 and all(b - a == 60_000 for a, b in zip(ts, ts[1:], strict=False))
 
 
 # ---- the command line --------------------------------------------------------------------------------

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 from pybit.unified_trading import HTTP
+from sim_helpers import KEY, SECRET
 
 from whale.sim import Simulator
-from sim_helpers import KEY, SECRET
 
 
 @pytest.fixture(autouse=True)

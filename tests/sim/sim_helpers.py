@@ -1,5 +1,5 @@
 """Helpers for the simulator tests: a small websocket-client wrapper, hand-signed REST requests and
-the example-shape comparison (field names and JSON types against ../shared/bybit/examples)."""
+the example-shape comparison (field names and JSON types against tests/fixtures/bybit)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,18 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 
 import requests
 import websocket
 
+from tests.paths import BYBIT_EXAMPLES
 from whale.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "bybit" / "examples"
 KEY, SECRET = DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 
 def example(name: str):
-    return json.loads((EXAMPLES / name).read_text())
+    return json.loads((BYBIT_EXAMPLES / name).read_text())
 
 
 def _kind(v) -> str:

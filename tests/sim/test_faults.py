@@ -7,10 +7,12 @@ import pytest
 import requests
 import websocket
 from pybit.exceptions import FailedRequestError, InvalidRequestError
+from sim_helpers import WsClient, assert_shape, example, signed
 
 from whale.errors import BadInputError
 from whale.sim import parse_faults
-from sim_helpers import WsClient, assert_shape, example, signed
+
+pytestmark = pytest.mark.net
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
 REALTIME = "/v5/order/realtime"

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 from pybit.exceptions import InvalidRequestError
-
 from sim_helpers import WsClient, assert_shape, example
+
+pytestmark = pytest.mark.net
 
 SYM = "BTCUSDT"
 L = {"category": "linear", "symbol": SYM}
@@ -139,9 +140,11 @@ def test_quantity_price_and_notional_validation(sim, http):
     last = last_price(http)
     assert code_of(http.place_order, **L, side="Buy", orderType="Market", qty="0.0015") == 10001
     assert code_of(http.place_order, **L, side="Buy", orderType="Market", qty="501") == 10001  # > maxMktOrderQty
-    assert code_of(http.place_order, **L, side="Buy", orderType="Limit", qty="0.01", price=str(last - Decimal("0.05"))) == 10001
+    off_tick = str(last - Decimal("0.05"))
+    assert code_of(http.place_order, **L, side="Buy", orderType="Limit", qty="0.01", price=off_tick) == 10001
     assert code_of(http.place_order, **L, side="Buy", orderType="Limit", qty="0.001", price="1000") == 110094
-    assert code_of(http.place_order, **L, side="Buy", orderType="Market", qty="0.01", takeProfit=str(last - 100)) == 10001
+    assert code_of(http.place_order, **L, side="Buy", orderType="Market", qty="0.01",
+                   takeProfit=str(last - 100)) == 10001
     assert code_of(http.place_order, category="linear", symbol="ETHUSDT", side="Buy", orderType="Market",
                    qty="0.01") == 10001
 

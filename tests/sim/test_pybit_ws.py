@@ -5,8 +5,9 @@ import time
 
 import pybit.unified_trading as ut
 import pytest
-
 from sim_helpers import KEY, SECRET
+
+pytestmark = pytest.mark.net
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
 

@@ -3,16 +3,16 @@ instrument for other symbols, and the Python API's lifecycle."""
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from sim_helpers import WsClient
 
+from tests.paths import DATA_DIR
 from whale.candle_file import load_candle_file
 from whale.errors import BadInputError, WhaleError
 from whale.sim import SimConfig, Simulator
-from sim_helpers import WsClient
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+pytestmark = pytest.mark.net
 
 
 def test_lockstep_steps_and_candle_hooks(sim, candles):
@@ -68,7 +68,7 @@ def test_bad_history_is_bad_input(candles, history):
 
 
 def test_other_symbols_get_their_own_rules(make_http):
-    cf = load_candle_file(SHARED / "ETHUSDT-PERP_1m.csv.gz")
+    cf = load_candle_file(DATA_DIR / "ETHUSDT-PERP_1m.csv.gz")
     with Simulator(SimConfig(data=cf.candles.slice(0, 2000), symbol="ETHUSDT", lockstep=True, speed=0)) as sim:
         http = make_http(sim)
         info = http.get_instruments_info(category="linear", symbol="ETHUSDT")["result"]["list"][0]

@@ -6,9 +6,11 @@ import time
 import numpy as np
 import pytest
 from pybit.exceptions import InvalidRequestError
+from sim_helpers import WsClient, assert_shape, example
 
 from whale.market.resample import resample
-from sim_helpers import WsClient, assert_shape, example
+
+pytestmark = pytest.mark.net
 
 SYM = "BTCUSDT"
 
@@ -31,15 +33,18 @@ def test_kline_history_newest_first_with_paging(sim, http, candles):
     assert starts[0] == candles.ts[999] and starts == sorted(starts, reverse=True)  # history only, newest first
     assert rows[0][1:5] == [f"{v:.2f}" for v in (candles.open[999], candles.high[999], candles.low[999],
                                                  candles.close[999])]
-    older = http.get_kline(category="linear", symbol=SYM, interval="1", end=starts[-1] - 1, limit=1000)["result"]["list"]
+    older = http.get_kline(category="linear", symbol=SYM, interval="1", end=starts[-1] - 1,
+                           limit=1000)["result"]["list"]
     assert int(older[0][0]) == starts[-1] - 60_000 and len(older) == 800  # paged back to the file's first candle
     assert int(older[-1][0]) == candles.ts[0]
-    fwd = http.get_kline(category="linear", symbol=SYM, interval="1", start=int(candles.ts[10]), limit=5)["result"]["list"]
+    fwd = http.get_kline(category="linear", symbol=SYM, interval="1", start=int(candles.ts[10]),
+                         limit=5)["result"]["list"]
     assert [int(x[0]) for x in fwd] == list(candles.ts[10:15][::-1])  # start only: the oldest from there
     both = http.get_kline(category="linear", symbol=SYM, interval="1", start=int(candles.ts[10]),
                           end=int(candles.ts[19]), limit=1000)["result"]["list"]
     assert [int(x[0]) for x in both] == list(candles.ts[10:20][::-1])
-    assert http.get_kline(category="linear", symbol=SYM, interval="1", start=int(candles.ts[1500]))["result"]["list"] == []
+    beyond = http.get_kline(category="linear", symbol=SYM, interval="1", start=int(candles.ts[1500]))
+    assert beyond["result"]["list"] == []
 
 
 @pytest.mark.parametrize("interval", ["3", "5", "15", "30", "60", "120", "240", "360", "720", "D"])

@@ -4,9 +4,11 @@ and its closed PnL; funding every 8 h of replay time."""
 from decimal import Decimal
 
 import pytest
+from sim_helpers import WsClient
 
 from whale.fills import bar_path, slipped
-from sim_helpers import WsClient
+
+pytestmark = pytest.mark.net
 
 SYM = "BTCUSDT"
 L = {"category": "linear", "symbol": SYM}

@@ -2,7 +2,10 @@
 Bybit's examples; a position push after every create/amend/cancel, a wallet push only when the
 balance changes."""
 
+import pytest
 from sim_helpers import WsClient, assert_shape, example
+
+pytestmark = pytest.mark.net
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
 
@@ -46,7 +49,8 @@ def test_position_after_every_action_wallet_only_on_balance_change(sim, http):
         ws.auth()
         ws.subscribe("order", "position", "wallet")
         last = float(http.get_tickers(**L)["result"]["list"][0]["lastPrice"])
-        oid = http.place_order(**L, side="Buy", orderType="Limit", qty="0.01", price=f"{last - 500:.1f}")["result"]["orderId"]
+        oid = http.place_order(**L, side="Buy", orderType="Limit", qty="0.01",
+                               price=f"{last - 500:.1f}")["result"]["orderId"]
         assert topics(ws.drain()) == ["order", "position"]
         http.amend_order(**L, orderId=oid, qty="0.02")
         assert topics(ws.drain()) == ["order", "position"]

@@ -4,8 +4,9 @@ tickers, the order book rebuilt from snapshot + deltas, public trades, walls."""
 import time
 
 import pytest
-
 from sim_helpers import WsClient, assert_shape, example
+
+pytestmark = pytest.mark.net
 
 SYM = "BTCUSDT"
 

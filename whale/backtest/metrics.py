@@ -66,6 +66,8 @@ def trade_stats(net: np.ndarray) -> dict:
         "total_pnl": float(net.sum()),
         "avg_pnl": float(net.mean()) if n else 0.0,
         "profit_factor": pf,
-        "largest_win": float(net.max()) if n else 0.0,
-        "largest_loss": float(net.min()) if n else 0.0,
+        # The best winner and the worst loser; None (JSON null) when no trade won (lost), not the
+        # smallest loss passed off as a win.
+        "largest_win": float(net.max()) if wins else None,
+        "largest_loss": float(net.min()) if losses else None,
     }

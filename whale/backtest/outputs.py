@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from whale.backtest.simulate import (
-    T_BALANCE, T_ENTRY_PRICE, T_ENTRY_TS, T_EXIT_PRICE, T_EXIT_TS, T_FEES, T_FUNDING, T_GROSS, T_INIT_STOP, T_NET,
-    T_QTY, T_REASON, T_SIDE, T_TARGET,
+    T_BALANCE,
+    T_ENTRY_PRICE,
+    T_ENTRY_TS,
+    T_EXIT_PRICE,
+    T_EXIT_TS,
+    T_FEES,
+    T_FUNDING,
+    T_GROSS,
+    T_INIT_STOP,
+    T_NET,
+    T_QTY,
+    T_REASON,
+    T_SIDE,
+    T_TARGET,
 )
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.stops import EXIT_REASONS
 
 
 def iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_report_json(path: Path, report: dict) -> None:

@@ -23,7 +23,7 @@ from whale.market.candles import Candles
 from whale.market.instruments import Instrument, instrument_for
 from whale.market.intervals import interval_ms, is_multiple, label
 from whale.market.resample import resample
-from whale.risk.sizing import SKIP_REASONS
+from whale.risk.sizing import CAP_NAMES, FIRST_SHRUNK, SIZE_REASONS
 from whale.strategy.analyzer import Analyzer, warm_up_jit
 from whale.strategy.finaliser import BUY, SELL
 
@@ -99,7 +99,7 @@ def run_backtest(cfg: Config, data_path: str | Path, *, date_from: int | None = 
         analyzer.add_htf_candles(htf, resample(src, htf))
     n = len(candles)
     trade_from = 0 if date_from is None else int(np.searchsorted(candles.ts, date_from, side="left"))
-    if trade_from >= n:
+    if date_from is not None and trade_from >= n:  # without --from, too few candles is the warm-up error below
         raise BadInputError(f"{name}: no {label(candles.interval)} candles at or after --from {iso(date_from)}")
     needed = analyzer.warmup_candles
     if n < needed + 1:
@@ -199,6 +199,7 @@ def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: i
     P[sim.PP_INTERVAL_MS] = interval_ms(interval)
     P[sim.PP_TRADE_FROM] = trade_from
     P[sim.PP_MAX_EXPOSURE] = cfg.risk.max_total_exposure_percent
+    P[sim.PP_SHRINK] = 1.0 if cfg.risk.when_capped == "shrink" else 0.0
     return P
 
 
@@ -214,8 +215,10 @@ def build_report(cfg: Config, symbol: str, candles: Candles, report_from: int, t
     from whale.strategy.stops import EXIT_REASONS
     for r in trades[:, sim.T_REASON].astype(int) if len(trades) else []:
         reasons[EXIT_REASONS[r]] = reasons.get(EXIT_REASONS[r], 0) + 1
-    skipped = {SKIP_REASONS[i]: int(state[sim.S_SKIP0 + i]) for i in range(1, sim.N_SKIP)
-               if state[sim.S_SKIP0 + i] > 0}
+    skipped = {SIZE_REASONS[i]: int(state[sim.S_SIZE0 + i]) for i in range(1, FIRST_SHRUNK)
+               if state[sim.S_SIZE0 + i] > 0}
+    shrunk = {name: int(state[sim.S_SIZE0 + code]) for code, name in CAP_NAMES.items()
+              if state[sim.S_SIZE0 + code] > 0}
     report = {
         "symbol": symbol,
         "interval": candles.interval,
@@ -238,27 +241,40 @@ def build_report(cfg: Config, symbol: str, candles: Candles, report_from: int, t
         "short_trades": int((trades[:, sim.T_SIDE] < 0).sum()) if len(trades) else 0,
         "exit_reasons": reasons,
         "skipped_entries": skipped,
+        "shrunk_entries": shrunk,
         "signals": {"BUY": int((signals == BUY).sum()), "SELL": int((signals == SELL).sum()),
                     "HOLD": int((signals == 0).sum()), "ignored_by_cooldown": int(cooled.sum())},
         "gaps": {"count": len(data.gaps), "missing_candles": data.missing_candles},
         "off_in_backtest": analyzer.off_in_backtest(),
-        "assumptions": ASSUMPTIONS,
+        "assumptions": assumptions(cfg),
         "timing": dict(timing),
     }
     return report
 
 
-ASSUMPTIONS = [
-    "signals on closed candles only; entries and opposite-signal exits fill at the next candle's open",
-    "bar path: up candle Open-Low-High-Close, down candle Open-High-Low-Close, doji nearer extreme first",
-    "stop and target both inside the entry candle: the stop wins; a candle opening beyond a level fills at the open",
-    "market fills (entries, stops, targets, exits) pay the taker fee and slippage_rate against the trader",
-    "funding every 8 h (00:00, 08:00, 16:00 UTC) on the position's notional at funding_rate_8h",
-    "stops move on candle closes (trailing, break-even, lock-in), effective from the next candle",
-    "no fills inside data gaps; an entry decided just before a gap is dropped",
-    "size = equity x risk % / stop distance, rounded down to qtyStep; too small or beyond leverage: skipped",
-    "order-book and trade-flow scorers and exits are off (candles have no book)",
-]
+def assumptions(cfg: Config) -> list[str]:
+    """The rules the run followed, for report.json (the README's Backtest: Assumptions, in short)."""
+    capped = ("shrinks to the largest size the caps allow (risking less)" if cfg.risk.when_capped == "shrink"
+              else "is skipped")
+    return [
+        "signals on closed candles only; entries and opposite-signal exits fill at the next candle's open",
+        "bar path: up candle Open-Low-High-Close, down candle Open-High-Low-Close, doji nearer extreme first",
+        "stop and target both inside the entry candle: the stop wins; a candle opening beyond a level fills at the "
+        "open",
+        "market fills (entries, stops, targets, exits): the level moved by slippage_rate against the trader, rounded "
+        "to the tick against the trader (buys up, sells down); the taker fee is charged on that price",
+        "funding at 00:00, 08:00 and 16:00 UTC on qty x price at funding_rate_8h, for a position open at that time: "
+        "a funding time at a candle's open (or inside a data gap) is charged at that open's price, before the "
+        "open's exit and entry; one strictly inside a candle is charged at its close, only if the position is "
+        "still open after that candle's stop and target",
+        "stops move on candle closes (trailing, break-even, lock-in), effective from the next candle",
+        "no fills inside data gaps; an entry decided just before a gap is dropped",
+        "size = equity x risk % / stop distance at the entry fill, rounded down to qtyStep; a size over a cap "
+        "(maxOrderQty; leverage, counting the margin and the taker fees to open and close; "
+        f"max_total_exposure_percent) {capped} (risk.when_capped: {cfg.risk.when_capped}); a size below "
+        "minOrderQty or minNotionalValue, before or after that, is skipped",
+        "order-book and trade-flow scorers and exits are off (candles have no book)",
+    ]
 
 
 def _warm_up_simulate(cfg: Config, instrument: Instrument) -> None:

@@ -6,6 +6,10 @@ Timeline of one candle k: funding due at its open -> actions decided on candle k
 signal exit, then entry) at the open with slippage and taker fee -> stop / target along the bar
 path (stop wins inside the entry candle) -> funding due inside the candle -> stop moves on the
 close (trailing, break-even, lock-in) -> mark-to-market -> the decision for candle k+1.
+
+Every fill is a taker fill by the shared rule (`whale.fills.taker_fill_ticks`, no book): the
+slipped price rounded to the tick against the taker; fees are charged on that price. Funding: the
+funding times in (previous close, open] at the open's price, those in (open, next open) at the close.
 """
 
 from __future__ import annotations
@@ -14,27 +18,41 @@ import numpy as np
 from numba import njit
 
 from whale.fills import (
-    HIT_STOP, HIT_TARGET, LONG, fee, first_exit_on_bar, funding_payment,
-    funding_times_in, pnl, slipped,
+    HIT_STOP,
+    HIT_TARGET,
+    LONG,
+    fee,
+    first_exit_on_bar,
+    funding_payment,
+    funding_times_in,
+    pnl,
+    taker_fill_ticks,
+    tick_price,
 )
-from whale.risk.sizing import SIZE_OK, size_steps
+from whale.risk.sizing import FIRST_SHRUNK, N_SIZE_CODES, SIZE_OK, size_steps
 from whale.strategy.decide import candle_action
 from whale.strategy.stops import (
-    R_END, R_OPPOSITE, R_TAKE_PROFIT, STOP_INITIAL, initial_levels, move_stop, stop_exit_reason,
+    R_END,
+    R_OPPOSITE,
+    R_TAKE_PROFIT,
+    STOP_INITIAL,
+    initial_levels,
+    move_stop,
+    stop_exit_reason,
 )
 
 # State layout.
 (S_SIDE, S_QTY, S_ENTRY, S_STOP, S_TARGET, S_INIT_STOP, S_ENTRY_IDX, S_ENTRY_TS, S_STOP_KIND, S_BE_DONE,
  S_ENTRY_FEE, S_FUNDING, S_BALANCE, S_PENDING, S_PENDING_EXIT, S_PENDING_ATR, S_LAST_TS, S_FEES_PAID,
- S_FUNDING_PAID, S_SKIP0) = range(20)
-N_SKIP = 8
-N_SIM_STATE = S_SKIP0 + N_SKIP
+ S_FUNDING_PAID, S_SIZE0) = range(20)
+N_SIM_STATE = S_SIZE0 + N_SIZE_CODES  # entries counted by size code (whale.risk.sizing): skipped or shrunk
 
 # Parameter layout.
 (PP_ENABLED, PP_THRESHOLD, PP_RISK_PCT, PP_SL_MULT, PP_TP_MULT, PP_TRAIL_ON, PP_TRAIL_TRIGGER, PP_TRAIL_MULT,
  PP_BE_TRIGGER, PP_LOCK_MULT, PP_CLOSE_OPP, PP_REVERSE, PP_TAKER, PP_SLIP, PP_FUNDING, PP_TICK, PP_QTY_STEP,
- PP_MIN_QTY, PP_MIN_NOTIONAL, PP_MAX_QTY, PP_LEVERAGE, PP_INTERVAL_MS, PP_TRADE_FROM, PP_MAX_EXPOSURE) = range(24)
-N_SIM_PARAMS = 24
+ PP_MIN_QTY, PP_MIN_NOTIONAL, PP_MAX_QTY, PP_LEVERAGE, PP_INTERVAL_MS, PP_TRADE_FROM, PP_MAX_EXPOSURE,
+ PP_SHRINK) = range(25)
+N_SIM_PARAMS = 25
 
 # Trade record layout.
 (T_SIDE, T_QTY, T_ENTRY_IDX, T_EXIT_IDX, T_ENTRY_TS, T_EXIT_TS, T_ENTRY_PRICE, T_EXIT_PRICE, T_INIT_STOP,
@@ -50,10 +68,16 @@ def new_state(balance: float) -> np.ndarray:
 
 
 @njit(cache=True)
+def _taker_fill(buying, ref, P):
+    """The shared taker rule without a book: slipped from `ref`, on the tick against the taker."""
+    return tick_price(taker_fill_ticks(buying, np.nan, ref, P[PP_SLIP], P[PP_TICK]), P[PP_TICK])
+
+
+@njit(cache=True)
 def _close_position(st, P, trades, n_trades, k_abs, ts, trigger_price, reason):
     side = int(st[S_SIDE])
     qty = st[S_QTY]
-    price = slipped(trigger_price, side != LONG, P[PP_SLIP])
+    price = _taker_fill(side != LONG, trigger_price, P)
     exit_fee = fee(price, qty, P[PP_TAKER])
     gross = pnl(side, st[S_ENTRY], price, qty)
     st[S_BALANCE] += gross - exit_fee
@@ -118,11 +142,13 @@ def simulate_range(o, h, lo, c, ts, atr, signals, scores, ready, start, end, abs
             side = int(st[S_PENDING])
             a = st[S_PENDING_ATR]
             if a > 0.0:
-                fill = slipped(o[k], side == LONG, P[PP_SLIP])
+                fill = _taker_fill(side == LONG, o[k], P)
                 sl, tp = initial_levels(side, fill, a, P[PP_SL_MULT], P[PP_TP_MULT], P[PP_TICK])
                 steps, code = size_steps(st[S_BALANCE], P[PP_RISK_PCT], fill, sl, P[PP_QTY_STEP], P[PP_MIN_QTY],
-                                         P[PP_MIN_NOTIONAL], P[PP_MAX_QTY], P[PP_LEVERAGE], P[PP_MAX_EXPOSURE])
-                if code == SIZE_OK:
+                                         P[PP_MIN_NOTIONAL], P[PP_MAX_QTY], P[PP_LEVERAGE], P[PP_TAKER],
+                                         P[PP_MAX_EXPOSURE], P[PP_SHRINK] != 0.0)
+                st[S_SIZE0 + code] += 1.0
+                if code == SIZE_OK or code >= FIRST_SHRUNK:
                     qty = steps * P[PP_QTY_STEP]
                     entry_fee = fee(fill, qty, P[PP_TAKER])
                     st[S_SIDE] = side
@@ -140,8 +166,6 @@ def simulate_range(o, h, lo, c, ts, atr, signals, scores, ready, start, end, abs
                     st[S_BALANCE] -= entry_fee
                     st[S_FEES_PAID] += entry_fee
                     entered = True
-                else:
-                    st[S_SKIP0 + code] += 1.0
         st[S_PENDING] = 0.0
         open_at_start = st[S_SIDE] != 0.0
         if open_at_start:

@@ -82,16 +82,17 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
     base = data if isinstance(data, Candles) else load_candle_file(data).candles
     primary = cfg.interval
     if not is_multiple(primary, base.interval):
-        raise BadInputError(f"{_name(data)}: its {label(base.interval)} candles cannot make the config's {label(primary)} "
-                            f"candles; use a config interval that is a multiple of {label(base.interval)}")
+        raise BadInputError(f"{_name(data)}: its {label(base.interval)} candles cannot make the config's "
+                            f"{label(primary)} candles; use a config interval that is a multiple of "
+                            f"{label(base.interval)}")
     p_ms = interval_ms(primary)
     # Replay the last `candles` primary candles of the file; everything before is history.
     last_close = int(base.ts[-1]) + interval_ms(base.interval)
     end_ms = last_close - last_close % p_ms
     start_ms = end_ms - candles * p_ms
     if start_ms <= int(base.ts[0]) + 10 * p_ms:
-        raise BadInputError(f"{_name(data)}: {len(base)} {label(base.interval)} candles are too few to replay {candles} "
-                            f"{label(primary)} candles after some history; ask for fewer with --candles")
+        raise BadInputError(f"{_name(data)}: {len(base)} {label(base.interval)} candles are too few to replay "
+                            f"{candles} {label(primary)} candles after some history; ask for fewer with --candles")
     start_idx = int(np.searchsorted(base.ts, start_ms))
     steps = int(np.searchsorted(base.ts, end_ms)) - start_idx
     history = int((start_ms - int(base.ts[0])) // p_ms) + 2
@@ -146,8 +147,12 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
                     close = emitted[-1] + interval_ms(base.interval)
                     if close % p_ms == 0:
                         want = close - p_ms
+
+                        def handled_or_stopped(want: int = want) -> bool:
+                            return handled["ts"] >= want or stop.is_set()
+
                         with cond:
-                            if not cond.wait_for(lambda: handled["ts"] >= want or stop.is_set(), HANDLE_TIMEOUT_S):
+                            if not cond.wait_for(handled_or_stopped, HANDLE_TIMEOUT_S):
                                 failure.append(f"the bot did not handle the candle of {want} within "
                                                f"{HANDLE_TIMEOUT_S:.0f} s")
                                 return

@@ -1,18 +1,31 @@
-"""The emergency close (whalebot.md §8): cancel every order, close every position of the symbol
-with reduce-only market orders, retried a bounded number of times. Used by the safety monitor's
-EMERGENCY state in the live loop and by `python whalebot.py close-all`."""
+"""The emergency close (docs/density_and_safety.md#safety-monitor): cancel every order, close
+every position of the symbol with reduce-only market orders, retried a bounded number of times.
+Used by the safety monitor's EMERGENCY state in the live loop and by `python whalebot.py close-all`."""
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import Protocol
 
 from whale.broker.base import Broker, BrokerError, BrokerPosition
 from whale.bybit.errors import BybitError
 from whale.risk.safety import EmergencyPlan
 
 
-def open_positions(broker: Broker) -> list[BrokerPosition]:
+class PositionReader(Protocol):
+    """What open_positions needs of a broker (a Broker, or close-all's logging wrapper)."""
+
+    def position(self) -> BrokerPosition | None: ...
+
+
+class EmergencyBroker(PositionReader, Protocol):
+    """What close_everything needs of a broker: its positions, and cancelling every order."""
+
+    def cancel_all(self) -> None: ...
+
+
+def open_positions(broker: PositionReader) -> list[BrokerPosition]:
     """Every position of the symbol the exchange shows: the emergency closes them all, whether the
     bot opened or adopted them or not (a broker without `positions()` shows only its own)."""
     lister = getattr(broker, "positions", None)
@@ -35,8 +48,8 @@ def close_exchange_positions(broker: Broker, new_link_id: Callable[[str], str], 
     return sent
 
 
-def close_everything(broker: Broker, close_once: Callable[[], object], plan: EmergencyPlan, log: logging.Logger,
-                     sleep: Callable[[float], None]) -> bool:
+def close_everything(broker: EmergencyBroker, close_once: Callable[[], object], plan: EmergencyPlan,
+                     log: logging.Logger, sleep: Callable[[float], None]) -> bool:
     """True when the exchange shows no position afterwards. `close_once` is one closing round
     (e.g. the bot's journaled exit, then close_exchange_positions for whatever is left)."""
     try:

@@ -1,10 +1,10 @@
 """The live loop (`python whalebot.py`, and the demo against the simulator).
 
-Threads (architecture.md): the WebSocket threads fill MarketState; this class runs on the main
-thread and is the only one that places or changes orders. Each pass: private updates -> exits on
-the latest tick -> gap fills and REST checks -> retries (a pending entry's look-up, a refused stop)
--> closed candles (analyze, move stops, decide) -> display. It wakes on every market update and at
-least once a second.
+Threads (docs/architecture.md#threads-live-and-demo): the WebSocket threads fill MarketState;
+this class runs on the main thread and is the only one that places or changes orders. Each pass:
+private updates -> exits on the latest tick -> gap fills and REST checks -> retries (a pending
+entry's look-up, a refused stop) -> closed candles (analyze, move stops, decide) -> display. It
+wakes on every market update and at least once a second.
 
 Errors (whale.broker.errors): a temporary one (rate limit, IP ban, timeout) never stops the bot: it
 is logged, counted for the safety monitor and retried on a later pass; an order whose outcome is
@@ -19,20 +19,22 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Protocol
 
 import numpy as np
 
 from whale.alerts import AlertSystem
+from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.bot.signals_file import SignalsFile
 from whale.broker.base import AuthError, BrokerError, TemporaryError
 from whale.broker.bybit import BybitBroker
 from whale.broker.paper import PaperBroker
-from whale.bybit.endpoints import Endpoints
 from whale.bybit import errors as bx
+from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import BybitError
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
@@ -47,16 +49,15 @@ from whale.journal import PerformanceTracker, journal_filename
 from whale.market.candles import Candles
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 from whale.positions import PositionManager
-from whale.strategy.analyzer import Analyzer, Decision
-from whale.strategy.decide import candle_action
-from whale.strategy.finaliser import SIGNAL_NAMES
-from whale.strategy.scorers import S_BOOK, S_DENSITY
-from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.risk.safety import ACTIVE, EMERGENCY, SafetyMonitor, allows_entry, emergency_plan
 from whale.risk.validator import validate_entry
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
+from whale.strategy.analyzer import Analyzer, Decision
+from whale.strategy.decide import candle_action
 from whale.strategy.density import DensityTracker
-from whale.strategy.density_strategy import DensityStrategy
+from whale.strategy.density_strategy import DensityEntry, DensityStrategy
+from whale.strategy.finaliser import SIGNAL_NAMES
+from whale.strategy.scorers import S_BOOK, S_DENSITY
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
 from whale.warmup import compile_live_kernels
 
@@ -109,7 +110,7 @@ class Bot:
         self.primary_ms = interval_ms(cfg.interval)
         self.last_ts: dict[str, int] = {}
         self.pending: list[tuple] = []
-        self.closed: list[object] = []  # what to close at shutdown, in reverse order
+        self.closed: list[_Closeable] = []  # what to close at shutdown, in reverse order
         self.decisions = 0
         self.last_decision: Decision | None = None
         self.tick_latencies: list[float] = []
@@ -148,8 +149,10 @@ class Bot:
             changed = self.rest.set_leverage(cfg.symbol, lev)
             log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
         self.analyzer = Analyzer(cfg, self.primary, live=True)
-        self.market = MarketState(cfg.symbol)
-        self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol, stale_after_s=cfg.safety.stale_stream_sec)
+        self.market = MarketState(cfg.symbol, bad_data=self.rest.bad_data)  # one count of refused exchange data
+        self.market.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
+        self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol,
+                               stale_after_s=cfg.safety.stale_stream_sec)
         self.ws = BybitWebSocketManager(
             self.endpoints, self.market, symbol=cfg.symbol, interval=self.primary,
             higher_intervals=self.analyzer.mtf_intervals, book_depth=max(cfg.orderbook_limit, cfg.density.book_depth),
@@ -164,8 +167,10 @@ class Bot:
                              f"{opts.startup_deadline_s:.0f} s" + (f" ({self.ws.auth_error()})" if self.ws.auth_error()
                                                                     else ""))
         self._load_history()
+        self.broker: PaperBroker | BybitBroker
         if self.paper:
-            self.broker = PaperBroker(self.instrument, cfg.fees, start_balance=Decimal(str(cfg.trade_management.account_balance)),
+            self.broker = PaperBroker(self.instrument, cfg.fees,
+                                      start_balance=Decimal(str(cfg.trade_management.account_balance)),
                                       leverage=Decimal(str(cfg.trade_management.leverage)),
                                       state=self.tracker.paper_state(), save=self.tracker.set_paper_state)
             price = self.market.last_price
@@ -194,7 +199,7 @@ class Bot:
         self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
-        self.pending_density = None
+        self.pending_density: DensityEntry | None = None
         self._book_version = -1
         self._trade_cursor = self.market.trade_cursor()
         self.failures = 0
@@ -202,7 +207,8 @@ class Bot:
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
-        self._rest_price, self._rest_price_at = None, 0.0
+        self._rest_price: float | None = None
+        self._rest_price_at = 0.0
         compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
@@ -229,8 +235,9 @@ class Bot:
             self.analyzer.process(hist, scores=out, ready=np.zeros(n, np.bool_), signals=np.zeros(n, np.int8),
                                   cooled=np.zeros(n, np.bool_))
             self.last_ts[self.primary] = int(hist.ts[-1])
+        trends = self.analyzer.mtf.trends if self.analyzer.mtf else {}
         self.log.info(f"History loaded: {n} {label(self.primary)} candles" +
-                      "".join(f", {self.analyzer.mtf.trends[k].count} {label(k)}" for k in self.analyzer.mtf_intervals))
+                      "".join(f", {t.count} {label(k)}" for k, t in trends.items()))
         if n < self.analyzer.warmup_candles:
             self.log.warning(f"Only {n} {label(self.primary)} candles of history: the strategy warms up for "
                              f"{self.analyzer.warmup_candles - n} more before it trades")
@@ -326,7 +333,7 @@ class Bot:
 
     def _drain_private(self) -> None:
         items = self.market.pop_private()
-        if items and not self.paper:
+        if items and isinstance(self.broker, BybitBroker):  # paper trading has no private streams
             for topic, data in items:
                 try:
                     self.broker.handle_private(topic, data)
@@ -359,7 +366,7 @@ class Bot:
         if price is None:
             return
         received = self.market.last_message_monotonic("public")
-        if self.paper:
+        if isinstance(self.broker, PaperBroker):  # paper: its stops and targets fill here
             self.broker.on_tick(price, self.market.last_price_ms or self.market.market_time_ms())
             self.pm.process(self.broker.poll())
         if received is not None and self.pm.has_position():
@@ -410,8 +417,8 @@ class Bot:
         if self.managed is None or self.managed_id != t.id:
             side = 1 if t.side == "Buy" else -1
             kind = t.setup_kind()  # journaled, so a restart restores a breakout as a breakout
-            self.managed = ManagedPosition(side, float(t.entry_price), float(t.stop_loss or math.nan), float(t.qty), kind,
-                                           float(t.density_price) if t.density_price is not None else None,
+            self.managed = ManagedPosition(side, float(t.entry_price), float(t.stop_loss or math.nan), float(t.qty),
+                                           kind, float(t.density_price) if t.density_price is not None else None,
                                            t.breakeven_done, now, self.exits.extrema.extreme(side) if kind == "breakout"
                                            else None)
             self.managed_id = t.id
@@ -501,8 +508,11 @@ class Bot:
     def _await_htf(self, close_ms: int) -> None:
         """A primary candle closing at a higher-timeframe boundary must see that higher candle: wait a
         moment for its kline, then ask REST, then go on with the previous one (logged)."""
+        mtf = self.analyzer.mtf
+        if mtf is None:
+            return
         for htf in self.analyzer.mtf_intervals:
-            t = self.analyzer.mtf.trends[htf]
+            t = mtf.trends[htf]
             if int(bucket_end(bucket_start(np.array([close_ms - 1]), htf), htf)[0]) != close_ms:
                 continue  # this primary candle does not close a higher candle
             if len(t.close_ts) and t.close_ts[-1] >= close_ms:
@@ -520,7 +530,8 @@ class Bot:
                     self.log.warning(f"{label(htf)} gap fill failed: {exc}")
                 self._take_candles(self.market.pop_closed())
             if not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
-                self.log.warning(f"The {label(htf)} candle closing at {close_ms} has not arrived; MTF uses the previous one")
+                self.log.warning(f"The {label(htf)} candle closing at {close_ms} has not arrived; "
+                                 f"MTF uses the previous one")
 
     def _superseded(self, ts: int) -> bool:
         """The candle after the one opening at `ts` has closed too (by the streams' market time): it
@@ -598,6 +609,8 @@ class Bot:
         return (b - a) / (b + a) if b + a > 0 else math.nan
 
     def _feed_paper_book(self) -> None:
+        if not isinstance(self.broker, PaperBroker):  # only paper trading fills against our copy of the book
+            return
         snap = self.market.snapshot_book(self.cfg.orderbook_limit)
         self.broker.on_book(snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz)
 
@@ -614,7 +627,8 @@ class Bot:
     def _display(self, d: Decision) -> None:
         try:
             snap = DisplaySnapshot.from_decision(
-                d, price=self.market.last_price or 0.0, mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
+                d, price=self.market.last_price or 0.0,
+                mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
                 trading_state=self.state, densities=self.density.for_display(self._market_now()))
             log_display(self.log, snap)
@@ -645,6 +659,10 @@ class Bot:
         self.closed.clear()
 
 
+class _Closeable(Protocol):
+    def close(self) -> object: ...
+
+
 class _Stopper:
     def __init__(self, ws: BybitWebSocketManager, log: logging.Logger) -> None:
         self.ws, self.log = ws, log
@@ -665,5 +683,5 @@ class _Closer:
 
 
 def _candles(interval: str, events: list[tuple]) -> Candles:
-    rows = list(zip(*[(int(e[1]), e[2], e[3], e[4], e[5], e[6]) for e in events]))
+    rows = list(zip(*[(int(e[1]), e[2], e[3], e[4], e[5], e[6]) for e in events], strict=True))
     return Candles.from_arrays(rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], interval)

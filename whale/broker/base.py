@@ -13,7 +13,12 @@ from decimal import Decimal
 from typing import Protocol
 
 from whale.broker.errors import (  # noqa: F401 - re-exported: the broker interface's errors
-    AuthError, BrokerError, OutcomeUnknownError, RateLimitedError, RejectedError, TemporaryError,
+    AuthError,
+    BrokerError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    TemporaryError,
 )
 from whale.market.instruments import Instrument
 

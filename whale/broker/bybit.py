@@ -16,15 +16,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Iterable
 
 from whale.broker import errors as be
 from whale.broker.base import (
-    CAUSE_OTHER, CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, CAUSE_TRAILING_STOP, ORDER_FILLED, ORDER_MISSING, ORDER_REFUSED,
-    ORDER_WORKING, BrokerEvents, BrokerPosition, ExitEvent, Fill, FundingEvent, OrderLookup,
+    CAUSE_OTHER,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    ORDER_FILLED,
+    ORDER_MISSING,
+    ORDER_REFUSED,
+    ORDER_WORKING,
+    BrokerEvents,
+    BrokerPosition,
+    ExitEvent,
+    Fill,
+    FundingEvent,
+    OrderLookup,
 )
 from whale.bybit import errors as bx
 from whale.bybit.rest import BybitRest
@@ -51,8 +62,8 @@ def translate(exc: bx.BybitError) -> be.BrokerError:
         return be.AuthError(text)
     if isinstance(exc, bx.RateLimitedError):
         return be.RateLimitedError(text, retry_after_s=exc.retry_after_s)
-    if isinstance(exc, (bx.RetryableError, bx.OrderNotPlacedError)):
-        return be.TemporaryError(text)
+    if isinstance(exc, (bx.RetryableError, bx.OrderNotPlacedError, bx.BadDataError)):
+        return be.TemporaryError(text)  # nothing happened (bad data is never used): try again later
     if isinstance(exc, bx.RejectedError):
         return be.RejectedError(text)
     if isinstance(exc, bx.OutcomeUnknownError):
@@ -118,9 +129,16 @@ class BybitBroker:
         """Every open position of the symbol (both sides in hedge mode), ours or not."""
         with translated():
             rows = self.rest.positions(self.symbol)
-        return [BrokerPosition(LONG if p.side == "Buy" else -LONG, p.size, p.avg_price, p.stop_loss, p.take_profit,
-                               p.position_idx)
-                for p in rows if p.size and p.size > 0]
+        out = []
+        for p in rows:
+            if not (p.size and p.size > 0):
+                continue
+            if p.avg_price is None:  # Bybit always gives an open position's avgPrice (or entryPrice)
+                raise be.TemporaryError(f"the position cannot be read: Bybit gave an open {self.symbol} position of "
+                                        f"{p.size} without its avgPrice")
+            out.append(BrokerPosition(LONG if p.side == "Buy" else -LONG, p.size, p.avg_price, p.stop_loss,
+                                      p.take_profit, p.position_idx))
+        return out
 
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:

@@ -4,19 +4,28 @@ where it stopped. Stops and targets trigger on the ticks the live loop passes in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Callable
 
 import numpy as np
 
 from whale.broker.base import (
-    CAUSE_STOP_LOSS, CAUSE_TAKE_PROFIT, ORDER_FILLED, ORDER_MISSING, BrokerEvents, BrokerPosition, ExitEvent, Fill,
-    FundingEvent, OrderLookup, RejectedError,
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    ORDER_FILLED,
+    ORDER_MISSING,
+    BrokerEvents,
+    BrokerPosition,
+    ExitEvent,
+    Fill,
+    FundingEvent,
+    OrderLookup,
+    RejectedError,
 )
 from whale.config.model import Fees
+from whale.fills import LONG, fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
 from whale.journal import iso_utc
-from whale.fills import LONG, fee, funding_payment, funding_times_in, stop_crossed, target_crossed, taker_fill_ticks
 from whale.market.instruments import Instrument
 
 D0 = Decimal(0)
@@ -164,12 +173,10 @@ class PaperBroker:
         if self.last_price is None:
             raise RejectedError("paper: no market price yet")
         ref = self.last_price
-        book = float("nan")
+        book = float("nan")  # no book: the fill model's slippage alone
         if self._book is not None:
             px, sz = (self._book[2], self._book[3]) if buying else (self._book[0], self._book[1])
             book = book_average_price(px, sz, float(qty))
-        if book != book:
-            book = ref
         ticks = taker_fill_ticks(buying, book, ref, self.fees.slippage_rate, self.instrument.tick)
         price = self.instrument.price_decimal(ticks)
         self.orders += 1

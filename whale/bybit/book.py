@@ -1,4 +1,4 @@
-"""The L2 order book, kept by Bybit's rules (bybit-v5.md §4.4). Pure: no I/O, no clock, no locks
+"""The L2 order book, kept by Bybit's rules (docs/bybit.md#the-order-book). Pure: no I/O, no clock, no locks
 (MarketState guards it).
 
 - A snapshot replaces the book (any snapshot, not only the first).
@@ -9,7 +9,7 @@
   crossed book (best bid >= best ask) makes `apply_delta` return False: the book is marked not
   ready and ignores deltas until a fresh snapshot (the WebSocket manager resubscribes).
 
-Prices and sizes are floats (market data, architecture.md principle 6): each side is a dict
+Prices and sizes are floats (market data, docs/architecture.md, principle 6): each side is a dict
 price -> size plus a sorted list of its prices kept with `bisect`, so a delta of k levels costs
 k binary searches and reads are slices: fast enough for every update of a 1000-level book.
 """
@@ -17,8 +17,9 @@ k binary searches and reads are slices: fast enough for every update of a 1000-l
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""The clock the Bybit client is given (architecture.md principle 8): `monotonic()` for waits and
+"""The clock the Bybit client is given (docs/architecture.md, principle 8): `monotonic()` for waits and
 ages, `sleep(s)` for back-off, `now_ms()` for wall time (request signatures). The same three methods
 as `whale.clock.Clock`, so the loop's clock can be passed in. Tests pass a fake one so back-off and
 rate budgets run instantly and deterministically."""

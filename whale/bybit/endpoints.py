@@ -1,5 +1,5 @@
 """Where each network lives: one REST base URL, one public (linear) WebSocket URL and one private
-WebSocket URL (bybit-v5.md §1, §4.1).
+WebSocket URL (docs/bybit.md#endpoints-per-network).
 
 Demo trading is the odd one: its REST host and private stream are Bybit's demo hosts, but demo has no
 public market data of its own, so the public stream comes from mainnet.

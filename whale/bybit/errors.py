@@ -9,6 +9,8 @@
         OrderNotPlacedError           an order whose answer was lost is confirmed NOT to exist
       OutcomeUnknownError             a POST that may have executed (.link_id); resolve by query
       AuthError                       keys, permissions, IP whitelist, clock: fatal configuration
+      BadDataError                    an answer whose data cannot be right (a qtyStep of 0, a price
+                                      of 0): not used; fatal at start-up, skipped later
 
 `classify(code)` maps a retCode to its class; `error_for(code, endpoint, ret_msg, host)` builds the
 error with a message that says what to check.
@@ -55,6 +57,11 @@ class RejectedError(BybitError):
     """Bybit answered and refused (parameters, balance, size, state). Do not resend unchanged."""
 
 
+class BadDataError(BybitError):
+    """Bybit answered, but with data that cannot be right (instrument rules of 0, a price of 0 or
+    NaN). The data is never used; the message names the symbol, the field and the value."""
+
+
 class OrderNotPlacedError(RejectedError):
     """An order/create whose answer was lost is confirmed absent: several `order/realtime` queries
     by its orderLinkId found nothing after the request's recv_window had expired. Placing it again
@@ -80,7 +87,7 @@ class AuthError(BybitError):
     exit_code = EXIT_BAD_INPUT
 
 
-# retCodes (bybit-v5.md §3.2). Everything not listed and not 0 is a RejectedError.
+# retCodes (docs/bybit.md#retcodes-and-http-statuses). Everything not listed and not 0 is a RejectedError.
 RETRYABLE_CODES = frozenset({10000, 10016, 10002, 110079, 10429})
 RATE_LIMIT_CODES = frozenset({10006, 10018})
 AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10009, 10010})

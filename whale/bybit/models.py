@@ -1,5 +1,6 @@
 """Typed records for what the REST client returns, and the parsers that build them from Bybit's
-strings (bybit-v5.md: every number is a JSON string; parse with Decimal, never float).
+strings (docs/bybit.md#wire-conventions: every number is a JSON string; parse with Decimal,
+never float).
 
 The same parsers read REST `result.list` items and private WebSocket `data` items (the position
 topic calls the entry price `entryPrice` where REST says `avgPrice`; both are accepted). Unset
@@ -8,9 +9,10 @@ optional prices come as "", "0" or "0.00": they become None.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

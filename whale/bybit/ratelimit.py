@@ -1,4 +1,4 @@
-"""A local rate budget below Bybit's limits (whalebot.md §8), so the bot never meets 10006 in
+"""A local rate budget below Bybit's limits (docs/bybit.md#the-rate-budget), so the bot never meets 10006 in
 normal operation, and the pauses Bybit orders (10006 reset time, HTTP 403 IP ban).
 
 Bybit counts per endpoint over a rolling one-second window (10/s for order entry, trading-stop and

@@ -1,5 +1,5 @@
 """The Bybit V5 REST client: pybit's `unified_trading.HTTP` underneath, every workaround for its
-behaviour in this one class (bybit-v5.md §6), typed results, the error taxonomy, the local rate
+behaviour in this one class (docs/bybit.md#pybits-pitfalls), typed results, the error taxonomy, the local rate
 budget and the never-resend policy for orders.
 
 pybit workarounds, all here:
@@ -45,21 +45,47 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
+from whale.bybit import data_checks
 from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
+from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
-from whale.bybit.errors import (AbortedError, AuthError, BybitError, OrderNotPlacedError, OutcomeUnknownError,
-                                RateLimitedError, RejectedError, RetryableError, UnreachableError, error_for)
-from whale.bybit.models import (ClosedPnl, Execution, OrderResult, PositionInfo, WalletInfo, candles_from_rows, dec,
-                                fmt_decimal, parse_closed_pnl, parse_execution, parse_position, parse_wallet)
+from whale.bybit.errors import (
+    AbortedError,
+    AuthError,
+    BadDataError,
+    BybitError,
+    OrderNotPlacedError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+    UnreachableError,
+    error_for,
+)
+from whale.bybit.models import (
+    ClosedPnl,
+    Execution,
+    OrderResult,
+    PositionInfo,
+    WalletInfo,
+    candles_from_rows,
+    dec,
+    fmt_decimal,
+    parse_closed_pnl,
+    parse_execution,
+    parse_position,
+    parse_wallet,
+)
 from whale.bybit.ratelimit import RateBudget
 from whale.errors import BadInputError
 from whale.logs import get_logger, register_secret
@@ -218,6 +244,7 @@ class BybitRest:
         self._synced_at: float | None = None
         self._instruments: dict[str, Instrument] = {}
         self.calls = 0  # requests sent (tests, logs)
+        self.bad_data = BadData(get_logger("bybit.data"))  # market data refused (the live loop shares it)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -503,7 +530,7 @@ class BybitRest:
         if not items:
             raise BadInputError(f"symbol {symbol!r} is not traded as a linear contract on {self.host} "
                                 f"(check `symbol` in config.json)")
-        inst = parse_instrument(items[0])
+        inst = parse_instrument(items[0], f"Bybit instruments-info on {self.host}")
         self._instruments[symbol] = inst
         return inst
 
@@ -520,11 +547,7 @@ class BybitRest:
                     limit: int) -> list[tuple]:
         result = self._call("market/kline", {"category": CATEGORY, "symbol": symbol, "interval": interval,
                                              "start": start, "end": end, "limit": limit})
-        rows = []
-        for r in result.get("list") or []:
-            rows.append((int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])))
-        rows.sort(key=lambda r: r[0])
-        return rows
+        return kline_rows(result.get("list") or [], f"REST kline.{interval}.{symbol}", self.bad_data)
 
     def history(self, symbol: str, interval: str, count: int | None = None, *, end_ms: int | None = None,
                 start_ms: int | None = None, progress: Callable[[int, int | None], None] | None = None,
@@ -579,7 +602,15 @@ class BybitRest:
         return dict(items[0])
 
     def last_price(self, symbol: str) -> Decimal:
-        return dec(self.ticker(symbol).get("lastPrice"))
+        """The ticker's lastPrice, exact; BadDataError when it is not a price above 0."""
+        text = self.ticker(symbol).get("lastPrice")
+        try:
+            data_checks.price(text, "lastPrice")
+        except BadValue as exc:
+            self.bad_data.refuse(f"REST tickers {symbol}", str(exc))
+            raise BadDataError(f"Bybit /v5/market/tickers on {self.host}: {exc} for {symbol}",
+                               endpoint="/v5/market/tickers", host=self.host) from exc
+        return dec(text)
 
     def orderbook(self, symbol: str, limit: int = 50) -> BookSnapshot:
         result = self._call("market/orderbook", {"category": CATEGORY, "symbol": symbol, "limit": limit})
@@ -699,10 +730,13 @@ class BybitRest:
 
     def get_order(self, symbol: str, *, link_id: str | None = None, order_id: str | None = None) -> dict | None:
         """One order by orderLinkId or orderId, open or recently closed; None when Bybit has none."""
-        if not link_id and not order_id:
-            raise ValueError("get_order needs link_id or order_id")
         base = {"category": CATEGORY, "symbol": symbol}
-        base.update({"orderId": order_id} if order_id else {"orderLinkId": link_id})
+        if order_id:
+            base["orderId"] = order_id
+        elif link_id:
+            base["orderLinkId"] = link_id
+        else:
+            raise ValueError("get_order needs link_id or order_id")
         for open_only in (0, 1):
             result = self._call("order/realtime", dict(base, openOnly=open_only))
             for item in result.get("list") or []:
@@ -717,10 +751,13 @@ class BybitRest:
     def cancel_order(self, symbol: str, *, order_id: str | None = None, link_id: str | None = None) -> bool:
         """True when cancelled; False when Bybit has no such open order (110001: already filled,
         cancelled or unknown — reconcile through the order stream or get_order)."""
-        if not order_id and not link_id:
-            raise ValueError("cancel_order needs order_id or link_id")
         params = {"category": CATEGORY, "symbol": symbol}
-        params.update({"orderId": order_id} if order_id else {"orderLinkId": link_id})  # never both (pitfall 13)
+        if order_id:  # never both (pitfall 13)
+            params["orderId"] = order_id
+        elif link_id:
+            params["orderLinkId"] = link_id
+        else:
+            raise ValueError("cancel_order needs order_id or link_id")
         for attempt in (1, 2):
             try:
                 self._call("order/cancel", params)
@@ -778,21 +815,22 @@ class BybitRest:
         base = {"category": CATEGORY, "symbol": symbol, "orderLinkId": link_id if not order_id else None,
                 "orderId": order_id, "limit": 100}
         seen: dict[str, Execution] = {}
-        for window in self._windows(symbol, start_ms, end_ms):
-            for item in self._paged("execution/list", dict(base, **window)):
+        for window in self._windows(symbol, start_ms, end_ms):  # oldest window first
+            for item in reversed(self._paged("execution/list", dict(base, **window))):  # listed newest first
                 e = parse_execution(item)
                 seen.setdefault(e.exec_id, e)
-        return sorted(seen.values(), key=lambda e: (e.exec_time, e.exec_id))
+        # Stable: fills of the same millisecond keep the exchange's order (ids are random, never an order).
+        return sorted(seen.values(), key=lambda e: e.exec_time)
 
     def closed_pnl(self, symbol: str, *, start_ms: int | None = None, end_ms: int | None = None) -> list[ClosedPnl]:
         """Closed-PnL records of the symbol, oldest first (windows as for executions)."""
         out: dict[tuple, ClosedPnl] = {}
         for window in self._windows(symbol, start_ms, end_ms):
-            for item in self._paged("position/closed-pnl", dict({"category": CATEGORY, "symbol": symbol,
-                                                                 "limit": 100}, **window)):
+            for item in reversed(self._paged("position/closed-pnl", dict({"category": CATEGORY, "symbol": symbol,
+                                                                          "limit": 100}, **window))):
                 c = parse_closed_pnl(item)
                 out.setdefault((c.order_id, c.updated_ms, c.closed_size), c)
-        return sorted(out.values(), key=lambda c: (c.updated_ms, c.order_id))
+        return sorted(out.values(), key=lambda c: c.updated_ms)  # stable, as for executions
 
     def _windows(self, symbol: str, start_ms: int | None, end_ms: int | None) -> list[dict]:
         if start_ms is None:
@@ -852,18 +890,54 @@ def _split_forming(rows: list[tuple], interval: str, now_ms: int, as_rows: bool 
     return candles_from_rows(closed, interval), forming
 
 
-def parse_instrument(item: Mapping[str, Any]) -> Instrument:
-    lot = item.get("lotSizeFilter") or {}
-    pf = item.get("priceFilter") or {}
-    lev = item.get("leverageFilter") or {}
-    max_qty = dec(lot.get("maxOrderQty"))
-    return Instrument(symbol=str(item["symbol"]), tick_size=dec(pf.get("tickSize")),
-                      qty_step=dec(lot.get("qtyStep")), min_order_qty=dec(lot.get("minOrderQty")),
-                      min_notional=dec(lot.get("minNotionalValue"), Decimal(0)),
-                      max_order_qty=max_qty, max_mkt_order_qty=dec(lot.get("maxMktOrderQty"), max_qty),
-                      max_leverage=dec(lev.get("maxLeverage"), Decimal(100)),
-                      min_leverage=dec(lev.get("minLeverage"), Decimal(1)),
-                      leverage_step=dec(lev.get("leverageStep"), Decimal("0.01")))
+def kline_rows(items: list, source: str, bad_data: BadData) -> list[tuple]:
+    """(ts, o, h, l, c, v) rows in ascending order from `market/kline` items; an item that cannot be
+    true (a price not finite or not above 0, a negative volume, not numbers, too short) is skipped
+    and reported to `bad_data`."""
+    rows = []
+    for r in items:
+        try:
+            if not isinstance(r, list) or len(r) < 6:
+                raise BadValue(f"item {r!r} is not a list [start, open, high, low, close, volume, ...]")
+            o, h, lo, c, v = r[1:6]
+            rows.append((int(r[0]),) + data_checks.candle(o, h, lo, c, v, f"candle {r[0]}"))
+        except (BadValue, TypeError, ValueError) as exc:
+            bad_data.refuse(source, str(exc))
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def parse_instrument(item: Mapping[str, Any], source: str = "Bybit instruments-info") -> Instrument:
+    """The instrument's rules. BadDataError naming the symbol and the field when one is missing, not a
+    number, or not above 0 (a qtyStep or tickSize of 0 would divide by zero when sizing an order;
+    trading on rules that cannot be right is refused)."""
+    symbol = str(item.get("symbol") or "?")
+    groups = {name: item.get(name) or {} for name in ("lotSizeFilter", "priceFilter", "leverageFilter")}
+
+    def rule(group: str, name: str, default: Decimal | None = None, *, zero_ok: bool = False) -> Decimal:
+        values = groups[group]
+        text = values.get(name) if isinstance(values, Mapping) else None
+        if text in (None, "") and default is not None:
+            return default
+        try:
+            value = dec(text)
+        except (ValueError, TypeError):
+            value = None
+        if value is None or value < 0 or (value == 0 and not zero_ok):
+            shown = "missing" if text in (None, "") else repr(text)
+            raise BadDataError(f"{source} for {symbol}: {group}.{name} is {shown}; it must be a number "
+                               f"{'of 0 or more' if zero_ok else 'above 0'}. Refusing to trade on instrument "
+                               f"rules that cannot be right")
+        return value
+
+    max_qty = rule("lotSizeFilter", "maxOrderQty")
+    return Instrument(symbol=symbol, tick_size=rule("priceFilter", "tickSize"),
+                      qty_step=rule("lotSizeFilter", "qtyStep"), min_order_qty=rule("lotSizeFilter", "minOrderQty"),
+                      min_notional=rule("lotSizeFilter", "minNotionalValue", Decimal(0), zero_ok=True),
+                      max_order_qty=max_qty, max_mkt_order_qty=rule("lotSizeFilter", "maxMktOrderQty", max_qty),
+                      max_leverage=rule("leverageFilter", "maxLeverage", Decimal(100)),
+                      min_leverage=rule("leverageFilter", "minLeverage", Decimal(1)),
+                      leverage_step=rule("leverageFilter", "leverageStep", Decimal("0.01")))
 
 
 __all__ = ["BybitRest", "new_link_id", "check_link_id", "parse_instrument", "candle_last_ms"]

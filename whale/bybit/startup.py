@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import websocket
@@ -114,8 +115,9 @@ def _rest_check(endpoints: Endpoints, deadline: float) -> tuple[int, int]:
                     (" (IP rate limit or restricted country)" if r.status_code == 403 else ""))
     try:
         body = r.json()
-        server = int(body.get("time") or int((body.get("result") or {}).get("timeSecond")) * 1000)
-    except (ValueError, TypeError, AttributeError):
+        result: dict[str, Any] = body.get("result") or {}
+        server = int(body.get("time") or int(result["timeSecond"]) * 1000)
+    except (ValueError, TypeError, AttributeError, KeyError):
         raise _Fail(host, "/v5/market/time did not answer like Bybit") from None
     return server, server - (t0 + t1) // 2
 
@@ -129,7 +131,7 @@ def _ws_check(url: str, symbol: str | None, deadline: float) -> dict:
         raise _Fail(host, "no time left")
     try:
         sock = open_socket(url, left)
-    except socket.timeout:
+    except TimeoutError:
         raise _Fail(host, "connection timed out") from None
     except OSError as exc:
         raise _Fail(host, _short(exc)) from None
@@ -146,7 +148,7 @@ def _ws_check(url: str, symbol: str | None, deadline: float) -> dict:
         ws.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             raw = ws.recv()
-        except (websocket.WebSocketTimeoutException, socket.timeout):
+        except (TimeoutError, websocket.WebSocketTimeoutException):
             raise _Fail(host, "connected but no WebSocket message arrived in time") from None
         except (websocket.WebSocketException, OSError) as exc:
             raise _Fail(host, f"WebSocket closed ({_short(exc)})") from None

@@ -1,5 +1,5 @@
 """BybitWebSocketManager: our own manager on websocket-client's `WebSocketApp` (not pybit's
-WebSocket; bybit-v5.md §6.6 lists why), one thread per stream plus one watchdog thread.
+WebSocket; docs/bybit.md#pybits-pitfalls lists why), one thread per stream plus one watchdog thread.
 
 Public stream (`/v5/public/linear`): `kline.{interval}.{symbol}` for the interval and each higher
 timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbol}`. Private stream
@@ -8,7 +8,9 @@ timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbo
 
 - Messages go into MarketState (book, candles, ticker, trades, private queue). Every handler is
   wrapped: a malformed message is logged (once per kind, then counted) and skipped; it never
-  kills a thread. `success:false` acks are logged, not fatal.
+  kills a thread. `success:false` acks are logged, not fatal. Private messages are checked for
+  shape item by item (whale.bybit.private_messages) and market values for sense (MarketState):
+  what fails is reported to `market.bad_data` and skipped, the rest of the message still counts.
 - `{"op":"ping"}` every 20 s on each stream (websocket-client answers protocol pings itself).
 - Reconnect with exponential back-off and jitter (0.5 s -> 30 s, x2, +-25 %), re-auth,
   resubscribe; once the subscriptions are acknowledged again, `on_reconnect(stream)` is called (on
@@ -37,7 +39,8 @@ import socket
 import ssl
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import websocket
@@ -45,6 +48,7 @@ import websocket
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.endpoints import Endpoints, host_of
 from whale.bybit.market_state import MarketState
+from whale.bybit.private_messages import check_items
 from whale.logs import get_logger, redact, register_secret
 
 log = get_logger("bybit.ws")
@@ -375,7 +379,7 @@ class BybitWebSocketManager:
         self.skip_utf8_validation = skip_utf8_validation
         self.ping_interval_s = min(float(ping_interval_s), max(0.5, self.stale_after_s / 2.0))
         self.connect_timeout = float(connect_timeout)
-        self.backoff = backoff
+        self.backoff: tuple[float, float] = backoff
         self.rng = rng or random.Random()
         self._stop = threading.Event()
         self._started = False
@@ -541,10 +545,9 @@ class BybitWebSocketManager:
         elif topic.startswith("kline."):
             interval = topic.split(".")[1]
             stamp = int(msg.get("ts") or 0)
-            for k in msg["data"]:
-                market.on_kline(interval, int(k["start"]), float(k["open"]), float(k["high"]), float(k["low"]),
-                                float(k["close"]), float(k["volume"]), bool(k["confirm"]),
-                                int(k.get("timestamp") or stamp))
+            for k in msg["data"]:  # values as sent: MarketState refuses those that cannot be true
+                market.on_kline(interval, int(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"],
+                                bool(k["confirm"]), int(k.get("timestamp") or stamp))
         elif topic.startswith("tickers."):
             data = msg["data"]
             if isinstance(data, list):  # the docs say array, Bybit sends an object
@@ -556,13 +559,16 @@ class BybitWebSocketManager:
             raise ValueError(f"unexpected topic {topic!r}")
 
     def _on_private(self, s: _Stream, topic: str, msg: dict) -> None:
+        """Only items of the right shape reach the queue: each bad one is reported (what is wrong, which
+        topic) and skipped, and the good items of the same message still go through."""
         base = topic.split(".", 1)[0]
         if base not in PRIVATE_TOPICS:
             raise ValueError(f"unexpected private topic {topic!r}")
-        data = msg["data"]
-        if not isinstance(data, list):
-            raise ValueError("private data is not a list")
-        self.market.on_private(base, data)
+        items, problems = check_items(base, msg.get("data"))
+        for problem in problems:
+            self.market.bad_data.refuse(f"private {topic}", problem)
+        if items:
+            self.market.on_private(base, items)
 
     def _malformed(self, stream: str, kind: str, raw: Any, exc: Exception) -> None:
         key = f"{stream}:{kind}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from whale.candle_file import BUNDLED_DATA
@@ -17,7 +17,8 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                                           "(timestamp_ms,open,high,low,close,volume; gzip allowed).")
     p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE",
                    help=f"candle file (default: the bundled {BUNDLED_DATA.name})")
-    p.add_argument("--report", metavar="DIR", help="report directory (default: reports/<symbol>-<interval>-<UTC stamp>/)")
+    p.add_argument("--report", metavar="DIR",
+                   help="report directory (default: reports/<symbol>-<interval>-<UTC stamp>/)")
     p.add_argument("--from", dest="date_from", metavar="DATE",
                    help="first candle to trade, UTC (YYYY-MM-DD or YYYY-MM-DDTHH:MM); earlier candles warm up")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="stop before this UTC date/time (exclusive)")
@@ -34,7 +35,7 @@ def parse_date(text: str | None, flag: str) -> int | None:
     cleaned = text.strip().replace(" ", "T").rstrip("Z")
     for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
         try:
-            dt = datetime.strptime(cleaned, fmt).replace(tzinfo=timezone.utc)
+            dt = datetime.strptime(cleaned, fmt).replace(tzinfo=UTC)
             return int(dt.timestamp() * 1000)
         except ValueError:
             continue
@@ -42,11 +43,14 @@ def parse_date(text: str | None, flag: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from whale.backtest.metrics import drawdown_curve
     from whale.backtest.outputs import (
-        plot_equity, signals_csv_text, write_report_json, write_trades_csv,
+        plot_equity,
+        signals_csv_text,
+        write_report_json,
+        write_trades_csv,
     )
     from whale.backtest.runner import run_backtest
-    from whale.backtest.metrics import drawdown_curve
     from whale.commands._shared import load_cli_config
     from whale.market.intervals import label
 
@@ -58,15 +62,14 @@ def run(args: argparse.Namespace) -> int:
                           progress=not args.no_progress and sys.stderr.isatty(), symbol=args.symbol)
     for w in result.warnings:
         log.warning(w)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.report) if args.report else Path("reports") / f"{result.symbol}-{label(result.interval)}-{stamp}"
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from None
     inst = result.instrument
-    write_trades_csv(out / "trades.csv", result.trades, max(0, -inst.tick_size.as_tuple().exponent),
-                     max(0, -inst.qty_step.as_tuple().exponent))
+    write_trades_csv(out / "trades.csv", result.trades, inst.price_decimals, inst.qty_decimals)
     (out / "signals.csv").write_text(signals_csv_text(result.ts, result.scores, result.signals))
     plot_equity(out / "equity.png", result.ts, result.equity, drawdown_curve(result.equity),
                 f"{result.symbol} {label(result.interval)} — equity and drawdown")
@@ -86,8 +89,8 @@ def funding_text(funding: float) -> str:
 
 
 def print_summary(r: dict, out: Path) -> None:
-    from whale.market.intervals import label
     from whale.logs import NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_PURPLE, NEON_RED, NEON_YELLOW, RESET, use_colour
+    from whale.market.intervals import label
 
     c = use_colour(sys.stdout)
     col = (lambda code, text: f"{code}{text}{RESET}") if c else (lambda code, text: text)  # noqa: E731
@@ -109,7 +112,11 @@ def print_summary(r: dict, out: Path) -> None:
     if r["exit_reasons"]:
         lines.append(col(NEON_BLUE, "exits          " + ", ".join(f"{k} {v}" for k, v in r["exit_reasons"].items())))
     if r["skipped_entries"]:
-        lines.append(col(NEON_YELLOW, "skipped        " + ", ".join(f"{k}: {v}" for k, v in r["skipped_entries"].items())))
+        skipped = ", ".join(f"{k}: {v}" for k, v in r["skipped_entries"].items())
+        lines.append(col(NEON_YELLOW, "skipped        " + skipped))
+    if r.get("shrunk_entries"):
+        lines.append(col(NEON_YELLOW, "shrunk to cap  " + ", ".join(f"{k}: {v}" for k, v in r["shrunk_entries"].items())
+                         + " (risking less than risk_per_trade_percent)"))
     lines.append(col(NEON_YELLOW, "off            " + "; ".join(r["off_in_backtest"])))
     lines.append(col(NEON_BLUE, f"time           {t['total_s']:.2f} s (load {t['load_s']:.2f}, jit {t['jit_s']:.2f}, "
                                 f"indicators {t['indicators_s']:.3f}, simulate {t['simulate_s']:.3f}; "

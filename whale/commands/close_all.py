@@ -175,13 +175,13 @@ def _price(text) -> bool:
 def _close_paper(cfg, workdir: Path, yes: bool, log) -> int:
     """Paper positions live in the paper journal: close one at the current public price, unless a
     paper bot holds the journal (then that bot owns it: stop it first)."""
+    from whale.alerts import AlertSystem
     from whale.broker.paper import PaperBroker
     from whale.bybit.endpoints import endpoints_for
     from whale.bybit.rest import BybitRest, new_link_id
     from whale.errors import WhaleError
     from whale.journal import PerformanceTracker, journal_filename, lock_holder
     from whale.positions import PositionManager
-    from whale.alerts import AlertSystem
     from whale.strategy.stops import R_MANUAL
 
     path = workdir / journal_filename(True)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from whale.candle_file import BUNDLED_DATA
@@ -32,11 +32,10 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from whale.bot.demo import run_demo
+    from whale.commands._shared import install_stop_handlers
     from whale.config import config_from_data, load_config
     from whale.errors import BadInputError
-    from whale.commands._shared import install_stop_handlers
     from whale.logs import setup_logging, strip_ansi, use_colour
-
     from whale.scenarios import load_all
 
     scenarios = load_all()
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = config_from_data(json.loads(DEMO_CONFIG.read_text()), source=str(DEMO_CONFIG))
     else:
         loaded = load_config(args.config, create_if_missing=False)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = Path(args.workdir) if args.workdir else Path("workdirs") / f"demo-{stamp}"
     workdir.mkdir(parents=True, exist_ok=True)
     from whale.config.model import replace_path

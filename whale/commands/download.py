@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from whale.errors import BadInputError, WhaleError
@@ -46,14 +46,14 @@ def _date(text: str, flag: str) -> int:
     cleaned = text.strip().replace(" ", "T").rstrip("Z")
     for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
         try:
-            return int(datetime.strptime(cleaned, fmt).replace(tzinfo=timezone.utc).timestamp() * 1000)
+            return int(datetime.strptime(cleaned, fmt).replace(tzinfo=UTC).timestamp() * 1000)
         except ValueError:
             continue
     raise BadInputError(f"{flag} {text!r}: expected a UTC date such as 2025-05-20 or 2025-05-20T14:30")
 
 
 def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _settings(args: argparse.Namespace):
@@ -109,11 +109,11 @@ def run(args: argparse.Namespace) -> int:
 def download(endpoints, symbol: str, interval: str, start_ms: int, end_ms: int, *, progress: bool = False,
              log=None):
     """Closed candles opening in [start_ms, end_ms), ascending, without duplicates."""
+    import numpy as np
     from tqdm import tqdm
 
     from whale.bybit.rest import BybitRest
     from whale.market.intervals import bucket_end, bucket_start, interval_ms
-    import numpy as np
 
     first = int(bucket_start(np.array([start_ms]), interval)[0])
     if first < start_ms:

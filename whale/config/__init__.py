@@ -6,8 +6,14 @@
     cfg = loaded.config            # frozen Config
 """
 
-from whale.config.loader import (ConfigError, LoadedConfig, config_from_data, default_config_text,
-                                 load_config, with_log_level)
+from whale.config.loader import (
+                                 ConfigError,
+                                 LoadedConfig,
+                                 config_from_data,
+                                 default_config_text,
+                                 load_config,
+                                 with_log_level,
+)
 from whale.config.model import DEFAULTS, Config, replace_path, to_dict
 
 __all__ = ["Config", "ConfigError", "DEFAULTS", "LoadedConfig", "config_from_data", "default_config_text",

@@ -9,13 +9,22 @@ them, for callers that keep state and extend one candle at a time: `whale.indica
 from whale.indicators import kernels
 from whale.indicators._registry import history_needed, lookback
 from whale.indicators.momentum import cci, mfi, roc, rsi, stoch_rsi, williams_r
-from whale.indicators.structure import (FIB_RATIOS, PATTERN_BEARISH_ENGULFING, PATTERN_BULLISH_ENGULFING,
-                                        PATTERN_DOJI, PATTERN_HAMMER, PATTERN_NAMES, PATTERN_NONE,
-                                        PATTERN_SHOOTING_STAR, candlestick_patterns, fibonacci_pivots,
-                                        fibonacci_retracements, market_structure)
+from whale.indicators.structure import (
+                                        FIB_RATIOS,
+                                        PATTERN_BEARISH_ENGULFING,
+                                        PATTERN_BULLISH_ENGULFING,
+                                        PATTERN_DOJI,
+                                        PATTERN_HAMMER,
+                                        PATTERN_NAMES,
+                                        PATTERN_NONE,
+                                        PATTERN_SHOOTING_STAR,
+                                        candlestick_patterns,
+                                        fibonacci_pivots,
+                                        fibonacci_retracements,
+                                        market_structure,
+)
 from whale.indicators.trend import adx, dema, ehlers_supertrend, ema, ichimoku, kama, macd, psar, sma
-from whale.indicators.volatility import (atr, bollinger, highest, keltner, lowest, true_range,
-                                         volatility_index)
+from whale.indicators.volatility import atr, bollinger, highest, keltner, lowest, true_range, volatility_index
 from whale.indicators.volume import cmf, obv, relative_volume, volume_delta, vwap, vwma
 
 __all__ = [

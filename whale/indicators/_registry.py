@@ -9,8 +9,9 @@ indicator instance; the public functions in `whale.indicators` are `compute()` o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -24,8 +24,16 @@ from __future__ import annotations
 
 # Importing the indicator modules registers their kernels.
 from whale.indicators import momentum, structure, trend, volatility, volume  # noqa: F401
-from whale.indicators._registry import (HISTORY_TOLERANCE, REGISTRY, IndicatorBuffers, KernelSpec,
-                                        compute, history_needed, lookback, spec)
+from whale.indicators._registry import (
+    HISTORY_TOLERANCE,
+    REGISTRY,
+    IndicatorBuffers,
+    KernelSpec,
+    compute,
+    history_needed,
+    lookback,
+    spec,
+)
 
 __all__ = ["HISTORY_TOLERANCE", "REGISTRY", "IndicatorBuffers", "KernelSpec", "compute", "history_needed",
            "lookback", "names", "spec"]

@@ -6,8 +6,7 @@ import math
 
 from numba import njit
 
-from whale.indicators._core import (NAN, _k_ema, _k_extreme, _k_sma, ema_seed, prev_of, true_range_at,
-                                    window_ok)
+from whale.indicators._core import NAN, _k_ema, _k_extreme, _k_sma, ema_seed, prev_of, true_range_at, window_ok
 from whale.indicators._registry import KernelSpec, compute, decay_candles, register
 
 # ----------------------------------------------------------------------------------------------
@@ -97,7 +96,7 @@ def _k_kama(x, period, fast, slow, out, noise, start, end):
 
 def _kama_history(period, fast, slow):
     # The slowest smoothing constant (flat market, ER 0) would need ~3300 candles at the defaults;
-    # real markets keep ER well above 0: 279 measured on shared/data, this gives ~1100 (4x margin).
+    # real markets keep ER well above 0: 279 measured on data/, this gives ~1100 (4x margin).
     return period + decay_candles(1.0 - (2.0 / (slow + 1.0)) ** 2, 1e-2)
 
 

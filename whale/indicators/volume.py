@@ -10,8 +10,7 @@ import math
 
 from numba import njit
 
-from whale.indicators._core import (FLOW_BUY_SELL, FLOW_CLV, FLOW_PRICE_VOLUME, FLOW_VOLUME, NAN,
-                                    _k_flow_sums, prev_of)
+from whale.indicators._core import FLOW_BUY_SELL, FLOW_CLV, FLOW_PRICE_VOLUME, FLOW_VOLUME, NAN, _k_flow_sums, prev_of
 from whale.indicators._registry import KernelSpec, compute, register
 
 DAY_MS = 86_400_000

@@ -22,12 +22,12 @@ class Candles:
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
-    def slice(self, start: int, stop: int) -> "Candles":
+    def slice(self, start: int, stop: int) -> Candles:
         return Candles(self.ts[start:stop], self.open[start:stop], self.high[start:stop],
                        self.low[start:stop], self.close[start:stop], self.volume[start:stop], self.interval)
 
     @staticmethod
-    def from_arrays(ts, open_, high, low, close, volume, interval: str) -> "Candles":
+    def from_arrays(ts, open_, high, low, close, volume, interval: str) -> Candles:
         f = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
         return Candles(np.ascontiguousarray(ts, dtype=np.int64), f(open_), f(high), f(low), f(close),
                        f(volume), interval)

@@ -34,6 +34,16 @@ class Instrument:
     def step(self) -> float:
         return float(self.qty_step)
 
+    @property
+    def price_decimals(self) -> int:
+        """Digits after the point of a price: tickSize 0.10 -> 2."""
+        return decimal_places(self.tick_size)
+
+    @property
+    def qty_decimals(self) -> int:
+        """Digits after the point of a quantity: qtyStep 0.001 -> 3."""
+        return decimal_places(self.qty_step)
+
     def price_decimal(self, ticks: int) -> Decimal:
         """A price given in whole ticks, exactly."""
         return Decimal(ticks) * self.tick_size
@@ -41,6 +51,14 @@ class Instrument:
     def qty_decimal(self, steps: int) -> Decimal:
         """A quantity given in whole qtySteps, exactly."""
         return Decimal(steps) * self.qty_step
+
+
+def decimal_places(step: Decimal) -> int:
+    """Digits after the point of a finite step as written: Decimal('0.10') -> 2, Decimal('1') -> 0."""
+    exponent = step.as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N', 'F': NaN or infinity
+        raise ValueError(f"not a finite step: {step}")
+    return max(0, -exponent)
 
 
 def _inst(symbol: str, tick: str, step: str, min_qty: str, max_qty: str, max_mkt: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from whale.market.candles import Candles
-from whale.market.intervals import bucket_end, bucket_start, interval_ms, MONTH
+from whale.market.intervals import MONTH, bucket_end, bucket_start, interval_ms
 
 
 def resample(candles: Candles, target: str) -> Candles:

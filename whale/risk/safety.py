@@ -1,18 +1,24 @@
 """The safety monitor: the bot's trading state from equity, streams and connection failures.
 
-States (NautilusTrader's vocabulary plus EMERGENCY), from the least to the most severe:
+States (NautilusTrader's vocabulary plus EMERGENCY), from the least to the most severe, each with
+what it allows, what sets it, and when it goes back to ACTIVE:
 
-| state | entries | exits | set by | back to ACTIVE when |
-|---|---|---|---|---|
-| ACTIVE | yes | yes | - | - |
-| REDUCING | no | yes (and reductions) | drawdown from the peak equity > `max_drawdown_soft_percent` | the drawdown is back to at most half the soft limit |
-| HALTED | no | yes | a stream silent for >= `stale_stream_sec` (or with no message yet: age None); `max_failures` (3) or more consecutive connection failures; the day's loss >= `daily_loss_limit_percent` of the UTC day's start equity; `max_stop_failures` (3) or more failures in a row to set a stop on the exchange | the stream is fresh again / the failures are reset, at once; the daily-loss halt lasts until the next UTC day; the stop failures: once a stop is set, or 15 minutes (market time) after the last failure |
-| EMERGENCY | no | close everything, then stop | equity < `min_balance_usdt`, or drawdown > `max_drawdown_hard_percent` | never: terminal |
+- ACTIVE: entries and exits.
+- REDUCING: exits (and reductions), no entries. Set by a drawdown from the peak equity >
+  `max_drawdown_soft_percent`; back to ACTIVE once the drawdown is back to at most half the soft limit.
+- HALTED: exits, no entries. Set by a stream silent for >= `stale_stream_sec` (or with no message yet:
+  age None); `max_failures` (3) or more consecutive connection failures; the day's loss >=
+  `daily_loss_limit_percent` of the UTC day's start equity; `max_stop_failures` (3) or more failures in
+  a row to set a stop on the exchange. Back to ACTIVE at once when the stream is fresh again / the
+  failures are reset; the daily-loss halt lasts until the next UTC day; the stop failures once a stop
+  is set, or 15 minutes (market time) after the last failure.
+- EMERGENCY: no entries; close everything, then stop. Set by equity < `min_balance_usdt`, or drawdown >
+  `max_drawdown_hard_percent`. Never back: terminal.
 
 When several causes hold, the most severe state wins and `reasons` lists every cause, the
 winning state's first (in EMERGENCY the soft-drawdown reason is left out: the emergency's own
-reason already names the drawdown or the balance). Edges: the daily loss halts AT the limit; the drawdowns must be BEYOND
-their limits; equity exactly at the floor is allowed.
+reason already names the drawdown or the balance). Edges: the daily loss halts AT the limit; the
+drawdowns must be BEYOND their limits; equity exactly at the floor is allowed.
 
 The peak is the highest equity seen since start (the start equity included). The UTC day's
 start equity is the start equity on the first day, then the equity at the first check of each new
@@ -32,6 +38,7 @@ import datetime
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeGuard
 
 from whale.config.model import Safety
 from whale.risk.validator import fmt_amount, fmt_pct
@@ -93,7 +100,7 @@ def emergency_plan(status: SafetyStatus) -> EmergencyPlan | None:
     return EmergencyPlan(tuple(status.reasons)) if status.state == EMERGENCY else None
 
 
-def _valid(x: float | None) -> bool:
+def _valid(x: float | None) -> TypeGuard[float]:
     return x is not None and math.isfinite(x)
 
 

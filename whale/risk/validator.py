@@ -1,4 +1,4 @@
-"""The signal validator: the last check before an entry order is sent (whalebot.md §8).
+"""The signal validator: the last check before an entry order is sent (docs/density_and_safety.md#signal-validator).
 
 Rules, in the order they are checked (the first that fails is reported):
 

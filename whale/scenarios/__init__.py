@@ -18,10 +18,10 @@ from typing import Any
 
 from whale.market.candles import Candles
 
-REGISTRY: dict[str, type["Scenario"]] = {}
+REGISTRY: dict[str, type[Scenario]] = {}
 
 
-def register(cls: type["Scenario"]) -> type["Scenario"]:
+def register(cls: type[Scenario]) -> type[Scenario]:
     REGISTRY[cls.name] = cls
     return cls
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from whale.market.candles import Candles
 from whale.scenarios import Scenario
@@ -29,7 +31,8 @@ COMMON = {
 # (close_on_opposite_signal off), so what closes it is a density rule, an advanced exit or the
 # exchange's stop or target. Density stops are tight (0.1 % behind a breakout's wall): at the
 # default 1 % risk the demo's 1,000 USDT would need a 10,000 USDT position, beyond the 5x leverage
-# (the entry is skipped), so these scenarios risk 0.25 % a trade.
+# and the 300 % exposure cap (the entry would be cut to the caps), so these scenarios risk 0.25 % a
+# trade, which fits.
 DENSITY = {
     **COMMON,
     "strategy.mode": "density",
@@ -70,10 +73,10 @@ class Scripted(Scenario):
 
     config: dict = field(default_factory=lambda: dict(DENSITY))
     speed = SPEED
-    script = {}  # {replayed candle: (action, ...)}
-    trade = None  # Expect
-    log = ()  # regular expressions the log lines must match, in this order
-    log_anywhere = ()  # and some that must match somewhere (events whose order is a race)
+    script: ClassVar[Mapping[int, tuple[tuple, ...]]] = {}  # {replayed candle: (action, ...)}
+    trade: ClassVar[Expect | None] = None
+    log: ClassVar[tuple[str, ...]] = ()  # regular expressions the log lines must match, in this order
+    log_anywhere: ClassVar[tuple[str, ...]] = ()  # and some that must match somewhere (events whose order is a race)
 
     def __post_init__(self) -> None:
         self.path = self.build()
@@ -113,7 +116,7 @@ class Scripted(Scenario):
 
     def check(self, result, workdir: Path) -> list[str]:
         trades = journal(workdir)
-        problems = []
+        problems: list[str] = []
         if self.trade is not None:
             problems += expect_trade(trades, 0, side=self.trade.side, strategy="density", reason=self.trade.reason)
             problems += density_kind(trades, 0, self.trade.kind)

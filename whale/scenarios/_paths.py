@@ -51,7 +51,7 @@ class PathBuilder:
         low = np.minimum(open_, close) - wick[1]
         self.rows: list[tuple[float, float, float, float, float]] = [
             (self.at(o), self.at(h), self.at(lo), self.at(c), v)
-            for o, h, lo, c, v in zip(open_, high, low, close, volume * rng.uniform(0.6, 1.4, history))]
+            for o, h, lo, c, v in zip(open_, high, low, close, volume * rng.uniform(0.6, 1.4, history), strict=True)]
         self.history = history
 
     def at(self, pct: float) -> float:
@@ -81,7 +81,7 @@ class PathBuilder:
 
     def candles(self) -> Candles:
         n = len(self.rows)
-        cols = list(zip(*self.rows))
+        cols = list(zip(*self.rows, strict=True))
         ts = START_MS + MINUTE_MS * np.arange(n, dtype=np.int64)
         return Candles.from_arrays(ts, cols[0], cols[1], cols[2], cols[3], cols[4], "1")
 

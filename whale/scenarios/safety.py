@@ -11,7 +11,14 @@ from whale.candle_file import BUNDLED_DATA, load_candle_file
 from whale.market.candles import Candles
 from whale.scenarios import Scenario, register
 from whale.scenarios._base import (
-    BID_WALL, COMMON, SPEED, Expect, Scripted, bounce_long, expect_log, log_text,
+    BID_WALL,
+    COMMON,
+    SPEED,
+    Expect,
+    Scripted,
+    bounce_long,
+    expect_log,
+    log_text,
 )
 from whale.scenarios._paths import PathBuilder
 

@@ -86,7 +86,7 @@ class Book:
         self.buyer_last = True
         self.now = 0
         self.version = 0  # bumps whenever anything that shapes the book changes
-        self._cache_key = None
+        self._cache_key: tuple[int, int] | None = None
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # --- state ---
@@ -179,7 +179,7 @@ class Book:
         return self._cache
 
     def _with_walls(self, ticks: np.ndarray, sizes: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-        level = dict(zip(ticks.tolist(), sizes.tolist()))
+        level = dict(zip(ticks.tolist(), sizes.tolist(), strict=True))
         for w in self.walls.values():
             if w.side != side:
                 continue

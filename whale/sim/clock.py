@@ -1,4 +1,4 @@
-"""The simulator's two clocks (architecture.md principle 8).
+"""The simulator's two clocks (docs/architecture.md, principle 8).
 
 The wall clock signs and checks requests (X-BAPI-TIMESTAMP, recv_window, WS `expires`) and answers
 `/v5/market/time`; the replay clock stamps everything the market and the matching engine emit

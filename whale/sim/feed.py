@@ -9,6 +9,7 @@ gets a snapshot of the last published state (orderbook, tickers) and then the sh
 
 from __future__ import annotations
 
+from whale.sim.bad_data import bad_kline, bad_ticker
 from whale.sim.market import Market
 from whale.sim.tape import KLINE_INTERVALS, Tape
 from whale.sim.ws import Conn, Hub, dumps
@@ -28,7 +29,8 @@ class BookStream:
     def current(self, market: Market) -> tuple[dict[int, int], dict[int, int]]:
         bids, bsz, asks, asz = market.book.levels()
         d = self.depth
-        return dict(zip(bids[:d].tolist(), bsz[:d].tolist())), dict(zip(asks[:d].tolist(), asz[:d].tolist()))
+        return (dict(zip(bids[:d].tolist(), bsz[:d].tolist(), strict=True)),
+                dict(zip(asks[:d].tolist(), asz[:d].tolist(), strict=True)))
 
 
 class Feed:
@@ -47,6 +49,7 @@ class Feed:
         self._book_version = market.book.version  # the book as of the last flush
         hub.source = self
         hub.faults.actions["book"] = self.book_fault
+        hub.faults.actions["bad_market"] = self.send_bad_ticker
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -102,8 +105,17 @@ class Feed:
         self._flush_books(now)
         if self.ticker_last is not None and hub.subscribed(self.ticker_topic):
             self._publish_ticker(now)
+        if closing is not None:
+            due = hub.faults.market_fault_on_close()
+            if due == "ticker_zero_price":
+                self.send_bad_ticker(due)
+            elif due is not None:
+                hub.faults.bad_market_armed.append(due)
+        corrupted = False
         for topic in [t for t in hub.topics if t in self.kline_topics]:
-            self._publish_kline(topic, self.kline_topics[topic], closing, now)
+            corrupted |= self._publish_kline(topic, self.kline_topics[topic], closing, now)
+        if corrupted:
+            hub.faults.bad_market_armed.clear()
 
     def _flush_books(self, now: int) -> None:
         """Deltas to subscribed depths; an unwatched depth still advances `u` when the book moved, so
@@ -140,6 +152,8 @@ class Feed:
             bs.u += 1
             self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bids, asks, now))
             return
+        if bs.bids is None or bs.asks is None:  # no snapshot sent yet: no delta to make
+            return
         db = _changes(bs.bids, bids)
         da = _changes(bs.asks, asks)
         if not db and not da:
@@ -151,6 +165,8 @@ class Feed:
     def _publish_ticker(self, now: int) -> None:
         cur = self.market.ticker()
         last = self.ticker_last
+        if last is None:  # no snapshot sent yet: no delta to make
+            return
         delta = {k: v for k, v in cur.items() if last.get(k) != v}
         if not delta:
             return
@@ -159,7 +175,8 @@ class Feed:
         self.hub.publish(self.ticker_topic, dumps({"topic": self.ticker_topic, "type": "delta", "data": delta,
                                                    "cs": self.market.seq, "ts": now}))
 
-    def _publish_kline(self, topic: str, interval: str, closing: int | None, now: int) -> None:
+    def _publish_kline(self, topic: str, interval: str, closing: int | None, now: int) -> bool:
+        """Publish the kline if it changed; True when armed bad-market faults went out before it."""
         tape, m = self.tape, self.market
         if closing is not None:
             row = tape.forming_row(interval, closing, (closing, tape.k - 1))
@@ -168,7 +185,7 @@ class Feed:
             row = tape.forming_row(interval, m.closed, m.forming)
             confirm = False
         if row is None:
-            return
+            return False
         start, o, h, lo, c, v, turn = row
         inst = m.inst
         data = {"start": start, "end": tape.end_of(interval, start), "interval": interval,
@@ -177,10 +194,23 @@ class Feed:
                 "confirm": confirm}
         key = tuple(data.values())
         if self.kline_last.get(topic) == key:
-            return  # nothing a client could see has changed
+            return False  # nothing a client could see has changed
         self.kline_last[topic] = key
         data["timestamp"] = now
+        armed = list(self.hub.faults.bad_market_armed) if confirm else []
+        for kind in armed:  # the bad copy first: a client that took it would drop the real one as a duplicate
+            self.hub.publish(topic, dumps({"topic": topic, "data": [bad_kline(data, kind)], "ts": now,
+                                           "type": "snapshot"}))
         self.hub.publish(topic, dumps({"topic": topic, "data": [data], "ts": now, "type": "snapshot"}))
+        return bool(armed)
+
+    def send_bad_ticker(self, kind: str) -> None:
+        """A ticker delta with lastPrice "0" (the only ticker kind of bad_market)."""
+        if not self.hub.subscribed(self.ticker_topic):
+            return
+        now = self.market.clock.now_ms()
+        self.hub.publish(self.ticker_topic, dumps({"topic": self.ticker_topic, "type": "delta",
+                                                  "data": bad_ticker(self.symbol), "cs": self.market.seq, "ts": now}))
 
     # ------------------------------------------------------------------ faults
 

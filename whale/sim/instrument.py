@@ -24,6 +24,8 @@ class SimInstrument:
     qty_decimals: int
     tick: float = field(init=False)
     step: float = field(init=False)
+    _price_text: dict[int, str] = field(init=False, repr=False, compare=False)  # caches of the wire texts
+    _qty_text: dict[int, str] = field(init=False, repr=False, compare=False)
 
     @property
     def symbol(self) -> str:
@@ -129,6 +131,4 @@ def parse_decimal(value, field: str, *, positive: bool = True, allow_zero: bool 
 def sim_instrument(symbol: str, prices: np.ndarray | None) -> SimInstrument:
     rules = instrument_for(symbol, prices)
     base = symbol[:-4] if symbol.endswith("USDT") else symbol
-    scale = max(0, -rules.tick_size.as_tuple().exponent)
-    qty_dec = max(0, -rules.qty_step.as_tuple().exponent)
-    return SimInstrument(rules, base, scale, qty_dec)
+    return SimInstrument(rules, base, rules.price_decimals, rules.qty_decimals)

@@ -4,7 +4,6 @@ time."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections import deque
 
@@ -20,7 +19,7 @@ Trade = tuple[int, str, int, int, str, int, int]
 
 
 class Market:
-    def __init__(self, tape: Tape, book: Book, clock: ReplayClock, fees: Fees, start_index: int, seed: int) -> None:
+    def __init__(self, tape: Tape, book: Book, clock: ReplayClock, fees: Fees, start_index: int) -> None:
         self.tape = tape
         self.inst = tape.instrument
         self.book = book
@@ -36,7 +35,7 @@ class Market:
         self.pending: list[Trade] = []
         self.seq = 7_000_000_000
         self.trade_no = 0
-        self._trade_prefix = str(uuid.UUID(int=random.Random(seed * 7919 + 17).getrandbits(128), version=4))[:24]
+        self._trade_prefix = str(uuid.uuid4())[:24]  # trade ids unique across runs, as Bybit's
         book.set_price(self.last_tick, self.buyer_last, clock.now_ms())
 
     @property
@@ -120,10 +119,11 @@ class Market:
         pt, qt = self.inst.price_text, self.inst.qty_text
         ticks = ticks.tolist() if hasattr(ticks, "tolist") else ticks
         sizes = sizes.tolist() if hasattr(sizes, "tolist") else sizes
-        return [[pt(t), qt(s)] for t, s in zip(ticks, sizes)]
+        return [[pt(t), qt(s)] for t, s in zip(ticks, sizes, strict=True)]
 
     def trade_rest(self, t: Trade) -> dict:
-        return {"execId": self.trade_id(t[5]), "symbol": self.inst.symbol, "price": self.inst.fmt_price(t[3] * self.inst.tick),
+        return {"execId": self.trade_id(t[5]), "symbol": self.inst.symbol,
+                "price": self.inst.fmt_price(t[3] * self.inst.tick),
                 "size": self.inst.fmt_qty(t[2] * self.inst.step), "side": t[1], "time": str(t[0]),
                 "isBlockTrade": False, "isRPITrade": False, "seq": str(t[6])}
 

@@ -19,22 +19,34 @@ Fill model (shared with the backtest through whale.fills):
 from __future__ import annotations
 
 import logging
-import random
 import re
 import uuid
 from decimal import Decimal
+from typing import Literal, overload
 
 from whale.config.model import Fees
 from whale.fills import (
-    LONG, SHORT, FUNDING_PERIOD_MS, ceil_ticks, fee, floor_ticks, funding_payment, funding_times_in, pnl,
-    limit_reached, stop_crossed, target_crossed, taker_fill_ticks, trailing_stop_level,
+    FUNDING_PERIOD_MS,
+    LONG,
+    SHORT,
+    ceil_ticks,
+    fee,
+    floor_ticks,
+    funding_payment,
+    funding_times_in,
+    limit_reached,
+    pnl,
+    stop_crossed,
+    taker_fill_ticks,
+    target_crossed,
+    trailing_stop_level,
 )
 from whale.sim import codes, payloads
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError, params_error
 from whale.sim.instrument import SimInstrument, parse_decimal
-from whale.sim.records import D0, Fill, ClosedPnl, Order, Position
+from whale.sim.records import D0, ClosedPnl, Fill, Order, Position
 
 log = logging.getLogger("whalebot.sim")
 
@@ -42,7 +54,10 @@ Q8 = Decimal("0.00000001")
 LINK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 MMR = Decimal("0.005")
 MARKET_PROTECTION = 0.03  # the internal IOC price a Market order is echoed with: last +/- 3 %
-SEVEN_DAYS = 7 * 86_400_000
+ONE_DAY = 86_400_000
+SEVEN_DAYS = 7 * ONE_DAY
+FINAL_STATUSES = ("Filled", "Cancelled", "Rejected", "Triggered", "Deactivated", "PartiallyFilledCanceled")
+SHORT_LIVED_STATUSES = ("Cancelled", "Rejected", "Deactivated")  # order/history keeps these (unfilled) 24 h
 ORDER_FILTERS = ("Order", "StopOrder", "tpslOrder")
 _TRUE = (True, "true", "True", "1", 1)
 
@@ -56,14 +71,16 @@ def flag(value) -> bool:
 
 
 class Ids:
-    """Order and execution ids, UUID-shaped, reproducible from a seed."""
+    """Order and execution ids: random UUIDs, unique across runs and restarts as Bybit's are (so a
+    client never confuses one run's order with another's). Nothing orders or decides by an id, so
+    replays stay deterministic; only the execution `seq` counts up from a fixed start."""
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+    def __init__(self) -> None:
         self.exec_seq = 1_000_000_000
 
-    def uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+    @staticmethod
+    def uuid() -> str:
+        return str(uuid.uuid4())
 
     def next_seq(self) -> int:
         self.exec_seq += 1
@@ -488,7 +505,7 @@ class Exchange:
             if level and o is None:
                 o = pos.stops[kind] = self._stop_order(pos, kind, level)
                 self._emit_order(o)
-            elif level and o.trigger_price != level:
+            elif level and o is not None and o.trigger_price != level:
                 o.trigger_price = level
                 o.trigger_f = float(level)
                 o.updated = self.now
@@ -796,31 +813,36 @@ class Exchange:
         if oid or link:
             o = self.orders.get(oid) if oid else self.orders.get(self.by_link.get(link, ""))
             return [o] if o is not None else []
-        flt = p.get("orderFilter") or ""
-        if flt and flt not in ORDER_FILTERS:
-            raise params_error(f"orderFilter invalid: {flt!r}")
         if str(p.get("openOnly", "0")) == "1":
             items = [o for o in self.orders.values() if not o.is_open][-500:]
         else:
             items = list(self.active.values())
-        if flt == "Order":
-            items = [o for o in items if not o.is_conditional]
-        elif flt == "StopOrder":
-            items = [o for o in items if o.stop_order_type == "Stop"]
-        elif flt == "tpslOrder":
-            items = [o for o in items if o.is_tpsl]
-        return sorted(items, key=lambda o: o.created, reverse=True)
+        return _newest_first(_by_filter(items, p.get("orderFilter") or ""))
+
+    def order_history(self, p: dict) -> list[Order]:
+        """/v5/order/history for a unified account: closed orders only (open ones are refused with
+        181017 when asked for by status), created inside the 7-day window; fully cancelled,
+        rejected and deactivated orders only for 24 h after they ended."""
+        status = p.get("orderStatus") or ""
+        if status and status not in FINAL_STATUSES:
+            raise ExchangeError(codes.NOT_FINAL_STATUS, "OrderStatus must be final status")
+        start, end = self.window(p)
+        oid = p.get("orderId") or ""
+        link = p.get("orderLinkId") or ""
+        short_since = self.now - ONE_DAY
+        items = [o for o in self.orders.values()
+                 if not o.is_open and start <= o.created <= end and (not status or o.status == status)
+                 and (not oid or o.order_id == oid) and (not link or o.link_id == link)
+                 and not (o.status in SHORT_LIVED_STATUSES and not o.cum_qty and o.updated < short_since)]
+        return _newest_first(_by_filter(items, p.get("orderFilter") or ""))
 
     def window(self, p: dict) -> tuple[int, int]:
         start = _opt_int(p.get("startTime"), "startTime")
         end = _opt_int(p.get("endTime"), "endTime")
-        if start is None and end is None:
-            end = self.now
+        if end is None:
+            end = self.now if start is None else start + SEVEN_DAYS
+        if start is None:
             start = end - SEVEN_DAYS
-        elif start is None:
-            start = end - SEVEN_DAYS
-        elif end is None:
-            end = start + SEVEN_DAYS
         if end - start > SEVEN_DAYS:
             raise params_error("The time range between startTime and endTime cannot exceed 7 days")
         return start, end
@@ -839,6 +861,22 @@ class Exchange:
         return [c for c in self.closed if start <= c.time <= end][::-1]
 
 
+def _by_filter(items: list[Order], flt: str) -> list[Order]:
+    if flt and flt not in ORDER_FILTERS:
+        raise params_error(f"orderFilter invalid: {flt!r}")
+    if flt == "Order":
+        return [o for o in items if not o.is_conditional]
+    if flt == "StopOrder":
+        return [o for o in items if o.stop_order_type == "Stop"]
+    if flt == "tpslOrder":
+        return [o for o in items if o.is_tpsl]
+    return items
+
+
+def _newest_first(items: list[Order]) -> list[Order]:
+    return sorted(items, key=lambda o: o.created, reverse=True)
+
+
 def _int(value, name: str) -> int:
     if isinstance(value, bool):
         raise params_error(f"{name} invalid: {value!r}")
@@ -852,6 +890,10 @@ def _opt_int(value, name: str) -> int | None:
     return None if value in (None, "") else _int(value, name)
 
 
+@overload
+def _opt_decimal(value, name: str, none_if_absent: Literal[False] = False) -> Decimal: ...
+@overload
+def _opt_decimal(value, name: str, none_if_absent: bool) -> Decimal | None: ...
 def _opt_decimal(value, name: str, none_if_absent: bool = False) -> Decimal | None:
     """An optional price field: absent -> D0 (or None with none_if_absent), "0" -> D0 (clear)."""
     if value is None or value == "":

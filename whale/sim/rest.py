@@ -1,5 +1,7 @@
 """Bybit V5 REST: routing, auth, rate limits, REST faults and the handlers of every endpoint
-Whalebot uses (category=linear, one symbol, one UNIFIED account).
+Whalebot uses, plus those a general client such as ccxt calls first (account and key info, coin
+info, fee rates, order history). One linear symbol, one UNIFIED account; Bybit's other categories
+are valid and hold no instrument.
 
 Business errors are HTTP 200 envelopes with a retCode, as Bybit answers; unknown paths are HTTP 404.
 """
@@ -10,14 +12,17 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from whale.sim import codes, payloads
 from whale.sim.codes import ExchangeError, params_error
+from whale.sim.faults import instrument_info_with_faults
 from whale.sim.httpio import HttpRequest, response_bytes
 from whale.sim.payloads import envelope
+from whale.sim.records import Order
 
 if TYPE_CHECKING:
     from whale.sim.server import Core
@@ -27,10 +32,29 @@ log = logging.getLogger("whalebot.sim")
 HOLD = object()  # the request is held and the connection closed without an answer (a timeout fault)
 
 
+ALL = ("linear", "inverse", "spot", "option")  # Bybit's categories
+DERIVATIVES = ("linear", "inverse", "option")
+
+
 @dataclass(frozen=True)
 class Route:
     handler: Callable[[dict], dict]
     private: bool
+    categories: tuple[str, ...] = ()  # the categories Bybit accepts here; () = the endpoint takes none
+    empty: Callable[[str], dict] | None = None  # the answer in a category that holds no instrument
+    default_category: str | None = None  # when the request names none (kline: linear)
+
+
+def _listing(cat: str) -> dict:
+    return {"category": cat, "list": [], "nextPageCursor": ""}
+
+
+def _plain_list(cat: str) -> dict:
+    return {"category": cat, "list": []}
+
+
+def _fee_rates(cat: str) -> dict:
+    return {"category": cat, "list": []} if cat in ("spot", "option") else {"list": []}
 
 
 class Rest:
@@ -39,23 +63,28 @@ class Rest:
         c = core
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "market/time"): Route(self.time, False),
-            ("GET", "market/kline"): Route(self.kline, False),
-            ("GET", "market/tickers"): Route(self.tickers, False),
-            ("GET", "market/orderbook"): Route(self.orderbook, False),
-            ("GET", "market/instruments-info"): Route(self.instruments, False),
-            ("GET", "market/recent-trade"): Route(self.recent_trade, False),
-            ("POST", "order/create"): Route(self._order_ref(c.exchange.create_order), True),
-            ("POST", "order/amend"): Route(self._order_ref(c.exchange.amend_order), True),
-            ("POST", "order/cancel"): Route(self._order_ref(c.exchange.cancel_order), True),
-            ("POST", "order/cancel-all"): Route(self.cancel_all, True),
-            ("GET", "order/realtime"): Route(self.realtime, True),
-            ("GET", "position/list"): Route(self.positions, True),
-            ("POST", "position/trading-stop"): Route(self._empty(c.exchange.trading_stop), True),
-            ("POST", "position/set-leverage"): Route(self._empty(c.exchange.set_leverage), True),
-            ("POST", "position/switch-mode"): Route(self.switch_mode, True),
+            ("GET", "market/kline"): Route(self.kline, False, ("linear", "inverse", "spot"), default_category="linear"),
+            ("GET", "market/tickers"): Route(self.tickers, False, ALL, _plain_list),
+            ("GET", "market/orderbook"): Route(self.orderbook, False, ALL),
+            ("GET", "market/instruments-info"): Route(self.instruments, False, ALL, _listing),
+            ("GET", "market/recent-trade"): Route(self.recent_trade, False, ALL, _plain_list),
+            ("POST", "order/create"): Route(self._order_ref(c.exchange.create_order), True, ALL),
+            ("POST", "order/amend"): Route(self._order_ref(c.exchange.amend_order), True, ALL),
+            ("POST", "order/cancel"): Route(self._order_ref(c.exchange.cancel_order), True, ALL),
+            ("POST", "order/cancel-all"): Route(self.cancel_all, True, ALL, lambda cat: {"list": [], "success": "1"}),
+            ("GET", "order/realtime"): Route(self.realtime, True, ALL, _listing),
+            ("GET", "order/history"): Route(self.history, True, ALL, _listing),
+            ("GET", "position/list"): Route(self.positions, True, DERIVATIVES, _listing),
+            ("POST", "position/trading-stop"): Route(self._empty(c.exchange.trading_stop), True, DERIVATIVES),
+            ("POST", "position/set-leverage"): Route(self._empty(c.exchange.set_leverage), True, ("linear", "inverse")),
+            ("POST", "position/switch-mode"): Route(self.switch_mode, True, ("linear",)),
             ("GET", "account/wallet-balance"): Route(self.wallet, True),
-            ("GET", "execution/list"): Route(self.executions, True),
-            ("GET", "position/closed-pnl"): Route(self.closed_pnl, True),
+            ("GET", "account/info"): Route(self.account_info, True),
+            ("GET", "account/fee-rate"): Route(self.fee_rate, True, ALL, _fee_rates),
+            ("GET", "user/query-api"): Route(self.query_api, True),
+            ("GET", "asset/coin/query-info"): Route(self.coin_info, True),
+            ("GET", "execution/list"): Route(self.executions, True, ALL, _listing),
+            ("GET", "position/closed-pnl"): Route(self.closed_pnl, True, ("linear", "inverse"), _listing),
         }
 
     # ------------------------------------------------------------------ dispatch
@@ -107,7 +136,10 @@ class Rest:
 
     def _run(self, route: Route, params: dict) -> tuple[dict | None, tuple[int, str] | None]:
         try:
-            result = route.handler(params)
+            if route.categories and self._category(route, params) != "linear":
+                result = self._no_instrument(route, params)
+            else:
+                result = route.handler(params)
             problem = None
         except ExchangeError as exc:
             result, problem = None, (exc.code, exc.message)
@@ -148,10 +180,25 @@ class Rest:
 
     # ------------------------------------------------------------------ common checks
 
-    def _linear(self, p: dict, default: bool = False) -> None:
-        cat = p.get("category", "linear" if default else None)
-        if cat != "linear":
-            raise params_error(f"Illegal category: {cat!r} (the simulator serves linear)")
+    @staticmethod
+    def _category(route: Route, p: dict) -> str:
+        cat = p.get("category") or route.default_category
+        if not cat:
+            raise params_error("Params error: category is required")
+        if cat not in route.categories:
+            raise params_error(f"Illegal category: {cat!r} (this endpoint takes {', '.join(route.categories)})")
+        return cat
+
+    @staticmethod
+    def _no_instrument(route: Route, p: dict) -> dict:
+        """Bybit's spot, inverse and option categories are valid here but hold no instrument: a query
+        answers an empty list, as Bybit does for a category with nothing in it; a request naming a
+        symbol answers "symbol invalid", as for any symbol the exchange does not list."""
+        cat = p["category"]
+        sym = p.get("symbol")
+        if sym or route.empty is None:
+            raise params_error(f"params error: symbol invalid: {sym!r} (the simulator lists no {cat} instruments)")
+        return route.empty(cat)
 
     def _symbol(self, p: dict, required: bool, alternatives: tuple[str, ...] = ()) -> None:
         sym = p.get("symbol")
@@ -168,9 +215,8 @@ class Rest:
             raise params_error(f"params error: symbol invalid: {sym!r} (the simulator serves "
                                f"{self.core.instrument.symbol})")
 
-    def _order_ref(self, action: Callable[[dict], object]) -> Callable[[dict], dict]:
+    def _order_ref(self, action: Callable[[dict], Order]) -> Callable[[dict], dict]:
         def handler(p: dict) -> dict:
-            self._linear(p)
             self._symbol(p, True)
             o = action(p)
             return {"orderId": o.order_id, "orderLinkId": o.link_id}
@@ -178,7 +224,6 @@ class Rest:
 
     def _empty(self, action: Callable[[dict], object]) -> Callable[[dict], dict]:
         def handler(p: dict) -> dict:
-            self._linear(p)
             self._symbol(p, True)
             action(p)
             return {}
@@ -191,7 +236,6 @@ class Rest:
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
     def kline(self, p: dict) -> dict:
-        self._linear(p, default=True)
         self._symbol(p, True)
         interval = p.get("interval") or ""
         tape = self.core.tape
@@ -207,12 +251,10 @@ class Rest:
                 "list": [[str(r[0]), fp(r[1]), fp(r[2]), fp(r[3]), fp(r[4]), fq(r[5]), f"{r[6]:.4f}"] for r in rows]}
 
     def tickers(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, False)
         return {"category": "linear", "list": [self.core.market.ticker_rest()]}
 
     def orderbook(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, True)
         limit = _limit(p, 25, 1000)
         m = self.core.market
@@ -222,15 +264,14 @@ class Rest:
         return {"s": m.inst.symbol, "b": bids, "a": asks, "ts": now, "u": max(1, u), "seq": m.seq, "cts": now}
 
     def instruments(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, False)
         status = p.get("status")
         base = p.get("baseCoin")
         show = (not status or status == "Trading") and (not base or base == self.core.instrument.base_coin)
-        return {"category": "linear", "list": [self.core.instrument.info()] if show else [], "nextPageCursor": ""}
+        info = instrument_info_with_faults(self.core.instrument.info(), self.core.faults.spec.instrument)
+        return {"category": "linear", "list": [info] if show else [], "nextPageCursor": ""}
 
     def recent_trade(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, True)
         limit = _limit(p, 500, 1000)
         m = self.core.market
@@ -240,20 +281,17 @@ class Rest:
     # ------------------------------------------------------------------ trade and account
 
     def cancel_all(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, True, ("baseCoin", "settleCoin"))
         done = self.core.exchange.cancel_all(p)
         return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
 
     def realtime(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, True, ("baseCoin", "settleCoin"))
         ex = self.core.exchange
         items, cursor = _page(ex.open_orders(p), p, 20, 50)
         return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o in items]}
 
     def positions(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, True, ("settleCoin",))
         ex = self.core.exchange
         rows = list(ex.positions.values())
@@ -263,7 +301,6 @@ class Rest:
         return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.position_rest(r, ex) for r in items]}
 
     def switch_mode(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, True, ("coin",))
         self.core.exchange.switch_mode(p)
         return {}
@@ -278,8 +315,30 @@ class Rest:
             account["coin"] = []
         return {"list": [account]}
 
+    def history(self, p: dict) -> dict:
+        self._symbol(p, False, ("baseCoin", "settleCoin"))
+        ex = self.core.exchange
+        items, cursor = _page(ex.order_history(p), p, 20, 50)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o in items]}
+
+    def fee_rate(self, p: dict) -> dict:
+        self._symbol(p, False)
+        fees = self.core.exchange.fees
+        return {"list": [{"symbol": self.core.instrument.symbol, "takerFeeRate": payloads.money(fees.taker_rate),
+                          "makerFeeRate": payloads.money(fees.maker_rate)}]}
+
+    def account_info(self, p: dict) -> dict:
+        return payloads.account_info(self.core.started_ms)
+
+    def query_api(self, p: dict) -> dict:
+        return payloads.api_key_info(self.core.creds.api_key, self.core.started_ms)
+
+    def coin_info(self, p: dict) -> dict:
+        coins = ["USDT", self.core.instrument.base_coin]
+        wanted = p.get("coin") or ""
+        return {"rows": [payloads.coin_info(c) for c in coins if not wanted or c == wanted]}
+
     def executions(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, False)
         ex = self.core.exchange
         items, cursor = _page(ex.executions(p), p, 50, 100)
@@ -287,7 +346,6 @@ class Rest:
                 "list": [payloads.execution_rest(f, ex) for f in items]}
 
     def closed_pnl(self, p: dict) -> dict:
-        self._linear(p)
         self._symbol(p, False)
         ex = self.core.exchange
         items, cursor = _page(ex.closed_pnl(p), p, 50, 100)

@@ -13,10 +13,10 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from whale.sim.auth import Credentials
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock, WallClock
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET, HOST
-from whale.sim.faults import FaultSpec, Faults, parse_faults
+from whale.sim.faults import Faults, FaultSpec, parse_faults
 from whale.sim.feed import Feed
 from whale.sim.httpio import HttpError, read_request, response_bytes
 from whale.sim.instrument import SimInstrument, sim_instrument
@@ -37,7 +37,7 @@ from whale.sim.limits import RateLimiter
 from whale.sim.market import Market
 from whale.sim.matching import Exchange, Ids
 from whale.sim.replay import Replay
-from whale.sim.rest import HOLD, Rest
+from whale.sim.rest import Rest
 from whale.sim.tape import Tape
 from whale.sim.ws import Hub
 from whale.sim.wsproto import handshake_response
@@ -79,6 +79,7 @@ class Core:
     def __init__(self, cfg: SimConfig, candles: Candles, symbol: str, wall: WallClock, run) -> None:
         start = _start_index(cfg, candles)
         self.wall = wall
+        self.started_ms = wall.now_ms()  # when the simulated account and its API key were "created"
         self.instrument: SimInstrument = sim_instrument(symbol, candles.close)
         self.tape = Tape(candles, self.instrument, cfg.ticks_per_candle)
         self.clock = ReplayClock(int(candles.ts[start]) - 1)
@@ -88,8 +89,8 @@ class Core:
         level_qty = cfg.book_level_qty or float(np.median(candles.volume)) / 50.0
         self.book = Book(level_ticks, level_qty / inst.step, int(cfg.book_churn_seconds * 1000), cfg.seed,
                          max(1, cfg.book_levels))
-        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start, cfg.seed)
-        self.ids = Ids(cfg.seed)
+        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start)
+        self.ids = Ids()
         self.exchange = Exchange(inst, cfg.fees, cfg.start_balance, self.clock, self.book, self.ids,
                                  self.market.last_tick, cfg.leverage)
         compile_fill_kernels(inst.tick, cfg.fees)  # not on the first order, while a client waits
@@ -122,13 +123,17 @@ def _start_index(cfg: SimConfig, candles: Candles) -> int:
     return start
 
 
-def _load(cfg: SimConfig) -> tuple[Candles, str]:
-    if isinstance(cfg.data, Candles):
-        return cfg.data, (cfg.symbol or "BTCUSDT").upper()
-    path = Path(cfg.data) if cfg.data is not None else BUNDLED_DATA
+def load_data(data: str | Path | Candles | None, symbol: str | None) -> tuple[Candles, str]:
+    """The candles to replay and the symbol to serve them as (from the file name, else BTCUSDT)."""
+    if isinstance(data, Candles):
+        return data, (symbol or "BTCUSDT").upper()
+    path = Path(data) if data is not None else BUNDLED_DATA
     candles = load_candle_file(path).candles
-    symbol = (cfg.symbol or guess_symbol(path) or "BTCUSDT").upper()
-    return candles, symbol
+    return candles, (symbol or guess_symbol(path) or "BTCUSDT").upper()
+
+
+def _load(cfg: SimConfig) -> tuple[Candles, str]:
+    return load_data(cfg.data, cfg.symbol)
 
 
 class WallControl:
@@ -197,7 +202,7 @@ class Simulator:
         self._start_error: BaseException | None = None
         self._stopping: asyncio.Event | None = None
         self._conn_tasks: set[asyncio.Task] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
         self._port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -276,7 +281,8 @@ class Simulator:
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        self._conn_tasks.add(task)
+        if task is not None:  # always: asyncio runs this callback as a task
+            self._conn_tasks.add(task)
         self._transports.add(writer.transport)
         try:
             while True:
@@ -291,7 +297,7 @@ class Simulator:
                     await self.core.hub.serve(kind, reader, writer)
                     return
                 answer = await self.core.rest.handle(req)
-                if answer is HOLD:
+                if not isinstance(answer, bytes):  # HOLD: close without an answer (a timeout fault)
                     break
                 writer.write(answer)
                 await writer.drain()

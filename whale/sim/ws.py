@@ -15,11 +15,13 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable, Protocol
+from typing import Protocol
 
 from whale.sim import wsproto
 from whale.sim.auth import Credentials
+from whale.sim.bad_data import bad_private_data, bad_private_item
 from whale.sim.clock import WallClock
 from whale.sim.faults import Faults
 
@@ -40,7 +42,7 @@ def dumps(obj) -> str:
 class TopicSource(Protocol):
     def valid_topic(self, topic: str) -> bool: ...
 
-    def on_subscribe(self, conn: "Conn", topic: str) -> None: ...
+    def on_subscribe(self, conn: Conn, topic: str) -> None: ...
 
     def on_idle(self, topic: str) -> None: ...
 
@@ -135,6 +137,7 @@ class Hub:
         self._msg_no = 0
         faults.actions["drop"] = self.drop
         faults.actions["malformed"] = self.malformed
+        faults.actions["bad_private"] = self.bad_private
 
     # ------------------------------------------------------------------ publishing
 
@@ -165,20 +168,39 @@ class Hub:
     def publish_private(self, events: list[tuple[str, dict]]) -> None:
         if not events:
             return
-        grouped: dict[str, list[dict]] = {}
+        grouped: dict[str, list] = {}
         for topic, data in events:
             grouped.setdefault(topic, []).append(data)
         for topic, items in grouped.items():
-            for name in (topic, f"{topic}.linear"):
-                subs = self.topics.get(name)
-                if not subs:
-                    continue
-                self._msg_no += 1
-                text = dumps({"id": f"{self._msg_no}{self.symbol}{self.creation_time()}", "topic": name,
-                              "creationTime": self.creation_time(), "data": items})
-                frame = wsproto.text_frame(text)
-                for conn in list(subs):
-                    conn.send_data(frame)
+            if self.faults.private_fault():  # valid JSON, wrong shape: before and inside the real message
+                self._publish_private_data(topic, bad_private_data(topic, self.faults.next_bad_private_kind(),
+                                                                   self.symbol))
+                items = [None, bad_private_item(topic, self.symbol), *items]
+                log.info("sim: fault: bad items in a private %s message", topic)
+            self._publish_private_data(topic, items)
+
+    def _publish_private_data(self, topic: str, data) -> int:
+        """One private message with `data` as given; returns the topic names it went out on."""
+        sent = 0
+        for name in (topic, f"{topic}.linear"):
+            subs = self.topics.get(name)
+            if not subs:
+                continue
+            sent += 1
+            self._msg_no += 1
+            text = dumps({"id": f"{self._msg_no}{self.symbol}{self.creation_time()}", "topic": name,
+                          "creationTime": self.creation_time(), "data": data})
+            frame = wsproto.text_frame(text)
+            for conn in list(subs):
+                conn.send_data(frame)
+        return sent
+
+    def bad_private(self, kind: str) -> int:
+        """A wrong-shape message of `kind` on every private topic now; returns the messages sent."""
+        sent = sum(self._publish_private_data(topic, bad_private_data(topic, kind, self.symbol))
+                   for topic in PRIVATE_TOPICS)
+        log.info("sim: fault: %d wrong-shape private message(s) (%s)", sent, kind)
+        return sent
 
     async def backpressure(self) -> None:
         """Wait while a subscriber's buffer is over the high-water mark; cut a consumer that stays slow."""
@@ -187,7 +209,7 @@ class Hub:
                 continue
             try:
                 await asyncio.wait_for(conn.writer.drain(), SLOW_CONSUMER_SECONDS)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 log.warning("sim: cutting slow %s consumer %s", conn.kind, conn.conn_id)
                 conn.drop("abort")
 
@@ -224,7 +246,11 @@ class Hub:
             while not conn.closed:
                 opcode, payload = await messages.next()
                 if opcode == wsproto.OP_TEXT:
-                    await self._on_text(conn, payload)
+                    try:
+                        await self._on_text(conn, payload)
+                    except Exception:  # noqa: BLE001 - one bad request is answered, never drops the connection
+                        log.exception("sim: %s WebSocket request failed", kind)
+                        self._reply(conn, "", {}, False, "error:the simulator could not handle this request")
                 elif opcode == wsproto.OP_PING:
                     if not conn._stalled()[1]:
                         conn.transport.write(wsproto.frame(wsproto.OP_PONG, payload))

@@ -53,7 +53,11 @@ from whale.config.model import Fees, TakeProfit
 from whale.fills import LONG
 from whale.strategy.density import ASK, BID, DensityTracker, fmt_num, fmt_qty
 from whale.strategy.stops import (
-    EXIT_REASONS, R_AGGRESSIVE, R_COUNTER_DENSITY, R_MOMENTUM, R_RETURN_TO_RANGE,
+    EXIT_REASONS,
+    R_AGGRESSIVE,
+    R_COUNTER_DENSITY,
+    R_MOMENTUM,
+    R_RETURN_TO_RANGE,
 )
 
 COUNTER_DENSITY_TOLERANCES = 2.0
@@ -375,6 +379,8 @@ class AdvancedExits:
 
     def _return_to_range(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
         side, best = pos.side, pos.best_price
+        if best is None:  # _decisions sets it before any rule runs
+            return None
         levels = []
         if pos.kind == "breakout" and pos.density_price is not None:
             levels.append(("its density", pos.density_price))
@@ -450,6 +456,8 @@ class AdvancedExits:
         return None
 
     def _momentum_slowdown(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
+        if self.now_ms is None:  # no update() yet: no price history
+            return None
         v_short = self._short.velocity(self.now_ms, price)
         v_long = self._long.velocity(self.now_ms, price)
         if v_short is None or v_long is None:

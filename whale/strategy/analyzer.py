@@ -76,7 +76,8 @@ class Analyzer:
     @property
     def warmup_reason(self) -> str:
         if self.mtf:
-            parts = [f"{t.warmup} closed {t.interval} candles for the {t.interval} trend" for t in self.mtf.trends.values()]
+            parts = [f"{t.warmup} closed {t.interval} candles for the {t.interval} trend"
+                     for t in self.mtf.trends.values()]
             return "MTF needs " + ", ".join(parts)
         return "the slowest enabled indicator"
 

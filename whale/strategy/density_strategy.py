@@ -193,6 +193,8 @@ class DensityStrategy:
     def _bounce_exit(self, pos: ManagedPosition, tracker: DensityTracker) -> ExitDecision | None:
         side = wall_side(BOUNCE, pos.side)
         level = pos.density_price
+        if level is None:  # manage() only asks for a bounce with its density price
+            return None
         d = tracker.get(side, level, include_pending=True)
         if d is None:
             return ExitDecision.of(R_DENSITY_EROSION, f"the {side} density {fmt_num(level)} the bounce "

@@ -1,4 +1,4 @@
-"""The signal finaliser: threshold, hysteresis and cooldown (reference §4), with state that
+"""The signal finaliser: threshold, hysteresis and cooldown (docs/strategy.md#the-signal-finaliser), with state that
 persists across candles (the original rebuilt it every loop, so both features were no-ops).
 
 State lives in a small array owned by the caller, so a backtest and the live loop carry it the

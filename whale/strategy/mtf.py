@@ -1,4 +1,5 @@
-"""Multi-timeframe trend confluence (reference §3.19, normalised form) without look-ahead.
+"""Multi-timeframe trend confluence without look-ahead, in the original's normalised form
+(docs/strategy.md#multi-timeframe-trend).
 
 Each higher timeframe has its own feature buffer, fed its closed candles: all at once in a
 backtest (resampled from the data file), one by one in the live loop (from its kline stream).
@@ -88,7 +89,7 @@ class HtfTrend:
         if self.votes.shape[1] == 0:
             return {f"{self.interval}_{m}": "UNKNOWN" for m in self.methods}
         return {f"{self.interval}_{m}": TREND_NAMES.get(float(v), "UNKNOWN")
-                for m, v in zip(self.methods, self.votes[:, -1])}
+                for m, v in zip(self.methods, self.votes[:, -1], strict=True)}
 
 
 class MtfConfluence:

@@ -1,6 +1,6 @@
 """The scorer table: breakdown name, toggles, weight key and which features each scorer reads.
 
-Order is application order (whalebot.md §5): directional scorers first, then the volatility
+Order is application order (docs/strategy.md#scorers): directional scorers first, then the volatility
 index (which scales the running score), then volume confirmation (which may halve the total).
 The numba scoring kernel refers to scorers by the integer ids defined here.
 """

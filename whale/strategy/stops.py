@@ -17,7 +17,7 @@ STOP_INITIAL = 0
 STOP_BREAKEVEN = 1
 STOP_TRAILING = 2
 
-# Exit reasons (whalebot.md §6), in the order of their codes.
+# Exit reasons (docs/strategy.md#stops-and-exit-reasons), in the order of their codes.
 EXIT_REASONS = ("take_profit", "stop_loss", "trailing_stop", "breakeven_stop", "opposite_signal",
                 "end_of_backtest", "density_erosion", "momentum_slowdown", "counter_density",
                 "aggressive_reversal", "return_to_range", "emergency", "manual")
