@@ -23,6 +23,13 @@ management (initial stop, break-even flag, density price, ...).
 - A corrupt file (bad JSON, wrong shape, undecodable amount) is moved aside to
   `<journal>.corrupt-<UTC stamp>` and reported in `tracker.warnings`; the tracker starts empty and
   reconciliation rebuilds the view of open positions from the exchange. It is never overwritten.
+- A file of an older format is migrated on load, one step per version (`MIGRATIONS`); the original
+  is kept as `<journal>.v<N>.bak` and the migrated file is written atomically. A newer format is
+  refused (JournalError), never moved.
+- An entry is journaled BEFORE its order is sent (status `pending`, `add_pending`); the fill makes
+  it an open trade (`confirm_entry`), a refusal removes it (`drop_pending`).
+- The safety monitor's state (day-start equity, peak, halts) is kept in the file (`safety`), so a
+  restart does not clear a daily-loss halt.
 - Amounts are `Decimal` in memory and JSON strings in the file (never floats), read back exactly.
 
 File format and decisions: docs/journal.md.
@@ -38,7 +45,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -57,12 +64,12 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]  # no fcntl on Windows: the lock uses msvcrt
     import msvcrt
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LIVE_JOURNAL = "trade_history.json"
 PAPER_JOURNAL = "trade_history.paper.json"
 
 SIDES = ("Buy", "Sell")
-STATUSES = ("open", "closed")
+STATUSES = ("pending", "open", "closed")  # pending: journaled, order sent, fill not confirmed yet
 NETWORKS = ("mainnet", "testnet", "demo-trading", "custom")
 MODES = ("live", "paper", "demo")
 STRATEGIES = ("indicators", "density", "combined")
@@ -75,7 +82,7 @@ _OPTIONAL_DECIMALS = frozenset(("exit_price", "pnl", "initial_stop", "stop_loss"
 # What update_trade may not change: identity (id, market, mode) and the status, which only
 # open_trade / close_trade set.
 _FIXED_FIELDS = frozenset(("id", "symbol", "network", "mode", "status"))
-_DOC_KEYS = ("version", "symbol", "network", "mode", "updated", "trades", "paper_state")
+_DOC_KEYS = ("version", "symbol", "network", "mode", "updated", "trades", "paper_state", "safety")
 
 
 def journal_filename(dry_run: bool) -> str:
@@ -157,7 +164,9 @@ def decimal_text(value: Decimal) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TradeRecord:
-    """One trade, open or closed. Immutable: change it through the tracker, which persists.
+    """One trade: pending (journaled before its order was sent; `entry_price` is then the pre-trade
+    price it was sized at, `entry_time` when it was decided), open or closed. Immutable: change it
+    through the tracker, which persists.
 
     Amounts are Decimal (floats given here go through their shortest repr); times are UTC ISO
     strings (epoch ms and aware datetimes are accepted and converted). `pnl` is net of fees and
@@ -250,6 +259,10 @@ class TradeRecord:
     def is_open(self) -> bool:
         return self.status == "open"
 
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending"
+
     def setup_kind(self) -> str:
         """The setup that opened the trade. Old journals lack `setup`: without a density price it was
         an indicator entry; with one, a wall ahead of the entry (above a long's, below a short's) was
@@ -308,7 +321,8 @@ def _strings(values: Any, name: str) -> tuple[str, ...]:
 @dataclass
 class JournalData:
     """The whole file. `symbol` / `network` / `mode` / `updated` describe its last writer (each
-    trade carries its own); `paper_state` belongs to the paper broker."""
+    trade carries its own); `paper_state` belongs to the paper broker, `safety` to the safety
+    monitor (whale.risk.safety; it names the network and mode it belongs to)."""
 
     symbol: str | None = None
     network: str | None = None
@@ -316,11 +330,12 @@ class JournalData:
     updated: str | None = None
     trades: list[TradeRecord] = field(default_factory=list)
     paper_state: dict = field(default_factory=dict)
+    safety: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"version": FORMAT_VERSION, "symbol": self.symbol, "network": self.network, "mode": self.mode,
                 "updated": self.updated, "trades": [t.to_json() for t in self.trades],
-                "paper_state": self.paper_state}
+                "paper_state": self.paper_state, "safety": self.safety}
 
     @classmethod
     def from_json(cls, doc: Any) -> JournalData:
@@ -351,7 +366,43 @@ class JournalData:
             paper_state = {}
         if not isinstance(paper_state, dict):
             raise ValueError("paper_state: a JSON object is needed")
-        return cls(doc.get("symbol"), doc.get("network"), doc.get("mode"), doc.get("updated"), records, paper_state)
+        safety = doc.get("safety") or {}
+        if not isinstance(safety, dict):
+            raise ValueError("safety: a JSON object is needed")
+        return cls(doc.get("symbol"), doc.get("network"), doc.get("mode"), doc.get("updated"), records, paper_state,
+                   safety)
+
+
+# ----------------------------------------------------------------------------------------------
+# Migrations: one function per format step, applied in order on load. A new format version adds
+# FORMAT_VERSION + 1, one function `_vN_to_vN1(doc) -> doc` and its entry in MIGRATIONS, and a
+# fixture written by the release before it (tests/fixtures/journal/vN/).
+
+
+def _v1_to_v2(doc: dict) -> dict:
+    """v2 adds pending entries (status `pending`: journaled before the order is sent) and the safety
+    monitor's state (`safety`). A v1 file has neither: its trades stay exactly as they were."""
+    out = dict(doc)
+    out["version"] = 2
+    out.setdefault("safety", {})
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+
+
+def migrate(doc: dict) -> dict:
+    """The document brought from its version up to FORMAT_VERSION, one step at a time."""
+    version = doc["version"]
+    while version < FORMAT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise ValueError(f"no migration from format version {version}")
+        doc = step(doc)
+        if doc.get("version") != version + 1:
+            raise AssertionError(f"the migration from version {version} must produce version {version + 1}")
+        version += 1
+    return doc
 
 
 @dataclass
@@ -362,6 +413,8 @@ class LoadResult:
     data: JournalData | None
     warnings: list[str] = field(default_factory=list)
     corrupt_path: Path | None = None
+    notices: list[str] = field(default_factory=list)  # for the log at INFO (a migration, ...)
+    backup_path: Path | None = None  # the original of a migrated file
 
 
 def _json_default(value: Any) -> Any:
@@ -509,14 +562,36 @@ class JournalFile:
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
             raise JournalError(f"{self.path} was written by a newer Whalebot (format version {version}; this one "
                                f"reads {FORMAT_VERSION}); upgrade Whalebot, or move the file away to start afresh")
-        if version != FORMAT_VERSION or isinstance(version, bool):
+        if not isinstance(version, int) or isinstance(version, bool) or version not in (*MIGRATIONS, FORMAT_VERSION):
             found = "it has no format version" if version is None else f"its format version is {version!r}"
             return self._corrupt(f"{found}, expected {FORMAT_VERSION}")
         try:
-            data = JournalData.from_json(doc)
+            data = JournalData.from_json(migrate(doc) if version < FORMAT_VERSION else doc)
         except ValueError as exc:
             return self._corrupt(str(exc))
-        return LoadResult(data)
+        if version == FORMAT_VERSION:
+            return LoadResult(data)
+        backup = self._keep_original(raw, version)
+        self.save(data)
+        return LoadResult(data, backup_path=backup, notices=[
+            f"{self.path.name} migrated from format version {version} to {FORMAT_VERSION}; the original is kept as "
+            f"{backup.name}"])
+
+    def _keep_original(self, raw: bytes, version: int) -> Path:
+        """Write the pre-migration bytes to `<journal>.v<version>.bak` (atomically). An existing backup
+        with other content is never overwritten: the next free `-2`, `-3` ... name is used."""
+        base = f"{self.path}.v{version}.bak"
+        target, n = Path(base), 1
+        while target.exists():
+            try:
+                if target.read_bytes() == raw:
+                    return target  # a migration that stopped before writing the new file
+            except OSError:
+                pass
+            n += 1
+            target = Path(f"{base}-{n}")
+        write_atomic(target, raw)
+        return target
 
     def _corrupt(self, problem: str) -> LoadResult:
         stamp = datetime.datetime.fromtimestamp(self.clock.now_ms() / 1000, datetime.UTC)
@@ -548,29 +623,7 @@ class JournalFile:
         self.write_atomic(text.encode("utf-8"))
 
     def write_atomic(self, payload: bytes) -> None:
-        directory = self.path.parent
-        try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.chmod(tmp, self.path.stat().st_mode & 0o777)
-            except OSError:
-                pass  # no old file: mkstemp's 0600 (trade data is private)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}; its previous content is "
-                               "unchanged") from None
-        _fsync_dir(directory)
+        write_atomic(self.path, payload)
 
     def remove_stale_temps(self) -> list[Path]:
         """Delete temporary files a killed writer left behind (only while holding the lock)."""
@@ -583,6 +636,35 @@ class JournalFile:
             except OSError:
                 pass
         return removed
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload`: a temporary file in the same directory, written, flushed and
+    fsynced, renamed over it, then the directory fsynced. JournalError when it fails (the old
+    content then stays)."""
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise JournalError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        except OSError:
+            pass  # no old file: mkstemp's 0600 (trade data is private)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise JournalError(f"cannot write {path}: {exc.strerror or exc}; its previous content is "
+                           "unchanged") from exc
+    _fsync_dir(directory)
 
 
 def _try_lock(fd: int) -> None:
@@ -632,6 +714,7 @@ class PerformanceTracker:
         self._lock = threading.RLock()
         self._trades: dict[str, TradeRecord] = {}
         self._paper_state: dict = {}
+        self._safety: dict = {}
         self.file.acquire()
         try:
             self.file.remove_stale_temps()
@@ -640,13 +723,16 @@ class PerformanceTracker:
             self.file.release()
             raise
         self.corrupt_path = result.corrupt_path
+        self.backup_path = result.backup_path
         self.warnings: list[str] = list(result.warnings)
+        self.notices: list[str] = list(result.notices)  # for the log at INFO: a migration
         if result.corrupt_path is not None and mode == "paper":
             self.warnings.append("The paper wallet and its positions restart from trade_management.account_balance "
                                  f"(the old paper state is in {result.corrupt_path}).")
         if result.data is not None:
             self._trades = {t.id: t for t in result.data.trades}
             self._paper_state = result.data.paper_state
+            self._safety = result.data.safety
             self.warnings.extend(self._mismatch_warnings(result.data))
 
     # ---- loading ---------------------------------------------------------------------------------
@@ -680,10 +766,15 @@ class PerformanceTracker:
         with self._lock:
             return [t for t in self._trades.values() if t.is_open and self._mine(t)]
 
+    def pending_trades(self) -> list[TradeRecord]:
+        """This bot's entries journaled before sending whose fill is not confirmed yet, oldest first."""
+        with self._lock:
+            return [t for t in self._trades.values() if t.is_pending and self._mine(t)]
+
     def closed_trades(self) -> list[TradeRecord]:
         """This bot's closed trades, in the order they closed."""
         with self._lock:
-            closed = [t for t in self._trades.values() if not t.is_open and self._mine(t)]
+            closed = [t for t in self._trades.values() if t.status == "closed" and self._mine(t)]
         return sorted(closed, key=lambda t: t.exit_time or "")
 
     def all_trades(self) -> list[TradeRecord]:
@@ -696,6 +787,14 @@ class PerformanceTracker:
         with self._lock:
             return json.loads(encode(self._paper_state))
 
+    def safety_state(self) -> dict:
+        """The safety monitor's saved state when this bot's network and mode wrote it, else {}."""
+        with self._lock:
+            state = json.loads(encode(self._safety))
+        if state.get("network") != self.network or state.get("mode") != self.mode:
+            return {}
+        return state
+
     # ---- mutations (each persists at once) -------------------------------------------------------
     def open_trade(self, record: TradeRecord) -> TradeRecord:
         """Record a new open trade (a fill of this bot, or an adopted exchange position)."""
@@ -703,6 +802,9 @@ class PerformanceTracker:
             raise TypeError("open_trade takes a TradeRecord")
         if not record.is_open:
             raise ValueError(f"trade {record.id}: open_trade needs status 'open', not {record.status!r}")
+        return self._add(record)
+
+    def _add(self, record: TradeRecord) -> TradeRecord:
         if not self._mine(record):
             raise ValueError(f"trade {record.id} is for {record.network}/{record.mode}/{record.symbol}, "
                              f"this journal's bot is {self.network}/{self.mode}/{self.symbol}")
@@ -711,6 +813,46 @@ class PerformanceTracker:
             if record.id in self._trades:
                 raise ValueError(f"trade id {record.id!r} is already in the journal")
             self._trades[record.id] = record
+            self._persist()
+        return record
+
+    def add_pending(self, record: TradeRecord) -> TradeRecord:
+        """Journal an entry before its order is sent (status `pending`): a crash between sending and
+        reading the fill leaves its orderLinkId here, so the next start can look the order up."""
+        if not isinstance(record, TradeRecord):
+            raise TypeError("add_pending takes a TradeRecord")
+        if not record.is_pending:
+            raise ValueError(f"trade {record.id}: add_pending needs status 'pending', not {record.status!r}")
+        if not record.entry_order_link_id:
+            raise ValueError(f"trade {record.id}: a pending entry needs its entry_order_link_id")
+        return self._add(record)
+
+    def confirm_entry(self, trade_id: str, *, entry_price: Any, entry_time: Any, qty: Any, fees: Any,
+                      note: str = "", **changes: Any) -> TradeRecord:
+        """The pending entry's order filled: it becomes an open trade with the real fill price, time,
+        quantity and fee (and any other `changes`, e.g. the stops set from the fill)."""
+        with self._lock:
+            self._check_open()
+            record = self._require(trade_id)
+            if not record.is_pending:
+                raise ValueError(f"trade {trade_id} is not pending (status {record.status!r})")
+            opened = dataclasses.replace(record, status="open", entry_price=to_decimal(entry_price, "entry_price"),
+                                         entry_time=entry_time, qty=to_decimal(qty, "qty"),
+                                         fees=to_decimal(fees, "fees"), notes=record.notes + ((note,) if note else ()),
+                                         **changes)
+            self._trades[trade_id] = opened
+            self._persist()
+        return opened
+
+    def drop_pending(self, trade_id: str) -> TradeRecord:
+        """Remove a pending entry whose order never executed (refused, or never reached the exchange)."""
+        with self._lock:
+            self._check_open()
+            record = self._require(trade_id)
+            if not record.is_pending:
+                raise ValueError(f"trade {trade_id} is not pending (status {record.status!r}); only a pending entry "
+                                 "can be dropped")
+            del self._trades[trade_id]
             self._persist()
         return record
 
@@ -743,6 +885,8 @@ class PerformanceTracker:
         with self._lock:
             self._check_open()
             record = self._require(trade_id)
+            if record.is_pending:
+                raise ValueError(f"trade {trade_id} is pending: confirm_entry records its fill before it can close")
             if not record.is_open:
                 raise ValueError(f"trade {trade_id} is already closed ({record.reason} at {record.exit_time})")
             exit_price = to_decimal(exit_price, "exit_price")
@@ -776,6 +920,19 @@ class PerformanceTracker:
             self._paper_state = copy
             self._persist()
 
+    def set_safety_state(self, state: Mapping) -> None:
+        """Save the safety monitor's state (JSON-able), stamped with this bot's network and mode."""
+        try:
+            copy = json.loads(encode(dict(state, network=self.network, mode=self.mode)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"safety state cannot be stored as JSON: {exc}") from exc
+        with self._lock:
+            self._check_open()
+            if copy == self._safety:
+                return
+            self._safety = copy
+            self._persist()
+
     def _require(self, trade_id: str) -> TradeRecord:
         try:
             return self._trades[trade_id]
@@ -788,7 +945,7 @@ class PerformanceTracker:
 
     def _persist(self) -> None:
         data = JournalData(self.symbol, self.network, self.mode, iso_utc(int(self.clock.now_ms())),
-                           list(self._trades.values()), self._paper_state)
+                           list(self._trades.values()), self._paper_state, self._safety)
         self.file.save(data)
 
     # ---- statistics ------------------------------------------------------------------------------
@@ -863,6 +1020,8 @@ def format_summary_lines(summary: Mapping, *, colour: bool = True, title: str = 
 def describe_trade(record: TradeRecord) -> str:
     """One line for logs and alerts: 'BTCUSDT Buy 0.01 @ 65000.5 -> 65500 (take_profit), PnL +4.49 USDT'."""
     head = f"{record.symbol} {record.side} {decimal_text(record.qty)} @ {decimal_text(record.entry_price)}"
+    if record.is_pending:
+        return f"{head} (pending: sent as {record.entry_order_link_id}, fill not confirmed)"
     if record.is_open:
         sl = decimal_text(record.stop_loss) if record.stop_loss is not None else "none"
         tp = decimal_text(record.take_profit) if record.take_profit is not None else "none"

@@ -4,6 +4,7 @@
       RetryableError                  nothing happened (or it is safe to ask again): back off and retry
         RateLimitedError              10006 after the back-off budget, the local budget, HTTP 403/429
         UnreachableError              DNS failure, refused, silent host; names the host (.host)
+        AbortedError                  the bot is stopping: a wait cut short, a query in flight abandoned
       RejectedError                   a definitive refusal: fix the request, do not resend it as is
         OrderNotPlacedError           an order whose answer was lost is confirmed NOT to exist
       OutcomeUnknownError             a POST that may have executed (.link_id); resolve by query
@@ -45,6 +46,11 @@ class RateLimitedError(RetryableError):
 
 class UnreachableError(RetryableError):
     """The host could not be reached (DNS, refused, no answer). Fatal at start-up, retryable later."""
+
+
+class AbortedError(RetryableError):
+    """The bot is stopping: a wait was cut short, or a query still in flight was abandoned. Nothing
+    was sent by this attempt (an order whose request was in flight is OutcomeUnknownError instead)."""
 
 
 class RejectedError(BybitError):

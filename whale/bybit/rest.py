@@ -17,8 +17,14 @@ pybit workarounds, all here:
   `/v5/market/time`; pybit's own timestamp is the raw local clock);
 - one HTTP session guarded by a lock (its requests.Session is not documented thread-safe);
 - `X-Bapi-Limit-*` headers read (`return_response_headers=True`): an exhausted endpoint is paused
-  until Bybit's reset time; 10006 waits until that time (bounded, jittered) and retries a bounded
-  number of times.
+  until Bybit's reset time; 10006 waits until that time (jittered) and retries a bounded number of
+  times, unless the reset is further away than `max_rate_limit_wait_s`: then it fails at once with
+  `RateLimitedError.retry_after_s`, so the caller reschedules instead of blocking.
+
+Stopping (`abort`, the bot's stop event): every wait of the client (rate budget, 10006, back-off,
+order look-ups) ends at once when it is set, with AbortedError; a request still in flight is
+abandoned (it runs on a daemon thread, so the caller returns at once): a query ends with
+AbortedError, an order/create with OutcomeUnknownError (its link id is resolved at the next start).
 
 Orders: every order carries a unique `orderLinkId` (`new_link_id`). When the answer to an
 order/create is lost (timeout, 5xx, dropped connection, 10000/10016) or Bybit says the id is a
@@ -54,6 +60,7 @@ from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import (
+    AbortedError,
     AuthError,
     BadDataError,
     BybitError,
@@ -181,17 +188,40 @@ def _why(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class _AbortableClock:
+    """The client's clock, whose sleep ends at once with AbortedError when `abort` is set."""
+
+    def __init__(self, clock: Clock, abort: threading.Event) -> None:
+        self._clock = clock
+        self.abort = abort
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def sleep(self, seconds: float) -> None:
+        if self.abort.wait(max(0.0, seconds)):
+            raise AbortedError("the bot is stopping: a wait of the Bybit client was cut short")
+
+
 class BybitRest:
     def __init__(self, endpoints: Endpoints, api_key: str | None = None, api_secret: str | None = None, *,
                  timeout: float = 10.0, recv_window: int = 5000, clock: Clock | None = None,
                  budget: RateBudget | None = None, max_rate_limit_retries: int = 3, max_rate_limit_wait_s: float = 10.0,
                  transient_retries: int = 2, resolve_timeout_s: float = 15.0, resolve_not_found: int = 3,
-                 resync_every_s: float = 900.0, rng: random.Random | None = None) -> None:
+                 resync_every_s: float = 900.0, rng: random.Random | None = None,
+                 abort: threading.Event | None = None) -> None:
+        """`max_rate_limit_wait_s`: the longest wait for a rate limit (a 10006 reset, and the local
+        budget's, up to 5 s); `abort`: see the module doc (the live bot passes its stop event)."""
         self.endpoints = endpoints
         self.host = endpoints.rest_host
-        self.clock = clock or SYSTEM_CLOCK
+        self.abort = abort
+        base_clock = clock or SYSTEM_CLOCK
+        self.clock: Clock = base_clock if abort is None else _AbortableClock(base_clock, abort)
         self.recv_window = int(recv_window)
-        self.budget = budget or RateBudget(clock=self.clock)
+        self.budget = budget or RateBudget(clock=self.clock, max_wait_s=min(5.0, max_rate_limit_wait_s))
         self.max_rate_limit_retries = max_rate_limit_retries
         self.max_rate_limit_wait_s = max_rate_limit_wait_s
         self.transient_retries = transient_retries
@@ -219,8 +249,18 @@ class BybitRest:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        with self._lock:
+        """Close the HTTP session. A request abandoned at shutdown may still hold the session's lock:
+        then the session is closed without it (that request's connection is not in the pool)."""
+        locked = self._lock.acquire(timeout=0.5)
+        try:
             self._http.client.close()
+        finally:
+            if locked:
+                self._lock.release()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep on the client's clock (AbortedError at once when the bot stops)."""
+        self.clock.sleep(seconds)
 
     def __enter__(self) -> BybitRest:
         return self
@@ -274,7 +314,29 @@ class BybitRest:
         """One request through pybit. Exceptions become plain tuples here (kind, ...), so the errors
         raised later carry no reference to requests' objects (which hold sockets):
         ("ok", body, headers) | ("api", retCode, retMsg, headers) | ("http", status) |
-        ("net", never_sent, why) | ("nokeys",) | ("bad", why)."""
+        ("net", never_sent, why) | ("nokeys",) | ("bad", why) | ("aborted",).
+        With `abort`, the request runs on a daemon thread and is abandoned when the bot stops."""
+        abort = self.abort
+        if abort is None:
+            return self._send_now(name, params)
+        if abort.is_set():
+            return ("aborted",)
+        box: list[tuple] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box.append(self._send_now(name, params))
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="whalebot-rest", daemon=True).start()
+        while not done.wait(0.05):
+            if abort.is_set():
+                return ("aborted",)
+        return box[0] if box else ("bad", "the request thread failed")
+
+    def _send_now(self, name: str, params: Mapping[str, Any]) -> tuple:
         try:
             with self._lock:
                 self.calls += 1
@@ -310,6 +372,13 @@ class BybitRest:
             self.budget.acquire(path)
             got = self._send(name, params)
             kind = got[0]
+            if kind == "aborted":
+                if ambiguous_is_unknown:
+                    raise OutcomeUnknownError(f"Bybit {endpoint} on {self.host}: abandoned in flight because the bot "
+                                              f"is stopping; the request may have executed", endpoint=endpoint,
+                                              host=self.host)
+                raise AbortedError(f"Bybit {endpoint} on {self.host}: abandoned because the bot is stopping",
+                                   endpoint=endpoint, host=self.host)
             if kind == "nokeys":
                 raise AuthError(f"Bybit {endpoint} needs API keys: set BYBIT_API_KEY and BYBIT_API_SECRET in .env",
                                 endpoint=endpoint, host=self.host)
@@ -355,10 +424,16 @@ class BybitRest:
                 result = body.get("result") or {}
                 return (result, code) if ok_codes else result
             if code in (10006, 10018):
+                until = self._until_reset(headers)
+                if until is not None and until > self.max_rate_limit_wait_s:
+                    self.budget.block(path, until)  # the next calls fail fast locally until the reset
+                    raise RateLimitedError(f"Bybit {endpoint} on {self.host}: rate limit exceeded (retCode {code}); "
+                                           f"Bybit accepts it again in {until:.1f} s", code=code, endpoint=endpoint,
+                                           ret_msg=ret_msg, host=self.host, retry_after_s=until)
                 if rate_retries >= self.max_rate_limit_retries:
                     raise RateLimitedError(f"Bybit {endpoint} on {self.host}: rate limit exceeded (retCode {code}) "
                                            f"{rate_retries + 1} times in a row", code=code, endpoint=endpoint,
-                                           ret_msg=ret_msg, host=self.host)
+                                           ret_msg=ret_msg, host=self.host, retry_after_s=until)
                 rate_retries += 1
                 wait = self._reset_wait(headers)
                 self.budget.block(path, wait)
@@ -416,6 +491,11 @@ class BybitRest:
         wait = min(4.0, 0.5 * 2 ** (attempt - 1)) * (1.0 + self._rng.uniform(-0.25, 0.25))
         log.warning("Bybit %s; retrying in %.2f s", why, wait)
         self.clock.sleep(wait)
+
+    def _until_reset(self, headers: Mapping[str, str] | None) -> float | None:
+        """Seconds until Bybit's X-Bapi-Limit-Reset-Timestamp (None when absent)."""
+        reset = _header_int(headers, "X-Bapi-Limit-Reset-Timestamp")
+        return None if not reset else max(0.0, (reset - self.server_now_ms()) / 1000.0)
 
     def _reset_wait(self, headers: Mapping[str, str] | None) -> float:
         """Seconds until Bybit's X-Bapi-Limit-Reset-Timestamp (1 s when absent), bounded, with jitter."""
@@ -640,7 +720,12 @@ class BybitRest:
             wait = delays[min(attempt, len(delays) - 1)]
             if not_found >= self.resolve_not_found:
                 wait = max(wait, (expired_at - self.server_now_ms()) / 1000.0)
-            self.clock.sleep(max(0.0, min(wait, left)))
+            try:
+                self.clock.sleep(max(0.0, min(wait, left)))
+            except AbortedError as exc:
+                raise OutcomeUnknownError(f"order {link_id} ({side} {qty} {symbol}): the bot stopped while looking it "
+                                          f"up ({cause}); it is resolved at the next start", link_id=link_id,
+                                          endpoint="/v5/order/create", host=self.host) from exc
         raise AssertionError("unreachable")
 
     def get_order(self, symbol: str, *, link_id: str | None = None, order_id: str | None = None) -> dict | None:

@@ -16,6 +16,10 @@ SPEC is a comma-separated list of key=value items (keys may repeat where noted):
   order_timeout_before=N   the Nth order/create gets no answer (connection closed after
   order_timeout_after=N    timeout_seconds), before / after executing it
                            (N = the Nth call counted from start; *N = every Nth call)
+  order_ban_before=N       the Nth order/create starts an IP ban (ip_ban_seconds): it is answered
+                           HTTP 403 and NOT executed
+  order_ban_after=N        the Nth order/create is executed and answered, then the IP ban starts: the
+                           calls after it (e.g. the fill look-up) are answered HTTP 403
   timeout_seconds=S        how long a timed-out request is held (default 30)
   ip_ban_after=N           after N REST requests every REST answer is HTTP 403 for ip_ban_seconds
   ip_ban_seconds=S         (default 10)
@@ -55,12 +59,13 @@ MISSING = "missing"
 BAD_PRIVATE_KINDS = ("null_item", "not_a_list", "missing_fields", "bad_number")
 BAD_MARKET_KINDS = ("kline_nan_close", "kline_inf_close", "kline_negative_volume", "ticker_zero_price")
 ORDER_FAULT_KEYS = {"order_5xx_before": ("5xx", "before"), "order_5xx_after": ("5xx", "after"),
-                    "order_timeout_before": ("timeout", "before"), "order_timeout_after": ("timeout", "after")}
+                    "order_timeout_before": ("timeout", "before"), "order_timeout_after": ("timeout", "after"),
+                    "order_ban_before": ("ban", "before"), "order_ban_after": ("ban", "after")}
 
 
 @dataclass
 class OrderFault:
-    kind: str  # "5xx" | "timeout"
+    kind: str  # "5xx" | "timeout" | "ban"
     when: str  # "before" | "after" executing
     nth: int
     every: bool = False
@@ -283,9 +288,10 @@ class Faults:
         return self._run(lambda: self.actions["malformed"](stream))
 
     def fail_next_order(self, kind: str = "timeout", when: str = "after") -> None:
-        """The next order/create answers 5xx or times out, `before` or `after` executing it."""
-        if kind not in ("5xx", "timeout") or when not in ("before", "after"):
-            raise ValueError("kind is 5xx or timeout, when is before or after")
+        """The next order/create answers 5xx, times out or starts an IP ban (for `ip_ban_seconds`),
+        `before` or `after` executing it."""
+        if kind not in ("5xx", "timeout", "ban") or when not in ("before", "after"):
+            raise ValueError("kind is 5xx, timeout or ban, when is before or after")
         self._run(lambda: self.spec.order_faults.append(OrderFault(kind, when, self.order_calls + 1)))
 
     def set_rate_limit(self, path: str, n: int | None, per_seconds: float = 1.0) -> None:

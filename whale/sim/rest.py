@@ -128,6 +128,9 @@ class Rest:
         if fault is not None:
             log.info("sim: fault: order/create %s after executing (retCode %s)", fault.kind,
                      problem[0] if problem else 0)
+            if fault.kind == "ban":  # answered; the ban hits the calls after it
+                faults.ban_until = max(faults.ban_until, time.monotonic() + faults.spec.ip_ban_seconds)
+                return self._answer(result, problem, headers, keep)
             return await self._fail(fault.kind, keep)
         return self._answer(result, problem, headers, keep)
 
@@ -144,6 +147,10 @@ class Rest:
         return result, problem
 
     async def _fail(self, kind: str, keep: bool) -> bytes | object:
+        if kind == "ban":
+            faults = self.core.faults
+            faults.ban_until = max(faults.ban_until, time.monotonic() + faults.spec.ip_ban_seconds)
+            return response_bytes(403, b"access too frequent", keep_alive=keep, content_type="text/plain")
         if kind == "5xx":
             return response_bytes(500, b"Internal Server Error", keep_alive=keep, content_type="text/plain")
         await asyncio.sleep(self.core.faults.spec.timeout_seconds)
