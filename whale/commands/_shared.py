@@ -8,14 +8,32 @@ import threading
 
 
 def load_cli_config(args: argparse.Namespace, *, console: bool = True, create_if_missing: bool = True):
-    """(LoadedConfig, logger). Config problems raise ConfigError (exit 2) before anything runs."""
-    from whale.config import load_config
+    """(LoadedConfig, logger). Config problems raise ConfigError (exit 2) before anything runs. Only
+    the default config.json is created when missing (`create_if_missing`, and the log says so): a
+    path given with --config must exist, so a typo never trades the defaults."""
     from whale.logs import setup_logging
 
-    loaded = load_config(args.config, create_if_missing=create_if_missing)
+    loaded = load_args_config(args, create_if_missing=create_if_missing)
     log = setup_logging(loaded.config, console=console, log_level_override=args.log_level)
     loaded.log_to(log)
     return loaded, log
+
+
+def load_args_config(args: argparse.Namespace, *, create_if_missing: bool = True):
+    """The LoadedConfig of --config: a path given there must exist (ConfigError naming it, exit 2)."""
+    from whale.config import ConfigError, load_config
+
+    given = bool(getattr(args, "config_given", False))
+    try:
+        return load_config(args.config, create_if_missing=create_if_missing and not given)
+    except ConfigError as exc:
+        if given and exc.problems == [MISSING]:
+            raise ConfigError(exc.source, [f"{MISSING} (check the --config path; only the default config.json is "
+                                           "created when it is missing)"], file_level=True) from exc
+        raise
+
+
+MISSING = "the file does not exist"
 
 
 def install_stop_handlers(stop: threading.Event) -> None:

@@ -32,8 +32,8 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from whale.bot.demo import run_demo
-    from whale.commands._shared import install_stop_handlers
-    from whale.config import config_from_data, load_config
+    from whale.commands._shared import install_stop_handlers, load_args_config
+    from whale.config import config_from_data
     from whale.errors import BadInputError
     from whale.logs import setup_logging, strip_ansi, use_colour
     from whale.scenarios import load_all
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None:
         loaded = config_from_data(json.loads(DEMO_CONFIG.read_text()), source=str(DEMO_CONFIG))
     else:
-        loaded = load_config(args.config, create_if_missing=False)
+        loaded = load_args_config(args, create_if_missing=False)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = Path(args.workdir) if args.workdir else Path("workdirs") / f"demo-{stamp}"
     workdir.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def _settings(args: argparse.Namespace):
     from whale.config.model import Config, Logging
     from whale.logs import setup_logging
 
-    if Path(args.config).exists():
+    if getattr(args, "config_given", False) or Path(args.config).exists():  # a --config FILE must exist
         from whale.commands._shared import load_cli_config
         loaded, log = load_cli_config(args, create_if_missing=False)
         cfg = loaded.config
