@@ -14,7 +14,7 @@ import numpy as np
 
 from whale.config.model import Config
 from whale.market.candles import Candles
-from whale.market.intervals import bucket_end, interval_ms
+from whale.market.intervals import bucket_end, interval_ms, label
 from whale.strategy import feature_ids as fi
 from whale.strategy import scorers as sc
 from whale.strategy.buffer import FeatureBuffer
@@ -76,7 +76,7 @@ class Analyzer:
     @property
     def warmup_reason(self) -> str:
         if self.mtf:
-            parts = [f"{t.warmup} closed {t.interval} candles for the {t.interval} trend"
+            parts = [f"{t.warmup} closed {label(t.interval)} candles for the {label(t.interval)} trend"
                      for t in self.mtf.trends.values()]
             return "MTF needs " + ", ".join(parts)
         return "the slowest enabled indicator"
