@@ -207,11 +207,18 @@ class PositionManager:
         return EntryResult(self.trade)
 
     def _open_from_fill(self, intended: TradeRecord, fill: Fill, note: str = "") -> None:
-        """The pending entry filled: it becomes the open trade, with the real price and fee."""
+        """The pending entry filled: it becomes the open trade, with the real price and fee. Its
+        "Opened" alert waits for _protect, which knows the stop and target the exchange holds."""
         self.trade = self.tracker.confirm_entry(intended.id, entry_price=fill.price, entry_time=fill.time_ms,
                                                 qty=fill.qty, fees=fill.fee, note=note)
         self.pending = None
-        self.alerts.send_alert(f"Opened {describe_trade(self.trade)}", "INFO", "entry")
+
+    def _announce_open(self, trade_id: str) -> None:
+        """The "Opened" alert, with the stop and target as journaled after the stop check (what the
+        exchange holds), not the ones sent with the entry from the pre-trade price."""
+        record = self.tracker.get(trade_id) or self.trade
+        if record is not None:
+            self.alerts.send_alert(f"Opened {describe_trade(record)}", "INFO", "entry")
 
     def _hold_pending(self, intended: TradeRecord, why: str) -> None:
         """An entry whose outcome is unknown: it stays pending and is looked up from the loop."""
@@ -253,8 +260,9 @@ class PositionManager:
         self._protect(self._price(sl), self._price(tp))
 
     def _protect(self, want_sl: Decimal, want_tp: Decimal | None) -> None:
-        """Set the exact stop and target; then hold the position to principle 5. Never sleeps: a
-        refused or rate-limited attempt is retried from the loop (retry_stops)."""
+        """Set the exact stop and target; then hold the position to principle 5, and send the "Opened"
+        alert with what the exchange holds. Never sleeps: a refused or rate-limited attempt is retried
+        from the loop (retry_stops)."""
         t = self.trade
         assert t is not None
         failure: BrokerError | None = None
@@ -274,12 +282,15 @@ class PositionManager:
             # The entry went out with its stop attached: keep it and look again from the loop.
             self.log.warning(f"[{t.symbol}] The position cannot be read now ({exc}); the stop is checked again")
             self._schedule_stops(want_sl, want_tp, failure)
+            self._announce_open(t.id)  # with the stop attached to the entry, which the exchange took with it
             return
         if pos is None:
+            self._announce_open(t.id)
             return  # already closed (a stop or target hit at once): poll() reports it
         if failure is None and pos.stop_loss == want_sl:
             self.trade = self.tracker.update_trade(t.id, initial_stop=want_sl, stop_loss=want_sl, take_profit=want_tp)
             self._stop_result(True, f"stop {want_sl} set")
+            self._announce_open(t.id)
             return
         held = pos.stop_loss
         if held is not None and self.protective(held, pos):
@@ -289,9 +300,11 @@ class PositionManager:
             self.log.warning(f"[{t.symbol}] The exchange holds the stop {held} (target {pos.take_profit}), on the "
                              f"protective side of the price: the position is kept and journaled with it; the exact "
                              f"stop {want_sl} / target {want_tp} is set again in {wait:.0f} s")
+            self._announce_open(t.id)
             return
         if failure is not None:
             self._stop_result(False, str(failure))
+        self._announce_open(t.id)
         self.alerts.send_alert(f"No stop on the exchange for {describe_trade(t)}: closing at market", "ERROR", "error")
         self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
 
