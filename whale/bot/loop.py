@@ -196,7 +196,7 @@ class Bot:
             log.warning(f"Reconciliation: {line}")
         self.density = DensityTracker(cfg.density)
         self.density_strategy = DensityStrategy(cfg.density, tick=self.instrument.tick)
-        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
+        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees, qty_step=self.instrument.qty_step)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
         self.pending_density: DensityEntry | None = None
