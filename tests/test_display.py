@@ -201,3 +201,46 @@ def test_from_decision_and_log_display():
 ])
 def test_number_format(value, text):
     assert fmt_value(value) == text
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 11 item 10: the sticky signal says it is sticky; negative PnL is red; fees with the
+# instrument's precision.
+
+
+def test_a_signal_held_by_hysteresis_says_so():
+    from whale.display import signal_text
+
+    lines = render(snapshot(score=-0.46, breakdown={"EMA_Alignment": -0.46}, signal=1, threshold=2.0), colour=False)
+    assert "  Signal                    BUY (held by hysteresis; entry needs |score| >= 2.00)" in lines
+    assert signal_text(1, 2.3, 2.0) == "BUY"  # a strong signal is just itself
+    assert signal_text(-1, -0.5, 1.0) == "SELL (held by hysteresis; entry needs |score| >= 1.00)"
+    assert signal_text(0, 0.4, 1.0) == "HOLD"
+    assert signal_text(1, 0.4, None) == "BUY"  # no threshold known: nothing to explain
+
+
+def test_negative_pnl_is_red_in_the_summary_and_fees_use_the_instruments_places():
+    from whale.journal import format_summary_lines
+
+    summary = {"trades": 13, "open": 0, "wins": 6, "losses": 7, "win_rate": 6 / 13, "total_pnl": -62.9,
+               "avg_pnl": -4.84, "fees": 37.25419876, "funding": 0.58012345, "profit_factor": 0.35,
+               "max_drawdown": 0.0653, "max_drawdown_usdt": 65.28}
+    lines = format_summary_lines(summary, colour=True, money_places=2)
+    pnl = next(line for line in lines if "Total PnL" in line)
+    assert pnl.startswith(NEON_RED) and "-62.90 USDT" in pnl
+    plain = format_summary_lines(summary, colour=False, money_places=2)
+    assert "Fees: 37.25 USDT | Funding: 0.58 USDT" in plain
+    assert "Fees: 37.2542 USDT | Funding: 0.5801 USDT" in format_summary_lines(summary, colour=False, money_places=4)
+    win = format_summary_lines(dict(summary, total_pnl=5.0, avg_pnl=0.4), colour=True)
+    assert next(line for line in win if "Total PnL" in line).startswith(NEON_GREEN)
+
+
+def test_a_closed_trade_prints_fees_and_funding_with_the_instruments_places():
+    from whale.journal import describe_trade
+
+    t = TradeRecord(id="wb-1", status="closed", symbol="BTCUSDT", side="Buy", qty=Decimal("0.028"), network="custom",
+                    mode="demo", strategy="indicators", entry_time="2025-06-01T00:00:00Z", exit_time="2025-06-01T01:00:00Z",
+                    entry_price=Decimal("105060.60"), exit_price=Decimal("104706.80"), reason="stop_loss",
+                    pnl=Decimal("-13.14"), fees=Decimal("3.23041796"), funding=Decimal("0.29563324"))
+    text = describe_trade(t, money_places=2)
+    assert text.endswith("PnL -13.14 USDT (fees 3.23, funding 0.30)"), text

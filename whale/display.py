@@ -120,6 +120,8 @@ class DisplaySnapshot:
     summary: Mapping[str, Any] | None = None
     trading_state: str = "ACTIVE"
     densities: Sequence[Mapping[str, Any]] | None = None
+    threshold: float | None = None  # signal_score_threshold: says when a signal is only held by hysteresis
+    money_places: int = 2  # decimals of USDT amounts (the instrument's price scale)
 
     @classmethod
     def from_decision(cls, decision: Any, *, price: Decimal | float | None, **kwargs: Any) -> DisplaySnapshot:
@@ -176,6 +178,26 @@ def _signal_name(signal: Any) -> str:
     return SIGNAL_NAMES.get(int(signal), str(signal))
 
 
+def held_by_hysteresis(signal: Any, score: float, threshold: float | None) -> bool:
+    """A BUY (SELL) whose score is below the threshold: kept from the candles before by the
+    finaliser's hysteresis (docs/strategy.md), not strong enough to enter on."""
+    name = _signal_name(signal)
+    if threshold is None or name not in ("BUY", "SELL") or not math.isfinite(score):
+        return False
+    return score < threshold if name == "BUY" else score > -threshold
+
+
+def signal_text(signal: Any, score: float, threshold: float | None, *, short: bool = False) -> str:
+    """'BUY', or 'BUY (held by hysteresis; entry needs |score| >= 2.00)' when the score alone would
+    not give it: the sticky signal is by design, and the display says so. `short` for the compact line."""
+    name = _signal_name(signal)
+    if not held_by_hysteresis(signal, score, threshold):
+        return name
+    if short:
+        return f"{name} (held; entry at |score| >= {threshold:.2f})"
+    return f"{name} (held by hysteresis; entry needs |score| >= {threshold:.2f})"
+
+
 def render(snap: DisplaySnapshot, *, colour: bool = True) -> list[str]:
     """The display's lines; with `colour` False there is no ANSI code in them."""
     c = colour
@@ -197,7 +219,7 @@ def render(snap: DisplaySnapshot, *, colour: bool = True) -> list[str]:
     if snap.densities is not None:
         out += _density_lines(snap.densities, c)
     if snap.summary is not None:
-        out += format_summary_lines(snap.summary, colour=c)
+        out += format_summary_lines(snap.summary, colour=c, money_places=snap.money_places)
     out.append(_paint(CLOSING, NEON_BLUE, c))
     return out
 
@@ -232,7 +254,8 @@ def _breakdown_lines(snap: DisplaySnapshot, c: bool) -> list[str]:
         total = _paint("n/a (warming up)", NEON_YELLOW, c)
     out.append(f"  {'Total Score':<{width}} " + total)
     signal = _signal_name(snap.signal)
-    out.append(f"  {'Signal':<{width}} " + _paint(signal, SIGNAL_COLOURS.get(signal, NEON_YELLOW), c))
+    text = signal_text(snap.signal, score, snap.threshold)
+    out.append(f"  {'Signal':<{width}} " + _paint(text, SIGNAL_COLOURS.get(signal, NEON_YELLOW), c))
     return out
 
 

@@ -43,7 +43,7 @@ from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_wi
 from whale.bybit.ws import BybitWebSocketManager
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
-from whale.display import DisplaySnapshot, log_display
+from whale.display import DisplaySnapshot, log_display, signal_text
 from whale.errors import WhaleError
 from whale.journal import PerformanceTracker, journal_filename
 from whale.market.candles import Candles
@@ -564,7 +564,7 @@ class Bot:
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
             self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
-                          f"{SIGNAL_NAMES[d.signal]}{note}")
+                          f"{signal_text(d.signal, d.score, self.cfg.signal_score_threshold)}{note}")
             self._act(d, c)
             self._display(d)
         if self.opts.hooks.on_candle:
@@ -630,13 +630,15 @@ class Bot:
                 d, price=self.market.last_price or 0.0,
                 mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
-                trading_state=self.state, densities=self.density.for_display(self._market_now()))
+                trading_state=self.state, densities=self.density.for_display(self._market_now()),
+                threshold=self.cfg.signal_score_threshold, money_places=self.instrument.price_decimals)
             log_display(self.log, snap)
         except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
             self.log.warning(f"Display failed: {exc}")
 
-    def summary_lines(self) -> list[str]:
-        return self.tracker.summary_lines()
+    def summary_lines(self, colour: bool = True) -> list[str]:
+        inst = getattr(self, "instrument", None)
+        return self.tracker.summary_lines(colour=colour, money_places=inst.price_decimals if inst else 2)
 
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     except StartupCancelled:
         print("Stopped during start-up (Ctrl-C or SIGTERM); nothing was traded.", file=sys.stderr)
         return 0
-    for line in bot.tracker.summary_lines(colour=use_colour(sys.stdout)):
+    for line in bot.summary_lines(colour=use_colour(sys.stdout)):
         print(line)
     log.info("Whalebot stopped.")
     return 0
