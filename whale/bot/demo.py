@@ -5,6 +5,7 @@ closed one, so no candle is skipped whatever the machine's speed."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -15,8 +16,8 @@ import numpy as np
 
 from whale.bot.loop import Bot, BotHooks, BotOptions, EmergencyStop
 from whale.bybit.endpoints import Endpoints
-from whale.candle_file import load_candle_file
-from whale.config.model import Config, replace_path
+from whale.candle_file import guess_symbol, load_candle_file
+from whale.config.model import Config, Overrides, replace_path
 from whale.errors import BadInputError, WhaleError
 from whale.market.candles import Candles
 from whale.market.intervals import interval_ms, is_multiple, label
@@ -56,6 +57,21 @@ def check_fresh_workdir(workdir: Path) -> None:
 def files_in(workdir: Path) -> tuple[str, ...]:
     """The run's files that exist (a run that never reached a candle writes no journal)."""
     return tuple(name for name in WORKDIR_FILES if (workdir / name).exists())
+
+
+def demo_symbol(cfg: Config, data: Path, symbol: str | None = None) -> tuple[Config, str | None]:
+    """The config for the symbol the demo replays: `symbol` (--symbol), else the one in the data file's
+    name (as `backtest` takes it), else the config's. A symbol other than the config's gets its
+    effective config (its overrides, when the config lists it) and a note for the log; ETH candles
+    served as BTCUSDT would be rounded to BTC's 0.1 tick and decide differently from the backtest."""
+    chosen = (symbol or guess_symbol(data) or cfg.symbol).strip().upper()
+    if chosen == cfg.symbol:
+        return (cfg.for_symbol(chosen) if len(cfg.symbols) > 1 else cfg), None
+    how = "from --symbol" if symbol else f"from the data file's name {data.name}"
+    note = f"trading {chosen}, {how} (the config's symbol is {cfg.symbol})"
+    if chosen in cfg.symbols:
+        return cfg.for_symbol(chosen), note
+    return dataclasses.replace(cfg, symbols=(chosen,), overrides=Overrides()), note
 
 
 def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:

@@ -28,6 +28,8 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                                           "loop against it over HTTP and WebSocket with auth.")
     p.set_defaults(config=None)
     p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE", help="candles to replay (default: bundled)")
+    p.add_argument("--symbol", metavar="S", help="symbol the simulator serves and the bot trades (default: from the "
+                                                "data file's name, as backtest takes it, else the config's)")
     p.add_argument("--candles", type=int, default=DEFAULT_CANDLES, metavar="N",
                    help=f"candles of the config's interval to replay (default {DEFAULT_CANDLES})")
     p.add_argument("--workdir", metavar="DIR", help="where the journal, logs and signals.csv go "
@@ -38,7 +40,7 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whale.bot.demo import run_demo
+    from whale.bot.demo import demo_symbol, run_demo
     from whale.commands._shared import install_stop_handlers, load_args_config
     from whale.config import config_from_data
     from whale.errors import BadInputError
@@ -63,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
             raise BadInputError(f"--scenario {args.scenario!r} is not a scenario{hint}; "
                                 f"python whalebot.py demo --list-scenarios lists them")
         scenario = scenarios[args.scenario]()
+    if args.symbol is not None and (scenario is not None or not args.symbol.strip()):
+        raise BadInputError("--symbol must not be empty" if scenario is None else
+                            "--symbol does not apply to a --scenario, which replays its own BTCUSDT path")
     if args.candles < 1:
         raise BadInputError("--candles must be at least 1")
     if args.config is None:
@@ -86,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     if scenario is None:
+        cfg, note = demo_symbol(cfg, Path(args.data), args.symbol)
+        if note:
+            log.info(f"Demo: {note}")
         log.info(f"Demo: replaying {plural(args.candles, label(cfg.interval) + ' candle')} of {Path(args.data).name} "
                  f"in the simulator; {config_note}; work dir {workdir}")
         result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop)
