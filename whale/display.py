@@ -26,7 +26,7 @@ from typing import Any
 from whale.indicators.structure import FIB_RATIOS
 from whale.journal import STOP_KIND_NAMES, format_summary_lines
 from whale.logs import NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_RED, NEON_YELLOW, RESET, indicator_color
-from whale.market.intervals import interval_ms
+from whale.market.intervals import interval_ms, label
 from whale.strategy.finaliser import SIGNAL_NAMES
 
 BANNER = "--- Current Market Data & Indicators ---"
@@ -324,3 +324,143 @@ def log_display(logger: logging.Logger, snap: DisplaySnapshot, *, colour: bool =
         for line in lines:
             logger.log(level, line)
     return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# The compact console: one line per candle (and a heartbeat when candles are far apart). A row per
+# symbol plus the account's part; with one symbol they share a line.
+
+
+@dataclass(frozen=True)
+class SymbolRow:
+    """One symbol's state for the compact line: its candle (None for a heartbeat), price, decision
+    and position. Build it with `symbol_row`."""
+
+    symbol: str
+    interval: str
+    price: Decimal | float | None
+    close_ms: int | None = None  # the decided candle's close (market time)
+    score: float = math.nan
+    signal: str | int = "HOLD"
+    threshold: float | None = None
+    cooled: bool = False
+    ready: bool = True
+    side: str | None = None  # the open position's "Buy" / "Sell"
+    qty: Any = None
+    entry: Any = None
+    upnl: float | None = None
+    price_places: int = 2
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """The account's part: trading state, closed PnL, open positions; for a heartbeat the seconds since
+    each stream's last message (None: nothing yet) and which streams are stale."""
+
+    state: str
+    closed_pnl: float | None = None
+    open_positions: int | None = None
+    streams: Mapping[str, float | None] | None = None
+    stale: Sequence[str] = ()
+    money_places: int = 2
+
+
+def symbol_row(symbol: str, interval: str, price: Decimal | float | None, *, decision: Any = None, trade: Any = None,
+               threshold: float | None = None, price_places: int = 2) -> SymbolRow:
+    """A SymbolRow from the Analyzer's Decision (ts, score, signal, cooled, ready; None for a heartbeat)
+    and the open trade (a TradeRecord or a dict with side, qty, entry_price; None when flat)."""
+    fields: dict[str, Any] = {}
+    if decision is not None:
+        fields = dict(close_ms=int(decision.ts) + interval_ms(interval), score=float(decision.score),
+                      signal=decision.signal, cooled=bool(decision.cooled), ready=bool(decision.ready))
+    if trade is not None:
+        fields.update(side=str(_get(trade, "side", default="?")), qty=_get(trade, "qty", "size"),
+                      entry=_get(trade, "entry_price", "avg_price"), upnl=_unrealised(trade, price))
+    return SymbolRow(symbol, interval, price, threshold=threshold, price_places=price_places, **fields)
+
+
+def render_compact(rows: Sequence[SymbolRow], account: AccountLine, *, colour: bool = True) -> list[str]:
+    """The candle line: `BTCUSDT 15m 2025-06-15 15:15 | 104,700.50 | score -0.46 BUY | long 0.028 @ ... uPnL
+    -10.09 | ACTIVE, closed PnL -13.14 USDT`. One row shares its line with the account; several rows
+    get a line each and an `Account:` line."""
+    c = colour
+    texts = [" | ".join([_row_head(r), _price_text(r), _decision_text(r, c), _position_text(r, c)]) for r in rows]
+    if len(rows) == 1:
+        return [texts[0] + " | " + ", ".join(_account_parts(account, c, many=False))]
+    return texts + ["Account: " + " | ".join(_account_parts(account, c, many=True))]
+
+
+def render_heartbeat(rows: Sequence[SymbolRow], account: AccountLine, *, colour: bool = True) -> list[str]:
+    """The heartbeat between candles: `Heartbeat: BTCUSDT 104,700.50 | flat | ACTIVE | streams: public
+    0.4 s ago, private 12 s ago` (one line per symbol when there are several, then the account)."""
+    c = colour
+    texts = [f"{r.symbol} {_price_text(r)} | {_position_text(r, c)}" for r in rows]
+    tail = [_paint(account.state, STATE_COLOURS.get(account.state.upper(), NEON_YELLOW), c), _streams_text(account, c)]
+    if len(rows) == 1:
+        return ["Heartbeat: " + " | ".join([texts[0], *tail])]
+    return [f"Heartbeat: {t}" for t in texts] + ["Heartbeat: " + " | ".join(tail)]
+
+
+def _row_head(r: SymbolRow) -> str:
+    from datetime import UTC, datetime
+
+    head = f"{r.symbol} {label(r.interval)}"
+    if r.close_ms is not None:
+        head += " " + datetime.fromtimestamp(r.close_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    return head
+
+
+def _number(value: Any, places: int) -> str:
+    return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):,.{places}f}"
+
+
+def _price_text(r: SymbolRow) -> str:
+    return _number(r.price, r.price_places)
+
+
+def _decision_text(r: SymbolRow, c: bool) -> str:
+    if not r.ready:
+        return "warming up"
+    name = _signal_name(r.signal)
+    if r.cooled:
+        text = f"{name} (cooldown)"
+    else:
+        text = signal_text(r.signal, r.score, r.threshold, short=True)
+    score = f"{r.score:+.2f}" if math.isfinite(r.score) else "n/a"
+    return f"score {score} " + _paint(text, SIGNAL_COLOURS.get(name, NEON_YELLOW), c)
+
+
+def _position_text(r: SymbolRow, c: bool) -> str:
+    if r.side is None:
+        return "flat"
+    side = {"Buy": "long", "Sell": "short"}.get(r.side, r.side)
+    text = f"{side} {fmt_value(r.qty)} @ {_number(r.entry, r.price_places)}"
+    if r.upnl is not None:
+        text += " uPnL " + _paint(f"{r.upnl:+.2f}", _signed_colour(r.upnl), c)
+    return text
+
+
+def _account_parts(a: AccountLine, c: bool, many: bool) -> list[str]:
+    parts = [_paint(a.state, STATE_COLOURS.get(a.state.upper(), NEON_YELLOW), c)]
+    if a.closed_pnl is not None:
+        parts.append("closed PnL " + _paint(f"{a.closed_pnl:+.{a.money_places}f}", _signed_colour(a.closed_pnl), c)
+                     + " USDT")
+    if many and a.open_positions is not None:
+        n = a.open_positions
+        parts.append(f"{n} open position{'' if n == 1 else 's'}")
+    return parts
+
+
+def _streams_text(a: AccountLine, c: bool) -> str:
+    if not a.streams:
+        return "streams: n/a"
+    parts = []
+    for name, age in a.streams.items():
+        if age is None:
+            text = f"{name} no data yet"
+        else:
+            text = f"{name} {age:.1f} s ago" if age < 10 else f"{name} {age:.0f} s ago"
+        if name in a.stale:
+            text = _paint(text + " (stale)", NEON_RED, c)
+        parts.append(text)
+    return "streams: " + ", ".join(parts)
