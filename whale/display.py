@@ -316,13 +316,14 @@ def _density_lines(densities: Sequence[Mapping[str, Any]], c: bool) -> list[str]
 
 
 def log_display(logger: logging.Logger, snap: DisplaySnapshot, *, colour: bool = True,
-                level: int = logging.INFO) -> list[str]:
+                level: int = logging.INFO, extra: Mapping[str, object] | None = None) -> list[str]:
     """Log the display one line per record. Colour codes are kept by default: the whalebot
-    console handler shows them on a terminal and strips them elsewhere; the log file never has them."""
+    console handler shows them on a terminal and strips them elsewhere; the log file never has them.
+    `extra=whale.logs.FILE_ONLY` keeps it out of the console."""
     lines = render(snap, colour=colour)
     if logger.isEnabledFor(level):
         for line in lines:
-            logger.log(level, line)
+            logger.log(level, line, extra=extra)
     return lines
 
 

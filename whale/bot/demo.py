@@ -87,7 +87,7 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
              speed: float = 0.0, stop: threading.Event | None = None, bot_hooks: BotHooks | None = None,
              scenario=None, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
              sim_options: dict | None = None, rest_timeout_s: float = 10.0,
-             prepared_workdir: bool = False) -> DemoResult:
+             prepared_workdir: bool = False, display_every: int = 0, verbose: bool = False) -> DemoResult:
     """Replay the last `candles` candles of the config's interval from `data`. `scenario` (optional)
     has before_step(sim, bot), called before each simulator step: tests and named scenarios use it
     to script walls, faults and balance changes while the bot runs. `prepared_workdir` lets a
@@ -139,7 +139,8 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
         endpoints = Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url)
         bot = Bot(run_cfg, endpoints, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,
                                                  history_candles=history, rest_timeout_s=rest_timeout_s,
-                                                 hooks=BotHooks(on_ready=on_ready, on_candle=on_candle)), log)
+                                                 hooks=BotHooks(on_ready=on_ready, on_candle=on_candle),
+                                                 display_every=display_every, verbose=verbose), log)
         emitted: list[int] = []
         sim.add_candle_listener(lambda index, open_ms: emitted.append(open_ms))
 

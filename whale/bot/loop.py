@@ -43,9 +43,18 @@ from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_wi
 from whale.bybit.ws import BybitWebSocketManager
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
-from whale.display import DisplaySnapshot, log_display, signal_text
+from whale.display import (
+    AccountLine,
+    DisplaySnapshot,
+    log_display,
+    render_compact,
+    render_heartbeat,
+    signal_text,
+    symbol_row,
+)
 from whale.errors import WhaleError
 from whale.journal import PerformanceTracker, journal_filename
+from whale.logs import FILE_ONLY
 from whale.market.candles import Candles
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 from whale.positions import PositionManager
@@ -66,6 +75,7 @@ REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private 
 RATE_LIMIT_WAIT_S = 2.0  # the longest the main thread waits for a rate limit; beyond, the call is rescheduled
 SHUTDOWN_WS_S = 2.0  # the WebSocket threads' time to end at shutdown
 SHUTDOWN_ALERTS_S = 1.0  # the alert worker's time to post what is queued at shutdown
+HEARTBEAT_S = 60.0  # the longest the console stays silent: a heartbeat line when no candle line came
 
 
 class EmergencyStop(WhaleError):
@@ -95,6 +105,9 @@ class BotOptions:
     history_candles: int | None = None  # override history_needed() (the demo loads all it can)
     rest_timeout_s: float = 10.0
     hooks: BotHooks = field(default_factory=BotHooks)
+    display_every: int = 0  # the original's full display on the console every N candles (0: in the log file only)
+    verbose: bool = False  # the full display on the console on every candle
+    heartbeat_s: float = HEARTBEAT_S
 
 
 class Bot:
@@ -115,6 +128,7 @@ class Bot:
         self.last_decision: Decision | None = None
         self.tick_latencies: list[float] = []
         self.stop_event = threading.Event()
+        self._next_status = math.inf  # when the heartbeat is due (set at start, pushed back by every status line)
 
     # ---- start-up --------------------------------------------------------------------------------
     def start(self, stop: threading.Event | None = None) -> None:
@@ -212,6 +226,7 @@ class Bot:
         compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
+        self._next_status = self.clock.monotonic() + opts.heartbeat_s
         if opts.hooks.on_ready:
             opts.hooks.on_ready()
 
@@ -276,6 +291,7 @@ class Bot:
         self._guarded("A retry", self._retries)
         self._safety_pass()
         self._take_candles(self.market.pop_closed())
+        self._heartbeat()
         while self.pending:
             ts = self.pending[0][1]
             self._await_htf(int(bucket_end(np.array([ts]), self.primary)[0]))
@@ -556,17 +572,21 @@ class Bot:
         self.decisions += 1
         self.last_decision = d
         if not d.ready:
-            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})")
+            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})", extra=FILE_ONLY)
         elif catch_up:
             self.log.info(f"[{self.cfg.symbol}] catch-up {label(self.primary)} candle {ts} (missed while the stream "
                           f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; stops and exits only, no entry")
             self._act(d, c, may_enter=False)
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
+            full = self._full_display()
             self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
-                          f"{signal_text(d.signal, d.score, self.cfg.signal_score_threshold)}{note}")
+                          f"{signal_text(d.signal, d.score, self.cfg.signal_score_threshold)}{note}",
+                          extra=None if full else FILE_ONLY)
             self._act(d, c)
-            self._display(d)
+            self._display(d, full)
+        if not catch_up:
+            self._status_line(d)
         if self.opts.hooks.on_candle:
             self.opts.hooks.on_candle(ts)
 
@@ -624,7 +644,45 @@ class Bot:
     def _market_now(self) -> int:
         return self.market.market_time_ms() or self.clock.now_ms()
 
-    def _display(self, d: Decision) -> None:
+    def _full_display(self) -> bool:
+        """The original's full display on the console this candle (it always goes to the log file)."""
+        every = self.opts.display_every
+        return self.opts.verbose or (every > 0 and self.decisions % every == 0)
+
+    def _status_row(self, d: Decision | None = None):
+        price = self.market.last_price
+        return symbol_row(self.cfg.symbol, self.primary, price, decision=d, trade=self.pm.trade,
+                          threshold=self.cfg.signal_score_threshold, price_places=self.instrument.price_decimals)
+
+    def _account_line(self, streams: bool = False) -> AccountLine:
+        ages = {name: self.ws.message_age(name) for name in self.ws.streams} if streams else None
+        stale = tuple(name for name in self.ws.streams if self.ws.stale(name)) if streams else ()
+        return AccountLine(self.state, closed_pnl=float(self.tracker.summary()["total_pnl"]),
+                           open_positions=int(self.pm.trade is not None), streams=ages, stale=stale,
+                           money_places=self.instrument.price_decimals)
+
+    def _status_line(self, d: Decision) -> None:
+        """The compact console line of a candle: time, price, score, signal, position and uPnL, state."""
+        try:
+            for line in render_compact([self._status_row(d)], self._account_line()):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Status line failed: {exc}")
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+
+    def _heartbeat(self) -> None:
+        """Between candles the console still hears from the bot at least every heartbeat_s: price,
+        position and uPnL, trading state, stream health."""
+        if self.clock.monotonic() < self._next_status:
+            return
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+        try:
+            for line in render_heartbeat([self._status_row()], self._account_line(streams=True)):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Heartbeat failed: {exc}")
+
+    def _display(self, d: Decision, full: bool = False) -> None:
         try:
             snap = DisplaySnapshot.from_decision(
                 d, price=self.market.last_price or 0.0,
@@ -632,7 +690,7 @@ class Bot:
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
                 trading_state=self.state, densities=self.density.for_display(self._market_now()),
                 threshold=self.cfg.signal_score_threshold, money_places=self.instrument.price_decimals)
-            log_display(self.log, snap)
+            log_display(self.log, snap, extra=None if full else FILE_ONLY)
         except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
             self.log.warning(f"Display failed: {exc}")
 

@@ -7,6 +7,22 @@ import signal
 import threading
 
 
+def add_display_options(p: argparse.ArgumentParser) -> None:
+    """--display-every N and --verbose: the console shows one compact line per candle; the original's full
+    display always goes to the log file, and to the console when asked."""
+    p.add_argument("--display-every", type=int, default=0, metavar="N",
+                   help="also print the full display (indicators, breakdown, positions, summary) every N candles "
+                        "(default 0: only in the log file)")
+    p.add_argument("--verbose", action="store_true", help="print the full display on every candle")
+
+
+def check_display_options(args: argparse.Namespace) -> None:
+    from whale.errors import BadInputError
+
+    if args.display_every < 0:
+        raise BadInputError(f"--display-every {args.display_every}: must be 0 (never) or a number of candles")
+
+
 def load_cli_config(args: argparse.Namespace, *, console: bool = True, create_if_missing: bool = True):
     """(LoadedConfig, logger). Config problems raise ConfigError (exit 2) before anything runs. Only
     the default config.json is created when missing (`create_if_missing`, and the log says so): a

@@ -23,6 +23,8 @@ CONFIG_HELP = (f"config file (default: {DEMO_CONFIG_NAME}, the demo's own: the d
 
 
 def register(subparsers, parent) -> argparse.ArgumentParser:
+    from whale.commands._shared import add_display_options
+
     p = subparsers.add_parser("demo", parents=[parent], help="the live bot against the embedded simulator (offline)",
                               description="Replays real candles in a local Bybit V5 simulator and runs the full live "
                                           "loop against it over HTTP and WebSocket with auth.")
@@ -34,6 +36,7 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                    help=f"candles of the config's interval to replay (default {DEFAULT_CANDLES})")
     p.add_argument("--workdir", metavar="DIR", help="where the journal, logs and signals.csv go "
                                                     "(default: workdirs/demo-<UTC stamp>/; kept)")
+    add_display_options(p)
     p.add_argument("--scenario", metavar="NAME", help="run a named simulator scenario (see --list-scenarios)")
     p.add_argument("--list-scenarios", action="store_true", help="list the named scenarios and exit")
     return p
@@ -41,7 +44,7 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from whale.bot.demo import demo_symbol, run_demo
-    from whale.commands._shared import install_stop_handlers, load_args_config
+    from whale.commands._shared import check_display_options, install_stop_handlers, load_args_config
     from whale.config import config_from_data
     from whale.errors import BadInputError
     from whale.logs import setup_logging, strip_ansi, use_colour
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.symbol is not None and (scenario is not None or not args.symbol.strip()):
         raise BadInputError("--symbol must not be empty" if scenario is None else
                             "--symbol does not apply to a --scenario, which replays its own BTCUSDT path")
+    check_display_options(args)
     if args.candles < 1:
         raise BadInputError("--candles must be at least 1")
     if args.config is None:
@@ -96,13 +100,14 @@ def run(args: argparse.Namespace) -> int:
             log.info(f"Demo: {note}")
         log.info(f"Demo: replaying {plural(args.candles, label(cfg.interval) + ' candle')} of {Path(args.data).name} "
                  f"in the simulator; {config_note}; work dir {workdir}")
-        result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop)
+        result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop,
+                          display_every=args.display_every, verbose=args.verbose)
     else:
         log.info(f"Scenario {scenario.name}: {scenario.summary}; {config_note}; work dir {workdir}")
         data = scenario.data()
         result = run_demo(cfg, data=Path(args.data) if data is None else data, candles=scenario.candles,
                           workdir=workdir, log=log, stop=stop, speed=scenario.speed, scenario=scenario,
-                          sim_options=scenario.sim_options())
+                          sim_options=scenario.sim_options(), display_every=args.display_every, verbose=args.verbose)
     for line in result.summary if use_colour(sys.stdout) else [strip_ansi(x) for x in result.summary]:
         print(line)
     for line in closing_lines(result, workdir):
