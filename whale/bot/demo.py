@@ -20,9 +20,11 @@ from whale.candle_file import guess_symbol, load_candle_file
 from whale.config.model import Config, Overrides, replace_path
 from whale.errors import BadInputError, WhaleError
 from whale.market.candles import Candles
+from whale.market.instruments import instrument_for
 from whale.market.intervals import interval_ms, is_multiple, label
 from whale.sim import SimConfig, Simulator
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from whale.warmup import prepare_kernels
 
 HANDLE_TIMEOUT_S = 60.0  # the bot must handle a closed candle within this (else the demo stops)
 RUN_FILES = ("trade_history.json", "signals.csv")  # what one demo run writes and must not share
@@ -134,7 +136,12 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
         if bot_hooks and bot_hooks.on_candle:
             bot_hooks.on_candle(ts)
 
-    with Simulator(simcfg) as sim:
+    # Compile first, with progress (30-60 s on a cold cache), the simulator's market included: the bot's
+    # start-up then finds every kernel ready, and nothing goes silent while a stream waits.
+    made: list[Simulator] = []
+    prepare_kernels(cfg, instrument_for(cfg.symbol, base.close), log,
+                    extra=[("the simulator's market replay", lambda: made.append(Simulator(simcfg)))])
+    with made[0] as sim:
         run_cfg = demo_config(cfg, sim, workdir)
         endpoints = Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url)
         bot = Bot(run_cfg, endpoints, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,

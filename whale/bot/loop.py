@@ -68,7 +68,7 @@ from whale.strategy.density_strategy import DensityEntry, DensityStrategy
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.scorers import S_BOOK, S_DENSITY
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
-from whale.warmup import compile_live_kernels
+from whale.warmup import prepare_kernels
 
 PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it
 REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
@@ -162,6 +162,9 @@ class Bot:
             lev = Decimal(str(cfg.trade_management.leverage))
             changed = self.rest.set_leverage(cfg.symbol, lev)
             log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
+        # Before the streams start: compiling (30-60 s on a cold cache) must not trip their stale check,
+        # nor delay the first book update, entry or stop move later.
+        prepare_kernels(cfg, self.instrument, log)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
         self.market = MarketState(cfg.symbol, bad_data=self.rest.bad_data)  # one count of refused exchange data
         self.market.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
@@ -223,7 +226,6 @@ class Bot:
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
         self._rest_price: float | None = None
         self._rest_price_at = 0.0
-        compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
         self._next_status = self.clock.monotonic() + opts.heartbeat_s
