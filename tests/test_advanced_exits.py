@@ -366,3 +366,17 @@ def test_taker_flow_sums_never_go_below_zero():
     assert (f.buy, f.sell) == (0.0, 0.1) and (f.base_buy, f.base_sell) == (0.3, 0.3)
     f.advance(40_000)
     assert (f.buy, f.sell, f.base_buy, f.base_sell) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_an_update_repeated_at_the_same_market_moment_changes_nothing():
+    """The loop may pass several times on one market state (a timer, a private message): the windows
+    run on market time and keep one sample per moment, so how often the loop wakes never changes a
+    decision (issue 11 item 2)."""
+    once, twice = AdvancedExits(only(aggressive_reversal=True)), AdvancedExits(only(aggressive_reversal=True))
+    for i, imbalance in enumerate([0.1, -0.1, 0.05, -0.05] * 4 + [-0.6]):
+        t = T0 + i * S
+        once.update(t, 100.0 + i, book_imbalance=imbalance)
+        twice.update(t, 100.0 + i, book_imbalance=imbalance)
+        twice.update(t, 100.0 + i, book_imbalance=imbalance)
+    assert once._imbalance.jump() == twice._imbalance.jump()
+    assert list(once._short.q) == list(twice._short.q) and list(once._long.q) == list(twice._long.q)

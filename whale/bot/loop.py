@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from whale.alerts import AlertSystem
+from whale.bot.cadence import Cadence
 from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.bot.signals_file import SignalsFile
 from whale.broker.base import AuthError, BrokerError, TemporaryError
@@ -92,6 +93,10 @@ class BotHooks:
 
     on_ready: Callable[[], None] | None = None
     on_candle: Callable[[int], None] | None = None  # a primary candle (its open time) was fully handled
+    # The demo's lockstep handshake (whale/bot/demo.py): before_pass() before each pass of the loop;
+    # on_pass(received) after it, with the streams' data messages received when it began.
+    before_pass: Callable[[], None] | None = None
+    on_pass: Callable[[dict[str, int]], None] | None = None
 
 
 @dataclass
@@ -105,6 +110,7 @@ class BotOptions:
     history_candles: int | None = None  # override history_needed() (the demo loads all it can)
     rest_timeout_s: float = 10.0
     hooks: BotHooks = field(default_factory=BotHooks)
+    market_time_checks: bool = False  # the safety checks on market time, once a candle at most (the lockstep demo)
     display_every: int = 0  # the original's full display on the console every N candles (0: in the log file only)
     verbose: bool = False  # the full display on the console on every candle
     heartbeat_s: float = HEARTBEAT_S
@@ -202,7 +208,10 @@ class Bot:
         restored = self.safety.restore(self.tracker.safety_state(), self._market_now(), start_equity)
         if restored:
             (log.warning if self.safety.state != ACTIVE else log.info)(restored)
-        self._next_safety = 0.0
+        check_s = cfg.safety.check_interval_sec
+        self._safety_due = Cadence(check_s, self.clock.monotonic, self._market_now,
+                                   market_interval_s=max(check_s, self.primary_ms / 1000)
+                                   if opts.market_time_checks else None)
         self.state = self.safety.state
         self.pm = PositionManager(cfg, self.broker, self.tracker, self.alerts, log, new_link_id=new_link_id,
                                   now_ms=self._market_now, market=lambda: (self._last_atr(), self._price()),
@@ -286,6 +295,15 @@ class Bot:
 
     def step(self) -> None:
         """One pass of the main loop."""
+        hooks = self.opts.hooks
+        if hooks.before_pass:
+            hooks.before_pass()
+        received = self.ws.data_received() if hooks.on_pass else {}
+        self._pass()
+        if hooks.on_pass:
+            hooks.on_pass(received)
+
+    def _pass(self) -> None:
         self._drain_private()
         self._check_exits()
         self._guarded("The order-book pass", self._order_book_pass)
@@ -346,7 +364,7 @@ class Bot:
         was = self.safety.stop_failures
         self.safety.note_stop_result(ok, detail, self._market_now())
         if not ok or was:
-            self._next_safety = 0.0
+            self._safety_due.force()
             self.tracker.set_safety_state(self.safety.to_state())
 
     def _drain_private(self) -> None:
@@ -466,11 +484,11 @@ class Bot:
         return check
 
     def _safety_pass(self) -> None:
-        """Every safety.check_interval_sec of wall time (the equity check costs a REST call); the
-        rules themselves (daily loss, the UTC day) run on market time."""
-        if self.clock.monotonic() < self._next_safety:
+        """Every safety.check_interval_sec of wall time (the equity check costs a REST call), or of
+        market time in the lockstep demo (whale/bot/cadence.py); the rules themselves (daily loss, the
+        UTC day) run on market time."""
+        if not self._safety_due.due():
             return
-        self._next_safety = self.clock.monotonic() + self.cfg.safety.check_interval_sec
         now = self._market_now()
         try:
             equity = float(self.broker.equity())

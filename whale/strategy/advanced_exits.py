@@ -1,7 +1,10 @@
 """Advanced take-profit exits, checked on every tick / book update while a position is open.
 
 `AdvancedExits.update(...)` is called on EVERY tick or book update (with or without a position),
-so the rolling windows are warm when a position opens; `check(position, now_ms)` returns the first
+so the rolling windows are warm when a position opens. Every window runs on market time (the
+timestamps the exchange sent), and an update repeated at the same market moment (another pass of
+the loop with nothing new) replaces its sample rather than adding one, so how often the loop wakes
+never changes a decision; `check(position, now_ms)` returns the first
 exit that fires, or None. Every window is a bounded deque with running sums: O(1) amortised per
 update.
 
@@ -125,6 +128,8 @@ class _PriceAt:
 
     def add(self, now_ms: int, price: float) -> None:
         q = self.q
+        if q and q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
+            q.pop()
         q.append((now_ms, price))
         cut = now_ms - self.window_ms
         while len(q) > 1 and q[1][0] <= cut:
@@ -286,6 +291,8 @@ class _ImbalanceHistory:
     def add(self, now_ms: int, value: float) -> None:
         if self.first_ms is None:
             self.first_ms = now_ms
+        if self.q and self.q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
+            self.abs_sum -= abs(self.q.pop()[1])
         self.q.append((now_ms, value))
         self.abs_sum += abs(value)
         cut = now_ms - self.window_ms
