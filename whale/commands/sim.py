@@ -81,9 +81,9 @@ def warmup_history(candles: Candles) -> tuple[int, str]:
     return count, f"the default config's warm-up of {need} {label(cfg.interval)} candles"
 
 
-def _history(requested: int | None, candles: Candles, n: int) -> int:
+def _history(requested: int | None, candles: Candles, n: int, files: int = 1) -> int:
     """--history, or the default config's warm-up; data too short for that is said, not refused.
-    `n` is the length of the replay's timeline (the union of every file's candles)."""
+    `n` is the length of the replay's timeline (the union of the `files` files' candles)."""
     if requested is not None:
         return requested
     from whale.market.intervals import label
@@ -94,7 +94,8 @@ def _history(requested: int | None, candles: Candles, n: int) -> int:
         log.info(f"sim: serving {count} {label(candles.interval)} candles as history ({why})")
         return count
     replay = max(1, min(DEFAULT_REPLAY, n // 2))
-    log.warning(f"sim: the data file has only {n} {label(candles.interval)} candles, but {why} needs {count} as "
+    data = "the data file has" if files == 1 else f"the timeline of the {files} data files has"
+    log.warning(f"sim: {data} only {n} {label(candles.interval)} candles, but {why} needs {count} as "
                 f"history: serving {n - replay} and replaying {replay}, so a bot with the default config warms "
                 f"up on the replay before it trades (give a longer file, or --history N to choose)")
     return n - replay
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     rates = parse_stream_rates(args.stream_rates)
     _log_to_stderr(args.log_level or "INFO")
     data = load_data(args.data, args.symbol)
-    history = _history(args.history, data[0][1], len(timeline([c for _, c in data])))
+    history = _history(args.history, data[0][1], len(timeline([c for _, c in data])), len(data))
     config = SimConfig(data=dict(data), speed=speed, port=args.port,
                        api_key=args.api_key or DEFAULT_API_KEY, api_secret=args.api_secret or DEFAULT_API_SECRET,
                        faults=faults, history_candles=history, start_balance=args.balance, stream_rates=rates)

@@ -1,10 +1,15 @@
 """The simulator's Python API: build it from a SimConfig, start() it (returns once serving on
 127.0.0.1), drive or watch the replay, inject faults, stop() it (joins its one thread).
 
+It serves one or several symbols (one candle file each) on one replay clock and one account. The
+members about one symbol (`last_price`, `orderbook`, `position`, `walls`, `instrument`, `candles`)
+serve the first symbol, or the one named (`for_symbol(s)`, `orderbook(depth, symbol=s)`,
+`position(idx, symbol=s)`, `walls(s)`), so single-symbol callers need not know about the others.
+
 Everything runs on one asyncio event loop in one background thread: the HTTP server that also
 upgrades `/v5/public/linear` and `/v5/private` to WebSocket (one port for REST and both streams),
-the replay, the matching engine. Methods called from other threads are marshalled onto that loop,
-so the engine has a single writer and needs no locks.
+the replay, the matching engines, the stream-rate pacer. Methods called from other threads are
+marshalled onto that loop, so the engines have a single writer and need no locks.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ class Hub:
         self.source: TopicSource | None = None
         self.creation_time: Callable[[], int] = wall.now_ms
         self._msg_no = 0
-        self.frames_sent = 0  # data messages written, one per subscriber (benchmarks read it)
+        self.frames_sent = 0  # public data messages written, one per subscriber (benchmarks read it)
         faults.actions["drop"] = self.drop
         faults.actions["malformed"] = self.malformed
         faults.actions["bad_private"] = self.bad_private
