@@ -143,6 +143,22 @@ def test_one_account_an_eth_loss_reduces_what_btc_can_open(two, make_http, candl
     assert two.position(symbol=ETH)["size"] == eth_qty and two.position()["size"] == str(fits)
 
 
+def test_walls_are_per_symbol(two, make_http):
+    http = make_http(two)
+    two.step(1)
+    eth_view = two.for_symbol(ETH)
+    price = round(eth_view.last_price * 0.997, 2)
+    wid = two.walls(ETH).add(price, 500)
+    assert two.walls(ETH).list()[0]["id"] == wid and two.walls.list() == []  # sim.walls: the first symbol's
+    book = result(http.get_orderbook(category="linear", symbol=ETH, limit=200))
+    assert any(p == f"{price:.2f}" and d(q) >= 500 for p, q in book["b"])
+    assert max(d(q) for _, q in result(http.get_orderbook(category="linear", symbol=BTC, limit=200))["b"]) < 500
+    two.walls(ETH).remove(wid)
+    assert eth_view.walls.list() == []
+    with pytest.raises(ValueError, match="not 'SOLUSDT'"):
+        two.walls("SOLUSDT")
+
+
 def test_positions_per_symbol_one_way_and_hedge(two, make_http):
     http = make_http(two)
     two.step(1)
