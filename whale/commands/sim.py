@@ -135,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sim.start()
-        print(sim.ready_line, flush=True)
+        # One write: print() writes the line and its newline apart, and with unbuffered output (PYTHONUNBUFFERED)
+        # a log line from the simulator's thread can land between them when stdout and stderr share a pipe.
+        sys.stdout.write(sim.ready_line + "\n")
+        sys.stdout.flush()
         while not stop.wait(0.5):
             pass
         logging.getLogger("whalebot.sim").info("sim: stopping")

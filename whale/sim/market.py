@@ -108,8 +108,8 @@ class Market:
         vol, turn = float(tape.vol24[idx]), float(tape.turn24[idx])
         if self.forming:
             i, k = self.forming
-            high = max(high, tape.run_high[i, k] * tick)
-            low = min(low, tape.run_low[i, k] * tick)
+            high = max(high, tape.run_high(i, k) * tick)
+            low = min(low, tape.run_low(i, k) * tick)
             frac = (k + 1) / tape.k
             vol += float(tape.candles.volume[i]) * frac
             turn += float(tape.turnover[i]) * frac
