@@ -98,3 +98,26 @@ def test_two_symbols_stream_at_bybits_rates(make_sim, candles):
         last = sim.for_symbol(sym).last_price
         assert abs(bids[0] - last) / last < 0.002 and abs(asks[0] - last) / last < 0.002  # the touch follows
     assert inserted > 100 and deleted > 20  # levels come and go, not only resize
+
+
+@pytest.mark.net
+def test_a_subscriber_waiting_for_a_late_symbol_gets_its_snapshot(tmp_path, make_sim, candles):
+    """Subscribed before ETH traded, a client waits for the snapshots; when the pacer has not published
+    them yet and another client subscribes, both get them (not a delta without a snapshot)."""
+    from whale.candle_file import write_candle_csv
+
+    eth = load_candle_file(DATA_DIR / "ETHUSDT-PERP_1m.csv.gz").candles
+    write_candle_csv(tmp_path / "BTCUSDT_1m.csv", candles)
+    write_candle_csv(tmp_path / "ETHUSDT_1m.csv", eth.slice(1002, 3000))
+    sim = make_sim(data=[str(tmp_path / "BTCUSDT_1m.csv"), str(tmp_path / "ETHUSDT_1m.csv")],
+                   stream_rates="tickers=60s,book50=60s")  # the pacer's next turn is a minute away
+    topics = ("tickers.ETHUSDT", "orderbook.50.ETHUSDT")
+    with WsClient(sim.public_ws_url) as early, WsClient(sim.public_ws_url) as late:
+        assert early.subscribe(*topics)["success"] is True
+        time.sleep(0.1)  # the pacer's first turn: ETH is not trading, nothing goes out
+        sim.step(3)  # ETH's first candle closes: the paced streams are left to the pacer
+        assert [m for m in early.drain(0.3) if m.get("topic") in topics] == []
+        assert late.subscribe(*topics)["success"] is True
+        for ws in (early, late):
+            got = {m["topic"]: m["type"] for m in ws.drain(0.3) if m.get("topic") in topics}
+            assert got == {"tickers.ETHUSDT": "snapshot", "orderbook.50.ETHUSDT": "snapshot"}

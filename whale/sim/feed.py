@@ -78,17 +78,26 @@ class Feed:
         if not self.market.trading:
             return  # its snapshots go out with its first candle
         now = self.market.clock.now_ms()
+        # A stream without a published state yet sends its snapshot to every subscriber: the new one, and
+        # any that subscribed before the symbol traded and still wait for theirs.
         if topic in self.books:
             bs = self.books[topic]
             if bs.bids is None:
                 bs.bids, bs.asks = bs.current(self.market)
                 bs.u += 1
-            conn.send_data(text_frame(self._book_message(bs, "snapshot", bs.bids, bs.asks, now)))
+                self.hub.publish(topic, self._book_message(bs, "snapshot", bs.bids, bs.asks, now))
+            else:
+                conn.send_data(text_frame(self._book_message(bs, "snapshot", bs.bids, bs.asks, now)))
         elif topic == self.ticker_topic:
-            if self.ticker_last is None:
+            fresh = self.ticker_last is None
+            if fresh:
                 self.ticker_last = self.market.ticker()
-            conn.send_data(text_frame(dumps({"topic": topic, "type": "snapshot", "data": self.ticker_last,
-                                              "cs": self.market.seq, "ts": now})))
+            text = dumps({"topic": topic, "type": "snapshot", "data": self.ticker_last, "cs": self.market.seq,
+                          "ts": now})
+            if fresh:
+                self.hub.publish(topic, text)
+            else:
+                conn.send_data(text_frame(text))
 
     def on_idle(self, topic: str) -> None:
         if topic in self.books:
