@@ -3,6 +3,8 @@ public market, matching engine (on the shared account) and public streams."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from whale.market.candles import Candles
@@ -16,11 +18,14 @@ from whale.sim.matching import Exchange
 from whale.sim.tape import Tape
 from whale.sim.ws import Hub
 
+if TYPE_CHECKING:
+    from whale.sim.server import SimConfig
+
 
 class Listing:
-    def __init__(self, symbol: str, candles: Candles, cfg, start_ms: int, clock: ReplayClock, account: Account,
-                 hub: Hub, paced: frozenset[str] = frozenset()) -> None:
-        """`cfg` is the SimConfig (book shape, ticks per candle); `start_ms` the replay's first candle:
+    def __init__(self, symbol: str, candles: Candles, cfg: SimConfig, start_ms: int, clock: ReplayClock,
+                 account: Account, hub: Hub, paced: frozenset[str] = frozenset()) -> None:
+        """`cfg` gives the book's shape and the ticks per candle; `start_ms` is the replay's first candle:
         this symbol's candles before it are history, and when they all come later it joins then."""
         self.symbol = symbol
         self.instrument: SimInstrument = sim_instrument(symbol, candles.close)

@@ -101,8 +101,8 @@ class Core:
         self.hub = Hub(self.faults, wall, self.creds, data[0][0])
         self.hub.creation_time = self.clock.now_ms
         self.account = Account(cfg.fees, cfg.start_balance, self.clock, leverage=cfg.leverage)
-        rates = cfg.stream_rates if not isinstance(cfg.stream_rates, str | None) else \
-            parse_stream_rates(cfg.stream_rates)
+        rates = parse_stream_rates(cfg.stream_rates) if isinstance(cfg.stream_rates, str | None) else \
+            cfg.stream_rates
         paced = rates.streams if rates is not None else frozenset()
         start_ms = int(self.times[start])
         self.listings = {sym: Listing(sym, candles, cfg, start_ms, self.clock, self.account, self.hub, paced)
