@@ -219,6 +219,28 @@ def test_orders_executions_and_closed_pnl_list_every_symbol(two, make_http):
     assert [f["symbol"] for f in fees] == [BTC, ETH]
 
 
+def test_funding_per_symbol_on_the_one_wallet(make_sim, make_http, candles, eth):
+    """At an 8 h boundary each symbol's position pays (or gets) its own funding, from the one wallet."""
+    period = 8 * 3_600_000
+    b = next(k for k in range(1, len(candles)) if candles.ts[k] % period == 0)
+    sim = make_sim(data={BTC: candles, ETH: eth}, history_candles=b - 2)
+    http = make_http(sim)
+    result(http.place_order(category="linear", symbol=BTC, side="Buy", orderType="Market", qty="0.1",
+                            orderLinkId="f-btc"))
+    result(http.place_order(category="linear", symbol=ETH, side="Sell", orderType="Market", qty="2",
+                            orderLinkId="f-eth"))
+    wallet0 = d(result(http.get_wallet_balance(accountType="UNIFIED"))["list"][0]["totalWalletBalance"])
+    sim.step(3)
+    funding = result(http.get_executions(category="linear", execType="Funding"))["list"]
+    assert sorted((f["symbol"], f["side"], int(f["execTime"])) for f in funding) == [
+        (BTC, "Buy", int(candles.ts[b])), (ETH, "Sell", int(eth.ts[b]))]
+    fee = {f["symbol"]: d(f["execFee"]) for f in funding}
+    assert fee[BTC] == (d("0.1") * d(f"{candles.open[b]:.1f}") * d("0.0001")).quantize(d("1e-8"))  # longs pay
+    assert fee[ETH] == -(d("2") * d(f"{eth.open[b]:.2f}") * d("0.0001")).quantize(d("1e-8"))  # shorts get
+    wallet1 = d(result(http.get_wallet_balance(accountType="UNIFIED"))["list"][0]["totalWalletBalance"])
+    assert wallet0 - wallet1 == fee[BTC] + fee[ETH]
+
+
 def test_private_messages_carry_their_symbol(two, make_http):
     http = make_http(two)
     two.step(1)
