@@ -8,6 +8,8 @@ only indexes arrays.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
@@ -65,6 +67,7 @@ class Tape:
         # plus running extremes, which matters with 20 symbols or many ticks per candle.
         fits = ticks.size == 0 or (int(ticks.max()) < 2**31 and int(ticks.min()) >= 0)
         self.ticks = ticks.astype(np.int32) if fits else ticks
+        self._run: tuple[int, list[int], list[int]] = (-1, [], [])  # the running extremes of the last candle asked
         self.offsets = (np.arange(self.k, dtype=np.int64) * (self.base_ms - 1)) // (self.k - 1)
         step = instrument.step
         self.trade_steps = np.maximum(1, np.round(candles.volume / self.k / step)).astype(np.int64)
@@ -74,12 +77,19 @@ class Tape:
         self._stats_24h()
         self._agg: dict[str, tuple[Candles, np.ndarray, np.ndarray]] = {}
 
+    def _running(self, i: int) -> tuple[int, list[int], list[int]]:
+        """Candle i's running high and low ticks (kept for the one candle being asked about: the forming one)."""
+        if self._run[0] != i:
+            row = self.ticks[i].tolist()
+            self._run = (i, list(accumulate(row, max)), list(accumulate(row, min)))
+        return self._run
+
     def run_high(self, i: int, k: int) -> int:
         """Highest tick of candle i up to its tick k."""
-        return int(self.ticks[i, :k + 1].max())
+        return self._running(i)[1][k]
 
     def run_low(self, i: int, k: int) -> int:
-        return int(self.ticks[i, :k + 1].min())
+        return self._running(i)[2][k]
 
     # --- rolling statistics, as of the close of candle i-1 (the window before candle i) ---
 
