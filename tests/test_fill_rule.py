@@ -15,10 +15,11 @@ from whale.broker.paper import PaperBroker
 from whale.config.model import Config
 from whale.fills import LONG, SHORT, taker_fill_ticks
 from whale.market.instruments import KNOWN
+from whale.sim.account import Account
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.instrument import sim_instrument
-from whale.sim.matching import Exchange, Ids
+from whale.sim.matching import Exchange
 from whale.strategy.stops import EXIT_REASONS
 
 BTC = KNOWN["BTCUSDT"]
@@ -85,7 +86,7 @@ def sim_fills(side: int, qty: Decimal, entry: float, sl: Decimal, tp: Decimal, e
 
     start = round(entry / inst.tick)
     book.set_price(start, True, T0)
-    ex = Exchange(inst, CFG.fees, 100_000.0, clock, book, Ids(), start, leverage=10.0)
+    ex = Exchange(inst, Account(CFG.fees, 100_000.0, clock, leverage=10.0), book, start)
     name = {LONG: "Buy", SHORT: "Sell"}
     ex.create_order({"side": name[side], "orderType": "Market", "qty": str(qty), "orderLinkId": "t-open",
                      "stopLoss": str(sl), "takeProfit": str(tp)})

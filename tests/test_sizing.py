@@ -35,11 +35,12 @@ from whale.risk.sizing import (
     order_cost_per_notional,
     size_steps,
 )
+from whale.sim.account import Account
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError
 from whale.sim.instrument import sim_instrument
-from whale.sim.matching import Exchange, Ids
+from whale.sim.matching import Exchange
 
 BTC = KNOWN["BTCUSDT"]
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
@@ -126,7 +127,7 @@ def test_the_simulator_and_the_paper_broker_accept_a_size_shrunk_to_the_leverage
         clock = ReplayClock(1_750_000_000_000)
         book = Book(level_ticks=1, base_steps=10_000.0, churn_ms=600_000, seed=1)
         book.set_price(600_000, True, clock.now_ms())
-        ex = Exchange(inst, fees, equity, clock, book, Ids(), 600_000, leverage=5.0)
+        ex = Exchange(inst, Account(fees, equity, clock, leverage=5.0), book, 600_000)
         ex.create_order({"side": "Buy", "orderType": "Market", "qty": str(BTC.qty_decimal(steps)), "orderLinkId": "t"})
         assert ex.positions[0].size == BTC.qty_decimal(steps)
 
