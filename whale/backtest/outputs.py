@@ -60,24 +60,29 @@ def write_trades_csv(path: Path, trades: np.ndarray, symbols: tuple[str, ...], p
 SIGNALS_HEADER = "symbol,timestamp_ms,score,signal\n"
 
 
-def signals_csv_text(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> str:
+def write_signals_csv(path: Path, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                      chunk: int = 200_000) -> None:
     """One row per closed candle and symbol: the symbol, the candle's open time, the score (empty during
     warm-up) and the finaliser's BUY / SELL / HOLD; in time order, symbols in the run's fixed order at
-    equal times. `rows`: (symbol, ts, scores, signals) per symbol. The live bot writes the same rows."""
-    parts = []
-    for k, (symbol, ts, scores, signals) in enumerate(rows):
-        parts.append((ts, np.full(len(ts), k), [symbol] * len(ts), scores.tolist(), signals.tolist()))
-    if not parts:
-        return SIGNALS_HEADER
-    ts_all = np.concatenate([p[0] for p in parts])
-    sym_all = np.concatenate([p[1] for p in parts])
+    equal times. `rows`: (symbol, ts, scores, signals) per symbol. Written in chunks, so millions of
+    rows take little memory. The live bot writes the same rows (signal_row)."""
+    sizes = [len(ts) for _, ts, _, _ in rows]
+    ts_all = np.concatenate([ts for _, ts, _, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
+    sym_all = np.repeat(np.arange(len(rows)), sizes)
     order = np.lexsort((sym_all, ts_all))
-    names = [x for p in parts for x in p[2]]
-    scores_all = [x for p in parts for x in p[3]]
-    signals_all = [x for p in parts for x in p[4]]
-    ts_list = ts_all.tolist()
-    out = [signal_row(names[i], ts_list[i], scores_all[i], signals_all[i]) for i in order.tolist()]
-    return SIGNALS_HEADER + "".join(out)
+    del ts_all
+    starts = np.cumsum([0, *sizes])
+    names = [name for name, _, _, _ in rows]
+    scores = np.concatenate([sc for _, _, sc, _ in rows]) if rows else np.zeros(0)
+    signals = np.concatenate([sg for _, _, _, sg in rows]) if rows else np.zeros(0, dtype=np.int8)
+    ts_cat = np.concatenate([ts for _, ts, _, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(SIGNALS_HEADER)
+        for a in range(0, len(order), chunk):
+            idx = order[a:a + chunk]
+            sym = np.searchsorted(starts, idx, side="right") - 1
+            f.write("".join(map(signal_row, (names[k] for k in sym.tolist()), ts_cat[idx].tolist(),
+                                scores[idx].tolist(), signals[idx].tolist())))
 
 
 def signal_row(symbol: str, ts_ms: int, score: float, signal: int) -> str:

@@ -104,51 +104,51 @@ N_EVENT_FIELDS = E_MEMBERS + 4 * MAX_EVENT_MEMBERS
 
 
 @njit(cache=True)
-def _taker_fill(buying, ref, P):
+def _taker_fill(buying, ref, P, s):
     """The shared taker rule without a book: slipped from `ref`, on the tick against the taker."""
-    return tick_price(taker_fill_ticks(buying, np.nan, ref, P[PP_SLIP], P[PP_TICK]), P[PP_TICK])
+    return tick_price(taker_fill_ticks(buying, np.nan, ref, P[s, PP_SLIP], P[s, PP_TICK]), P[s, PP_TICK])
 
 
 @njit(cache=True)
-def _close_position(st, acct, P, trades, n_trades, sym, k, ts, trigger_price, reason):
-    side = int(st[S_SIDE])
-    qty = st[S_QTY]
-    price = _taker_fill(side != LONG, trigger_price, P)
-    exit_fee = fee(price, qty, P[PP_TAKER])
-    gross = pnl(side, st[S_ENTRY], price, qty)
+def _close_position(ST, s, acct, P, trades, n_trades, k, ts, trigger_price, reason):
+    side = int(ST[s, S_SIDE])
+    qty = ST[s, S_QTY]
+    price = _taker_fill(side != LONG, trigger_price, P, s)
+    exit_fee = fee(price, qty, P[s, PP_TAKER])
+    gross = pnl(side, ST[s, S_ENTRY], price, qty)
     acct[A_BALANCE] += gross - exit_fee
-    st[S_CASH] += gross - exit_fee
-    st[S_FEES_PAID] += exit_fee
+    ST[s, S_CASH] += gross - exit_fee
+    ST[s, S_FEES_PAID] += exit_fee
     t = trades[n_trades]
     t[T_SIDE] = side
     t[T_QTY] = qty
-    t[T_ENTRY_IDX] = st[S_ENTRY_IDX]
+    t[T_ENTRY_IDX] = ST[s, S_ENTRY_IDX]
     t[T_EXIT_IDX] = k
-    t[T_ENTRY_TS] = st[S_ENTRY_TS]
+    t[T_ENTRY_TS] = ST[s, S_ENTRY_TS]
     t[T_EXIT_TS] = ts
-    t[T_ENTRY_PRICE] = st[S_ENTRY]
+    t[T_ENTRY_PRICE] = ST[s, S_ENTRY]
     t[T_EXIT_PRICE] = price
-    t[T_INIT_STOP] = st[S_INIT_STOP]
-    t[T_TARGET] = st[S_TARGET]
-    t[T_FEES] = st[S_ENTRY_FEE] + exit_fee
-    t[T_FUNDING] = st[S_FUNDING]
+    t[T_INIT_STOP] = ST[s, S_INIT_STOP]
+    t[T_TARGET] = ST[s, S_TARGET]
+    t[T_FEES] = ST[s, S_ENTRY_FEE] + exit_fee
+    t[T_FUNDING] = ST[s, S_FUNDING]
     t[T_GROSS] = gross
-    t[T_NET] = gross - st[S_ENTRY_FEE] - exit_fee - st[S_FUNDING]
+    t[T_NET] = gross - ST[s, S_ENTRY_FEE] - exit_fee - ST[s, S_FUNDING]
     t[T_REASON] = reason
     t[T_BALANCE] = acct[A_BALANCE]
-    t[T_SYMBOL] = sym
-    st[S_SIDE] = 0.0
-    st[S_QTY] = 0.0
+    t[T_SYMBOL] = s
+    ST[s, S_SIDE] = 0.0
+    ST[s, S_QTY] = 0.0
     return n_trades + 1
 
 
 @njit(cache=True)
-def _charge_funding(st, acct, P, price):
-    pay = funding_payment(int(st[S_SIDE]), st[S_QTY], price, P[PP_FUNDING])
+def _charge_funding(ST, s, acct, P, price):
+    pay = funding_payment(int(ST[s, S_SIDE]), ST[s, S_QTY], price, P[s, PP_FUNDING])
     acct[A_BALANCE] -= pay
-    st[S_CASH] -= pay
-    st[S_FUNDING] += pay
-    st[S_FUNDING_PAID] += pay
+    ST[s, S_CASH] -= pay
+    ST[s, S_FUNDING] += pay
+    ST[s, S_FUNDING_PAID] += pay
 
 
 @njit(cache=True)
@@ -179,48 +179,55 @@ def _record_event(events, sym, k, ts, code, steps, side, equity, entry, stop, op
 @njit(cache=True)
 def _enter(s, k, t0, o_k, ts, c, off, P, AP, ST, acct, events, members, corrs):
     """The pending entry of symbol s at candle k's open, sized against the whole account."""
-    st = ST[s]
-    Ps = P[s]
-    side = int(st[S_PENDING])
-    fill = _taker_fill(side == LONG, o_k, Ps)
-    sl, tp = initial_levels(side, fill, st[S_PENDING_ATR], Ps[PP_SL_MULT], Ps[PP_TP_MULT], Ps[PP_TICK])
+    side = int(ST[s, S_PENDING])
+    fill = _taker_fill(side == LONG, o_k, P, s)
+    sl, tp = initial_levels(side, fill, ST[s, S_PENDING_ATR], P[s, PP_SL_MULT], P[s, PP_TP_MULT], P[s, PP_TICK])
     n_sym = ST.shape[0]
     max_open = int(AP[AP_MAX_OPEN])
     open_count = 0
     for j in range(n_sym):
         if j != s and ST[j, S_SIDE] != 0.0:
             open_count += 1
-    # The correlated group matters only for an entry the count allows and a threshold below 1.
-    measure = AP[AP_CORR_THRESHOLD] < 1.0 and not (max_open > 0 and open_count >= max_open)
     upnl = 0.0
     open_notional = 0.0
+    for j in range(n_sym):
+        if j != s and ST[j, S_SIDE] != 0.0:
+            upnl += pnl(int(ST[j, S_SIDE]), ST[j, S_ENTRY], ST[j, S_MARK], ST[j, S_QTY])
+            open_notional += ST[j, S_QTY] * ST[j, S_MARK]
+    equity = acct[A_BALANCE] + upnl
+    shrink = P[s, PP_SHRINK] != 0.0
+    steps, code = size_account_steps(equity, P[s, PP_RISK_PCT], fill, sl, P[s, PP_QTY_STEP], P[s, PP_MIN_QTY],
+                                     P[s, PP_MIN_NOTIONAL], P[s, PP_MAX_QTY], P[s, PP_LEVERAGE], P[s, PP_TAKER],
+                                     P[s, PP_MAX_EXPOSURE], shrink, open_notional, NO_GROUP, AP[AP_MAX_CORR_PCT],
+                                     open_count, max_open)
+    # The group is a subset of the open positions and its cap only cuts: measure correlations only when
+    # the group could reach its limit with this entry (the same size and code as measuring always; the
+    # margin keeps float rounding at the limit on the measuring side).
     group_notional = 0.0
     n_members = 0
-    for j in range(n_sym):
-        if j == s or ST[j, S_SIDE] == 0.0:
-            continue
-        stj = ST[j]
-        notional = stj[S_QTY] * stj[S_MARK]
-        upnl += pnl(int(stj[S_SIDE]), stj[S_ENTRY], stj[S_MARK], stj[S_QTY])
-        open_notional += notional
-        if measure:
+    grouped = NO_GROUP
+    if (AP[AP_CORR_THRESHOLD] < 1.0 and (code == SIZE_OK or code >= FIRST_SHRUNK)
+            and open_notional + steps * P[s, PP_QTY_STEP] * fill >= equity * AP[AP_MAX_CORR_PCT] / 100.0 * 0.999999):
+        for j in range(n_sym):
+            if j == s or ST[j, S_SIDE] == 0.0:
+                continue
             corr = log_return_correlation(ts[off[s]:off[s + 1]], c[off[s]:off[s + 1]], ts[off[j]:off[j + 1]],
-                                          c[off[j]:off[j + 1]], int(st[S_LAST_TS]), int(AP[AP_CORR_LOOKBACK]),
+                                          c[off[j]:off[j + 1]], int(ST[s, S_LAST_TS]), int(AP[AP_CORR_LOOKBACK]),
                                           int(AP[AP_MIN_RETURNS]))
-            if joins_group(corr, int(stj[S_SIDE]) == side, AP[AP_CORR_THRESHOLD]):
-                group_notional += notional
+            if joins_group(corr, int(ST[j, S_SIDE]) == side, AP[AP_CORR_THRESHOLD]):
+                group_notional += ST[j, S_QTY] * ST[j, S_MARK]
                 if n_members < members.shape[0]:
                     members[n_members] = j
                     corrs[n_members] = corr
                 n_members += 1
-    equity = acct[A_BALANCE] + upnl
-    grouped = group_notional if n_members > 0 else NO_GROUP
-    steps, code = size_account_steps(equity, Ps[PP_RISK_PCT], fill, sl, Ps[PP_QTY_STEP], Ps[PP_MIN_QTY],
-                                     Ps[PP_MIN_NOTIONAL], Ps[PP_MAX_QTY], Ps[PP_LEVERAGE], Ps[PP_TAKER],
-                                     Ps[PP_MAX_EXPOSURE], Ps[PP_SHRINK] != 0.0, open_notional, grouped,
-                                     AP[AP_MAX_CORR_PCT], open_count, max_open)
-    st[S_SIZE0 + code] += 1.0
-    if code != SIZE_OK and st[S_SIZE0 + code] == 1.0:  # the first of its kind: keep the figures for its message
+        if n_members > 0:
+            grouped = group_notional
+            steps, code = size_account_steps(equity, P[s, PP_RISK_PCT], fill, sl, P[s, PP_QTY_STEP], P[s, PP_MIN_QTY],
+                                             P[s, PP_MIN_NOTIONAL], P[s, PP_MAX_QTY], P[s, PP_LEVERAGE], P[s, PP_TAKER],
+                                             P[s, PP_MAX_EXPOSURE], shrink, open_notional, grouped,
+                                             AP[AP_MAX_CORR_PCT], open_count, max_open)
+    ST[s, S_SIZE0 + code] += 1.0
+    if code != SIZE_OK and ST[s, S_SIZE0 + code] == 1.0:  # the first of its kind: keep the figures for its message
         n_listed = n_members
         if n_members == 0 or code == SKIP_MAX_OPEN_POSITIONS:  # no group: list the open positions instead
             n_listed = 0
@@ -233,108 +240,25 @@ def _enter(s, k, t0, o_k, ts, c, off, P, AP, ST, acct, events, members, corrs):
         _record_event(events, s, k, t0, code, steps, side, equity, fill, sl, open_count, open_notional, grouped,
                       ST, members, n_listed, corrs)
     if code == SIZE_OK or code >= FIRST_SHRUNK:
-        qty = steps * Ps[PP_QTY_STEP]
-        entry_fee = fee(fill, qty, Ps[PP_TAKER])
-        st[S_SIDE] = side
-        st[S_QTY] = qty
-        st[S_ENTRY] = fill
-        st[S_STOP] = sl
-        st[S_INIT_STOP] = sl
-        st[S_TARGET] = tp
-        st[S_ENTRY_IDX] = k
-        st[S_ENTRY_TS] = t0
-        st[S_STOP_KIND] = STOP_INITIAL
-        st[S_BE_DONE] = 0.0
-        st[S_ENTRY_FEE] = entry_fee
-        st[S_FUNDING] = 0.0
+        qty = steps * P[s, PP_QTY_STEP]
+        entry_fee = fee(fill, qty, P[s, PP_TAKER])
+        ST[s, S_SIDE] = side
+        ST[s, S_QTY] = qty
+        ST[s, S_ENTRY] = fill
+        ST[s, S_STOP] = sl
+        ST[s, S_INIT_STOP] = sl
+        ST[s, S_TARGET] = tp
+        ST[s, S_ENTRY_IDX] = k
+        ST[s, S_ENTRY_TS] = t0
+        ST[s, S_STOP_KIND] = STOP_INITIAL
+        ST[s, S_BE_DONE] = 0.0
+        ST[s, S_ENTRY_FEE] = entry_fee
+        ST[s, S_FUNDING] = 0.0
         acct[A_BALANCE] -= entry_fee
-        st[S_CASH] -= entry_fee
-        st[S_FEES_PAID] += entry_fee
+        ST[s, S_CASH] -= entry_fee
+        ST[s, S_FEES_PAID] += entry_fee
         return True
     return False
-
-
-@njit(cache=True)
-def _open_phase(s, t0, ts, o, c, off, P, AP, ST, acct, trades, n_trades, events, members, corrs):
-    """Part A at symbol s's candle opening at t0: funding at the open, the exit, the entry."""
-    st = ST[s]
-    Ps = P[s]
-    k = int(st[S_NEXT])
-    i = off[s] + k
-    interval = Ps[PP_INTERVAL_MS]
-    st[S_HAD] = 1.0 if st[S_SIDE] != 0.0 else 0.0
-    # A gap: no fills inside it; an entry decided before it is stale and dropped.
-    if st[S_LAST_TS] >= 0.0 and t0 - st[S_LAST_TS] > interval:
-        st[S_PENDING] = 0.0
-    if st[S_SIDE] != 0.0:
-        # Funding due since the previous candle closed (through any gap) up to this open.
-        since = st[S_LAST_TS] + interval if st[S_LAST_TS] >= 0.0 else t0
-        for _ in range(funding_times_in(int(since), t0 + 1)):
-            _charge_funding(st, acct, Ps, o[i])
-    st[S_MARK] = o[i]
-    if st[S_PENDING_EXIT] != 0.0 and st[S_SIDE] != 0.0:
-        n_trades = _close_position(st, acct, Ps, trades, n_trades, s, k, t0, o[i], R_OPPOSITE)
-    st[S_PENDING_EXIT] = 0.0
-    entered = False
-    if st[S_PENDING] != 0.0 and st[S_SIDE] == 0.0 and st[S_PENDING_ATR] > 0.0:
-        entered = _enter(s, k, t0, o[i], ts, c, off, P, AP, ST, acct, events, members, corrs)
-    st[S_PENDING] = 0.0
-    st[S_ENTERED] = 1.0 if entered else 0.0
-    st[S_OPEN_AT_START] = 1.0 if st[S_SIDE] != 0.0 else 0.0
-    return n_trades
-
-
-@njit(cache=True)
-def _candle_phase(s, t0, o, h, lo, c, atr, signals, scores, ready, off, P, ST, acct, trades, n_trades,
-                  in_position, contrib, end_ts):
-    """Part B at symbol s's candle: stop / target, funding inside, stop moves, mark, then the decision
-    (or, at the symbol's last candle before the run's end, the end_of_data close)."""
-    st = ST[s]
-    Ps = P[s]
-    k = int(st[S_NEXT])
-    i = off[s] + k
-    if st[S_OPEN_AT_START] != 0.0:
-        side = int(st[S_SIDE])
-        kind, price = first_exit_on_bar(side, st[S_STOP], st[S_TARGET], o[i], h[i], lo[i], c[i],
-                                        st[S_ENTERED] != 0.0)
-        if kind == HIT_STOP:
-            n_trades = _close_position(st, acct, Ps, trades, n_trades, s, k, t0, price,
-                                       stop_exit_reason(int(st[S_STOP_KIND])))
-        elif kind == HIT_TARGET:
-            n_trades = _close_position(st, acct, Ps, trades, n_trades, s, k, t0, price, R_TAKE_PROFIT)
-    if st[S_SIDE] != 0.0:
-        inside = funding_times_in(t0 + 1, t0 + int(Ps[PP_INTERVAL_MS]))
-        for _ in range(inside):
-            _charge_funding(st, acct, Ps, c[i])
-        side = int(st[S_SIDE])
-        stop, kind_, be = move_stop(side, st[S_ENTRY], st[S_STOP], int(st[S_STOP_KIND]), st[S_BE_DONE] != 0.0,
-                                    c[i], atr[i], Ps[PP_TICK], Ps[PP_TRAIL_ON] != 0.0, Ps[PP_TRAIL_TRIGGER],
-                                    Ps[PP_TRAIL_MULT], Ps[PP_BE_TRIGGER], Ps[PP_LOCK_MULT])
-        st[S_STOP] = stop
-        st[S_STOP_KIND] = kind_
-        st[S_BE_DONE] = 1.0 if be else 0.0
-    st[S_MARK] = c[i]
-    in_position[i] = st[S_HAD] != 0.0 or st[S_OPEN_AT_START] != 0.0
-    st[S_LAST_TS] = t0
-    last = i == off[s + 1] - 1
-    if last and t0 < end_ts:
-        if st[S_SIDE] != 0.0:
-            n_trades = _close_position(st, acct, Ps, trades, n_trades, s, k, t0, c[i], R_END_OF_DATA)
-    elif Ps[PP_ENABLED] != 0.0 and ready[i] and k >= Ps[PP_TRADE_FROM]:
-        # Decide on this candle's close; act on the next candle's open.
-        exit_now, enter_side = candle_action(int(st[S_SIDE]), signals[i], scores[i], Ps[PP_THRESHOLD],
-                                             Ps[PP_CLOSE_OPP] != 0.0, Ps[PP_REVERSE] != 0.0)
-        if exit_now:
-            st[S_PENDING_EXIT] = 1.0
-        if enter_side != 0:
-            st[S_PENDING] = enter_side
-            st[S_PENDING_ATR] = atr[i]
-    if st[S_SIDE] != 0.0:
-        contrib[i] = st[S_CASH] + pnl(int(st[S_SIDE]), st[S_ENTRY], c[i], st[S_QTY])
-    else:
-        contrib[i] = st[S_CASH]
-    st[S_NEXT] = k + 1
-    return n_trades
 
 
 @njit(cache=True)
@@ -343,7 +267,11 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
     """Walk the union timeline from the account's step on. Symbol s owns rows [off[s], off[s+1]) of the
     flat candle arrays (ts, o, h, lo, c, atr, signals, scores, ready, in_position, contrib); *_u are
     indexed by union step. Returns n_trades; acct[A_DONE] is 1 when the timeline is finished, else the
-    trade buffer filled up: flush it and call again."""
+    trade buffer filled up: flush it and call again.
+
+    The per-candle steps are written out here rather than in helpers: a numba call that passes arrays
+    costs reference counting on every call, which on the flat path of every candle of every symbol was
+    most of the run time. Only the rare events (a fill, funding) call out."""
     n_sym = off.shape[0] - 1
     end_ts = ts[off[1] - 1]
     for s in range(1, n_sym):
@@ -368,22 +296,85 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
         for s in range(n_sym):
             i = off[s] + int(ST[s, S_NEXT])
             present[s] = i < off[s + 1] and ts[i] == t0
+        # A. At the open, symbol by symbol: funding at the open, the exit, the entry.
         for s in range(n_sym):
-            if present[s]:
-                n_trades = _open_phase(s, t0, ts, o, c, off, P, AP, ST, acct, trades, n_trades, events, members,
-                                       corrs)
+            if not present[s]:
+                continue
+            k = int(ST[s, S_NEXT])
+            i = off[s] + k
+            interval = P[s, PP_INTERVAL_MS]
+            ST[s, S_HAD] = 1.0 if ST[s, S_SIDE] != 0.0 else 0.0
+            # A gap: no fills inside it; an entry decided before it is stale and dropped.
+            if ST[s, S_LAST_TS] >= 0.0 and t0 - ST[s, S_LAST_TS] > interval:
+                ST[s, S_PENDING] = 0.0
+            if ST[s, S_SIDE] != 0.0:
+                # Funding due since the previous candle closed (through any gap) up to this open.
+                since = ST[s, S_LAST_TS] + interval if ST[s, S_LAST_TS] >= 0.0 else t0
+                for _ in range(funding_times_in(int(since), t0 + 1)):
+                    _charge_funding(ST, s, acct, P, o[i])
+            ST[s, S_MARK] = o[i]
+            if ST[s, S_PENDING_EXIT] != 0.0 and ST[s, S_SIDE] != 0.0:
+                n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, o[i], R_OPPOSITE)
+            ST[s, S_PENDING_EXIT] = 0.0
+            entered = False
+            if ST[s, S_PENDING] != 0.0 and ST[s, S_SIDE] == 0.0 and ST[s, S_PENDING_ATR] > 0.0:
+                entered = _enter(s, k, t0, o[i], ts, c, off, P, AP, ST, acct, events, members, corrs)
+            ST[s, S_PENDING] = 0.0
+            ST[s, S_ENTERED] = 1.0 if entered else 0.0
+            ST[s, S_OPEN_AT_START] = 1.0 if ST[s, S_SIDE] != 0.0 else 0.0
+        # B. Inside the candle, symbol by symbol: stop / target, funding inside, stop moves, mark, then the
+        # decision (or, at the symbol's last candle before the run's end, the end_of_data close).
         any_in = False
         for s in range(n_sym):
-            if present[s]:
-                i = off[s] + int(ST[s, S_NEXT])
-                n_trades = _candle_phase(s, t0, o, h, lo, c, atr, signals, scores, ready, off, P, ST, acct, trades,
-                                         n_trades, in_position, contrib, end_ts)
-                any_in = any_in or in_position[i]
+            if not present[s]:
+                continue
+            k = int(ST[s, S_NEXT])
+            i = off[s] + k
+            if ST[s, S_OPEN_AT_START] != 0.0:
+                side = int(ST[s, S_SIDE])
+                kind, price = first_exit_on_bar(side, ST[s, S_STOP], ST[s, S_TARGET], o[i], h[i], lo[i], c[i],
+                                                ST[s, S_ENTERED] != 0.0)
+                if kind == HIT_STOP:
+                    n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, price,
+                                               stop_exit_reason(int(ST[s, S_STOP_KIND])))
+                elif kind == HIT_TARGET:
+                    n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, price, R_TAKE_PROFIT)
+            if ST[s, S_SIDE] != 0.0:
+                for _ in range(funding_times_in(t0 + 1, t0 + int(P[s, PP_INTERVAL_MS]))):
+                    _charge_funding(ST, s, acct, P, c[i])
+                stop, kind_, be = move_stop(int(ST[s, S_SIDE]), ST[s, S_ENTRY], ST[s, S_STOP],
+                                            int(ST[s, S_STOP_KIND]), ST[s, S_BE_DONE] != 0.0, c[i], atr[i],
+                                            P[s, PP_TICK], P[s, PP_TRAIL_ON] != 0.0, P[s, PP_TRAIL_TRIGGER],
+                                            P[s, PP_TRAIL_MULT], P[s, PP_BE_TRIGGER], P[s, PP_LOCK_MULT])
+                ST[s, S_STOP] = stop
+                ST[s, S_STOP_KIND] = kind_
+                ST[s, S_BE_DONE] = 1.0 if be else 0.0
+            ST[s, S_MARK] = c[i]
+            in_position[i] = ST[s, S_HAD] != 0.0 or ST[s, S_OPEN_AT_START] != 0.0
+            any_in = any_in or in_position[i]
+            ST[s, S_LAST_TS] = t0
+            if i == off[s + 1] - 1 and t0 < end_ts:
+                if ST[s, S_SIDE] != 0.0:
+                    n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, c[i], R_END_OF_DATA)
+            elif P[s, PP_ENABLED] != 0.0 and ready[i] and k >= P[s, PP_TRADE_FROM]:
+                # Decide on this candle's close; act on the next candle's open.
+                exit_now, enter_side = candle_action(int(ST[s, S_SIDE]), signals[i], scores[i], P[s, PP_THRESHOLD],
+                                                     P[s, PP_CLOSE_OPP] != 0.0, P[s, PP_REVERSE] != 0.0)
+                if exit_now:
+                    ST[s, S_PENDING_EXIT] = 1.0
+                if enter_side != 0:
+                    ST[s, S_PENDING] = enter_side
+                    ST[s, S_PENDING_ATR] = atr[i]
+            if ST[s, S_SIDE] != 0.0:
+                contrib[i] = ST[s, S_CASH] + pnl(int(ST[s, S_SIDE]), ST[s, S_ENTRY], c[i], ST[s, S_QTY])
+            else:
+                contrib[i] = ST[s, S_CASH]
+            ST[s, S_NEXT] = k + 1
+        # The account at t: balance plus every open position at its latest price.
         upnl = 0.0
         for s in range(n_sym):
-            st = ST[s]
-            if st[S_SIDE] != 0.0:
-                upnl += pnl(int(st[S_SIDE]), st[S_ENTRY], st[S_MARK], st[S_QTY])
+            if ST[s, S_SIDE] != 0.0:
+                upnl += pnl(int(ST[s, S_SIDE]), ST[s, S_ENTRY], ST[s, S_MARK], ST[s, S_QTY])
                 any_in = any_in or not present[s]  # held through a gap of its own
         ts_u[u] = t0
         equity_u[u] = acct[A_BALANCE] + upnl
@@ -395,11 +386,10 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
 def close_all_at_end(ts, c, off, P, ST, acct, trades, n_trades, contrib):
     """Close the positions still open when the run ends, at each one's last close (end_of_backtest)."""
     for s in range(off.shape[0] - 1):
-        st = ST[s]
-        if st[S_SIDE] != 0.0:
+        if ST[s, S_SIDE] != 0.0:
             i = off[s + 1] - 1
-            n_trades = _close_position(st, acct, P[s], trades, n_trades, s, i - off[s], ts[i], c[i], R_END)
-            contrib[i] = st[S_CASH]
+            n_trades = _close_position(ST, s, acct, P, trades, n_trades, i - off[s], ts[i], c[i], R_END)
+            contrib[i] = ST[s, S_CASH]
     return n_trades
 
 

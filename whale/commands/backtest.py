@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from whale.backtest.metrics import drawdown_curve
     from whale.backtest.outputs import (
         plot_equity,
-        signals_csv_text,
         write_report_json,
+        write_signals_csv,
         write_trades_csv,
     )
     from whale.backtest.runner import run_portfolio
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     runs = result.per_symbol
     write_trades_csv(out / "trades.csv", result.trades, result.symbols, [r.instrument.price_decimals for r in runs],
                      [r.instrument.qty_decimals for r in runs])
-    (out / "signals.csv").write_text(signals_csv_text([(r.symbol, r.ts, r.scores, r.signals) for r in runs]))
+    write_signals_csv(out / "signals.csv", [(r.symbol, r.ts, r.scores, r.signals) for r in runs])
     names = " + ".join(result.symbols) if len(runs) <= 6 else f"{len(runs)} symbols"
     plot_equity(out / "equity.png", result.ts, result.equity, drawdown_curve(result.equity),
                 f"{names} {label(result.interval)} — equity and drawdown",
