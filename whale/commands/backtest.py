@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from exc
     runs = result.per_symbol
+    t_out = time.perf_counter()
     write_trades_csv(out / "trades.csv", result.trades, result.symbols, [r.instrument.price_decimals for r in runs],
                      [r.instrument.qty_decimals for r in runs])
     write_signals_csv(out / "signals.csv", [(r.symbol, r.ts, r.scores, r.signals) for r in runs])
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     plot_equity(out / "equity.png", result.ts, result.equity, drawdown_curve(result.equity),
                 f"{names} {label(result.interval)} — equity and drawdown",
                 dict(zip(result.symbols, result.contribution, strict=True)))
+    result.report["timing"]["outputs_s"] = time.perf_counter() - t_out
     write_report_json(out / "report.json", result.report)
     print_summary(result.report, out)
     return 0
@@ -153,8 +156,9 @@ def print_summary(r: dict, out: Path) -> None:
         lines.append(col(NEON_YELLOW, "shrunk to cap  " + ", ".join(f"{k}: {v}" for k, v in r["shrunk_entries"].items())
                          + " (risking less than risk_per_trade_percent)"))
     lines.append(col(NEON_YELLOW, "off            " + "; ".join(r["off_in_backtest"])))
+    outputs = f"; then files {t['outputs_s']:.2f} s" if "outputs_s" in t else ""
     lines.append(col(NEON_BLUE, f"time           {t['total_s']:.2f} s (load {t['load_s']:.2f}, jit {t['jit_s']:.2f}, "
                                 f"indicators {t['indicators_s']:.3f}, simulate {t['simulate_s']:.3f}; "
-                                f"{speed:,.0f} candles/s)"))
+                                f"{speed:,.0f} candles/s{outputs})"))
     lines.append(col(NEON_GREEN, f"report         {out}/ (report.json, trades.csv, signals.csv, equity.png)"))
     print("\n".join(lines))
