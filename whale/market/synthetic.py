@@ -12,7 +12,7 @@ volatility, corr(m_i, r) = w_i and corr(m_i, m_j) = w_i * w_j. `weight_for(rho)`
 two symbols of one weight need to correlate at rho. Prices are rebuilt from the returns (each open is
 the previous close) from a start price; each candle's wicks and notional volume are a mix, with
 weights w^2 and 1 - w^2, of those of the two candles its return came from; prices are rounded to a
-tick of about six significant digits. docs/strategy.md ("Data for many symbols") shows what the
+tick of about six significant digits. docs/portfolio.md ("Data for many symbols") shows what the
 recipe measures.
 """
 
