@@ -8,8 +8,9 @@ correlation rule has groups to act on), start prices spread from 2 to 60,000 (in
 rules differ). Writes one CSV per symbol, then runs `python whalebot.py backtest --data ... x10` as a
 child process with bench_backtest.py's config (interval "1", every candle-based scorer on, MTF 60 +
 240); the first run may compile numba's cache, the last is reported. Prints candles/s over the
-kernels (indicators_s + simulate_s from report.json), the whole command's wall time, the child's
-peak RSS (the largest child so far) and the machine's load average (it is shared).
+kernels (indicators_s + simulate_s from report.json) and per second of the process's CPU time in
+them (what the wall figure would be on an idle machine, about), the whole command's wall time, the
+child's peak RSS (the largest child so far) and the machine's load average (it is shared).
 """
 
 from __future__ import annotations
@@ -81,11 +82,14 @@ def main() -> None:
         r = json.loads((report / "report.json").read_text())
         tm = r["timing"]
         hot = tm["indicators_s"] + tm["simulate_s"]
+        hot_cpu = tm["indicators_cpu_s"] + tm["simulate_cpu_s"]
         load_after = os.getloadavg()
         print(f"run {run}: {len(paths)} symbols, candles {r['candles']:,}  trades {r['trades']} "
               f"(skipped {sum(r['skipped_entries'].values())}, shrunk {sum(r['shrunk_entries'].values())})  "
               f"indicators_s {tm['indicators_s']:.3f}  simulate_s {tm['simulate_s']:.3f}  "
-              f"-> {r['candles'] / hot:,.0f} candles/s  |  load_s {tm['load_s']:.2f}  jit_s {tm['jit_s']:.2f}  "
+              f"-> {r['candles'] / hot:,.0f} candles/s (CPU time {hot_cpu:.3f} s: {r['candles'] / hot_cpu:,.0f} "
+              f"candles per CPU second)  |  outputs_s {tm['outputs_s']:.2f}  load_s {tm['load_s']:.2f}  "
+              f"jit_s {tm['jit_s']:.2f}  "
               f"total_s {tm['total_s']:.2f}  wall {wall:.2f} s  peak RSS {rss_mb:.0f} MB  |  load average "
               f"{load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"data and reports in {work}")
