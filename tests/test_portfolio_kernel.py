@@ -228,3 +228,17 @@ def test_a_full_trade_buffer_resumes_without_changing_anything(correlated):
     # Each symbol's contribution at the end adds up to the account's result.
     ends = [big.contribution[s * n + n - 1] for s in range(3)]
     assert sum(ends) == pytest.approx(big.balance - 1000.0, abs=1e-6)
+
+
+def test_an_exit_at_the_open_frees_room_for_an_entry_at_that_open_whatever_the_order():
+    # One position allowed. BCH (second in order) holds a long and is told to close at candle 3's open, the
+    # open ETH (first in order) is told to enter at: every exit at an open comes before every entry.
+    cfg = no_costs(trade_management__max_open_positions=1, risk__correlation_threshold=1.0)
+    n = 6
+    legs = [Leg("ETHUSDT", flat(n, 100.0), signals(n, {2: 1}), 1.0),
+            Leg("BCHUSDT", flat(n, 50.0), signals(n, {0: 1, 2: -1}), 1.0)]
+    run = run_many(cfg, legs)
+    te, tb = by_symbol(run, 0), by_symbol(run, 1)
+    assert reasons(tb) == ["opposite_signal"] and tb[0][sim.T_EXIT_TS] == legs[1].candles.ts[3]
+    assert len(te) == 1 and te[0][sim.T_ENTRY_TS] == legs[0].candles.ts[3]
+    assert run.state[0, sim.S_SIZE0 + SKIP_MAX_OPEN_POSITIONS] == 0

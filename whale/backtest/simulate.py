@@ -3,17 +3,18 @@ fill model, position rules and account-wide sizing. One numba kernel walks the u
 symbols' timelines; a one-symbol run is the same kernel with one symbol.
 
 Timeline of one timestamp t (the symbols that have a candle at t act in their fixed order):
-  A. at the open, symbol by symbol: funding due at the open -> the action decided on the previous
-     candle (opposite-signal exit, then entry, sized against the account as it stands: balance plus
-     every open position marked at its latest price, the open positions' exposure, the correlated
-     group, the count of open positions) at the open with slippage and taker fee;
+  A. at the open: for every symbol, funding due at the open and the opposite-signal exit decided on
+     the previous candle; then, symbol by symbol, the entry decided on the previous candle, sized
+     against the account as it stands (balance plus every open position marked at its latest price,
+     the open positions' exposure, the correlated group, the count of open positions); fills at the
+     open with slippage and taker fee;
   B. inside the candle, symbol by symbol: stop / target along the bar path (stop wins inside the
      entry candle) -> funding due inside the candle -> stop moves on the close (trailing,
      break-even, lock-in) -> mark at the close -> at the symbol's last candle (not the run's last
      timestamp) its position closes, reason end_of_data; else the decision for its next candle;
   then the account's equity at t (balance + every open position marked at its latest price).
-Every entry at t is sized after every exit at t's open and before any stop inside t: the open comes
-first in time for every symbol. A position still open when the run ends closes at its last close
+So every entry at t is sized after every exit at t's open and before any stop inside t: the open
+comes first in time for every symbol. A position still open when the run ends closes at its last close
 (end_of_backtest).
 
 Every fill is a taker fill by the shared rule (`whale.fills.taker_fill_ticks`, no book): the
@@ -296,7 +297,8 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
         for s in range(n_sym):
             i = off[s] + int(ST[s, S_NEXT])
             present[s] = i < off[s + 1] and ts[i] == t0
-        # A. At the open, symbol by symbol: funding at the open, the exit, the entry.
+        # A. At the open: first every symbol's funding at the open and its exit, then every entry, so an
+        # entry is sized with the room every exit at this open has freed.
         for s in range(n_sym):
             if not present[s]:
                 continue
@@ -316,9 +318,13 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
             if ST[s, S_PENDING_EXIT] != 0.0 and ST[s, S_SIDE] != 0.0:
                 n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, o[i], R_OPPOSITE)
             ST[s, S_PENDING_EXIT] = 0.0
+        for s in range(n_sym):
+            if not present[s]:
+                continue
+            k = int(ST[s, S_NEXT])
             entered = False
             if ST[s, S_PENDING] != 0.0 and ST[s, S_SIDE] == 0.0 and ST[s, S_PENDING_ATR] > 0.0:
-                entered = _enter(s, k, t0, o[i], ts, c, off, P, AP, ST, acct, events, members, corrs)
+                entered = _enter(s, k, t0, o[off[s] + k], ts, c, off, P, AP, ST, acct, events, members, corrs)
             ST[s, S_PENDING] = 0.0
             ST[s, S_ENTERED] = 1.0 if entered else 0.0
             ST[s, S_OPEN_AT_START] = 1.0 if ST[s, S_SIDE] != 0.0 else 0.0
