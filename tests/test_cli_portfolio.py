@@ -6,33 +6,19 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 from tests.paths import BUNDLED, DATA_DIR
 from tests.test_cli_backtest import whalebot, write_config
-from whale.backtest.runner import run_portfolio
-from whale.candle_file import load_candle_file, write_candle_csv
-from whale.config.model import Config, replace_path
-from whale.errors import BadInputError
-from whale.market.resample import resample
-from whale.market.synthetic import derive_symbols
+from tests.test_portfolio_run import portfolio_files
+from whale.config.model import Config
 
 pytestmark = pytest.mark.net  # runs whalebot.py in a subprocess
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """The bundled BTC file and an ETH derived from it (correlation about 0.5) that starts two days later
-    and ends two days earlier."""
-    tmp = tmp_path_factory.mktemp("portfolio")
-    base = load_candle_file(BUNDLED).candles
-    (eth,) = derive_symbols(base, [0.7], seed=21, start_prices=[2500.0])
-    eth_path = tmp / "ETHUSDT_1m.csv"
-    write_candle_csv(eth_path, eth.slice(2 * 1440, len(eth) - 2 * 1440))
-    btc_path = tmp / "BTCUSDT-PERP_1m.csv.gz"
-    shutil.copy(BUNDLED, btc_path)
-    return tmp, btc_path, eth_path
+    return portfolio_files(tmp_path_factory.mktemp("portfolio"))
 
 
 @pytest.fixture(scope="module")
@@ -86,19 +72,6 @@ def test_two_files_one_account_every_output(two_file_run):
     assert any("--- account (2 symbols, one balance) ---" in x for x in lines)
 
 
-def test_files_of_different_intervals_are_resampled_to_the_config_interval(files, tmp_path):
-    """A 1m and a 5m file: both become the config's 15m candles (a decision: allowed, said in the README)."""
-    _, btc, eth = files
-    eth5 = tmp_path / "ETHUSDT_5m.csv"
-    write_candle_csv(eth5, resample(load_candle_file(eth).candles, "5"))
-    cfg = replace_path(Config(), "signal_score_threshold", 1.0)
-    mixed = run_portfolio(cfg, [btc, eth5])
-    same = run_portfolio(cfg, [btc, eth])
-    assert mixed.report["interval"] == "15"
-    assert mixed.report["per_symbol"]["ETHUSDT"]["bars"] == same.report["per_symbol"]["ETHUSDT"]["bars"]
-    assert np.array_equal(mixed.trades, same.trades)
-
-
 @pytest.mark.parametrize("case", ["same_symbol", "symbol_flag", "no_symbol_in_name", "not_multiple"])
 def test_bad_portfolio_input_exits_2_naming_the_file(files, tmp_path, case):
     _, btc, eth = files
@@ -129,15 +102,3 @@ def test_bad_portfolio_input_exits_2_naming_the_file(files, tmp_path, case):
     assert expect in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "r").exists()
-
-
-def test_the_same_run_twice_gives_the_same_report(files):
-    _, btc, eth = files
-    cfg = replace_path(Config(), "signal_score_threshold", 1.0)
-    a, b = run_portfolio(cfg, [btc, eth]), run_portfolio(cfg, [btc, eth])
-    assert np.array_equal(a.trades, b.trades) and np.array_equal(a.equity, b.equity)
-    ra, rb = dict(a.report), dict(b.report)
-    ra.pop("timing"), rb.pop("timing")
-    assert ra == rb
-    with pytest.raises(BadInputError, match="no --data file"):
-        run_portfolio(cfg, [])

@@ -31,7 +31,7 @@ class SymbolInfo:
     overrides: tuple[str, ...]  # the config's override paths for this symbol
 
 
-def build_report(cfg: Config, configs: dict[str, Config], infos: list[SymbolInfo], market: sim.Market,
+def build_report(cfg: Config, infos: list[SymbolInfo], market: sim.Market,
                  run: sim.PortfolioRun, P: np.ndarray, cooled: list[np.ndarray], off_lists: list[list[str]],
                  timing: dict) -> tuple[dict, list[dict], int]:
     """(report.json, each symbol's section, the union step the report starts at)."""

@@ -206,7 +206,7 @@ def run_portfolio(cfg: Config, data_paths: Sequence[str | Path], *, date_from: i
     # The *_cpu_s twins are this process's CPU time: on a busy machine they show what the wall time hides.
     timing = {"load_s": load_s, "jit_s": jit_s, "indicators_s": indicators_s, "simulate_s": simulate_s,
               "indicators_cpu_s": indicators_cpu_s, "simulate_cpu_s": simulate_cpu_s}
-    report, per_symbol_reports, u_from = build_report(cfg, configs, infos, market, run, P, cooled, off_lists, timing)
+    report, per_symbol_reports, u_from = build_report(cfg, infos, market, run, P, cooled, off_lists, timing)
     report["timing"]["total_s"] = time.perf_counter() - t_start
     per_symbol = []
     for k, info in enumerate(infos):
