@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.kernel import run_one
 from whale.alerts import AlertSystem
 from whale.backtest import simulate as sim
 from whale.backtest.runner import run_backtest, sim_params
@@ -155,11 +156,8 @@ def kernel_run(cfg, atr):
     ts = 1_750_000_020_000 + np.arange(3, dtype=np.int64) * 60_000
     sig = np.array([1, 0, 0], dtype=np.int8)
     P = sim_params(cfg, KNOWN["ETHUSDT"], "1", 0)
-    st = sim.new_state(1000.0)
-    trades = np.zeros((8, sim.N_TRADE_FIELDS))
-    _, k = sim.simulate_range(flat, flat, flat, flat, ts, np.full(3, atr), sig, sig * 5.0, np.ones(3, dtype=bool), 0,
-                              3, 0, P, st, trades, 0, np.zeros(3), np.zeros(3, dtype=bool))
-    return trades[:sim.close_at_end(P, st, trades, k, 2, int(ts[-1]), 100.0)], st
+    r = run_one(P, flat, flat, flat, flat, ts, atr, sig, sig * 5.0, cfg=cfg, balance=1000.0)
+    return r.trades, r.state
 
 
 def test_backtest_kernel_shrinks_by_default_and_skips_on_request():
