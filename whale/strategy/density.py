@@ -23,9 +23,18 @@ erosion crosses one or more new thresholds: every 10 %, plus the strategy's
 `breakout_erosion_percent` and `bounce_density_erosion_exit_percent`. A refilled wall does not
 re-emit a threshold it already crossed.
 
-Pure: time comes in as epoch ms, the book as sorted float64 arrays (best first). The scan of the
-book (band, median, candidates) is one numba kernel; Python only touches the few candidate and
-tracked levels.
+Pure: time comes in as epoch ms, the book as float64 arrays. Two ways to feed it, with the same
+results (tests/test_density_incremental.py proves it event by event):
+
+- `update(now, bid_px, bid_sz, ask_px, ask_sz)`: the book's top levels, sorted best first (what the
+  live loop passes); the tracker applies only the differences from the last call;
+- `apply_delta(...)` / `apply_snapshot(...)` / `apply_levels(...)`: Bybit's messages as they come
+  (changed levels, size 0 removes; a snapshot replaces), the tracker keeping its own copy of the
+  book and using its first `density.book_depth` levels a side, as if `update` were called with them.
+
+Either way the work is incremental (whale/strategy/density_band.py): a level change updates the
+book copy, the band and its sorted sizes (so the median and the candidates) where it lands; Python
+only touches the few candidate and tracked levels.
 """
 
 from __future__ import annotations
@@ -35,9 +44,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from whale.config.model import Density as DensitySettings
+from whale.strategy import density_band as band
 
 BID = "bid"
 ASK = "ask"
@@ -58,75 +67,6 @@ def fmt_num(x: float) -> str:
 
 def fmt_qty(x: float) -> str:
     return format(x, ",.6g")
-
-
-@njit(cache=True)
-def _band(px, sz, bound, descending, work, n):
-    """Levels of one side inside the band (prices on the mid's side of `bound`): how many, their
-    volume, and their sizes appended to work[n:]. Returns (count, volume, new n)."""
-    count = 0
-    vol = 0.0
-    for i in range(px.shape[0]):
-        if (px[i] < bound) if descending else (px[i] > bound):
-            break
-        count = i + 1
-        if sz[i] > 0.0:
-            work[n] = sz[i]
-            n += 1
-            vol += sz[i]
-    return count, vol, n
-
-
-@njit(cache=True)
-def _qualifying(px, sz, count, floor, min_notional, out):
-    """Indices among the first `count` levels with size >= floor and notional >= min_notional."""
-    k = 0
-    for i in range(count):
-        if sz[i] >= floor and sz[i] * px[i] >= min_notional:
-            out[k] = i
-            k += 1
-    return k
-
-
-@njit(cache=True)
-def _scan(bid_px, bid_sz, ask_px, ask_sz, depth_frac, multiplier, min_notional, work, cand_bid, cand_ask):
-    """One pass over the book: mid, the band's median level size, the band volumes per side and
-    the qualifying levels (indices written to cand_bid / cand_ask). Returns
-    (mid, median, bid_band_volume, ask_band_volume, n_cand_bid, n_cand_ask)."""
-    nb = bid_px.shape[0]
-    na = ask_px.shape[0]
-    if nb > 0 and na > 0:
-        mid = 0.5 * (bid_px[0] + ask_px[0])
-    elif nb > 0:
-        mid = bid_px[0]
-    else:
-        mid = ask_px[0]
-    nbb, bvol, n = _band(bid_px, bid_sz, mid * (1.0 - depth_frac), True, work, 0)
-    nab, avol, n = _band(ask_px, ask_sz, mid * (1.0 + depth_frac), False, work, n)
-    if n == 0:
-        return mid, np.nan, 0.0, 0.0, 0, 0
-    median = np.median(work[:n])
-    floor = multiplier * median
-    cb = _qualifying(bid_px, bid_sz, nbb, floor, min_notional, cand_bid)
-    ca = _qualifying(ask_px, ask_sz, nab, floor, min_notional, cand_ask)
-    return mid, median, bvol, avol, cb, ca
-
-
-@njit(cache=True)
-def level_size(px, sz, price, descending):
-    """Resting size at exactly `price` on one side of the book (0.0 when the level is absent)."""
-    lo = 0
-    hi = px.shape[0]
-    while lo < hi:
-        m = (lo + hi) // 2
-        p = px[m]
-        if p == price:
-            return sz[m]
-        if (p > price) == descending:
-            lo = m + 1
-        else:
-            hi = m
-    return 0.0
 
 
 @dataclass(frozen=True)
@@ -198,7 +138,7 @@ class _Track:
 
 
 class DensityTracker:
-    """Finds and tracks densities; call `update` on every book update (see the module doc)."""
+    """Finds and tracks densities; feed it every book update (see the module doc)."""
 
     def __init__(self, settings: DensitySettings) -> None:
         self.settings = settings
@@ -209,59 +149,128 @@ class DensityTracker:
         steps.add(float(settings.bounce_density_erosion_exit_percent))
         self.thresholds: tuple[float, ...] = tuple(sorted(t for t in steps if 0.0 < t <= 100.0))
         self._tracks: dict[tuple[str, float], _Track] = {}
-        self._work = np.empty(0)
-        self._cand_bid = np.empty(0, dtype=np.int64)
-        self._cand_ask = np.empty(0, dtype=np.int64)
+        self._band = band.BandState(max(64, 2 * settings.book_depth), settings.book_depth, self._depth_frac,
+                                    float(settings.multiplier), float(settings.min_notional))
+        self._tracked = np.zeros((3, 8))  # rows side, price, size of the tracked levels, in _tracked_keys order
+        self._tracked_keys: list[tuple[str, float]] = []
+        self._tracked_dirty = False
         self.mid = math.nan
         self.median = math.nan
         self.imbalance = math.nan  # (bid - ask) / (bid + ask) volume inside the band
         self.last_ms: int | None = None
         self.spoofs_filtered = 0
+        self._cache: tuple[int, list[Density]] | None = None  # densities() of the last update
+        self.version = 0  # +1 on every update that saw a book
 
     @property
     def ready(self) -> bool:
         """True once a non-empty book has been seen."""
         return self.last_ms is not None
 
-    def _buffers(self, nb: int, na: int) -> None:
-        if self._work.shape[0] < nb + na:
-            size = max(nb + na, 2 * self.settings.book_depth)
-            self._work = np.empty(size)
-            self._cand_bid = np.empty(size, dtype=np.int64)
-            self._cand_ask = np.empty(size, dtype=np.int64)
+    # ------------------------------------------------------------------------------------------
+    # Feeding it
 
     def update(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
                ask_sz: np.ndarray) -> list[DensityEvent]:
-        """Take one book (sorted float64 arrays, best first) and return what changed."""
+        """Take the book's top levels (sorted float64 arrays, best first: all of them count) and return
+        what changed."""
         nb, na = bid_px.shape[0], ask_px.shape[0]
         if nb == 0 and na == 0:
             return []  # no data (a resync in progress), not a book without walls
-        self._buffers(nb, na)
-        mid, median, bvol, avol, cb, ca = _scan(bid_px, bid_sz, ask_px, ask_sz, self._depth_frac,
-                                                 self.settings.multiplier, self.settings.min_notional,
-                                                 self._work, self._cand_bid, self._cand_ask)
+        st = self._band
+        st.ist[band.I_LIMIT] = max(nb, na, 1)
+        st.reserve(max(nb, na))
+        self._sync_tracked()
+        if not band.sync_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, np.concatenate((bid_px, ask_px)),
+                                np.concatenate((bid_sz, ask_sz)), nb, na, st.cand, self._tracked,
+                                len(self._tracked_keys), st.work_k, st.work_s):
+            return []
+        return self._after_scan(now_ms)
+
+    def apply_snapshot(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
+                       ask_sz: np.ndarray) -> list[DensityEvent]:
+        """A book snapshot (levels in any order; size 0 is no level): it replaces the tracker's book."""
+        return self.apply_levels(now_ms, True, np.concatenate((bid_px, ask_px)), np.concatenate((bid_sz, ask_sz)),
+                                 0, bid_px.shape[0], ask_px.shape[0])
+
+    def apply_delta(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
+                    ask_sz: np.ndarray) -> list[DensityEvent]:
+        """A book delta: the changed levels (size 0 removes the level)."""
+        return self.apply_levels(now_ms, False, np.concatenate((bid_px, ask_px)), np.concatenate((bid_sz, ask_sz)),
+                                 0, bid_px.shape[0], ask_px.shape[0])
+
+    def apply_levels(self, now_ms: int, snapshot: bool, px: np.ndarray, sz: np.ndarray, start: int, nb: int,
+                     na: int) -> list[DensityEvent]:
+        """The fast form of apply_snapshot / apply_delta: px/sz[start:start + nb] are the bid levels and
+        the next `na` the ask levels (a recording's decoded batch is passed as it is)."""
+        st = self._band
+        st.ist[band.I_LIMIT] = self.settings.book_depth
+        if snapshot:
+            return self._replace(now_ms, px, sz, start, nb, na)
+        st.reserve(max(nb, na))
+        self._sync_tracked()
+        t = self._tracked
+        if not band.apply_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, t,
+                                 len(self._tracked_keys)):
+            return []
+        return self._after_scan(now_ms)
+
+    def _replace(self, now_ms: int, px: np.ndarray, sz: np.ndarray, start: int, nb: int, na: int) -> list[DensityEvent]:
+        st = self._band
+        st.reserve(max(nb, na))
+        self._sync_tracked()
+        if not band.replace_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand,
+                                   self._tracked, len(self._tracked_keys), st.work_k, st.work_s):
+            return []
+        return self._after_scan(now_ms)
+
+    def _sync_tracked(self) -> None:
+        """The tracked levels as the kernel's rows (rebuilt only when the set of tracks changed)."""
+        if not self._tracked_dirty:
+            return
+        keys = list(self._tracks)
+        if len(keys) > self._tracked.shape[1]:
+            self._tracked = np.zeros((3, 2 * len(keys)))
+        t = self._tracked
+        for j, (side, price) in enumerate(keys):
+            t[0, j] = band.BID_SIDE if side == BID else band.ASK_SIDE
+            t[1, j] = price
+        self._tracked_keys = keys
+        self._tracked_dirty = False
+
+    def _after_scan(self, now_ms: int) -> list[DensityEvent]:
+        """The life of the candidate and tracked levels after the kernel's scan (the module doc)."""
+        st = self._band
+        fst = st.fst
+        mid = float(fst[band.F_MID])
+        median = float(fst[band.F_MEDIAN])
+        bvol = float(fst[band.F_BVOL])
+        avol = float(fst[band.F_AVOL])
         self.mid, self.median, self.last_ms = mid, median, now_ms
+        self.version += 1
+        self._cache = None
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
         tracks = self._tracks
-        qualifying: set[tuple[str, float]] = set()
+        ncand = int(st.ist[band.I_NCAND])
         events: list[DensityEvent] = []
-        for side, idx, count, px, sz in ((BID, self._cand_bid, cb, bid_px, bid_sz),
-                                         (ASK, self._cand_ask, ca, ask_px, ask_sz)):
-            for k in range(count):
-                i = idx[k]
-                key = (side, float(px[i]))
+        if not ncand and not tracks:
+            return events
+        qualifying: set[tuple[str, float]] = set()
+        if ncand:
+            cand = st.cand[:, :ncand].tolist()
+            for side_code, price, size in zip(cand[0], cand[1], cand[2], strict=True):
+                key = (BID if side_code == band.BID_SIDE else ASK, price)
                 qualifying.add(key)
-                tr = tracks.get(key)
-                if tr is None:
-                    q = float(sz[i])
-                    tracks[key] = _Track(side, key[1], now_ms, q, q, q)
+                if key not in tracks:
+                    tracks[key] = _Track(key[0], price, now_ms, size, size, size)
+                    self._tracked_dirty = True
+        sizes = dict(zip(self._tracked_keys, self._tracked[2, :len(self._tracked_keys)].tolist(), strict=True))
         gone: list[tuple[str, float]] = []
         for key, tr in tracks.items():
-            if tr.side == BID:
-                qty = level_size(bid_px, bid_sz, tr.price, True)
-            else:
-                qty = level_size(ask_px, ask_sz, tr.price, False)
+            qty = sizes.get(key)
+            if qty is None:  # found by this update: its size is the candidate's
+                qty = tr.qty
             if not tr.stable:
                 if key not in qualifying:
                     gone.append(key)
@@ -276,18 +285,19 @@ class DensityTracker:
                 continue
             if qty <= 0.0 or qty <= median:
                 gone.append(key)
-                events.append(self._gone_event(tr, qty, now_ms, bid_px, ask_px))
+                events.append(self._gone_event(tr, qty, now_ms))
                 continue
             tr.qty = qty
             if qty > tr.peak:
                 tr.peak = qty
             self._erosion_event(tr, now_ms, events)
-        for key in gone:
-            del tracks[key]
+        if gone:
+            for key in gone:
+                del tracks[key]
+            self._tracked_dirty = True
         return events
 
-    def _gone_event(self, tr: _Track, qty: float, now_ms: int, bid_px: np.ndarray,
-                    ask_px: np.ndarray) -> DensityEvent:
+    def _gone_event(self, tr: _Track, qty: float, now_ms: int) -> DensityEvent:
         """`consumed` when the level is gone and the mid has passed its price, else `vanished`."""
         bid = tr.side == BID
         if qty > 0.0:
@@ -296,8 +306,10 @@ class DensityTracker:
                                f"shrunk to {fmt_qty(qty)}, no more than the median level {fmt_qty(self.median)}")
         if (bid and self.mid < tr.price) or (not bid and self.mid > tr.price):
             return self._event(CONSUMED, tr, now_ms, "the price traded through it")
-        px = bid_px if bid else ask_px
-        beyond = px.shape[0] == 0 or (tr.price < px[-1] if bid else tr.price > px[-1])
+        st = self._band
+        side = band.BID_SIDE if bid else band.ASK_SIDE
+        last = float(st.fst[band.F_LAST + side])
+        beyond = st.ist[band.I_VIEW + side] == 0 or (tr.price < last if bid else tr.price > last)
         return self._event(VANISHED, tr, now_ms, "out of the book depth" if beyond else "gone from the book")
 
     def _erosion_event(self, tr: _Track, now_ms: int, events: list[DensityEvent]) -> None:
@@ -330,8 +342,14 @@ class DensityTracker:
         now = self.last_ms if now_ms is None else now_ms
         if now is None:
             return []
+        cacheable = not include_pending and now == self.last_ms
+        if cacheable and self._cache is not None:
+            return list(self._cache[1])  # the strategy and the exits ask several times per update
         out = [self._snapshot(tr, now) for tr in self._tracks.values() if include_pending or tr.stable]
         out.sort(key=lambda d: d.distance_pct)
+        if cacheable:
+            self._cache = (self.version, out)
+            return list(out)
         return out
 
     def get(self, side: str, price: float, *, include_pending: bool = False) -> Density | None:
@@ -363,5 +381,26 @@ class DensityTracker:
     def reset(self) -> None:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
         self._tracks.clear()
+        self._band.clear()
+        self._tracked_dirty = True
+        self._cache = None
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None
+
+    # ------------------------------------------------------------------------------------------
+    # The tracker's copy of the book (fed by apply_*; by update, the arrays last passed)
+
+    def book_size(self, side: str, price: float) -> float:
+        """Resting size at exactly `price` on `side` of the tracker's book (0.0 when absent)."""
+        st = self._band
+        return float(band.level_at(st.keys, st.sizes, st.ist, band.BID_SIDE if side == BID else band.ASK_SIDE,
+                                   float(price), False))
+
+    def book_top(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(bid_px, bid_sz, ask_px, ask_sz) of the tracker's book, best `n` levels a side, best first
+        (copies)."""
+        st = self._band
+        nb = min(n, int(st.ist[band.I_N]))
+        na = min(n, int(st.ist[band.I_N + 1]))
+        return (-st.keys[band.BID_SIDE, :nb], st.sizes[band.BID_SIDE, :nb].copy(),
+                st.keys[band.ASK_SIDE, :na].copy(), st.sizes[band.ASK_SIDE, :na].copy())
