@@ -7,6 +7,7 @@ whale/strategy/density.py before it became incremental, unchanged.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,6 @@ from whale.strategy.density import (
     VANISHED,
     Density,
     DensityEvent,
-    _Track,
     fmt_qty,
 )
 
@@ -96,6 +96,23 @@ def level_size(px, sz, price, descending):
             hi = m
     return 0.0
 
+
+
+@dataclass(slots=True)
+class _Track:
+    side: str
+    price: float
+    first_ms: int
+    initial: float  # the size when it first qualified
+    qty: float
+    peak: float
+    stable: bool = False
+    crossed: int = 0  # how many erosion thresholds have been announced
+
+    def erosion(self) -> float:
+        if self.initial <= 0.0:
+            return 0.0
+        return max(0.0, (self.initial - self.qty) / self.initial * 100.0)
 
 
 class FullDensityTracker:

@@ -120,25 +120,21 @@ class DensityEvent:
         return self.text
 
 
-@dataclass(slots=True)
-class _Track:
-    side: str
-    price: float
-    first_ms: int
-    initial: float  # the size when it first qualified
-    qty: float
-    peak: float
-    stable: bool = False
-    crossed: int = 0  # how many erosion thresholds have been announced
+def _erosion(initial: float, qty: float) -> float:
+    """Erosion % = (initial - current) / initial x 100, never negative."""
+    if initial <= 0.0:
+        return 0.0
+    return max(0.0, (initial - qty) / initial * 100.0)
 
-    def erosion(self) -> float:
-        if self.initial <= 0.0:
-            return 0.0
-        return max(0.0, (self.initial - self.qty) / self.initial * 100.0)
+
+_Row = tuple[str, float, float, float, float, int, bool]  # side, price, initial, qty, peak, first_ms, stable
+_KINDS = {band.EV_APPEARED: APPEARED, band.EV_ERODED: ERODED, band.EV_VANISHED: VANISHED, band.EV_CONSUMED: CONSUMED}
 
 
 class DensityTracker:
-    """Finds and tracks densities; feed it every book update (see the module doc)."""
+    """Finds and tracks densities; feed it every book update (see the module doc). The tracked
+    levels live in the kernels' arrays (whale/strategy/density_band.py), in the order they were
+    first found; Python only builds the events and the Density snapshots asked for."""
 
     def __init__(self, settings: DensitySettings) -> None:
         self.settings = settings
@@ -148,24 +144,26 @@ class DensityTracker:
         steps.add(float(settings.breakout_erosion_percent))
         steps.add(float(settings.bounce_density_erosion_exit_percent))
         self.thresholds: tuple[float, ...] = tuple(sorted(t for t in steps if 0.0 < t <= 100.0))
-        self._tracks: dict[tuple[str, float], _Track] = {}
         self._band = band.BandState(max(64, 2 * settings.book_depth), settings.book_depth, self._depth_frac,
-                                    float(settings.multiplier), float(settings.min_notional))
-        self._tracked = np.zeros((3, 8))  # rows side, price, size of the tracked levels, in _tracked_keys order
-        self._tracked_keys: list[tuple[str, float]] = []
-        self._tracked_dirty = False
+                                    float(settings.multiplier), float(settings.min_notional), self._lifetime_ms,
+                                    self.thresholds)
         self.mid = math.nan
         self.median = math.nan
         self.imbalance = math.nan  # (bid - ask) / (bid + ask) volume inside the band
         self.last_ms: int | None = None
-        self.spoofs_filtered = 0
-        self._cache: tuple[int, list[Density]] | None = None  # densities() of the last update
+        self._cache: list[Density] | None = None  # densities() of the last update
+        self._rows: tuple[int, list[_Row], list[_Row], dict[tuple[str, float], _Row]] | None = None
         self.version = 0  # +1 on every update that saw a book
 
     @property
     def ready(self) -> bool:
         """True once a non-empty book has been seen."""
         return self.last_ms is not None
+
+    @property
+    def spoofs_filtered(self) -> int:
+        """Pending levels dropped before they lived min_lifetime_sec."""
+        return int(self._band.ist[band.I_SPOOFS])
 
     # ------------------------------------------------------------------------------------------
     # Feeding it
@@ -180,12 +178,11 @@ class DensityTracker:
         st = self._band
         st.ist[band.I_LIMIT] = max(nb, na, 1)
         st.reserve(max(nb, na))
-        self._sync_tracked()
         if not band.sync_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, np.concatenate((bid_px, ask_px)),
-                                np.concatenate((bid_sz, ask_sz)), nb, na, st.cand, self._tracked,
-                                len(self._tracked_keys), st.work_k, st.work_s):
+                                np.concatenate((bid_sz, ask_sz)), nb, na, st.cand, st.tf, st.ti, st.ev, st.th,
+                                now_ms, st.work_k, st.work_s):
             return []
-        return self._after_scan(now_ms)
+        return self._after(now_ms)
 
     def apply_snapshot(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
                        ask_sz: np.ndarray) -> list[DensityEvent]:
@@ -205,137 +202,81 @@ class DensityTracker:
         the next `na` the ask levels (a recording's decoded batch is passed as it is)."""
         st = self._band
         st.ist[band.I_LIMIT] = self.settings.book_depth
+        st.reserve(max(nb, na))
         if snapshot:
-            return self._replace(now_ms, px, sz, start, nb, na)
-        st.reserve(max(nb, na))
-        self._sync_tracked()
-        t = self._tracked
-        if not band.apply_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, t,
-                                 len(self._tracked_keys)):
+            ok = band.replace_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
+                                     st.ti, st.ev, st.th, now_ms, st.work_k, st.work_s)
+        else:
+            ok = band.apply_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
+                                   st.ti, st.ev, st.th, now_ms)
+        if not ok:
             return []
-        return self._after_scan(now_ms)
+        return self._after(now_ms)
 
-    def _replace(self, now_ms: int, px: np.ndarray, sz: np.ndarray, start: int, nb: int, na: int) -> list[DensityEvent]:
-        st = self._band
-        st.reserve(max(nb, na))
-        self._sync_tracked()
-        if not band.replace_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand,
-                                   self._tracked, len(self._tracked_keys), st.work_k, st.work_s):
-            return []
-        return self._after_scan(now_ms)
-
-    def _sync_tracked(self) -> None:
-        """The tracked levels as the kernel's rows (rebuilt only when the set of tracks changed)."""
-        if not self._tracked_dirty:
-            return
-        keys = list(self._tracks)
-        if len(keys) > self._tracked.shape[1]:
-            self._tracked = np.zeros((3, 2 * len(keys)))
-        t = self._tracked
-        for j, (side, price) in enumerate(keys):
-            t[0, j] = band.BID_SIDE if side == BID else band.ASK_SIDE
-            t[1, j] = price
-        self._tracked_keys = keys
-        self._tracked_dirty = False
-
-    def _after_scan(self, now_ms: int) -> list[DensityEvent]:
-        """The life of the candidate and tracked levels after the kernel's scan (the module doc)."""
+    def _after(self, now_ms: int) -> list[DensityEvent]:
+        """The tracker's numbers after a kernel's update, and its events as objects."""
         st = self._band
         fst = st.fst
-        mid = float(fst[band.F_MID])
-        median = float(fst[band.F_MEDIAN])
-        bvol = float(fst[band.F_BVOL])
-        avol = float(fst[band.F_AVOL])
-        self.mid, self.median, self.last_ms = mid, median, now_ms
+        self.mid = float(fst[band.F_MID])
+        self.median = float(fst[band.F_MEDIAN])
+        self.last_ms = now_ms
         self.version += 1
         self._cache = None
+        bvol = float(fst[band.F_BVOL])
+        avol = float(fst[band.F_AVOL])
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
-        tracks = self._tracks
-        ncand = int(st.ist[band.I_NCAND])
-        events: list[DensityEvent] = []
-        if not ncand and not tracks:
-            return events
-        qualifying: set[tuple[str, float]] = set()
-        if ncand:
-            cand = st.cand[:, :ncand].tolist()
-            for side_code, price, size in zip(cand[0], cand[1], cand[2], strict=True):
-                key = (BID if side_code == band.BID_SIDE else ASK, price)
-                qualifying.add(key)
-                if key not in tracks:
-                    tracks[key] = _Track(key[0], price, now_ms, size, size, size)
-                    self._tracked_dirty = True
-        sizes = dict(zip(self._tracked_keys, self._tracked[2, :len(self._tracked_keys)].tolist(), strict=True))
-        gone: list[tuple[str, float]] = []
-        for key, tr in tracks.items():
-            qty = sizes.get(key)
-            if qty is None:  # found by this update: its size is the candidate's
-                qty = tr.qty
-            if not tr.stable:
-                if key not in qualifying:
-                    gone.append(key)
-                    self.spoofs_filtered += 1
-                    continue
-                tr.qty = qty
-                tr.peak = max(tr.peak, qty)
-                if now_ms - tr.first_ms >= self._lifetime_ms:
-                    tr.stable = True
-                    events.append(self._event(APPEARED, tr, now_ms, f"{qty / median:.1f}x the median level"))
-                    self._erosion_event(tr, now_ms, events)
-                continue
-            if qty <= 0.0 or qty <= median:
-                gone.append(key)
-                events.append(self._gone_event(tr, qty, now_ms))
-                continue
-            tr.qty = qty
-            if qty > tr.peak:
-                tr.peak = qty
-            self._erosion_event(tr, now_ms, events)
-        if gone:
-            for key in gone:
-                del tracks[key]
-            self._tracked_dirty = True
-        return events
+        n = int(st.ist[band.I_NEV])
+        if not n:
+            return []
+        rows = st.ev[:, :n].T.tolist()
+        return [self._event(row, now_ms) for row in rows]
 
-    def _gone_event(self, tr: _Track, qty: float, now_ms: int) -> DensityEvent:
-        """`consumed` when the level is gone and the mid has passed its price, else `vanished`."""
-        bid = tr.side == BID
-        if qty > 0.0:
-            tr.qty = qty
-            return self._event(VANISHED, tr, now_ms,
-                               f"shrunk to {fmt_qty(qty)}, no more than the median level {fmt_qty(self.median)}")
-        if (bid and self.mid < tr.price) or (not bid and self.mid > tr.price):
-            return self._event(CONSUMED, tr, now_ms, "the price traded through it")
-        st = self._band
-        side = band.BID_SIDE if bid else band.ASK_SIDE
-        last = float(st.fst[band.F_LAST + side])
-        beyond = st.ist[band.I_VIEW + side] == 0 or (tr.price < last if bid else tr.price > last)
-        return self._event(VANISHED, tr, now_ms, "out of the book depth" if beyond else "gone from the book")
-
-    def _erosion_event(self, tr: _Track, now_ms: int, events: list[DensityEvent]) -> None:
-        erosion = tr.erosion()
-        th = self.thresholds
-        k = tr.crossed
-        while k < len(th) and erosion >= th[k]:
-            k += 1
-        if k > tr.crossed:
-            tr.crossed = k
-            events.append(self._event(ERODED, tr, now_ms, "", th[k - 1]))
-
-    @staticmethod
-    def _event(kind: str, tr: _Track, now_ms: int, detail: str, threshold: float | None = None) -> DensityEvent:
-        return DensityEvent(kind, tr.side, tr.price, tr.qty, tr.initial, tr.erosion(), now_ms,
-                            (now_ms - tr.first_ms) / 1000.0, detail, threshold)
+    def _event(self, row: list[float], now_ms: int) -> DensityEvent:
+        code, side_code, price, qty, initial, first, aux = row
+        kind = _KINDS[int(code)]
+        side = BID if side_code == band.BID_SIDE else ASK
+        erosion = _erosion(initial, qty)
+        age = (now_ms - int(first)) / 1000.0
+        threshold = None
+        if kind == APPEARED:
+            detail = f"{qty / self.median:.1f}x the median level"
+        elif kind == ERODED:
+            detail, threshold = "", aux
+        elif aux == band.GONE_SHRUNK:
+            detail = f"shrunk to {fmt_qty(qty)}, no more than the median level {fmt_qty(self.median)}"
+        elif aux == band.GONE_TRADED:
+            detail = "the price traded through it"
+        elif aux == band.GONE_BEYOND:
+            detail = "out of the book depth"
+        else:
+            detail = "gone from the book"
+        return DensityEvent(kind, side, price, qty, initial, erosion, now_ms, age, detail, threshold)
 
     # ------------------------------------------------------------------------------------------
     # Accessors
 
-    def _snapshot(self, tr: _Track, now_ms: int) -> Density:
+    def _tracks(self, stable_only: bool) -> list[_Row]:
+        """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (read
+        from the kernel's arrays once per update)."""
+        rows = self._rows
+        if rows is None or rows[0] != self.version:
+            st = self._band
+            n = int(st.ist[band.I_NTRACK])
+            tf = st.tf[:, :n].tolist()
+            ti = st.ti[:, :n].tolist()
+            every = [(BID if tf[band.T_SIDE][j] == band.BID_SIDE else ASK, tf[band.T_PRICE][j], tf[band.T_INITIAL][j],
+                      tf[band.T_QTY][j], tf[band.T_PEAK][j], ti[band.TI_FIRST][j], ti[band.TI_STABLE][j] == 1)
+                     for j in range(n)]
+            rows = self._rows = (self.version, every, [r for r in every if r[6]], {(r[0], r[1]): r for r in every})
+        return rows[2] if stable_only else rows[1]
+
+    def _snapshot(self, tr: _Row, now_ms: int) -> Density:
+        side, price, initial, qty, peak, first, stable = tr
         mid, median = self.mid, self.median
-        return Density(tr.side, tr.price, tr.initial, tr.qty, tr.peak, tr.qty * tr.price, tr.first_ms,
-                       (now_ms - tr.first_ms) / 1000.0, tr.erosion(),
-                       abs(tr.price - mid) / mid * 100.0 if mid > 0 else math.nan,
-                       tr.qty / median if median > 0 else math.nan, not tr.stable)
+        return Density(side, price, initial, qty, peak, qty * price, first, (now_ms - first) / 1000.0,
+                       _erosion(initial, qty), abs(price - mid) / mid * 100.0 if mid > 0 else math.nan,
+                       qty / median if median > 0 else math.nan, not stable)
 
     def densities(self, now_ms: int | None = None, *, include_pending: bool = False) -> list[Density]:
         """Stable densities (and pending candidates when asked), nearest to the mid first."""
@@ -344,28 +285,32 @@ class DensityTracker:
             return []
         cacheable = not include_pending and now == self.last_ms
         if cacheable and self._cache is not None:
-            return list(self._cache[1])  # the strategy and the exits ask several times per update
-        out = [self._snapshot(tr, now) for tr in self._tracks.values() if include_pending or tr.stable]
+            return list(self._cache)  # the strategy and the exits ask several times per update
+        out = [self._snapshot(tr, now) for tr in self._tracks(not include_pending)]
         out.sort(key=lambda d: d.distance_pct)
         if cacheable:
-            self._cache = (self.version, out)
+            self._cache = out
             return list(out)
         return out
 
     def get(self, side: str, price: float, *, include_pending: bool = False) -> Density | None:
         """The tracked density at exactly (side, price), or None."""
-        tr = self._tracks.get((side, float(price)))
-        if tr is None or not (tr.stable or include_pending) or self.last_ms is None:
+        if self.last_ms is None:
+            return None
+        self._tracks(False)
+        assert self._rows is not None
+        tr = self._rows[3].get((side, float(price)))
+        if tr is None or not (tr[6] or include_pending):
             return None
         return self._snapshot(tr, self.last_ms)
 
     def nearest(self, side: str, price: float, *, max_distance_pct: float = math.inf) -> Density | None:
         """The stable density on `side` nearest to `price` (within max_distance_pct % of it)."""
-        best: _Track | None = None
+        best = None
         best_d = math.inf
-        for tr in self._tracks.values():
-            if tr.stable and tr.side == side:
-                d = abs(tr.price - price)
+        for tr in self._tracks(True):
+            if tr[0] == side:
+                d = abs(tr[1] - price)
                 if d < best_d:
                     best, best_d = tr, d
         if best is None or self.last_ms is None or best_d / price * 100.0 > max_distance_pct:
@@ -380,10 +325,8 @@ class DensityTracker:
 
     def reset(self) -> None:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
-        self._tracks.clear()
         self._band.clear()
-        self._tracked_dirty = True
-        self._cache = None
+        self._cache = self._rows = None
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None
 

@@ -9,8 +9,9 @@ tracker cost ~40 us an update. Here each level change touches only what it chang
 - the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
   all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
   held as a prefix count per side, moved level by level when the mid moves;
-- the band's sizes: one array sorted by (size, side, price), so the median is the middle element
-  and the candidates (size >= multiplier x median) are its tail.
+- the band's sizes: one sorted array, so the median is its middle element, and whether any band
+  level reaches multiplier x median (a candidate) is one binary search; only then are the band's
+  levels compared with that floor to name them, in book order (~0.3 us for 400 levels).
 
 Invariant after every change: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
 and ask levels [0, k_ask). Results are bit-identical to the full recomputation: the same float
@@ -33,7 +34,10 @@ I_M = 4  # band sizes held
 I_LIMIT = 5  # view depth: levels of a side that count
 I_NCAND = 6  # candidates written by the last scan
 I_VIEW = 7  # + side: levels in the view (2 slots)
-I_SIZE = 9
+I_NTRACK = 9  # tracked levels
+I_SPOOFS = 10  # pending levels dropped (spoof filter)
+I_NEV = 11  # events written by the last update
+I_SIZE = 12
 
 # Float state slots (fst).
 F_MID = 0
@@ -44,7 +48,28 @@ F_FRAC = 4  # depth_percent / 100
 F_MULT = 5
 F_MIN_NOTIONAL = 6
 F_LAST = 7  # + side: the view's deepest price (2 slots)
-F_SIZE = 9
+F_LIFE = 9  # min_lifetime_sec in ms
+F_SIZE = 10
+
+# Tracked levels: float rows (tf) and int rows (ti), in the order they were first found.
+T_SIDE = 0
+T_PRICE = 1
+T_INITIAL = 2
+T_QTY = 3
+T_PEAK = 4
+TI_FIRST = 0
+TI_STABLE = 1
+TI_CROSSED = 2
+
+# Event rows (ev): kind, side, price, qty, initial, first_ms, aux.
+EV_APPEARED = 1
+EV_ERODED = 2  # aux: the highest threshold crossed
+EV_VANISHED = 3  # aux: GONE_*
+EV_CONSUMED = 4
+GONE_SHRUNK = 1
+GONE_TRADED = 2
+GONE_BEYOND = 3
+GONE_PULLED = 4
 
 BID_SIDE = 0
 ASK_SIDE = 1
@@ -79,92 +104,83 @@ def _upper(keys, n, key):
 
 
 @njit(cache=True)
-def _ws_less(ws, j, size, side, price):
-    """ws[:, j] < (size, side, price), lexicographically."""
-    s = ws[0, j]
-    if s != size:
-        return s < size
-    d = ws[1, j]
-    if d != side:
-        return d < side
-    return ws[2, j] < price
-
-
-@njit(cache=True)
-def _ws_find(ws, m, size, side, price):
-    lo = 0
-    hi = m
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if _ws_less(ws, mid, size, side, price):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True)
-def _ws_add(ws, ist, size, side, price):
+def _ws_add(ws, ist, size):
+    """Insert a size into the band's sorted sizes (one binary search, one short memmove)."""
     m = ist[I_M]
-    j = _ws_find(ws, m, size, side, price)
+    j = _upper(ws, m, size)
     for t in range(m, j, -1):
-        ws[0, t] = ws[0, t - 1]
-        ws[1, t] = ws[1, t - 1]
-        ws[2, t] = ws[2, t - 1]
-    ws[0, j] = size
-    ws[1, j] = side
-    ws[2, j] = price
+        ws[t] = ws[t - 1]
+    ws[j] = size
     ist[I_M] = m + 1
 
 
 @njit(cache=True)
-def _ws_remove(ws, ist, size, side, price):
+def _ws_remove(ws, ist, size):
+    """Remove one copy of a size from the band's sorted sizes."""
     m = ist[I_M]
-    j = _ws_find(ws, m, size, side, price)
-    if j >= m or ws[0, j] != size or ws[1, j] != side or ws[2, j] != price:
+    j = _lower(ws, m, size)
+    if j >= m or ws[j] != size:
         return  # cannot happen while the invariant holds
     for t in range(j, m - 1):
-        ws[0, t] = ws[0, t + 1]
-        ws[1, t] = ws[1, t + 1]
-        ws[2, t] = ws[2, t + 1]
+        ws[t] = ws[t + 1]
     ist[I_M] = m - 1
+
+
+@njit(cache=True)
+def _ws_replace(ws, ist, old, new):
+    """Change one copy of `old` into `new`, moving only the sizes between the two places."""
+    m = ist[I_M]
+    j = _lower(ws, m, old)
+    if j >= m or ws[j] != old:
+        return  # cannot happen while the invariant holds
+    p = _upper(ws, m, new)
+    if p <= j:  # smaller: the sizes in [p, j) move up one
+        for t in range(j, p, -1):
+            ws[t] = ws[t - 1]
+        ws[p] = new
+    else:  # larger: the sizes in (j, p) move down one
+        for t in range(j, p - 1):
+            ws[t] = ws[t + 1]
+        ws[p - 1] = new
 
 
 @njit(cache=True)
 def _change(keys, sizes, ws, ist, s, price, qty):
     """One level change on side s: qty > 0 sets the level, anything else removes it."""
+    kr = keys[s]
+    sr = sizes[s]
     key = -price if s == BID_SIDE else price
     n = ist[I_N + s]
     k = ist[I_K + s]
-    i = _lower(keys[s], n, key)
-    found = i < n and keys[s, i] == key
-    if found:
-        old = sizes[s, i]
+    i = _lower(kr, n, key)
+    if i < n and kr[i] == key:
+        old = sr[i]
         if qty > 0.0:
             if old != qty:
                 if i < k:
-                    _ws_remove(ws, ist, old, s, price)
-                    _ws_add(ws, ist, qty, s, price)
-                sizes[s, i] = qty
+                    _ws_replace(ws, ist, old, qty)
+                sr[i] = qty
             return
         if i < k:
-            _ws_remove(ws, ist, old, s, price)
+            _ws_remove(ws, ist, old)
             ist[I_K + s] = k - 1
         for t in range(i, n - 1):
-            keys[s, t] = keys[s, t + 1]
-            sizes[s, t] = sizes[s, t + 1]
+            kr[t] = kr[t + 1]
+        for t in range(i, n - 1):
+            sr[t] = sr[t + 1]
         ist[I_N + s] = n - 1
         return
     if not (qty > 0.0):
         return  # removing a level the book does not hold: ignored, as Bybit says
     for t in range(n, i, -1):
-        keys[s, t] = keys[s, t - 1]
-        sizes[s, t] = sizes[s, t - 1]
-    keys[s, i] = key
-    sizes[s, i] = qty
+        kr[t] = kr[t - 1]
+    for t in range(n, i, -1):
+        sr[t] = sr[t - 1]
+    kr[i] = key
+    sr[i] = qty
     ist[I_N + s] = n + 1
     if i < k:
-        _ws_add(ws, ist, qty, s, price)
+        _ws_add(ws, ist, qty)
         ist[I_K + s] = k + 1
 
 
@@ -172,19 +188,18 @@ def _change(keys, sizes, ws, ist, s, price, qty):
 def _move_band(keys, sizes, ws, ist, s, target):
     k = ist[I_K + s]
     while k < target:
-        _ws_add(ws, ist, sizes[s, k], s, -keys[s, k] if s == BID_SIDE else keys[s, k])
+        _ws_add(ws, ist, sizes[s, k])
         k += 1
     while k > target:
         k -= 1
-        _ws_remove(ws, ist, sizes[s, k], s, -keys[s, k] if s == BID_SIDE else keys[s, k])
+        _ws_remove(ws, ist, sizes[s, k])
     ist[I_K + s] = k
 
 
 @njit(cache=True)
-def _scan(keys, sizes, ws, ist, fst, cand, tracked, nt):
-    """After the changes: mid, band edges, median, band volumes, candidates (written to cand as
-    rows side, price, size: bids best first, then asks best first) and the view's size of each
-    tracked level (tracked rows: side, price; the size goes to row 2). Returns False for a book
+def _scan(keys, sizes, ws, ist, fst, cand):
+    """After the changes: mid, band edges, median, band volumes and the candidates (written to cand
+    as rows side, price, size: bids best first, then asks best first). Returns False for a book
     with no level at all (nothing is updated then)."""
     nb = ist[I_N + BID_SIDE]
     na = ist[I_N + ASK_SIDE]
@@ -211,13 +226,6 @@ def _scan(keys, sizes, ws, ist, fst, cand, tracked, nt):
     ist[I_VIEW + ASK_SIDE] = va
     fst[F_LAST + BID_SIDE] = -keys[BID_SIDE, vb - 1] if vb > 0 else np.nan
     fst[F_LAST + ASK_SIDE] = keys[ASK_SIDE, va - 1] if va > 0 else np.nan
-    for j in range(nt):
-        s = int(tracked[0, j])
-        p = tracked[1, j]
-        key = -p if s == BID_SIDE else p
-        view = vb if s == BID_SIDE else va
-        i = _lower(keys[s], view, key)
-        tracked[2, j] = sizes[s, i] if i < view and keys[s, i] == key else 0.0
     m = ist[I_M]
     if m == 0:
         fst[F_MEDIAN] = np.nan
@@ -226,7 +234,7 @@ def _scan(keys, sizes, ws, ist, fst, cand, tracked, nt):
         ist[I_NCAND] = 0
         return True
     half = m >> 1
-    median = (ws[0, half - 1] + ws[0, half]) / 2 if m & 1 == 0 else ws[0, half]
+    median = (ws[half - 1] + ws[half]) / 2 if m & 1 == 0 else ws[half]
     fst[F_MEDIAN] = median
     bvol = 0.0
     for i in range(tb):
@@ -239,35 +247,148 @@ def _scan(keys, sizes, ws, ist, fst, cand, tracked, nt):
     floor = fst[F_MULT] * median
     min_notional = fst[F_MIN_NOTIONAL]
     nc = 0
-    for j in range(_lower(ws[0], m, floor), m):
-        size = ws[0, j]
-        price = ws[2, j]
-        if size * price >= min_notional:
-            side = ws[1, j]
-            # insertion in book order: bids (descending price) before asks (ascending)
-            t = nc
-            while t > 0 and (cand[0, t - 1] > side or (cand[0, t - 1] == side and (
-                    (side == BID_SIDE and cand[1, t - 1] < price) or (side == ASK_SIDE and cand[1, t - 1] > price)))):
-                cand[0, t] = cand[0, t - 1]
-                cand[1, t] = cand[1, t - 1]
-                cand[2, t] = cand[2, t - 1]
-                t -= 1
-            cand[0, t] = side
-            cand[1, t] = price
-            cand[2, t] = size
-            nc += 1
+    if _lower(ws, m, floor) < m:  # some band level is at or above the floor: find them, in book order
+        for i in range(tb):
+            size = sizes[BID_SIDE, i]
+            price = -keys[BID_SIDE, i]
+            if size >= floor and size * price >= min_notional:
+                cand[0, nc] = BID_SIDE
+                cand[1, nc] = price
+                cand[2, nc] = size
+                nc += 1
+        for i in range(ta):
+            size = sizes[ASK_SIDE, i]
+            price = keys[ASK_SIDE, i]
+            if size >= floor and size * price >= min_notional:
+                cand[0, nc] = ASK_SIDE
+                cand[1, nc] = price
+                cand[2, nc] = size
+                nc += 1
     ist[I_NCAND] = nc
     return True
 
 
 @njit(cache=True)
-def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tracked, nt):
-    """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes) and scan."""
+def _event(ev, ist, kind, tf, ti, j, aux):
+    e = ist[I_NEV]
+    ev[0, e] = kind
+    ev[1, e] = tf[T_SIDE, j]
+    ev[2, e] = tf[T_PRICE, j]
+    ev[3, e] = tf[T_QTY, j]
+    ev[4, e] = tf[T_INITIAL, j]
+    ev[5, e] = ti[TI_FIRST, j]
+    ev[6, e] = aux
+    ist[I_NEV] = e + 1
+
+
+@njit(cache=True)
+def _erosion(tf, ti, ev, ist, th, j):
+    """An ERODED event when the erosion crossed thresholds not announced before."""
+    initial = tf[T_INITIAL, j]
+    erosion = 0.0
+    if initial > 0.0:
+        erosion = max(0.0, (initial - tf[T_QTY, j]) / initial * 100.0)
+    k = ti[TI_CROSSED, j]
+    while k < th.shape[0] and erosion >= th[k]:
+        k += 1
+    if k > ti[TI_CROSSED, j]:
+        ti[TI_CROSSED, j] = k
+        _event(ev, ist, EV_ERODED, tf, ti, j, th[k - 1])
+
+
+@njit(cache=True)
+def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
+    """The life of the candidate and tracked levels (whale/strategy/density.py, module doc): new
+    candidates start pending, pending ones become stable (APPEARED) or are dropped (spoofs),
+    stable ones erode (ERODED) or go (VANISHED / CONSUMED). Events go to ev in track order."""
+    ist[I_NEV] = 0
+    nc = ist[I_NCAND]
+    nt = ist[I_NTRACK]
+    if nc == 0 and nt == 0:
+        return
+    qual = np.zeros(nt + nc, dtype=np.bool_)
+    for c in range(nc):
+        side = cand[0, c]
+        price = cand[1, c]
+        found = -1
+        for j in range(nt):
+            if tf[T_PRICE, j] == price and tf[T_SIDE, j] == side:
+                found = j
+                break
+        if found < 0:
+            found = nt
+            tf[T_SIDE, nt] = side
+            tf[T_PRICE, nt] = price
+            tf[T_INITIAL, nt] = cand[2, c]
+            tf[T_QTY, nt] = cand[2, c]
+            tf[T_PEAK, nt] = cand[2, c]
+            ti[TI_FIRST, nt] = now
+            ti[TI_STABLE, nt] = 0
+            ti[TI_CROSSED, nt] = 0
+            nt += 1
+        qual[found] = True
+    median = fst[F_MEDIAN]
+    life = fst[F_LIFE]
+    mid = fst[F_MID]
+    keep = np.ones(nt, dtype=np.bool_)
+    for j in range(nt):
+        s = int(tf[T_SIDE, j])
+        price = tf[T_PRICE, j]
+        key = -price if s == BID_SIDE else price
+        view = ist[I_VIEW + s]
+        i = _lower(keys[s], view, key)
+        qty = sizes[s, i] if i < view and keys[s, i] == key else 0.0
+        if ti[TI_STABLE, j] == 0:
+            if not qual[j]:
+                keep[j] = False
+                ist[I_SPOOFS] += 1
+                continue
+            tf[T_QTY, j] = qty
+            tf[T_PEAK, j] = max(tf[T_PEAK, j], qty)
+            if now - ti[TI_FIRST, j] >= life:
+                ti[TI_STABLE, j] = 1
+                _event(ev, ist, EV_APPEARED, tf, ti, j, 0.0)
+                _erosion(tf, ti, ev, ist, th, j)
+            continue
+        if qty <= 0.0 or qty <= median:
+            keep[j] = False
+            if qty > 0.0:
+                tf[T_QTY, j] = qty
+                _event(ev, ist, EV_VANISHED, tf, ti, j, GONE_SHRUNK)
+            elif (s == BID_SIDE and mid < price) or (s == ASK_SIDE and mid > price):
+                _event(ev, ist, EV_CONSUMED, tf, ti, j, GONE_TRADED)
+            else:
+                last = fst[F_LAST + s]
+                beyond = view == 0 or (price < last if s == BID_SIDE else price > last)
+                _event(ev, ist, EV_VANISHED, tf, ti, j, GONE_BEYOND if beyond else GONE_PULLED)
+            continue
+        tf[T_QTY, j] = qty
+        if qty > tf[T_PEAK, j]:
+            tf[T_PEAK, j] = qty
+        _erosion(tf, ti, ev, ist, th, j)
+    w = 0
+    for j in range(nt):
+        if keep[j]:
+            if w != j:
+                for r in range(5):
+                    tf[r, w] = tf[r, j]
+                for r in range(3):
+                    ti[r, w] = ti[r, j]
+            w += 1
+    ist[I_NTRACK] = w
+
+
+@njit(cache=True)
+def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti, ev, th, now):
+    """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes), scan and track."""
     for i in range(start, start + nb):
         _change(keys, sizes, ws, ist, BID_SIDE, px[i], sz[i])
     for i in range(start + nb, start + nb + na):
         _change(keys, sizes, ws, ist, ASK_SIDE, px[i], sz[i])
-    return _scan(keys, sizes, ws, ist, fst, cand, tracked, nt)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
 
 
 @njit(cache=True)
@@ -317,12 +438,15 @@ def _replace_side(keys, sizes, ws, ist, s, px, sz, lo, hi, work_k, work_s):
 
 
 @njit(cache=True)
-def replace_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tracked, nt, work_k, work_s):
-    """Replace the book by px/sz[start:start+nb] bids and the next na asks, then scan. Applied as the
-    changes between the two books, so an unchanged level costs nothing downstream."""
+def replace_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti, ev, th, now, work_k, work_s):
+    """Replace the book by px/sz[start:start+nb] bids and the next na asks, then scan and track.
+    Applied as the changes between the two books, so an unchanged level costs nothing downstream."""
     _replace_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb, work_k, work_s)
     _replace_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na, work_k, work_s)
-    return _scan(keys, sizes, ws, ist, fst, cand, tracked, nt)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
 
 
 @njit(cache=True)
@@ -369,31 +493,40 @@ def _sync_side(keys, sizes, ws, ist, s, px, sz, lo, hi, ck, cq):
 
 
 @njit(cache=True)
-def sync_levels(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tracked, nt, ck, cq):
+def sync_levels(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now, ck, cq):
     """Make the book px/sz[:nb] bids and the next na asks, each sorted best first (the arrays of
-    DensityTracker.update), applying only the differences, then scan."""
+    DensityTracker.update), applying only the differences, then scan and track."""
     _sync_side(keys, sizes, ws, ist, BID_SIDE, px, sz, 0, nb, ck, cq)
     _sync_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, nb, nb + na, ck, cq)
-    return _scan(keys, sizes, ws, ist, fst, cand, tracked, nt)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
 
 
 class BandState:
     """The arrays the kernels share, with room for `capacity` levels a side (grown on demand)."""
 
-    __slots__ = ("keys", "sizes", "ws", "ist", "fst", "cand", "work_k", "work_s", "capacity")
+    __slots__ = ("keys", "sizes", "ws", "ist", "fst", "cand", "work_k", "work_s", "capacity", "tf", "ti", "ev", "th")
 
-    def __init__(self, capacity: int, limit: int, depth_frac: float, multiplier: float, min_notional: float) -> None:
+    def __init__(self, capacity: int, limit: int, depth_frac: float, multiplier: float, min_notional: float,
+                 lifetime_ms: float, thresholds: tuple[float, ...]) -> None:
         self.ist = np.zeros(I_SIZE, dtype=np.int64)
         self.fst = np.zeros(F_SIZE, dtype=np.float64)
         self.ist[I_LIMIT] = limit
         self.fst[F_FRAC] = depth_frac
         self.fst[F_MULT] = multiplier
         self.fst[F_MIN_NOTIONAL] = min_notional
+        self.fst[F_LIFE] = lifetime_ms
         self.fst[F_MID] = self.fst[F_MEDIAN] = np.nan
+        self.th = np.array(thresholds, dtype=np.float64)
+        self.tf: np.ndarray = np.empty((5, 0))
+        self.ti: np.ndarray = np.empty((3, 0), dtype=np.int64)
+        self.ev: np.ndarray = np.empty((7, 0))
         self.capacity = 0
         self.keys: np.ndarray = np.empty((2, 0))
         self.sizes: np.ndarray = np.empty((2, 0))
-        self.ws: np.ndarray = np.empty((3, 0))
+        self.ws: np.ndarray = np.empty(0)
         self.cand: np.ndarray = np.empty((3, 0))
         self.work_k: np.ndarray = np.empty(0)
         self.work_s: np.ndarray = np.empty(0)
@@ -403,22 +536,31 @@ class BandState:
         old = self.capacity
         keys = np.zeros((2, capacity))
         sizes = np.zeros((2, capacity))
-        ws = np.zeros((3, 2 * capacity))
+        ws = np.zeros(2 * capacity)
         if old:
             keys[:, :old] = self.keys
             sizes[:, :old] = self.sizes
-            ws[:, :2 * old] = self.ws
+            ws[:2 * old] = self.ws
         self.keys, self.sizes, self.ws = keys, sizes, ws
         self.cand = np.zeros((3, 2 * capacity))
         self.work_k = np.zeros(2 * capacity)
         self.work_s = np.zeros(2 * capacity)
+        # tracks: the held ones plus every candidate of one update (at most the band: 2 x capacity)
+        tf = np.zeros((5, 4 * capacity))
+        ti = np.zeros((3, 4 * capacity), dtype=np.int64)
+        if old:
+            tf[:, :self.tf.shape[1]] = self.tf
+            ti[:, :self.ti.shape[1]] = self.ti
+        self.tf, self.ti = tf, ti
+        self.ev = np.zeros((7, 8 * capacity))
         self.capacity = capacity
 
     def reserve(self, extra: int) -> None:
-        """Room for `extra` more levels on a side (a delta can insert at most its own length)."""
+        """Room for `extra` more levels on a side (a delta can insert at most its own length) and
+        for the tracks (held ones plus a band's worth of new candidates)."""
         need = max(int(self.ist[I_N]), int(self.ist[I_N + 1])) + extra
-        if need > self.capacity:
-            self._allocate(max(need, 2 * self.capacity))
+        if need > self.capacity or int(self.ist[I_NTRACK]) > 2 * self.capacity:
+            self._allocate(max(need, 2 * self.capacity, int(self.ist[I_NTRACK])))
 
     def clear(self) -> None:
         self.ist[I_N:I_N + 2] = 0
@@ -426,3 +568,5 @@ class BandState:
         self.ist[I_M] = 0
         self.ist[I_NCAND] = 0
         self.ist[I_VIEW:I_VIEW + 2] = 0
+        self.ist[I_NTRACK] = 0
+        self.ist[I_NEV] = 0
