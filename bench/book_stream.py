@@ -10,15 +10,16 @@ replay). BTCUSDT-like, and every number below is a parameter of StreamModel:
   dense at the touch (most of the first ~40 ticks held) and thinning out to ~0.3 % away. Each
   delta changes a Poisson number of levels (mean `changes` = 30 over both sides), two thirds of
   them among the 20 levels nearest the touch; of the changes 60 % resize a level, 20 % remove one,
-  20 % add one (a resize adds or takes an order: half of them round lots of 0.001 to 1 BTC, half
-  log-normal around 0.02 BTC); the book is kept at 200 levels a side (adds at the far end, removes there). The
-  touch walks: every 100 ms with probability 0.2 it moves 1-3 ticks, each side's levels it passes
-  being taken out and new ones put in on the other side.
+  20 % add one (at an exponential distance of mean 8 ticks from the touch); a resize adds or takes
+  an order (half of them round lots of 0.001 to 1 BTC, half log-normal around 0.02 BTC); the book
+  is kept at 200 levels a side (adds at the far end, removes there). The
+  touch walks: every 100 ms with probability 0.5 it moves 1-5 ticks (1 % of the time 10-40), the
+  levels it passes taken out of one side and new ones put in on the other (about $70 an hour).
 - **walls**: every ~10 minutes on average a level 30-120x the usual size appears 0.05-0.6 % from
   the mid, erodes now and then, and goes after 2-20 minutes (or is traded through).
 - **publicTrade**: messages at 6 a second on average (Poisson), each of 1 + geometric prints
   (mean 2), and one message in 50 a burst of 20-60 prints; sizes log-normal around 0.01 BTC,
-  prices at the touch; ids are random UUIDs like Bybit's; ~1.1 M prints a day.
+  prices at the touch; ids are random UUIDs like Bybit's; ~1.4 M prints a day.
 - **tickers** every 100 ms: a delta of the fields that changed (best bid/ask, last price, mark and
   index every second, open interest, 24 h volume and turnover); **kline.1** every 2 s.
 - receive times 25 ms after the exchange time plus an exponential jitter of mean 2 ms.
@@ -49,7 +50,8 @@ class StreamModel:
     book_ms: int = 100
     changes: float = 30.0
     near_share: float = 0.67
-    walk_prob: float = 0.2
+    walk_prob: float = 0.5
+    jump_prob: float = 0.01
     wall_every_s: float = 600.0
     trade_rate: float = 6.0
     prints_mean: float = 2.0
@@ -93,7 +95,8 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
             off += 1 + (int(rng.geometric(0.5)) - 1 if off > 40 else (0 if rng.random() < 0.85 else 1))
             side.levels[touch + side.sign * off] = _size(rng, 1.0 + off / 400)
 
-    best_bid, best_ask = mid - 1, mid + 1
+    touch = mid  # the bid touch; the ask touch is one tick above
+    best_bid, best_ask = touch, touch + 1
     fill(bids, best_bid + 1)
     fill(asks, best_ask - 1)
     u = 1_000_000
@@ -161,50 +164,51 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
         # the book delta
         db: dict[int, int] = {}
         da: dict[int, int] = {}
-        if rng.random() < model.walk_prob:
-            move = int(rng.integers(1, 4)) * (1 if rng.random() < 0.5 else -1)
-            if move > 0:  # asks taken out up to the new touch, bids follow
-                for p in [p for p in asks.levels if p <= best_ask + move - 1]:
-                    del asks.levels[p]
-                    da[p] = 0
-                for p in range(best_bid + 1, best_bid + move + 1):
-                    bids.levels[p] = db[p] = _size(rng)
-            else:
-                for p in [p for p in bids.levels if p >= best_bid + move + 1]:
-                    del bids.levels[p]
-                    db[p] = 0
-                for p in range(best_ask + move, best_ask):
-                    asks.levels[p] = da[p] = _size(rng)
-            best_bid = max(bids.levels)
-            best_ask = min(asks.levels)
+        if rng.random() < model.walk_prob:  # the touch moves: the side it walks into is taken out
+            size = int(rng.integers(10, 41)) if rng.random() < model.jump_prob / model.walk_prob else int(
+                rng.integers(1, 6))
+            move = size * (1 if rng.random() < 0.5 else -1)
+            touch += move
+            for p in [p for p in asks.levels if p <= touch]:
+                del asks.levels[p]
+                da[p] = 0
+            for p in [p for p in bids.levels if p > touch]:
+                del bids.levels[p]
+                db[p] = 0
+            new = range(touch - move + 1, touch + 1) if move > 0 else range(touch + 1, touch - move + 1)
+            side, out = (bids, db) if move > 0 else (asks, da)
+            for p in new:
+                if rng.random() < 0.9:
+                    side.levels[p] = out[p] = _size(rng)
         count = int(rng.poisson(model.changes))
         for _ in range(count):
             side, out = (bids, db) if rng.random() < 0.5 else (asks, da)
+            r = rng.random()
+            if r >= 0.8:  # a new level, near the touch mostly (the bid touch is `touch`, the ask one above)
+                off = int(rng.exponential(8.0)) if rng.random() < model.near_share else int(rng.integers(20, 400))
+                q = touch - off if side is bids else touch + 1 + off
+                if q not in side.levels:
+                    side.levels[q] = out[q] = _size(rng)
+                continue
             order = side.ordered()
             if not order:
                 continue
-            r = rng.random()
             k = min(int(rng.exponential(6.0)), 19) if rng.random() < model.near_share else int(rng.integers(20,
                                                                                                      len(order)))
-            k = min(k, len(order) - 1)
-            p = order[k]
+            p = order[min(k, len(order) - 1)]
             if any(w[0] is side and w[1] == p for w in walls):
                 continue
             if r < 0.6:  # an order added to the level, or cancelled / filled from it
-                order = int(rng.choice(LOTS)) if rng.random() < 0.5 else max(1, int(rng.lognormal(math.log(20), 1.2)))
-                side.levels[p] = out[p] = max(1, side.levels[p] + (order if rng.random() < 0.5 else -order))
-            elif r < 0.8 and k > 0:
+                lot = int(rng.choice(LOTS)) if rng.random() < 0.5 else max(1, int(rng.lognormal(math.log(20), 1.2)))
+                side.levels[p] = out[p] = max(1, side.levels[p] + (lot if rng.random() < 0.5 else -lot))
+            else:
                 del side.levels[p]
                 out[p] = 0
-            else:
-                q = p + side.sign * int(rng.integers(1, 4))
-                if q not in side.levels and (q < best_ask if side is bids else q > best_bid):
-                    side.levels[q] = out[q] = _size(rng)
         # walls
         if rng.random() < model.book_ms / 1000.0 / model.wall_every_s:
             side = bids if rng.random() < 0.5 else asks
             dist = int(round(rng.uniform(0.0005, 0.006) * mid))
-            p = (best_bid - dist) if side is bids else (best_ask + dist)
+            p = (touch - dist) if side is bids else (touch + 1 + dist)
             side.levels[p] = (db if side is bids else da)[p] = _size(rng, float(rng.uniform(30, 120)))
             walls.append((side, p, now + int(rng.uniform(120_000, 1_200_000))))
         for w in list(walls):
@@ -225,7 +229,7 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
                 del side.levels[p]
                 out[p] = 0
             if len(order) < model.depth:
-                far = order[-1] if order else (best_bid if side is bids else best_ask)
+                far = order[-1] if order else (touch if side is bids else touch + 1)
                 while len(side.levels) < model.depth:
                     far += side.sign * int(rng.integers(1, 6))
                     side.levels[far] = out[far] = _size(rng, 2.0)
