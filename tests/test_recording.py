@@ -23,7 +23,7 @@ from whale.recording.reader import (
     TickerEvent,
     TradeEvent,
 )
-from whale.recording.writer import RecordingWriter
+from whale.recording.writer import RecordingWriter, TradePrint
 
 HOUR = 1_748_736_000_000  # 2025-06-01 00:00 UTC
 EXAMPLES = BYBIT_EXAMPLES
@@ -320,3 +320,26 @@ def test_not_a_recording(tmp_path: Path) -> None:
         RecordingReader(tmp_path / "empty")
     with pytest.raises(RecordingError, match="no such directory"):
         RecordingReader(tmp_path / "missing")
+
+
+def test_small_read_chunks_give_the_same_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records cut across reads and many batches per file: the decoder's state carries over, and the
+    merge of two symbols is the same."""
+    rng = np.random.default_rng(5)
+    for symbol, offset in (("BTCUSDT", 0), ("ETHUSDT", 3)):
+        w = RecordingWriter(tmp_path, symbol, depth=50, price_unit="0.1", size_unit="0.001")
+        w.write_message(book("snapshot", HOUR + offset, SNAP_B, SNAP_A, 1, 1, symbol=symbol), 0)
+        for i in range(1, 300):
+            ts = HOUR + offset + i * 7 + int(rng.integers(0, 3))
+            w.write_message(book("delta", ts, [[f"{95000 - int(rng.integers(0, 9)) / 10:.1f}",
+                                               str(int(rng.integers(0, 5)))]], [], 1 + i, 1 + i, symbol=symbol),
+                            ts * 1000 + int(rng.integers(0, 99)))
+            if i % 7 == 0:
+                w.trades(ts, ts * 1000, [TradePrint(ts, 1, "95000.2", "0.01", f"id-{i}", i)])
+        w.close()
+    whole = [(type(e).__name__, e.symbol, e.ts, getattr(e, "bids", None), getattr(e, "trades", None))
+             for e in RecordingReader(tmp_path).events()]
+    monkeypatch.setattr("whale.recording.reader.CHUNK", 97)
+    pieces = [(type(e).__name__, e.symbol, e.ts, getattr(e, "bids", None), getattr(e, "trades", None))
+              for e in RecordingReader(tmp_path).events()]
+    assert pieces == whole and len(whole) > 600
