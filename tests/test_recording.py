@@ -343,3 +343,19 @@ def test_small_read_chunks_give_the_same_events(tmp_path: Path, monkeypatch: pyt
     pieces = [(type(e).__name__, e.symbol, e.ts, getattr(e, "bids", None), getattr(e, "trades", None))
               for e in RecordingReader(tmp_path).events()]
     assert pieces == whole and len(whole) > 600
+
+
+def test_after_a_cut_off_file_the_next_files_book_is_used(tmp_path: Path) -> None:
+    w = RecordingWriter(tmp_path, "BTCUSDT", depth=200, price_unit="0.1", size_unit="0.001", flush_interval_s=0.0)
+    w.write_message(book("snapshot", HOUR + 1000, SNAP_B, SNAP_A, 1, 1), 0)
+    for i in range(1, 200):
+        w.write_message(book("delta", HOUR + 1000 + i * 100, [["95000.0", str(i)]], [], 1 + i, 1 + i), 0)
+    w.write_message(book("delta", HOUR + HOUR_MS + 5, [["95000.1", "7"]], [], 300, 300), 0)
+    w.close()
+    first = w.stats.files[0]
+    first.write_bytes(first.read_bytes()[:-400])  # the first hour's end is lost
+    evs = [e for e in RecordingReader(tmp_path).events() if e.ts >= HOUR + HOUR_MS - 1 or isinstance(e, GapEvent)]
+    gap, r, d = evs[-3:]
+    assert isinstance(gap, GapEvent) and "ends early" in gap.reason
+    assert isinstance(r, BookEvent) and r.synthetic and r.bids[1] == (95000.0, 199.0)
+    assert isinstance(d, BookEvent) and d.bids == [(95000.1, 7.0)]

@@ -466,13 +466,14 @@ class SymbolStream:
         tkey = 0
         start_ms = self.start_ms or 0
         warm = _Warmup() if self.start_ms is not None else None
-        first = True
+        going_on = False  # a file before this one was read to its end: its state is known
         for path in self.paths:
             reader = FileReader(path, tkey)
+            file_start = True
             for b in reader.batches():
-                if not first:
+                if file_start and going_on:
                     self._skip_file_start(b)
-                first = False
+                file_start = False
                 lo, hi = 0, len(b)
                 if warm is not None:
                     start = int(np.searchsorted(b.tkey, start_ms, side="left"))
@@ -492,6 +493,7 @@ class SymbolStream:
                 if hi < len(b):
                     return
             tkey = reader.tkey
+            going_on = not reader.truncated
             if reader.truncated:
                 self.truncated.append(path)
                 log.warning(f"{path}: the gzip stream stops early (a recorder killed while writing?): read up to its "
