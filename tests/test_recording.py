@@ -359,3 +359,19 @@ def test_after_a_cut_off_file_the_next_files_book_is_used(tmp_path: Path) -> Non
     assert isinstance(gap, GapEvent) and "ends early" in gap.reason
     assert isinstance(r, BookEvent) and r.synthetic and r.bids[1] == (95000.0, 199.0)
     assert isinstance(d, BookEvent) and d.bids == [(95000.1, 7.0)]
+
+
+def test_a_message_of_the_wrong_shape_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    from whale.recording.format import FormatError
+
+    w = RecordingWriter(tmp_path, "BTCUSDT", depth=50, price_unit="0.1", size_unit="0.001")
+    w.write_message(book("snapshot", HOUR + 1, SNAP_B, SNAP_A, 1, 1), 0)
+    bad = [{"topic": "publicTrade.BTCUSDT", "ts": HOUR + 2, "data": [{"S": "Buy", "v": "1"}]},
+           {"topic": "orderbook.200.BTCUSDT", "ts": HOUR + 3, "type": "delta", "data": [1, 2]},
+           book("delta", HOUR + 4, [["NaN", "1"]], [], 2, 2),
+           {"topic": "liquidation.BTCUSDT", "ts": HOUR + 5, "data": {}}]
+    for msg in bad:
+        with pytest.raises(FormatError, match=msg["topic"].split(".")[0]):
+            w.write_message(msg, 0)
+    w.close()
+    assert [type(e).__name__ for e in RecordingReader(tmp_path).events()] == ["GapEvent", "BookEvent"]

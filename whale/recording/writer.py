@@ -189,7 +189,19 @@ class RecordingWriter:
     # Bybit messages
 
     def write_message(self, msg: Mapping[str, Any], recv_us: int) -> None:
-        """One public WebSocket message of this symbol, as Bybit sends it (parsed JSON)."""
+        """One public WebSocket message of this symbol, as Bybit sends it (parsed JSON). A message
+        that is not of the right shape raises FormatError naming its topic (nothing is written)."""
+        topic = str(msg.get("topic", "a message")) if isinstance(msg, Mapping) else "a message"
+        try:
+            self._write_message(msg, recv_us)
+        except FormatError as exc:
+            if str(exc).startswith(topic):
+                raise
+            raise FormatError(f"{topic}: {exc}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FormatError(f"{topic}: not a message the recording can keep ({type(exc).__name__}: {exc})") from exc
+
+    def _write_message(self, msg: Mapping[str, Any], recv_us: int) -> None:
         topic = str(msg.get("topic", ""))
         kind = topic.split(".", 1)[0]
         ts = int(msg.get("ts") or 0)
