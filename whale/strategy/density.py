@@ -153,6 +153,7 @@ class DensityTracker:
         self.last_ms: int | None = None
         self._cache: list[Density] | None = None  # densities() of the last update
         self._rows: tuple[int, list[_Row], list[_Row], dict[tuple[str, float], _Row]] | None = None
+        self._memo: tuple[int, dict[tuple[str, float], Density]] = (-1, {})
         self.version = 0  # +1 on every update that saw a book
 
     @property
@@ -263,15 +264,32 @@ class DensityTracker:
         if rows is None or rows[0] != self.version:
             st = self._band
             n = int(st.ist[band.I_NTRACK])
-            tf = st.tf[:, :n].tolist()
-            ti = st.ti[:, :n].tolist()
-            every = [(BID if tf[band.T_SIDE][j] == band.BID_SIDE else ASK, tf[band.T_PRICE][j], tf[band.T_INITIAL][j],
-                      tf[band.T_QTY][j], tf[band.T_PEAK][j], ti[band.TI_FIRST][j], ti[band.TI_STABLE][j] == 1)
-                     for j in range(n)]
-            rows = self._rows = (self.version, every, [r for r in every if r[6]], {(r[0], r[1]): r for r in every})
+            every = [(BID if f[0] == band.BID_SIDE else ASK, f[1], f[2], f[3], f[4], i[0], i[1] == 1)
+                     for f, i in zip(st.tf[:5, :n].T.tolist(), st.ti[:2, :n].T.tolist(), strict=True)]
+            rows = self._rows = (self.version, every, [r for r in every if r[6]], {})
         return rows[2] if stable_only else rows[1]
 
+    def _row(self, side: str, price: float) -> _Row | None:
+        self._tracks(False)
+        assert self._rows is not None
+        index = self._rows[3]
+        if not index and self._rows[1]:
+            index.update(((r[0], r[1]), r) for r in self._rows[1])
+        return index.get((side, price))
+
     def _snapshot(self, tr: _Row, now_ms: int) -> Density:
+        if now_ms == self.last_ms:  # the same track asked again in this update: the same snapshot
+            memo = self._memo
+            if memo[0] != self.version:
+                memo = self._memo = (self.version, {})
+            key = (tr[0], tr[1])
+            got = memo[1].get(key)
+            if got is None:
+                got = memo[1][key] = self._build(tr, now_ms)
+            return got
+        return self._build(tr, now_ms)
+
+    def _build(self, tr: _Row, now_ms: int) -> Density:
         side, price, initial, qty, peak, first, stable = tr
         mid, median = self.mid, self.median
         return Density(side, price, initial, qty, peak, qty * price, first, (now_ms - first) / 1000.0,
@@ -293,13 +311,22 @@ class DensityTracker:
             return list(out)
         return out
 
+    def densities_near(self, price: float, max_distance_pct: float) -> list[Density]:
+        """The stable densities within max_distance_pct % of `price`, in densities() order (only
+        these are built: the strategy and the exits look at the few near the price)."""
+        if self.last_ms is None or not (price > 0.0):
+            return []
+        now = self.last_ms
+        near = [tr for tr in self._tracks(True) if abs(tr[1] - price) / price * 100.0 <= max_distance_pct]
+        out = [self._snapshot(tr, now) for tr in near]
+        out.sort(key=lambda d: d.distance_pct)
+        return out
+
     def get(self, side: str, price: float, *, include_pending: bool = False) -> Density | None:
         """The tracked density at exactly (side, price), or None."""
         if self.last_ms is None:
             return None
-        self._tracks(False)
-        assert self._rows is not None
-        tr = self._rows[3].get((side, float(price)))
+        tr = self._row(side, float(price))
         if tr is None or not (tr[6] or include_pending):
             return None
         return self._snapshot(tr, self.last_ms)
@@ -327,6 +354,7 @@ class DensityTracker:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
         self._band.clear()
         self._cache = self._rows = None
+        self._memo = (-1, {})
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None
 
