@@ -264,8 +264,10 @@ class DensityTracker:
         if rows is None or rows[0] != self.version:
             st = self._band
             n = int(st.ist[band.I_NTRACK])
-            every = [(BID if f[0] == band.BID_SIDE else ASK, f[1], f[2], f[3], f[4], i[0], i[1] == 1)
-                     for f, i in zip(st.tf[:5, :n].T.tolist(), st.ti[:2, :n].T.tolist(), strict=True)]
+            tf = st.tf[:, :n].tolist()
+            ti = st.ti[:, :n].tolist()
+            every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
+                     for side, price, initial, qty, peak, first, stable in zip(*tf, ti[0], ti[1], strict=True)]
             rows = self._rows = (self.version, every, [r for r in every if r[6]], {})
         return rows[2] if stable_only else rows[1]
 
