@@ -51,7 +51,7 @@ from whale.broker.base import (
 from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG, taker_fill_ticks
-from whale.journal import PerformanceTracker, TradeRecord, describe_trade, epoch_ms, iso_utc
+from whale.journal import PerformanceTracker, TradeRecord, describe_trade
 from whale.risk.sizing import describe_size, is_sized, size_steps
 from whale.strategy.stops import (
     EXIT_REASONS,
@@ -64,6 +64,7 @@ from whale.strategy.stops import (
     move_stop,
     stop_exit_reason,
 )
+from whale.timefmt import epoch_ms, iso_utc
 
 SIDE_NAME = {LONG: "Buy", -LONG: "Sell"}
 PENDING_GRACE_S = 30.0  # an entry sent this long ago that the exchange does not know never arrived
