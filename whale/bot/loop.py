@@ -47,6 +47,7 @@ from whale.config.model import Config
 from whale.display import (
     AccountLine,
     DisplaySnapshot,
+    SymbolRow,
     log_display,
     render_compact,
     render_heartbeat,
@@ -669,7 +670,7 @@ class Bot:
         every = self.opts.display_every
         return self.opts.verbose or (every > 0 and self.decisions % every == 0)
 
-    def _status_row(self, d: Decision | None = None):
+    def _status_row(self, d: Decision | None = None) -> SymbolRow:
         price = self.market.last_price
         return symbol_row(self.cfg.symbol, self.primary, price, decision=d, trade=self.pm.trade,
                           threshold=self.cfg.signal_score_threshold, price_places=self.instrument.price_decimals)
