@@ -291,9 +291,11 @@ class PerformanceTracker:
         start = self.start_balance if start_balance is None else to_decimal(start_balance, "start_balance")
         return summarize(self.closed_trades(), open_count=len(self.open_trades()), start_balance=start)
 
-    def summary_lines(self, colour: bool = True, start_balance: Decimal | float | int | None = None) -> list[str]:
+    def summary_lines(self, colour: bool = True, start_balance: Decimal | float | int | None = None,
+                      money_places: int = 2) -> list[str]:
         title = f"Performance Summary ({self.symbol}, {self.network}, {self.mode})"
-        return format_summary_lines(self.summary(start_balance), colour=colour, title=title)
+        return format_summary_lines(self.summary(start_balance), colour=colour, title=title,
+                                    money_places=money_places)
 
     # ---- life ------------------------------------------------------------------------------------
     def close(self) -> None:
