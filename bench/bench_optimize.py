@@ -36,21 +36,26 @@ def bench_config(work: Path) -> Path:
     return path
 
 
+def optimize_summary(data: Path, cfg: Path, work: Path, out: Path, *args: str) -> tuple[dict, float]:
+    """Run `whalebot.py optimize` on the file with these options; (its summary.json, wall seconds)."""
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "optimize", "--data", str(data), "--config",
+                           str(cfg), *args, "--report", str(out), "--no-progress"], cwd=work, capture_output=True,
+                          text=True, timeout=3600)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr, sep="\n")
+        raise SystemExit(f"optimize failed with exit code {proc.returncode}")
+    return json.loads((out / "summary.json").read_text()), wall
+
+
 def run_optimize(data: Path, cfg: Path, work: Path, trials: int, jobs: int, seed: int) -> dict:
     out = work / f"optimize-j{jobs}-{trials}"
     if out.exists():
         import shutil
 
         shutil.rmtree(out)
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "optimize", "--data", str(data), "--config",
-                           str(cfg), "--trials", str(trials), "--jobs", str(jobs), "--seed", str(seed), "--report",
-                           str(out), "--no-progress"], cwd=work, capture_output=True, text=True, timeout=3600)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        print(proc.stdout, proc.stderr, sep="\n")
-        raise SystemExit(f"optimize failed with exit code {proc.returncode}")
-    s = json.loads((out / "summary.json").read_text())
+    s, wall = optimize_summary(data, cfg, work, out, "--trials", str(trials), "--jobs", str(jobs), "--seed", str(seed))
     tm = s["timing"]
     print(f"optimize --jobs {jobs} --trials {trials:,}: {tm['trials_per_s']:,.0f} trials/s first trial to last "
           f"({tm['wall_s']:.1f} s), sampler {tm['sampler_share'] * 100:.1f}% of that time "
@@ -71,15 +76,7 @@ def plain_loop(data: Path, n: int, seed: int) -> float:
     run_backtest(base, data)  # compile / load numba's cache first
     t = time.perf_counter()
     for _ in range(n):
-        params = {}
-        for p in space.params:
-            if p.kind == "choice":
-                params[p.key] = rng.choice(p.choices)
-            elif p.kind == "int":
-                params[p.key] = rng.randint(int(p.low), int(p.high))
-            else:
-                params[p.key] = rng.uniform(p.low, p.high)
-        cfg = config_from_data(apply_params(to_dict(base), params)).config
+        cfg = config_from_data(apply_params(to_dict(base), space.draw(rng))).config
         run_backtest(cfg, data)
     rate = n / (time.perf_counter() - t)
     print(f"plain loop, run_backtest once per trial: {rate:,.1f} trials/s ({1e3 / rate:.0f} ms per trial, "

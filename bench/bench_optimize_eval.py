@@ -27,18 +27,7 @@ from whale.config.model import Config, replace_path  # noqa: E402
 
 def draw(space, n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        params = {}
-        for p in space.params:
-            if p.kind == "choice":
-                params[p.key] = rng.choice(p.choices)
-            elif p.kind == "int":
-                params[p.key] = rng.randint(int(p.low), int(p.high))
-            else:
-                params[p.key] = rng.uniform(p.low, p.high)
-        out.append(params)
-    return out
+    return [space.draw(rng) for _ in range(n)]
 
 
 def timed(evaluator, sets: list[dict], jobs: int) -> float:
@@ -77,8 +66,9 @@ def main() -> None:
     for p in sets:
         ev.evaluate_params(p)
     print(f"first pass (filling the caches): {len(sets) / (time.perf_counter() - t):,.0f} sets/s; "
-          f"{len(ev.groups)} indicator entries, {ev.units.used_bytes / 2**20:,.0f} MB of unit rows, "
-          f"{ev.units.hits:,} unit hits / {ev.units.misses:,} misses")
+          f"{sum(len(p.groups) for p in ev.parts)} indicator entries, "
+          f"{sum(p.units.used_bytes for p in ev.parts) / 2**20:,.0f} MB of unit rows, "
+          f"{sum(p.units.hits for p in ev.parts):,} unit hits / {sum(p.units.misses for p in ev.parts):,} misses")
     one = timed(ev, sets, 1)
     many = timed(ev, sets, args.jobs)
     print(f"cached, 1 process: {one:,.0f} parameter sets/s")

@@ -11,9 +11,7 @@ parameters + tell, one trial at a time), which is what a plain RDB study pays pe
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_optimize import bench_config  # noqa: E402
+from bench.bench_optimize import bench_config, optimize_summary  # noqa: E402
 from bench.stitched import temp_csv_15m  # noqa: E402
 from tests.optimize.postgres import missing, throwaway_postgres  # noqa: E402
 
@@ -62,16 +60,8 @@ def main() -> None:
         print(f"Optuna's own ask + tell on this server: {per * 1e3:.0f} ms per trial ({1 / per:.0f} trials/s at most "
               "from one process)")
         out = work / "out"
-        t = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "optimize", "--data", str(data), "--config",
-                               str(cfg), "--trials", str(args.trials), "--jobs", str(args.jobs), "--seed", "1",
-                               "--storage", url, "--study", "bench", "--report", str(out), "--no-progress"],
-                              cwd=work, capture_output=True, text=True, timeout=3600)
-        wall = time.perf_counter() - t
-        if proc.returncode != 0:
-            print(proc.stdout, proc.stderr, sep="\n")
-            raise SystemExit(f"optimize failed with exit code {proc.returncode}")
-        s = json.loads((out / "summary.json").read_text())
+        s, wall = optimize_summary(data, cfg, work, out, "--trials", str(args.trials), "--jobs", str(args.jobs),
+                                   "--seed", "1", "--storage", url, "--study", "bench")
         tm = s["timing"]
         print(f"optimize --storage postgresql:// --jobs {args.jobs} --trials {args.trials:,}: "
               f"{tm['trials_per_s']:,.0f} trials/s first trial to last ({tm['wall_s']:.1f} s), sampler "

@@ -17,21 +17,26 @@ YEAR_1M = 525_600
 
 def stitched_1m(n: int = YEAR_1M) -> dict[str, np.ndarray]:
     parts = [pd.read_csv(DATA_DIR / f) for f in ("BTCUSDT-PERP_1m.csv.gz", "ETHUSDT-PERP_1m.csv.gz")]
-    cols = {k: [] for k in ("open", "high", "low", "close", "volume")}
+    return _stitch([{k: p[k].to_numpy() for k in p.columns} for p in parts], n, 60_000)
+
+
+def _stitch(parts: list[dict[str, np.ndarray]], n: int, step_ms: int) -> dict[str, np.ndarray]:
+    """n candles of the parts' columns in turn, each segment rescaled so its first open continues the
+    previous segment's last close (volume rescaled to keep the notional), timestamps every step_ms."""
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
     have, last_close, j = 0, None, 0
     while have < n:
         seg = parts[j % 2]
         j += 1
-        take = min(len(seg), n - have)
-        scale = 1.0 if last_close is None else last_close / float(seg["open"].iloc[0])
+        take = min(len(seg["open"]), n - have)
+        scale = 1.0 if last_close is None else last_close / float(seg["open"][0])
         for k in ("open", "high", "low", "close"):
-            cols[k].append(seg[k].to_numpy()[:take] * scale)
-        cols["volume"].append(seg["volume"].to_numpy()[:take] / scale)
+            cols[k].append(seg[k][:take] * scale)
+        cols["volume"].append(seg["volume"][:take] / scale)
         last_close = float(cols["close"][-1][-1])
         have += take
     out = {k: np.concatenate(v) for k, v in cols.items()}
-    start = int(parts[0]["timestamp_ms"].iloc[0])
-    out["timestamp_ms"] = start + np.arange(n, dtype=np.int64) * 60_000
+    out["timestamp_ms"] = int(parts[0]["timestamp_ms"][0]) + np.arange(n, dtype=np.int64) * step_ms
     return out
 
 
@@ -53,21 +58,8 @@ def stitched_15m(n: int = YEAR_15M) -> dict[str, np.ndarray]:
     from whale.market.resample import resample
 
     parts = [resample(load_candle_file(DATA_DIR / f).candles, "15") for f in ("BTCUSDT_5m.csv.gz", "ETHUSDT_5m.csv.gz")]
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
-    have, last_close, j = 0, None, 0
-    while have < n:
-        seg = parts[j % 2]
-        j += 1
-        take = min(len(seg), n - have)
-        scale = 1.0 if last_close is None else last_close / float(seg.open[0])
-        for k in ("open", "high", "low", "close"):
-            cols[k].append(getattr(seg, k)[:take] * scale)
-        cols["volume"].append(seg.volume[:take] / scale)
-        last_close = float(cols["close"][-1][-1])
-        have += take
-    out = {k: np.concatenate(v) for k, v in cols.items()}
-    out["timestamp_ms"] = int(parts[0].ts[0]) + np.arange(n, dtype=np.int64) * 900_000
-    return out
+    return _stitch([{"timestamp_ms": c.ts, "open": c.open, "high": c.high, "low": c.low, "close": c.close,
+                     "volume": c.volume} for c in parts], n, 900_000)
 
 
 def write_csv_15m(path: Path, n: int = YEAR_15M) -> Path:

@@ -88,7 +88,7 @@ AUTHOR_FILE = """{
 }
 """
 AUTHOR_LEGACY_KEYS = [
-    "trade_management.order_precision", "trade_management.price_precision",
+    "symbol", "trade_management.order_precision", "trade_management.price_precision",
     "trade_management.slippage_percent", "trade_management.trading_fee_percent",
     "indicators.volatility_filter", "weight_sets",
     "weight_sets.default_scalping.rsi", "weight_sets.default_scalping.stoch_rsi",
@@ -118,7 +118,7 @@ def test_committed_config_is_ok():
 
 
 def test_partial_file_is_ok(tmp_path):
-    result = check_config("--config", str(write(tmp_path, '{"symbol": "ETHUSDT", "dry_run": true}')))
+    result = check_config("--config", str(write(tmp_path, '{"symbols": ["ETHUSDT"], "dry_run": true}')))
     assert (result.returncode, result.stdout) == (0, "config OK\n")
 
 
@@ -132,7 +132,7 @@ def test_several_problems_at_once(tmp_path):
         "indicators": {"macd_cross": True},
         "indicator_settings": {"rsi_oversold": 75},
         "safety": {"max_drawdown_soft_percent": 40, "max_drawdown_hard_percent": 30},
-        "network": "custom",
+        "exchange": {"network": "custom"},
         "api_key": "do-not-echo-1234",
     }, indent=4))
     result = check_config("--config", str(path))
@@ -143,7 +143,7 @@ def test_several_problems_at_once(tmp_path):
     for key in ("interval", "orderbook_limit", "trade_management.risk_per_trade_percent",
                 "trade_management.leverag", "mtf_analysis.higher_timeframes[1]", "active_weights.ema_alignmnt",
                 "indicators.macd_cross", "indicator_settings.rsi_oversold", "safety.max_drawdown_soft_percent",
-                "rest_url", "public_ws_url", "private_ws_url", "api_key"):
+                "exchange.rest_url", "exchange.public_ws_url", "exchange.private_ws_url", "api_key"):
         assert sum(line.startswith(f"  {key}: ") for line in lines) == 1, key
     assert 'use "15"' in result.stderr and "did you mean 'leverage'?" in result.stderr
     assert "do-not-echo-1234" not in result.stderr

@@ -90,7 +90,7 @@ WB110_FILE = {
 }
 
 WB110_LEGACY_PATHS = [
-    "current_strategy_profile", "strategy_profiles", "adaptive_strategy_enabled", "log_level",
+    "symbol", "current_strategy_profile", "strategy_profiles", "adaptive_strategy_enabled", "log_level",
     "ml_enhancement", "trade_management.order_precision", "trade_management.price_precision",
     "trade_management.slippage_percent", "trade_management.trading_fee_percent",
     "strategy_profiles.default_scalping.weights.volume_confirmation",
@@ -365,25 +365,31 @@ def test_timeframe_rules_skip_when_mtf_is_off():
 
 
 def test_custom_network_needs_all_three_urls():
-    problems = problems_of({"network": "custom"})
-    assert [p.split(":")[0] for p in problems] == ["rest_url", "public_ws_url", "private_ws_url"]
+    problems = problems_of({"exchange": {"network": "custom"}})
+    assert [p.split(":")[0] for p in problems] == ["exchange.rest_url", "exchange.public_ws_url",
+                                                   "exchange.private_ws_url"]
     assert all('is required with network "custom"' in p for p in problems)
+    # the old top-level spelling: the same rule, and a missing URL is asked for in the exchange block
+    problems = problems_of({"network": "custom", "rest_url": "http://127.0.0.1:9000"})
+    assert [p.split(":")[0] for p in problems] == ["exchange.public_ws_url", "exchange.private_ws_url"]
 
 
 def test_custom_network_urls_must_have_the_right_scheme():
-    problem = one_problem({"network": "custom", "rest_url": "ws://127.0.0.1:9000",
-                           "public_ws_url": "wss://127.0.0.1/v5/public/linear",
-                           "private_ws_url": "ws://127.0.0.1/v5/private"})
-    assert problem.startswith('rest_url: "ws://127.0.0.1:9000" is not an http(s) URL')
-    cfg = config_from_data({"network": "custom", "rest_url": "http://127.0.0.1:9000",
-                            "public_ws_url": "ws://127.0.0.1:9001/v5/public/linear",
-                            "private_ws_url": "ws://127.0.0.1:9001/v5/private"}).config
-    assert cfg.rest_url == "http://127.0.0.1:9000"
+    exchange = {"network": "custom", "rest_url": "ws://127.0.0.1:9000",
+                "public_ws_url": "wss://127.0.0.1/v5/public/linear", "private_ws_url": "ws://127.0.0.1/v5/private"}
+    problem = one_problem({"exchange": exchange})
+    assert problem.startswith('exchange.rest_url: "ws://127.0.0.1:9000" is not an http(s) URL')
+    problem = one_problem(dict(exchange))  # written at the top level: named as written
+    assert problem.startswith('rest_url (applied as exchange.rest_url): "ws://127.0.0.1:9000" is not an http(s) URL')
+    cfg = config_from_data({"exchange": {"network": "custom", "rest_url": "http://127.0.0.1:9000",
+                                         "public_ws_url": "ws://127.0.0.1:9001/v5/public/linear",
+                                         "private_ws_url": "ws://127.0.0.1:9001/v5/private"}}).config
+    assert cfg.exchange.rest_url == cfg.rest_url == "http://127.0.0.1:9000"
 
 
 def test_urls_are_only_for_the_custom_network():
-    problem = one_problem({"network": "testnet", "public_ws_url": "wss://example.org/ws"})
-    assert problem.startswith('public_ws_url: is set, but network is "testnet"')
+    problem = one_problem({"exchange": {"network": "testnet", "public_ws_url": "wss://example.org/ws"}})
+    assert problem.startswith('exchange.public_ws_url: is set, but network is "testnet"')
 
 
 @pytest.mark.parametrize("name", ["rsi", "stoch_rsi", "cci", "williams_r", "mfi", "roc"])
@@ -432,33 +438,23 @@ def test_warnings_for_settings_that_do_nothing():
                                              "trade_management.account_balance"]
 
 
-@pytest.mark.net  # runs whalebot.py in a subprocess
-def test_max_open_positions_above_1_warns_that_it_has_no_effect(tmp_path):
-    assert config_from_data({"trade_management": {"max_open_positions": 1}}).warnings == []
-    loaded = config_from_data({"trade_management": {"max_open_positions": 3}})
-    assert loaded.config.trade_management.max_open_positions == 3  # kept: an original file still loads
-    assert warned_paths(loaded.warnings) == ["trade_management.max_open_positions"]
-    text = loaded.warnings[0]
-    assert "3 has no effect" in text and "one-way mode" in text and "net against the open position" in text
+def test_max_open_positions_is_account_wide_and_loads_without_a_warning():
+    # It counts the positions of every symbol now; 1 (an original's file) and 3 both load quietly.
+    for n in (1, 3, 100):
+        loaded = config_from_data({"trade_management": {"max_open_positions": n}})
+        assert loaded.warnings == [] and loaded.config.trade_management.max_open_positions == n
     assert "out of range [1, 100]" in one_problem({"trade_management": {"max_open_positions": 101}})
-    # check-config shows it the way it shows the deprecation warnings
-    import subprocess
-    import sys
-
-    path = write(tmp_path, json.dumps({"trade_management": {"max_open_positions": 2}}))
-    proc = subprocess.run([sys.executable, str(REPO / "whalebot.py"), "check-config", "--config", str(path)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and "warning: trade_management.max_open_positions: 2 has no effect" in proc.stdout
+    assert DEFAULTS.trade_management.max_open_positions == 3
 
 
-def test_the_model_and_docs_say_max_open_positions_has_no_effect():
+def test_the_model_and_docs_say_max_open_positions_counts_the_account():
     from whale.config.model import TradeManagement
 
     field = {f.name: f for f in dataclasses.fields(TradeManagement)}["max_open_positions"]
-    assert "no effect" in field.metadata["doc"] and "one-way" in field.metadata["doc"]
+    assert "no effect" not in field.metadata["doc"] and "every symbol" in field.metadata["doc"]
     line = next(x for x in (REPO / "docs" / "config.md").read_text().splitlines()
                 if x.startswith("| `trade_management.max_open_positions`"))
-    assert "no effect" in line
+    assert "*account-wide*" in line and "no effect" not in line
 
 
 # --- JSON syntax and shape ----------------------------------------------------------------------

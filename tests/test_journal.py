@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from whale import journal as jr
 from whale.backtest.metrics import max_drawdown, trade_stats
 from whale.errors import EXIT_RUNTIME, WhaleError
 from whale.journal import (
@@ -27,12 +26,14 @@ from whale.journal import (
     TradeRecord,
     describe_trade,
     format_summary_lines,
-    iso_utc,
     journal_filename,
     lock_holder,
+    migrations,
+    records,
 )
 from whale.logs import NEON_CYAN, NEON_YELLOW
 from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN
+from whale.timefmt import iso_utc
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(60)
@@ -66,7 +67,7 @@ def on_disk(path: Path) -> dict:
     """The file as JSON, checking that every amount is a string (entry_atr is market data: a float)."""
     doc = json.loads(path.read_text())
     for trade in doc["trades"]:
-        for name in jr._DECIMAL_FIELDS:
+        for name in records._DECIMAL_FIELDS:
             assert trade[name] is None or isinstance(trade[name], str), (name, trade[name])
     return doc
 
@@ -122,7 +123,8 @@ def test_every_mutation_persists_at_once_and_a_restart_restores_metadata(tmp_pat
         assert t.warnings == [] and not path.exists()  # loading writes nothing
         t.open_trade(record(1))
         doc = on_disk(path)
-        assert doc["version"] == 1 and (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
+        assert doc["version"] == migrations.FORMAT_VERSION
+        assert (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
         assert doc["updated"] == "2025-01-01T00:00:00.000Z" and doc["paper_state"] == {}
         assert [x["id"] for x in doc["trades"]] == ["wb-1"] and doc["trades"][0]["status"] == "open"
         t.update_trade("wb-1", stop_loss=Decimal("65000.5"), stop_kind=STOP_BREAKEVEN, breakeven_done=True,
@@ -284,9 +286,9 @@ def test_a_failed_write_leaves_the_old_content(tmp_path, monkeypatch, failing):
         raise OSError(28, "No space left on device")
 
     if failing == "write":
-        monkeypatch.setattr(jr.os, "fdopen", lambda fd, mode: _FailingFile(fd))
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: _FailingFile(fd))
     else:
-        monkeypatch.setattr(jr.os, failing, boom)
+        monkeypatch.setattr(os, failing, boom)
     with pytest.raises(JournalError, match="previous content is unchanged|No space"):
         t.update_trade("wb-1", stop_loss=Decimal("64500"))
     monkeypatch.undo()
@@ -421,8 +423,8 @@ def test_the_lock_also_holds_within_one_process(tmp_path):
 
 
 def _valid_doc() -> dict:
-    return {"version": 1, "symbol": "BTCUSDT", "network": "testnet", "mode": "paper", "updated": None,
-            "trades": [record(1).to_json()], "paper_state": {}}
+    return {"version": migrations.FORMAT_VERSION, "symbol": "BTCUSDT", "network": "testnet", "mode": "paper",
+            "updated": None, "trades": [record(1).to_json()], "paper_state": {}, "safety": {}}
 
 
 def _with(**changes) -> str:
@@ -480,7 +482,7 @@ def test_corrupt_files_never_overwrite_each_other_and_paper_mode_says_what_it_lo
 
 def test_a_newer_format_is_refused_and_not_moved(tmp_path):
     path = tmp_path / "trade_history.paper.json"
-    path.write_text(_with(version=2))
+    path.write_text(_with(version=migrations.FORMAT_VERSION + 1))
     with pytest.raises(JournalError, match="newer Whalebot"):
         tracker(tmp_path)
     assert path.exists() and lock_holder(path) is None  # the lock was released on the way out
@@ -518,3 +520,50 @@ def test_the_setup_kind_is_stored_and_old_journals_infer_it(tmp_path):
                      "short-ahead": (None, "breakout"), "plain": (None, "indicators")}
     with pytest.raises(ValueError, match="setup"):
         record(2, setup="scalp")
+
+
+# ----------------------------------------------------------------------------------------------
+# Pending entries and the safety state (format version 2)
+
+
+def test_an_entry_is_journaled_pending_before_sending_then_confirmed_or_dropped(tmp_path):
+    path = tmp_path / "trade_history.paper.json"
+    with tracker(tmp_path) as t:
+        t.add_pending(record(1, status="pending"))
+        t.add_pending(record(2, status="pending", side="Sell"))
+        assert t.open_trades() == [] and t.closed_trades() == []
+        assert [x.id for x in t.pending_trades()] == ["wb-1", "wb-2"]
+        assert on_disk(path)["trades"][0]["status"] == "pending"  # on disk before the order goes out
+        assert describe_trade(t.get("wb-1")) == ("BTCUSDT Buy 0.010 @ 65000.5 (pending: sent as wb-1, fill not "
+                                                 "confirmed)")
+        with pytest.raises(ValueError, match="pending"):
+            t.close_trade("wb-1", 1, T0, None, None, None, "manual")
+        with pytest.raises(ValueError, match="open_trade needs status 'open'"):
+            t.open_trade(record(3, status="pending"))
+        with pytest.raises(ValueError, match="entry_order_link_id"):
+            t.add_pending(record(4, status="pending", entry_order_link_id=None))
+    with tracker(tmp_path) as t:  # a restart sees them
+        assert [x.id for x in t.pending_trades()] == ["wb-1", "wb-2"]
+        opened = t.confirm_entry("wb-1", entry_price="65010.5", entry_time=T0 + 5000, qty="0.010", fees="0.39",
+                                 note="filled", stop_loss=Decimal("64010.1"))
+        assert opened.is_open and opened.entry_price == Decimal("65010.5") and opened.fees == Decimal("0.39")
+        assert opened.stop_loss == Decimal("64010.1") and opened.notes == ("filled",)
+        dropped = t.drop_pending("wb-2")
+        assert dropped.id == "wb-2" and t.get("wb-2") is None
+        with pytest.raises(ValueError, match="only a pending entry"):
+            t.drop_pending("wb-1")
+    doc = on_disk(path)
+    assert [(x["id"], x["status"]) for x in doc["trades"]] == [("wb-1", "open")]
+
+
+def test_the_safety_state_is_kept_for_the_same_network_and_mode(tmp_path):
+    with tracker(tmp_path) as t:
+        assert t.safety_state() == {}
+        t.set_safety_state({"day": 20089, "peak_equity": "1012.5", "daily_halt": True})
+    doc = on_disk(tmp_path / "trade_history.paper.json")
+    assert doc["safety"] == {"day": 20089, "peak_equity": "1012.5", "daily_halt": True, "network": "testnet",
+                             "mode": "paper"}
+    with tracker(tmp_path) as t:
+        assert t.safety_state()["peak_equity"] == "1012.5" and t.safety_state()["daily_halt"] is True
+    with tracker(tmp_path, network="mainnet") as t:  # another network's halt is not this bot's
+        assert t.safety_state() == {}

@@ -126,3 +126,47 @@ def test_due_follows_the_check_interval():
     m.check(DAY, 1000.0)
     assert not m.due(DAY + 29_999)
     assert m.due(DAY + 30_000)
+
+
+def test_repeated_stop_failures_halt_until_a_stop_is_set():
+    m = monitor()
+    for n in range(2):
+        m.note_stop_result(False, "rate limit (retCode 10006)", DAY + n)
+    assert m.check(DAY + 10, 1000.0).state == ACTIVE
+    m.note_stop_result(False, "rate limit (retCode 10006)", DAY + 20)
+    s = m.check(DAY + 30, 1000.0)
+    assert s.state == HALTED and "setting a stop on the exchange failed 3 times in a row" in s.reasons[0]
+    assert "10006" in s.reasons[0]
+    m.note_stop_result(True, "stop set", DAY + 40)
+    assert m.check(DAY + 50, 1000.0).state == ACTIVE
+    for n in range(3):
+        m.note_stop_result(False, "refused", DAY + 60 + n)
+    assert m.check(DAY + 70, 1000.0).state == HALTED
+    assert m.check(DAY + 62 + 15 * 60_000, 1000.0).state == ACTIVE  # a quarter of an hour later
+
+
+def test_the_state_survives_a_restart_on_the_same_utc_day():
+    m = monitor()
+    m.check(DAY + 1000, 1100.0)  # a new peak
+    s = m.check(DAY + 2000, 1040.0)  # 5.45 % below the day's start (1100 is not the day's start: 1000 is)
+    assert s.state == ACTIVE
+    s = m.check(DAY + 3000, 940.0)
+    assert s.state == HALTED and "daily loss" in s.reasons[0]
+    saved = m.to_state()
+    assert saved["peak_equity"] == "1100.0" and saved["daily_halt"] is True and saved["day_start_equity"] == "1000.0"
+    # A restart an hour later: the start equity is 940 now, the halt and the peak come back.
+    again = monitor(start=940.0)
+    line = again.restore(saved, DAY + 3_600_000, 940.0)
+    assert again.state == HALTED and line.startswith("Restored safety state: HALTED: daily loss 6.0 %")
+    assert "until 00:00 UTC" in line and "peak equity 1,100" in line
+    s = again.check(DAY + 3_700_000, 945.0)
+    assert s.state == HALTED and "daily loss" in s.reasons[0]
+    assert again.peak_equity == 1100.0 and again.day_start_equity == 1000.0
+    # The next UTC day: the daily halt is over; the peak stays, so the 14.5 % drawdown from it still
+    # means REDUCING (exits only), as it did before the restart.
+    nxt = monitor(start=940.0)
+    line = nxt.restore(saved, DAY + DAY_MS + 1000, 940.0)
+    assert nxt.state == REDUCING and "new UTC day" in line and "daily loss" not in line
+    s = nxt.check(DAY + DAY_MS + 2000, 940.0)
+    assert s.state == REDUCING and nxt.peak_equity == 1100.0 and nxt.day_start_equity == 940.0
+    assert monitor().restore({}, DAY, 1000.0) is None and monitor().restore({"peak_equity": "x"}, DAY) is None

@@ -10,20 +10,31 @@
   (the display uses NEON_* and INDICATOR_COLORS) are stripped when colours are off.
 - File (`logging.file`, rotated at `max_bytes`, `backups` kept, directory created):
   `time - name - LEVEL - message`, never any colour codes. Times are UTC ISO 8601.
-- Every handler installed here redacts the values of BYBIT_API_KEY, BYBIT_API_SECRET and the
-  webhook URL variable (`alerts.webhook_url_env`), plus anything given to `register_secret`, from
-  the message, its arguments, exception text and tracebacks: they show as `***`.
+- `extra=FILE_ONLY` sends a record to the file only (the full display on every candle, while the
+  console shows one compact line), `extra=CONSOLE_ONLY` to the console only.
+- Secrets are redacted by value: the values of BYBIT_API_KEY, BYBIT_API_SECRET and the webhook URL
+  variable (`alerts.webhook_url_env`), plus anything given to `register_secret`, show as `***` in
+  the message, its arguments, exception text and tracebacks. For a URL that also covers every part
+  that carries a credential on its own (path, path segments, query values, a Telegram bot token
+  without its `bot` prefix, user info), URL-encoded or not: the alert worker posts to a URL derived
+  from the configured one, and requests' exceptions quote only the path.
+- Redaction runs at three places: every handler installed here (and `install_redaction`), every
+  log record of every logger while logging is set up (a record factory: handlers that other
+  libraries add later, e.g. pybit's, and logging's last resort), and uncaught exceptions printed
+  by `sys.excepthook` / `threading.excepthook`.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import logging.handlers
 import os
 import re
 import sys
 import threading
+import traceback
 import urllib.parse
 from typing import Any, TextIO
 
@@ -66,6 +77,12 @@ INDICATOR_COLORS: dict[str, str] = {
     "Volatility_Index": Fore.YELLOW, "Volume_Delta": Fore.LIGHTCYAN_EX, "VWMA": Fore.WHITE,
 }
 """Colour of each indicator in the display; anything else is NEON_YELLOW (`indicator_color`)."""
+
+# Where a record goes: log.info(text, extra=FILE_ONLY) keeps the detail (the full display every
+# candle) out of the terminal; CONSOLE_ONLY keeps a line out of the file.
+DESTINATION = "whalebot_destination"
+FILE_ONLY = {DESTINATION: "file"}
+CONSOLE_ONLY = {DESTINATION: "console"}
 
 LEVEL_COLORS: dict[int, str] = {
     logging.DEBUG: Style.DIM,
@@ -126,15 +143,45 @@ class _Secrets:
         return sorted(found, key=len, reverse=True)  # longest first: a secret inside another
 
 
-def _variants(value: str) -> set[str]:
-    """The value, and for a URL also its path and query (error messages often show only those)."""
-    out = {value}
+_PLAIN_WORD = re.compile(r"^[A-Za-z._~-]{1,15}$")  # "webhooks", "sendMessage": names, not credentials
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
+def _credential_like(text: str) -> bool:
+    """A URL part that may be (or hold) a credential: long enough and not a plain word."""
+    return len(text) >= MIN_SECRET_LENGTH and not _PLAIN_WORD.match(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _variants(value: str) -> frozenset[str]:
+    """Every form in which `value`, or a credential inside it, can reach a log line. For a URL: its
+    path and query, each path segment and query value that is not a plain word, a Telegram bot
+    token without its "bot" prefix, and the user info, since error messages show the URL a client
+    requested (which may be derived from the configured one) or only its path. Each of these also
+    URL-decoded and URL-encoded (upper and lower case hex)."""
+    pieces = {value}
     if "://" in value:
         parts = urllib.parse.urlsplit(value)
         tail = parts.path + (f"?{parts.query}" if parts.query else "")
-        if len(tail) >= 12:
-            out.add(tail)
-    return out
+        for whole in (tail, parts.path):
+            if len(whole) >= 12:
+                pieces.add(whole)
+        for segment in parts.path.split("/"):
+            pieces.add(segment)
+            if segment.lower().startswith("bot"):
+                pieces.add(segment[3:])  # api.telegram.org/bot<token>/...: the token alone
+        pieces.update(v for _, v in urllib.parse.parse_qsl(parts.query))
+        if parts.password:
+            pieces.update((parts.password, f"{parts.username}:{parts.password}"))
+        pieces = {value} | {p for p in pieces - {value} if _credential_like(p)}
+    out: set[str] = set()
+    for piece in pieces:
+        plain = urllib.parse.unquote(piece)
+        for form in (piece, plain, urllib.parse.quote(plain, safe=""), urllib.parse.quote(plain, safe="/")):
+            if len(form) >= MIN_SECRET_LENGTH:
+                out.add(form)
+                out.add(_PERCENT.sub(lambda m: m.group(0).lower(), form))
+    return frozenset(out)
 
 
 _SECRETS = _Secrets()
@@ -163,24 +210,92 @@ def redact(text: str) -> str:
     return text
 
 
+def _redact_record(record: logging.LogRecord) -> None:
+    """Bake the message and its arguments into one redacted string, and redact exception text."""
+    try:
+        message = record.getMessage()
+    except Exception:  # bad %-args: keep what there is, redacted, rather than lose the line
+        message = f"{record.msg} (log arguments did not fit: {record.args!r})"
+    record.msg, record.args = redact(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = RedactionFilter._exc_formatter.formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class _Destination(logging.Filter):
+    """A handler's filter: lets through records for every destination and those marked for its own."""
+
+    def __init__(self, destination: str) -> None:
+        super().__init__()
+        self.destination = destination
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        marked = getattr(record, DESTINATION, None)
+        return marked is None or marked == self.destination
+
+
 class RedactionFilter(logging.Filter):
     """Handler filter: bakes message and arguments into one redacted string, redacts exception text."""
 
     _exc_formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-args: keep what there is, redacted, rather than lose the line
-            message = f"{record.msg} (log arguments did not fit: {record.args!r})"
-        record.msg, record.args = redact(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self._exc_formatter.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+        _redact_record(record)
         return True
+
+
+class _RedactingHooks:
+    """While logging is set up: every LogRecord is created redacted (so a handler some library adds
+    later, and logging's last resort, never see a secret), and uncaught exceptions are printed
+    redacted. `remove()` puts the previous factory and hooks back."""
+
+    def __init__(self) -> None:
+        self.installed = False
+        self._factory: Any = None
+        self._excepthook: Any = None
+        self._thread_hook: Any = None
+
+    def install(self) -> None:
+        if self.installed:
+            return
+        self.installed = True
+        self._factory = previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            _redact_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        self._excepthook, self._thread_hook = sys.excepthook, threading.excepthook
+        sys.excepthook = _print_redacted
+        threading.excepthook = _print_redacted_thread
+
+    def remove(self) -> None:
+        if not self.installed:
+            return
+        self.installed = False
+        logging.setLogRecordFactory(self._factory)
+        sys.excepthook, threading.excepthook = self._excepthook, self._thread_hook
+
+
+def _print_redacted(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(redact(text))
+
+
+def _print_redacted_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    sys.stderr.write(redact(f"Exception in thread {name}:\n{text}"))
+
+
+_HOOKS = _RedactingHooks()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,6 +391,7 @@ def _file_handler(section: Logging) -> logging.Handler:
     except OSError as exc:
         raise BadInputError(f"logging.file {path!r} cannot be opened: {exc.strerror or exc}") from None
     handler.setFormatter(FileFormatter())
+    handler.addFilter(_Destination("file"))
     return handler
 
 
@@ -307,6 +423,7 @@ def setup_logging(section: Logging | Config | None = None, *, console: bool = Tr
                 colorama.just_fix_windows_console()
             console_handler = logging.StreamHandler(out)
             console_handler.setFormatter(ConsoleFormatter(coloured))
+            console_handler.addFilter(_Destination("console"))
             handlers.insert(0, console_handler)
         for handler in handlers:
             install_redaction(handler)
@@ -314,6 +431,7 @@ def setup_logging(section: Logging | Config | None = None, *, console: bool = Tr
             _installed.append(handler)
         logger.setLevel(level)
         logger.propagate = False  # our handlers only: no unredacted copy through the root logger
+        _HOOKS.install()
     return logger
 
 
@@ -328,12 +446,14 @@ def _remove_installed(logger: logging.Logger) -> None:
 
 
 def shutdown_logging() -> None:
-    """Remove and close the handlers `setup_logging` installed; the logger propagates again."""
+    """Remove and close the handlers `setup_logging` installed; the logger propagates again, and the
+    record factory and exception hooks are the previous ones again."""
     logger = logging.getLogger(LOGGER_NAME)
     with _setup_lock:
         _remove_installed(logger)
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
+        _HOOKS.remove()
 
 
 def get_logger(name: str | None = None) -> logging.Logger:

@@ -20,15 +20,7 @@ def base_config() -> Config:
 
 
 def random_params(space: Space, rng: random.Random) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in space.params:
-        if p.kind == "choice":
-            out[p.key] = rng.choice(p.choices)
-        elif p.kind == "int":
-            out[p.key] = rng.randint(int(p.low), int(p.high))
-        else:
-            out[p.key] = rng.uniform(p.low, p.high)
-    return out
+    return space.draw(rng)
 
 
 def default_space() -> Space:

@@ -66,7 +66,7 @@ def test_same_seed_same_trials_with_one_or_two_processes(run_dir, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--data", str(BTC_5M), "--data", str(BTC_5M)], "one data file for now"),
+    (["--data", str(BTC_5M), "--data", str(BTC_5M)], "BTCUSDT again"),
     (["--data", str(BTC_5M), "--space", "empty.json"], "the space is empty"),
     (["--data", str(BTC_5M), "--space", "upside.json"], "upside down"),
     (["--data", str(BTC_5M), "--space", "typo.json"], "did you mean 'rsi_period'"),

@@ -9,11 +9,11 @@ import pytest
 
 from tests.optimize.helpers import BTC_5M, ETH_5M, base_config, default_space, random_params
 from whale.backtest import simulate as sim
-from whale.backtest.runner import run_backtest
+from whale.backtest.runner import run_portfolio
 from whale.commands.backtest import parse_date
 from whale.config.model import replace_path
 from whale.optimize.evaluate import Evaluator
-from whale.optimize.market import load_market
+from whale.optimize.market import load_market, load_markets
 from whale.optimize.space import parse_space
 
 WIDE = {
@@ -51,15 +51,19 @@ FIGURES = ("bars", "warmup_bars", "trades", "wins", "losses", "win_rate", "total
 
 
 def assert_same(cfg, evaluator, path, **kw):
+    """`path`: one file or a list of them (a portfolio, as `backtest --data F --data G` runs it)."""
     got = evaluator.evaluate(cfg, keep=True)
-    want = run_backtest(cfg, path, **kw)
+    want = run_portfolio(cfg, path if isinstance(path, list) else [path], **kw)
     assert set(got.metrics) == set(FIGURES)
     for k in FIGURES:
         assert got.metrics[k] == want.report[k], f"{k}: trial {got.metrics[k]!r} != backtest {want.report[k]!r}"
     assert np.array_equal(got.trades, want.trades)
+    assert np.array_equal(got.ts, want.ts)
     assert np.array_equal(got.equity, want.equity)
-    assert np.array_equal(got.signals, want.signals)
-    assert np.array_equal(got.scores, want.scores, equal_nan=True)
+    assert evaluator.symbols == want.symbols and len(got.signals) == len(want.per_symbol)
+    for k, one in enumerate(want.per_symbol):
+        assert np.array_equal(got.signals[k], one.signals), one.symbol
+        assert np.array_equal(got.scores[k], one.scores, equal_nan=True), one.symbol
     return got
 
 
@@ -111,4 +115,24 @@ def test_cached_trials_do_not_leak_into_each_other():
     for _ in range(10):
         ev.evaluate_params(random_params(space, rng))
     assert ev.evaluate_params(random_params(space, random.Random(99))).metrics == first
-    assert sim.N_TRADE_FIELDS == ev._trade_buf.shape[1]
+
+
+@pytest.mark.parametrize("order", [(BTC_5M, ETH_5M), (ETH_5M, BTC_5M)])
+def test_random_trials_on_two_files_equal_the_portfolio_backtest(order):
+    """Two --data files: one account trading both symbols (account-wide sizing, the exposure cap, the
+    correlated group), in the account's fixed order whatever the order of the files; the default config
+    and four random trials of the default space, with a --from cut."""
+    base = replace_path(replace_path(base_config(), "signal_score_threshold", 1.0),
+                        "trade_management.max_open_positions", 2)
+    date_from = parse_date("2024-02-01", "--from")
+    files = list(order)
+    ev = Evaluator(base, load_markets(base, files, date_from))
+    got = assert_same(base, ev, files, date_from=date_from)
+    assert {int(s) for s in got.trades[:, sim.T_SYMBOL]} == {0, 1}
+    rng = random.Random(21)
+    space = default_space()
+    traded = 0
+    for _ in range(4):
+        cfg = ev.config_for(random_params(space, rng))
+        traded += assert_same(cfg, ev, files, date_from=date_from).metrics["trades"] > 0
+    assert traded >= 3

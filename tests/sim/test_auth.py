@@ -6,7 +6,7 @@ import time
 
 import pytest
 from pybit.exceptions import InvalidRequestError
-from sim_helpers import WsClient, assert_shape, example, signed
+from sim_helpers import KEY, WsClient, assert_shape, example, sign, signed
 
 from whale.sim import SimConfig, Simulator
 from whale.sim.clock import SkewedWallClock
@@ -116,3 +116,63 @@ def test_ws_auth_raw_request_matches_the_example(sim):
         reply = ws.recv()
         assert reply["op"] == "auth" and reply["success"] is False and reply["req_id"] == "10001"
         assert json.dumps(reply)  # a plain JSON object
+
+
+# ---------------------------------------------------------------- non-ASCII keys (issue 9)
+
+def _raw_get(port: int, path: str, headers: dict[str, bytes]) -> tuple[int, dict]:
+    """One HTTP/1.1 GET over a plain socket, so header values can be any bytes (requests and pybit
+    refuse to send anything beyond latin-1)."""
+    import socket
+
+    lines = [f"GET {path} HTTP/1.1".encode(), f"Host: 127.0.0.1:{port}".encode(), b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in headers.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+        data = b""
+        for _ in range(1000):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("key", ["WHALEBOT-SIM-KEY-\u00e9", "\u043a\u043b\u044e\u0447"])
+def test_non_ascii_api_key_is_10003_not_a_server_error(sim, key):
+    ts = str(int(time.time() * 1000))
+    query = "accountType=UNIFIED"
+    sig = sign(f"{ts}{key}5000{query}")
+    status, body = _raw_get(sim.port, f"{WALLET}?{query}", {
+        "X-BAPI-API-KEY": key.encode("utf-8"), "X-BAPI-TIMESTAMP": ts.encode(), "X-BAPI-RECV-WINDOW": b"5000",
+        "X-BAPI-SIGN": sig.encode()})
+    assert status == 200 and body["retCode"] == 10003, body
+    # latin-1 is what requests sends for such a key: the same answer
+    r = signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"}, key="WHALEBOT-SIM-KEY-\u00e9")
+    assert r.status_code == 200 and r.json()["retCode"] == 10003
+    # and the server is still serving
+    assert signed(sim.rest_url, "GET", WALLET, {"accountType": "UNIFIED"}).json()["retCode"] == 0
+
+
+def test_non_ascii_signature_is_10004(sim):
+    ts = str(int(time.time() * 1000))
+    status, body = _raw_get(sim.port, f"{WALLET}?accountType=UNIFIED", {
+        "X-BAPI-API-KEY": KEY.encode(), "X-BAPI-TIMESTAMP": ts.encode(), "X-BAPI-RECV-WINDOW": b"5000",
+        "X-BAPI-SIGN": "\u00e9".encode("utf-8") * 32})
+    assert status == 200 and body["retCode"] == 10004, body
+
+
+@pytest.mark.parametrize("args", [["\u043a\u043b\u044e\u0447", None, None], ["\ud800", None, None],
+                                  [KEY, None, "\u00e9" * 64]])
+def test_ws_auth_with_non_ascii_key_or_signature_is_refused_not_dropped(sim, args):
+    expires = int(time.time() * 1000) + 5000
+    key = args[0]
+    signature = args[2] or sign(f"GET/realtime{expires}")
+    with WsClient(sim.private_ws_url) as ws:
+        ws.send({"op": "auth", "req_id": "na", "args": [key, expires, signature]})
+        reply, _ = ws.until(lambda m: m.get("op") == "auth", timeout=5)
+        assert reply["success"] is False and reply["req_id"] == "na"
+        assert reply["ret_msg"] == ("Invalid apikey" if key != KEY else "Invalid sign")
+        # the connection is still usable: a correct auth on it succeeds
+        assert ws.auth()["success"] is True

@@ -174,6 +174,24 @@ def test_ip_ban_403(make_sim, make_http):
     http.get_server_time()
 
 
+@pytest.mark.parametrize("when,executed", [("before", False), ("after", True)])
+def test_an_ip_ban_in_the_middle_of_an_entry(make_sim, make_http, when, executed):
+    sim = make_sim(faults=f"order_ban_{when}=1,ip_ban_seconds=0.5")
+    http = make_http(sim)
+    if executed:  # answered normally; the ban hits the next call (the fill look-up)
+        http.place_order(**L, side="Buy", orderType="Market", qty="0.01", orderLinkId="ban-1")
+    else:
+        with pytest.raises(FailedRequestError) as e:
+            http.place_order(**L, side="Buy", orderType="Market", qty="0.01", orderLinkId="ban-1")
+        assert e.value.status_code == 403
+    with pytest.raises(FailedRequestError) as e:
+        http.get_executions(**L, orderLinkId="ban-1")
+    assert e.value.status_code == 403
+    time.sleep(0.6)
+    assert bool(http.get_executions(**L, orderLinkId="ban-1")["result"]["list"]) is executed
+    assert parse_faults("order_ban_after=*2").order_faults[0].kind == "ban"
+
+
 def test_book_faults(sim):
     with WsClient(sim.public_ws_url) as ws:
         ws.subscribe("orderbook.50.BTCUSDT")

@@ -45,7 +45,11 @@ def daily_returns(ts_ms: np.ndarray, equity: np.ndarray) -> np.ndarray:
 def daily_sharpe(ts_ms: np.ndarray, equity: np.ndarray) -> float:
     """Sharpe ratio of daily returns (equity at each UTC day's last candle), annualised with √365
     (crypto trades every day); 0 when there are fewer than two daily returns or no variation."""
-    rets = daily_returns(ts_ms, equity)
+    return sharpe_of(daily_returns(ts_ms, equity))
+
+
+def sharpe_of(rets: np.ndarray) -> float:
+    """daily_sharpe of returns already taken (the report takes them once for both ratios)."""
     if rets.size < 2:
         return 0.0
     sd = float(rets.std(ddof=1))
@@ -54,11 +58,9 @@ def daily_sharpe(ts_ms: np.ndarray, equity: np.ndarray) -> float:
     return float(rets.mean() / sd * math.sqrt(365.0))
 
 
-def daily_sortino(ts_ms: np.ndarray, equity: np.ndarray) -> float:
-    """Sortino ratio of daily returns, annualised with √365: the mean over the downside deviation
-    (root mean square of the returns below 0, over all days); 0 without a losing day or fewer than
-    two daily returns."""
-    rets = daily_returns(ts_ms, equity)
+def sortino_of(rets: np.ndarray) -> float:
+    """The mean over the downside deviation (root mean square of the returns below 0, over all
+    days), annualised with √365; 0 without a losing day or fewer than two daily returns."""
     if rets.size < 2:
         return 0.0
     downside = float(np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)))

@@ -2,8 +2,16 @@
 
 Threads (docs/architecture.md#threads-live-and-demo): the WebSocket threads fill MarketState;
 this class runs on the main thread and is the only one that places or changes orders. Each pass:
-private updates -> exits on the latest tick -> gap fills and REST checks -> closed candles
-(analyze, move stops, decide) -> display. It wakes on every market update and at least once a second.
+private updates -> exits on the latest tick -> gap fills and REST checks -> retries (a pending
+entry's look-up, a refused stop) -> closed candles (analyze, move stops, decide) -> display. It
+wakes on every market update and at least once a second.
+
+Errors (whale.broker.errors): a temporary one (rate limit, IP ban, timeout) never stops the bot: it
+is logged, counted for the safety monitor and retried on a later pass; an order whose outcome is
+unknown stays pending in the journal and is looked up; only AuthError (keys, permissions) ends it.
+Stopping is bounded: the stop event also aborts the REST client's waits and requests in flight
+(BybitRest(abort=...)), the WebSocket threads get SHUTDOWN_WS_S to end, the alert worker
+SHUTDOWN_ALERTS_S: Ctrl-C or SIGTERM ends the bot within 5 s whatever the exchange does.
 """
 
 from __future__ import annotations
@@ -20,23 +28,35 @@ from typing import Protocol
 import numpy as np
 
 from whale.alerts import AlertSystem
+from whale.bot.cadence import Cadence
 from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.bot.signals_file import SignalsFile
-from whale.broker.base import BrokerError
+from whale.broker.base import AuthError, BrokerError, TemporaryError
 from whale.broker.bybit import BybitBroker
 from whale.broker.paper import PaperBroker
+from whale.bybit import errors as bx
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import BybitError
 from whale.bybit.feed import MarketFeed
 from whale.bybit.market_state import MarketState
 from whale.bybit.rest import BybitRest, new_link_id
-from whale.bybit.startup import DEFAULT_DEADLINE_S, connect_with_deadline
+from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_with_deadline
 from whale.bybit.ws import BybitWebSocketManager
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
-from whale.display import DisplaySnapshot, log_display
+from whale.display import (
+    AccountLine,
+    DisplaySnapshot,
+    SymbolRow,
+    log_display,
+    render_compact,
+    render_heartbeat,
+    signal_text,
+    symbol_row,
+)
 from whale.errors import WhaleError
 from whale.journal import PerformanceTracker, journal_filename
+from whale.logs import FILE_ONLY
 from whale.market.candles import Candles
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 from whale.positions import PositionManager
@@ -50,10 +70,14 @@ from whale.strategy.density_strategy import DensityEntry, DensityStrategy
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.scorers import S_BOOK, S_DENSITY
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
-from whale.warmup import compile_live_kernels
+from whale.warmup import prepare_kernels
 
 PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it
 REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
+RATE_LIMIT_WAIT_S = 2.0  # the longest the main thread waits for a rate limit; beyond, the call is rescheduled
+SHUTDOWN_WS_S = 2.0  # the WebSocket threads' time to end at shutdown
+SHUTDOWN_ALERTS_S = 1.0  # the alert worker's time to post what is queued at shutdown
+HEARTBEAT_S = 60.0  # the longest the console stays silent: a heartbeat line when no candle line came
 
 
 class EmergencyStop(WhaleError):
@@ -70,6 +94,10 @@ class BotHooks:
 
     on_ready: Callable[[], None] | None = None
     on_candle: Callable[[int], None] | None = None  # a primary candle (its open time) was fully handled
+    # The demo's lockstep handshake (whale/bot/demo.py): before_pass() before each pass of the loop;
+    # on_pass(received) after it, with the streams' data messages received when it began.
+    before_pass: Callable[[], None] | None = None
+    on_pass: Callable[[dict[str, int]], None] | None = None
 
 
 @dataclass
@@ -83,6 +111,10 @@ class BotOptions:
     history_candles: int | None = None  # override history_needed() (the demo loads all it can)
     rest_timeout_s: float = 10.0
     hooks: BotHooks = field(default_factory=BotHooks)
+    market_time_checks: bool = False  # the safety checks on market time, once a candle at most (the lockstep demo)
+    display_every: int = 0  # the original's full display on the console every N candles (0: in the log file only)
+    verbose: bool = False  # the full display on the console on every candle
+    heartbeat_s: float = HEARTBEAT_S
 
 
 class Bot:
@@ -102,12 +134,16 @@ class Bot:
         self.decisions = 0
         self.last_decision: Decision | None = None
         self.tick_latencies: list[float] = []
+        self.stop_event = threading.Event()
+        self._next_status = math.inf  # when the heartbeat is due (set at start, pushed back by every status line)
 
     # ---- start-up --------------------------------------------------------------------------------
     def start(self, stop: threading.Event | None = None) -> None:
         """Connect, load history, reconcile. A set `stop` (Ctrl-C / SIGTERM) ends the waits for the
         exchange at once with StartupCancelled."""
         cfg, opts, log = self.cfg, self.opts, self.log
+        if stop is not None:
+            self.stop_event = stop
         opts.workdir.mkdir(parents=True, exist_ok=True)
         self.tracker = PerformanceTracker(opts.workdir / journal_filename(self.paper), network=cfg.network,
                                           mode=opts.mode, symbol=cfg.symbol,
@@ -115,14 +151,17 @@ class Bot:
         self.closed.append(self.tracker)
         for w in self.tracker.warnings:
             log.warning(w)
+        for n in self.tracker.notices:
+            log.info(n)
         self.alerts = AlertSystem.from_config(cfg.alerts, log)
-        self.closed.append(self.alerts)
+        self.closed.append(_Closer(self.alerts, SHUTDOWN_ALERTS_S))
         reach = connect_with_deadline(self.endpoints, opts.startup_deadline_s, symbol=cfg.symbol, stop=stop,
                                       config_path=opts.config_path)
         log.info(f"Connected to {self.endpoints.rest_host} ({self.endpoints.network}); clock offset "
                  f"{reach.offset_ms} ms")
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
-        self.rest = BybitRest(self.endpoints, *keys, timeout=opts.rest_timeout_s, clock=self.clock)
+        self.rest = BybitRest(self.endpoints, *keys, timeout=opts.rest_timeout_s, clock=self.clock,
+                              max_rate_limit_wait_s=RATE_LIMIT_WAIT_S, abort=self.stop_event)
         self.closed.append(self.rest)
         self.rest.sync_time()
         self.instrument = self.rest.instrument(cfg.symbol)
@@ -130,8 +169,12 @@ class Bot:
             lev = Decimal(str(cfg.trade_management.leverage))
             changed = self.rest.set_leverage(cfg.symbol, lev)
             log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
+        # Before the streams start: compiling (30-60 s on a cold cache) must not trip their stale check,
+        # nor delay the first book update, entry or stop move later.
+        prepare_kernels(cfg, self.instrument, log)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
-        self.market = MarketState(cfg.symbol)
+        self.market = MarketState(cfg.symbol, bad_data=self.rest.bad_data)  # one count of refused exchange data
+        self.market.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
         self.feed = MarketFeed(self.rest, None, self.market, symbol=cfg.symbol,
                                stale_after_s=cfg.safety.stale_stream_sec)
         self.ws = BybitWebSocketManager(
@@ -142,7 +185,7 @@ class Bot:
             clock=self.clock, server_time_ms=self.rest.server_now_ms)
         self.feed.ws = self.ws
         self.ws.start()
-        self.closed.append(_Stopper(self.ws))
+        self.closed.append(_Stopper(self.ws, log))
         if not self.ws.wait_ready(opts.startup_deadline_s, stop=stop):
             raise WhaleError(f"the WebSocket streams of {self.endpoints.public_ws_host} did not become ready within "
                              f"{opts.startup_deadline_s:.0f} s" + (f" ({self.ws.auth_error()})" if self.ws.auth_error()
@@ -161,23 +204,31 @@ class Bot:
             self.broker = BybitBroker(self.rest, cfg.symbol, self.instrument, log=log)
             # The drawdown % is of the real wallet, not of the paper account_balance setting.
             self.tracker.start_balance = self.broker.equity()
+        start_equity = float(self.broker.equity())
+        self.safety = SafetyMonitor(cfg.safety, start_equity=start_equity)
+        restored = self.safety.restore(self.tracker.safety_state(), self._market_now(), start_equity)
+        if restored:
+            (log.warning if self.safety.state != ACTIVE else log.info)(restored)
+        check_s = cfg.safety.check_interval_sec
+        self._safety_due = Cadence(check_s, self.clock.monotonic, self._market_now,
+                                   market_interval_s=max(check_s, self.primary_ms / 1000)
+                                   if opts.market_time_checks else None)
+        self.state = self.safety.state
         self.pm = PositionManager(cfg, self.broker, self.tracker, self.alerts, log, new_link_id=new_link_id,
-                                  now_ms=self._market_now, market=lambda: (self._last_atr(), self._price()))
+                                  now_ms=self._market_now, market=lambda: (self._last_atr(), self._price()),
+                                  on_stop_result=self._stop_result, monotonic=self.clock.monotonic)
         atr = self._last_atr()
         price = self.market.last_price or (float(self.rest.last_price(cfg.symbol)))
         for line in self.pm.reconcile(atr, price):
             log.warning(f"Reconciliation: {line}")
         self.density = DensityTracker(cfg.density)
         self.density_strategy = DensityStrategy(cfg.density, tick=self.instrument.tick)
-        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
+        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees, qty_step=self.instrument.qty_step)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
         self.pending_density: DensityEntry | None = None
         self._book_version = -1
         self._trade_cursor = self.market.trade_cursor()
-        self.safety = SafetyMonitor(cfg.safety, start_equity=float(self.broker.equity()))
-        self._next_safety = 0.0
-        self.state = ACTIVE
         self.failures = 0
         self.emergency_reasons: list[str] | None = None
         self.signals = SignalsFile(opts.workdir / "signals.csv")
@@ -185,9 +236,9 @@ class Bot:
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
         self._rest_price: float | None = None
         self._rest_price_at = 0.0
-        compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
+        self._next_status = self.clock.monotonic() + opts.heartbeat_s
         if opts.hooks.on_ready:
             opts.hooks.on_ready()
 
@@ -220,13 +271,24 @@ class Bot:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError."""
+        """Start, loop until `stop` is set, shut down. Start-up failures raise WhaleError; a stop during
+        start-up raises StartupCancelled (exit 0)."""
         try:
-            self.start(stop)
+            try:
+                self.start(stop)
+            except (bx.AbortedError, TemporaryError) as exc:  # a wait or request cut short by the stop
+                if stop.is_set():
+                    raise StartupCancelled("stopped during start-up") from exc
+                raise
             while not stop.is_set() and self.emergency_reasons is None:
                 self.market.wake.wait(timeout=min(1.0, self.cfg.loop_delay))
                 self.market.wake.clear()
-                self.step()
+                try:
+                    self.step()
+                except (bx.AbortedError, TemporaryError):
+                    if stop.is_set():
+                        break  # the stop cut a call short: leave as asked
+                    raise
             if self.emergency_reasons is not None:
                 raise EmergencyStop(self.emergency_reasons)
         finally:
@@ -234,12 +296,23 @@ class Bot:
 
     def step(self) -> None:
         """One pass of the main loop."""
+        hooks = self.opts.hooks
+        if hooks.before_pass:
+            hooks.before_pass()
+        received = self.ws.data_received() if hooks.on_pass else {}
+        self._pass()
+        if hooks.on_pass:
+            hooks.on_pass(received)
+
+    def _pass(self) -> None:
         self._drain_private()
         self._check_exits()
-        self._order_book_pass()
+        self._guarded("The order-book pass", self._order_book_pass)
         self._rest_pass()
+        self._guarded("A retry", self._retries)
         self._safety_pass()
         self._take_candles(self.market.pop_closed())
+        self._heartbeat()
         while self.pending:
             ts = self.pending[0][1]
             self._await_htf(int(bucket_end(np.array([ts]), self.primary)[0]))
@@ -259,6 +332,8 @@ class Bot:
                 if not self.paper:
                     self.pm.check_exchange()
                     called = True
+        except (AuthError, bx.AuthError):
+            raise
         except (BybitError, BrokerError) as exc:
             self._rest_failed("REST check", exc)
         else:
@@ -268,6 +343,30 @@ class Bot:
     def _rest_failed(self, what: str, exc: Exception) -> None:
         self.failures += 1
         self.log.warning(f"{what} failed ({self.failures} in a row): {exc}")
+
+    def _guarded(self, what: str, action: Callable[[], object]) -> None:
+        """Run one part of a pass; an exchange error other than AuthError is logged and counted, and
+        the part runs again on a later pass (a temporary error never stops the bot)."""
+        try:
+            action()
+        except (AuthError, bx.AuthError):
+            raise
+        except (BrokerError, BybitError) as exc:
+            self._rest_failed(what, exc)
+
+    def _retries(self) -> None:
+        """A pending entry's look-up and the exact stop the exchange refused, when their time comes."""
+        self.pm.resolve_pending()
+        self.pm.retry_stops()
+
+    def _stop_result(self, ok: bool, detail: str) -> None:
+        """The PositionManager tried to set a stop: the safety monitor counts the failures (and a failure
+        is looked at by the next pass, so repeated ones halt entries at once)."""
+        was = self.safety.stop_failures
+        self.safety.note_stop_result(ok, detail, self._market_now())
+        if not ok or was:
+            self._safety_due.force()
+            self.tracker.set_safety_state(self.safety.to_state())
 
     def _drain_private(self) -> None:
         items = self.market.pop_private()
@@ -279,6 +378,8 @@ class Bot:
                     self.log.warning(f"Skipped a malformed {topic} update: {exc}")
         try:
             self.pm.process(self.broker.poll())
+        except (AuthError, bx.AuthError):
+            raise
         except (BybitError, BrokerError) as exc:  # the position check a position update asks for: retried every 30 s
             self._next_rest_check = min(self._next_rest_check, self.clock.monotonic() + 1.0)
             self._rest_failed("Position check", exc)
@@ -384,11 +485,11 @@ class Bot:
         return check
 
     def _safety_pass(self) -> None:
-        """Every safety.check_interval_sec of wall time (the equity check costs a REST call); the
-        rules themselves (daily loss, the UTC day) run on market time."""
-        if self.clock.monotonic() < self._next_safety:
+        """Every safety.check_interval_sec of wall time (the equity check costs a REST call), or of
+        market time in the lockstep demo (whale/bot/cadence.py); the rules themselves (daily loss, the
+        UTC day) run on market time."""
+        if not self._safety_due.due():
             return
-        self._next_safety = self.clock.monotonic() + self.cfg.safety.check_interval_sec
         now = self._market_now()
         try:
             equity = float(self.broker.equity())
@@ -402,6 +503,7 @@ class Bot:
             ages["private"] = self.ws.message_age("private")
         status = self.safety.check(now, equity, stream_ages=ages, failures=self.failures)
         self.state = status.state
+        self.tracker.set_safety_state(self.safety.to_state())  # written only when it changed
         if status.changed:
             level = "ERROR" if status.state == EMERGENCY else ("INFO" if status.state == ACTIVE else "WARNING")
             event = "emergency" if status.state == EMERGENCY else "halt"
@@ -453,7 +555,8 @@ class Bot:
             if len(t.close_ts) and t.close_ts[-1] >= close_ms:
                 continue
             deadline = self.clock.monotonic() + PRIMARY_HTF_WAIT_S
-            while self.clock.monotonic() < deadline and not (len(t.close_ts) and t.close_ts[-1] >= close_ms):
+            while self.clock.monotonic() < deadline and not (len(t.close_ts) and t.close_ts[-1] >= close_ms) \
+                    and not self.stop_event.is_set():
                 self.market.wake.wait(0.05)
                 self.market.wake.clear()
                 self._take_candles(self.market.pop_closed())
@@ -490,17 +593,21 @@ class Bot:
         self.decisions += 1
         self.last_decision = d
         if not d.ready:
-            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})")
+            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})", extra=FILE_ONLY)
         elif catch_up:
             self.log.info(f"[{self.cfg.symbol}] catch-up {label(self.primary)} candle {ts} (missed while the stream "
                           f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; stops and exits only, no entry")
             self._act(d, c, may_enter=False)
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
+            full = self._full_display()
             self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
-                          f"{SIGNAL_NAMES[d.signal]}{note}")
+                          f"{signal_text(d.signal, d.score, self.cfg.signal_score_threshold)}{note}",
+                          extra=None if full else FILE_ONLY)
             self._act(d, c)
-            self._display(d)
+            self._display(d, full)
+        if not catch_up:
+            self._status_line(d)
         if self.opts.hooks.on_candle:
             self.opts.hooks.on_candle(ts)
 
@@ -523,7 +630,13 @@ class Bot:
             if self.paper:
                 self._feed_paper_book()
             price = self._price() or close
-            res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
+            try:
+                res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
+            except (AuthError, bx.AuthError):
+                raise
+            except (BrokerError, BybitError) as exc:  # before sending (equity, the validator): no order went out
+                self._rest_failed("Entry", exc)
+                return
             if res.skipped:
                 self.log.info(f"[{self.cfg.symbol}] No entry: {res.skipped}")
 
@@ -552,25 +665,68 @@ class Bot:
     def _market_now(self) -> int:
         return self.market.market_time_ms() or self.clock.now_ms()
 
-    def _display(self, d: Decision) -> None:
+    def _full_display(self) -> bool:
+        """The original's full display on the console this candle (it always goes to the log file)."""
+        every = self.opts.display_every
+        return self.opts.verbose or (every > 0 and self.decisions % every == 0)
+
+    def _status_row(self, d: Decision | None = None) -> SymbolRow:
+        price = self.market.last_price
+        return symbol_row(self.cfg.symbol, self.primary, price, decision=d, trade=self.pm.trade,
+                          threshold=self.cfg.signal_score_threshold, price_places=self.instrument.price_decimals)
+
+    def _account_line(self, streams: bool = False) -> AccountLine:
+        ages = {name: self.ws.message_age(name) for name in self.ws.streams} if streams else None
+        stale = tuple(name for name in self.ws.streams if self.ws.stale(name)) if streams else ()
+        return AccountLine(self.state, closed_pnl=float(self.tracker.summary()["total_pnl"]),
+                           open_positions=int(self.pm.trade is not None), streams=ages, stale=stale,
+                           money_places=self.instrument.price_decimals)
+
+    def _status_line(self, d: Decision) -> None:
+        """The compact console line of a candle: time, price, score, signal, position and uPnL, state."""
+        try:
+            for line in render_compact([self._status_row(d)], self._account_line()):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Status line failed: {exc}")
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+
+    def _heartbeat(self) -> None:
+        """Between candles the console still hears from the bot at least every heartbeat_s: price,
+        position and uPnL, trading state, stream health."""
+        if self.clock.monotonic() < self._next_status:
+            return
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+        try:
+            for line in render_heartbeat([self._status_row()], self._account_line(streams=True)):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Heartbeat failed: {exc}")
+
+    def _display(self, d: Decision, full: bool = False) -> None:
         try:
             snap = DisplaySnapshot.from_decision(
                 d, price=self.market.last_price or 0.0,
                 mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
-                trading_state=self.state, densities=self.density.for_display(self._market_now()))
-            log_display(self.log, snap)
+                trading_state=self.state, densities=self.density.for_display(self._market_now()),
+                threshold=self.cfg.signal_score_threshold, money_places=self.instrument.price_decimals)
+            log_display(self.log, snap, extra=None if full else FILE_ONLY)
         except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
             self.log.warning(f"Display failed: {exc}")
 
-    def summary_lines(self) -> list[str]:
-        return self.tracker.summary_lines()
+    def summary_lines(self, colour: bool = True) -> list[str]:
+        inst = getattr(self, "instrument", None)
+        return self.tracker.summary_lines(colour=colour, money_places=inst.price_decimals if inst else 2)
 
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Streams closed, journal flushed and released; open positions stay protected on the exchange
         (paper: in the paper journal with their stops)."""
         pm = getattr(self, "pm", None)
+        if pm is not None and pm.pending is not None:
+            self.log.warning(f"Stopping with the entry {pm.pending.id} pending in {self.tracker.path.name}: its "
+                             "outcome is looked up by its orderLinkId at the next start")
         if pm is not None and pm.trade is not None:
             where = (f"kept in {self.tracker.path.name} with its stop (paper trading: it resumes there at the next "
                      f"start)" if self.paper else "left protected on the exchange")
@@ -589,11 +745,22 @@ class _Closeable(Protocol):
 
 
 class _Stopper:
-    def __init__(self, ws: BybitWebSocketManager) -> None:
-        self.ws = ws
+    def __init__(self, ws: BybitWebSocketManager, log: logging.Logger) -> None:
+        self.ws, self.log = ws, log
 
     def close(self) -> None:
-        self.ws.stop(timeout=10.0)
+        if not self.ws.stop(timeout=SHUTDOWN_WS_S):  # daemon threads: they never hold up the exit
+            self.log.warning(f"Shutdown: the WebSocket threads did not end within {SHUTDOWN_WS_S:.0f} s")
+
+
+class _Closer:
+    """close(timeout) of a thing that takes one (the alert worker), bounded for shutdown."""
+
+    def __init__(self, thing, timeout: float) -> None:
+        self.thing, self.timeout = thing, timeout
+
+    def close(self) -> None:
+        self.thing.close(timeout=self.timeout)
 
 
 def _candles(interval: str, events: list[tuple]) -> Candles:

@@ -12,6 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from whale.broker.errors import (  # noqa: F401 - re-exported: the broker interface's errors
+    AuthError,
+    BrokerError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    TemporaryError,
+)
 from whale.market.instruments import Instrument
 
 # Why the exchange closed (part of) a position on its own.
@@ -19,10 +27,6 @@ CAUSE_STOP_LOSS = "StopLoss"
 CAUSE_TAKE_PROFIT = "TakeProfit"
 CAUSE_TRAILING_STOP = "TrailingStop"
 CAUSE_OTHER = "Other"  # a close we did not send: manual, liquidation, ADL
-
-
-class BrokerError(Exception):
-    """An order the broker refused (definitively): the message says why."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,20 @@ class Fill:
     time_ms: int
     order_id: str
     link_id: str
+
+
+# What a look-up of one of our orders by its orderLinkId found (OrderLookup.state).
+ORDER_FILLED = "filled"  # it executed (all of it, or part of it and the rest was cancelled)
+ORDER_MISSING = "missing"  # the exchange knows no such order and no execution of it: it never arrived
+ORDER_REFUSED = "refused"  # rejected or cancelled without any execution
+ORDER_WORKING = "working"  # accepted and not final yet: look again later
+
+
+@dataclass(frozen=True)
+class OrderLookup:
+    state: str
+    fill: Fill | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,12 @@ class Broker(Protocol):
 
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:
-        """A market entry with the stop (and target) attached; raises BrokerError when refused."""
+        """A market entry with the stop (and target) attached. RejectedError: refused; TemporaryError
+        (RateLimitedError): not executed, try later; OutcomeUnknownError: sent, outcome or fill not
+        known: look it up by `link_id` (lookup_order), never send it again."""
+
+    def lookup_order(self, link_id: str, side: str) -> OrderLookup:
+        """What became of our order `link_id` (side "Buy"/"Sell"): its fill when it executed."""
 
     def set_stops(self, stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> bool:
         """Move the position's stop / target on the exchange; False when nothing changed."""

@@ -4,32 +4,44 @@ Our own orders' fills are read back by their orderLinkId (the execution list), s
 the bot records is the real average fill, not the pre-trade ticker. Whatever the exchange does on
 its own — a stop-loss, take-profit or trailing stop that fills, funding, a manual close — arrives
 on the private stream; `handle_private` turns it into broker events for the PositionManager.
+
+Every Bybit error leaves this class as one of the venue-neutral broker errors (whale.broker.errors),
+with the Bybit error as its cause. For an order the class depends on what is known: a 10006, an IP
+ban, a connection that never reached Bybit or an order confirmed absent did not execute
+(TemporaryError / RateLimitedError); a lost answer, or a fill that cannot be read after the order
+was accepted, is OutcomeUnknownError with the orderLinkId (looked up later, never sent again).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
+from whale.broker import errors as be
 from whale.broker.base import (
     CAUSE_OTHER,
     CAUSE_STOP_LOSS,
     CAUSE_TAKE_PROFIT,
     CAUSE_TRAILING_STOP,
-    BrokerError,
+    ORDER_FILLED,
+    ORDER_MISSING,
+    ORDER_REFUSED,
+    ORDER_WORKING,
     BrokerEvents,
     BrokerPosition,
     ExitEvent,
     Fill,
     FundingEvent,
+    OrderLookup,
 )
-from whale.bybit.errors import BybitError, OutcomeUnknownError, RateLimitedError, RejectedError
+from whale.bybit import errors as bx
 from whale.bybit.rest import BybitRest
 from whale.fills import LONG
-from whale.journal import epoch_ms
 from whale.market.instruments import Instrument
+from whale.timefmt import epoch_ms
 
 D0 = Decimal(0)
 _CAUSES = {"StopLoss": CAUSE_STOP_LOSS, "PartialStopLoss": CAUSE_STOP_LOSS, "TakeProfit": CAUSE_TAKE_PROFIT,
@@ -37,6 +49,35 @@ _CAUSES = {"StopLoss": CAUSE_STOP_LOSS, "PartialStopLoss": CAUSE_STOP_LOSS, "Tak
            "CreateByStopLoss": CAUSE_STOP_LOSS, "CreateByTakeProfit": CAUSE_TAKE_PROFIT,
            "CreateByTrailingStop": CAUSE_TRAILING_STOP, "CreateByPartialStopLoss": CAUSE_STOP_LOSS,
            "CreateByPartialTakeProfit": CAUSE_TAKE_PROFIT}
+
+
+FINAL_WITHOUT_FILL = ("Rejected", "Cancelled", "Deactivated")
+
+
+def translate(exc: bx.BybitError) -> be.BrokerError:
+    """The broker error for a Bybit error (raise it `from exc`). OutcomeUnknownError needs the order's
+    link id, so callers that send orders handle it themselves."""
+    text = str(exc)
+    if isinstance(exc, bx.AuthError):
+        return be.AuthError(text)
+    if isinstance(exc, bx.RateLimitedError):
+        return be.RateLimitedError(text, retry_after_s=exc.retry_after_s)
+    if isinstance(exc, (bx.RetryableError, bx.OrderNotPlacedError, bx.BadDataError)):
+        return be.TemporaryError(text)  # nothing happened (bad data is never used): try again later
+    if isinstance(exc, bx.RejectedError):
+        return be.RejectedError(text)
+    if isinstance(exc, bx.OutcomeUnknownError):
+        return be.OutcomeUnknownError(text, link_id=exc.link_id or "")
+    return be.BrokerError(text)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Bybit errors raised inside become broker errors (the Bybit error kept as the cause)."""
+    try:
+        yield
+    except bx.BybitError as exc:
+        raise translate(exc) from exc
 
 
 def cause_of(stop_order_type: str | None, create_type: str | None) -> str:
@@ -60,21 +101,23 @@ def aggregate(execs: Iterable, side: str, link_id: str) -> Fill | None:
 
 class BybitBroker:
     def __init__(self, rest: BybitRest, symbol: str, instrument: Instrument, *, log: logging.Logger,
-                 position_idx: int = 0, fill_timeout_s: float = 10.0, sleep=time.sleep) -> None:
+                 position_idx: int = 0, fill_timeout_s: float = 10.0,
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.rest = rest
         self.symbol = symbol
         self.instrument = instrument
         self.log = log
         self.position_idx = position_idx
         self.fill_timeout_s = fill_timeout_s
-        self._sleep = sleep
+        self._sleep = sleep or rest.sleep  # the client's sleep: interrupted when the bot stops
         self._ours: set[str] = set()  # orderLinkIds this bot sent
         self._pending_exits: dict[str, list] = {}  # orderId -> executions of an exchange-side close
         self._events = BrokerEvents()
 
     # ---- Broker interface ------------------------------------------------------------------------
     def equity(self) -> Decimal:
-        return self.rest.wallet().total_equity
+        with translated():
+            return self.rest.wallet().total_equity
 
     def position(self) -> BrokerPosition | None:
         for p in self.positions():
@@ -84,13 +127,15 @@ class BybitBroker:
 
     def positions(self) -> list[BrokerPosition]:
         """Every open position of the symbol (both sides in hedge mode), ours or not."""
+        with translated():
+            rows = self.rest.positions(self.symbol)
         out = []
-        for p in self.rest.positions(self.symbol):
+        for p in rows:
             if not (p.size and p.size > 0):
                 continue
             if p.avg_price is None:  # Bybit always gives an open position's avgPrice (or entryPrice)
-                raise BrokerError(f"the position cannot be read: Bybit gave an open {self.symbol} position of "
-                                  f"{p.size} without its avgPrice")
+                raise be.TemporaryError(f"the position cannot be read: Bybit gave an open {self.symbol} position of "
+                                        f"{p.size} without its avgPrice")
             out.append(BrokerPosition(LONG if p.side == "Buy" else -LONG, p.size, p.avg_price, p.stop_loss,
                                       p.take_profit, p.position_idx))
         return out
@@ -99,44 +144,46 @@ class BybitBroker:
                       link_id: str) -> Fill:
         side_name = "Buy" if side == LONG else "Sell"
         self._ours.add(link_id)
-        try:
-            self.rest.place_order(self.symbol, side_name, qty, stop_loss=stop_loss, take_profit=take_profit,
-                                  position_idx=self.position_idx, link_id=link_id)
-        except RejectedError as exc:
-            raise BrokerError(str(exc)) from None
-        except OutcomeUnknownError as exc:
-            # Never resend: the fill check below finds the order if it executed after all.
-            self.log.warning(f"Entry {link_id}: outcome unknown ({exc}); checking its executions")
-        return self._await_fill(link_id, side_name, qty)
+        self._send(link_id, lambda: self.rest.place_order(
+            self.symbol, side_name, qty, stop_loss=stop_loss, take_profit=take_profit,
+            position_idx=self.position_idx, link_id=link_id))
+        return self._fill_of(link_id, side_name, qty)
+
+    def lookup_order(self, link_id: str, side: str) -> OrderLookup:
+        """Our order by its orderLinkId: its executions and its status (order/realtime, which also
+        lists recently closed orders). TemporaryError when the exchange cannot be asked now."""
+        with translated():
+            execs = [e for e in self.rest.executions(self.symbol, link_id=link_id) if e.exec_type == "Trade"]
+            order = self.rest.get_order(self.symbol, link_id=link_id)
+        fill = aggregate(execs, side, link_id)
+        status = str(order.get("orderStatus") or "") if order is not None else ""
+        if fill is not None and (order is None or status not in ("New", "PartiallyFilled", "Untriggered")):
+            return OrderLookup(ORDER_FILLED, fill, f"{status or 'executed'}: {fill.qty} @ {fill.price}")
+        if order is None:
+            return OrderLookup(ORDER_MISSING, None, "no such order and no execution on the exchange")
+        if status in FINAL_WITHOUT_FILL:
+            return OrderLookup(ORDER_REFUSED, None, f"{status} {order.get('rejectReason') or ''}".strip())
+        return OrderLookup(ORDER_WORKING, fill, f"status {status}")
 
     def set_stops(self, stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> bool:
-        try:
+        with translated():
             return self.rest.set_trading_stop(self.symbol, position_idx=self.position_idx, stop_loss=stop_loss,
                                               take_profit=take_profit)
-        except BybitError as exc:
-            raise BrokerError(str(exc)) from None
 
     def close_position(self, qty: Decimal, link_id: str, position_idx: int | None = None) -> Fill:
         idx = self.position_idx if position_idx is None else position_idx
-        try:
-            pos = next((p for p in self.positions() if p.position_idx == idx), None)
-        except BybitError as exc:
-            raise BrokerError(f"the position cannot be read: {exc}") from None
+        pos = next((p for p in self.positions() if p.position_idx == idx), None)
         if pos is None:
-            raise BrokerError("no position to close on the exchange")
+            raise be.RejectedError("no position to close on the exchange")
         side_name = "Sell" if pos.side == LONG else "Buy"
         self._ours.add(link_id)
-        try:
-            self.rest.place_order(self.symbol, side_name, min(qty, pos.size), reduce_only=True,
-                                  position_idx=idx, link_id=link_id)
-        except (RejectedError, RateLimitedError) as exc:  # a rate limit or IP ban: not executed
-            raise BrokerError(str(exc)) from None
-        except OutcomeUnknownError as exc:
-            self.log.warning(f"Close {link_id}: outcome unknown ({exc}); checking its executions")
-        return self._await_fill(link_id, side_name, min(qty, pos.size))
+        self._send(link_id, lambda: self.rest.place_order(
+            self.symbol, side_name, min(qty, pos.size), reduce_only=True, position_idx=idx, link_id=link_id))
+        return self._fill_of(link_id, side_name, min(qty, pos.size))
 
     def cancel_all(self) -> None:
-        self.rest.cancel_all(self.symbol)
+        with translated():
+            self.rest.cancel_all(self.symbol)
 
     def poll(self) -> BrokerEvents:
         ev, self._events = self._events, BrokerEvents()
@@ -175,7 +222,9 @@ class BybitBroker:
     # ---- restart: an exit that happened while the bot was down ------------------------------------
     def last_exit(self, trade) -> tuple[Fill | None, str]:
         entry_ms = epoch_ms(trade.entry_time)
-        closes = [e for e in self.rest.executions(self.symbol, start_ms=entry_ms)
+        with translated():
+            listed = self.rest.executions(self.symbol, start_ms=entry_ms)
+        closes = [e for e in listed
                   if e.exec_type == "Trade" and e.closed_size and e.closed_size > 0 and int(e.exec_time) >= entry_ms]
         if not closes:
             return None, ""
@@ -185,6 +234,27 @@ class BybitBroker:
         return fill, cause_of(getattr(execs[0], "stop_order_type", None), getattr(execs[0], "create_type", None))
 
     # ---- internals --------------------------------------------------------------------------------------
+    def _send(self, link_id: str, place: Callable[[], object]) -> None:
+        """Send one order. Raises what the PositionManager needs to know: not executed (TemporaryError,
+        RateLimitedError), refused (RejectedError), maybe executed (OutcomeUnknownError)."""
+        try:
+            place()
+        except (bx.RateLimitedError, bx.UnreachableError, bx.OrderNotPlacedError, bx.AuthError,
+                bx.RejectedError) as exc:  # refused before executing (a 10006, an IP ban, never sent, refused)
+            raise translate(exc) from exc
+        except bx.BybitError as exc:  # the answer is lost or unreadable: it may have executed
+            raise be.OutcomeUnknownError(f"order {link_id}: {exc}; it is looked up by its orderLinkId, never sent "
+                                         f"again", link_id=link_id) from exc
+
+    def _fill_of(self, link_id: str, side_name: str, qty: Decimal) -> Fill:
+        """The accepted order's fill; OutcomeUnknownError when it cannot be read now (the order is on
+        the exchange: it is looked up later by its orderLinkId)."""
+        try:
+            return self._await_fill(link_id, side_name, qty)
+        except bx.BybitError as exc:
+            raise be.OutcomeUnknownError(f"order {link_id} was sent but its fill cannot be read: {exc}",
+                                         link_id=link_id) from exc
+
     def _await_fill(self, link_id: str, side_name: str, qty: Decimal) -> Fill:
         """Our order's executions by orderLinkId: a market order fills at once, but the execution list
         can lag the acknowledgement by a moment."""
@@ -196,14 +266,16 @@ class BybitBroker:
             if fill is not None and fill.qty >= qty:
                 return fill
             order = self.rest.get_order(self.symbol, link_id=link_id)
-            if order is not None and order.get("orderStatus") in ("Rejected", "Cancelled", "Deactivated"):
+            if order is not None and order.get("orderStatus") in FINAL_WITHOUT_FILL:
                 if fill is not None:
                     return fill  # partly filled then cancelled: what filled is the position
-                raise BrokerError(f"order {link_id} was {order.get('orderStatus')}: {order.get('rejectReason', '')}")
+                raise be.RejectedError(f"order {link_id} was {order.get('orderStatus')}: "
+                                       f"{order.get('rejectReason', '')}")
             if time.monotonic() > deadline:
                 if fill is not None:
                     return fill
-                raise BrokerError(f"order {link_id} shows no execution after {self.fill_timeout_s:.0f} s")
+                raise be.OutcomeUnknownError(f"order {link_id} shows no execution after {self.fill_timeout_s:.0f} s",
+                                             link_id=link_id)
             self._sleep(delay)
             delay = min(delay * 2, 0.5)
 

@@ -13,17 +13,20 @@ import numpy as np
 from whale.broker.base import (
     CAUSE_STOP_LOSS,
     CAUSE_TAKE_PROFIT,
-    BrokerError,
+    ORDER_FILLED,
+    ORDER_MISSING,
     BrokerEvents,
     BrokerPosition,
     ExitEvent,
     Fill,
     FundingEvent,
+    OrderLookup,
+    RejectedError,
 )
 from whale.config.model import Fees
 from whale.fills import LONG, fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
-from whale.journal import iso_utc
 from whale.market.instruments import Instrument
+from whale.timefmt import iso_utc
 
 D0 = Decimal(0)
 
@@ -37,6 +40,11 @@ def book_average_price(prices: np.ndarray, sizes: np.ndarray, qty: float) -> flo
     k = min(int(np.searchsorted(cum, qty, side="left")), prices.size - 1)
     before = float(cum[k - 1]) if k > 0 else 0.0
     return float((np.dot(prices[:k], sizes[:k]) + prices[k] * (qty - before)) / qty)
+
+
+def _fill(e: dict) -> Fill:
+    return Fill(e["side"], Decimal(e["qty"]), Decimal(e["price"]), Decimal(e["fee"]), int(e["time_ms"]), e["order_id"],
+                e["link_id"])
 
 
 def _jsonable(d: dict) -> dict:
@@ -63,9 +71,10 @@ class PaperBroker:
             Decimal(pos["stop_loss"]) if pos.get("stop_loss") else None,
             Decimal(pos["take_profit"]) if pos.get("take_profit") else None)
         self.funding_from_ms = st.get("funding_from_ms")
-        self.last_exits: list[tuple[str, Fill]] = [
-            (e["cause"], Fill(e["side"], Decimal(e["qty"]), Decimal(e["price"]), Decimal(e["fee"]), int(e["time_ms"]),
-                              e["order_id"], e["link_id"])) for e in st.get("last_exits", [])]
+        self.last_exits: list[tuple[str, Fill]] = [(e["cause"], _fill(e)) for e in st.get("last_exits", [])]
+        # The last entries' fills by orderLinkId: a restart between the fill and the journal's record of
+        # it (kill -9) finds the fill here (lookup_order).
+        self.last_entries: list[Fill] = [_fill(e) for e in st.get("last_entries", [])]
 
     # ---- market input -------------------------------------------------------------------------
     def on_book(self, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray) -> None:
@@ -110,21 +119,29 @@ class PaperBroker:
     def open_position(self, side: int, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:
         if self._pos is not None:
-            raise BrokerError("paper: a position is already open (one-way mode)")
+            raise RejectedError("paper: a position is already open (one-way mode)")
         fill = self._market_fill(side == LONG, qty, link_id)
         if fill.price * qty > self.balance * self.leverage:
-            raise BrokerError(f"paper: insufficient balance: {fill.price * qty:.2f} USDT notional needs more than "
+            raise RejectedError(f"paper: insufficient balance: {fill.price * qty:.2f} USDT notional needs more than "
                               f"{self.balance:.2f} USDT x {self.leverage} leverage")
         self.balance -= fill.fee
         self._pos = BrokerPosition(side, qty, fill.price, stop_loss, take_profit)
         self.funding_from_ms = fill.time_ms
+        self.last_entries = (self.last_entries + [fill])[-5:]
         self._persist()
         return fill
+
+    def lookup_order(self, link_id: str, side: str) -> OrderLookup:
+        """Paper fills are immediate: an entry is filled (and listed) or was never made."""
+        for fill in self.last_entries:
+            if fill.link_id == link_id:
+                return OrderLookup(ORDER_FILLED, fill, f"paper fill {fill.qty} @ {fill.price}")
+        return OrderLookup(ORDER_MISSING, None, "paper trading never filled it")
 
     def set_stops(self, stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> bool:
         pos = self._pos
         if pos is None:
-            raise BrokerError("paper: no position to protect")
+            raise RejectedError("paper: no position to protect")
         new_sl = pos.stop_loss if stop_loss is None else (None if stop_loss == 0 else stop_loss)
         new_tp = pos.take_profit if take_profit is None else (None if take_profit == 0 else take_profit)
         if (new_sl, new_tp) == (pos.stop_loss, pos.take_profit):
@@ -137,7 +154,7 @@ class PaperBroker:
         """`position_idx` is accepted for the Broker interface; paper trading is one-way only."""
         pos = self._pos
         if pos is None:
-            raise BrokerError("paper: no position to close")
+            raise RejectedError("paper: no position to close")
         qty = min(qty, pos.size)
         fill = self._market_fill(pos.side != LONG, qty, link_id)
         self._settle(fill)
@@ -154,7 +171,7 @@ class PaperBroker:
     # ---- internals -------------------------------------------------------------------------------
     def _market_fill(self, buying: bool, qty: Decimal, link_id: str) -> Fill:
         if self.last_price is None:
-            raise BrokerError("paper: no market price yet")
+            raise RejectedError("paper: no market price yet")
         ref = self.last_price
         book = float("nan")  # no book: the fill model's slippage alone
         if self._book is not None:
@@ -198,6 +215,7 @@ class PaperBroker:
             "funding_from_ms": self.funding_from_ms,
             "position": None if pos is None else _jsonable(asdict(pos)),
             "last_exits": [dict(cause=c, **_jsonable(asdict(f))) for c, f in self.last_exits],
+            "last_entries": [_jsonable(asdict(f)) for f in self.last_entries],
         }
 
     def _persist(self) -> None:

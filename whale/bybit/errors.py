@@ -4,10 +4,13 @@
       RetryableError                  nothing happened (or it is safe to ask again): back off and retry
         RateLimitedError              10006 after the back-off budget, the local budget, HTTP 403/429
         UnreachableError              DNS failure, refused, silent host; names the host (.host)
+        AbortedError                  the bot is stopping: a wait cut short, a query in flight abandoned
       RejectedError                   a definitive refusal: fix the request, do not resend it as is
         OrderNotPlacedError           an order whose answer was lost is confirmed NOT to exist
       OutcomeUnknownError             a POST that may have executed (.link_id); resolve by query
       AuthError                       keys, permissions, IP whitelist, clock: fatal configuration
+      BadDataError                    an answer whose data cannot be right (a qtyStep of 0, a price
+                                      of 0): not used; fatal at start-up, skipped later
 
 `classify(code)` maps a retCode to its class; `error_for(code, endpoint, ret_msg, host)` builds the
 error with a message that says what to check.
@@ -45,8 +48,18 @@ class UnreachableError(RetryableError):
     """The host could not be reached (DNS, refused, no answer). Fatal at start-up, retryable later."""
 
 
+class AbortedError(RetryableError):
+    """The bot is stopping: a wait was cut short, or a query still in flight was abandoned. Nothing
+    was sent by this attempt (an order whose request was in flight is OutcomeUnknownError instead)."""
+
+
 class RejectedError(BybitError):
     """Bybit answered and refused (parameters, balance, size, state). Do not resend unchanged."""
+
+
+class BadDataError(BybitError):
+    """Bybit answered, but with data that cannot be right (instrument rules of 0, a price of 0 or
+    NaN). The data is never used; the message names the symbol, the field and the value."""
 
 
 class OrderNotPlacedError(RejectedError):

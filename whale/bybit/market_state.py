@@ -13,6 +13,11 @@ feed to fill it. Candles already known (by start time) are never emitted twice.
 
 Everything here is market data: floats, except the last price, which is also kept as Bybit's
 string so `MarketFeed.fetch_current_price()` can return an exact Decimal.
+
+Values that cannot be true never get in (whale.bybit.data_checks): a candle with a price that is not
+finite or not above 0, or a negative volume, a ticker whose lastPrice is such a price, a trade with
+such a price or size. Each is skipped and reported to `bad_data`, which logs it and alerts when they
+repeat. So one kline with close "NaN" costs one message, not the strategy.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from whale.bybit import data_checks
 from whale.bybit.book import BookSnapshot, OrderBook
+from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.models import candles_from_rows
+from whale.logs import get_logger
 from whale.market.candles import Candles
 from whale.market.intervals import MONTH, bucket_end, interval_ms
 
@@ -62,8 +70,9 @@ class _Series:
 class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
                  max_price_history: int = 20_000, volume_levels: int = 20, check_book_gaps: bool = True,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None) -> None:
         self.symbol = symbol
+        self.bad_data = bad_data or BadData(get_logger("bybit.data"), monotonic=monotonic)
         self._lock = threading.Lock()
         self._monotonic = monotonic
         self.wake = threading.Event()
@@ -110,9 +119,15 @@ class MarketState:
             s = self._series[interval] = _Series(interval, self._max_candles)
         return s
 
-    def on_kline(self, interval: str, ts: int, o: float, h: float, lo: float, c: float, v: float,
-                 confirm: bool, stamp_ms: int = 0) -> bool:
-        """A kline push. Returns True when it produced a closed-candle event."""
+    def on_kline(self, interval: str, ts: int, o: float | str, h: float | str, lo: float | str, c: float | str,
+                 v: float | str, confirm: bool, stamp_ms: int = 0) -> bool:
+        """A kline push (prices as Bybit's strings or floats). Returns True when it produced a
+        closed-candle event. A kline with a value that cannot be true is skipped (bad_data)."""
+        try:
+            o, h, lo, c, v = data_checks.candle(o, h, lo, c, v, f"candle {ts}")
+        except BadValue as exc:
+            self.bad_data.refuse(f"kline.{interval}.{self.symbol}", str(exc))
+            return False
         with self._lock:
             if stamp_ms:
                 self._saw(stamp_ms)
@@ -150,7 +165,13 @@ class MarketState:
         newest known one, in order (held WebSocket candles the REST answer covers join them; REST
         wins on duplicates), then release held candles that are now contiguous. Returns the number
         of events emitted."""
-        rest = {int(r[0]): tuple(float(x) for x in r[1:6]) for r in _rows(candles)}
+        rest = {}
+        for r in _rows(candles):
+            try:
+                o, h, lo, c, v = r[1:6]
+                rest[int(r[0])] = data_checks.candle(o, h, lo, c, v, f"candle {int(r[0])}")
+            except BadValue as exc:
+                self.bad_data.refuse(f"REST kline {interval} {self.symbol}", str(exc))
         emitted = 0
         with self._lock:
             s = self._s(interval)
@@ -247,7 +268,15 @@ class MarketState:
     # ------------------------------------------------------------------ ticker and trades
 
     def on_ticker(self, kind: str, data: Mapping[str, Any], ts: int) -> None:
-        """Snapshot replaces, delta merges: a field missing from a delta is unchanged, never zero."""
+        """Snapshot replaces, delta merges: a field missing from a delta is unchanged, never zero. A
+        message whose lastPrice is not a price above 0 is skipped whole (bad_data)."""
+        text = data.get("lastPrice")
+        if text not in (None, ""):
+            try:
+                data_checks.price(text, "lastPrice")
+            except BadValue as exc:
+                self.bad_data.refuse(f"tickers.{self.symbol}", str(exc))
+                return
         with self._lock:
             if kind == "snapshot":
                 self._ticker = dict(data)
@@ -264,17 +293,25 @@ class MarketState:
 
     def on_trades(self, trades: Iterable[Mapping[str, Any]]) -> None:
         """publicTrade items (ascending by T): kept as (T, side, size, price)."""
+        refused = []
         with self._lock:
             for t in trades:
                 ms = int(t["T"])
                 price_text = str(t["p"])
-                price = float(price_text)
-                self._trades.append((ms, str(t["S"]), float(t["v"]), price))
+                try:
+                    price = data_checks.price(price_text, "trade price")
+                    qty = data_checks.size(t["v"], "trade size")
+                except BadValue as exc:
+                    refused.append(str(exc))
+                    continue
+                self._trades.append((ms, str(t["S"]), qty, price))
                 self._trade_seq += 1
                 self._prices.append((ms, price))
                 if ms >= self._last_price_ms:
                     self._last_price, self._last_price_text, self._last_price_ms = price, price_text, ms
                 self._saw(ms)
+        for problem in refused:
+            self.bad_data.refuse(f"publicTrade.{self.symbol}", problem)
         self.wake.set()
 
     def ticker(self) -> dict:

@@ -17,8 +17,14 @@ pybit workarounds, all here:
   `/v5/market/time`; pybit's own timestamp is the raw local clock);
 - one HTTP session guarded by a lock (its requests.Session is not documented thread-safe);
 - `X-Bapi-Limit-*` headers read (`return_response_headers=True`): an exhausted endpoint is paused
-  until Bybit's reset time; 10006 waits until that time (bounded, jittered) and retries a bounded
-  number of times.
+  until Bybit's reset time; 10006 waits until that time (jittered) and retries a bounded number of
+  times, unless the reset is further away than `max_rate_limit_wait_s`: then it fails at once with
+  `RateLimitedError.retry_after_s`, so the caller reschedules instead of blocking.
+
+Stopping (`abort`, the bot's stop event): every wait of the client (rate budget, 10006, back-off,
+order look-ups) ends at once when it is set, with AbortedError; a request still in flight is
+abandoned (it runs on a daemon thread, so the caller returns at once): a query ends with
+AbortedError, an order/create with OutcomeUnknownError (its link id is resolved at the next start).
 
 Orders: every order carries a unique `orderLinkId` (`new_link_id`). When the answer to an
 order/create is lost (timeout, 5xx, dropped connection, 10000/10016) or Bybit says the id is a
@@ -48,11 +54,15 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
+from whale.bybit import data_checks
 from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
+from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import (
+    AbortedError,
     AuthError,
+    BadDataError,
     BybitError,
     OrderNotPlacedError,
     OutcomeUnknownError,
@@ -178,17 +188,40 @@ def _why(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class _AbortableClock:
+    """The client's clock, whose sleep ends at once with AbortedError when `abort` is set."""
+
+    def __init__(self, clock: Clock, abort: threading.Event) -> None:
+        self._clock = clock
+        self.abort = abort
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def sleep(self, seconds: float) -> None:
+        if self.abort.wait(max(0.0, seconds)):
+            raise AbortedError("the bot is stopping: a wait of the Bybit client was cut short")
+
+
 class BybitRest:
     def __init__(self, endpoints: Endpoints, api_key: str | None = None, api_secret: str | None = None, *,
                  timeout: float = 10.0, recv_window: int = 5000, clock: Clock | None = None,
                  budget: RateBudget | None = None, max_rate_limit_retries: int = 3, max_rate_limit_wait_s: float = 10.0,
                  transient_retries: int = 2, resolve_timeout_s: float = 15.0, resolve_not_found: int = 3,
-                 resync_every_s: float = 900.0, rng: random.Random | None = None) -> None:
+                 resync_every_s: float = 900.0, rng: random.Random | None = None,
+                 abort: threading.Event | None = None) -> None:
+        """`max_rate_limit_wait_s`: the longest wait for a rate limit (a 10006 reset, and the local
+        budget's, up to 5 s); `abort`: see the module doc (the live bot passes its stop event)."""
         self.endpoints = endpoints
         self.host = endpoints.rest_host
-        self.clock = clock or SYSTEM_CLOCK
+        self.abort = abort
+        base_clock = clock or SYSTEM_CLOCK
+        self.clock: Clock = base_clock if abort is None else _AbortableClock(base_clock, abort)
         self.recv_window = int(recv_window)
-        self.budget = budget or RateBudget(clock=self.clock)
+        self.budget = budget or RateBudget(clock=self.clock, max_wait_s=min(5.0, max_rate_limit_wait_s))
         self.max_rate_limit_retries = max_rate_limit_retries
         self.max_rate_limit_wait_s = max_rate_limit_wait_s
         self.transient_retries = transient_retries
@@ -211,12 +244,23 @@ class BybitRest:
         self._synced_at: float | None = None
         self._instruments: dict[str, Instrument] = {}
         self.calls = 0  # requests sent (tests, logs)
+        self.bad_data = BadData(get_logger("bybit.data"))  # market data refused (the live loop shares it)
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        with self._lock:
+        """Close the HTTP session. A request abandoned at shutdown may still hold the session's lock:
+        then the session is closed without it (that request's connection is not in the pool)."""
+        locked = self._lock.acquire(timeout=0.5)
+        try:
             self._http.client.close()
+        finally:
+            if locked:
+                self._lock.release()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep on the client's clock (AbortedError at once when the bot stops)."""
+        self.clock.sleep(seconds)
 
     def __enter__(self) -> BybitRest:
         return self
@@ -270,7 +314,29 @@ class BybitRest:
         """One request through pybit. Exceptions become plain tuples here (kind, ...), so the errors
         raised later carry no reference to requests' objects (which hold sockets):
         ("ok", body, headers) | ("api", retCode, retMsg, headers) | ("http", status) |
-        ("net", never_sent, why) | ("nokeys",) | ("bad", why)."""
+        ("net", never_sent, why) | ("nokeys",) | ("bad", why) | ("aborted",).
+        With `abort`, the request runs on a daemon thread and is abandoned when the bot stops."""
+        abort = self.abort
+        if abort is None:
+            return self._send_now(name, params)
+        if abort.is_set():
+            return ("aborted",)
+        box: list[tuple] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box.append(self._send_now(name, params))
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="whalebot-rest", daemon=True).start()
+        while not done.wait(0.05):
+            if abort.is_set():
+                return ("aborted",)
+        return box[0] if box else ("bad", "the request thread failed")
+
+    def _send_now(self, name: str, params: Mapping[str, Any]) -> tuple:
         try:
             with self._lock:
                 self.calls += 1
@@ -306,6 +372,13 @@ class BybitRest:
             self.budget.acquire(path)
             got = self._send(name, params)
             kind = got[0]
+            if kind == "aborted":
+                if ambiguous_is_unknown:
+                    raise OutcomeUnknownError(f"Bybit {endpoint} on {self.host}: abandoned in flight because the bot "
+                                              f"is stopping; the request may have executed", endpoint=endpoint,
+                                              host=self.host)
+                raise AbortedError(f"Bybit {endpoint} on {self.host}: abandoned because the bot is stopping",
+                                   endpoint=endpoint, host=self.host)
             if kind == "nokeys":
                 raise AuthError(f"Bybit {endpoint} needs API keys: set BYBIT_API_KEY and BYBIT_API_SECRET in .env",
                                 endpoint=endpoint, host=self.host)
@@ -351,10 +424,16 @@ class BybitRest:
                 result = body.get("result") or {}
                 return (result, code) if ok_codes else result
             if code in (10006, 10018):
+                until = self._until_reset(headers)
+                if until is not None and until > self.max_rate_limit_wait_s:
+                    self.budget.block(path, until)  # the next calls fail fast locally until the reset
+                    raise RateLimitedError(f"Bybit {endpoint} on {self.host}: rate limit exceeded (retCode {code}); "
+                                           f"Bybit accepts it again in {until:.1f} s", code=code, endpoint=endpoint,
+                                           ret_msg=ret_msg, host=self.host, retry_after_s=until)
                 if rate_retries >= self.max_rate_limit_retries:
                     raise RateLimitedError(f"Bybit {endpoint} on {self.host}: rate limit exceeded (retCode {code}) "
                                            f"{rate_retries + 1} times in a row", code=code, endpoint=endpoint,
-                                           ret_msg=ret_msg, host=self.host)
+                                           ret_msg=ret_msg, host=self.host, retry_after_s=until)
                 rate_retries += 1
                 wait = self._reset_wait(headers)
                 self.budget.block(path, wait)
@@ -413,6 +492,11 @@ class BybitRest:
         log.warning("Bybit %s; retrying in %.2f s", why, wait)
         self.clock.sleep(wait)
 
+    def _until_reset(self, headers: Mapping[str, str] | None) -> float | None:
+        """Seconds until Bybit's X-Bapi-Limit-Reset-Timestamp (None when absent)."""
+        reset = _header_int(headers, "X-Bapi-Limit-Reset-Timestamp")
+        return None if not reset else max(0.0, (reset - self.server_now_ms()) / 1000.0)
+
     def _reset_wait(self, headers: Mapping[str, str] | None) -> float:
         """Seconds until Bybit's X-Bapi-Limit-Reset-Timestamp (1 s when absent), bounded, with jitter."""
         reset = _header_int(headers, "X-Bapi-Limit-Reset-Timestamp")
@@ -446,7 +530,7 @@ class BybitRest:
         if not items:
             raise BadInputError(f"symbol {symbol!r} is not traded as a linear contract on {self.host} "
                                 f"(check `symbol` in config.json)")
-        inst = parse_instrument(items[0])
+        inst = parse_instrument(items[0], f"Bybit instruments-info on {self.host}")
         self._instruments[symbol] = inst
         return inst
 
@@ -463,11 +547,7 @@ class BybitRest:
                     limit: int) -> list[tuple]:
         result = self._call("market/kline", {"category": CATEGORY, "symbol": symbol, "interval": interval,
                                              "start": start, "end": end, "limit": limit})
-        rows = []
-        for r in result.get("list") or []:
-            rows.append((int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])))
-        rows.sort(key=lambda r: r[0])
-        return rows
+        return kline_rows(result.get("list") or [], f"REST kline.{interval}.{symbol}", self.bad_data)
 
     def history(self, symbol: str, interval: str, count: int | None = None, *, end_ms: int | None = None,
                 start_ms: int | None = None, progress: Callable[[int, int | None], None] | None = None,
@@ -522,7 +602,15 @@ class BybitRest:
         return dict(items[0])
 
     def last_price(self, symbol: str) -> Decimal:
-        return dec(self.ticker(symbol).get("lastPrice"))
+        """The ticker's lastPrice, exact; BadDataError when it is not a price above 0."""
+        text = self.ticker(symbol).get("lastPrice")
+        try:
+            data_checks.price(text, "lastPrice")
+        except BadValue as exc:
+            self.bad_data.refuse(f"REST tickers {symbol}", str(exc))
+            raise BadDataError(f"Bybit /v5/market/tickers on {self.host}: {exc} for {symbol}",
+                               endpoint="/v5/market/tickers", host=self.host) from exc
+        return dec(text)
 
     def orderbook(self, symbol: str, limit: int = 50) -> BookSnapshot:
         result = self._call("market/orderbook", {"category": CATEGORY, "symbol": symbol, "limit": limit})
@@ -632,7 +720,12 @@ class BybitRest:
             wait = delays[min(attempt, len(delays) - 1)]
             if not_found >= self.resolve_not_found:
                 wait = max(wait, (expired_at - self.server_now_ms()) / 1000.0)
-            self.clock.sleep(max(0.0, min(wait, left)))
+            try:
+                self.clock.sleep(max(0.0, min(wait, left)))
+            except AbortedError as exc:
+                raise OutcomeUnknownError(f"order {link_id} ({side} {qty} {symbol}): the bot stopped while looking it "
+                                          f"up ({cause}); it is resolved at the next start", link_id=link_id,
+                                          endpoint="/v5/order/create", host=self.host) from exc
         raise AssertionError("unreachable")
 
     def get_order(self, symbol: str, *, link_id: str | None = None, order_id: str | None = None) -> dict | None:
@@ -722,21 +815,22 @@ class BybitRest:
         base = {"category": CATEGORY, "symbol": symbol, "orderLinkId": link_id if not order_id else None,
                 "orderId": order_id, "limit": 100}
         seen: dict[str, Execution] = {}
-        for window in self._windows(symbol, start_ms, end_ms):
-            for item in self._paged("execution/list", dict(base, **window)):
+        for window in self._windows(symbol, start_ms, end_ms):  # oldest window first
+            for item in reversed(self._paged("execution/list", dict(base, **window))):  # listed newest first
                 e = parse_execution(item)
                 seen.setdefault(e.exec_id, e)
-        return sorted(seen.values(), key=lambda e: (e.exec_time, e.exec_id))
+        # Stable: fills of the same millisecond keep the exchange's order (ids are random, never an order).
+        return sorted(seen.values(), key=lambda e: e.exec_time)
 
     def closed_pnl(self, symbol: str, *, start_ms: int | None = None, end_ms: int | None = None) -> list[ClosedPnl]:
         """Closed-PnL records of the symbol, oldest first (windows as for executions)."""
         out: dict[tuple, ClosedPnl] = {}
         for window in self._windows(symbol, start_ms, end_ms):
-            for item in self._paged("position/closed-pnl", dict({"category": CATEGORY, "symbol": symbol,
-                                                                 "limit": 100}, **window)):
+            for item in reversed(self._paged("position/closed-pnl", dict({"category": CATEGORY, "symbol": symbol,
+                                                                          "limit": 100}, **window))):
                 c = parse_closed_pnl(item)
                 out.setdefault((c.order_id, c.updated_ms, c.closed_size), c)
-        return sorted(out.values(), key=lambda c: (c.updated_ms, c.order_id))
+        return sorted(out.values(), key=lambda c: c.updated_ms)  # stable, as for executions
 
     def _windows(self, symbol: str, start_ms: int | None, end_ms: int | None) -> list[dict]:
         if start_ms is None:
@@ -796,18 +890,54 @@ def _split_forming(rows: list[tuple], interval: str, now_ms: int, as_rows: bool 
     return candles_from_rows(closed, interval), forming
 
 
-def parse_instrument(item: Mapping[str, Any]) -> Instrument:
-    lot = item.get("lotSizeFilter") or {}
-    pf = item.get("priceFilter") or {}
-    lev = item.get("leverageFilter") or {}
-    max_qty = dec(lot.get("maxOrderQty"))
-    return Instrument(symbol=str(item["symbol"]), tick_size=dec(pf.get("tickSize")),
-                      qty_step=dec(lot.get("qtyStep")), min_order_qty=dec(lot.get("minOrderQty")),
-                      min_notional=dec(lot.get("minNotionalValue"), Decimal(0)),
-                      max_order_qty=max_qty, max_mkt_order_qty=dec(lot.get("maxMktOrderQty"), max_qty),
-                      max_leverage=dec(lev.get("maxLeverage"), Decimal(100)),
-                      min_leverage=dec(lev.get("minLeverage"), Decimal(1)),
-                      leverage_step=dec(lev.get("leverageStep"), Decimal("0.01")))
+def kline_rows(items: list, source: str, bad_data: BadData) -> list[tuple]:
+    """(ts, o, h, l, c, v) rows in ascending order from `market/kline` items; an item that cannot be
+    true (a price not finite or not above 0, a negative volume, not numbers, too short) is skipped
+    and reported to `bad_data`."""
+    rows = []
+    for r in items:
+        try:
+            if not isinstance(r, list) or len(r) < 6:
+                raise BadValue(f"item {r!r} is not a list [start, open, high, low, close, volume, ...]")
+            o, h, lo, c, v = r[1:6]
+            rows.append((int(r[0]),) + data_checks.candle(o, h, lo, c, v, f"candle {r[0]}"))
+        except (BadValue, TypeError, ValueError) as exc:
+            bad_data.refuse(source, str(exc))
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def parse_instrument(item: Mapping[str, Any], source: str = "Bybit instruments-info") -> Instrument:
+    """The instrument's rules. BadDataError naming the symbol and the field when one is missing, not a
+    number, or not above 0 (a qtyStep or tickSize of 0 would divide by zero when sizing an order;
+    trading on rules that cannot be right is refused)."""
+    symbol = str(item.get("symbol") or "?")
+    groups = {name: item.get(name) or {} for name in ("lotSizeFilter", "priceFilter", "leverageFilter")}
+
+    def rule(group: str, name: str, default: Decimal | None = None, *, zero_ok: bool = False) -> Decimal:
+        values = groups[group]
+        text = values.get(name) if isinstance(values, Mapping) else None
+        if text in (None, "") and default is not None:
+            return default
+        try:
+            value = dec(text)
+        except (ValueError, TypeError):
+            value = None
+        if value is None or value < 0 or (value == 0 and not zero_ok):
+            shown = "missing" if text in (None, "") else repr(text)
+            raise BadDataError(f"{source} for {symbol}: {group}.{name} is {shown}; it must be a number "
+                               f"{'of 0 or more' if zero_ok else 'above 0'}. Refusing to trade on instrument "
+                               f"rules that cannot be right")
+        return value
+
+    max_qty = rule("lotSizeFilter", "maxOrderQty")
+    return Instrument(symbol=symbol, tick_size=rule("priceFilter", "tickSize"),
+                      qty_step=rule("lotSizeFilter", "qtyStep"), min_order_qty=rule("lotSizeFilter", "minOrderQty"),
+                      min_notional=rule("lotSizeFilter", "minNotionalValue", Decimal(0), zero_ok=True),
+                      max_order_qty=max_qty, max_mkt_order_qty=rule("lotSizeFilter", "maxMktOrderQty", max_qty),
+                      max_leverage=rule("leverageFilter", "maxLeverage", Decimal(100)),
+                      min_leverage=rule("leverageFilter", "minLeverage", Decimal(1)),
+                      leverage_step=rule("leverageFilter", "leverageStep", Decimal("0.01")))
 
 
 __all__ = ["BybitRest", "new_link_id", "check_link_id", "parse_instrument", "candle_last_ms"]

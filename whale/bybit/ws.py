@@ -8,7 +8,9 @@ timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbo
 
 - Messages go into MarketState (book, candles, ticker, trades, private queue). Every handler is
   wrapped: a malformed message is logged (once per kind, then counted) and skipped; it never
-  kills a thread. `success:false` acks are logged, not fatal.
+  kills a thread. `success:false` acks are logged, not fatal. Private messages are checked for
+  shape item by item (whale.bybit.private_messages) and market values for sense (MarketState):
+  what fails is reported to `market.bad_data` and skipped, the rest of the message still counts.
 - `{"op":"ping"}` every 20 s on each stream (websocket-client answers protocol pings itself).
 - Reconnect with exponential back-off and jitter (0.5 s -> 30 s, x2, +-25 %), re-auth,
   resubscribe; once the subscriptions are acknowledged again, `on_reconnect(stream)` is called (on
@@ -46,6 +48,7 @@ import websocket
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.endpoints import Endpoints, host_of
 from whale.bybit.market_state import MarketState
+from whale.bybit.private_messages import check_items
 from whale.logs import get_logger, redact, register_secret
 
 log = get_logger("bybit.ws")
@@ -126,6 +129,7 @@ class _Stream:
         self.connected_at: float | None = None
         self.last_message: float | None = None  # any message
         self.last_data: float | None = None  # topic messages
+        self.data_frames = 0  # data messages (a topic, or not parseable) handled on this connection
         self.last_ping = 0.0
         self.connects = 0
         self.reconnects = 0
@@ -245,6 +249,7 @@ class _Stream:
         self.acks_done = False
         self.auth_ok = None
         self.last_error = None
+        self.data_frames = 0
         try:
             sock = app.sock.sock if app.sock is not None else None
             if sock is not None:
@@ -277,6 +282,7 @@ class _Stream:
         mgr = self.mgr
         now = mgr.clock.monotonic()
         self.last_message = now
+        data = True  # a topic message, or one that cannot be read: counted once handled (lockstep)
         try:
             msg = json.loads(raw)
             if not isinstance(msg, dict):
@@ -290,12 +296,16 @@ class _Stream:
                 else:
                     mgr._on_private(self, str(topic), msg)
             else:
+                data = False
                 if self.name == PRIVATE:
                     mgr.market.touch(self.name)
                 self._on_op(msg)
         except Exception as exc:  # noqa: BLE001 - a bad message is skipped, never fatal
             kind = _kind_of(raw)
             mgr._malformed(self.name, kind, raw, exc)
+        finally:
+            if data:
+                self.data_frames += 1
 
     def _on_op(self, msg: dict) -> None:
         op = msg.get("op")
@@ -462,6 +472,11 @@ class BybitWebSocketManager:
                 s.ready.wait(min(left, 0.1) if stop is not None else left)
         return True
 
+    def data_received(self) -> dict[str, int]:
+        """Data messages handled so far on each stream's current connection (an in-process simulator in
+        lockstep compares them with what it sent: docs/simulator.md)."""
+        return {name: s.data_frames for name, s in self.streams.items()}
+
     def message_age(self, stream: str = PUBLIC) -> float | None:
         """Seconds since the stream's last sign of life (public: data; private: any message), None
         before the first one."""
@@ -542,10 +557,9 @@ class BybitWebSocketManager:
         elif topic.startswith("kline."):
             interval = topic.split(".")[1]
             stamp = int(msg.get("ts") or 0)
-            for k in msg["data"]:
-                market.on_kline(interval, int(k["start"]), float(k["open"]), float(k["high"]), float(k["low"]),
-                                float(k["close"]), float(k["volume"]), bool(k["confirm"]),
-                                int(k.get("timestamp") or stamp))
+            for k in msg["data"]:  # values as sent: MarketState refuses those that cannot be true
+                market.on_kline(interval, int(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"],
+                                bool(k["confirm"]), int(k.get("timestamp") or stamp))
         elif topic.startswith("tickers."):
             data = msg["data"]
             if isinstance(data, list):  # the docs say array, Bybit sends an object
@@ -557,13 +571,16 @@ class BybitWebSocketManager:
             raise ValueError(f"unexpected topic {topic!r}")
 
     def _on_private(self, s: _Stream, topic: str, msg: dict) -> None:
+        """Only items of the right shape reach the queue: each bad one is reported (what is wrong, which
+        topic) and skipped, and the good items of the same message still go through."""
         base = topic.split(".", 1)[0]
         if base not in PRIVATE_TOPICS:
             raise ValueError(f"unexpected private topic {topic!r}")
-        data = msg["data"]
-        if not isinstance(data, list):
-            raise ValueError("private data is not a list")
-        self.market.on_private(base, data)
+        items, problems = check_items(base, msg.get("data"))
+        for problem in problems:
+            self.market.bad_data.refuse(f"private {topic}", problem)
+        if items:
+            self.market.on_private(base, items)
 
     def _malformed(self, stream: str, kind: str, raw: Any, exc: Exception) -> None:
         key = f"{stream}:{kind}"

@@ -14,8 +14,9 @@ from whale.errors import BadInputError
 
 def add_study_options(p: argparse.ArgumentParser, trials_help: str) -> None:
     """Options `optimize` and `walkforward` share."""
-    p.add_argument("--data", action="append", metavar="FILE",
-                   help="candle file (timestamp_ms,open,high,low,close,volume; gzip allowed); one for now")
+    p.add_argument("--data", action="append", required=True, metavar="FILE",
+                   help="candle file (timestamp_ms,open,high,low,close,volume; gzip allowed); optimize: once per "
+                        "symbol to optimise a portfolio on one account, as `backtest` runs it")
     p.add_argument("--space", metavar="SPACE.json",
                    help="search space: config key paths and ranges (default: whale/optimize/default_space.json)")
     p.add_argument("--trials", type=int, default=200, metavar="N", help=trials_help)
@@ -35,8 +36,9 @@ def add_study_options(p: argparse.ArgumentParser, trials_help: str) -> None:
 
 def register(subparsers, parent) -> argparse.ArgumentParser:
     p = subparsers.add_parser("optimize", parents=[parent], help="search strategy parameters (Optuna)",
-                              description="Search the strategy's parameters over a candle file with Optuna; every "
-                                          "trial equals `backtest` with its config.")
+                              description="Search the strategy's parameters over one candle file, or several "
+                                          "traded on one account, with Optuna; every trial equals `backtest` "
+                                          "with its config and the same --data files.")
     add_study_options(p, "trials the study should hold when done (default 200)")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="first candle to trade, UTC (earlier ones warm up)")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="stop before this UTC date/time (exclusive)")
@@ -50,12 +52,13 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
 
 
 def one_data_file(args: argparse.Namespace) -> str:
+    """walkforward's one file (its folds cut one timeline)."""
     files = args.data or []
     if not files:
-        raise BadInputError("--data FILE is required: the candle file to optimise on")
+        raise BadInputError("--data FILE is required: the candle file to walk forward on")
     if len(files) > 1:
-        raise BadInputError(f"--data was given {len(files)} times ({', '.join(files)}): one data file for now; "
-                            "optimising a portfolio of symbols needs the portfolio backtest (issue 12)")
+        raise BadInputError(f"--data was given {len(files)} times ({', '.join(files)}): walkforward takes one data "
+                            "file; optimize takes several (a portfolio)")
     return files[0]
 
 
@@ -76,12 +79,13 @@ def run(args: argparse.Namespace) -> int:
     from whale.commands._shared import load_cli_config
     from whale.commands.backtest import parse_date
     from whale.optimize.evaluate import Evaluator
-    from whale.optimize.market import load_market
+    from whale.optimize.market import load_markets
     from whale.optimize.objectives import parse_objectives
     from whale.optimize.space import load_space
     from whale.optimize.study import StudySettings, run_study, warm_evaluator
 
-    data = one_data_file(args)
+    if not args.data:
+        raise BadInputError("--data FILE is required: the candle file to optimise on (once per symbol)")
     date_from = parse_date(args.date_from, "--from")
     date_to = parse_date(args.date_to, "--to")
     if args.resume and not args.report and not args.storage:
@@ -95,12 +99,12 @@ def run(args: argparse.Namespace) -> int:
     from whale.optimize.study import check_settings
 
     check_settings(settings)
-    market = load_market(cfg, data, date_from, date_to)
-    out = report_dir(args, "optimize", [market.symbol])
-    evaluator = Evaluator(cfg, market)
+    markets = load_markets(cfg, args.data, date_from, date_to)
+    evaluator = Evaluator(cfg, markets)
+    out = report_dir(args, "optimize", list(evaluator.symbols))
     warm_evaluator(cfg, evaluator, space)
-    log.info(f"optimize {market.symbol} {len(market):,} candles, {len(space.params)} parameters, {args.trials:,} "
-             f"trials, {args.jobs} process(es), sampler {args.sampler}, objective "
+    log.info(f"optimize {evaluator.symbol} {evaluator.candles:,} candles, {len(space.params)} parameters, "
+             f"{args.trials:,} trials, {args.jobs} process(es), sampler {args.sampler}, objective "
              f"{','.join(o.name for o in objectives)}; report {out}/")
     result = run_study(cfg, evaluator, settings, out)
     from whale.optimize.outputs import write_optimize_report

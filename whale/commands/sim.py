@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from whale.errors import BadInputError
 
-DESCRIPTION = """Serve a local Bybit V5 exchange (REST + WebSocket on one port of 127.0.0.1) that replays a
-candle file: pybit and plain WebSocket clients can trade against it with the default credentials
-(not secret): key WHALEBOT-SIM-KEY, secret WHALEBOT-SIM-SECRET-NOT-A-SECRET. The first line on
-stdout is SIM READY with the URLs; logs go to stderr. See docs/simulator.md."""
+if TYPE_CHECKING:
+    from whale.market.candles import Candles
+
+DEFAULT_REPLAY = 1000  # candles left to replay when the file is too short for the warm-up as history
+
+DESCRIPTION = """Serve a local Bybit V5 exchange (REST + WebSocket on one port of 127.0.0.1) that replays
+candle files, one per symbol, on one clock and one account: pybit and plain WebSocket clients can
+trade against it with the default credentials (not secret): key WHALEBOT-SIM-KEY, secret
+WHALEBOT-SIM-SECRET-NOT-A-SECRET. The first line on stdout is SIM READY with the URLs; logs go to
+stderr. See docs/simulator.md."""
 
 
 def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from whale.sim.defaults import DEFAULT_PORT
     p = subparsers.add_parser("sim", parents=[parent], help="run the Bybit V5 simulator alone on 127.0.0.1",
                               description=DESCRIPTION)
-    p.add_argument("--data", metavar="FILE", default=None,
-                   help="candle CSV (timestamp_ms,open,high,low,close,volume; gzip allowed); "
-                        "default: the bundled BTCUSDT 1m file")
-    p.add_argument("--symbol", default=None, help="symbol to serve (default: from the file name, else BTCUSDT)")
+    p.add_argument("--data", metavar="FILE", action="append", default=None,
+                   help="candle CSV (timestamp_ms,open,high,low,close,volume; gzip allowed); repeat it to serve "
+                        "several symbols on one account, each named by its file (ETHUSDT-PERP_1m.csv.gz -> "
+                        "ETHUSDT); default: the bundled BTCUSDT 1m file")
+    p.add_argument("--symbol", default=None,
+                   help="symbol to serve, with one --data file (default: from the file name, else BTCUSDT)")
     p.add_argument("--speed", default="1", metavar="X",
                    help="replay speed: 1 = real time, 60 = one 1m candle per second, max (or 0) = as fast as "
                         "possible (default 1)")
@@ -34,10 +44,15 @@ def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument("--faults", default="", metavar="SPEC",
                    help="faults to inject, e.g. drop_ws_every=500,order_timeout_after=1,rate_limit=order/create:5 "
                         "(see docs/simulator.md)")
-    p.add_argument("--history", type=int, default=1000, metavar="N",
-                   help="candles served as history before the replay starts (default 1000)")
+    p.add_argument("--history", type=int, default=None, metavar="N",
+                   help="candles of the file served as history before the replay starts (default: enough for "
+                        "the default config's warm-up, so a bot with it trades from the first replayed candle)")
     p.add_argument("--balance", type=float, default=10_000.0, metavar="USDT",
                    help="starting wallet balance (default 10000)")
+    p.add_argument("--stream-rates", default="", metavar="SPEC",
+                   help="benchmarks: push the public streams on Bybit's wall-clock periods with a churning book "
+                        "(bybit = orderbook.1 10ms, .50 20ms, .200 100ms, .1000 200ms, tickers 100ms, trade "
+                        "bursts 100ms; or items such as book50=20ms,tickers=100ms; see docs/simulator.md)")
     return p
 
 
@@ -53,10 +68,44 @@ def _speed(text: str) -> float:
     return x
 
 
+def warmup_history(candles: Candles) -> tuple[int, str]:
+    """Candles of `candles`' interval that cover the default config's warm-up (its interval's candles,
+    higher timeframes included, plus one for the candle a bot sees forming), and what that is in words."""
+    from whale.config.model import Config
+    from whale.market.intervals import interval_ms, label
+    from whale.strategy.analyzer import Analyzer
+
+    cfg = Config()
+    need = Analyzer(cfg, cfg.interval).warmup_candles
+    count = math.ceil((need + 1) * interval_ms(cfg.interval) / interval_ms(candles.interval))
+    return count, f"the default config's warm-up of {need} {label(cfg.interval)} candles"
+
+
+def _history(requested: int | None, candles: Candles, n: int, files: int = 1) -> int:
+    """--history, or the default config's warm-up; data too short for that is said, not refused.
+    `n` is the length of the replay's timeline (the union of the `files` files' candles)."""
+    if requested is not None:
+        return requested
+    from whale.market.intervals import label
+
+    log = logging.getLogger("whalebot.sim")
+    count, why = warmup_history(candles)
+    if count < n:
+        log.info(f"sim: serving {count} {label(candles.interval)} candles as history ({why})")
+        return count
+    replay = max(1, min(DEFAULT_REPLAY, n // 2))
+    data = "the data file has" if files == 1 else f"the timeline of the {files} data files has"
+    log.warning(f"sim: {data} only {n} {label(candles.interval)} candles, but {why} needs {count} as "
+                f"history: serving {n - replay} and replaying {replay}, so a bot with the default config warms "
+                f"up on the replay before it trades (give a longer file, or --history N to choose)")
+    return n - replay
+
+
 def run(args: argparse.Namespace) -> int:
     from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from whale.sim.faults import parse_faults
-    from whale.sim.server import SimConfig, Simulator
+    from whale.sim.server import SimConfig, Simulator, load_data, timeline
+    from whale.sim.streams import parse_stream_rates
 
     if (args.api_key is None) != (args.api_secret is None):
         raise BadInputError("--api-key and --api-secret go together (or leave both out for the fake defaults)")
@@ -64,20 +113,32 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--port {args.port}: must be 0..65535")
     if args.balance <= 0:
         raise BadInputError("--balance must be above 0")
-    if args.history < 1:
+    if args.history is not None and args.history < 1:
         raise BadInputError("--history must be 1 or more")
     if args.symbol is not None and not args.symbol.strip():
         raise BadInputError("--symbol must not be empty")
+    for name, value in (("--api-key", args.api_key), ("--api-secret", args.api_secret)):
+        if value is not None and not (value.isascii() and value.isprintable() and value.strip() == value and value):
+            raise BadInputError(f"{name}: use printable ASCII without spaces at the ends, as Bybit's keys are "
+                                f"(clients send the key in an HTTP header)")
+    speed = _speed(args.speed)
+    faults = parse_faults(args.faults)
+    rates = parse_stream_rates(args.stream_rates)
     _log_to_stderr(args.log_level or "INFO")
-    config = SimConfig(data=args.data, symbol=args.symbol, speed=_speed(args.speed), port=args.port,
+    data = load_data(args.data, args.symbol)
+    history = _history(args.history, data[0][1], len(timeline([c for _, c in data])), len(data))
+    config = SimConfig(data=dict(data), speed=speed, port=args.port,
                        api_key=args.api_key or DEFAULT_API_KEY, api_secret=args.api_secret or DEFAULT_API_SECRET,
-                       faults=parse_faults(args.faults), history_candles=args.history, start_balance=args.balance)
+                       faults=faults, history_candles=history, start_balance=args.balance, stream_rates=rates)
     sim = Simulator(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sim.start()
-        print(sim.ready_line, flush=True)
+        # One write: print() writes the line and its newline apart, and with unbuffered output (PYTHONUNBUFFERED)
+        # a log line from the simulator's thread can land between them when stdout and stderr share a pipe.
+        sys.stdout.write(sim.ready_line + "\n")
+        sys.stdout.flush()
         while not stop.wait(0.5):
             pass
         logging.getLogger("whalebot.sim").info("sim: stopping")
@@ -89,10 +150,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _log_to_stderr(level: str) -> None:
+    """The simulator's log on stderr, in the bot's console format (UTC time - LEVEL - message)."""
+    from whale.logs import ConsoleFormatter, use_colour
+
     logger = logging.getLogger("whalebot.sim")
     if not any(getattr(h, "_whalebot_sim", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(ConsoleFormatter(use_colour(sys.stderr)))
         handler._whalebot_sim = True  # type: ignore[attr-defined]  # our tag, so a second call adds no handler
         logger.addHandler(handler)
     logger.setLevel(level)

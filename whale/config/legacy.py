@@ -10,7 +10,10 @@ the bot behaves the same:
 - `weight_sets.default_scalping` gives `active_weights` likewise (wb.py read that set);
 - `log_level` / `log_filename` give `logging.level` / `logging.file`;
 - `trade_management.trading_fee_percent` / `slippage_percent` give `fees.taker_rate` /
-  `fees.slippage_rate` when the file has no `fees` block (both were fractions in the original).
+  `fees.slippage_rate` when the file has no `fees` block (both were fractions in the original);
+- the one-symbol keys (`model.MOVED`): `symbol` gives a one-symbol `symbols`, and `network`,
+  `rest_url`, `public_ws_url`, `private_ws_url` give `exchange.*`; given at both places they must
+  agree.
 
 A mapped value is validated at its new place; a problem with it names the key the user wrote.
 """
@@ -18,12 +21,13 @@ A mapped value is validated at its new place; a problem with it names the key th
 from __future__ import annotations
 
 import dataclasses
+import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from whale.config.model import IndicatorToggles
+from whale.config.model import MOVED, IndicatorToggles
 
 DEFAULT_PROFILE = "default_scalping"
 ORIGINAL_LOG_DIR = "bot_logs/trading-bot/logs"
@@ -78,6 +82,8 @@ MAPPED: dict[str, str] = {
                                             "file has a fees block)",
     "trade_management.slippage_percent": "fees.slippage_rate (applied as is, a fraction, unless the "
                                          "file has a fees block)",
+    "symbol": "symbols, as a one-symbol list; with symbols also given, the two must agree",
+    **{old: f"{new}; with {new} also given, the two must agree" for old, new in MOVED.items() if old != "symbol"},
 }
 
 
@@ -97,8 +103,11 @@ class Origins:
         return path
 
 
-def migrate(data: dict[str, Any], origins: Origins, warn: Callable[[str, str], None]) -> None:
-    """Remove and map the legacy keys of `data` in place; `warn(path, text)` once per key found."""
+def migrate(data: dict[str, Any], origins: Origins, warn: Callable[[str, str], None],
+            problem: Callable[[str, str], None]) -> None:
+    """Remove and map the legacy keys of `data` in place; `warn(path, text)` once per key found,
+    `problem(path, text)` where an old key contradicts its replacement."""
+    _apply_moved(data, origins, warn, problem)
     _apply_profiles(data, origins, warn)
     _apply_weight_sets(data, origins, warn)
     _apply_logging(data, origins, warn)
@@ -110,6 +119,42 @@ def migrate(data: dict[str, Any], origins: Origins, warn: Callable[[str, str], N
             del section[key]
             shown = origins.show(path)
             warn(shown, f"deprecated and ignored: {why}; delete it")
+
+
+def _apply_moved(data: dict[str, Any], origins: Origins, warn: Callable[[str, str], None],
+                 problem: Callable[[str, str], None]) -> None:
+    """The one-symbol top-level keys: each goes to its new place, unless that is given too (then
+    the two must agree, or neither can be trusted)."""
+    for old, new in MOVED.items():
+        section_name, _, key = new.rpartition(".")
+        section = data.setdefault(section_name, {}) if section_name and old in data else data
+        if old not in data or not isinstance(section, dict):
+            continue  # a section that is no object is reported as such; the old key then is unknown
+        value = data.pop(old)
+        moved = [value] if old == "symbol" else value
+        if key in section:
+            if section[key] == moved:
+                warn(old, f"deprecated, replaced by {new}, which says the same; delete it")
+            else:
+                problem(old, f"{_json(value)} disagrees with {new} {_json(section[key])}; {old} is the old "
+                        f"spelling of {new}, so delete it")
+            continue
+        section[key] = moved
+        if old == "symbol":
+            origins.sections["symbols[0]"] = old  # a problem with the symbol names the key written
+            warn(old, f"deprecated, replaced by symbols (one account can trade several); applied as symbols "
+                 f"{_json(moved)}. Write \"symbols\": {_json(moved)} instead")
+        else:
+            origins.values[new] = old
+            warn(old, f"deprecated, replaced by {new} (the exchange block); applied as {new} {_json(value)}. "
+                 "Move it there")
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _explicit(data: dict[str, Any], key: str) -> bool:

@@ -4,7 +4,11 @@ Rules (docs/config.md):
 - A missing file is created once from the model's defaults; an existing file is never written.
 - Keys the file omits take their defaults. Every problem is collected and reported at once, one
   line each, naming the dotted key path; any problem raises `ConfigError` (exit 2).
-- Legacy keys of the original load with one warning each (`whale.config.legacy`).
+- Legacy keys of the original load with one warning each (`whale.config.legacy`); so do the
+  one-symbol keys (`symbol`, `network`, ...) that moved to `symbols` and `exchange`.
+- `overrides` are checked like the top level, each symbol's effective config too (the rules
+  between keys, the leverage its instrument allows); their problems are named
+  `overrides.SYMBOL.<key>`.
 - Secrets never belong in the file: a key that looks like one is an error telling the user to
   move it to `.env`. Messages never echo such a value.
 """
@@ -21,21 +25,25 @@ import typing
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from whale.config import legacy
 from whale.config.model import (
+    ACCOUNT_WIDE,
     BYBIT_INTERVALS,
     LOG_LEVELS,
     ActiveWeights,
     Config,
     IndicatorToggles,
+    Overrides,
     replace_path,
     to_dict,
 )
 from whale.errors import BadInputError
+from whale.market.instruments import KNOWN
 
 SECRET_ENV_VARS = ("BYBIT_API_KEY", "BYBIT_API_SECRET")
 _SHOW_MAX = 60
@@ -120,14 +128,16 @@ def config_from_data(data: Any, *, source: str = "config") -> LoadedConfig:
     checker = _Checker()
     checker.scan_duplicates(data, "")
     checker.scan_secrets(data, "")
-    plain = _plain(data)
-    legacy.migrate(plain, checker.origins, checker.warn)
+    plain = {k: v for k, v in _plain(data).items() if k not in checker.secret_paths}  # reported already
+    legacy.migrate(plain, checker.origins, checker.warn, checker.problem)
+    raw_overrides = plain.pop("overrides", {})
     values = checker.section(Config, plain, "")
     config = _build(Config, values)
     checker.cross_checks(config)
+    config = checker.effective(config)
+    config = checker.overrides(raw_overrides, config)
     if checker.problems:
         raise ConfigError(source, checker.problems, checker.warnings)
-    config = checker.effective(config)
     return LoadedConfig(config, checker.warnings, False, source)
 
 
@@ -267,7 +277,8 @@ def _syntax_hint(text: str, exc: json.JSONDecodeError) -> str:
     before = text[:pos].rstrip()
     at = text[pos:pos + 2]
     if not text.strip():
-        return "the file is empty; delete it and Whalebot writes one with the defaults"
+        return ("the file is empty; write {} to take every key's default, or the keys you want to change "
+                "(docs/config.md lists them)")
     if at.startswith(("//", "/*", "#")):
         return "JSON does not allow comments; delete them"
     if at.startswith("'"):
@@ -430,16 +441,29 @@ class _Checker:
         self.invalid: set[str] = set()  # model paths whose value was rejected (defaults stand in)
         self.secret_paths: set[str] = set()
         self.ignored_htfs: list[str] = []  # higher timeframes not longer than interval (warned, dropped)
+        # Checking one symbol's effective config: the symbol and the paths its overrides set.
+        self.scope: tuple[str, frozenset[str]] | None = None
 
-    def problem(self, path: str, text: str) -> None:
+    def problem(self, path: str, text: str, *, symbol_specific: bool = False) -> None:
         self.invalid.add(path)
-        self.problems.append(f"{self.origins.show(path)}: {text}" if path else text)
+        self.problems.append(f"{self.shown(path, symbol_specific)}: {text}" if path else text)
 
     def warn(self, path: str, text: str) -> None:
         self.warnings.append(f"{path}: {text}")
 
     def warn_at(self, path: str, text: str) -> None:
-        self.warn(self.origins.show(path), text)
+        self.warn(self.shown(path), text)
+
+    def shown(self, path: str, symbol_specific: bool = False) -> str:
+        """`path` as the user wrote it: the legacy key it came from, or, in one symbol's check, the
+        override that set it (a top-level key only broken by the symbol's overrides says so)."""
+        if self.scope is None:
+            return self.origins.show(path)
+        symbol, overridden = self.scope
+        if any(path == p or path.startswith((p + ".", p + "[")) for p in overridden):
+            return f"overrides.{symbol}.{path}"
+        shown = self.origins.show(path)
+        return shown if symbol_specific else f"{shown} (for {symbol}, with overrides.{symbol})"
 
     def is_bad(self, *paths: str) -> bool:
         return any(p == bad or p.startswith(bad + ".") for p in paths for bad in self.invalid)
@@ -505,21 +529,29 @@ class _Checker:
 
     # -- the model walk --
 
-    def section(self, cls: type, raw: dict[str, Any], path: str) -> dict[str, Any]:
+    def section(self, cls: type, raw: dict[str, Any], path: str, *, prefix: str = "") -> dict[str, Any]:
+        """The checked values of `raw`, a part of the model at `path`. With `prefix`
+        ("overrides.ETHUSDT.") it is one symbol's overrides: keys are shown with the prefix and
+        account-wide keys are refused."""
         known = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
         for key, value in raw.items():
-            key_path = _join(path, key)
+            model_path = _join(path, key)
+            key_path = prefix + model_path
             if key_path in self.secret_paths:
                 continue
             f = known.get(key)
             if f is None:
-                self.unknown(cls, key, key_path, list(known))
+                self.unknown(cls, key, model_path, list(known), prefix=prefix)
+                continue
+            if prefix and model_path in ACCOUNT_WIDE:
+                self.problem(key_path, f"is account-wide, so it cannot differ per symbol: {ACCOUNT_WIDE[model_path]}; "
+                             f"set {model_path} at the top level")
                 continue
             tp = _hints(cls)[key]
             if isinstance(tp, type) and dataclasses.is_dataclass(tp):
                 if isinstance(value, dict):
-                    values[key] = self.section(tp, value, key_path)
+                    values[key] = self.section(tp, value, model_path, prefix=prefix)
                 else:
                     self.problem(key_path, f"expected an object {{...}} of settings, got {_kind(value)}")
                 continue
@@ -532,7 +564,8 @@ class _Checker:
                 values[key] = checked
         return values
 
-    def unknown(self, cls: type, key: str, path: str, siblings: list[str]) -> None:
+    def unknown(self, cls: type, key: str, model_path: str, siblings: list[str], *, prefix: str = "") -> None:
+        path = prefix + model_path
         guess = _suggest(key, siblings)
         mean = f"; did you mean '{guess}'?" if guess else ""
         if cls is ActiveWeights:
@@ -542,8 +575,16 @@ class _Checker:
         elif guess:
             self.problem(path, f"unknown key{mean}")
         else:
-            elsewhere = [p for p in _all_paths().get(key, []) if p != path]
-            hint = f"; it belongs at {' or '.join(elsewhere)}" if elsewhere else ""
+            paths = _all_paths()
+            elsewhere = [p for p in paths.get(key, []) if p != model_path]
+            if not elsewhere:  # a misspelt key of another section, e.g. "netwrok" for exchange.network
+                name = _suggest(key, list(paths))
+                elsewhere = [p for p in paths.get(name, []) if p != model_path] if name else []
+                hint = f"; did you mean {' or '.join(prefix + p for p in elsewhere)}?" if elsewhere else ""
+            elif prefix and all(_account_wide(p) for p in elsewhere):
+                hint = f"; it belongs at {' or '.join(elsewhere)}, which is account-wide (set it at the top level)"
+            else:
+                hint = f"; it belongs at {' or '.join(prefix + p for p in elsewhere)}"
             self.problem(path, f"unknown key{hint}")
 
     def value(self, f: dataclasses.Field, tp: Any, value: Any, path: str) -> tuple[bool, Any]:
@@ -627,12 +668,15 @@ class _Checker:
 
     def items(self, meta: Any, value: Any, path: str, default_hint: str) -> tuple[bool, Any]:
         if not isinstance(value, list):
-            self.problem(path, f"expected a list [...] of strings, got {_got(value)}"
-                         f"{default_hint}")
+            hint = f"; write [{_show(value)}]" if isinstance(value, str) else default_hint
+            self.problem(path, f"expected a list [...] of strings, got {_got(value)}{hint}")
             return False, None
         choices = meta.get("item_choices")
         ok, seen = True, []
         for i, item in enumerate(value):
+            if f"{path}[{i}]" in self.secret_paths:  # reported already, never echoed
+                ok = False
+                continue
             good, checked = self.text({}, item, f"{path}[{i}]", "", choices)
             if not good:
                 ok = False
@@ -655,35 +699,43 @@ class _Checker:
         kept = tuple(h for h in cfg.mtf_analysis.higher_timeframes if h not in self.ignored_htfs)
         cfg = replace_path(cfg, "mtf_analysis.higher_timeframes", kept)
         if not kept:
-            self.warn("mtf_analysis.enabled", f'no higher timeframe is longer than interval "{cfg.interval}", '
+            self.warn_at("mtf_analysis.enabled", f'no higher timeframe is longer than interval "{cfg.interval}", '
                       "so multi-timeframe analysis (MTF_Trend_Confluence) is off")
             cfg = replace_path(cfg, "mtf_analysis.enabled", False)
         return cfg
 
     # -- rules between keys --
 
+    def rule(self, paths: tuple[str, ...], broken: bool, text: str, *, warning: bool = False) -> None:
+        """Report `text` at `paths[0]` if `broken`, unless one of `paths` is wrong already."""
+        if broken and not self.is_bad(*paths):
+            if warning:
+                self.warn_at(paths[0], text)
+            else:
+                self.problem(paths[0], text)
+                for p in paths[1:]:
+                    self.invalid.add(p)
+
+    def order(self, section: str, low: str, high: str, obj: Any, *, strict: bool = True) -> None:
+        a, b = getattr(obj, low), getattr(obj, high)
+        broken = a >= b if strict else a > b
+        relation = "below" if strict else "at most"
+        self.rule((f"{section}.{low}", f"{section}.{high}"), broken,
+                  f"{_num(a)} must be {relation} {high} ({_num(b)})")
+
     def cross_checks(self, cfg: Config) -> None:
-        ind = cfg.indicator_settings
-
-        def rule(paths: tuple[str, ...], broken: bool, text: str, *, warning: bool = False) -> None:
-            if broken and not self.is_bad(*paths):
-                if warning:
-                    self.warn_at(paths[0], text)
-                else:
-                    self.problem(paths[0], text)
-                    for p in paths[1:]:
-                        self.invalid.add(p)
-
-        def order(section: str, low: str, high: str, obj: Any, *, strict: bool = True) -> None:
-            a, b = getattr(obj, low), getattr(obj, high)
-            broken = a >= b if strict else a > b
-            relation = "below" if strict else "at most"
-            rule((f"{section}.{low}", f"{section}.{high}"), broken,
-                 f"{_num(a)} must be {relation} {high} ({_num(b)})")
-
-        self._check_symbol(cfg)
-        self._check_mtf(cfg)
+        """The rules between keys of the top level (each symbol's own: `overrides`)."""
+        self._check_symbols(cfg)
         self._check_network(cfg)
+        self.symbol_rules(cfg)
+        self.account_rules(cfg)
+
+    def symbol_rules(self, cfg: Config) -> None:
+        """Rules between keys that may differ per symbol: run on the top level and on each
+        symbol's effective config."""
+        ind = cfg.indicator_settings
+        order = self.order
+        self._check_mtf(cfg)
         order("indicator_settings", "ADX_WEAK_TREND_THRESHOLD", "ADX_STRONG_TREND_THRESHOLD", ind, strict=False)
         for name in ("rsi", "stoch_rsi", "cci", "williams_r", "mfi", "roc"):
             order("indicator_settings", f"{name}_oversold", f"{name}_overbought", ind)
@@ -692,51 +744,138 @@ class _Checker:
         order("indicator_settings", "kama_fast_period", "kama_slow_period", ind)
         order("indicator_settings", "psar_acceleration", "psar_max_acceleration", ind, strict=False)
         order("indicator_settings", "ehlers_fast_period", "ehlers_slow_period", ind, strict=False)
-        rule(("indicator_settings.ehlers_fast_multiplier", "indicator_settings.ehlers_fast_period",
-              "indicator_settings.ehlers_slow_period", "indicator_settings.ehlers_slow_multiplier"),
-             ind.ehlers_fast_period == ind.ehlers_slow_period
-             and ind.ehlers_fast_multiplier >= ind.ehlers_slow_multiplier,
-             f"{_num(ind.ehlers_fast_multiplier)} must be below ehlers_slow_multiplier "
-             f"({_num(ind.ehlers_slow_multiplier)}) when the fast and slow periods are equal, or the "
-             "fast SuperTrend is no faster than the slow one")
+        self.rule(("indicator_settings.ehlers_fast_multiplier", "indicator_settings.ehlers_fast_period",
+                   "indicator_settings.ehlers_slow_period", "indicator_settings.ehlers_slow_multiplier"),
+                  ind.ehlers_fast_period == ind.ehlers_slow_period
+                  and ind.ehlers_fast_multiplier >= ind.ehlers_slow_multiplier,
+                  f"{_num(ind.ehlers_fast_multiplier)} must be below ehlers_slow_multiplier "
+                  f"({_num(ind.ehlers_slow_multiplier)}) when the fast and slow periods are equal, or the "
+                  "fast SuperTrend is no faster than the slow one")
         order("indicator_settings", "ichimoku_tenkan_period", "ichimoku_kijun_period", ind, strict=False)
         order("indicator_settings", "ichimoku_kijun_period", "ichimoku_senkou_span_b_period", ind, strict=False)
-        order("safety", "max_drawdown_soft_percent", "max_drawdown_hard_percent", cfg.safety, strict=False)
         order("take_profit", "velocity_short_window_sec", "velocity_long_window_sec", cfg.take_profit)
         tm = cfg.trade_management
-        rule(("trade_management.reverse_position_on_opposite_signal",
-              "trade_management.close_on_opposite_signal"),
-             tm.reverse_position_on_opposite_signal and not tm.close_on_opposite_signal,
-             "has no effect while trade_management.close_on_opposite_signal is false", warning=True)
-        rule(("trade_management.max_open_positions",), tm.max_open_positions > 1,
-             f"{tm.max_open_positions} has no effect: Whalebot trades one symbol in one-way mode "
-             "(positionIdx 0), so at most one position exists. In the original a value above 1 only "
-             "let an opposite-side entry net against the open position on the exchange; set it to 1 "
-             "or delete it", warning=True)
-        rule(("trade_management.account_balance", "safety.min_balance_usdt"),
-             tm.account_balance <= cfg.safety.min_balance_usdt,
-             f"{_num(tm.account_balance)} is not above safety.min_balance_usdt "
-             f"({_num(cfg.safety.min_balance_usdt)}): paper trading and backtests would stop at the "
-             "balance floor at once", warning=True)
-        rule(("alerts.webhook_url_env",), not _ENV_NAME.match(cfg.alerts.webhook_url_env),
-             f"{_show(cfg.alerts.webhook_url_env)} is not an environment variable name "
-             "(letters, digits and _, e.g. WHALEBOT_WEBHOOK_URL)")
-        log_file = cfg.logging.file
-        rule(("logging.file",), bool(log_file) and _is_directory(log_file),
-             f"{_show(log_file)} is a directory; name a file in it, e.g. "
-             f"{_show(_posix_join(log_file, 'whalebot.log'))}")
+        self.rule(("trade_management.reverse_position_on_opposite_signal",
+                   "trade_management.close_on_opposite_signal"),
+                  tm.reverse_position_on_opposite_signal and not tm.close_on_opposite_signal,
+                  "has no effect while trade_management.close_on_opposite_signal is false", warning=True)
 
-    def _check_symbol(self, cfg: Config) -> None:
-        symbol = cfg.symbol
-        if self.is_bad("symbol"):
+    def account_rules(self, cfg: Config) -> None:
+        """Rules between account-wide keys (overrides cannot set them)."""
+        tm, risk = cfg.trade_management, cfg.risk
+        self.order("safety", "max_drawdown_soft_percent", "max_drawdown_hard_percent", cfg.safety, strict=False)
+        self.rule(("trade_management.account_balance", "safety.min_balance_usdt"),
+                  tm.account_balance <= cfg.safety.min_balance_usdt,
+                  f"{_num(tm.account_balance)} is not above safety.min_balance_usdt "
+                  f"({_num(cfg.safety.min_balance_usdt)}): paper trading and backtests would stop at the "
+                  "balance floor at once", warning=True)
+        self.rule(("risk.max_correlated_exposure_percent", "risk.max_total_exposure_percent"),
+                  risk.max_correlated_exposure_percent > risk.max_total_exposure_percent,
+                  f"{_num(risk.max_correlated_exposure_percent)} is above risk.max_total_exposure_percent "
+                  f"({_num(risk.max_total_exposure_percent)}), so it never binds: the total cap is reached first",
+                  warning=True)
+        self.rule(("alerts.webhook_url_env",), not _ENV_NAME.match(cfg.alerts.webhook_url_env),
+                  f"{_show(cfg.alerts.webhook_url_env)} is not an environment variable name "
+                  "(letters, digits and _, e.g. WHALEBOT_WEBHOOK_URL)")
+        log_file = cfg.logging.file
+        self.rule(("logging.file",), bool(log_file) and _is_directory(log_file),
+                  f"{_show(log_file)} is a directory; name a file in it, e.g. "
+                  f"{_show(_posix_join(log_file, 'whalebot.log'))}")
+
+    def _check_symbols(self, cfg: Config) -> None:
+        if self.is_bad("symbols"):
             return
-        if not _SYMBOL.match(symbol):
-            hint = f'; did you mean "{symbol.strip().upper()}"?' if _SYMBOL.match(symbol.strip().upper()) else ""
-            self.problem("symbol", f"{_show(symbol)} is not a Bybit symbol (capital letters and digits, "
-                         f"e.g. BTCUSDT){hint}")
-        elif not symbol.endswith("USDT") or symbol == "USDT":
-            self.problem("symbol", f"{_show(symbol)} is not a USDT perpetual; Whalebot trades linear "
-                         "USDT contracts such as BTCUSDT")
+        if not cfg.symbols:
+            self.problem("symbols", 'is empty; list at least one symbol, e.g. ["BTCUSDT"]')
+            return
+        for i, symbol in enumerate(cfg.symbols):
+            path = f"symbols[{i}]"
+            if not _SYMBOL.match(symbol):
+                upper = symbol.strip().upper()
+                hint = f'; did you mean "{upper}"?' if _SYMBOL.match(upper) else ""
+                self.problem(path, f"{_show(symbol)} is not a Bybit symbol (capital letters and digits, "
+                             f"e.g. BTCUSDT){hint}")
+            elif not symbol.endswith("USDT") or symbol == "USDT":
+                self.problem(path, f"{_show(symbol)} is not a USDT perpetual; Whalebot trades linear "
+                             "USDT contracts such as BTCUSDT")
+
+    def _check_instrument(self, cfg: Config) -> None:
+        """What Bybit's published rules for the symbol decide offline (the symbols the backtest knows,
+        whale.market.instruments.KNOWN): the leverage must be within the symbol's range and on its
+        step, or Bybit refuses to set it and the bot stops at start-up. `cfg` is one symbol's."""
+        inst = KNOWN.get(cfg.symbol)
+        path = "trade_management.leverage"
+        if inst is None or self.is_bad(path):
+            return
+        lev = Decimal(repr(cfg.trade_management.leverage))
+        lo, hi, step = inst.min_leverage, inst.max_leverage, inst.leverage_step
+        if not lo <= lev <= hi:
+            self.problem(path, f"{_num(cfg.trade_management.leverage)} is outside the leverage {cfg.symbol} allows on "
+                         f"Bybit: {_num(float(lo))} to {_num(float(hi))}", symbol_specific=True)
+        elif (lev - lo) % step != 0:
+            self.problem(path, f"{_num(cfg.trade_management.leverage)} is not a multiple of {cfg.symbol}'s leverage "
+                         f"step on Bybit ({step})", symbol_specific=True)
+
+    # -- per-symbol overrides --
+
+    def overrides(self, raw: Any, base: Config) -> Config:
+        """Check `overrides` key by key, then each symbol's effective config (the rules between
+        keys it may change, and its instrument's leverage); `base` with the checked overrides."""
+        if not isinstance(raw, dict):
+            self.problem("overrides", f"expected an object {{...}} of symbol -> settings, got {_kind(raw)}")
+            raw = {}
+        symbols_ok = not self.is_bad("symbols")
+        checked: dict[str, dict[str, Any]] = {}
+        for symbol, settings in raw.items():
+            path = f"overrides.{symbol}"
+            if path in self.secret_paths:
+                continue
+            known = symbol in base.symbols
+            if symbols_ok and not known:
+                guess = next((s for s in base.symbols if s == str(symbol).strip().upper()), None)
+                mean = f"; did you mean '{guess}'?" if guess else ""
+                self.problem(path, f"{symbol} is not in symbols ({', '.join(base.symbols)}); add it there or "
+                             f"delete this override{mean}")
+            if not isinstance(settings, dict):
+                self.problem(path, f"expected an object {{...}} of the settings {symbol} overrides, got "
+                             f"{_kind(settings)}")
+                continue
+            values = self.section(Config, settings, "", prefix=path + ".")
+            if known:
+                checked[symbol] = values
+        cfg = dataclasses.replace(base, overrides=Overrides(checked))
+        if not symbols_ok:
+            return cfg
+        final = {}
+        for i, symbol in enumerate(cfg.symbols):
+            if not self.is_bad(f"symbols[{i}]"):
+                final[symbol] = self._check_one_symbol(cfg, symbol)
+        return dataclasses.replace(cfg, overrides=Overrides.from_paths({s: p for s, p in final.items() if p}))
+
+    def _check_one_symbol(self, cfg: Config, symbol: str) -> tuple[tuple[str, Any], ...]:
+        """Check `symbol`'s effective config; its override pairs, less the higher timeframes that
+        check ignored (as the top level drops them)."""
+        leaves = cfg.overrides.paths(symbol)
+        prefix = f"overrides.{symbol}."
+        sub = _Checker()
+        sub.origins = self.origins
+        sub.scope = (symbol, frozenset(p for p, _ in leaves))
+        sub.invalid = ({p for p in self.invalid if not p.startswith("overrides.")}
+                       | {p[len(prefix):] for p in self.invalid if p.startswith(prefix)})
+        mine = cfg.for_symbol(symbol)
+        if leaves:
+            sub.symbol_rules(mine)
+        sub._check_instrument(mine)
+        kept = sub.effective(mine).mtf_analysis
+        self.problems.extend(p for p in sub.problems if p not in self.problems)
+        self.warnings.extend(w for w in sub.warnings if w not in self.warnings)
+        if kept == mine.mtf_analysis:
+            return leaves
+        pairs = dict(leaves)
+        pairs["mtf_analysis.higher_timeframes"] = kept.higher_timeframes
+        if not kept.enabled:
+            pairs["mtf_analysis.enabled"] = False
+        return tuple(pairs.items())
 
     def _check_mtf(self, cfg: Config) -> None:
         mtf = cfg.mtf_analysis
@@ -764,12 +903,13 @@ class _Checker:
                              "Bybit, but a backtest cannot build them from interval candles)")
 
     def _check_network(self, cfg: Config) -> None:
-        if self.is_bad("network"):
+        if self.is_bad("exchange.network"):
             return
         urls = (("rest_url", ("http", "https"), "http(s)"), ("public_ws_url", ("ws", "wss"), "ws(s)"),
                 ("private_ws_url", ("ws", "wss"), "ws(s)"))
-        for key, schemes, label in urls:
-            url = getattr(cfg, key)
+        for name, schemes, label in urls:
+            url = getattr(cfg.exchange, name)
+            key = f"exchange.{name}"
             if self.is_bad(key):
                 continue
             if cfg.network != "custom":
@@ -784,6 +924,12 @@ class _Checker:
             if parts.scheme.lower() not in schemes or not parts.netloc:
                 self.problem(key, f"{_show(url)} is not an {label} URL: it must start with "
                              f"{schemes[0]}:// or {schemes[1]}:// and name a host")
+
+
+def _account_wide(path: str) -> bool:
+    """`path` or a section holding it is in ACCOUNT_WIDE."""
+    parts = path.split(".")
+    return any(".".join(parts[:n]) in ACCOUNT_WIDE for n in range(1, len(parts) + 1))
 
 
 def _is_directory(path: str) -> bool:

@@ -8,9 +8,12 @@ cannot drift. Field metadata (`lo`, `hi`, `choices`, `doc`) drives validation in
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+EXCHANGES: tuple[str, ...] = ("bybit",)
+"""Exchanges `exchange.name` may name; a second exchange is one more entry here (and its venue package)."""
 BYBIT_INTERVALS: tuple[str, ...] = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")
 NETWORKS: tuple[str, ...] = ("mainnet", "testnet", "demo-trading", "custom")
 STRATEGY_MODES: tuple[str, ...] = ("indicators", "density", "combined")
@@ -59,10 +62,9 @@ class TradeManagement:
     risk_per_trade_percent: float = setting(1.0, lo=0, hi=100, lo_open=True, doc="% of equity risked per trade")
     stop_loss_atr_multiple: float = setting(1.5, lo=0, lo_open=True, doc="SL distance in ATR")
     take_profit_atr_multiple: float = setting(2.0, lo=0, lo_open=True, doc="TP distance in ATR")
-    max_open_positions: int = setting(1, lo=1, hi=100, doc=(
-        "kept for compatibility, no effect: one symbol in one-way mode (positionIdx 0) holds at most one "
-        "position; a value above 1 gives a warning (in the original it only let an opposite-side entry net "
-        "against the open position)"))
+    max_open_positions: int = setting(3, lo=1, hi=100, doc=(
+        "open positions of the account (every symbol, also ones Whalebot did not open) at which no new entry is "
+        "made; one symbol holds at most one position (one-way mode), so a one-symbol config behaves as with 1"))
     enable_trailing_stop: bool = setting(True, doc="trail the stop behind the price once armed")
     trailing_stop_atr_multiple: float = setting(0.8, lo=0, lo_open=True, doc="trailing distance in ATR")
     break_even_atr_trigger: float = setting(0.5, lo=0, doc="profit in ATR that arms the trailing stop")
@@ -292,8 +294,16 @@ class Risk:
                                           doc="band around the price (%) whose depth counts for the impact check")
     when_capped: str = setting("shrink", choices=WHEN_CAPPED, doc=(
         "an entry whose risk needs more than a cap on size allows (maxOrderQty, trade_management.leverage with "
-        "the fees to open and close, max_total_exposure_percent): shrink takes the largest size the caps allow "
-        "(risking less, and the log says so), skip does not enter"))
+        "the fees to open and close, max_total_exposure_percent, max_correlated_exposure_percent): shrink takes the "
+        "largest size the caps allow (risking less, and the log says so), skip does not enter"))
+    correlation_lookback: int = setting(500, lo=20, hi=10000, doc=(
+        "candles of interval over which the correlation of two symbols' log returns is measured (500 x 15m is "
+        "about 5 days; one REST request per symbol loads it)"))
+    correlation_threshold: float = setting(0.7, lo=0, hi=1, doc=(
+        "two symbols whose return correlation is above this are one bet for positions on the same side (below "
+        "minus this: on opposite sides); 1 switches the group cap off"))
+    max_correlated_exposure_percent: float = setting(200.0, lo=0, lo_open=True, hi=100000, doc=(
+        "notional of a correlated group of positions after an entry, at most this % of equity"))
 
 
 @dataclass(frozen=True)
@@ -327,8 +337,92 @@ class Logging:
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """The exchange account the bot connects to (one connection for all symbols)."""
+
+    name: str = setting("bybit", choices=EXCHANGES, doc="the exchange (its venue package)")
+    network: str = setting("mainnet", choices=NETWORKS,
+                           doc="mainnet, testnet, demo-trading (Bybit's demo host) or custom (the three URLs)")
+    rest_url: str = setting("", doc="only with network custom")
+    public_ws_url: str = setting("", doc="only with network custom")
+    private_ws_url: str = setting("", doc="only with network custom")
+
+
+class Overrides(Mapping[str, Mapping[str, Any]]):
+    """Per-symbol settings over the top level: symbol -> the keys it sets differently, nested as in
+    `config.json` (`{"ETHUSDT": {"trade_management": {"leverage": 3}}}`).
+
+    Immutable and hashable like the rest of `Config`; kept as (dotted path, value) pairs so that
+    `Config.for_symbol` applies them with `replace_path`. The loader validates them (docs/config.md);
+    one built in code is applied as given.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, data: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        items: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+        for symbol, settings in (data or {}).items():
+            leaves: list[tuple[str, Any]] = []
+            _flatten(settings, "", leaves)
+            items.append((symbol, tuple(leaves)))
+        self._items: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = tuple(items)
+
+    @classmethod
+    def from_paths(cls, items: Mapping[str, Iterable[tuple[str, Any]]]) -> Overrides:
+        """Overrides from symbol -> (dotted path, value) pairs."""
+        return cls({symbol: _nest(tuple(leaves)) for symbol, leaves in items.items()})
+
+    def paths(self, symbol: str) -> tuple[tuple[str, Any], ...]:
+        """The (dotted path, value) pairs `symbol` overrides, in the order written."""
+        return next((leaves for s, leaves in self._items if s == symbol), ())
+
+    def __getitem__(self, symbol: str) -> Mapping[str, Any]:
+        for s, leaves in self._items:
+            if s == symbol:
+                return _nest(leaves)
+        raise KeyError(symbol)
+
+    def __iter__(self) -> Iterator[str]:
+        return (s for s, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Overrides):
+            return self._items == other._items
+        return isinstance(other, Mapping) and self == Overrides(other)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return f"Overrides({ {s: self[s] for s in self}!r})"
+
+
+def _flatten(value: Any, path: str, out: list[tuple[str, Any]]) -> None:
+    if isinstance(value, Mapping):
+        for key, sub in value.items():
+            _flatten(sub, f"{path}.{key}" if path else str(key), out)
+    elif path:
+        out.append((path, tuple(value) if isinstance(value, list) else value))
+
+
+def _nest(leaves: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in leaves:
+        *parents, key = path.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+@dataclass(frozen=True)
 class Config:
-    symbol: str = setting("BTCUSDT", doc="linear USDT perpetual")
+    symbols: tuple[str, ...] = setting(("BTCUSDT",), doc=(
+        "linear USDT perpetuals traded on the one account, each listed once"))
     interval: str = setting("15", choices=BYBIT_INTERVALS, doc="primary candle interval, a Bybit interval string")
     loop_delay: float = setting(15.0, lo=0, lo_open=True, hi=3600,
                                 doc="longest wait of the main loop between two passes (s)")
@@ -342,12 +436,8 @@ class Config:
         "after a positive score BUY holds while the score stays above -threshold x ratio (SELL mirrored)"))
     volume_confirmation_multiplier: float = setting(1.5, lo=1, lo_open=True, hi=100, doc=(
         "volume confirmation: the score is halved unless volume beats its average x this"))
-    network: str = setting("mainnet", choices=NETWORKS,
-                           doc="mainnet, testnet, demo-trading (Bybit's demo host) or custom (the three URLs)")
-    rest_url: str = setting("", doc="only with network custom")
-    public_ws_url: str = setting("", doc="only with network custom")
-    private_ws_url: str = setting("", doc="only with network custom")
     dry_run: bool = setting(True, doc="paper trading on real public data")
+    exchange: Exchange = section(Exchange)
     strategy: StrategySettings = section(StrategySettings)
     trade_management: TradeManagement = section(TradeManagement)
     mtf_analysis: MtfAnalysis = section(MtfAnalysis)
@@ -361,23 +451,103 @@ class Config:
     safety: Safety = section(Safety)
     alerts: Alerts = section(Alerts)
     logging: Logging = section(Logging)
+    overrides: Overrides = setting(Overrides(), doc=(
+        "per-symbol settings over the ones above: symbol -> an object of strategy and risk keys, nested as "
+        "above; account-wide keys cannot be overridden (see Symbols, exchange and overrides)"))
+
+    @property
+    def symbol(self) -> str:
+        """The single-symbol view: the first of `symbols` (a `for_symbol` config has just its own)."""
+        return self.symbols[0]
+
+    @property
+    def network(self) -> str:
+        return self.exchange.network
+
+    @property
+    def rest_url(self) -> str:
+        return self.exchange.rest_url
+
+    @property
+    def public_ws_url(self) -> str:
+        return self.exchange.public_ws_url
+
+    @property
+    def private_ws_url(self) -> str:
+        return self.exchange.private_ws_url
+
+    def for_symbol(self, symbol: str) -> Config:
+        """The effective config of one symbol: the top level with its overrides applied, `symbols`
+        just that symbol (so `.symbol` is it) and no overrides left. The loader has validated it."""
+        if symbol not in self.symbols:
+            raise ValueError(f"{symbol!r} is not one of the config's symbols ({', '.join(self.symbols)})")
+        cfg = dataclasses.replace(self, symbols=(symbol,), overrides=Overrides())
+        for path, value in self.overrides.paths(symbol):
+            cfg = replace_path(cfg, path, value)
+        return cfg
+
+
+ACCOUNT_WIDE: dict[str, str] = {
+    "symbols": "it is the account's list of symbols",
+    "overrides": "overrides do not nest",
+    "exchange": "one connection to one exchange account serves every symbol",
+    "interval": "one loop closes every symbol's candles together, and correlation compares the symbols' "
+                "candles at common times",
+    "loop_delay": "one loop serves every symbol",
+    "dry_run": "the account trades either on paper or for real",
+    "trade_management.account_balance": "one wallet (paper trading and backtests) serves every symbol",
+    "trade_management.max_open_positions": "it counts the open positions of every symbol",
+    "mtf_analysis.mtf_request_delay_seconds": "it paces the account's REST requests, which share one rate budget",
+    "risk.max_total_exposure_percent": "it caps the notional of every open position against the account's equity",
+    "risk.max_correlated_exposure_percent": "it caps a group of symbols, not one symbol",
+    "risk.correlation_lookback": "two symbols have one correlation, whichever of them enters",
+    "risk.correlation_threshold": "two symbols have one correlation, whichever of them enters",
+    "safety": "the safety monitor watches the account's equity: drawdown, daily loss and the emergency close act "
+              "on every symbol",
+    "alerts": "one webhook serves the account",
+    "logging": "one log serves the process",
+}
+"""Keys (dotted paths; a section covers its keys) that `overrides` may not set, and why: they are
+the account's or the loop's, not one symbol's. Everything else may differ per symbol."""
+
+
+MOVED: dict[str, str] = {
+    "symbol": "symbols",
+    "network": "exchange.network",
+    "rest_url": "exchange.rest_url",
+    "public_ws_url": "exchange.public_ws_url",
+    "private_ws_url": "exchange.private_ws_url",
+}
+"""Top-level keys that moved for multi-symbol accounts -> where they live now. `replace_path` takes
+the old spelling (code written for one symbol keeps working); a config file with them loads with a
+deprecation warning each (whale.config.legacy). `symbol` becomes a one-symbol `symbols` list."""
 
 
 def to_dict(obj: Any) -> Any:
     """JSON-ready dict of a config (tuples become lists), in field order."""
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Overrides):
+        return {symbol: obj[symbol] for symbol in obj}
     if isinstance(obj, tuple):
         return [to_dict(v) for v in obj]
     return obj
 
 
 def replace_path(cfg: Any, path: str, value: Any) -> Any:
-    """A copy of a frozen config with one dotted key changed (for tests, demo and benches)."""
+    """A copy of a frozen config with one dotted key changed (for tests, demo and benches).
+
+    A moved key (`MOVED`: "symbol", "network", ...) is accepted at its old top-level path;
+    "overrides" takes a plain nested dict."""
+    if isinstance(cfg, Config) and path in MOVED:
+        value = [value] if path == "symbol" else value
+        path = MOVED[path]
     head, _, rest = path.partition(".")
     if not rest:
         if isinstance(value, list):
             value = tuple(value)
+        if head == "overrides" and not isinstance(value, Overrides):
+            value = Overrides(value)
         return dataclasses.replace(cfg, **{head: value})
     return dataclasses.replace(cfg, **{head: replace_path(getattr(cfg, head), rest, value)})
 

@@ -1,17 +1,20 @@
 """One parameter set -> the backtest's performance figures, bit for bit, from cached stages.
 
-A trial runs exactly the kernels `run_backtest` runs, on the same prepared candles, with the same
-config objects feeding them (`enabled_scorers`, `weight_vector`, `scoring_params`, `sim_params`,
-`performance`): only the order of work differs.
+A trial runs exactly the kernels `run_portfolio` runs, on the same prepared candles, with the same
+config objects feeding them (`symbol_config`, `enabled_scorers`, `weight_vector`, `scoring_params`,
+`portfolio_params`, `account_figures`): only the order of work differs.
 
+Per symbol (one `SymbolEvaluator` each, with its own caches):
 1. Indicator rows, per indicator group and its own parameters (`Group.key`), and the MTF trend
    row, per timeframes, methods and period (`MtfConfluence.key`): computed once, cached.
 2. Unit rows (`unit_range`, each scorer at weight 1), per scorer, the groups behind its features
    and its own scoring parameters (`SCORER_INPUTS`): computed once, cached.
-3. Per trial: `combine_range` (weights and filters), `finalise_range` (threshold, hysteresis,
-   cooldown), `simulate_range` (positions) and the report's `performance` figures.
+3. Per trial: `combine_range` (weights and filters) and `finalise_range` (threshold, hysteresis,
+   cooldown), written straight into the portfolio's flat arrays.
+Then, per trial, the account: `simulate_portfolio` (the backtest's one kernel) and the report's
+`account_figures`.
 
-A trial that only changes weights, thresholds or stop multiples pays for step 3 alone.
+A trial that only changes weights, thresholds or stop multiples pays for step 3 and the account.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from whale.backtest import simulate as sim
-from whale.backtest.runner import performance, sim_params
+from whale.backtest.report import SymbolInfo, account_figures
+from whale.backtest.runner import fixed_order, portfolio_params, symbol_config
 from whale.config.loader import config_with_changes
 from whale.config.model import Config
 from whale.errors import BadInputError
@@ -60,11 +64,11 @@ class TrialError(Exception):
 class Evaluation:
     metrics: dict[str, Any]
     # Kept only when asked (the best trial's statistics): report-range arrays.
-    ts: np.ndarray | None = None
+    ts: np.ndarray | None = None  # the account's timeline (the union of the symbols' candles)
     equity: np.ndarray | None = None
-    trades: np.ndarray | None = None
-    scores: np.ndarray | None = None
-    signals: np.ndarray | None = None
+    trades: np.ndarray | None = None  # T_SYMBOL indexes Evaluator.symbols
+    scores: list[np.ndarray] | None = None  # per symbol, over its report range
+    signals: list[np.ndarray] | None = None
 
 
 def apply_params(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,35 +96,44 @@ class _Trial:
 
 
 class Evaluator:
-    """Evaluates parameter sets on one market. Long-lived: one per worker process, so its caches and
-    numba's compiled code serve every trial the worker runs.
+    """Evaluates parameter sets on one market or several (a portfolio on one account, as `backtest
+    --data F --data G` runs it). Long-lived: one per worker process, so its caches and numba's compiled
+    code serve every trial the worker runs."""
 
-    Several markets (a portfolio) are the natural extension: a list of these, one per symbol, feeding
-    the portfolio backtest once it exists (issue 12); today the commands accept one data file.
-    """
-
-    def __init__(self, base: Config, market: Market, *, cache_bytes: int = DEFAULT_BUDGET) -> None:
+    def __init__(self, base: Config, markets: Market | Sequence[Market], *, cache_bytes: int = DEFAULT_BUDGET) -> None:
+        given = [markets] if isinstance(markets, Market) else list(markets)
+        if not given:
+            raise BadInputError("no --data file given")
         self.base = base
-        self.market = market
-        n = len(market)
-        self.n = n
-        self.groups = RowCache(cache_bytes // 4)
-        self.units = UnitSlab(n, cache_bytes - cache_bytes // 4)
-        c = market.candles
-        self._candle_rows = {"open": c.open, "high": c.high, "low": c.low, "close": c.close, "volume": c.volume}
-        self._mtf_cache: dict[tuple, MtfConfluence] = {}
-        self._groups_cache: dict[tuple, dict[str, Group]] = {}
-        self._warmup_cache: dict[tuple, int] = {}
-        # Per-trial work arrays, reused.
-        self._scores = np.full(n, np.nan)
-        self._ready = np.zeros(n, dtype=np.bool_)
-        self._signals = np.zeros(n, dtype=np.int8)
-        self._cooled = np.zeros(n, dtype=np.bool_)
-        self._equity = np.zeros(n)
-        self._in_pos = np.zeros(n, dtype=np.bool_)
-        self._trade_buf = np.zeros((4096, sim.N_TRADE_FIELDS))
-        self._bd = np.zeros((sc.N_SCORERS, 1))
+        # The account's fixed order, as run_portfolio orders the symbols (the first entry is sized first).
+        self.markets = [given[i] for i in fixed_order(base, [m.symbol for m in given])]
+        self.symbols = tuple(m.symbol for m in self.markets)
+        self.parts = [SymbolEvaluator(m, cache_bytes // len(self.markets)) for m in self.markets]
+        flat = sim.Market.allocate(self.symbols, [len(m) for m in self.markets])
+        for k, m in enumerate(self.markets):
+            r = flat.part(k)
+            c = m.candles
+            flat.ts[r], flat.open[r], flat.high[r], flat.low[r], flat.close[r] = c.ts, c.open, c.high, c.low, c.close
+        self.flat = flat
         warm_up_jit(base)
+
+    @property
+    def name(self) -> str:
+        """The data files, as given."""
+        return ", ".join(m.name for m in self.markets)
+
+    @property
+    def symbol(self) -> str:
+        """The symbols, joined with "," as report.json's `symbol`."""
+        return ",".join(self.symbols)
+
+    @property
+    def interval(self) -> str:
+        return self.markets[0].candles.interval
+
+    @property
+    def candles(self) -> int:
+        return sum(len(m) for m in self.markets)
 
     # ---- configs ----------------------------------------------------------------------------------
     def config_for(self, params: Mapping[str, Any]) -> Config:
@@ -136,53 +149,66 @@ class Evaluator:
         return self.evaluate(self.config_for(params), keep)
 
     def evaluate(self, cfg: Config, keep: bool = False) -> Evaluation:
+        flat = self.flat
+        configs = [symbol_config(cfg, s) for s in self.symbols]
+        infos = []
+        for k, (part, scfg) in enumerate(zip(self.parts, configs, strict=True)):
+            r = flat.part(k)
+            first_ready = part.decide(scfg, flat.scores[r], flat.ready[r], flat.signals[r], flat.atr[r])
+            infos.append(part.info(max(part.market.trade_from, first_ready)))
+        P, AP = portfolio_params(cfg, configs, infos)
+        run = sim.simulate_portfolio(flat, P, AP)
+        report_from = [i.report_from for i in infos]
+        metrics, u_from = account_figures(cfg, flat, run, report_from)
+        if not keep:
+            return Evaluation(metrics)
+        parts = [flat.part(k) for k in range(len(infos))]
+        return Evaluation(metrics, run.ts[u_from:], run.equity[u_from:], run.trades,
+                          [flat.scores[p.start + f:p.stop].copy() for p, f in zip(parts, report_from, strict=True)],
+                          [flat.signals[p.start + f:p.stop].copy() for p, f in zip(parts, report_from, strict=True)])
+
+
+class SymbolEvaluator:
+    """One symbol's decisions for a trial (scores, readiness, signals, ATR) from its cached stages."""
+
+    def __init__(self, market: Market, cache_bytes: int) -> None:
+        self.market = market
+        n = len(market)
+        self.n = n
+        self.groups = RowCache(cache_bytes // 4)
+        self.units = UnitSlab(n, cache_bytes - cache_bytes // 4)
+        c = market.candles
+        self._candle_rows = {"open": c.open, "high": c.high, "low": c.low, "close": c.close, "volume": c.volume}
+        self._mtf_cache: dict[tuple, MtfConfluence] = {}
+        self._groups_cache: dict[tuple, dict[str, Group]] = {}
+        self._warmup_cache: dict[tuple, int] = {}
+        self._cooled = np.zeros(n, dtype=np.bool_)
+        self._bd = np.zeros((sc.N_SCORERS, 1))
+
+    def info(self, report_from: int) -> SymbolInfo:
         m = self.market
+        return SymbolInfo(m.symbol, m.name, m.instrument, m.candles.interval, self.n, m.trade_from, report_from,
+                          len(m.data.gaps), m.data.missing_candles, ())
+
+    def decide(self, cfg: Config, scores: np.ndarray, ready: np.ndarray, signals: np.ndarray,
+               atr: np.ndarray) -> int:
+        """Write the symbol's decisions under `cfg` (its effective config) into the given rows, as the
+        Analyzer writes them in the backtest; returns the first ready candle."""
         n = self.n
         t = self._trial(cfg)
         self.units.new_trial()
         uidx = np.full(sc.N_SCORERS, -1, dtype=np.int64)
         for s in np.flatnonzero(t.enabled):
             uidx[s] = self._unit_slot(t, int(s))
-        scores, ready, signals, cooled = self._scores, self._ready, self._signals, self._cooled
         combine_range(self.units.rows, uidx, t.enabled, weight_vector(cfg), 0, n, scores, ready, 0, self._bd, False)
-        finalise_range(scores, ready, m.close_s, cfg.signal_score_threshold, cfg.hysteresis_ratio,
-                       float(cfg.cooldown_sec), new_state(), 0, n, signals, cooled)
+        finalise_range(scores, ready, self.market.close_s, cfg.signal_score_threshold, cfg.hysteresis_ratio,
+                       float(cfg.cooldown_sec), new_state(), 0, n, signals, self._cooled)
         first_ready = int(np.argmax(ready)) if ready.any() else n
         if first_ready >= n:
-            raise TrialError("the strategy never finished warming up on this data")
+            raise TrialError(f"{self.market.symbol}: the strategy never finished warming up on this data")
         self._check_warmup(t, first_ready)
-        trades = self._simulate(cfg, t, scores, ready, signals)
-        report_from = max(m.trade_from, first_ready)
-        ts = m.candles.ts[report_from:]
-        equity = self._equity[report_from:]
-        metrics = {"bars": int(len(ts)), "warmup_bars": int(report_from),
-                   **performance(cfg, ts, m.candles.interval, trades, equity, self._in_pos[report_from:])}
-        if not keep:
-            return Evaluation(metrics)
-        return Evaluation(metrics, ts.copy(), equity.copy(), trades, scores[report_from:].copy(),
-                          signals[report_from:].copy())
-
-    def _simulate(self, cfg: Config, t: _Trial, scores: np.ndarray, ready: np.ndarray,
-                  signals: np.ndarray) -> np.ndarray:
-        m = self.market
-        c = m.candles
-        n = self.n
-        P = sim_params(cfg, m.instrument, c.interval, m.trade_from)
-        state = sim.new_state(cfg.trade_management.account_balance)
-        atr = self._group_rows(t.groups["atr"])["atr"]
-        buf = self._trade_buf
-        parts = []
-        k, n_trades = 0, 0
-        while k < n:
-            k, n_trades = sim.simulate_range(c.open, c.high, c.low, c.close, c.ts, atr, signals, scores, ready, k, n,
-                                             0, P, state, buf, n_trades, self._equity, self._in_pos)
-            if k < n:
-                parts.append(buf[:n_trades].copy())
-                n_trades = 0
-        n_trades = sim.close_at_end(P, state, buf, n_trades, n - 1, int(c.ts[-1]), float(c.close[-1]))
-        parts.append(buf[:n_trades].copy())
-        self._equity[-1] = state[sim.S_BALANCE]
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        atr[:] = self._group_rows(t.groups["atr"])["atr"]
+        return first_ready
 
     # ---- per-trial structure ----------------------------------------------------------------------
     def _trial(self, cfg: Config) -> _Trial:
@@ -218,7 +244,8 @@ class Evaluator:
         if need is None:
             need = self._warmup_cache[key] = Analyzer(t.cfg, self.market.candles.interval, capacity=1).warmup_candles
         if self.n < need + 1:
-            raise TrialError(f"{self.n} candles are fewer than the {need} this trial needs for warm-up, plus one")
+            raise TrialError(f"{self.market.symbol}: {self.n} candles are fewer than the {need} this trial needs "
+                             f"for warm-up, plus one")
 
     # ---- cached stages ----------------------------------------------------------------------------
     def _feature_key(self, t: _Trial, f: int) -> Hashable:

@@ -4,13 +4,14 @@ instrument. Higher-timeframe candles are resampled from the same source candles,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from whale.backtest.outputs import iso
-from whale.backtest.runner import prepare_candles
+from whale.backtest.runner import prepare_candles, symbol_config, symbols_of
 from whale.candle_file import CandleFile, guess_symbol, load_candle_file
 from whale.config.model import Config
 from whale.errors import BadInputError
@@ -52,11 +53,24 @@ class Market:
 
 def load_market(cfg: Config, path: str | Path, date_from: int | None = None, date_to: int | None = None,
                 symbol: str | None = None) -> Market:
-    """The same checks and cuts as `run_backtest`; raises BadInputError (exit 2) as it does."""
-    if cfg.strategy.mode == "density":
-        raise BadInputError("strategy.mode is 'density': density trading needs a live order book, which candle "
-                            "files do not have; optimise with strategy.mode 'indicators' or 'combined'")
-    return market_from_file(cfg, load_candle_file(path), str(path), date_from, date_to, symbol)
+    """One file: the same checks and cuts as `run_backtest`; raises BadInputError (exit 2) as it does."""
+    return load_markets(cfg, [path], date_from, date_to, symbol)[0]
+
+
+def load_markets(cfg: Config, paths: Sequence[str | Path], date_from: int | None = None, date_to: int | None = None,
+                 symbol: str | None = None) -> list[Market]:
+    """Several files, one symbol each (a portfolio on one account), named and checked as
+    `backtest --data F --data G` names and checks them (`symbols_of`, each symbol's effective config)."""
+    if not paths:
+        raise BadInputError("--data FILE is required: the candle file to optimise on")
+    symbols = symbols_of(cfg, paths, symbol)
+    for s in symbols:
+        if symbol_config(cfg, s).strategy.mode == "density":
+            raise BadInputError(f"strategy.mode is 'density' (for {s}): density trading needs a live order book, "
+                                "which candle files do not have; optimise with strategy.mode 'indicators' or "
+                                "'combined'")
+    return [market_from_file(cfg, load_candle_file(p), str(p), date_from, date_to, s)
+            for p, s in zip(paths, symbols, strict=True)]
 
 
 def market_from_file(cfg: Config, data: CandleFile, name: str, date_from: int | None, date_to: int | None,

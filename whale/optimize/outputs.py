@@ -71,12 +71,12 @@ def write_optimize_report(out: Path, base: Config, evaluator: Evaluator, s: Stud
     counts = {state: sum(1 for t in trials if t.state.name == state) for state in ("COMPLETE", "FAIL")}
     summary: dict[str, Any] = {
         "command": command_line,
-        "data": evaluator.market.name,
+        "data": [m.name for m in evaluator.markets],
         "from": _arg(command_line, "--from"),
         "to": _arg(command_line, "--to"),
-        "symbol": evaluator.market.symbol,
-        "interval": evaluator.market.candles.interval,
-        "candles": len(evaluator.market),
+        "symbol": evaluator.symbol,
+        "interval": evaluator.interval,
+        "candles": evaluator.candles,
         "study": s.study_name,
         "storage": result.written_to,
         "sampler": s.sampler,
@@ -154,7 +154,7 @@ def summary_lines(sm: dict[str, Any], out: Path) -> list[tuple[str, str]]:
     if best is not None:
         cut = "".join(f" --{k} {sm[k]}" for k in ("from", "to") if sm.get(k))
         lines.append(("NEON_BLUE", f"reproduce      python whalebot.py backtest --config {out}/best-config.json "
-                                   f"--data {sm['data']}{cut}"))
+                                   f"{' '.join(f'--data {d}' for d in sm['data'])}{cut}"))
     return lines
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,19 @@ class Space:
     @property
     def keys(self) -> list[str]:
         return [p.key for p in self.params]
+
+    def draw(self, rng: random.Random) -> dict[str, Any]:
+        """A parameter set drawn uniformly, without Optuna: the random trials of the parity tests and
+        the benchmarks' parameter sets."""
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if p.kind == "choice":
+                out[p.key] = rng.choice(p.choices)
+            elif p.kind == "int":
+                out[p.key] = rng.randint(int(p.low), int(p.high))
+            else:
+                out[p.key] = rng.uniform(p.low, p.high)
+        return out
 
 
 def load_space(path: str | Path | None, base: Config) -> Space:

@@ -78,7 +78,7 @@ def warm_evaluator(base: Config, evaluator: Evaluator, space: Space | None = Non
     try:
         evaluator.evaluate(base)
     except TrialError as exc:
-        raise BadInputError(f"{evaluator.market.name}: the --config itself cannot run on this data: {exc}") from exc
+        raise BadInputError(f"{evaluator.name}: the --config itself cannot run on this data: {exc}") from exc
     for p in space.params if space is not None else ():
         values = list(p.choices) if p.kind == "choice" else \
             list(range(int(p.low), int(p.high) + 1, int(p.step or 1))) if p.kind == "int" else []

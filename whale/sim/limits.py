@@ -12,7 +12,8 @@ from whale.sim.faults import Faults
 BYBIT_LIMITS = {
     "order/create": 10, "order/amend": 10, "order/cancel": 10, "order/cancel-all": 10, "order/realtime": 50,
     "position/list": 50, "position/trading-stop": 10, "position/set-leverage": 10, "position/switch-mode": 10,
-    "account/wallet-balance": 50, "execution/list": 50, "position/closed-pnl": 50,
+    "account/wallet-balance": 50, "execution/list": 50, "position/closed-pnl": 50, "order/history": 50,
+    "account/info": 50, "account/fee-rate": 5, "asset/coin/query-info": 5, "user/query-api": 10,
 }
 
 

@@ -4,12 +4,14 @@ as JSON numbers or booleans; see tests/fixtures/bybit)."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from whale.sim.records import ClosedPnl, Fill, Order, Position
 
 if TYPE_CHECKING:
+    from whale.sim.account import Account
     from whale.sim.matching import Exchange
 
 
@@ -149,7 +151,8 @@ def closed_pnl(c: ClosedPnl, ex: Exchange) -> dict:
 
 # ---------------------------------------------------------------- wallet
 
-def wallet_account(ex: Exchange) -> dict:
+def wallet_account(ex: Account) -> dict:
+    """The account's wallet: one USDT coin whose equity and margin cover every symbol."""
     m = ex.metrics()
     equity = m["equity"]
     im = m["pos_im"] + m["order_im"]
@@ -183,3 +186,41 @@ def plain(d: Decimal) -> str:
 def _rate(r: float) -> str:
     text = f"{r:.8f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+# ---------------------------------------------------------------- account and key
+
+SIM_UID = 10_000_001  # the simulated account's user id
+
+
+def _iso(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_info(since_ms: int) -> dict:
+    """/v5/account/info of a unified trading account 2.0 (pro) in cross margin."""
+    return {"unifiedMarginStatus": 6, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
+            "spotHedgingStatus": "OFF", "updatedTime": str(since_ms), "dcpStatus": "OFF", "timeWindow": 0,
+            "smpGroup": 0}
+
+
+def api_key_info(api_key: str, since_ms: int) -> dict:
+    """/v5/user/query-api: a read-write master key of a unified account, allowed to trade derivatives
+    (what the simulator implements) and bound to the loopback address it serves on (so it does not
+    expire: deadlineDay -2 and the epoch, as Bybit shows such a key)."""
+    none: list[str] = []
+    permissions = {"ContractTrade": ["Order", "Position"], "Spot": none, "Wallet": none, "Options": none,
+                   "Derivatives": ["DerivativesTrade"], "Exchange": none, "Earn": none, "FiatP2P": none,
+                   "FiatBitPay": none, "FiatConvertBroker": none, "BitCard": none, "ByXPost": none,
+                   "Affiliate": none, "BlockTrade": none, "NFT": none, "CopyTrading": none}
+    return {"id": "1", "note": "whalebot simulator", "apiKey": api_key, "readOnly": 0, "secret": "",
+            "permissions": {k: list(v) for k, v in permissions.items()}, "ips": ["127.0.0.1"], "type": 1,
+            "deadlineDay": -2, "expiredAt": "1970-01-01T00:00:00Z", "createdAt": _iso(since_ms), "uta": 1,
+            "userID": SIM_UID, "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
+            "rsaPublicKey": "", "isMaster": True, "parentUid": "0", "kycLevel": "LEVEL_DEFAULT", "kycRegion": "",
+            "unified": 0}
+
+
+def coin_info(coin: str) -> dict:
+    """/v5/asset/coin/query-info row: the simulator has no deposits or withdrawals, so no chains."""
+    return {"name": coin, "coin": coin, "remainAmount": "0", "chains": []}

@@ -4,7 +4,9 @@ messages out to subscribers, applying the WebSocket faults on the way.
 Acks and pongs use Bybit's exact shapes (public linear and private differ). Subscribe acks are
 sent after ACK_DELAY (pybit records a subscription only after sending it; an instant ack on
 loopback can arrive first and kill its socket). A frame is built once per message and written to
-every subscriber.
+every subscriber. One request may carry any number of topics, of any symbols (as Bybit's linear
+public stream allows); the subscribed args of one public connection total at most 21,000
+characters, Bybit's limit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Protocol
 
 from whale.sim import wsproto
 from whale.sim.auth import Credentials
+from whale.sim.bad_data import bad_private_data, bad_private_item
 from whale.sim.clock import WallClock
 from whale.sim.faults import Faults
 
@@ -29,6 +32,7 @@ log = logging.getLogger("whalebot.sim")
 ACK_DELAY = 0.025
 HIGH_WATER = 512 * 1024
 SLOW_CONSUMER_SECONDS = 10.0
+MAX_ARGS_CHARS = 21_000  # Bybit: the args of a public connection's subscriptions total at most this
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
 CATEGORISED = ("order.linear", "execution.linear", "position.linear")
 MALFORMED = wsproto.text_frame('{"topic":"malformed","type":"snapshot","data":[{"oops"')
@@ -49,7 +53,8 @@ class TopicSource(Protocol):
 class Conn:
     """One WebSocket connection and the faults that apply to it."""
 
-    def __init__(self, kind: str, writer: asyncio.StreamWriter, faults: Faults) -> None:
+    def __init__(self, kind: str, writer: asyncio.StreamWriter, faults: Faults,
+                 data_counts: dict[str, int] | None = None) -> None:
         self.kind = kind
         self.writer = writer
         self.transport = writer.transport
@@ -61,7 +66,18 @@ class Conn:
         self.stall_until = 0.0
         self.closed = False
         self.batch: list[bytes] | None = None  # frames held back while the hub batches a flush
+        self.data_counts = data_counts if data_counts is not None else {}  # the hub's, by connection kind
+        self.data_frames = 0  # data frames written to this connection (a lockstep client counts what it read)
         self.transport.set_write_buffer_limits(high=HIGH_WATER)
+
+    def count_data(self) -> None:
+        self.data_frames += 1
+        self.data_counts[self.kind] = self.data_counts.get(self.kind, 0) + 1
+
+    def retire(self) -> None:
+        """The connection is gone: what it was sent no longer counts (a new one starts from 0)."""
+        self.data_counts[self.kind] = self.data_counts.get(self.kind, 0) - self.data_frames
+        self.data_frames = 0
 
     def _write(self, frame: bytes) -> None:
         if self.batch is not None:
@@ -107,6 +123,7 @@ class Conn:
             self._write(MALFORMED)
         else:
             self._write(frame)
+        self.count_data()
         if hit and spec.drop_ws_every and self.sent >= spec.drop_ws_every:
             log.info("sim: fault: dropping %s connection %s after %d messages", self.kind, self.conn_id, self.sent)
             self.drop(spec.drop_ws_mode)
@@ -116,6 +133,7 @@ class Conn:
             return
         self.flush_batch()  # what was sent before the cut still goes out
         self.closed = True
+        self.retire()
         if mode == "close":
             self.transport.write(wsproto.close_frame(1000, "simulator fault"))
             self.transport.close()
@@ -133,9 +151,12 @@ class Hub:
         self.topics: dict[str, set[Conn]] = {}
         self.source: TopicSource | None = None
         self.creation_time: Callable[[], int] = wall.now_ms
+        self.data_counts: dict[str, int] = {"public": 0, "private": 0}  # data frames on the open connections
         self._msg_no = 0
+        self.frames_sent = 0  # public data messages written, one per subscriber (benchmarks read it)
         faults.actions["drop"] = self.drop
         faults.actions["malformed"] = self.malformed
+        faults.actions["bad_private"] = self.bad_private
 
     # ------------------------------------------------------------------ publishing
 
@@ -160,26 +181,46 @@ class Hub:
         if not subs:
             return
         frame = wsproto.text_frame(text)
+        self.frames_sent += len(subs)
         for conn in list(subs):
             conn.send_data(frame)
 
     def publish_private(self, events: list[tuple[str, dict]]) -> None:
         if not events:
             return
-        grouped: dict[str, list[dict]] = {}
+        grouped: dict[str, list] = {}
         for topic, data in events:
             grouped.setdefault(topic, []).append(data)
         for topic, items in grouped.items():
-            for name in (topic, f"{topic}.linear"):
-                subs = self.topics.get(name)
-                if not subs:
-                    continue
-                self._msg_no += 1
-                text = dumps({"id": f"{self._msg_no}{self.symbol}{self.creation_time()}", "topic": name,
-                              "creationTime": self.creation_time(), "data": items})
-                frame = wsproto.text_frame(text)
-                for conn in list(subs):
-                    conn.send_data(frame)
+            if self.faults.private_fault():  # valid JSON, wrong shape: before and inside the real message
+                self._publish_private_data(topic, bad_private_data(topic, self.faults.next_bad_private_kind(),
+                                                                   self.symbol))
+                items = [None, bad_private_item(topic, self.symbol), *items]
+                log.info("sim: fault: bad items in a private %s message", topic)
+            self._publish_private_data(topic, items)
+
+    def _publish_private_data(self, topic: str, data) -> int:
+        """One private message with `data` as given; returns the topic names it went out on."""
+        sent = 0
+        for name in (topic, f"{topic}.linear"):
+            subs = self.topics.get(name)
+            if not subs:
+                continue
+            sent += 1
+            self._msg_no += 1
+            text = dumps({"id": f"{self._msg_no}{self.symbol}{self.creation_time()}", "topic": name,
+                          "creationTime": self.creation_time(), "data": data})
+            frame = wsproto.text_frame(text)
+            for conn in list(subs):
+                conn.send_data(frame)
+        return sent
+
+    def bad_private(self, kind: str) -> int:
+        """A wrong-shape message of `kind` on every private topic now; returns the messages sent."""
+        sent = sum(self._publish_private_data(topic, bad_private_data(topic, kind, self.symbol))
+                   for topic in PRIVATE_TOPICS)
+        log.info("sim: fault: %d wrong-shape private message(s) (%s)", sent, kind)
+        return sent
 
     async def backpressure(self) -> None:
         """Wait while a subscriber's buffer is over the high-water mark; cut a consumer that stays slow."""
@@ -208,6 +249,7 @@ class Hub:
         conns = self._matching(stream)
         for c in conns:
             c.transport.write(MALFORMED)
+            c.count_data()
         return len(conns)
 
     def close_all(self) -> None:
@@ -217,7 +259,7 @@ class Hub:
     # ------------------------------------------------------------------ sessions
 
     async def serve(self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Conn(kind, writer, self.faults)
+        conn = Conn(kind, writer, self.faults, self.data_counts)
         self.conns.add(conn)
         log.debug("sim: %s WebSocket %s opened", kind, conn.conn_id)
         messages = wsproto.MessageReader(reader)
@@ -225,7 +267,11 @@ class Hub:
             while not conn.closed:
                 opcode, payload = await messages.next()
                 if opcode == wsproto.OP_TEXT:
-                    await self._on_text(conn, payload)
+                    try:
+                        await self._on_text(conn, payload)
+                    except Exception:  # noqa: BLE001 - one bad request is answered, never drops the connection
+                        log.exception("sim: %s WebSocket request failed", kind)
+                        self._reply(conn, "", {}, False, "error:the simulator could not handle this request")
                 elif opcode == wsproto.OP_PING:
                     if not conn._stalled()[1]:
                         conn.transport.write(wsproto.frame(wsproto.OP_PONG, payload))
@@ -246,7 +292,13 @@ class Hub:
             writer.close()
             log.debug("sim: %s WebSocket %s closed", kind, conn.conn_id)
 
+    def data_sent(self) -> dict[str, int]:
+        """Data frames written to the open connections, by kind ("public", "private"): a lockstep
+        client that has read as many has everything the simulator sent (any thread may ask)."""
+        return dict(self.data_counts)
+
     def _forget(self, conn: Conn) -> None:
+        conn.retire()  # idempotent: a dropped connection retired already
         self.conns.discard(conn)
         for topic in list(conn.topics):
             self._unsubscribe(conn, topic)
@@ -326,6 +378,14 @@ class Hub:
         if conn.kind == "private" and any(a in CATEGORISED for a in args) and any(a in PRIVATE_TOPICS for a in args):
             self._reply(conn, op, msg, False, "error:all-in-one and categorised topics cannot be mixed")
             return
+        if conn.kind == "public" and op == "subscribe":
+            used = sum(len(t) for t in conn.topics)
+            asked = sum(len(a) for a in args if isinstance(a, str) and a not in conn.topics)
+            if used + asked > MAX_ARGS_CHARS:
+                self._reply(conn, op, msg, False, f"error:the args of one connection may total at most "
+                                                  f"{MAX_ARGS_CHARS} characters ({used} subscribed, {asked} asked); "
+                                                  f"open another connection")
+                return
         bad = [a for a in args if not self._valid(conn, a)]
         good = [a for a in args if a not in bad]
         problems = [f"error:handler not found,topic:{a}" for a in bad]

@@ -85,7 +85,9 @@ class FeatureBuffer:
             self.X, self.ts, self.capacity = grown, ts, new_cap
 
     def append(self, ts: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[int, int]:
-        """Copy new candles in and compute every group on them; returns their [start, end)."""
+        """Copy new candles in and compute every group on them; returns their [start, end).
+        ValueError, with nothing appended, for a candle that cannot be true (see check_candles)."""
+        check_candles(ts, columns)
         m = int(len(ts))
         self._make_room(m)
         start, end = self.n, self.n + m
@@ -97,3 +99,24 @@ class FeatureBuffer:
         self.n = end
         self.total += m
         return start, end
+
+
+PRICE_ROWS = ("open", "high", "low", "close")
+
+
+def check_candles(ts: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    """The last guard before the buffer: one NaN price would make every indicator that looks back
+    over it NaN, and the strategy would warm up forever. Prices must be finite and above 0, the
+    volume finite and not negative; the edges (stream, REST, candle files) refuse such candles
+    first, so this only fires when a new path forgets to."""
+    for name in (*PRICE_ROWS, "volume"):
+        values = columns.get(name)
+        if values is None:
+            continue
+        values = np.asarray(values, dtype=np.float64)
+        bad = ~np.isfinite(values) | ((values <= 0.0) if name in PRICE_ROWS else (values < 0.0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            stamp = int(np.asarray(ts)[i]) if i < len(ts) else i
+            raise ValueError(f"candle {stamp}: {name} {float(values[i])!r} cannot enter the feature buffer "
+                             f"(prices must be finite and above 0, the volume finite and not negative)")
