@@ -31,17 +31,25 @@ def running(journal) -> int:
     return sum(1 for line in lines(journal) if '"op_code":4' in line and '"state":0' in line)
 
 
-def test_resume_after_kill_9(tmp_path):
+def start_study(tmp_path, seed: int):
+    """A 5,000-trial study in the background: (its options, the process, its journal)."""
     write_config(tmp_path)
-    args = ["optimize", "--data", str(BTC_5M), "--jobs", "2", "--seed", "5", "--min-trades", "5", "--report", "out",
-            "--no-progress"]
-    proc = start(*args, "--trials", "5000", cwd=tmp_path)
-    journal = tmp_path / "out" / "study.journal"
+    args = ["optimize", "--data", str(BTC_5M), "--jobs", "2", "--seed", str(seed), "--min-trades", "5", "--report",
+            "out", "--no-progress"]
+    return args, start(*args, "--trials", "5000", cwd=tmp_path), tmp_path / "out" / "study.journal"
+
+
+def wait_for(proc, ready, seconds: float = 180) -> None:
+    """Until ready() holds, the process ends or the time is up."""
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+
+
+def test_resume_after_kill_9(tmp_path):
+    args, proc, journal = start_study(tmp_path, 5)
     try:
-        deadline = time.monotonic() + 180
-        while (checkpointed(journal) < 150 or not running(journal)) and time.monotonic() < deadline \
-                and proc.poll() is None:
-            time.sleep(0.05)
+        wait_for(proc, lambda: checkpointed(journal) >= 150 and running(journal))
         assert proc.poll() is None, proc.communicate()[1]
         assert checkpointed(journal) >= 150 and running(journal), "no checkpoint with RUNNING trials within 180 s"
     finally:
@@ -67,15 +75,9 @@ def test_resume_after_kill_9(tmp_path):
 
 
 def test_sigterm_stops_with_a_report_and_resume_goes_on(tmp_path):
-    write_config(tmp_path)
-    args = ["optimize", "--data", str(BTC_5M), "--jobs", "2", "--seed", "6", "--min-trades", "5", "--report", "out",
-            "--no-progress"]
-    proc = start(*args, "--trials", "5000", cwd=tmp_path)
-    journal = tmp_path / "out" / "study.journal"
+    args, proc, journal = start_study(tmp_path, 6)
     try:
-        deadline = time.monotonic() + 180
-        while checkpointed(journal) < 100 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        wait_for(proc, lambda: checkpointed(journal) >= 100)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:

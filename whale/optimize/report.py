@@ -125,14 +125,7 @@ def plot_history(path: Path, trials: Sequence[FrozenTrial], objective: Objective
         run = np.maximum.accumulate(best) if objective.maximize else np.minimum.accumulate(best)
         good = np.isfinite(run)
         ax.plot(xs[good], run[good], color="#d62728", linewidth=1.5, label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel(objective.label)
-    ax.set_title("Optimisation history")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, "trial", objective.label, "Optimisation history")
 
 
 def parameter_importance(trials: Sequence[FrozenTrial], objective_index: int, maximize: bool) -> dict[str, float]:
@@ -174,9 +167,14 @@ def plot_pareto(path: Path, trials: Sequence[FrozenTrial], front: Sequence[Froze
     ax.scatter(a[:, 0], a[:, 1], s=6, alpha=0.3, color="#999999", label="trials")
     f = np.array(sorted([t.values[:2] for t in front]), dtype=float) if front else np.zeros((0, 2))
     ax.plot(f[:, 0], f[:, 1], "o-", color="#d62728", markersize=4, label="Pareto front")
-    ax.set_xlabel(objectives[0].label)
-    ax.set_ylabel(objectives[1].label)
-    ax.set_title("Pareto front")
+    _finish(plt, fig, ax, path, objectives[0].label, objectives[1].label, "Pareto front")
+
+
+def _finish(plt, fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, grid and legend of a one-panel plot, then the PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
