@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.optimize.cli import whalebot, write_config
-from tests.optimize.helpers import BTC_5M
+from tests.optimize.helpers import BTC_5M, ETH_5M
 from tests.optimize.test_parity import FIGURES
 
 pytestmark = pytest.mark.net
@@ -111,3 +111,27 @@ def test_the_readme_walkforward_example_runs_on_shipped_data(tmp_path):
     summary = json.loads((tmp_path / "wf" / "walkforward.json").read_text())
     assert "efficiency" in summary and summary["oos_trade_order_monte_carlo"]["shuffles"] == 1000
     assert "walk-forward efficiency" in r.stdout
+
+
+def test_two_data_files_optimise_one_account_and_the_best_reproduces_with_backtest(tmp_path):
+    """Several --data files are one portfolio: the default report directory carries both symbols, and
+    `backtest` with best-config.json and the same two files gives the best trial's figures."""
+    write_config(tmp_path)
+    r = whalebot("optimize", "--data", str(ETH_5M), "--data", str(BTC_5M), "--trials", "60", "--jobs", "2", "--seed",
+                 "4", "--min-trades", "5", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    [out] = (tmp_path / "reports").glob("optimize-*")
+    assert out.name.startswith("optimize-BTCUSDT-ETHUSDT-")
+    summary = json.loads((out / "summary.json").read_text())
+    # In the account's order (the config's symbols first), whatever the order of the options.
+    assert summary["symbol"] == "BTCUSDT,ETHUSDT" and summary["data"] == [str(BTC_5M), str(ETH_5M)]
+    assert f"--data {BTC_5M} --data {ETH_5M}" in r.stdout
+    r = whalebot("backtest", "--config", str(out / "best-config.json"), "--data", str(ETH_5M), "--data", str(BTC_5M),
+                 "--report", "bt", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "bt" / "report.json").read_text())
+    assert report["symbol"] == "BTCUSDT,ETHUSDT"
+    best = summary["best"]["metrics"]
+    assert best["trades"] >= 5
+    for k in FIGURES:
+        assert report[k] == best[k], k
