@@ -350,7 +350,7 @@ class FileReader:
                     h = self.header
                     symbol = h.symbol
                     state = dec.new_state(h.start_ms, h.price_unit.k, h.price_unit.d, h.size_unit.k, h.size_unit.d,
-                                          max(self.tkey, h.start_ms))
+                                          max(self.tkey, h.start_ms), h.trade_ids)
                     data = data[nl + 1:]
                     self.lines = 1
                 if data:
