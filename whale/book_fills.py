@@ -29,7 +29,7 @@ order; the simulator per order and per triggered stop).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -86,7 +86,7 @@ class BookUpdate(NamedTuple):
     asks: Sequence[tuple[float, float]]
 
 
-def side_at(current: Mapping[float, float], buying: bool, pending: Iterable[BookUpdate],
+def side_at(current: Mapping[Any, float], buying: bool, pending: Iterable[BookUpdate],
             until_ms: int) -> tuple[np.ndarray, np.ndarray]:
     """The side a taker order takes (asks for a buy, bids for a sell) as it stands at `until_ms`:
     `current` (that side after every update played so far, price -> size) changed by the `pending`
