@@ -315,3 +315,29 @@ def test_the_command_serves_a_recording(known, tmp_path):
     bad = subprocess.run([sys.executable, str(REPO_ROOT / "whalebot.py"), "sim", "--book", str(tmp_path / "none"),
                           "--port", "0"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert bad.returncode == 2 and "no such directory" in bad.stderr and bad.stdout == ""
+
+
+def test_a_tardis_import_is_served_with_tickers_from_its_trades_and_book(make_sim, make_http, tmp_path):
+    """No u, seq, cts or tickers in it, and a book three levels deep."""
+    from whale.recording.tardis import import_tardis
+
+    fixtures = REPO_ROOT / "tests" / "fixtures" / "tardis"
+    import_tardis(fixtures / "bybit_incremental_book_L2_2024-06-01_BTCUSDT.csv",
+                  fixtures / "bybit_trades_2024-06-01_BTCUSDT.csv.gz", tmp_path)
+    sim = make_sim(data=None, book=tmp_path)
+    http = make_http(sim)
+    with WsClient(sim.public_ws_url) as ws:
+        ws.send({"op": "subscribe", "args": [f"tickers.{BTC}", f"orderbook.1.{BTC}", f"orderbook.50.{BTC}"]})
+        ack = ws.recv()
+        assert not ack["success"] and "orderbook.50" in ack["ret_msg"]  # deeper than the recording
+        assert sim.step(1)
+        msgs = ws.drain()
+    books = [m["data"] for m in msgs if m["topic"].startswith("orderbook.1.")]
+    assert [m["u"] for m in books] == list(range(1, len(books) + 1))
+    assert (books[-1]["b"], books[-1]["a"]) == ([["67500.40", "1.600"]], [["67500.60", "0.800"]])
+    ticker = result(http.get_tickers(category="linear", symbol=BTC))["list"][0]
+    assert (ticker["lastPrice"], ticker["bid1Price"], ticker["ask1Price"]) == ("67500.40", "67500.40", "67500.60")
+    result(http.place_order(category="linear", symbol=BTC, side="Buy", orderType="Market", qty="0.5",
+                            orderLinkId="t1"))
+    ex = result(http.get_executions(category="linear", symbol=BTC, orderLinkId="t1"))["list"]
+    assert [e["execPrice"] for e in ex] == ["67500.60"]

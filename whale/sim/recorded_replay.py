@@ -20,6 +20,7 @@ clock is the running maximum of its exchange stamps, as the reader merges them):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -264,6 +265,8 @@ class BookReplay(Replay):
                     played += 1
             self.events_played += played
             await hub.backpressure()
+            if not self.speed:
+                await asyncio.sleep(0)  # let requests in between chunks
         if self.speed:
             await self._pace(end - 1)
         self.clock.set(end - 1)
