@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from whale.alerts import AlertSystem
+from whale.bot.cadence import Cadence
 from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.bot.signals_file import SignalsFile
 from whale.broker.base import AuthError, BrokerError, TemporaryError
@@ -43,9 +44,19 @@ from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_wi
 from whale.bybit.ws import BybitWebSocketManager
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
-from whale.display import DisplaySnapshot, log_display
+from whale.display import (
+    AccountLine,
+    DisplaySnapshot,
+    SymbolRow,
+    log_display,
+    render_compact,
+    render_heartbeat,
+    signal_text,
+    symbol_row,
+)
 from whale.errors import WhaleError
 from whale.journal import PerformanceTracker, journal_filename
+from whale.logs import FILE_ONLY
 from whale.market.candles import Candles
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 from whale.positions import PositionManager
@@ -59,13 +70,14 @@ from whale.strategy.density_strategy import DensityEntry, DensityStrategy
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.scorers import S_BOOK, S_DENSITY
 from whale.strategy.stops import R_EMERGENCY, R_OPPOSITE, STOP_BREAKEVEN
-from whale.warmup import compile_live_kernels
+from whale.warmup import prepare_kernels
 
 PRIMARY_HTF_WAIT_S = 3.0  # how long a primary close waits for the higher-timeframe candle closing with it
 REST_CHECK_S = 30.0  # REST reconciliation of the position, besides the private stream
 RATE_LIMIT_WAIT_S = 2.0  # the longest the main thread waits for a rate limit; beyond, the call is rescheduled
 SHUTDOWN_WS_S = 2.0  # the WebSocket threads' time to end at shutdown
 SHUTDOWN_ALERTS_S = 1.0  # the alert worker's time to post what is queued at shutdown
+HEARTBEAT_S = 60.0  # the longest the console stays silent: a heartbeat line when no candle line came
 
 
 class EmergencyStop(WhaleError):
@@ -82,6 +94,10 @@ class BotHooks:
 
     on_ready: Callable[[], None] | None = None
     on_candle: Callable[[int], None] | None = None  # a primary candle (its open time) was fully handled
+    # The demo's lockstep handshake (whale/bot/demo.py): before_pass() before each pass of the loop;
+    # on_pass(received) after it, with the streams' data messages received when it began.
+    before_pass: Callable[[], None] | None = None
+    on_pass: Callable[[dict[str, int]], None] | None = None
 
 
 @dataclass
@@ -95,6 +111,10 @@ class BotOptions:
     history_candles: int | None = None  # override history_needed() (the demo loads all it can)
     rest_timeout_s: float = 10.0
     hooks: BotHooks = field(default_factory=BotHooks)
+    market_time_checks: bool = False  # the safety checks on market time, once a candle at most (the lockstep demo)
+    display_every: int = 0  # the original's full display on the console every N candles (0: in the log file only)
+    verbose: bool = False  # the full display on the console on every candle
+    heartbeat_s: float = HEARTBEAT_S
 
 
 class Bot:
@@ -115,6 +135,7 @@ class Bot:
         self.last_decision: Decision | None = None
         self.tick_latencies: list[float] = []
         self.stop_event = threading.Event()
+        self._next_status = math.inf  # when the heartbeat is due (set at start, pushed back by every status line)
 
     # ---- start-up --------------------------------------------------------------------------------
     def start(self, stop: threading.Event | None = None) -> None:
@@ -148,6 +169,9 @@ class Bot:
             lev = Decimal(str(cfg.trade_management.leverage))
             changed = self.rest.set_leverage(cfg.symbol, lev)
             log.info(f"Leverage {lev}x {'set' if changed else 'already set'} for {cfg.symbol}")
+        # Before the streams start: compiling (30-60 s on a cold cache) must not trip their stale check,
+        # nor delay the first book update, entry or stop move later.
+        prepare_kernels(cfg, self.instrument, log)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
         self.market = MarketState(cfg.symbol, bad_data=self.rest.bad_data)  # one count of refused exchange data
         self.market.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
@@ -185,7 +209,10 @@ class Bot:
         restored = self.safety.restore(self.tracker.safety_state(), self._market_now(), start_equity)
         if restored:
             (log.warning if self.safety.state != ACTIVE else log.info)(restored)
-        self._next_safety = 0.0
+        check_s = cfg.safety.check_interval_sec
+        self._safety_due = Cadence(check_s, self.clock.monotonic, self._market_now,
+                                   market_interval_s=max(check_s, self.primary_ms / 1000)
+                                   if opts.market_time_checks else None)
         self.state = self.safety.state
         self.pm = PositionManager(cfg, self.broker, self.tracker, self.alerts, log, new_link_id=new_link_id,
                                   now_ms=self._market_now, market=lambda: (self._last_atr(), self._price()),
@@ -196,7 +223,7 @@ class Bot:
             log.warning(f"Reconciliation: {line}")
         self.density = DensityTracker(cfg.density)
         self.density_strategy = DensityStrategy(cfg.density, tick=self.instrument.tick)
-        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
+        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees, qty_step=self.instrument.qty_step)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
         self.pending_density: DensityEntry | None = None
@@ -209,9 +236,9 @@ class Bot:
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
         self._rest_price: float | None = None
         self._rest_price_at = 0.0
-        compile_live_kernels(cfg, self.instrument)  # not on the first book update, entry or stop move
         log.info(f"--- Whalebot started: {cfg.symbol} {label(self.primary)}, mode {opts.mode}, "
                  f"{'paper trading' if self.paper else 'real orders'} on {self.endpoints.network} ---")
+        self._next_status = self.clock.monotonic() + opts.heartbeat_s
         if opts.hooks.on_ready:
             opts.hooks.on_ready()
 
@@ -269,6 +296,15 @@ class Bot:
 
     def step(self) -> None:
         """One pass of the main loop."""
+        hooks = self.opts.hooks
+        if hooks.before_pass:
+            hooks.before_pass()
+        received = self.ws.data_received() if hooks.on_pass else {}
+        self._pass()
+        if hooks.on_pass:
+            hooks.on_pass(received)
+
+    def _pass(self) -> None:
         self._drain_private()
         self._check_exits()
         self._guarded("The order-book pass", self._order_book_pass)
@@ -276,6 +312,7 @@ class Bot:
         self._guarded("A retry", self._retries)
         self._safety_pass()
         self._take_candles(self.market.pop_closed())
+        self._heartbeat()
         while self.pending:
             ts = self.pending[0][1]
             self._await_htf(int(bucket_end(np.array([ts]), self.primary)[0]))
@@ -328,7 +365,7 @@ class Bot:
         was = self.safety.stop_failures
         self.safety.note_stop_result(ok, detail, self._market_now())
         if not ok or was:
-            self._next_safety = 0.0
+            self._safety_due.force()
             self.tracker.set_safety_state(self.safety.to_state())
 
     def _drain_private(self) -> None:
@@ -448,11 +485,11 @@ class Bot:
         return check
 
     def _safety_pass(self) -> None:
-        """Every safety.check_interval_sec of wall time (the equity check costs a REST call); the
-        rules themselves (daily loss, the UTC day) run on market time."""
-        if self.clock.monotonic() < self._next_safety:
+        """Every safety.check_interval_sec of wall time (the equity check costs a REST call), or of
+        market time in the lockstep demo (whale/bot/cadence.py); the rules themselves (daily loss, the
+        UTC day) run on market time."""
+        if not self._safety_due.due():
             return
-        self._next_safety = self.clock.monotonic() + self.cfg.safety.check_interval_sec
         now = self._market_now()
         try:
             equity = float(self.broker.equity())
@@ -556,17 +593,21 @@ class Bot:
         self.decisions += 1
         self.last_decision = d
         if not d.ready:
-            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})")
+            self.log.info(f"[{self.cfg.symbol}] warming up ({label(self.primary)} candle {ts})", extra=FILE_ONLY)
         elif catch_up:
             self.log.info(f"[{self.cfg.symbol}] catch-up {label(self.primary)} candle {ts} (missed while the stream "
                           f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; stops and exits only, no entry")
             self._act(d, c, may_enter=False)
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
+            full = self._full_display()
             self.log.info(f"[{self.cfg.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
-                          f"{SIGNAL_NAMES[d.signal]}{note}")
+                          f"{signal_text(d.signal, d.score, self.cfg.signal_score_threshold)}{note}",
+                          extra=None if full else FILE_ONLY)
             self._act(d, c)
-            self._display(d)
+            self._display(d, full)
+        if not catch_up:
+            self._status_line(d)
         if self.opts.hooks.on_candle:
             self.opts.hooks.on_candle(ts)
 
@@ -624,19 +665,59 @@ class Bot:
     def _market_now(self) -> int:
         return self.market.market_time_ms() or self.clock.now_ms()
 
-    def _display(self, d: Decision) -> None:
+    def _full_display(self) -> bool:
+        """The original's full display on the console this candle (it always goes to the log file)."""
+        every = self.opts.display_every
+        return self.opts.verbose or (every > 0 and self.decisions % every == 0)
+
+    def _status_row(self, d: Decision | None = None) -> SymbolRow:
+        price = self.market.last_price
+        return symbol_row(self.cfg.symbol, self.primary, price, decision=d, trade=self.pm.trade,
+                          threshold=self.cfg.signal_score_threshold, price_places=self.instrument.price_decimals)
+
+    def _account_line(self, streams: bool = False) -> AccountLine:
+        ages = {name: self.ws.message_age(name) for name in self.ws.streams} if streams else None
+        stale = tuple(name for name in self.ws.streams if self.ws.stale(name)) if streams else ()
+        return AccountLine(self.state, closed_pnl=float(self.tracker.summary()["total_pnl"]),
+                           open_positions=int(self.pm.trade is not None), streams=ages, stale=stale,
+                           money_places=self.instrument.price_decimals)
+
+    def _status_line(self, d: Decision) -> None:
+        """The compact console line of a candle: time, price, score, signal, position and uPnL, state."""
+        try:
+            for line in render_compact([self._status_row(d)], self._account_line()):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Status line failed: {exc}")
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+
+    def _heartbeat(self) -> None:
+        """Between candles the console still hears from the bot at least every heartbeat_s: price,
+        position and uPnL, trading state, stream health."""
+        if self.clock.monotonic() < self._next_status:
+            return
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+        try:
+            for line in render_heartbeat([self._status_row()], self._account_line(streams=True)):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Heartbeat failed: {exc}")
+
+    def _display(self, d: Decision, full: bool = False) -> None:
         try:
             snap = DisplaySnapshot.from_decision(
                 d, price=self.market.last_price or 0.0,
                 mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
-                trading_state=self.state, densities=self.density.for_display(self._market_now()))
-            log_display(self.log, snap)
+                trading_state=self.state, densities=self.density.for_display(self._market_now()),
+                threshold=self.cfg.signal_score_threshold, money_places=self.instrument.price_decimals)
+            log_display(self.log, snap, extra=None if full else FILE_ONLY)
         except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
             self.log.warning(f"Display failed: {exc}")
 
-    def summary_lines(self) -> list[str]:
-        return self.tracker.summary_lines()
+    def summary_lines(self, colour: bool = True) -> list[str]:
+        inst = getattr(self, "instrument", None)
+        return self.tracker.summary_lines(colour=colour, money_places=inst.price_decimals if inst else 2)
 
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -40,8 +40,8 @@ from whale.broker.base import (
 from whale.bybit import errors as bx
 from whale.bybit.rest import BybitRest
 from whale.fills import LONG
-from whale.journal import epoch_ms
 from whale.market.instruments import Instrument
+from whale.timefmt import epoch_ms
 
 D0 = Decimal(0)
 _CAUSES = {"StopLoss": CAUSE_STOP_LOSS, "PartialStopLoss": CAUSE_STOP_LOSS, "TakeProfit": CAUSE_TAKE_PROFIT,

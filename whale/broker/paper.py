@@ -25,8 +25,8 @@ from whale.broker.base import (
 )
 from whale.config.model import Fees
 from whale.fills import LONG, fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
-from whale.journal import iso_utc
 from whale.market.instruments import Instrument
+from whale.timefmt import iso_utc
 
 D0 = Decimal(0)
 

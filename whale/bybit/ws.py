@@ -129,6 +129,7 @@ class _Stream:
         self.connected_at: float | None = None
         self.last_message: float | None = None  # any message
         self.last_data: float | None = None  # topic messages
+        self.data_frames = 0  # data messages (a topic, or not parseable) handled on this connection
         self.last_ping = 0.0
         self.connects = 0
         self.reconnects = 0
@@ -248,6 +249,7 @@ class _Stream:
         self.acks_done = False
         self.auth_ok = None
         self.last_error = None
+        self.data_frames = 0
         try:
             sock = app.sock.sock if app.sock is not None else None
             if sock is not None:
@@ -280,6 +282,7 @@ class _Stream:
         mgr = self.mgr
         now = mgr.clock.monotonic()
         self.last_message = now
+        data = True  # a topic message, or one that cannot be read: counted once handled (lockstep)
         try:
             msg = json.loads(raw)
             if not isinstance(msg, dict):
@@ -293,12 +296,16 @@ class _Stream:
                 else:
                     mgr._on_private(self, str(topic), msg)
             else:
+                data = False
                 if self.name == PRIVATE:
                     mgr.market.touch(self.name)
                 self._on_op(msg)
         except Exception as exc:  # noqa: BLE001 - a bad message is skipped, never fatal
             kind = _kind_of(raw)
             mgr._malformed(self.name, kind, raw, exc)
+        finally:
+            if data:
+                self.data_frames += 1
 
     def _on_op(self, msg: dict) -> None:
         op = msg.get("op")
@@ -464,6 +471,11 @@ class BybitWebSocketManager:
                     return False
                 s.ready.wait(min(left, 0.1) if stop is not None else left)
         return True
+
+    def data_received(self) -> dict[str, int]:
+        """Data messages handled so far on each stream's current connection (an in-process simulator in
+        lockstep compares them with what it sent: docs/simulator.md)."""
+        return {name: s.data_frames for name, s in self.streams.items()}
 
     def message_age(self, stream: str = PUBLIC) -> float | None:
         """Seconds since the stream's last sign of life (public: data; private: any message), None

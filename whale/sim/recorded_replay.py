@@ -241,6 +241,8 @@ class BookReplay(Replay):
             lst.market.begin_candle(i)  # type: ignore[attr-defined]  # a BookMarket
         self._playing = [lst for lst, _ in members]
         next_kline = base + KLINE_EVERY_MS
+        chunk = 1 if self.step_gate is not None else CHUNK  # with a step gate, each event is its own step
+        await self._settle()  # what came before this step (start-up, orders between minutes) is processed
         while True:
             key = src.peek()
             if key is None or key >= end:
@@ -249,7 +251,7 @@ class BookReplay(Replay):
                 await self._pace(key)
             played = 0
             with hub.batched():
-                while played < CHUNK:
+                while played < chunk:
                     key = src.peek()
                     if key is None or key >= end or (played and self.speed and self._due_in(key) > FLUSH_MIN_SECONDS):
                         break
@@ -264,6 +266,7 @@ class BookReplay(Replay):
                             lst.feed.flush_unbatched()
                     played += 1
             self.events_played += played
+            await self._settle()
             await hub.backpressure()
             if not self.speed:
                 await asyncio.sleep(0)  # let requests in between chunks
