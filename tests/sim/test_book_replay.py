@@ -152,6 +152,17 @@ def test_tickers_as_recorded_with_the_best_prices_from_the_book(make_sim, known)
     assert (merged["ask1Price"], merged["ask1Size"]) == ("100.20", "2.000")
 
 
+def test_with_a_step_gate_each_recorded_event_is_its_own_step(make_sim, known):
+    """The demo's handshake: the replay waits for the client after every recorded event."""
+    sim = make_sim(data=None, book=known)
+    seen: list[int] = []
+    sim.set_step_gate(lambda: seen.append(sim.core.replay.events_played) or True)
+    assert sim.step(3)
+    total = sum(1 for _ in RecordingReader(known).events())
+    assert sim.core.replay.events_played == total
+    assert sorted(set(seen)) == list(range(total + 1))
+
+
 # ---------------------------------------------------------------------------------------------
 # A generated day-like recording of two symbols
 
