@@ -69,6 +69,8 @@ def test_a_bound_out_of_the_keys_range():
 def test_keys_a_backtest_does_not_use_and_legacy_keys():
     bad({"interval": {"choice": ["5", "15"]}}, "interval", "cannot be optimised")
     bad({"safety.daily_loss_limit_percent": [1, 5]}, "cannot be optimised")
+    bad({"backtest.latency_ms": {"int": [0, 500]}}, "latency_ms", "cannot be optimised")
+    bad({"symbols": {"choice": [["BTCUSDT"], ["ETHUSDT"]]}}, "symbols", "cannot be optimised")
     bad({"active_weights.rsi": [0.1, 2]}, "active_weights.rsi", "must name one setting")
 
 

@@ -31,7 +31,8 @@ NOT_OPTIMISABLE = ("interval", "symbol", "loop_delay", "orderbook_limit", "netwo
                    "private_ws_url", "dry_run", "strategy", "density", "take_profit", "safety", "alerts", "logging",
                    "trade_management.enabled", "trade_management.max_open_positions",
                    "trade_management.account_balance", "mtf_analysis.mtf_request_delay_seconds", "fees",
-                   "risk.max_book_impact_percent", "risk.impact_depth_percent")
+                   "risk.max_book_impact_percent", "risk.impact_depth_percent", "symbols", "exchange", "overrides",
+                   "backtest")  # backtest.latency_ms: recorded books only
 
 
 @dataclass(frozen=True)
