@@ -39,7 +39,6 @@ from whale.broker.base import (
     ORDER_REFUSED,
     AuthError,
     Broker,
-    BrokerError,
     BrokerEvents,
     BrokerPosition,
     Fill,
@@ -47,6 +46,7 @@ from whale.broker.base import (
     RateLimitedError,
     RejectedError,
     TemporaryError,
+    VenueError,
 )
 from whale.config.model import Config
 from whale.errors import WhaleError
@@ -257,7 +257,7 @@ class PositionManager:
         refused or rate-limited attempt is retried from the loop (retry_stops)."""
         t = self.trade
         assert t is not None
-        failure: BrokerError | None = None
+        failure: VenueError | None = None
         for _attempt in range(2):
             try:
                 self.broker.set_stops(stop_loss=want_sl, take_profit=want_tp)
@@ -302,7 +302,7 @@ class PositionManager:
         ref = Decimal(repr(price)) if price else pos.entry_price
         return (ref - stop) * pos.side > 0
 
-    def _schedule_stops(self, want_sl: Decimal | None, want_tp: Decimal | None, failure: BrokerError | None) -> float:
+    def _schedule_stops(self, want_sl: Decimal | None, want_tp: Decimal | None, failure: VenueError | None) -> float:
         """Retry the exact stop / target from the loop after the wait the exchange asked for."""
         retry = self._stop_retry or _StopRetry()
         retry.stop_loss, retry.take_profit = want_sl, want_tp

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from whale.broker.base import Broker, BrokerError, BrokerPosition
+from whale.broker.base import Broker, BrokerPosition, VenueError
 from whale.bybit.errors import BybitError
 from whale.risk.safety import EmergencyPlan
 
@@ -43,7 +43,7 @@ def close_exchange_positions(broker: Broker, new_link_id: Callable[[str], str], 
         try:
             broker.close_position(pos.size, new_link_id("emergency"), pos.position_idx)
             sent += 1
-        except BrokerError as exc:
+        except VenueError as exc:
             log.error(f"Emergency: closing {pos.size} (positionIdx {pos.position_idx}) failed: {exc}")
     return sent
 
@@ -54,18 +54,18 @@ def close_everything(broker: EmergencyBroker, close_once: Callable[[], object], 
     (e.g. the bot's journaled exit, then close_exchange_positions for whatever is left)."""
     try:
         broker.cancel_all()
-    except (BrokerError, BybitError) as exc:
+    except (VenueError, BybitError) as exc:
         log.error(f"Emergency: cancelling the open orders failed: {exc}")
     for attempt in range(plan.max_attempts):
         try:
             if not open_positions(broker):
                 return True
             close_once()
-        except (BrokerError, BybitError) as exc:
+        except (VenueError, BybitError) as exc:
             log.error(f"Emergency close, attempt {attempt + 1} of {plan.max_attempts}: {exc}")
         if attempt < plan.max_attempts - 1:
             sleep(plan.retry_delays_ms[min(attempt, len(plan.retry_delays_ms) - 1)] / 1000.0)
     try:
         return not open_positions(broker)
-    except (BrokerError, BybitError):
+    except (VenueError, BybitError):
         return False

@@ -6,7 +6,7 @@ private updates -> exits on the latest tick -> gap fills and REST checks -> retr
 entry's look-up, a refused stop) -> closed candles (analyze, move stops, decide) -> display. It
 wakes on every market update and at least once a second.
 
-Errors (whale.broker.errors): a temporary one (rate limit, IP ban, timeout) never stops the bot: it
+Errors (whale.venue.errors): a temporary one (rate limit, IP ban, timeout) never stops the bot: it
 is logged, counted for the safety monitor and retried on a later pass; an order whose outcome is
 unknown stays pending in the journal and is looked up; only AuthError (keys, permissions) ends it.
 Stopping is bounded: the stop event also aborts the REST client's waits and requests in flight
@@ -30,7 +30,7 @@ import numpy as np
 from whale.alerts import AlertSystem
 from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.bot.signals_file import SignalsFile
-from whale.broker.base import AuthError, BrokerError, TemporaryError
+from whale.broker.base import AuthError, TemporaryError, VenueError
 from whale.broker.bybit import BybitBroker
 from whale.broker.paper import PaperBroker
 from whale.bybit import errors as bx
@@ -297,7 +297,7 @@ class Bot:
                     called = True
         except (AuthError, bx.AuthError):
             raise
-        except (BybitError, BrokerError) as exc:
+        except (BybitError, VenueError) as exc:
             self._rest_failed("REST check", exc)
         else:
             if called:
@@ -314,7 +314,7 @@ class Bot:
             action()
         except (AuthError, bx.AuthError):
             raise
-        except (BrokerError, BybitError) as exc:
+        except (VenueError, BybitError) as exc:
             self._rest_failed(what, exc)
 
     def _retries(self) -> None:
@@ -343,7 +343,7 @@ class Bot:
             self.pm.process(self.broker.poll())
         except (AuthError, bx.AuthError):
             raise
-        except (BybitError, BrokerError) as exc:  # the position check a position update asks for: retried every 30 s
+        except (BybitError, VenueError) as exc:  # the position check a position update asks for: retried every 30 s
             self._next_rest_check = min(self._next_rest_check, self.clock.monotonic() + 1.0)
             self._rest_failed("Position check", exc)
 
@@ -593,7 +593,7 @@ class Bot:
                 res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
             except (AuthError, bx.AuthError):
                 raise
-            except (BrokerError, BybitError) as exc:  # before sending (equity, the validator): no order went out
+            except (VenueError, BybitError) as exc:  # before sending (equity, the validator): no order went out
                 self._rest_failed("Entry", exc)
                 return
             if res.skipped:

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from whale.broker.errors import (  # noqa: F401 - re-exported: the broker interface's errors
+from whale.market.instruments import Instrument
+from whale.venue.errors import (  # noqa: F401 - re-exported: the broker interface's errors
     AuthError,
-    BrokerError,
     OutcomeUnknownError,
     RateLimitedError,
     RejectedError,
     TemporaryError,
+    VenueError,
 )
-from whale.market.instruments import Instrument
 
 # Why the exchange closed (part of) a position on its own.
 CAUSE_STOP_LOSS = "StopLoss"

@@ -5,7 +5,7 @@ the bot records is the real average fill, not the pre-trade ticker. Whatever the
 its own — a stop-loss, take-profit or trailing stop that fills, funding, a manual close — arrives
 on the private stream; `handle_private` turns it into broker events for the PositionManager.
 
-Every Bybit error leaves this class as one of the venue-neutral broker errors (whale.broker.errors),
+Every Bybit error leaves this class as one of the venue-neutral broker errors (whale.venue.errors),
 with the Bybit error as its cause. For an order the class depends on what is known: a 10006, an IP
 ban, a connection that never reached Bybit or an order confirmed absent did not execute
 (TemporaryError / RateLimitedError); a lost answer, or a fill that cannot be read after the order
@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
-from whale.broker import errors as be
 from whale.broker.base import (
     CAUSE_OTHER,
     CAUSE_STOP_LOSS,
@@ -42,6 +41,7 @@ from whale.bybit.rest import BybitRest
 from whale.fills import LONG
 from whale.journal import epoch_ms
 from whale.market.instruments import Instrument
+from whale.venue import errors as be
 
 D0 = Decimal(0)
 _CAUSES = {"StopLoss": CAUSE_STOP_LOSS, "PartialStopLoss": CAUSE_STOP_LOSS, "TakeProfit": CAUSE_TAKE_PROFIT,
@@ -54,7 +54,7 @@ _CAUSES = {"StopLoss": CAUSE_STOP_LOSS, "PartialStopLoss": CAUSE_STOP_LOSS, "Tak
 FINAL_WITHOUT_FILL = ("Rejected", "Cancelled", "Deactivated")
 
 
-def translate(exc: bx.BybitError) -> be.BrokerError:
+def translate(exc: bx.BybitError) -> be.VenueError:
     """The broker error for a Bybit error (raise it `from exc`). OutcomeUnknownError needs the order's
     link id, so callers that send orders handle it themselves."""
     text = str(exc)
@@ -68,7 +68,7 @@ def translate(exc: bx.BybitError) -> be.BrokerError:
         return be.RejectedError(text)
     if isinstance(exc, bx.OutcomeUnknownError):
         return be.OutcomeUnknownError(text, link_id=exc.link_id or "")
-    return be.BrokerError(text)
+    return be.VenueError(text)
 
 
 @contextmanager
