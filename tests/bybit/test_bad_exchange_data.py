@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from bybit_helpers import SYM, wait_for
 
-from whale.bybit.data_checks import BadData, BadValue, candle, price, size
 from whale.bybit.market_state import MarketState
 from whale.bybit.private_messages import check_items
 from whale.bybit.rest import kline_rows, new_link_id
@@ -22,6 +21,7 @@ from whale.bybit.ws import PRIVATE
 from whale.config.model import Config
 from whale.errors import BadInputError
 from whale.market.candles import Candles
+from whale.market.data_checks import BadData, BadValue, candle, price, size
 from whale.sim.faults import BAD_MARKET_KINDS, BAD_PRIVATE_KINDS, parse_faults
 from whale.strategy.analyzer import Analyzer
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-from whale.bybit.book import BookSnapshot
 from whale.bybit.market_state import MarketState, next_start
 from whale.bybit.models import dec
 from whale.bybit.rest import BybitRest
 from whale.bybit.ws import PUBLIC, BybitWebSocketManager
 from whale.logs import get_logger
+from whale.market.book import BookSnapshot
 from whale.market.candles import Candles
 from whale.market.intervals import interval_ms
 

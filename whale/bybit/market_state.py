@@ -14,7 +14,7 @@ feed to fill it. Candles already known (by start time) are never emitted twice.
 Everything here is market data: floats, except the last price, which is also kept as Bybit's
 string so `MarketFeed.fetch_current_price()` can return an exact Decimal.
 
-Values that cannot be true never get in (whale.bybit.data_checks): a candle with a price that is not
+Values that cannot be true never get in (whale.market.data_checks): a candle with a price that is not
 finite or not above 0, or a negative volume, a ticker whose lastPrice is such a price, a trade with
 such a price or size. Each is skipped and reported to `bad_data`, which logs it and alerts when they
 repeat. So one kline with close "NaN" costs one message, not the strategy.
@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from whale.bybit import data_checks
-from whale.bybit.book import BookSnapshot, OrderBook
-from whale.bybit.data_checks import BadData, BadValue
-from whale.bybit.models import candles_from_rows
+from whale.bybit.book_messages import book_update
 from whale.logs import get_logger
-from whale.market.candles import Candles
+from whale.market import data_checks
+from whale.market.book import BookSnapshot, OrderBook
+from whale.market.candles import Candles, candles_from_rows
+from whale.market.data_checks import BadData, BadValue
 from whale.market.intervals import MONTH, bucket_end, interval_ms
 
 CandleRow = tuple  # (ts, o, h, l, c, v)
@@ -373,7 +373,7 @@ class MarketState:
     def on_book(self, msg: Mapping[str, Any]) -> bool:
         """An orderbook message. False = the book needs a fresh snapshot (resubscribe)."""
         with self._lock:
-            ok = self.book.apply_message(msg)
+            ok = self.book.apply(book_update(msg))
             ts = int(msg.get("ts") or 0)
             self._saw(ts)
             if self.book.ready:
@@ -388,10 +388,10 @@ class MarketState:
 
     def seed_book(self, snap: BookSnapshot) -> None:
         """Replace the book with a REST snapshot (when the stream is not there yet)."""
-        data = {"b": list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist(), strict=True)),
-                "a": list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist(), strict=True)), "u": snap.u, "seq": snap.seq}
+        bids = list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist(), strict=True))
+        asks = list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist(), strict=True))
         with self._lock:
-            self.book.apply_snapshot(data, snap.ts)
+            self.book.apply_snapshot(bids, asks, snap.u, snap.seq, snap.ts)
 
     def book_ready(self) -> bool:
         return self.book.ready

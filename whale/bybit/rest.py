@@ -54,10 +54,8 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
-from whale.bybit import data_checks
-from whale.bybit.book import BookSnapshot
+from whale.bybit.book_messages import snapshot_from_bybit
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
-from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import (
     AbortedError,
@@ -78,7 +76,6 @@ from whale.bybit.models import (
     OrderResult,
     PositionInfo,
     WalletInfo,
-    candles_from_rows,
     dec,
     fmt_decimal,
     parse_closed_pnl,
@@ -89,7 +86,10 @@ from whale.bybit.models import (
 from whale.bybit.ratelimit import RateBudget
 from whale.errors import BadInputError
 from whale.logs import get_logger, register_secret
-from whale.market.candles import Candles
+from whale.market import data_checks
+from whale.market.book import BookSnapshot
+from whale.market.candles import Candles, candles_from_rows
+from whale.market.data_checks import BadData, BadValue
 from whale.market.instruments import Instrument
 from whale.market.intervals import MONTH, bucket_end, interval_ms
 
@@ -614,7 +614,7 @@ class BybitRest:
 
     def orderbook(self, symbol: str, limit: int = 50) -> BookSnapshot:
         result = self._call("market/orderbook", {"category": CATEGORY, "symbol": symbol, "limit": limit})
-        return BookSnapshot.from_bybit(result)
+        return snapshot_from_bybit(result)
 
     # ------------------------------------------------------------------ orders
 
