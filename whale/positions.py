@@ -30,24 +30,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from whale.alerts import AlertSystem
-from whale.broker.base import (
-    CAUSE_STOP_LOSS,
-    CAUSE_TAKE_PROFIT,
-    CAUSE_TRAILING_STOP,
-    ORDER_FILLED,
-    ORDER_MISSING,
-    ORDER_REFUSED,
-    AuthError,
-    Broker,
-    BrokerEvents,
-    BrokerPosition,
-    Fill,
-    OutcomeUnknownError,
-    RateLimitedError,
-    RejectedError,
-    TemporaryError,
-    VenueError,
-)
 from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG, taker_fill_ticks
@@ -63,6 +45,26 @@ from whale.strategy.stops import (
     initial_levels,
     move_stop,
     stop_exit_reason,
+)
+from whale.venue.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    TemporaryError,
+    VenueError,
+)
+from whale.venue.protocols import ForSymbol
+from whale.venue.types import (
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    ORDER_FILLED,
+    ORDER_MISSING,
+    ORDER_REFUSED,
+    Fill,
+    VenueEvents,
+    VenuePosition,
 )
 
 SIDE_NAME = {LONG: "Buy", -LONG: "Sell"}
@@ -102,7 +104,7 @@ class _StopRetry(_Retry):
 
 
 class PositionManager:
-    def __init__(self, cfg: Config, broker: Broker, tracker: PerformanceTracker, alerts: AlertSystem,
+    def __init__(self, cfg: Config, execution: ForSymbol, tracker: PerformanceTracker, alerts: AlertSystem,
                  log: logging.Logger, *, new_link_id: Callable[[str], str], now_ms: Callable[[], int],
                  market: Callable[[], tuple[float | None, float | None]] | None = None,
                  on_stop_result: Callable[[bool, str], None] | None = None,
@@ -111,7 +113,7 @@ class PositionManager:
         a stop from them (no position without a stop). `on_stop_result(ok, detail)` hears of every
         attempt to set a stop (the safety monitor counts the failures); `monotonic` times the retries."""
         self.cfg = cfg
-        self.broker = broker
+        self.execution = execution
         self.tracker = tracker
         self.alerts = alerts
         self.log = log
@@ -131,7 +133,7 @@ class PositionManager:
     # ---- helpers -----------------------------------------------------------------------------------
     @property
     def inst(self):
-        return self.broker.instrument
+        return self.execution.instrument
 
     def _price(self, value: float) -> Decimal:
         """A float price that already lies on the tick grid, as an exact Decimal."""
@@ -187,7 +189,7 @@ class PositionManager:
             initial_stop=self._price(sl), stop_loss=self._price(sl), take_profit=self._price(tp), entry_atr=float(atr),
             density_price=None if density_price is None else Decimal(repr(density_price)), setup=setup))
         try:
-            fill = self.broker.open_position(side, qty, self._price(sl), self._price(tp), link)
+            fill = self.execution.open_position(side, qty, self._price(sl), self._price(tp), link)
         except OutcomeUnknownError as exc:
             self._hold_pending(intended, str(exc))
             return EntryResult(None, f"outcome unknown, pending: {exc}")
@@ -234,7 +236,7 @@ class PositionManager:
         entry = float(sized_at)
         stop = stop_rule(entry) if stop_rule is not None else initial_levels(
             side, entry, atr, tm.stop_loss_atr_multiple, tm.take_profit_atr_multiple, inst.tick)[0]
-        equity = float(self.broker.equity())
+        equity = float(self.execution.equity())
         caps = dict(qty_step=inst.step, min_qty=float(inst.min_order_qty), min_notional=float(inst.min_notional),
                     max_qty=float(inst.max_mkt_order_qty), leverage=min(tm.leverage, float(inst.max_leverage)),
                     fee_rate=self.cfg.fees.taker_rate, max_exposure_percent=self.cfg.risk.max_total_exposure_percent)
@@ -260,7 +262,7 @@ class PositionManager:
         failure: VenueError | None = None
         for _attempt in range(2):
             try:
-                self.broker.set_stops(stop_loss=want_sl, take_profit=want_tp)
+                self.execution.set_stops(stop_loss=want_sl, take_profit=want_tp)
                 failure = None
                 break
             except (TemporaryError, RejectedError) as exc:
@@ -269,7 +271,7 @@ class PositionManager:
                 if isinstance(exc, RateLimitedError):
                     break  # asking again now is refused again
         try:
-            pos = self.broker.position()
+            pos = self.execution.position()
         except TemporaryError as exc:
             # The entry went out with its stop attached: keep it and look again from the loop.
             self.log.warning(f"[{t.symbol}] The position cannot be read now ({exc}); the stop is checked again")
@@ -295,7 +297,7 @@ class PositionManager:
         self.alerts.send_alert(f"No stop on the exchange for {describe_trade(t)}: closing at market", "ERROR", "error")
         self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
 
-    def protective(self, stop: Decimal, pos: BrokerPosition) -> bool:
+    def protective(self, stop: Decimal, pos: VenuePosition) -> bool:
         """True when `stop` closes the position if the price moves against it: for a long below the
         last price, for a short above it (the position's entry price when no price is known)."""
         _, price = self.market()
@@ -327,7 +329,7 @@ class PositionManager:
         if now < retry.next_at:
             return
         try:
-            self.broker.set_stops(stop_loss=retry.stop_loss, take_profit=retry.take_profit)
+            self.execution.set_stops(stop_loss=retry.stop_loss, take_profit=retry.take_profit)
         except TemporaryError as exc:
             wait = retry.later(now, getattr(exc, "retry_after_s", None))
             self._stop_result(False, str(exc))
@@ -376,7 +378,7 @@ class PositionManager:
         t = self.trade
         assert t is not None
         try:
-            self.broker.set_stops(stop_loss=new_stop)
+            self.execution.set_stops(stop_loss=new_stop)
         except (TemporaryError, RejectedError) as exc:
             self._stop_result(False, str(exc))
             self.log.warning(f"{what} failed: {exc}; it stays at {t.stop_loss}")
@@ -413,7 +415,7 @@ class PositionManager:
             return None  # the last close failed for now (an exit is decided again on later ticks)
         link = self.new_link_id("close")
         try:
-            fill = self.broker.close_position(t.qty, link)
+            fill = self.execution.close_position(t.qty, link)
         except OutcomeUnknownError as exc:  # the close may have executed: the position check records it
             self._exit_retry.later(now, 2.0)
             self.alerts.send_alert(f"Closing {describe_trade(t)}: outcome unknown ({exc}); the position check "
@@ -439,7 +441,7 @@ class PositionManager:
         t = self.trade
         assert t is not None
         try:
-            pos = self.broker.position()
+            pos = self.execution.position()
             if pos is not None and pos.side == self.side:
                 return False
             fill, cause = self._last_exit_fill()
@@ -455,8 +457,8 @@ class PositionManager:
         return True
 
     # ---- what the exchange did -----------------------------------------------------------------------
-    def process(self, events: BrokerEvents) -> None:
-        """Stops, targets and funding reported by the broker (the private stream's fast path)."""
+    def process(self, events: VenueEvents) -> None:
+        """Stops, targets and funding reported by the venue (the private stream's fast path)."""
         for f in events.funding:
             if self.trade is not None:
                 self.trade = self.tracker.update_trade(self.trade.id, funding=self.trade.funding + f.amount)
@@ -470,13 +472,13 @@ class PositionManager:
 
     def check_exchange(self) -> None:
         """REST-side check (a position update or the periodic check): a position we track that the
-        exchange no longer has is closed in the journal from the broker's records; an unknown one is
+        exchange no longer has is closed in the journal from the venue's records; an unknown one is
         adopted and protected; one we track is checked for its stop and size
         (docs/architecture.md#reconciliation). A pending entry is resolved first: a position it opened
         is its own, not adopted."""
         if self.pending is not None:
             self.resolve_pending()
-        pos = self.broker.position()
+        pos = self.execution.position()
         t = self.trade
         if t is not None and pos is None:
             fill, cause = self._last_exit_fill()
@@ -490,7 +492,7 @@ class PositionManager:
         elif t is not None and pos is not None:
             self._check_held(t, pos)
 
-    def _check_held(self, t: TradeRecord, pos: BrokerPosition) -> None:
+    def _check_held(self, t: TradeRecord, pos: VenuePosition) -> None:
         """The exchange's position against the journal's: a flipped side is a new position, a
         different size is recorded, a missing stop is put back."""
         if pos.side != self.side:
@@ -531,7 +533,7 @@ class PositionManager:
             self.exit(R_EMERGENCY, f"stop removed on the exchange and the price is past it ({stop})")
         else:
             try:
-                self.broker.set_stops(stop_loss=stop)
+                self.execution.set_stops(stop_loss=stop)
                 what = f"set it again at {stop}"
                 self._stop_result(True, what)
             except (TemporaryError, RejectedError) as exc:  # no position without a stop: leave it
@@ -550,10 +552,9 @@ class PositionManager:
         return EXIT_REASONS[R_MANUAL]
 
     def _last_exit_fill(self) -> tuple[Fill | None, str]:
-        finder = getattr(self.broker, "last_exit", None)
-        if finder is None or self.trade is None:
+        if self.trade is None:
             return None, ""
-        return finder(self.trade)
+        return self.execution.last_exit(self.trade)
 
     # ---- an entry whose outcome is unknown --------------------------------------------------------------
     def resolve_pending(self, *, force: bool = False) -> None:
@@ -568,7 +569,7 @@ class PositionManager:
             return
         link = p.entry_order_link_id or p.id
         try:
-            found = self.broker.lookup_order(link, p.side)
+            found = self.execution.lookup_order(link, p.side)
         except TemporaryError as exc:
             wait = self._pending_retry.later(now, getattr(exc, "retry_after_s", None))
             self.log.warning(f"[{p.symbol}] Looking up the pending entry {link} failed ({exc}); again in {wait:.0f} s")
@@ -596,7 +597,7 @@ class PositionManager:
                 continue
             link = p.entry_order_link_id or p.id
             try:
-                found = self.broker.lookup_order(link, p.side)
+                found = self.execution.lookup_order(link, p.side)
             except TemporaryError as exc:
                 self.pending = p
                 self._pending_sent_at = self.monotonic() - PENDING_GRACE_S
@@ -636,7 +637,7 @@ class PositionManager:
         ReconcileError when they disagree in a way the bot cannot explain."""
         done = self._resolve_at_start()
         journal = [t for t in self.tracker.open_trades() if t.symbol == self.cfg.symbol]
-        pos = self.broker.position()
+        pos = self.execution.position()
         if len(journal) > 1:
             raise ReconcileError(f"the journal has {len(journal)} open {self.cfg.symbol} trades "
                                  f"({', '.join(t.id for t in journal)}) but one-way mode allows one position; "
@@ -678,7 +679,7 @@ class PositionManager:
                 done.append(self.protect_adopted(atr, price))
             else:
                 try:
-                    self.broker.set_stops(stop_loss=stop)
+                    self.execution.set_stops(stop_loss=stop)
                     done.append(f"the exchange had no stop: set it again at {stop}")
                 except (TemporaryError, RejectedError) as exc:  # no position without a stop
                     self._stop_result(False, str(exc))
@@ -689,7 +690,7 @@ class PositionManager:
             done.append(f"stop and target taken from the exchange: stop {pos.stop_loss}, target {pos.take_profit}")
         return done
 
-    def _adopt(self, pos: BrokerPosition, atr: float | None, price: float | None = None) -> str:
+    def _adopt(self, pos: VenuePosition, atr: float | None, price: float | None = None) -> str:
         link = self.new_link_id("adopt")
         self.trade = self.tracker.open_trade(TradeRecord(
             id=link, symbol=self.cfg.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
@@ -717,7 +718,7 @@ class PositionManager:
                                    self.inst.tick)
         stop = self._price(sl_now)
         try:
-            self.broker.set_stops(stop_loss=stop)
+            self.execution.set_stops(stop_loss=stop)
         except (TemporaryError, RejectedError) as exc:  # no position without a stop: leave it rather than hold it bare
             self._stop_result(False, str(exc))
             self.exit(R_EMERGENCY, f"setting a stop at {stop} failed ({exc})")

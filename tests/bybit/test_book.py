@@ -1,4 +1,4 @@
-"""OrderBook (whale.market.book) fed Bybit's messages through whale.bybit.book_messages: Bybit's book rules,
+"""OrderBook (whale.market.book) fed Bybit's messages through whale.bybit.public_messages: Bybit's book rules,
 pure (no I/O)."""
 
 import random
@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from whale.bybit.book_messages import book_data_update, snapshot_from_bybit
+from whale.bybit.public_messages import book_data_update, snapshot_from_bybit
 from whale.market.book import BookSnapshot, OrderBook
 
 

@@ -68,7 +68,7 @@ class Scenario:
 
 
 def in_position(sim, bot) -> bool:
-    return getattr(bot, "pm", None) is not None and bot.pm.trade is not None
+    return bool(bot.traders) and bot.trader().pm.trade is not None
 
 
 def test_demo_decisions_equal_the_backtest(tmp_path):
@@ -117,11 +117,11 @@ class ExchangeAudit:
         from whale.bybit.rest import BybitRest
         from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
-        if not self.armed and hasattr(bot, "pm"):
+        if not self.armed and bool(bot.traders):
             sim.faults.fail_next_order("timeout", "after")
             self.armed = True
         elif self.armed and self.executions is None and in_position(sim, bot):
-            self.link = bot.pm.trade.entry_order_link_id
+            self.link = bot.trader().pm.trade.entry_order_link_id
             rest = BybitRest(Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url),
                              DEFAULT_API_KEY, DEFAULT_API_SECRET)
             try:
@@ -157,7 +157,7 @@ def test_malformed_message_on_each_stream_is_skipped(tmp_path):
         sim.faults.send_malformed("public")
         sim.faults.send_malformed("private")
 
-    sc = Scenario(lambda sim, bot: hasattr(bot, "pm"), corrupt)
+    sc = Scenario(lambda sim, bot: bool(bot.traders), corrupt)
     result, workdir = run(tmp_path, scenario=sc)
     assert sc.done and result.candles == CANDLES
     log = (workdir / "whalebot.log").read_text().lower()

@@ -53,7 +53,7 @@ class OnceFlat:
         self.seen: dict = {}
 
     def first_time_flat(self, bot) -> bool:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2 or bot.pm.trade is not None:
+        if self.done or not bot.traders or bot.decisions < 2 or bot.trader().pm.trade is not None:
             return False
         self.done = True
         return True
@@ -71,8 +71,8 @@ class ManualTrader(OnceFlat):
         try:
             http.place_order(category="linear", symbol=SYM, side="Buy", orderType="Market", qty="0.010",
                              orderLinkId="someone-else-1")
-            self.seen["adopted"] = wait_for(lambda: bot.pm.trade is not None and stop_of(sim) > 0)
-            self.seen["trade"] = bot.pm.trade
+            self.seen["adopted"] = wait_for(lambda: bot.trader().pm.trade is not None and stop_of(sim) > 0)
+            self.seen["trade"] = bot.trader().pm.trade
             self.seen["stop"] = stop_of(sim)
             http.set_trading_stop(category="linear", symbol=SYM, positionIdx=0, tpslMode="Full", stopLoss="0",
                                   takeProfit="0")
@@ -141,7 +141,7 @@ class IpBan:
         self.done = False
 
     def before_step(self, sim, bot) -> None:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2:
+        if self.done or not bot.traders or bot.decisions < 2:
             return
         self.done = True
         sim.faults.ip_ban(3.0)
@@ -171,7 +171,7 @@ class StreamGap:
         self.skipped: list[int] = []
 
     def before_step(self, sim, bot) -> None:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < self.after:
+        if self.done or not bot.traders or bot.decisions < self.after:
             return
         self.done = True
         self.before = state_of(bot)
@@ -187,7 +187,7 @@ class StreamGap:
 
 
 def state_of(bot) -> tuple:
-    t = bot.pm.trade
+    t = bot.trader().pm.trade
     return (None, None) if t is None else (t.id, t.stop_loss)
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from whale.bot.loop import Bot, BotHooks, BotOptions, EmergencyStop
-from whale.bybit.endpoints import Endpoints
 from whale.candle_file import load_candle_file
 from whale.config.model import Config, replace_path
 from whale.errors import BadInputError, WhaleError
@@ -120,8 +119,7 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
 
     with Simulator(simcfg) as sim:
         run_cfg = demo_config(cfg, sim, workdir)
-        endpoints = Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url)
-        bot = Bot(run_cfg, endpoints, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,
+        bot = Bot(run_cfg, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,
                                                  history_candles=history, rest_timeout_s=rest_timeout_s,
                                                  hooks=BotHooks(on_ready=on_ready, on_candle=on_candle)), log)
         emitted: list[int] = []
@@ -172,7 +170,8 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
     if failure:
         raise WhaleError(f"demo stopped: {failure[0]}")
     return DemoResult(workdir, bot.decisions, time.monotonic() - t_start, bot.summary_lines(),
-                      len(bot.tracker.closed_trades()), bot.pm.trade is not None, emergency, files_in(workdir))
+                      len(bot.tracker.closed_trades()),
+                      any(t.pm.trade is not None for t in bot.traders.values()), emergency, files_in(workdir))
 
 
 def _name(data: Path | Candles) -> str:

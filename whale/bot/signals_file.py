@@ -20,7 +20,7 @@ class SignalsFile:
             self._f.write(HEADER)
             self._f.flush()
 
-    def write(self, ts_ms: int, score: float, signal: int) -> None:
+    def write(self, symbol: str, ts_ms: int, score: float, signal: int) -> None:
         self._f.write(format_signal_row(ts_ms, score, signal))
         self._f.flush()
 

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from whale.market.book import BookSnapshot
 from whale.market.candles import Candles
 from whale.market.instruments import Instrument
-from whale.venue.types import Fill, OrderLookup, Side, VenueEvents, VenuePosition
+from whale.market.state import Markets
+from whale.venue.types import Fill, OrderLookup, Side, VenueEvents, VenueOrder, VenuePosition
 
 PUBLIC, PRIVATE = "public", "private"
 
@@ -27,15 +28,19 @@ PUBLIC, PRIVATE = "public", "private"
 class TradeLike(Protocol):
     """What `last_exit` needs of a journal trade."""
 
-    symbol: str
-    entry_time: str
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def entry_time(self) -> str: ...
 
 
 class Execution(Protocol):
     """Orders, positions and equity of one account, for many symbols. Only the main thread calls it."""
 
     name: str  # what the display and the logs call it ("Bybit", "paper")
-    needs_rest_check: bool  # the venue can change positions behind the bot's back: check them over REST
+    remote: bool  # its calls go to the exchange (they count as venue calls that succeed or fail), which can
+    #               also change positions behind the bot's back (so they are checked over REST)
     keeps_positions: str  # where an open position stays when the bot stops (the shutdown message says it)
 
     def instrument(self, symbol: str) -> Instrument:
@@ -53,8 +58,8 @@ class Execution(Protocol):
     def positions(self, symbol: str | None = None) -> list[VenuePosition]:
         """Every open position of the account (of one symbol), whoever opened it."""
 
-    def position(self, symbol: str, position_idx: int = 0) -> VenuePosition | None:
-        """The symbol's position at `position_idx` (the bot's), None when flat."""
+    def position(self, symbol: str, position_idx: int | None = None) -> VenuePosition | None:
+        """The symbol's position at `position_idx` (None: the bot's), None when flat."""
 
     def open_position(self, symbol: str, side: Side, qty: Decimal, stop_loss: Decimal, take_profit: Decimal | None,
                       link_id: str) -> Fill:
@@ -71,8 +76,12 @@ class Execution(Protocol):
     def close_position(self, symbol: str, qty: Decimal, link_id: str, position_idx: int | None = None) -> Fill:
         """A reduce-only market close of `qty` of the position at `position_idx` (None: the bot's)."""
 
-    def cancel_all(self, symbol: str | None = None) -> None:
-        """Cancel every open order of the symbol (of every symbol of the account when None)."""
+    def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        """The resting orders of the symbol (of every symbol of the account when None)."""
+
+    def cancel_all(self, symbol: str | None = None) -> list[VenueOrder]:
+        """Cancel every open order of the symbol (of every symbol of the account when None); the
+        orders cancelled."""
 
     def last_exit(self, trade: TradeLike) -> tuple[Fill | None, str]:
         """The fill (and its cause) that closed `trade`'s position since it opened, if the venue has it:
@@ -122,8 +131,8 @@ class ForSymbol:
     def close_position(self, qty: Decimal, link_id: str, position_idx: int | None = None) -> Fill:
         return self.execution.close_position(self.symbol, qty, link_id, position_idx)
 
-    def cancel_all(self) -> None:
-        self.execution.cancel_all(self.symbol)
+    def cancel_all(self) -> list[VenueOrder]:
+        return self.execution.cancel_all(self.symbol)
 
     def last_exit(self, trade: TradeLike) -> tuple[Fill | None, str]:
         return self.execution.last_exit(trade)
@@ -147,9 +156,11 @@ class MarketData(Protocol):
     host: str  # the REST host, for messages
     streams: tuple[str, ...]  # the stream names it runs: PUBLIC, and PRIVATE with keys
 
-    def connect(self, deadline_s: float, stop: threading.Event | None, config_path: str) -> str:
-        """Prove the venue answers within one deadline and measure the clock; a line for the log.
-        Raises a WhaleError naming the host (and StartupCancelled when `stop` is set meanwhile)."""
+    def connect(self, deadline_s: float, stop: threading.Event | None, config_path: str,
+                symbol: str | None = None) -> str:
+        """Prove the venue answers within one deadline (its streams with `symbol`'s ticker) and measure
+        the clock; a line for the log. Raises a WhaleError naming the host (and StartupCancelled, exit
+        0, when `stop` is set meanwhile)."""
 
     def instrument(self, symbol: str) -> Instrument:
         """The symbol's trading rules (cached); a WhaleError naming the symbol when it is not traded."""
@@ -166,9 +177,10 @@ class MarketData(Protocol):
     def market_time_ms(self, symbol: str) -> int:
         """The venue's clock (ms), as its market data stamps it."""
 
-    def start_streams(self, wanted: list[SymbolStreams], on_reconnect: Callable[[str], None]) -> None:
-        """Open the streams for every symbol; `on_reconnect(stream)` after each reconnect (on a stream
-        thread: keep it short)."""
+    def start_streams(self, markets: Markets, wanted: list[SymbolStreams],
+                      on_reconnect: Callable[[str], None]) -> None:
+        """Open the streams for every symbol of `wanted`, writing into `markets`; `on_reconnect(stream)`
+        after each reconnect (on a stream thread: keep it short)."""
 
     def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Until every stream is connected and subscribed: True, or False after `timeout`."""

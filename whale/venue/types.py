@@ -91,6 +91,17 @@ class VenuePosition:
 
 
 @dataclass(frozen=True)
+class VenueOrder:
+    """A resting order on the venue (a limit, a conditional, a TP/SL order), for listing and cancelling.
+    `text` describes it in the venue's words ("Buy Limit 0.005 @ 85140"; empty when unknown)."""
+
+    symbol: str
+    order_id: str
+    link_id: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ExitEvent:
     """The venue closed `fill.qty` of the symbol's position by itself (a stop, a target, or something else)."""
 

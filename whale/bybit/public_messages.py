@@ -1,6 +1,6 @@
-"""Bybit's order-book messages as venue-neutral book updates (whale.market.book).
+"""Bybit's public messages in venue-neutral form, for whale.market (book updates, trades, the ticker).
 
-Bybit's rules that are not the book's own: a message of type `snapshot` replaces the book, and
+Bybit's book rules that are not the book's own: a message of type `snapshot` replaces the book, and
 `u == 1` means Bybit restarted the service, so that message is a snapshot whatever its type says
 (docs/bybit.md#the-order-book). Levels are passed on as Bybit sends them (price and size strings);
 the book reads them.
@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from whale.market.book import BookSnapshot, BookUpdate, snapshot_of
+
+Trade = tuple  # (time ms, side "Buy"/"Sell", size, price) as MarketState.on_trades takes them
 
 
 def book_update(msg: Mapping[str, Any]) -> BookUpdate:
@@ -34,3 +36,19 @@ def snapshot_from_bybit(data: Mapping[str, Any], ts: int | None = None) -> BookS
     Bybit; sorted again in case they are not)."""
     return snapshot_of(str(data.get("s", "")), data.get("b") or (), data.get("a") or (), int(data.get("ts") or ts or 0),
                        int(data.get("u") or 0), int(data.get("seq") or 0))
+
+
+def trades_of(data: Any) -> list[Trade]:
+    """A `publicTrade.{symbol}` message's `data` (items with T, S, v, p) as MarketState's trades."""
+    return [(int(t["T"]), str(t["S"]), t["v"], t["p"]) for t in data]
+
+
+def ticker_of(msg: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any], int, str | None]:
+    """A `tickers.{symbol}` message as MarketState.on_ticker's arguments (snapshot, fields, ts, last price).
+    The docs say `data` is an array; Bybit sends an object: both are read."""
+    data = msg["data"]
+    if isinstance(data, list):
+        data = data[0]
+    last = data.get("lastPrice")
+    return (msg.get("type") or "snapshot") == "snapshot", data, int(msg.get("ts") or 0), \
+        None if last in (None, "") else str(last)
