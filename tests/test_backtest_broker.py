@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.kernel import run_one
 from whale.backtest import simulate as sim
 from whale.backtest.runner import sim_params
 from whale.config.model import Config, replace_path
@@ -23,13 +24,8 @@ def run(candles, signals, scores=None, *, atr=1.0, cfg=None, ts0=H8 * 1000 + MIN
     sig = np.asarray(signals, dtype=np.int8)
     sc = np.asarray(scores if scores is not None else sig * 5.0, dtype=float)
     P = sim_params(cfg, KNOWN["ETHUSDT"], "1", trade_from)
-    st = sim.new_state(cfg.trade_management.account_balance)
-    trades = np.zeros((64, sim.N_TRADE_FIELDS))
-    eq, inpos = np.zeros(n), np.zeros(n, dtype=bool)
-    _, k = sim.simulate_range(o, h, lo, c, ts, np.full(n, atr), sig, sc, np.ones(n, dtype=bool), 0, n, 0, P, st,
-                              trades, 0, eq, inpos)
-    k = sim.close_at_end(P, st, trades, k, n - 1, int(ts[-1]), c[-1])
-    return trades[:k], st, eq, inpos
+    r = run_one(P, o, h, lo, c, ts, atr, sig, sc, cfg=cfg)
+    return r.trades, r, r.equity, r.in_position
 
 
 def no_costs(cfg=None):
@@ -68,7 +64,7 @@ def test_fees_slippage_and_pnl_add_up():
     q = t[sim.T_QTY]
     assert t[sim.T_FEES] == pytest.approx((entry + exit_) * q * 0.001)
     assert t[sim.T_NET] == pytest.approx((exit_ - entry) * q - t[sim.T_FEES])
-    assert st[sim.S_BALANCE] == pytest.approx(1000.0 + t[sim.T_NET])
+    assert st.balance == pytest.approx(1000.0 + t[sim.T_NET])
 
 
 def test_opposite_signal_closes_and_reverse_reopens():
@@ -127,7 +123,7 @@ def test_skip_counted_when_size_beyond_leverage():
     cfg = replace_path(cfg, "risk.when_capped", "skip")
     trades, st, _, _ = run([FLAT, FLAT], [1, 0], atr=0.1, cfg=cfg)
     assert len(trades) == 0
-    assert st[sim.S_SIZE0 + SKIP_BEYOND_LEVERAGE] == 1
+    assert st.state[sim.S_SIZE0 + SKIP_BEYOND_LEVERAGE] == 1
 
 
 def test_trade_from_blocks_earlier_entries_and_exposure_is_counted():

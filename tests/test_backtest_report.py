@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.kernel import run_one
 from whale.backtest import simulate as sim
 from whale.backtest.metrics import trade_stats
 from whale.backtest.outputs import write_report_json
-from whale.backtest.runner import assumptions, sim_params
+from whale.backtest.report import assumptions
+from whale.backtest.runner import sim_params
 from whale.config.model import Config, replace_path
 from whale.market.instruments import KNOWN
 from whale.strategy.stops import EXIT_REASONS
@@ -48,12 +50,7 @@ def run(candles, signals, interval, t0):
     ts = t0 + np.arange(n, dtype=np.int64) * step
     sig = np.array(signals, dtype=np.int8)
     P = sim_params(cfg, KNOWN["ETHUSDT"], interval, 0)
-    st = sim.new_state(1000.0)
-    trades = np.zeros((8, sim.N_TRADE_FIELDS))
-    _, k = sim.simulate_range(o, h, lo, c, ts, np.ones(n), sig, sig * 5.0, np.ones(n, dtype=bool), 0, n, 0, P, st,
-                              trades, 0, np.zeros(n), np.zeros(n, dtype=bool))
-    k = sim.close_at_end(P, st, trades, k, n - 1, int(ts[-1]), c[-1])
-    return trades[:k]
+    return run_one(P, o, h, lo, c, ts, 1.0, sig, sig * 5.0, cfg=cfg, balance=1000.0).trades
 
 
 def test_funding_inside_a_6h_candle_is_charged_at_its_close():

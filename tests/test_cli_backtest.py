@@ -54,12 +54,14 @@ def test_default_report_dir_and_every_output(default_run):
     assert 0.0 <= report["max_drawdown"] < 1.0 and 0.0 <= report["exposure_time"] <= 1.0
     assert any("Orderbook_Imbalance" in x for x in report["off_in_backtest"])
     trades = (out / "trades.csv").read_text().splitlines()
-    assert trades[0].startswith("trade,side,entry_time,exit_time,entry_price,exit_price,qty")
+    assert trades[0].startswith("symbol,trade,side,entry_time,exit_time,entry_price,exit_price,qty")
     assert len(trades) == report["trades"] + 1
-    net = sum(float(line.split(",")[12]) for line in trades[1:])
+    assert {line.split(",")[0] for line in trades[1:]} == {"BTCUSDT"}
+    net = sum(float(line.split(",")[13]) for line in trades[1:])
     assert net == pytest.approx(report["total_pnl"], abs=1e-4)
     signals = (out / "signals.csv").read_text().splitlines()
-    assert signals[0] == "timestamp_ms,score,signal" and len(signals) == report["bars"] + 1
+    assert signals[0] == "symbol,timestamp_ms,score,signal" and len(signals) == report["bars"] + 1
+    assert {line.split(",")[0] for line in signals[1:]} == {"BTCUSDT"}
     assert {line.rsplit(",", 1)[1] for line in signals[1:]} <= {"BUY", "SELL", "HOLD"}
     assert (out / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -9,15 +9,17 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from tests.kernel import run_one
 from whale.backtest import simulate as sim
 from whale.backtest.runner import sim_params
 from whale.config.model import Config
 from whale.fills import LONG, SHORT, taker_fill_ticks
 from whale.market.instruments import KNOWN
+from whale.sim.account import Account
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.instrument import sim_instrument
-from whale.sim.matching import Exchange, Ids
+from whale.sim.matching import Exchange
 from whale.strategy.stops import EXIT_REASONS
 from whale.venue.paper import PaperExecution
 
@@ -46,12 +48,8 @@ def backtest_trade(side: int, entry: float, exit_kind: str, exit_price: float) -
     ts = T0 + np.arange(n, dtype=np.int64) * MIN
     sig = np.array(signals, dtype=np.int8)
     P = sim_params(CFG, BTC, "1", 0)
-    st = sim.new_state(CFG.trade_management.account_balance)
-    trades = np.zeros((8, sim.N_TRADE_FIELDS))
-    _, k = sim.simulate_range(o, h, lo, c, ts, np.full(n, ATR), sig, sig * 5.0, np.ones(n, dtype=bool), 0, n, 0, P,
-                              st, trades, 0, np.zeros(n), np.zeros(n, dtype=bool))
-    k = sim.close_at_end(P, st, trades, k, n - 1, int(ts[-1]), c[-1])
-    assert k == 1
+    trades = run_one(P, o, h, lo, c, ts, ATR, sig, sig * 5.0, cfg=CFG, symbol="BTCUSDT").trades
+    assert len(trades) == 1
     want = {"end": "end_of_backtest", "open": "opposite_signal", "stop": "stop_loss", "target": "take_profit"}
     assert EXIT_REASONS[int(trades[0][sim.T_REASON])] == want[exit_kind]
     return trades[0]
@@ -85,7 +83,7 @@ def sim_fills(side: int, qty: Decimal, entry: float, sl: Decimal, tp: Decimal, e
 
     start = round(entry / inst.tick)
     book.set_price(start, True, T0)
-    ex = Exchange(inst, CFG.fees, 100_000.0, clock, book, Ids(), start, leverage=10.0)
+    ex = Exchange(inst, Account(CFG.fees, 100_000.0, clock, leverage=10.0), book, start)
     name = {LONG: "Buy", SHORT: "Sell"}
     ex.create_order({"side": name[side], "orderType": "Market", "qty": str(qty), "orderLinkId": "t-open",
                      "stopLoss": str(sl), "takeProfit": str(tp)})

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from whale import journal as jr
 from whale.backtest.metrics import max_drawdown, trade_stats
 from whale.errors import EXIT_RUNTIME, WhaleError
 from whale.journal import (
@@ -27,12 +26,14 @@ from whale.journal import (
     TradeRecord,
     describe_trade,
     format_summary_lines,
-    iso_utc,
     journal_filename,
     lock_holder,
+    migrations,
+    records,
 )
 from whale.logs import NEON_CYAN, NEON_YELLOW
 from whale.strategy.stops import EXIT_REASONS, STOP_BREAKEVEN
+from whale.timefmt import iso_utc
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(60)
@@ -66,7 +67,7 @@ def on_disk(path: Path) -> dict:
     """The file as JSON, checking that every amount is a string (entry_atr is market data: a float)."""
     doc = json.loads(path.read_text())
     for trade in doc["trades"]:
-        for name in jr._DECIMAL_FIELDS:
+        for name in records._DECIMAL_FIELDS:
             assert trade[name] is None or isinstance(trade[name], str), (name, trade[name])
     return doc
 
@@ -122,7 +123,7 @@ def test_every_mutation_persists_at_once_and_a_restart_restores_metadata(tmp_pat
         assert t.warnings == [] and not path.exists()  # loading writes nothing
         t.open_trade(record(1))
         doc = on_disk(path)
-        assert doc["version"] == jr.FORMAT_VERSION
+        assert doc["version"] == migrations.FORMAT_VERSION
         assert (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
         assert doc["updated"] == "2025-01-01T00:00:00.000Z" and doc["paper_state"] == {}
         assert [x["id"] for x in doc["trades"]] == ["wb-1"] and doc["trades"][0]["status"] == "open"
@@ -285,9 +286,9 @@ def test_a_failed_write_leaves_the_old_content(tmp_path, monkeypatch, failing):
         raise OSError(28, "No space left on device")
 
     if failing == "write":
-        monkeypatch.setattr(jr.os, "fdopen", lambda fd, mode: _FailingFile(fd))
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: _FailingFile(fd))
     else:
-        monkeypatch.setattr(jr.os, failing, boom)
+        monkeypatch.setattr(os, failing, boom)
     with pytest.raises(JournalError, match="previous content is unchanged|No space"):
         t.update_trade("wb-1", stop_loss=Decimal("64500"))
     monkeypatch.undo()
@@ -422,8 +423,8 @@ def test_the_lock_also_holds_within_one_process(tmp_path):
 
 
 def _valid_doc() -> dict:
-    return {"version": jr.FORMAT_VERSION, "symbol": "BTCUSDT", "network": "testnet", "mode": "paper", "updated": None,
-            "trades": [record(1).to_json()], "paper_state": {}, "safety": {}}
+    return {"version": migrations.FORMAT_VERSION, "symbol": "BTCUSDT", "network": "testnet", "mode": "paper",
+            "updated": None, "trades": [record(1).to_json()], "paper_state": {}, "safety": {}}
 
 
 def _with(**changes) -> str:
@@ -481,7 +482,7 @@ def test_corrupt_files_never_overwrite_each_other_and_paper_mode_says_what_it_lo
 
 def test_a_newer_format_is_refused_and_not_moved(tmp_path):
     path = tmp_path / "trade_history.paper.json"
-    path.write_text(_with(version=jr.FORMAT_VERSION + 1))
+    path.write_text(_with(version=migrations.FORMAT_VERSION + 1))
     with pytest.raises(JournalError, match="newer Whalebot"):
         tracker(tmp_path)
     assert path.exists() and lock_holder(path) is None  # the lock was released on the way out

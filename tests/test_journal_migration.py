@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from whale import journal as jr
-from whale.journal import JournalError, PerformanceTracker
+from whale.journal import JournalError, PerformanceTracker, migrations
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "journal" / "v1"
 CASES = [  # fixture, file name, network, mode
@@ -47,7 +46,7 @@ def test_a_v1_journal_of_the_v1_release_is_migrated_and_the_original_kept(tmp_pa
         assert len(t.open_trades()) == sum(x["status"] == "open" for x in v1["trades"])
         assert t.pending_trades() == [] and t.safety_state() == {}
     doc = json.loads((tmp_path / name).read_text())
-    assert doc["version"] == jr.FORMAT_VERSION == 2 and doc["safety"] == {}
+    assert doc["version"] == migrations.FORMAT_VERSION == 2 and doc["safety"] == {}
     assert doc["trades"] == v1["trades"] and doc["paper_state"] == v1["paper_state"]
     assert not list(tmp_path.glob("*.corrupt-*")) and not list(tmp_path.glob(".*.tmp"))
     # A second start reads the v2 file as it is: nothing migrated, no second backup.
@@ -85,8 +84,8 @@ def test_the_chain_applies_one_step_per_version(tmp_path, monkeypatch):
         out["safety"] = dict(out.pop("safety"), note="v3")
         return out
 
-    monkeypatch.setattr(jr, "FORMAT_VERSION", 3)
-    monkeypatch.setitem(jr.MIGRATIONS, 2, v2_to_v3)
+    monkeypatch.setattr(migrations, "FORMAT_VERSION", 3)
+    monkeypatch.setitem(migrations.MIGRATIONS, 2, v2_to_v3)
     name = "trade_history.json"
     shutil.copy(FIXTURES / "live" / name, tmp_path / name)
     with load(tmp_path, name, "custom", "live") as t:
@@ -99,7 +98,7 @@ def test_the_chain_applies_one_step_per_version(tmp_path, monkeypatch):
 def test_a_newer_version_is_refused_and_a_bad_one_is_corrupt(tmp_path):
     name = "trade_history.json"
     doc = json.loads((FIXTURES / "live" / name).read_text())
-    (tmp_path / name).write_text(json.dumps(dict(doc, version=jr.FORMAT_VERSION + 1)))
+    (tmp_path / name).write_text(json.dumps(dict(doc, version=migrations.FORMAT_VERSION + 1)))
     with pytest.raises(JournalError, match="newer Whalebot"):
         load(tmp_path, name, "custom", "live")
     assert (tmp_path / name).exists() and not list(tmp_path.glob("*.bak"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.kernel import run_one
 from whale.alerts import AlertSystem
 from whale.backtest import simulate as sim
 from whale.backtest.runner import run_backtest, sim_params
@@ -34,11 +35,12 @@ from whale.risk.sizing import (
     order_cost_per_notional,
     size_steps,
 )
+from whale.sim.account import Account
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError
 from whale.sim.instrument import sim_instrument
-from whale.sim.matching import Exchange, Ids
+from whale.sim.matching import Exchange
 from whale.venue.paper import PaperExecution
 
 BTC = KNOWN["BTCUSDT"]
@@ -126,7 +128,7 @@ def test_the_simulator_and_the_paper_broker_accept_a_size_shrunk_to_the_leverage
         clock = ReplayClock(1_750_000_000_000)
         book = Book(level_ticks=1, base_steps=10_000.0, churn_ms=600_000, seed=1)
         book.set_price(600_000, True, clock.now_ms())
-        ex = Exchange(inst, fees, equity, clock, book, Ids(), 600_000, leverage=5.0)
+        ex = Exchange(inst, Account(fees, equity, clock, leverage=5.0), book, 600_000)
         ex.create_order({"side": "Buy", "orderType": "Market", "qty": str(BTC.qty_decimal(steps)), "orderLinkId": "t"})
         assert ex.positions[0].size == BTC.qty_decimal(steps)
 
@@ -155,11 +157,8 @@ def kernel_run(cfg, atr):
     ts = 1_750_000_020_000 + np.arange(3, dtype=np.int64) * 60_000
     sig = np.array([1, 0, 0], dtype=np.int8)
     P = sim_params(cfg, KNOWN["ETHUSDT"], "1", 0)
-    st = sim.new_state(1000.0)
-    trades = np.zeros((8, sim.N_TRADE_FIELDS))
-    _, k = sim.simulate_range(flat, flat, flat, flat, ts, np.full(3, atr), sig, sig * 5.0, np.ones(3, dtype=bool), 0,
-                              3, 0, P, st, trades, 0, np.zeros(3), np.zeros(3, dtype=bool))
-    return trades[:sim.close_at_end(P, st, trades, k, 2, int(ts[-1]), 100.0)], st
+    r = run_one(P, flat, flat, flat, flat, ts, atr, sig, sig * 5.0, cfg=cfg, balance=1000.0)
+    return r.trades, r.state
 
 
 def test_backtest_kernel_shrinks_by_default_and_skips_on_request():

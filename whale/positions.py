@@ -33,8 +33,8 @@ from whale.alerts import AlertSystem
 from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG, taker_fill_ticks
-from whale.journal import PerformanceTracker, TradeRecord, describe_trade, epoch_ms, iso_utc
-from whale.risk.sizing import describe_size, is_sized, size_steps
+from whale.journal import PerformanceTracker, TradeRecord, describe_trade
+from whale.risk.account import EntrySize, size_entry
 from whale.strategy.stops import (
     EXIT_REASONS,
     R_EMERGENCY,
@@ -46,6 +46,7 @@ from whale.strategy.stops import (
     move_stop,
     stop_exit_reason,
 )
+from whale.timefmt import epoch_ms, iso_utc
 from whale.venue.errors import (
     AuthError,
     OutcomeUnknownError,
@@ -108,10 +109,13 @@ class PositionManager:
                  log: logging.Logger, *, new_link_id: Callable[[str], str], now_ms: Callable[[], int],
                  market: Callable[[], tuple[float | None, float | None]] | None = None,
                  on_stop_result: Callable[[bool, str], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sizer: Callable[[int, float, float], EntrySize] | None = None) -> None:
         """`market()` gives (ATR, price) now: a position found on the exchange while running is given
         a stop from them (no position without a stop). `on_stop_result(ok, detail)` hears of every
-        attempt to set a stop (the safety monitor counts the failures); `monotonic` times the retries."""
+        attempt to set a stop (the safety monitor counts the failures); `monotonic` times the retries;
+        `sizer(side, entry, stop)` sizes an entry under the account's rules (whale.risk.account, with
+        every open position of the account), by default as if this position were the account's only one."""
         self.cfg = cfg
         self.execution = execution
         self.tracker = tracker
@@ -122,6 +126,7 @@ class PositionManager:
         self.market = market or (lambda: (None, None))
         self.on_stop_result = on_stop_result or (lambda ok, detail: None)
         self.monotonic = monotonic
+        self.sizer = sizer
         self.tm = cfg.trade_management
         self.trade: TradeRecord | None = None
         self.pending: TradeRecord | None = None  # an entry sent whose outcome is not known yet
@@ -236,15 +241,12 @@ class PositionManager:
         entry = float(sized_at)
         stop = stop_rule(entry) if stop_rule is not None else initial_levels(
             side, entry, atr, tm.stop_loss_atr_multiple, tm.take_profit_atr_multiple, inst.tick)[0]
-        equity = float(self.execution.equity())
-        caps = dict(qty_step=inst.step, min_qty=float(inst.min_order_qty), min_notional=float(inst.min_notional),
-                    max_qty=float(inst.max_mkt_order_qty), leverage=min(tm.leverage, float(inst.max_leverage)),
-                    fee_rate=self.cfg.fees.taker_rate, max_exposure_percent=self.cfg.risk.max_total_exposure_percent)
-        steps, code = size_steps(equity, tm.risk_per_trade_percent, entry, stop, **caps,
-                                 shrink=self.cfg.risk.when_capped == "shrink")
-        why = describe_size(code, steps, equity=equity, risk_percent=tm.risk_per_trade_percent, entry=entry,
-                            stop=stop, coin=inst.symbol.removesuffix("USDT"), **caps)
-        return (inst.qty_decimal(steps) if is_sized(code) else None), sized_at, why
+        if self.sizer is not None:
+            sized = self.sizer(side, entry, stop)
+        else:  # no account around it (close-all, tests): this position alone
+            sized = size_entry(self.cfg, inst, symbol=inst.symbol, side=side, entry=entry, stop=stop,
+                               equity=float(self.execution.equity()), positions=(), closes={}, decision_ts=0)
+        return (inst.qty_decimal(sized.steps) if sized.sized else None), sized_at, sized.message
 
     def _protect_from_fill(self, fill: Fill, atr: float, stop_rule: Callable[[float], float] | None) -> None:
         """Re-set SL/TP from the real fill price and make sure the exchange holds a stop."""

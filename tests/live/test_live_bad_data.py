@@ -108,7 +108,7 @@ def test_impossible_market_values_are_skipped_and_the_strategy_keeps_deciding(tm
     rows = signal_rows(workdir)
     assert len(rows) == candles
     later = rows[junk.fired[0][1]:]
-    assert len(later) >= 20 and all(r.split(",")[1] != "" for r in later), "empty scores after a bad kline"
+    assert len(later) >= 20 and all(r.split(",")[2] != "" for r in later), "empty scores after a bad kline"
     # The bad values never reached a feature buffer, the price history or the display.
     a = junk.bot.trader().analyzer
     for buffer in [a.buffer] + [t.buffer for t in a.mtf.trends.values()]:
@@ -125,7 +125,7 @@ def test_bad_data_from_the_start_to_the_end_of_a_run(tmp_path):
     result, workdir = run(tmp_path, sim_options={"faults": "bad_private_every=3,bad_market_every=7"})
     assert result.candles == CANDLES
     rows = signal_rows(workdir)
-    assert len(rows) == CANDLES and all(r.split(",")[1] != "" for r in rows)
+    assert len(rows) == CANDLES and all(r.split(",")[2] != "" for r in rows)
     log = (workdir / "whalebot.log").read_text()
     assert "(private " in log and "close 'NaN' is not a finite number" in log and "Traceback" not in log
     trades = journal(workdir)

@@ -52,7 +52,12 @@ def journal(workdir: Path) -> list[dict]:
 
 
 def signal_rows(workdir: Path) -> list[str]:
+    """signals.csv's rows, without the header: `symbol,timestamp_ms,score,signal`."""
     return (workdir / "signals.csv").read_text().splitlines()[1:]
+
+
+def row_ts(row: str) -> int:
+    return int(row.split(",")[1])
 
 
 class Scenario:
@@ -78,9 +83,9 @@ def test_demo_decisions_equal_the_backtest(tmp_path):
     rows = signal_rows(workdir)
     assert len(rows) == 96
     bt = run_backtest(cfg, BUNDLED_DATA)
-    bt_rows = {int(t): f"{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
+    bt_rows = {int(t): f"BTCUSDT,{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
                for t, s, g in zip(bt.ts, bt.scores, bt.signals, strict=True)}
-    assert [bt_rows.get(int(r.split(",")[0])) for r in rows] == rows
+    assert [bt_rows.get(row_ts(r)) for r in rows] == rows
     # The journal holds real exits: price, fees and a reason for each closed trade.
     closed = [t for t in journal(workdir) if t["status"] == "closed"]
     assert len(closed) == result.trades_closed
@@ -93,7 +98,7 @@ def test_stream_dropped_with_an_open_position_misses_nothing(tmp_path):
     result, workdir = run(tmp_path, scenario=drops)
     assert drops.done, "the bot never held a position: the fault was not exercised"
     rows = signal_rows(workdir)
-    ts = [int(r.split(",")[0]) for r in rows]
+    ts = [row_ts(r) for r in rows]
     assert len(ts) == CANDLES and ts == sorted(set(ts))
     assert np.all(np.diff(ts) == 900_000), "a candle was skipped after the reconnect"
     log = (workdir / "whalebot.log").read_text()

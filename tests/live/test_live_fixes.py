@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from pybit.unified_trading import HTTP
 
-from tests.live.test_live_bot import demo_cfg, journal, run, signal_rows
+from tests.live.test_live_bot import demo_cfg, journal, row_ts, run, signal_rows
 from whale.bot.loop import BotHooks
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
@@ -219,7 +219,7 @@ def test_candles_recovered_after_a_stream_gap_only_feed_the_indicators(tmp_path)
         # Stops and exits may act on a catch-up candle (they only reduce risk); no trade is opened.
         assert after_candle[ts][0] in (gap.before[0], None), "the bot opened a trade on a recovered candle"
     rows = signal_rows(workdir)
-    ts = [int(r.split(",")[0]) for r in rows]
+    ts = [row_ts(r) for r in rows]
     assert ts == sorted(set(ts)) and set(gap.skipped) <= set(ts)
     assert max(ts) > gap.skipped[-1]  # the newest candle was decided normally after the catch-up
 

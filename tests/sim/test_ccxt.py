@@ -237,3 +237,40 @@ def test_private_watch_calls(sim):
         assert (d(ws_usdt["total"]), d(ws_usdt["free"])) == (d(usdt["equity"]), d(usdt["availableToWithdraw"]))
 
     run(sim, scenario)
+
+
+ETH_SYMBOL = "ETH/USDT:USDT"
+
+
+def test_two_symbols_on_one_account(make_sim, candles):
+    """ccxt sees both markets with their own rules, trades both on one balance, lists both positions
+    without naming them, and watches both books and tickers on one connection."""
+    from tests.paths import DATA_DIR
+    from whale.candle_file import load_candle_file
+
+    eth = load_candle_file(DATA_DIR / "ETHUSDT-PERP_1m.csv.gz").candles.slice(0, 3000)
+    sim = make_sim(data={"BTCUSDT": candles, "ETHUSDT": eth})
+
+    async def scenario(ex) -> None:
+        markets = await ex.load_markets()
+        assert list(markets) == [SYMBOL, ETH_SYMBOL]
+        assert (markets[ETH_SYMBOL]["precision"]["price"], markets[ETH_SYMBOL]["precision"]["amount"]) == (0.01, 0.01)
+        await ex.create_order(SYMBOL, "market", "buy", 0.01, None, {"clientOrderId": "ccxt-btc"})
+        await ex.create_order(ETH_SYMBOL, "market", "sell", 1, None, {"clientOrderId": "ccxt-eth"})
+        positions = {p["symbol"]: p for p in await ex.fetch_positions()}  # no symbols: settleCoin=USDT
+        assert set(positions) == {SYMBOL, ETH_SYMBOL}
+        assert (positions[SYMBOL]["side"], positions[ETH_SYMBOL]["side"]) == ("long", "short")
+        assert positions[ETH_SYMBOL]["contracts"] == 1 == float(sim.position(symbol="ETHUSDT")["size"])
+        balance = await ex.fetch_balance()
+        wallet = sim.wallet()
+        assert d(balance["USDT"]["total"]) == d(wallet["totalWalletBalance"]) < 10_000  # both entries' fees
+        assert d(balance["USDT"]["free"]) == d(wallet["coin"][0]["availableToWithdraw"])  # both margins out
+        mine = await ex.fetch_my_trades(ETH_SYMBOL)
+        assert [(t["symbol"], t["side"], t["amount"]) for t in mine] == [(ETH_SYMBOL, "sell", 1)]
+        tickers = await ex.watch_tickers([SYMBOL, ETH_SYMBOL])
+        assert set(tickers) <= {SYMBOL, ETH_SYMBOL} and tickers
+        book = await ex.watch_order_book(ETH_SYMBOL)
+        own = sim.orderbook(1, symbol="ETHUSDT")
+        assert [book["bids"][0][0], book["asks"][0][0]] == [float(own["b"][0][0]), float(own["a"][0][0])]
+
+    run(sim, scenario)

@@ -59,6 +59,11 @@ def test_serves_until_sigterm():
     (["--history", "999999"], "nothing to replay"),
     (["--history", "0"], "--history"),
     (["--api-key", "\u043a\u043b\u044e\u0447", "--api-secret", "S"], "--api-key"),
+    (["--data", "data/BTCUSDT-PERP_1m.csv.gz", "--data", "data/ETHUSDT-PERP_1m.csv.gz", "--symbol", "X"],
+     "--symbol goes with one --data file only"),
+    (["--data", "data/ETHUSDT-PERP_1m.csv.gz", "--data", "data/ETHUSDT_5m.csv.gz"], "ETHUSDT is given twice"),
+    (["--data", "data/BTCUSDT-PERP_1m.csv.gz", "--data", "data/ETHUSDT_5m.csv.gz"], "same interval"),
+    (["--stream-rates", "book40=20ms"], "--stream-rates"),
 ])
 def test_bad_input_exits_2_with_one_message(args, needle):
     r = run_cli(*args)
@@ -129,3 +134,34 @@ def test_a_file_too_short_for_the_warm_up_is_said(tmp_path, candles):
     code, err = sim.stop()
     assert code == 0
     assert "the data file has only 3000 1m candles" in err and "serving 2000 and replaying 1000" in err
+
+
+def test_two_files_serve_two_symbols_with_stream_rates(tmp_path, candles):
+    """`sim --data A --data B --stream-rates bybit`: both symbols on one account, named by their files."""
+    import json
+
+    import websocket
+
+    from tests.paths import DATA_DIR
+    from whale.candle_file import load_candle_file, write_candle_csv
+
+    write_candle_csv(tmp_path / "BTCUSDT_1m.csv", candles)
+    write_candle_csv(tmp_path / "ETHUSDT_1m.csv", load_candle_file(DATA_DIR / "ETHUSDT-PERP_1m.csv.gz").candles
+                     .slice(0, 3000))
+    sim = SimCli("--data", str(tmp_path / "BTCUSDT_1m.csv"), "--data", str(tmp_path / "ETHUSDT_1m.csv"),
+                 "--history", "1000", "--stream-rates", "bybit")
+    try:
+        with requests.Session() as s:
+            infos = s.get(f"{sim.rest}/v5/market/instruments-info", params={"category": "linear"},
+                          timeout=10).json()["result"]["list"]
+        ws = websocket.create_connection(sim.rest.replace("http", "ws") + "/v5/public/linear", timeout=5)
+        try:
+            ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.50.ETHUSDT"]}))
+            got = [json.loads(ws.recv()) for _ in range(12)]  # the ack, the snapshot, then deltas every 20 ms
+        finally:
+            ws.close()
+    finally:
+        code, err = sim.stop()
+    assert code == 0 and [i["symbol"] for i in infos] == ["BTCUSDT", "ETHUSDT"]
+    assert [m.get("type") for m in got[1:3]] == ["snapshot", "delta"]
+    assert "sim: serving BTCUSDT, ETHUSDT on http://127.0.0.1:" in err and "stream-rate mode" in err

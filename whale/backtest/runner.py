@@ -1,5 +1,6 @@
-"""The backtest: the live decision path (the same Analyzer the bot runs) fed a candle file in
-large chunks, with the in-process broker of whale.backtest.simulate.
+"""The backtest: the live decision path (the same Analyzer the bot runs) fed candle files in large
+chunks, one symbol after another, then one account trading every symbol on the union of their
+timelines (whale.backtest.simulate). One file is the same run with one symbol.
 
 Nothing here decides anything the live loop would not: the Analyzer computes indicators, scores
 and the finaliser's signal on closed candles only; the broker acts on the next candle's open.
@@ -7,41 +8,73 @@ and the finaliser's signal on closed candles only; the broker acts on the next c
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from whale.backtest import simulate as sim
-from whale.backtest.metrics import daily_sharpe, max_drawdown, trade_stats
 from whale.backtest.outputs import iso
+from whale.backtest.report import SymbolInfo, build_report
 from whale.candle_file import CandleFile, guess_symbol, load_candle_file
-from whale.config.model import Config
+from whale.config.model import Config, Overrides
 from whale.errors import BadInputError
 from whale.market.candles import Candles
 from whale.market.instruments import Instrument, instrument_for
 from whale.market.intervals import interval_ms, is_multiple, label
 from whale.market.resample import resample
-from whale.risk.sizing import CAP_NAMES, FIRST_SHRUNK, SIZE_REASONS
 from whale.strategy.analyzer import Analyzer, warm_up_jit
-from whale.strategy.finaliser import BUY, SELL
 
 CHUNK = 65_536
 
 
 @dataclass
-class BacktestResult:
+class SymbolResult:
+    """One symbol of a run: its decisions over its report range and its report section."""
+
     symbol: str
-    interval: str
-    report: dict
-    ts: np.ndarray  # candles in the report range
+    instrument: Instrument
+    ts: np.ndarray  # its candles in its report range
     scores: np.ndarray
     signals: np.ndarray
-    equity: np.ndarray
-    trades: np.ndarray
-    instrument: Instrument
+    report: dict
+
+
+@dataclass
+class BacktestResult:
+    symbol: str  # the symbols, joined with ","
+    interval: str
+    report: dict
+    ts: np.ndarray  # the account's timeline (the union of the symbols' candles) in the report range
+    equity: np.ndarray  # the account's equity along ts
+    trades: np.ndarray  # every trade, in closing order; T_SYMBOL indexes `symbols`
+    per_symbol: list[SymbolResult]
+    contribution: list[np.ndarray]  # per symbol, its cash result plus open PnL along ts (forward-filled)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(r.symbol for r in self.per_symbol)
+
+    def _one(self) -> SymbolResult:
+        if len(self.per_symbol) != 1:
+            raise ValueError(f"a run of {len(self.per_symbol)} symbols: use per_symbol")
+        return self.per_symbol[0]
+
+    @property
+    def instrument(self) -> Instrument:
+        return self._one().instrument
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self._one().scores
+
+    @property
+    def signals(self) -> np.ndarray:
+        return self._one().signals
 
 
 def prepare_candles(cfg: Config, data: CandleFile, date_from: int | None, date_to: int | None,
@@ -70,27 +103,143 @@ def prepare_candles(cfg: Config, data: CandleFile, date_from: int | None, date_t
     return src, primary, warnings
 
 
+def symbols_of(cfg: Config, paths: Sequence[str | Path], symbol: str | None) -> list[str]:
+    """Each file's symbol: from its name (BTCUSDT-PERP_1m.csv.gz); with one file `--symbol`, else the
+    config's symbol, may name it. Every symbol once."""
+    if symbol is not None and len(paths) > 1:
+        raise BadInputError(f"--symbol names the symbol of one file; with {len(paths)} --data files each file's "
+                            f"name gives its symbol (e.g. ETHUSDT_1m.csv.gz)")
+    if len(paths) == 1:
+        return [symbol or guess_symbol(Path(paths[0])) or cfg.symbol]
+    seen: dict[str, str] = {}
+    out = []
+    for p in paths:
+        s = guess_symbol(Path(p))
+        if s is None:
+            raise BadInputError(f"{p}: the file name does not start with a symbol such as BTCUSDT; with several "
+                                f"--data files each name gives its symbol (e.g. BTCUSDT_1m.csv.gz)")
+        if s in seen:
+            raise BadInputError(f"{p}: {s} again (also {seen[s]}); each symbol can be backtested once per run")
+        seen[s] = str(p)
+        out.append(s)
+    return out
+
+
+def symbol_config(cfg: Config, symbol: str) -> Config:
+    """The symbol's effective config: its overrides when the config lists it, else the top level."""
+    if symbol in cfg.symbols:
+        return cfg.for_symbol(symbol)
+    return dataclasses.replace(cfg, symbols=(symbol,), overrides=Overrides())
+
+
 def run_backtest(cfg: Config, data_path: str | Path, *, date_from: int | None = None, date_to: int | None = None,
                  progress: bool = False, symbol: str | None = None) -> BacktestResult:
+    """One candle file: the portfolio run with one symbol."""
+    return run_portfolio(cfg, [data_path], date_from=date_from, date_to=date_to, progress=progress, symbol=symbol)
+
+
+@dataclass
+class _Prepared:
+    info: SymbolInfo
+    columns: dict[str, np.ndarray]
+    cooled: np.ndarray
+    analyzer_off: list[str]
+
+
+def run_portfolio(cfg: Config, data_paths: Sequence[str | Path], *, date_from: int | None = None,
+                  date_to: int | None = None, progress: bool = False, symbol: str | None = None) -> BacktestResult:
+    """Backtest the symbols of `data_paths` on one account (module docstring)."""
     t_start = time.perf_counter()
-    if cfg.strategy.mode == "density":
-        raise BadInputError("strategy.mode is 'density': density trading needs a live order book, which candle "
-                            "files do not have. Backtest with strategy.mode 'indicators' or 'combined' (its "
-                            "Density_Signal is off in backtests), or try density trading in the demo.")
+    if not data_paths:
+        raise BadInputError("no --data file given")
     if date_from is not None and date_to is not None and date_from >= date_to:
         raise BadInputError(f"--from {iso(date_from)} is not before --to {iso(date_to)}")
-    data = load_candle_file(data_path)
+    symbols = symbols_of(cfg, data_paths, symbol)
+    order = _fixed_order(cfg, symbols)
+    configs = {s: symbol_config(cfg, s) for s in symbols}
+    for s in symbols:
+        if configs[s].strategy.mode == "density":
+            where = f" (for {s})" if configs[s].strategy.mode != cfg.strategy.mode else ""
+            raise BadInputError(f"strategy.mode is 'density'{where}: density trading needs a live order book, which "
+                                "candle files do not have. Backtest with strategy.mode 'indicators' or 'combined' "
+                                "(its Density_Signal is off in backtests), or try density trading in the demo.")
+    load_s = jit_s = indicators_s = indicators_cpu_s = 0.0
+    warnings: list[str] = []
+    prepared: list[_Prepared] = []
+    bar = None
+    for idx in order:
+        s, path = symbols[idx], data_paths[idx]
+        t0 = time.perf_counter()
+        data = load_candle_file(path)
+        src, candles, w = prepare_candles(configs[s], data, date_from, date_to)
+        warnings.extend(w)
+        t1 = time.perf_counter()
+        load_s += t1 - t0
+        warm_up_jit(configs[s])
+        t2 = time.perf_counter()
+        c2 = time.process_time()
+        jit_s += t2 - t1
+        if progress and bar is None:
+            bar = _progress(len(candles) * len(symbols), progress)
+        applied = tuple(path for path, _ in cfg.overrides.paths(s)) if s in cfg.symbols else ()
+        prep = _decide(configs[s], s, data, src, candles, date_from, date_to, bar, applied)
+        indicators_s += time.perf_counter() - t2
+        indicators_cpu_s += time.process_time() - c2
+        prepared.append(prep)
+        del data, src, candles
+    t3 = time.perf_counter()
+    AP = account_params(cfg)
+    P = np.stack([sim_params(configs[p.info.symbol], p.info.instrument, cfg.interval, p.info.trade_from)
+                  for p in prepared])
+    _warm_up_simulate(P, AP)
+    jit_s += time.perf_counter() - t3
+    infos = [p.info for p in prepared]
+    cooled = [p.cooled for p in prepared]
+    off_lists = [p.analyzer_off for p in prepared]
+    market = sim.Market.of(tuple(i.symbol for i in infos), [p.columns for p in prepared])
+    del prepared
+    t4, c4 = time.perf_counter(), time.process_time()
+    run = sim.simulate_portfolio(market, P, AP)
+    simulate_s, simulate_cpu_s = time.perf_counter() - t4, time.process_time() - c4
+    if bar is not None:
+        bar.close()
+    # The *_cpu_s twins are this process's CPU time: on a busy machine they show what the wall time hides.
+    timing = {"load_s": load_s, "jit_s": jit_s, "indicators_s": indicators_s, "simulate_s": simulate_s,
+              "indicators_cpu_s": indicators_cpu_s, "simulate_cpu_s": simulate_cpu_s}
+    report, per_symbol_reports, u_from = build_report(cfg, infos, market, run, P, cooled, off_lists, timing)
+    report["timing"]["total_s"] = time.perf_counter() - t_start
+    per_symbol = []
+    for k, info in enumerate(infos):
+        part = market.part(k)
+        r = slice(part.start + info.report_from, part.stop)
+        per_symbol.append(SymbolResult(info.symbol, info.instrument, market.ts[r], market.scores[r],
+                                       market.signals[r], per_symbol_reports[k]))
+    ts_u = run.ts[u_from:]
+    contribution = [_along(ts_u, market.ts[market.part(k)], run.contribution[market.part(k)])
+                    for k in range(len(infos))]
+    return BacktestResult(",".join(i.symbol for i in infos), cfg.interval, report, ts_u, run.equity[u_from:],
+                          run.trades, per_symbol, contribution, warnings)
+
+
+def _fixed_order(cfg: Config, symbols: list[str]) -> list[int]:
+    """Indices of `symbols` in the account's fixed order: the config's `symbols` order, then the rest as
+    given. At equal timestamps the symbols act in this order (the first entry is sized first)."""
+    listed = {s: i for i, s in enumerate(cfg.symbols)}
+    return sorted(range(len(symbols)), key=lambda i: (listed.get(symbols[i], len(listed)), i))
+
+
+def _along(ts_u: np.ndarray, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A symbol's values at its own candles, carried along the union timeline (0 before its first)."""
+    at = np.searchsorted(ts, ts_u, side="right") - 1
+    out = np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
+    return out
+
+
+def _decide(cfg: Config, symbol: str, data: CandleFile, src: Candles, candles: Candles, date_from: int | None,
+            date_to: int | None, bar, overrides: tuple[str, ...]) -> _Prepared:
+    """The Analyzer over one symbol's candles: scores, signals, readiness and ATR for every candle."""
     name = str(data.path)
-    src, candles, warnings = prepare_candles(cfg, data, date_from, date_to)
-    load_s = time.perf_counter() - t_start
-
-    symbol = symbol or guess_symbol(data.path) or cfg.symbol
     instrument = instrument_for(symbol, candles.close)
-    t_jit = time.perf_counter()
-    warm_up_jit(cfg)
-    _warm_up_simulate(cfg, instrument)
-    jit_s = time.perf_counter() - t_jit
-
     analyzer = Analyzer(cfg, candles.interval, capacity=CHUNK)
     for htf in analyzer.mtf_intervals:
         if not is_multiple(htf, src.interval):
@@ -105,60 +254,28 @@ def run_backtest(cfg: Config, data_path: str | Path, *, date_from: int | None = 
     if n < needed + 1:
         raise BadInputError(_too_few_message(name, data, len(src), date_to, n, candles.interval, needed,
                                              analyzer.warmup_reason))
-
     scores = np.full(n, np.nan)
     ready = np.zeros(n, dtype=np.bool_)
     signals = np.zeros(n, dtype=np.int8)
     cooled = np.zeros(n, dtype=np.bool_)
-    equity = np.zeros(n)
-    in_position = np.zeros(n, dtype=np.bool_)
-    P = sim_params(cfg, instrument, candles.interval, trade_from)
-    state = sim.new_state(cfg.trade_management.account_balance)
-    trades_parts = []
-    trade_buf = np.zeros((4096, sim.N_TRADE_FIELDS))
-    n_trades = 0
-    indicators_s = simulate_s = 0.0
-    bar = _progress(n, progress)
+    atr = np.zeros(n)
     buf = analyzer.buffer
-    rows = buf.rows
     for a in range(0, n, CHUNK):
         b = min(n, a + CHUNK)
-        t0 = time.perf_counter()
         start, end = analyzer.process(candles.slice(a, b), scores=scores, ready=ready, signals=signals,
                                       cooled=cooled, out_base=a)
-        t1 = time.perf_counter()
-        k = start
-        X = buf.X
-        while k < end:
-            k, n_trades = sim.simulate_range(X[rows["open"]], X[rows["high"]], X[rows["low"]], X[rows["close"]],
-                                             buf.ts, X[rows["atr"]], signals, scores, ready, k, end, a - start,
-                                             P, state, trade_buf, n_trades, equity, in_position)
-            if k < end:
-                trades_parts.append(trade_buf[:n_trades].copy())
-                n_trades = 0
-        simulate_s += time.perf_counter() - t1
-        indicators_s += t1 - t0
+        atr[a:b] = buf.X[buf.rows["atr"], start:end]
         if bar is not None:
             bar.update(b - a)
-    n_trades = sim.close_at_end(P, state, trade_buf, n_trades, n - 1, int(candles.ts[-1]), float(candles.close[-1]))
-    trades_parts.append(trade_buf[:n_trades].copy())
-    if bar is not None:
-        bar.close()
-    trades = np.concatenate(trades_parts) if trades_parts else np.zeros((0, sim.N_TRADE_FIELDS))
-    equity[-1] = state[sim.S_BALANCE]
-
     first_ready = int(np.argmax(ready)) if ready.any() else n
     report_from = max(trade_from, first_ready)
     if report_from >= n:
         raise BadInputError(f"{name}: the strategy never finished warming up ({analyzer.warmup_reason})")
-    rts = candles.ts[report_from:]
-    req = equity[report_from:]
-    timing = {"load_s": load_s, "jit_s": jit_s, "indicators_s": indicators_s, "simulate_s": simulate_s}
-    report = build_report(cfg, symbol, candles, report_from, trades, req, in_position[report_from:],
-                          signals[report_from:], state, analyzer, timing, data, cooled[report_from:])
-    report["timing"]["total_s"] = time.perf_counter() - t_start
-    return BacktestResult(symbol, candles.interval, report, rts, scores[report_from:], signals[report_from:], req,
-                          trades, instrument, warnings)
+    info = SymbolInfo(symbol, name, instrument, candles.interval, n, trade_from, report_from, len(data.gaps),
+                      data.missing_candles, overrides)
+    columns = {"ts": candles.ts, "open": candles.open, "high": candles.high, "low": candles.low,
+               "close": candles.close, "atr": atr, "signals": signals, "scores": scores, "ready": ready}
+    return _Prepared(info, columns, cooled, analyzer.off_in_backtest())
 
 
 def _too_few_message(name: str, data: CandleFile, used_rows: int, date_to: int | None, n: int, interval: str,
@@ -173,6 +290,7 @@ def _too_few_message(name: str, data: CandleFile, used_rows: int, date_to: int |
 
 
 def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: int) -> np.ndarray:
+    """One symbol's row of the kernel's parameters, from its effective config."""
     tm, fees = cfg.trade_management, cfg.fees
     P = np.zeros(sim.N_SIM_PARAMS)
     P[sim.PP_ENABLED] = 1.0 if tm.enabled else 0.0
@@ -203,94 +321,22 @@ def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: i
     return P
 
 
-def build_report(cfg: Config, symbol: str, candles: Candles, report_from: int, trades: np.ndarray,
-                 equity: np.ndarray, in_position: np.ndarray, signals: np.ndarray, state: np.ndarray,
-                 analyzer: Analyzer, timing: dict, data: CandleFile, cooled: np.ndarray) -> dict:
-    net = trades[:, sim.T_NET] if len(trades) else np.zeros(0)
-    stats = trade_stats(net)
-    dd, dd_usdt = max_drawdown(equity)
-    ts = candles.ts[report_from:]
-    start_balance = cfg.trade_management.account_balance
-    reasons: dict[str, int] = {}
-    from whale.strategy.stops import EXIT_REASONS
-    for r in trades[:, sim.T_REASON].astype(int) if len(trades) else []:
-        reasons[EXIT_REASONS[r]] = reasons.get(EXIT_REASONS[r], 0) + 1
-    skipped = {SIZE_REASONS[i]: int(state[sim.S_SIZE0 + i]) for i in range(1, FIRST_SHRUNK)
-               if state[sim.S_SIZE0 + i] > 0}
-    shrunk = {name: int(state[sim.S_SIZE0 + code]) for code, name in CAP_NAMES.items()
-              if state[sim.S_SIZE0 + code] > 0}
-    report = {
-        "symbol": symbol,
-        "interval": candles.interval,
-        "data_file": str(data.path),
-        "start": iso(int(ts[0])),
-        "end": iso(int(ts[-1])),
-        "bars": int(len(ts)),
-        "warmup_bars": int(report_from),
-        **stats,
-        "fees": float(trades[:, sim.T_FEES].sum()) if len(trades) else 0.0,
-        "funding": float(trades[:, sim.T_FUNDING].sum()) if len(trades) else 0.0,
-        "max_drawdown": dd,
-        "max_drawdown_usdt": dd_usdt,
-        "sharpe": daily_sharpe(ts, equity),
-        "exposure_time": float(in_position.mean()) if len(in_position) else 0.0,
-        "start_balance": start_balance,
-        "end_balance": float(equity[-1]),
-        "return_pct": (float(equity[-1]) / start_balance - 1.0) * 100.0,
-        "long_trades": int((trades[:, sim.T_SIDE] > 0).sum()) if len(trades) else 0,
-        "short_trades": int((trades[:, sim.T_SIDE] < 0).sum()) if len(trades) else 0,
-        "exit_reasons": reasons,
-        "skipped_entries": skipped,
-        "shrunk_entries": shrunk,
-        "signals": {"BUY": int((signals == BUY).sum()), "SELL": int((signals == SELL).sum()),
-                    "HOLD": int((signals == 0).sum()), "ignored_by_cooldown": int(cooled.sum())},
-        "gaps": {"count": len(data.gaps), "missing_candles": data.missing_candles},
-        "off_in_backtest": analyzer.off_in_backtest(),
-        "assumptions": assumptions(cfg),
-        "timing": dict(timing),
-    }
-    return report
+def account_params(cfg: Config) -> np.ndarray:
+    """The account's parameters (the config's account-wide keys)."""
+    tm, risk = cfg.trade_management, cfg.risk
+    return sim.account_params(tm.account_balance, tm.max_open_positions, risk.correlation_threshold,
+                              risk.correlation_lookback, risk.max_correlated_exposure_percent)
 
 
-def assumptions(cfg: Config) -> list[str]:
-    """The rules the run followed, for report.json (the README's Backtest: Assumptions, in short)."""
-    capped = ("shrinks to the largest size the caps allow (risking less)" if cfg.risk.when_capped == "shrink"
-              else "is skipped")
-    return [
-        "signals on closed candles only; entries and opposite-signal exits fill at the next candle's open",
-        "bar path: up candle Open-Low-High-Close, down candle Open-High-Low-Close, doji nearer extreme first",
-        "stop and target both inside the entry candle: the stop wins; a candle opening beyond a level fills at the "
-        "open",
-        "market fills (entries, stops, targets, exits): the level moved by slippage_rate against the trader, rounded "
-        "to the tick against the trader (buys up, sells down); the taker fee is charged on that price",
-        "funding at 00:00, 08:00 and 16:00 UTC on qty x price at funding_rate_8h, for a position open at that time: "
-        "a funding time at a candle's open (or inside a data gap) is charged at that open's price, before the "
-        "open's exit and entry; one strictly inside a candle is charged at its close, only if the position is "
-        "still open after that candle's stop and target",
-        "stops move on candle closes (trailing, break-even, lock-in), effective from the next candle",
-        "no fills inside data gaps; an entry decided just before a gap is dropped",
-        "size = equity x risk % / stop distance at the entry fill, rounded down to qtyStep; a size over a cap "
-        "(maxOrderQty; leverage, counting the margin and the taker fees to open and close; "
-        f"max_total_exposure_percent) {capped} (risk.when_capped: {cfg.risk.when_capped}); a size below "
-        "minOrderQty or minNotionalValue, before or after that, is skipped",
-        "order-book and trade-flow scorers and exits are off (candles have no book)",
-    ]
-
-
-def _warm_up_simulate(cfg: Config, instrument: Instrument) -> None:
+def _warm_up_simulate(P: np.ndarray, AP: np.ndarray) -> None:
     """Compile (or load from cache) the broker kernels so simulate_s measures simulation only."""
     n = 4
     prices = np.array([100.0, 101.0, 99.0, 100.5])
-    ts = np.arange(n, dtype=np.int64) * 60_000
-    flags = np.ones(n, dtype=np.bool_)
-    signals = np.array([1, 0, -1, 0], dtype=np.int8)
-    scores = np.array([9.0, 0.0, -9.0, 0.0])
-    state = sim.new_state(1000.0)
-    trades = np.zeros((16, sim.N_TRADE_FIELDS))
-    P = sim_params(cfg, instrument, "1", 0)
-    _, k = sim.simulate_range(prices, prices + 1, prices - 1, prices, ts, np.ones(n), signals, scores, flags, 0, n,
-                              0, P, state, trades, 0, np.zeros(n), np.zeros(n, dtype=np.bool_))
-    sim.close_at_end(P, state, trades, k, n - 1, 0, 100.0)
+    col = {"ts": np.arange(n, dtype=np.int64) * 60_000, "open": prices, "high": prices + 1, "low": prices - 1,
+           "close": prices, "atr": np.ones(n), "signals": np.array([1, 0, -1, 0], dtype=np.int8),
+           "scores": np.array([9.0, 0.0, -9.0, 0.0]), "ready": np.ones(n, dtype=np.bool_)}
+    market = sim.Market.of(("A", "B"), [dict(col), dict(col)])
+    sim.simulate_portfolio(market, np.stack([P[0], P[0]]), AP, trade_buffer=8)
 
 
 def _progress(total: int, enabled: bool):

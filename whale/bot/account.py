@@ -1,9 +1,10 @@
 """The Account: what the live bot keeps once for every symbol — the Execution, the journal, the safety
 monitor on the account's equity, the count of failed venue calls, and the account-wide entry rules.
 
-- Risk (docs/portfolio.md): before an entry the signal validator counts EVERY open position of the
-  account (each symbol's, also positions the bot did not open) at its latest price, and
-  `trade_management.max_open_positions` counts them too.
+- Risk (docs/portfolio.md): an entry is sized by the shared account rules (whale.risk.account:
+  max_open_positions, the leverage, the exposure of EVERY open position of the account — each
+  symbol's, also positions the bot did not open, at its latest price — and the correlated group),
+  then the signal validator checks it against the same exposure and the symbol's book.
 - Safety: drawdown, daily loss and the emergency act on the whole account; the emergency closes
   every symbol (`emergency`).
 - Failures: every venue call that failed counts towards HALTED; only one that succeeded resets it.
@@ -24,6 +25,7 @@ from whale.journal import PerformanceTracker
 from whale.market.book import BookSnapshot
 from whale.market.instruments import Instrument
 from whale.positions import PositionManager
+from whale.risk.account import Closes, EntrySize, OpenPosition, size_entry
 from whale.risk.safety import ACTIVE, EMERGENCY, EmergencyPlan, SafetyMonitor, emergency_plan
 from whale.risk.validator import validate_entry
 from whale.strategy.stops import R_EMERGENCY
@@ -35,9 +37,11 @@ from whale.venue.types import VenuePosition
 class Account:
     def __init__(self, cfg: Config, execution: Execution, tracker: PerformanceTracker, alerts: AlertSystem,
                  log: logging.Logger, *, clock: Clock, market_now: Callable[[], int],
-                 mark_price: Callable[[str], float | None], new_link_id: Callable[[str], str]) -> None:
+                 mark_price: Callable[[str], float | None], closes_of: Callable[[str], Closes | None],
+                 new_link_id: Callable[[str], str]) -> None:
         """`cfg`: the top-level config (the account's keys); `mark_price(symbol)`: a symbol's latest
-        price (None for one the bot does not follow: its entry price stands in)."""
+        price (None for one the bot does not follow: its entry price stands in); `closes_of(symbol)`:
+        its closed primary candles, for the correlation (None for one the bot does not follow)."""
         self.cfg = cfg
         self.execution = execution
         self.tracker = tracker
@@ -46,6 +50,7 @@ class Account:
         self.clock = clock
         self.market_now = market_now
         self.mark_price = mark_price
+        self.closes_of = closes_of
         self.new_link_id = new_link_id
         self.failures = 0
         self.state = ACTIVE
@@ -109,16 +114,40 @@ class Account:
             total += p.size * (Decimal(repr(mark)) if mark else p.entry_price)
         return total
 
+    def marked_positions(self) -> list[OpenPosition]:
+        """Every open position of the account at its latest price, and every entry still pending (its
+        outcome unknown: it may be a position), at the price it was sized at."""
+        out = []
+        for p in self.open_positions():
+            mark = self.mark_price(p.symbol)
+            out.append(OpenPosition(p.symbol, int(p.side), float(p.size), mark or float(p.entry_price)))
+        held = {p.symbol for p in out}
+        for t in self.tracker.pending_trades():
+            if t.symbol not in held:
+                out.append(OpenPosition(t.symbol, t.direction, float(t.qty), float(t.entry_price)))
+        return out
+
+    def size_entry(self, cfg: Config, instrument: Instrument, side: int, entry: float, stop: float,
+                   decision_ts: int) -> EntrySize:
+        """Size an entry of `cfg`'s symbol (its effective config) under the account's rules, the one
+        implementation the backtest runs (whale.risk.account): max_open_positions, the leverage, the
+        exposure of every open position and the correlated group."""
+        symbol = cfg.symbols[0]
+        positions = self.marked_positions()
+        closes = {}
+        for s in {symbol} | {p.symbol for p in positions}:
+            c = self.closes_of(s)
+            if c is not None:
+                closes[s] = c
+        return size_entry(cfg, instrument, symbol=symbol, side=side, entry=entry, stop=stop,
+                          equity=float(self.execution.equity()), positions=positions, closes=closes,
+                          decision_ts=decision_ts)
+
     def entry_check(self, symbol: str, side: int, qty: Decimal, price: Decimal, *, instrument: Instrument,
                     risk: Risk, book: BookSnapshot | None) -> str | None:
-        """The last check before an entry order: max_open_positions, then the signal validator with the
-        account's whole exposure. A veto names the rule and the numbers; None lets it go."""
+        """The last check before an entry order: the signal validator with the account's whole exposure
+        and the symbol's book. A veto names the rule and the numbers; None lets it go."""
         positions = self.open_positions()
-        held = sorted({p.symbol for p in positions} | {t.symbol for t in self.tracker.pending_trades()})
-        limit = self.cfg.trade_management.max_open_positions
-        if len(held) >= limit:
-            return (f"max_open_positions: {len(held)} position{'s' if len(held) != 1 else ''} open "
-                    f"({', '.join(held)}), the limit is {limit}")
         levels = None
         if book is not None and book.bid_px.size:
             levels = (book.bid_px, book.bid_sz, book.ask_px, book.ask_sz)

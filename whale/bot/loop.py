@@ -42,6 +42,7 @@ from whale.market.data_checks import BadData
 from whale.market.feed import MarketFeed
 from whale.market.intervals import label
 from whale.market.state import Markets
+from whale.risk.account import Closes
 from whale.strategy.analyzer import Decision
 from whale.venue.errors import AuthError, TemporaryError, VenueError
 from whale.venue.ids import new_link_id
@@ -139,7 +140,9 @@ class Bot:
             log.info(n)
         self.alerts = AlertSystem.from_config(cfg.alerts, log)
         self.closed.append(_Closer(self.alerts, SHUTDOWN_ALERTS_S))
-        self.markets = Markets(self.symbols, bad_data=BadData(get_logger("market.data")))
+        # The store keeps enough primary candles for the correlation's lookback.
+        self.markets = Markets(self.symbols, bad_data=BadData(get_logger("market.data")),
+                               max_candles=max(5000, cfg.risk.correlation_lookback + 10))
         self.markets.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
         self.venue: Venue = open_venue(cfg, VenueOptions(
@@ -156,7 +159,8 @@ class Bot:
             if line:
                 log.info(line)
         self.account = Account(cfg, self.execution, self.tracker, self.alerts, log, clock=self.clock,
-                               market_now=self._market_now, mark_price=self._mark_price, new_link_id=new_link_id)
+                               market_now=self._market_now, mark_price=self._mark_price, closes_of=self._closes,
+                               new_link_id=new_link_id)
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
         for s, scfg in per_symbol.items():
@@ -214,7 +218,8 @@ class Bot:
         return Trader(scfg, market, view, self.tracker, self.alerts, self.log, new_link_id=new_link_id,
                       now_ms=self._market_now, price=lambda: self._price(symbol), signals=self.signals,
                       on_stop_result=self.account.stop_result, monotonic=self.clock.monotonic,
-                      entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed)
+                      entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed,
+                      sizer=self.account.size_entry)
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -337,6 +342,14 @@ class Bot:
     def _mark_price(self, symbol: str) -> float | None:
         market = self.markets.get(symbol)
         return None if market is None else market.last_price
+
+    def _closes(self, symbol: str) -> Closes | None:
+        """A followed symbol's closed primary candles (the correlation's input)."""
+        market = self.markets.get(symbol)
+        if market is None:
+            return None
+        c = market.closed_candles(self.cfg.interval)
+        return Closes(c.ts, c.close)
 
     def _market_now(self) -> int:
         return self.markets.market_time_ms() or self.clock.now_ms()

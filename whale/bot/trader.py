@@ -24,9 +24,11 @@ from whale.config.model import Config
 from whale.display import DisplaySnapshot, log_display
 from whale.journal import PerformanceTracker, TradeRecord
 from whale.market.candles import Candles
+from whale.market.instruments import Instrument
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 from whale.market.state import MarketState
 from whale.positions import PositionManager
+from whale.risk.account import EntrySize
 from whale.risk.safety import allows_entry
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
 from whale.strategy.analyzer import Analyzer, Decision
@@ -46,11 +48,13 @@ class Trader:
                  now_ms: Callable[[], int], price: Callable[[], float | None], signals: SignalsFile,
                  on_stop_result: Callable[[bool, str], None], monotonic: Callable[[], float],
                  entry_check: Callable[[str, int, Decimal, Decimal], str | None],
-                 state: Callable[[], str], rest_failed: Callable[[str, Exception], None]) -> None:
+                 state: Callable[[], str], rest_failed: Callable[[str, Exception], None],
+                 sizer: Callable[[Config, Instrument, int, float, float, int], EntrySize] | None = None) -> None:
         """`cfg` is the symbol's effective config (Config.for_symbol); `price()` its last price (the
         stream's, or REST's while the stream is stale); `entry_check(symbol, side, qty, price)` the
         Account's veto; `state()` the account's trading state; `rest_failed(what, error)` counts a
-        venue call that failed."""
+        venue call that failed; `sizer(cfg, instrument, side, entry, stop, decision_ts)` the Account's
+        sizing (by default the position alone)."""
         self.cfg = cfg
         self.symbol = cfg.symbols[0]
         self.market = market
@@ -67,9 +71,14 @@ class Trader:
         self.primary = cfg.interval
         self.primary_ms = interval_ms(cfg.interval)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
+        self.decision_ts = 0  # the open time of the candle whose close is deciding (the correlation's time)
+        account_sizer = None
+        if sizer is not None:
+            def account_sizer(side: int, entry: float, stop: float) -> EntrySize:
+                return sizer(cfg, execution.instrument, side, entry, stop, self._decision_ts())
         self.pm = PositionManager(cfg, execution, tracker, alerts, log, new_link_id=new_link_id, now_ms=now_ms,
                                   market=lambda: (self.last_atr(), self.price()), on_stop_result=on_stop_result,
-                                  monotonic=monotonic)
+                                  monotonic=monotonic, sizer=account_sizer)
         self.density = DensityTracker(cfg.density)
         self.density_strategy = DensityStrategy(cfg.density, tick=execution.instrument.tick)
         self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
@@ -83,11 +92,16 @@ class Trader:
         self.decisions = 0
         self.last_decision: Decision | None = None
 
+    def _decision_ts(self) -> int:
+        """A candle entry's decision time is its candle; a book entry's, the newest closed candle."""
+        return self.decision_ts or int(self.market.last_closed_ts(self.primary) or 0)
+
     # ---- start-up ------------------------------------------------------------------------------------
     def load_history(self, data: MarketData, history_candles: int | None) -> None:
         """Closed candles for the analyzer: enough to match a full-history run (docs), or all the
         exchange has when that is less; higher timeframes too."""
-        count = history_candles or self.analyzer.history_needed()
+        # Enough for the indicators, and for the correlation of the account's rules (one request per symbol).
+        count = history_candles or max(self.analyzer.history_needed(), self.cfg.risk.correlation_lookback + 1)
         for htf, n in self.analyzer.htf_history_needed().items():
             h = data.history(self.symbol, htf, history_candles or n)
             self.market.merge_closed(htf, h)
@@ -284,6 +298,7 @@ class Trader:
                 self.log.info(f"[{self.symbol}] No entry: trading state is {state}")
                 return
             price = self.price() or close
+            self.decision_ts = d.ts
             try:
                 res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
             except AuthError:
@@ -291,6 +306,8 @@ class Trader:
             except VenueError as exc:  # before sending (equity, the risk check): no order went out
                 self.rest_failed(f"[{self.symbol}] Entry", exc)
                 return
+            finally:
+                self.decision_ts = 0
             if res.skipped:
                 self.log.info(f"[{self.symbol}] No entry: {res.skipped}")
 

@@ -25,8 +25,8 @@ from typing import Any
 from whale.bybit import errors as bx
 from whale.bybit.quirks import CLOSE_CAUSES, FINAL_WITHOUT_FILL, WORKING_STATES
 from whale.bybit.rest import BybitRest
-from whale.journal import epoch_ms
 from whale.market.instruments import Instrument
+from whale.timefmt import epoch_ms
 from whale.venue import errors as ve
 from whale.venue.protocols import ForSymbol, TradeLike
 from whale.venue.types import (

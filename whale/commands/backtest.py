@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,18 +13,20 @@ from whale.errors import BadInputError
 
 
 def register(subparsers, parent) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("backtest", parents=[parent], help="run the strategy over a candle file",
-                              description="Backtest the full Whalebot strategy on a candle CSV "
-                                          "(timestamp_ms,open,high,low,close,volume; gzip allowed).")
-    p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE",
-                   help=f"candle file (default: the bundled {BUNDLED_DATA.name})")
+    p = subparsers.add_parser("backtest", parents=[parent], help="run the strategy over candle files",
+                              description="Backtest the full Whalebot strategy on candle CSVs "
+                                          "(timestamp_ms,open,high,low,close,volume; gzip allowed). Several "
+                                          "--data files trade as one account (a portfolio).")
+    p.add_argument("--data", action="append", metavar="FILE",
+                   help=f"candle file; repeat for several symbols on one account, each file named after its "
+                        f"symbol (e.g. ETHUSDT_1m.csv.gz) (default: the bundled {BUNDLED_DATA.name})")
     p.add_argument("--report", metavar="DIR",
-                   help="report directory (default: reports/<symbol>-<interval>-<UTC stamp>/)")
+                   help="report directory (default: reports/<symbols>-<interval>-<UTC stamp>/)")
     p.add_argument("--from", dest="date_from", metavar="DATE",
                    help="first candle to trade, UTC (YYYY-MM-DD or YYYY-MM-DDTHH:MM); earlier candles warm up")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="stop before this UTC date/time (exclusive)")
-    p.add_argument("--symbol", help="symbol for instrument rules and the report (default: from the file name, "
-                                    "else the config's symbol)")
+    p.add_argument("--symbol", help="with one --data file: symbol for instrument rules and the report (default: "
+                                    "from the file name, else the config's symbol)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -46,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from whale.backtest.metrics import drawdown_curve
     from whale.backtest.outputs import (
         plot_equity,
-        signals_csv_text,
         write_report_json,
+        write_signals_csv,
         write_trades_csv,
     )
-    from whale.backtest.runner import run_backtest
+    from whale.backtest.runner import run_portfolio
     from whale.commands._shared import load_cli_config
     from whale.market.intervals import label
 
@@ -58,24 +61,38 @@ def run(args: argparse.Namespace) -> int:
     date_to = parse_date(args.date_to, "--to")
     loaded, log = load_cli_config(args, console=True)
     cfg = loaded.config
-    result = run_backtest(cfg, args.data, date_from=date_from, date_to=date_to,
-                          progress=not args.no_progress and sys.stderr.isatty(), symbol=args.symbol)
+    result = run_portfolio(cfg, args.data or [str(BUNDLED_DATA)], date_from=date_from, date_to=date_to,
+                           progress=not args.no_progress and sys.stderr.isatty(), symbol=args.symbol)
     for w in result.warnings:
         log.warning(w)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = Path(args.report) if args.report else Path("reports") / f"{result.symbol}-{label(result.interval)}-{stamp}"
+    out = Path(args.report) if args.report else Path("reports") / f"{report_name(result.symbols)}-" \
+        f"{label(result.interval)}-{stamp}"
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from None
-    inst = result.instrument
-    write_trades_csv(out / "trades.csv", result.trades, inst.price_decimals, inst.qty_decimals)
-    (out / "signals.csv").write_text(signals_csv_text(result.ts, result.scores, result.signals))
+        raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from exc
+    runs = result.per_symbol
+    t_out = time.perf_counter()
+    write_trades_csv(out / "trades.csv", result.trades, result.symbols, [r.instrument.price_decimals for r in runs],
+                     [r.instrument.qty_decimals for r in runs])
+    write_signals_csv(out / "signals.csv", [(r.symbol, r.ts, r.scores, r.signals) for r in runs])
+    names = " + ".join(result.symbols) if len(runs) <= 6 else f"{len(runs)} symbols"
     plot_equity(out / "equity.png", result.ts, result.equity, drawdown_curve(result.equity),
-                f"{result.symbol} {label(result.interval)} — equity and drawdown")
+                f"{names} {label(result.interval)} — equity and drawdown",
+                dict(zip(result.symbols, result.contribution, strict=True)))
+    result.report["timing"]["outputs_s"] = time.perf_counter() - t_out
     write_report_json(out / "report.json", result.report)
     print_summary(result.report, out)
     return 0
+
+
+def report_name(symbols: tuple[str, ...]) -> str:
+    """The report directory's symbol part: every symbol, or the first three and a count when long."""
+    joined = "-".join(symbols)
+    if len(joined) <= 80:
+        return joined
+    return "-".join(symbols[:3]) + f"-and-{len(symbols) - 3}-more"
 
 
 def funding_text(funding: float) -> str:
@@ -94,17 +111,38 @@ def print_summary(r: dict, out: Path) -> None:
 
     c = use_colour(sys.stdout)
     col = (lambda code, text: f"{code}{text}{RESET}") if c else (lambda code, text: text)  # noqa: E731
-    pnl_col = NEON_GREEN if r["total_pnl"] > 0 else (NEON_RED if r["total_pnl"] < 0 else NEON_YELLOW)
+
+    def pnl_col(x: float) -> str:
+        return NEON_GREEN if x > 0 else (NEON_RED if x < 0 else NEON_YELLOW)
+
     pf = "n/a" if r["profit_factor"] is None else f"{r['profit_factor']:.2f}"
     t = r["timing"]
-    speed = r["bars"] / max(t["indicators_s"] + t["simulate_s"], 1e-9)
+    candles = r.get("candles", r["bars"] + r["warmup_bars"])
+    speed = candles / max(t["indicators_s"] + t["simulate_s"], 1e-9)
+    per = r.get("per_symbol", {})
     lines = [
         col(NEON_PURPLE, f"=== Backtest {r['symbol']} {label(r['interval'])}: {r['start']} -> {r['end']} ==="),
+    ]
+    if len(per) > 1:
+        width = max(len(s) for s in per)
+        for s, x in per.items():
+            extra = []
+            if x["skipped_entries"]:
+                extra.append(f"skipped {sum(x['skipped_entries'].values())}")
+            if x["shrunk_entries"]:
+                extra.append(f"shrunk {sum(x['shrunk_entries'].values())}")
+            tail = f", {', '.join(extra)}" if extra else ""
+            lines.append(col(pnl_col(x["total_pnl"]),
+                             f"{s:<{width}}  {x['trades']:>4} trades, win rate {x['win_rate'] * 100:5.1f}%, "
+                             f"net {x['total_pnl']:+.2f} USDT, fees {x['fees']:.2f}, "
+                             f"exposure {x['exposure_time'] * 100:.1f}%{tail}"))
+        lines.append(col(NEON_PURPLE, f"--- account ({len(per)} symbols, one balance) ---"))
+    lines += [
         col(NEON_BLUE, f"candles        {r['bars']:,} (+{r['warmup_bars']:,} warm-up)"),
         col(NEON_CYAN, f"trades         {r['trades']} ({r['long_trades']} long, {r['short_trades']} short), "
                        f"wins {r['wins']}, losses {r['losses']}, win rate {r['win_rate'] * 100:.1f}%"),
-        col(pnl_col, f"net PnL        {r['total_pnl']:+.2f} USDT ({r['return_pct']:+.2f}%), "
-                     f"fees {r['fees']:.2f}, {funding_text(r['funding'])}"),
+        col(pnl_col(r["total_pnl"]), f"net PnL        {r['total_pnl']:+.2f} USDT ({r['return_pct']:+.2f}%), "
+                                     f"fees {r['fees']:.2f}, {funding_text(r['funding'])}"),
         col(NEON_CYAN, f"profit factor  {pf}   sharpe {r['sharpe']:.2f}   exposure {r['exposure_time'] * 100:.1f}%"),
         col(NEON_RED if r["max_drawdown"] > 0.1 else NEON_YELLOW,
             f"max drawdown   {r['max_drawdown'] * 100:.2f}% ({r['max_drawdown_usdt']:.2f} USDT)"),
@@ -118,8 +156,9 @@ def print_summary(r: dict, out: Path) -> None:
         lines.append(col(NEON_YELLOW, "shrunk to cap  " + ", ".join(f"{k}: {v}" for k, v in r["shrunk_entries"].items())
                          + " (risking less than risk_per_trade_percent)"))
     lines.append(col(NEON_YELLOW, "off            " + "; ".join(r["off_in_backtest"])))
+    outputs = f"; then files {t['outputs_s']:.2f} s" if "outputs_s" in t else ""
     lines.append(col(NEON_BLUE, f"time           {t['total_s']:.2f} s (load {t['load_s']:.2f}, jit {t['jit_s']:.2f}, "
                                 f"indicators {t['indicators_s']:.3f}, simulate {t['simulate_s']:.3f}; "
-                                f"{speed:,.0f} candles/s)"))
+                                f"{speed:,.0f} candles/s{outputs})"))
     lines.append(col(NEON_GREEN, f"report         {out}/ (report.json, trades.csv, signals.csv, equity.png)"))
     print("\n".join(lines))

@@ -164,6 +164,7 @@ def _close_paper(cfg, workdir: Path, yes: bool, log, symbol: str | None) -> int:
     from decimal import Decimal
 
     from whale.alerts import AlertSystem
+    from whale.backtest.runner import symbol_config
     from whale.errors import WhaleError
     from whale.journal import PerformanceTracker, journal_filename, lock_holder
     from whale.positions import PositionManager
@@ -196,7 +197,7 @@ def _close_paper(cfg, workdir: Path, yes: bool, log, symbol: str | None) -> int:
             return 0
         for p in held:
             execution.on_tick(p.symbol, float(data.last_price(p.symbol)), data.market_time_ms(p.symbol))
-            scfg = _symbol_config(cfg, p.symbol)
+            scfg = symbol_config(cfg, p.symbol)
             pm = PositionManager(scfg, execution.for_symbol(p.symbol), tracker, AlertSystem(log), log,
                                  new_link_id=new_link_id, now_ms=_fixed(data.market_time_ms(p.symbol)))
             pm.reconcile(None, execution.last_prices[p.symbol][0])
@@ -209,18 +210,6 @@ def _close_paper(cfg, workdir: Path, yes: bool, log, symbol: str | None) -> int:
     finally:
         venue.close(2.0)
         tracker.close()
-
-
-def _symbol_config(cfg, symbol: str):
-    """The symbol's effective config; a symbol the config does not list (still held from an earlier
-    config) trades with the top level's settings."""
-    import dataclasses
-
-    from whale.config.model import Overrides
-
-    if symbol in cfg.symbols:
-        return cfg.for_symbol(symbol)
-    return dataclasses.replace(cfg, symbols=(symbol,), overrides=Overrides())
 
 
 def _fixed(ms: int):

@@ -17,20 +17,23 @@ if TYPE_CHECKING:
 
 DEFAULT_REPLAY = 1000  # candles left to replay when the file is too short for the warm-up as history
 
-DESCRIPTION = """Serve a local Bybit V5 exchange (REST + WebSocket on one port of 127.0.0.1) that replays a
-candle file: pybit and plain WebSocket clients can trade against it with the default credentials
-(not secret): key WHALEBOT-SIM-KEY, secret WHALEBOT-SIM-SECRET-NOT-A-SECRET. The first line on
-stdout is SIM READY with the URLs; logs go to stderr. See docs/simulator.md."""
+DESCRIPTION = """Serve a local Bybit V5 exchange (REST + WebSocket on one port of 127.0.0.1) that replays
+candle files, one per symbol, on one clock and one account: pybit and plain WebSocket clients can
+trade against it with the default credentials (not secret): key WHALEBOT-SIM-KEY, secret
+WHALEBOT-SIM-SECRET-NOT-A-SECRET. The first line on stdout is SIM READY with the URLs; logs go to
+stderr. See docs/simulator.md."""
 
 
 def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from whale.sim.defaults import DEFAULT_PORT
     p = subparsers.add_parser("sim", parents=[parent], help="run the Bybit V5 simulator alone on 127.0.0.1",
                               description=DESCRIPTION)
-    p.add_argument("--data", metavar="FILE", default=None,
-                   help="candle CSV (timestamp_ms,open,high,low,close,volume; gzip allowed); "
-                        "default: the bundled BTCUSDT 1m file")
-    p.add_argument("--symbol", default=None, help="symbol to serve (default: from the file name, else BTCUSDT)")
+    p.add_argument("--data", metavar="FILE", action="append", default=None,
+                   help="candle CSV (timestamp_ms,open,high,low,close,volume; gzip allowed); repeat it to serve "
+                        "several symbols on one account, each named by its file (ETHUSDT-PERP_1m.csv.gz -> "
+                        "ETHUSDT); default: the bundled BTCUSDT 1m file")
+    p.add_argument("--symbol", default=None,
+                   help="symbol to serve, with one --data file (default: from the file name, else BTCUSDT)")
     p.add_argument("--speed", default="1", metavar="X",
                    help="replay speed: 1 = real time, 60 = one 1m candle per second, max (or 0) = as fast as "
                         "possible (default 1)")
@@ -46,6 +49,10 @@ def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentPa
                         "the default config's warm-up, so a bot with it trades from the first replayed candle)")
     p.add_argument("--balance", type=float, default=10_000.0, metavar="USDT",
                    help="starting wallet balance (default 10000)")
+    p.add_argument("--stream-rates", default="", metavar="SPEC",
+                   help="benchmarks: push the public streams on Bybit's wall-clock periods with a churning book "
+                        "(bybit = orderbook.1 10ms, .50 20ms, .200 100ms, .1000 200ms, tickers 100ms, trade "
+                        "bursts 100ms; or items such as book50=20ms,tickers=100ms; see docs/simulator.md)")
     return p
 
 
@@ -74,20 +81,21 @@ def warmup_history(candles: Candles) -> tuple[int, str]:
     return count, f"the default config's warm-up of {need} {label(cfg.interval)} candles"
 
 
-def _history(requested: int | None, candles: Candles) -> int:
-    """--history, or the default config's warm-up; a file too short for that is said, not refused."""
+def _history(requested: int | None, candles: Candles, n: int, files: int = 1) -> int:
+    """--history, or the default config's warm-up; data too short for that is said, not refused.
+    `n` is the length of the replay's timeline (the union of the `files` files' candles)."""
     if requested is not None:
         return requested
     from whale.market.intervals import label
 
     log = logging.getLogger("whalebot.sim")
     count, why = warmup_history(candles)
-    n = len(candles)
     if count < n:
         log.info(f"sim: serving {count} {label(candles.interval)} candles as history ({why})")
         return count
     replay = max(1, min(DEFAULT_REPLAY, n // 2))
-    log.warning(f"sim: the data file has only {n} {label(candles.interval)} candles, but {why} needs {count} as "
+    data = "the data file has" if files == 1 else f"the timeline of the {files} data files has"
+    log.warning(f"sim: {data} only {n} {label(candles.interval)} candles, but {why} needs {count} as "
                 f"history: serving {n - replay} and replaying {replay}, so a bot with the default config warms "
                 f"up on the replay before it trades (give a longer file, or --history N to choose)")
     return n - replay
@@ -96,7 +104,8 @@ def _history(requested: int | None, candles: Candles) -> int:
 def run(args: argparse.Namespace) -> int:
     from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from whale.sim.faults import parse_faults
-    from whale.sim.server import SimConfig, Simulator, load_data
+    from whale.sim.server import SimConfig, Simulator, load_data, timeline
+    from whale.sim.streams import parse_stream_rates
 
     if (args.api_key is None) != (args.api_secret is None):
         raise BadInputError("--api-key and --api-secret go together (or leave both out for the fake defaults)")
@@ -114,17 +123,22 @@ def run(args: argparse.Namespace) -> int:
                                 f"(clients send the key in an HTTP header)")
     speed = _speed(args.speed)
     faults = parse_faults(args.faults)
+    rates = parse_stream_rates(args.stream_rates)
     _log_to_stderr(args.log_level or "INFO")
-    candles, symbol = load_data(args.data, args.symbol)
-    config = SimConfig(data=candles, symbol=symbol, speed=speed, port=args.port,
+    data = load_data(args.data, args.symbol)
+    history = _history(args.history, data[0][1], len(timeline([c for _, c in data])), len(data))
+    config = SimConfig(data=dict(data), speed=speed, port=args.port,
                        api_key=args.api_key or DEFAULT_API_KEY, api_secret=args.api_secret or DEFAULT_API_SECRET,
-                       faults=faults, history_candles=_history(args.history, candles), start_balance=args.balance)
+                       faults=faults, history_candles=history, start_balance=args.balance, stream_rates=rates)
     sim = Simulator(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sim.start()
-        print(sim.ready_line, flush=True)
+        # One write: print() writes the line and its newline apart, and with unbuffered output (PYTHONUNBUFFERED)
+        # a log line from the simulator's thread can land between them when stdout and stderr share a pipe.
+        sys.stdout.write(sim.ready_line + "\n")
+        sys.stdout.flush()
         while not stop.wait(0.5):
             pass
         logging.getLogger("whalebot.sim").info("sim: stopping")

@@ -1,6 +1,7 @@
 """Embedded Bybit V5 exchange simulator: REST + WebSocket on 127.0.0.1 with real auth, candle
-replay along the core's bar path, a synthetic order book with walls, a matching engine sharing the
-backtest's fill model, and injectable faults. See docs/simulator.md.
+replay along the core's bar path for one or several symbols on one account, a synthetic order book
+with walls, a matching engine sharing the backtest's fill model, injectable faults, and a
+stream-rate mode for benchmarks. See docs/simulator.md.
 
 `Simulator`, `SimConfig`, `parse_faults` and `FaultSpec` load on first use, so importing the
 defaults (for example to build the CLI) stays cheap.

@@ -6,6 +6,11 @@ the deltas stay small. A level's size is a deterministic function of its price a
 (it is re-drawn once per `churn_ms`, at a phase of its own), so the book is the same whoever looks
 and a test can rebuild it. Walls are large resting orders added on top: they appear, erode linearly
 over replay time, vanish on command, and are consumed when the price trades through them.
+
+In stream-rate mode (benchmarks) the levels near the touch also churn in wall time, as a real
+book's do between trades: `set_noise(ms)` re-sizes them and lets extra levels between the grid
+prices appear and vanish, each on a period and phase of its own, so a delta every 20 ms carries a
+few inserted, removed and resized levels. Without it (noise off) the book is exactly the grid.
 """
 
 from __future__ import annotations
@@ -51,6 +56,64 @@ def level_sizes(ticks, seed, base_steps, churn_ms, now):
     return out
 
 
+@njit(cache=True)
+def _mix(t, salt):
+    """A uint64 hash input from a tick and a salt (both non-negative)."""
+    return np.uint64(t) * np.uint64(0x2545F4914F6CDD1D) + np.uint64(salt)
+
+
+@njit(cache=True)
+def churn_side(ticks, sizes, direction, seed, base_steps, now, span, density):
+    """One side of the book with wall-time churn near the touch: `ticks` run away from the touch
+    (bids falling: direction -1; asks rising: +1), `now` in ms. Within `span` ticks of the touch,
+    each level's size is redrawn once per a period of its own (the touch every 40 ms, the others
+    every 0.2-1 s), and each price between the grid levels holds a small order a `density` share
+    of the time, redrawn every 0.3-2 s. Beyond `span` the levels are the grid's. At most as many
+    levels as given come out."""
+    n = ticks.shape[0]
+    out_t = np.empty(n, dtype=np.int64)
+    out_s = np.empty(n, dtype=np.int64)
+    t0 = ticks[0]
+    j = 0
+    m = 0
+    for d in range(span + 1):
+        if m >= n:
+            break
+        t = t0 + direction * d
+        h = _mix(t, 0) ^ seed
+        if j < n and ticks[j] == t:
+            period = 40 if d == 0 else 200 + np.int64(_unit(h + np.uint64(11)) * 800.0)
+            phase = np.int64(_unit(h + np.uint64(13)) * period)
+            epoch = np.uint64((now + phase) // period)
+            f = 0.4 + 1.2 * _unit(h * _FNV + epoch * _GOLDEN + np.uint64(17))
+            v = np.int64(np.round(sizes[j] * f))
+            out_t[m] = t
+            out_s[m] = v if v > 1 else 1
+            m += 1
+            j += 1
+        else:
+            period = 300 + np.int64(_unit(h + np.uint64(19)) * 1700.0)
+            phase = np.int64(_unit(h + np.uint64(23)) * period)
+            epoch = np.uint64((now + phase) // period)
+            u = _unit(h * _FNV + epoch * _GOLDEN + np.uint64(29))
+            if u < density:
+                v = np.int64(np.round(base_steps * (0.05 + 0.6 * u / density)))
+                out_t[m] = t
+                out_s[m] = v if v > 1 else 1
+                m += 1
+    while m < n and j < n:
+        out_t[m] = ticks[j]
+        out_s[m] = sizes[j]
+        m += 1
+        j += 1
+    return out_t[:m], out_s[:m]
+
+
+NOISE_DENSITY = 0.35  # the share of time a price between grid levels near the touch holds an order
+NOISE_SPAN_LEVELS = 3  # churn reaches this many grid spacings from the touch ...
+NOISE_SPAN_MAX_TICKS = 100  # ... but no more ticks than this
+
+
 @dataclass
 class Wall:
     wall_id: int
@@ -86,6 +149,8 @@ class Book:
         self.buyer_last = True
         self.now = 0
         self.version = 0  # bumps whenever anything that shapes the book changes
+        self.noise_ms = -1  # stream-rate mode: wall ms of the churn near the touch (-1 = off)
+        self.noise_span = min(NOISE_SPAN_LEVELS * self.level_ticks, NOISE_SPAN_MAX_TICKS)
         self._cache_key: tuple[int, int] | None = None
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -104,6 +169,12 @@ class Book:
                     gone.append(self.walls.pop(w.wall_id))
                     log.info("sim: wall %d (%s %d ticks) consumed by the price", w.wall_id, w.side, w.tick)
         return gone
+
+    def set_noise(self, ms: int) -> None:
+        """Stream-rate mode: churn the levels near the touch as of wall time `ms` (see churn_side)."""
+        if ms != self.noise_ms:
+            self.noise_ms = int(ms)
+            self.version += 1
 
     def add_wall(self, tick: int, steps: int, side: str | None = None) -> Wall:
         if side is None:
@@ -171,6 +242,11 @@ class Book:
         asks = np.concatenate(([ask1], g_ask + steps))
         bsz = self._sizes(bids)
         asz = self._sizes(asks)
+        if self.noise_ms >= 0:
+            bids, bsz = churn_side(bids, bsz, -1, self.seed, self.base_steps, self.noise_ms, self.noise_span,
+                                   NOISE_DENSITY)
+            asks, asz = churn_side(asks, asz, 1, self.seed, self.base_steps, self.noise_ms, self.noise_span,
+                                   NOISE_DENSITY)
         if self.walls:
             bids, bsz = self._with_walls(bids, bsz, "Buy")
             asks, asz = self._with_walls(asks, asz, "Sell")

@@ -1,10 +1,14 @@
 """Public streams: what to send to `kline.*`, `orderbook.*`, `tickers.*` and `publicTrade.*`
-subscribers, and when.
+subscribers, and when. One `Feed` per symbol; `Feeds` routes every symbol's topics for the hub.
 
 Each stream remembers what it last published (shared by all its subscribers), so a flush sends
 only what changed: orderbook deltas with consecutive `u` per depth and a global `seq`, ticker
 deltas with only the changed fields, kline updates only when the candle moved. A new subscriber
-gets a snapshot of the last published state (orderbook, tickers) and then the shared deltas.
+gets a snapshot of the last published state (orderbook, tickers) and then the shared deltas; a
+symbol that is not trading yet sends its snapshots when its first candle plays.
+
+Streams paced in stream-rate mode (`paced`: book depths, tickers, trades) are left out of the
+replay's flushes: the pacer (`whale.sim.streams`) publishes them on their wall-clock periods.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from whale.sim.ws import Conn, Hub, dumps
 from whale.sim.wsproto import text_frame
 
 BOOK_DEPTHS = (1, 50, 200, 1000)
+BOOK_STREAMS = {f"book{d}": d for d in BOOK_DEPTHS}  # stream-rate keys of the depths
 
 
 class BookStream:
@@ -34,22 +39,26 @@ class BookStream:
 
 
 class Feed:
-    def __init__(self, hub: Hub, market: Market, tape: Tape) -> None:
+    def __init__(self, hub: Hub, market: Market, tape: Tape, paced: frozenset[str] = frozenset()) -> None:
         self.hub = hub
         self.market = market
         self.tape = tape
         sym = market.inst.symbol
         self.symbol = sym
         self.books = {f"orderbook.{d}.{sym}": BookStream(d, f"orderbook.{d}.{sym}") for d in BOOK_DEPTHS}
+        self.book_by_depth = {bs.depth: bs for bs in self.books.values()}
         self.ticker_topic = f"tickers.{sym}"
         self.trade_topic = f"publicTrade.{sym}"
         self.kline_topics = {f"kline.{iv}.{sym}": iv for iv in KLINE_INTERVALS}
         self.ticker_last: dict[str, str] | None = None
         self.kline_last: dict[str, tuple] = {}
         self._book_version = market.book.version  # the book as of the last flush
-        hub.source = self
-        hub.faults.actions["book"] = self.book_fault
-        hub.faults.actions["bad_market"] = self.send_bad_ticker
+        self.paced = paced
+        self._paced_books = {BOOK_STREAMS[k] for k in paced if k in BOOK_STREAMS}
+
+    def topics(self) -> list[str]:
+        """Every public topic of this symbol (kline topics of intervals the data cannot build included)."""
+        return [*self.books, self.ticker_topic, self.trade_topic, *self.kline_topics]
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -66,18 +75,29 @@ class Feed:
         return True
 
     def on_subscribe(self, conn: Conn, topic: str) -> None:
+        if not self.market.trading:
+            return  # its snapshots go out with its first candle
         now = self.market.clock.now_ms()
+        # A stream without a published state yet sends its snapshot to every subscriber: the new one, and
+        # any that subscribed before the symbol traded and still wait for theirs.
         if topic in self.books:
             bs = self.books[topic]
             if bs.bids is None:
                 bs.bids, bs.asks = bs.current(self.market)
                 bs.u += 1
-            conn.send_data(text_frame(self._book_message(bs, "snapshot", bs.bids, bs.asks, now)))
+                self.hub.publish(topic, self._book_message(bs, "snapshot", bs.bids, bs.asks, now))
+            else:
+                conn.send_data(text_frame(self._book_message(bs, "snapshot", bs.bids, bs.asks, now)))
         elif topic == self.ticker_topic:
-            if self.ticker_last is None:
+            fresh = self.ticker_last is None
+            if fresh:
                 self.ticker_last = self.market.ticker()
-            conn.send_data(text_frame(dumps({"topic": topic, "type": "snapshot", "data": self.ticker_last,
-                                              "cs": self.market.seq, "ts": now})))
+            text = dumps({"topic": topic, "type": "snapshot", "data": self.ticker_last, "cs": self.market.seq,
+                          "ts": now})
+            if fresh:
+                self.hub.publish(topic, text)
+            else:
+                conn.send_data(text_frame(text))
 
     def on_idle(self, topic: str) -> None:
         if topic in self.books:
@@ -93,17 +113,18 @@ class Feed:
         """Publish what changed since the last flush; `closing` = the base candle that just ended
         (its klines go out with confirm true where it closes the interval's candle)."""
         with self.hub.batched():
-            self._flush(closing)
+            self.flush_unbatched(closing)
 
-    def _flush(self, closing: int | None) -> None:
+    def flush_unbatched(self, closing: int | None = None) -> None:
+        """flush() inside a batch the caller holds (the replay flushes every symbol in one batch)."""
         hub = self.hub
         now = self.market.clock.now_ms()
-        if self.market.pending:
+        if self.market.pending and "trades" not in self.paced:
             if hub.subscribed(self.trade_topic):
-                self._publish_trades(now)
+                self._publish_trades(now, self.market.pending)
             self.market.pending = []
         self._flush_books(now)
-        if self.ticker_last is not None and hub.subscribed(self.ticker_topic):
+        if "tickers" not in self.paced and hub.subscribed(self.ticker_topic):
             self._publish_ticker(now)
         if closing is not None:
             due = hub.faults.market_fault_on_close()
@@ -123,13 +144,33 @@ class Feed:
         moved = self._book_version != self.market.book.version
         self._book_version = self.market.book.version
         for topic, bs in self.books.items():
-            if bs.bids is not None and self.hub.subscribed(topic):
+            if bs.depth in self._paced_books:
+                continue
+            if self.hub.subscribed(topic):
                 self._publish_book(bs, now)
             elif moved:
                 bs.u += 1
 
-    def _publish_trades(self, now: int) -> None:
-        trades = self.market.pending
+    # ------------------------------------------------------------------ stream-rate mode
+
+    def publish_paced(self, stream: str, now: int) -> None:
+        """The pacer's turn for `stream` (a key of whale.sim.streams.STREAMS), if anyone listens."""
+        if not self.market.trading:
+            return
+        if stream == "tickers":
+            if self.hub.subscribed(self.ticker_topic):
+                self._publish_ticker(now)
+        elif stream == "trades":
+            trades = self.market.pending + self.market.burst(now)
+            self.market.pending = []
+            if trades and self.hub.subscribed(self.trade_topic):
+                self._publish_trades(now, trades)
+        else:
+            bs = self.book_by_depth[BOOK_STREAMS[stream]]
+            if self.hub.subscribed(bs.topic):
+                self._publish_book(bs, now)
+
+    def _publish_trades(self, now: int, trades: list) -> None:
         for j in range(0, len(trades), 1024):
             data = [self.market.trade_ws(t) for t in trades[j:j + 1024]]
             self.hub.publish(self.trade_topic, dumps({"topic": self.trade_topic, "type": "snapshot", "ts": now,
@@ -144,6 +185,15 @@ class Feed:
         return dumps({"topic": bs.topic, "type": kind, "ts": now, "data": data, "cts": now})
 
     def _publish_book(self, bs: BookStream, now: int) -> None:
+        """A delta (snapshot for depth 1) of what changed since the stream's last message; the first
+        snapshot when the symbol has just started trading."""
+        if not self.market.trading:
+            return
+        if bs.bids is None:  # subscribed before the symbol traded: the snapshot goes out now
+            bs.bids, bs.asks = bs.current(self.market)
+            bs.u += 1
+            self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bs.bids, bs.asks, now))
+            return
         bids, asks = bs.current(self.market)
         if bs.depth == 1:
             if bids == bs.bids and asks == bs.asks:
@@ -152,7 +202,7 @@ class Feed:
             bs.u += 1
             self.hub.publish(bs.topic, self._book_message(bs, "snapshot", bids, asks, now))
             return
-        if bs.bids is None or bs.asks is None:  # no snapshot sent yet: no delta to make
+        if bs.asks is None:
             return
         db = _changes(bs.bids, bids)
         da = _changes(bs.asks, asks)
@@ -163,9 +213,14 @@ class Feed:
         self.hub.publish(bs.topic, self._book_message(bs, "delta", db, da, now))
 
     def _publish_ticker(self, now: int) -> None:
+        if not self.market.trading:
+            return
         cur = self.market.ticker()
         last = self.ticker_last
-        if last is None:  # no snapshot sent yet: no delta to make
+        if last is None:  # subscribed before the symbol traded: the snapshot goes out now
+            self.ticker_last = cur
+            self.hub.publish(self.ticker_topic, dumps({"topic": self.ticker_topic, "type": "snapshot", "data": cur,
+                                                       "cs": self.market.seq, "ts": now}))
             return
         delta = {k: v for k, v in cur.items() if last.get(k) != v}
         if not delta:
@@ -237,3 +292,36 @@ def _changes(old: dict[int, int], new: dict[int, int]) -> dict[int, int]:
         if t not in new:
             out[t] = 0
     return out
+
+
+class Feeds:
+    """Every symbol's Feed behind one topic source for the hub: a topic goes to the feed of the symbol
+    it names; the run-time book and bad-market faults hit every symbol."""
+
+    def __init__(self, hub: Hub, feeds: list[Feed]) -> None:
+        self.hub = hub
+        self.feeds = feeds
+        self.by_topic = {topic: feed for feed in feeds for topic in feed.topics()}
+        hub.source = self
+        hub.faults.actions["book"] = self.book_fault
+        hub.faults.actions["bad_market"] = self.send_bad_ticker
+
+    def valid_topic(self, topic: str) -> bool:
+        feed = self.by_topic.get(topic)
+        return feed is not None and feed.valid_topic(topic)
+
+    def on_subscribe(self, conn: Conn, topic: str) -> None:
+        self.by_topic[topic].on_subscribe(conn, topic)
+
+    def on_idle(self, topic: str) -> None:
+        feed = self.by_topic.get(topic)
+        if feed is not None:
+            feed.on_idle(topic)
+
+    def book_fault(self, what: str) -> None:
+        for feed in self.feeds:
+            feed.book_fault(what)
+
+    def send_bad_ticker(self, kind: str) -> None:
+        for feed in self.feeds:
+            feed.send_bad_ticker(kind)

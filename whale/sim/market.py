@@ -1,9 +1,13 @@
-"""The public market as the replay has shown it so far: last trade, the candle in progress, recent
-taker trades, and the ticker, orderbook and recent-trade answers built from them. Times are replay
-time."""
+"""One symbol's public market as the replay has shown it so far: last trade, the candle in progress,
+recent taker trades, and the ticker, orderbook and recent-trade answers built from them. Times are
+replay time.
+
+A symbol whose candles start after the replay's start is not trading until its first candle plays
+(`trading` is False): until then it shows no price, ticker, book or trades."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import deque
 
@@ -28,19 +32,26 @@ class Market:
         self.closed = start_index  # base candles that have closed
         self.forming: tuple[int, int] | None = None
         c = tape.candles
-        self.last_tick = int(round(c.close[start_index - 1] / self.inst.tick))
-        self.buyer_last = c.close[start_index - 1] >= c.open[start_index - 1]
+        ref = max(0, start_index - 1)  # before its first candle: where that candle will open
+        self.last_tick = int(round((c.close[ref] if start_index else c.open[0]) / self.inst.tick))
+        self.buyer_last = bool(c.close[ref] >= c.open[ref]) if start_index else True
         self.tick_dir = "ZeroPlusTick"
         self.trades: deque[Trade] = deque(maxlen=1000)
         self.pending: list[Trade] = []
         self.seq = 7_000_000_000
         self.trade_no = 0
         self._trade_prefix = str(uuid.uuid4())[:24]  # trade ids unique across runs, as Bybit's
+        self._burst_rng = random.Random(f"{self.inst.symbol}-bursts")  # stream-rate mode's extra prints
         book.set_price(self.last_tick, self.buyer_last, clock.now_ms())
 
     @property
     def last_price(self) -> float:
         return self.last_tick * self.inst.tick
+
+    @property
+    def trading(self) -> bool:
+        """False until the symbol's first candle plays (its data starts after the replay's start)."""
+        return self.closed > 0 or self.forming is not None
 
     def play(self, i: int, k: int, tick: int, now: int, qty_steps: int) -> None:
         """Candle i's tick k: a taker trade of `qty_steps` at `tick` (tick index) at replay time `now`."""
@@ -65,6 +76,23 @@ class Market:
         self.closed = i + 1
         self.forming = None
 
+    def burst(self, now: int) -> list[Trade]:
+        """Stream-rate mode: 0-5 small prints at the last price (the taker side of the last trade), as
+        a busy market shows between the replay's ticks. They move neither the price nor the candles."""
+        rng = self._burst_rng
+        count = rng.choice((0, 1, 1, 2, 2, 3, 4, 5))
+        base = max(1, int(self.book.base_steps))
+        side = "Buy" if self.buyer_last else "Sell"
+        direction = "ZeroPlusTick" if self.buyer_last else "ZeroMinusTick"
+        out: list[Trade] = []
+        for _ in range(count):
+            self.seq += 1
+            self.trade_no += 1
+            out.append((now, side, max(1, int(base * rng.uniform(0.02, 0.3))), self.last_tick, direction,
+                        self.trade_no, self.seq))
+        self.trades.extend(out)
+        return out
+
     # ------------------------------------------------------------------ public answers
 
     def trade_id(self, number: int) -> str:
@@ -80,8 +108,8 @@ class Market:
         vol, turn = float(tape.vol24[idx]), float(tape.turn24[idx])
         if self.forming:
             i, k = self.forming
-            high = max(high, tape.run_high[i, k] * tick)
-            low = min(low, tape.run_low[i, k] * tick)
+            high = max(high, tape.run_high(i, k) * tick)
+            low = min(low, tape.run_low(i, k) * tick)
             frac = (k + 1) / tape.k
             vol += float(tape.candles.volume[i]) * frac
             turn += float(tape.turnover[i]) * frac

@@ -1,9 +1,11 @@
-"""The matching engine and the account: orders, positions, TP/SL/trailing stops, executions,
-closed PnL, funding and margin, for one symbol and one UNIFIED account (USDT).
+"""The matching engine of one symbol: its orders, positions, TP/SL/trailing stops, executions,
+closed PnL and funding, on the shared UNIFIED account (`whale.sim.account.Account`: one wallet,
+margin and equity for every symbol).
 
-It is pure: no sockets, no clocks of its own (replay time comes from the injected ReplayClock),
+It is pure: no sockets, no clocks of its own (replay time comes from the account's ReplayClock),
 no sleeping. Every state change appends private events (`order`, `execution`, `position`,
-`wallet`, already in their WebSocket shape) to `events`, which the server drains and pushes.
+`wallet`, already in their WebSocket shape) to the account's `events`, which the server drains
+and pushes.
 
 Fill model (shared with the backtest through whale.fills):
 - Market orders, and limit orders that cross the book when placed, are taker fills at the worse of
@@ -20,11 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from decimal import Decimal
 from typing import Literal, overload
 
-from whale.config.model import Fees
 from whale.fills import (
     FUNDING_PERIOD_MS,
     LONG,
@@ -42,15 +42,14 @@ from whale.fills import (
     trailing_stop_level,
 )
 from whale.sim import codes, payloads
+from whale.sim.account import Account
 from whale.sim.book import Book
-from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError, params_error
 from whale.sim.instrument import SimInstrument, parse_decimal
-from whale.sim.records import D0, ClosedPnl, Fill, Order, Position
+from whale.sim.records import D0, ClosedPnl, Fill, Order, Position, q8
 
 log = logging.getLogger("whalebot.sim")
 
-Q8 = Decimal("0.00000001")
 LINK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 MMR = Decimal("0.005")
 MARKET_PROTECTION = 0.03  # the internal IOC price a Market order is echoed with: last +/- 3 %
@@ -62,56 +61,34 @@ ORDER_FILTERS = ("Order", "StopOrder", "tpslOrder")
 _TRUE = (True, "true", "True", "1", 1)
 
 
-def q8(x) -> Decimal:
-    return Decimal(repr(x) if isinstance(x, float) else x).quantize(Q8)
-
-
 def flag(value) -> bool:
     return value in _TRUE
 
 
-class Ids:
-    """Order and execution ids: random UUIDs, unique across runs and restarts as Bybit's are (so a
-    client never confuses one run's order with another's). Nothing orders or decides by an id, so
-    replays stay deterministic; only the execution `seq` counts up from a fixed start."""
-
-    def __init__(self) -> None:
-        self.exec_seq = 1_000_000_000
-
-    @staticmethod
-    def uuid() -> str:
-        return str(uuid.uuid4())
-
-    def next_seq(self) -> int:
-        self.exec_seq += 1
-        return self.exec_seq
-
-
 class Exchange:
-    def __init__(self, instrument: SimInstrument, fees: Fees, balance: float, clock: ReplayClock, book: Book,
-                 ids: Ids, last_tick: int, leverage: float = 10.0) -> None:
+    """One symbol's engine on the shared `account` (registered there on creation)."""
+
+    def __init__(self, instrument: SimInstrument, account: Account, book: Book, last_tick: int) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
-        self.fees = fees
-        self.clock = clock
+        self.account = account
+        self.fees = account.fees
+        self.clock = account.clock
         self.book = book
-        self.ids = ids
-        self.wallet = q8(balance)
-        self.cum_realised = D0
+        self.ids = account.ids
         self.hedge = False
-        self.default_leverage = Decimal(str(leverage)).quantize(Decimal("0.01"))
-        self.positions: dict[int, Position] = {0: Position(0, self.default_leverage)}
+        self.positions: dict[int, Position] = {0: Position(0, account.default_leverage)}
         self.orders: dict[str, Order] = {}
         self.by_link: dict[str, str] = {}
         self.active: dict[str, Order] = {}  # open orders, TP/SL and conditional ones included
         self.fills: list[Fill] = []
         self.closed: list[ClosedPnl] = []
-        self.events: list[tuple[str, dict]] = []
         self.last_tick = int(last_tick)
         self.last_price = last_tick * instrument.tick
-        self.next_funding = self._next_funding_after(clock.now_ms())
-        self._funding_from = clock.now_ms()
+        self.next_funding = self._next_funding_after(self.clock.now_ms())
+        self._funding_from = self.clock.now_ms()
         self._pos_seq = 8_000_000_000
+        account.register(self)
 
     # ------------------------------------------------------------------ helpers
 
@@ -139,29 +116,22 @@ class Exchange:
         return price
 
     def _emit(self, topic: str, data: dict) -> None:
-        self.events.append((topic, data))
+        self.account.emit(topic, data)
 
     def _emit_order(self, o: Order) -> None:
         self._emit("order", payloads.order_ws(o, self))
 
     def _emit_position(self, pos: Position) -> None:
-        """Queue the position's current state, replacing a pending push of the same position, so one
-        action (e.g. a market order: the fill, then the create) sends it once, as Bybit does."""
-        self.events = [(t, d) for t, d in self.events if t != "position" or d["positionIdx"] != pos.idx]
-        self._emit("position", payloads.position_ws(pos, self))
+        self.account.emit_position(payloads.position_ws(pos, self))
 
     def _emit_wallet(self) -> None:
-        self._emit("wallet", payloads.wallet_account(self))
-
-    def drain(self) -> list[tuple[str, dict]]:
-        ev, self.events = self.events, []
-        return ev
+        self.account.emit_wallet()
 
     def _check_idx(self, idx: int) -> None:
         if self.hedge and idx not in (1, 2) or not self.hedge and idx != 0:
             raise params_error("position idx not match position mode")
 
-    # ------------------------------------------------------------------ account metrics
+    # ------------------------------------------------------------------ this symbol's share of the account's margin
 
     def unrealised(self, pos: Position) -> Decimal:
         if not pos.size:
@@ -185,20 +155,6 @@ class Exchange:
     def _idx_of(self, o: Order) -> int:
         return o.position_idx if self.hedge else 0
 
-    def metrics(self) -> dict[str, Decimal]:
-        upl = sum((self.unrealised(p) for p in self.positions.values()), D0)
-        pos_im = sum((self.position_im(p) for p in self.positions.values()), D0)
-        pos_mm = sum((self.position_mm(p) for p in self.positions.values()), D0)
-        ord_im = self.order_im()
-        equity = self.wallet + upl
-        available = max(D0, equity - pos_im - ord_im)
-        return {"upl": upl, "pos_im": pos_im, "pos_mm": pos_mm, "order_im": ord_im, "equity": equity,
-                "available": available}
-
-    def set_balance(self, amount) -> None:
-        self.wallet = q8(Decimal(str(amount)))
-        self._emit_wallet()
-
     # ------------------------------------------------------------------ order entry
 
     def create_order(self, p: dict) -> Order:
@@ -213,7 +169,7 @@ class Exchange:
         if link:
             if not isinstance(link, str) or not LINK_ID_RE.match(link):
                 raise params_error("orderLinkId invalid: at most 36 characters from [A-Za-z0-9_-]")
-            if link in self.by_link:
+            if link in self.account.link_ids:
                 raise ExchangeError(codes.DUPLICATE_LINK_ID, "OrderLinkedID is duplicate")
         tif = "IOC" if market else (p.get("timeInForce") or "GTC")
         if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
@@ -280,6 +236,7 @@ class Exchange:
         self.orders[o.order_id] = o
         if link:
             self.by_link[link] = o.order_id
+            self.account.link_ids.add(link)
         if trigger:
             o.status = "Untriggered"
             o.stop_order_type = "Stop"
@@ -300,7 +257,7 @@ class Exchange:
         if not opening:
             return
         need = opening * ref / pos.leverage + qty * ref * Decimal(repr(self.fees.taker_rate))
-        avail = self.metrics()["available"]
+        avail = self.account.metrics()["available"]
         if need > avail:
             raise ExchangeError(codes.INSUFFICIENT_BALANCE,
                                 f"ab not enough for new order (needs {q8(need)} USDT, available {avail} USDT)")
@@ -389,7 +346,7 @@ class Exchange:
             close_part = q8(fee_total * closed / qty)
             record = ClosedPnl(o.order_id, o.side, o.qty, o.price, o.order_type, closed, q8(avg * closed),
                                q8(price * closed), gross - open_part - close_part, open_part, close_part,
-                               pos.leverage, now)
+                               pos.leverage, now, self.account.next_closed_seq())
             self.closed.append(record)
             o.closed_pnl += record.pnl
             pos.entry_value -= pos.entry_value * closed / pos.size
@@ -413,8 +370,7 @@ class Exchange:
         pos.updated = now
         self._pos_seq += 1
         pos.seq = self._pos_seq
-        self.wallet += realised
-        self.cum_realised += realised
+        self.account.realise(realised)
         o.cum_qty += qty
         o.cum_value += qty * price
         o.cum_fee += fee_total
@@ -683,16 +639,22 @@ class Exchange:
             self._emit_position(self.positions[i])
 
     def switch_mode(self, p: dict) -> None:
-        mode = _int(p.get("mode"), "mode")
-        if mode not in (0, 3):
-            raise params_error("mode invalid: 0 (one-way) or 3 (hedge)")
-        hedge = mode == 3
+        hedge = requested_mode(p)
         if hedge == self.hedge:
             raise ExchangeError(codes.MODE_NOT_MODIFIED, "position mode is not modified")
+        self.check_switchable()
+        self.set_mode(hedge)
+
+    def check_switchable(self) -> None:
+        """110024 / 110028 when a position or an open order of this symbol blocks a mode switch."""
         if any(pos.size for pos in self.positions.values()):
-            raise ExchangeError(codes.POSITION_EXISTS, "position is not empty, cannot switch position mode")
+            raise ExchangeError(codes.POSITION_EXISTS, f"position is not empty, cannot switch position mode "
+                                                       f"({self.symbol})")
         if any(not o.is_tpsl for o in self.active.values()):
-            raise ExchangeError(codes.OPEN_ORDERS_EXIST, "open orders exist, cannot switch position mode")
+            raise ExchangeError(codes.OPEN_ORDERS_EXIST, f"open orders exist, cannot switch position mode "
+                                                         f"({self.symbol})")
+
+    def set_mode(self, hedge: bool) -> None:
         lev = next(iter(self.positions.values())).leverage
         self.hedge = hedge
         self.positions = {1: Position(1, lev), 2: Position(2, lev)} if hedge else {0: Position(0, lev)}
@@ -791,8 +753,7 @@ class Exchange:
                 continue
             for _ in range(n):
                 pay = q8(funding_payment(pos.side, float(pos.size), self.last_price, rate))
-                self.wallet -= pay
-                self.cum_realised -= pay
+                self.account.realise(-pay)
                 pos.cum_realised -= pay
                 pos.cur_realised -= pay
                 mark = self._price(self.last_tick)
@@ -859,6 +820,14 @@ class Exchange:
     def closed_pnl(self, p: dict) -> list[ClosedPnl]:
         start, end = self.window(p)
         return [c for c in self.closed if start <= c.time <= end][::-1]
+
+
+def requested_mode(p: dict) -> bool:
+    """switch-mode's `mode`: True for hedge (3), False for one-way (0), else 10001."""
+    mode = _int(p.get("mode"), "mode")
+    if mode not in (0, 3):
+        raise params_error("mode invalid: 0 (one-way) or 3 (hedge)")
+    return mode == 3
 
 
 def _by_filter(items: list[Order], flt: str) -> list[Order]:

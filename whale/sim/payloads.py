@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from whale.sim.records import ClosedPnl, Fill, Order, Position
 
 if TYPE_CHECKING:
+    from whale.sim.account import Account
     from whale.sim.matching import Exchange
 
 
@@ -150,7 +151,8 @@ def closed_pnl(c: ClosedPnl, ex: Exchange) -> dict:
 
 # ---------------------------------------------------------------- wallet
 
-def wallet_account(ex: Exchange) -> dict:
+def wallet_account(ex: Account) -> dict:
+    """The account's wallet: one USDT coin whose equity and margin cover every symbol."""
     m = ex.metrics()
     equity = m["equity"]
     im = m["pos_im"] + m["order_im"]

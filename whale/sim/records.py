@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 D0 = Decimal(0)
+Q8 = Decimal("0.00000001")
 OPEN_STATUSES = frozenset(("New", "PartiallyFilled", "Untriggered"))
 TPSL_KINDS = ("TakeProfit", "StopLoss", "TrailingStop")
+
+
+def q8(x) -> Decimal:
+    """A USDT amount kept to 8 decimals (floats through their shortest repr, so 0.1 stays 0.1)."""
+    return Decimal(repr(x) if isinstance(x, float) else x).quantize(Q8)
 
 
 @dataclass
@@ -141,3 +147,4 @@ class ClosedPnl:
     close_fee: Decimal
     leverage: Decimal
     time: int
+    seq: int = 0  # account-wide order of the records (several symbols' closes can share a time)

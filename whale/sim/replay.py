@@ -1,8 +1,11 @@
-"""The replay driver: plays candles tick by tick along the bar path, paced against the wall clock
-at `speed` (replay ms per wall ms; 0 = as fast as possible), or in lockstep (a controller permits
-each next candle).
+"""The replay driver: one clock over the union timeline of every symbol's candles. Each step of the
+timeline (one candle of the replay interval) plays, tick by tick along the bar path, the candle of
+every symbol that has one at that time, symbols in their listed order; a symbol whose data starts
+later joins there, one whose data ends earlier stops publishing. Paced against the wall clock at
+`speed` (replay ms per wall ms; 0 = as fast as possible), or in lockstep (a controller permits each
+next step).
 
-Per tick: the market moves, the matching engine checks triggers, private events go out. Public
+Per tick: the markets move, the matching engines check triggers, private events go out. Public
 streams are flushed whenever the next tick is far enough away to be worth its own update, and
 always at a candle's close (klines with confirm true), so at high speed the updates of a candle
 are coalesced into one message per stream.
@@ -13,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from whale.sim.account import Account
 from whale.sim.clock import WallClock
-from whale.sim.feed import Feed
-from whale.sim.market import Market
-from whale.sim.matching import Exchange
-from whale.sim.tape import Tape
 from whale.sim.ws import Hub
+
+if TYPE_CHECKING:
+    from whale.sim.listing import Listing
 
 log = logging.getLogger("whalebot.sim")
 
@@ -29,18 +35,19 @@ BEHIND_SECONDS = 2.0  # further behind the schedule than this: re-anchor instead
 
 
 class Replay:
-    def __init__(self, tape: Tape, market: Market, exchange: Exchange, feed: Feed, hub: Hub, wall: WallClock,
+    def __init__(self, times: np.ndarray, listings: Sequence[Listing], account: Account, hub: Hub, wall: WallClock,
                  speed: float, lockstep: bool, start_index: int) -> None:
-        self.tape = tape
-        self.market = market
-        self.exchange = exchange
-        self.feed = feed
+        self.times = times  # the union timeline: open times of the replay interval's candles, ascending
+        self.n = len(times)
+        self.listings = list(listings)
+        self.account = account
         self.hub = hub
         self.wall = wall
         self.speed = max(0.0, float(speed))
         self.lockstep = lockstep
         self.start_index = start_index
-        self.index = start_index  # the next candle to play
+        self.index = start_index  # the next step of the timeline to play
+        self._cursor = [lst.start for lst in self.listings]  # each symbol's next candle
         self.emitted = 0
         self.permitted = 0
         self.idle = threading.Event()
@@ -50,6 +57,8 @@ class Replay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._anchor: tuple[float, int] | None = None
+        self._waiting_for: int | None = None  # the replay time of the tick the pacing sleeps towards
+        self._playing: list[Listing] = []  # the symbols of the step in progress
 
     # ------------------------------------------------------------------ control (any thread)
 
@@ -76,6 +85,16 @@ class Replay:
         with self.cond:
             return self.cond.wait_for(lambda: self.emitted >= count or self.finished.is_set(), timeout)
 
+    def estimated_now(self) -> int | None:
+        """Replay time now by the wall clock while the pacing waits for the next tick (never past that
+        tick), for stream-rate mode's timestamps between ticks; None when not waiting."""
+        target, anchor = self._waiting_for, self._anchor
+        if target is None or anchor is None or not self.speed:
+            return None
+        a_wall, a_replay = anchor
+        est = a_replay + int((self.wall.monotonic() - a_wall) * self.speed * 1000.0)
+        return min(est, target - 1)
+
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> None:
@@ -92,15 +111,14 @@ class Replay:
 
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        tape = self.tape
         if self.lockstep:
             log.info("sim: lockstep replay of %d candles from %d, waiting for the controller",
-                     tape.n - self.index, self.index)
+                     self.n - self.index, self.index)
         else:
-            log.info("sim: replaying %d candles from %d at speed %s", tape.n - self.index, self.index,
+            log.info("sim: replaying %d candles from %d at speed %s", self.n - self.index, self.index,
                      self.speed or "max")
         while True:
-            if self.index >= tape.n:
+            if self.index >= self.n:
                 with self.cond:
                     self.finished.set()
                     self.idle.set()
@@ -120,34 +138,58 @@ class Replay:
             if not self.speed:
                 await asyncio.sleep(0)
 
-    async def _play(self, i: int) -> None:
-        tape, market, exchange, hub = self.tape, self.market, self.exchange, self.hub
-        base_ts = int(tape.candles.ts[i])
-        times = (tape.offsets + base_ts).tolist()
-        ticks = tape.ticks[i].tolist()
-        qty = int(tape.trade_steps[i])
+    def _members(self, t: int) -> list[tuple[Listing, int]]:
+        """The symbols with a candle opening at `t`, and that candle's index in each one's data."""
+        out = []
+        cursor = self._cursor
+        for n, lst in enumerate(self.listings):
+            i = cursor[n]
+            if i < lst.tape.n and int(lst.tape.candles.ts[i]) == t:
+                out.append((lst, i))
+                cursor[n] = i + 1
+        return out
+
+    async def _play(self, j: int) -> None:
+        hub, account = self.hub, self.account
+        base_ts = int(self.times[j])
+        members = self._members(base_ts)
+        self._playing = [lst for lst, _ in members]
+        first = members[0][0].tape  # every symbol has the same interval, so the same tick offsets
+        times = (first.offsets + base_ts).tolist()
+        rows = [(lst.market, lst.exchange, lst.tape.ticks[i].tolist(), int(lst.tape.trade_steps[i]), i)
+                for lst, i in members]
         speed = self.speed
-        for k in range(tape.k):
+        for k in range(first.k):
             now = times[k]
             if speed:
                 await self._pace(now)
-            tick = ticks[k]
-            market.play(i, k, tick, now, qty)
-            exchange.on_tick(tick, now, k == 0)
-            if exchange.events:
-                hub.publish_private(exchange.drain())
-        market.close_candle(i)  # first: closing moves the ticker (prevPrice1h, open interest), and the
-        self.feed.flush(closing=i)  # same flush must carry it, or WS lags REST until the next tick
+            for market, exchange, ticks, qty, i in rows:
+                tick = ticks[k]
+                market.play(i, k, tick, now, qty)
+                exchange.on_tick(tick, now, k == 0)
+            if account.events:
+                hub.publish_private(account.drain())
+        for market, _, _, _, i in rows:
+            market.close_candle(i)  # first: closing moves the ticker (prevPrice1h, open interest), and the
+        with hub.batched():  # same flush must carry it, or WS lags REST until the next tick
+            for lst, i in members:
+                lst.feed.flush_unbatched(closing=i)
+        self._playing = []
         with self.cond:
             self.emitted += 1
-            self.index = i + 1
+            self.index = j + 1
             self.cond.notify_all()
         for fn in list(self.listeners):
             try:
-                fn(i, base_ts)
+                fn(j, base_ts)
             except Exception:  # noqa: BLE001 - a controller's hook must not stop the market
                 log.exception("sim: candle listener failed")
         await hub.backpressure()
+
+    def _flush_playing(self) -> None:
+        with self.hub.batched():
+            for lst in self._playing:
+                lst.feed.flush_unbatched()
 
     async def _pace(self, replay_ms: int) -> None:
         mono = self.wall.monotonic()
@@ -157,7 +199,11 @@ class Replay:
         a_wall, a_replay = self._anchor
         wait = a_wall + (replay_ms - a_replay) / (self.speed * 1000.0) - mono
         if wait > FLUSH_MIN_SECONDS:
-            self.feed.flush()
-            await asyncio.sleep(wait)
+            self._flush_playing()
+            self._waiting_for = replay_ms
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                self._waiting_for = None
         elif wait < -BEHIND_SECONDS:
             self._anchor = (mono, replay_ms)

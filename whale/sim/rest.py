@@ -1,7 +1,12 @@
 """Bybit V5 REST: routing, auth, rate limits, REST faults and the handlers of every endpoint
 Whalebot uses, plus those a general client such as ccxt calls first (account and key info, coin
-info, fee rates, order history). One linear symbol, one UNIFIED account; Bybit's other categories
+info, fee rates, order history). Linear symbols on one UNIFIED account; Bybit's other categories
 are valid and hold no instrument.
+
+Every endpoint routes by `symbol`; where Bybit lets a request leave it out (instruments-info,
+tickers, fee rates, order history, executions, closed PnL) or name `baseCoin`/`settleCoin`
+instead (open orders, cancel-all, positions; `coin` for switch-mode), it answers for every symbol
+that matches, in the order they are listed.
 
 Business errors are HTTP 200 envelopes with a retCode, as Bybit answers; unknown paths are HTTP 404.
 """
@@ -21,10 +26,12 @@ from whale.sim import codes, payloads
 from whale.sim.codes import ExchangeError, params_error
 from whale.sim.faults import instrument_info_with_faults
 from whale.sim.httpio import HttpRequest, response_bytes
+from whale.sim.matching import Exchange, requested_mode
 from whale.sim.payloads import envelope
 from whale.sim.records import Order
 
 if TYPE_CHECKING:
+    from whale.sim.listing import Listing
     from whale.sim.server import Core
 
 log = logging.getLogger("whalebot.sim")
@@ -60,7 +67,6 @@ def _fee_rates(cat: str) -> dict:
 class Rest:
     def __init__(self, core: Core) -> None:
         self.core = core
-        c = core
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "market/time"): Route(self.time, False),
             ("GET", "market/kline"): Route(self.kline, False, ("linear", "inverse", "spot"), default_category="linear"),
@@ -68,15 +74,15 @@ class Rest:
             ("GET", "market/orderbook"): Route(self.orderbook, False, ALL),
             ("GET", "market/instruments-info"): Route(self.instruments, False, ALL, _listing),
             ("GET", "market/recent-trade"): Route(self.recent_trade, False, ALL, _plain_list),
-            ("POST", "order/create"): Route(self._order_ref(c.exchange.create_order), True, ALL),
-            ("POST", "order/amend"): Route(self._order_ref(c.exchange.amend_order), True, ALL),
-            ("POST", "order/cancel"): Route(self._order_ref(c.exchange.cancel_order), True, ALL),
+            ("POST", "order/create"): Route(self._order_ref(Exchange.create_order, trading=True), True, ALL),
+            ("POST", "order/amend"): Route(self._order_ref(Exchange.amend_order), True, ALL),
+            ("POST", "order/cancel"): Route(self._order_ref(Exchange.cancel_order), True, ALL),
             ("POST", "order/cancel-all"): Route(self.cancel_all, True, ALL, lambda cat: {"list": [], "success": "1"}),
             ("GET", "order/realtime"): Route(self.realtime, True, ALL, _listing),
             ("GET", "order/history"): Route(self.history, True, ALL, _listing),
             ("GET", "position/list"): Route(self.positions, True, DERIVATIVES, _listing),
-            ("POST", "position/trading-stop"): Route(self._empty(c.exchange.trading_stop), True, DERIVATIVES),
-            ("POST", "position/set-leverage"): Route(self._empty(c.exchange.set_leverage), True, ("linear", "inverse")),
+            ("POST", "position/trading-stop"): Route(self._empty(Exchange.trading_stop), True, DERIVATIVES),
+            ("POST", "position/set-leverage"): Route(self._empty(Exchange.set_leverage), True, ("linear", "inverse")),
             ("POST", "position/switch-mode"): Route(self.switch_mode, True, ("linear",)),
             ("GET", "account/wallet-balance"): Route(self.wallet, True),
             ("GET", "account/info"): Route(self.account_info, True),
@@ -143,7 +149,7 @@ class Rest:
             problem = None
         except ExchangeError as exc:
             result, problem = None, (exc.code, exc.message)
-        self.core.hub.publish_private(self.core.exchange.drain())
+        self.core.publish_account()
         return result, problem
 
     async def _fail(self, kind: str, keep: bool) -> bytes | object:
@@ -200,32 +206,50 @@ class Rest:
             raise params_error(f"params error: symbol invalid: {sym!r} (the simulator lists no {cat} instruments)")
         return route.empty(cat)
 
-    def _symbol(self, p: dict, required: bool, alternatives: tuple[str, ...] = ()) -> None:
-        sym = p.get("symbol")
-        if sym in (None, ""):
-            if required and not any(p.get(a) for a in alternatives):
-                need = " or ".join(("symbol",) + alternatives)
-                raise params_error(f"Params error: {need} is required")
-            for a in alternatives:
-                v = p.get(a)
-                if v and v not in ("USDT", self.core.instrument.base_coin):
-                    raise params_error(f"Params error: {a} {v!r} invalid")
-            return
-        if sym != self.core.instrument.symbol:
-            raise params_error(f"params error: symbol invalid: {sym!r} (the simulator serves "
-                               f"{self.core.instrument.symbol})")
+    def _symbol(self, p: dict) -> Listing:
+        """The one symbol a request must name (10001 when missing or not served)."""
+        return self._targets(p, True)[0]
 
-    def _order_ref(self, action: Callable[[dict], Order]) -> Callable[[dict], dict]:
+    def _targets(self, p: dict, required: bool, alternatives: tuple[str, ...] = ()) -> list[Listing]:
+        """The symbols a request is about: the one it names; else those of its `baseCoin` (or a
+        `coin` that is a base coin) or, for USDT as `settleCoin`/`coin`, every symbol; else, when
+        the symbol may be left out, every symbol."""
+        listings = self.core.listings
+        sym = p.get("symbol")
+        if sym not in (None, ""):
+            lst = listings.get(sym)
+            if lst is None:
+                raise params_error(f"params error: symbol invalid: {sym!r} (the simulator serves "
+                                   f"{', '.join(listings)})")
+            return [lst]
+        if required and not any(p.get(a) for a in alternatives):
+            need = " or ".join(("symbol",) + alternatives)
+            raise params_error(f"Params error: {need} is required")
+        chosen = list(listings.values())
+        for a in alternatives:
+            v = p.get(a)
+            if not v:
+                continue
+            if v == "USDT" and a != "baseCoin":
+                continue  # every symbol here settles in USDT
+            chosen = [lst for lst in chosen if lst.instrument.base_coin == v] if a != "settleCoin" else []
+            if not chosen:
+                raise params_error(f"Params error: {a} {v!r} invalid")
+        return chosen
+
+    def _order_ref(self, action: Callable[[Exchange, dict], Order], trading: bool = False) -> Callable[[dict], dict]:
         def handler(p: dict) -> dict:
-            self._symbol(p, True)
-            o = action(p)
+            lst = self._symbol(p)
+            if trading and not lst.market.trading:
+                raise params_error(f"params error: {lst.symbol} is not trading yet (its candles start at "
+                                   f"{int(lst.candles.ts[0])})")
+            o = action(lst.exchange, p)
             return {"orderId": o.order_id, "orderLinkId": o.link_id}
         return handler
 
-    def _empty(self, action: Callable[[dict], object]) -> Callable[[dict], dict]:
+    def _empty(self, action: Callable[[Exchange, dict], object]) -> Callable[[dict], dict]:
         def handler(p: dict) -> dict:
-            self._symbol(p, True)
-            action(p)
+            action(self._symbol(p).exchange, p)
             return {}
         return handler
 
@@ -236,96 +260,114 @@ class Rest:
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
     def kline(self, p: dict) -> dict:
-        self._symbol(p, True)
+        lst = self._symbol(p)
         interval = p.get("interval") or ""
-        tape = self.core.tape
+        tape = lst.tape
         tape.check_interval(interval)
         start = _opt_int(p, "start")
         end = _opt_int(p, "end")
         limit = _limit(p, 200, 1000)
-        m = self.core.market
+        m = lst.market
         rows = tape.kline_rows(interval, m.closed, m.forming, start, end, limit)
-        inst = self.core.instrument
+        inst = lst.instrument
         fp, fq = inst.fmt_price, inst.fmt_qty
         return {"symbol": inst.symbol, "category": "linear",
                 "list": [[str(r[0]), fp(r[1]), fp(r[2]), fp(r[3]), fp(r[4]), fq(r[5]), f"{r[6]:.4f}"] for r in rows]}
 
     def tickers(self, p: dict) -> dict:
-        self._symbol(p, False)
-        return {"category": "linear", "list": [self.core.market.ticker_rest()]}
+        rows = [lst.market.ticker_rest() for lst in self._targets(p, False) if lst.market.trading]
+        return {"category": "linear", "list": rows}
 
     def orderbook(self, p: dict) -> dict:
-        self._symbol(p, True)
+        lst = self._symbol(p)
         limit = _limit(p, 25, 1000)
-        m = self.core.market
-        bids, asks = m.levels(limit)
+        m = lst.market
+        bids, asks = m.levels(limit) if m.trading else ([], [])
         now = m.clock.now_ms()
-        u = self.core.feed.books[f"orderbook.1000.{m.inst.symbol}"].u
+        u = lst.feed.book_by_depth[1000].u
         return {"s": m.inst.symbol, "b": bids, "a": asks, "ts": now, "u": max(1, u), "seq": m.seq, "cts": now}
 
     def instruments(self, p: dict) -> dict:
-        self._symbol(p, False)
-        status = p.get("status")
+        """Every symbol (or the one named); one not trading yet shows as PreLaunch, which a query
+        without `symbol` lists only when asked for by `status` (Bybit lists Trading by default)."""
+        wanted = p.get("status") or ("" if p.get("symbol") else "Trading")
         base = p.get("baseCoin")
-        show = (not status or status == "Trading") and (not base or base == self.core.instrument.base_coin)
-        info = instrument_info_with_faults(self.core.instrument.info(), self.core.faults.spec.instrument)
-        return {"category": "linear", "list": [info] if show else [], "nextPageCursor": ""}
+        spec = self.core.faults.spec.instrument
+        rows = []
+        for lst in self._targets(p, False):
+            info = instrument_info_with_faults(lst.instrument.info(), spec)
+            if not lst.market.trading:
+                info = {**info, "status": "PreLaunch"}
+            if (not wanted or info["status"] == wanted) and (not base or base == lst.instrument.base_coin):
+                rows.append(info)
+        return {"category": "linear", "list": rows, "nextPageCursor": ""}
 
     def recent_trade(self, p: dict) -> dict:
-        self._symbol(p, True)
+        lst = self._symbol(p)
         limit = _limit(p, 500, 1000)
-        m = self.core.market
+        m = lst.market
         trades = list(m.trades)[-limit:][::-1]
         return {"category": "linear", "list": [m.trade_rest(t) for t in trades]}
 
     # ------------------------------------------------------------------ trade and account
 
     def cancel_all(self, p: dict) -> dict:
-        self._symbol(p, True, ("baseCoin", "settleCoin"))
-        done = self.core.exchange.cancel_all(p)
+        done = []
+        for lst in self._targets(p, True, ("baseCoin", "settleCoin")):
+            done += lst.exchange.cancel_all(p)
         return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
 
     def realtime(self, p: dict) -> dict:
-        self._symbol(p, True, ("baseCoin", "settleCoin"))
-        ex = self.core.exchange
-        items, cursor = _page(ex.open_orders(p), p, 20, 50)
-        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o in items]}
+        rows = _newest_first([(o, lst.exchange) for lst in self._targets(p, True, ("baseCoin", "settleCoin"))
+                              for o in lst.exchange.open_orders(p)])
+        items, cursor = _page(rows, p, 20, 50)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o, ex in items]}
 
     def positions(self, p: dict) -> dict:
-        self._symbol(p, True, ("settleCoin",))
-        ex = self.core.exchange
-        rows = list(ex.positions.values())
+        rows = [(pos, lst.exchange) for lst in self._targets(p, True, ("settleCoin",))
+                for pos in lst.exchange.positions.values()]
         if not p.get("symbol"):
-            rows = [r for r in rows if r.size]
+            rows = [(pos, ex) for pos, ex in rows if pos.size]
         items, cursor = _page(rows, p, 20, 200)
-        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.position_rest(r, ex) for r in items]}
+        return {"category": "linear", "nextPageCursor": cursor,
+                "list": [payloads.position_rest(pos, ex) for pos, ex in items]}
 
     def switch_mode(self, p: dict) -> dict:
-        self._symbol(p, True, ("coin",))
-        self.core.exchange.switch_mode(p)
+        """One symbol, or every symbol of a `coin` (those not in the mode yet; all must be free to switch)."""
+        targets = [lst.exchange for lst in self._targets(p, True, ("coin",))]
+        if p.get("symbol"):
+            targets[0].switch_mode(p)
+            return {}
+        hedge = requested_mode(p)
+        pending = [ex for ex in targets if ex.hedge != hedge]
+        if not pending:
+            raise ExchangeError(codes.MODE_NOT_MODIFIED, "position mode is not modified")
+        for ex in pending:
+            ex.check_switchable()
+        for ex in pending:
+            ex.set_mode(hedge)
         return {}
 
     def wallet(self, p: dict) -> dict:
         acct = p.get("accountType")
         if acct != "UNIFIED":
             raise params_error(f"accountType only support UNIFIED, got {acct!r}")
-        account = payloads.wallet_account(self.core.exchange)
+        account = payloads.wallet_account(self.core.account)
         coins = [c.strip() for c in (p.get("coin") or "").split(",") if c.strip()]
         if coins and "USDT" not in coins:
             account["coin"] = []
         return {"list": [account]}
 
     def history(self, p: dict) -> dict:
-        self._symbol(p, False, ("baseCoin", "settleCoin"))
-        ex = self.core.exchange
-        items, cursor = _page(ex.order_history(p), p, 20, 50)
-        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o in items]}
+        rows = _newest_first([(o, lst.exchange) for lst in self._targets(p, False, ("baseCoin", "settleCoin"))
+                              for o in lst.exchange.order_history(p)])
+        items, cursor = _page(rows, p, 20, 50)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.order_rest(o, ex) for o, ex in items]}
 
     def fee_rate(self, p: dict) -> dict:
-        self._symbol(p, False)
-        fees = self.core.exchange.fees
-        return {"list": [{"symbol": self.core.instrument.symbol, "takerFeeRate": payloads.money(fees.taker_rate),
-                          "makerFeeRate": payloads.money(fees.maker_rate)}]}
+        fees = self.core.account.fees
+        return {"list": [{"symbol": lst.symbol, "takerFeeRate": payloads.money(fees.taker_rate),
+                          "makerFeeRate": payloads.money(fees.maker_rate)} for lst in self._targets(p, False)]}
 
     def account_info(self, p: dict) -> dict:
         return payloads.account_info(self.core.started_ms)
@@ -334,22 +376,28 @@ class Rest:
         return payloads.api_key_info(self.core.creds.api_key, self.core.started_ms)
 
     def coin_info(self, p: dict) -> dict:
-        coins = ["USDT", self.core.instrument.base_coin]
+        coins = ["USDT", *dict.fromkeys(lst.instrument.base_coin for lst in self.core.listings.values())]
         wanted = p.get("coin") or ""
         return {"rows": [payloads.coin_info(c) for c in coins if not wanted or c == wanted]}
 
     def executions(self, p: dict) -> dict:
-        self._symbol(p, False)
-        ex = self.core.exchange
-        items, cursor = _page(ex.executions(p), p, 50, 100)
+        rows = [(f, lst.exchange) for lst in self._targets(p, False, ("baseCoin", "settleCoin"))
+                for f in lst.exchange.executions(p)]
+        rows.sort(key=lambda r: r[0].seq, reverse=True)  # newest first across symbols (seq is the account's)
+        items, cursor = _page(rows, p, 50, 100)
         return {"category": "linear", "nextPageCursor": cursor,
-                "list": [payloads.execution_rest(f, ex) for f in items]}
+                "list": [payloads.execution_rest(f, ex) for f, ex in items]}
 
     def closed_pnl(self, p: dict) -> dict:
-        self._symbol(p, False)
-        ex = self.core.exchange
-        items, cursor = _page(ex.closed_pnl(p), p, 50, 100)
-        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.closed_pnl(c, ex) for c in items]}
+        rows = [(c, lst.exchange) for lst in self._targets(p, False) for c in lst.exchange.closed_pnl(p)]
+        rows.sort(key=lambda r: r[0].seq, reverse=True)
+        items, cursor = _page(rows, p, 50, 100)
+        return {"category": "linear", "nextPageCursor": cursor, "list": [payloads.closed_pnl(c, ex) for c, ex in items]}
+
+
+def _newest_first(rows: list[tuple[Order, Exchange]]) -> list[tuple[Order, Exchange]]:
+    """Orders of several symbols, newest createdTime first (stable: equal times keep symbol order)."""
+    return sorted(rows, key=lambda r: r[0].created, reverse=True)
 
 
 def _json(body: dict) -> bytes:

@@ -1,10 +1,15 @@
 """The simulator's Python API: build it from a SimConfig, start() it (returns once serving on
 127.0.0.1), drive or watch the replay, inject faults, stop() it (joins its one thread).
 
+It serves one or several symbols (one candle file each) on one replay clock and one account. The
+members about one symbol (`last_price`, `orderbook`, `position`, `walls`, `instrument`, `candles`)
+serve the first symbol, or the one named (`for_symbol(s)`, `orderbook(depth, symbol=s)`,
+`position(idx, symbol=s)`, `walls(s)`), so single-symbol callers need not know about the others.
+
 Everything runs on one asyncio event loop in one background thread: the HTTP server that also
 upgrades `/v5/public/linear` and `/v5/private` to WebSocket (one port for REST and both streams),
-the replay, the matching engine. Methods called from other threads are marshalled onto that loop,
-so the engine has a single writer and needs no locks.
+the replay, the matching engines, the stream-rate pacer. Methods called from other threads are
+marshalled onto that loop, so the engines have a single writer and need no locks.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,21 +29,22 @@ from whale.candle_file import BUNDLED_DATA, guess_symbol, load_candle_file
 from whale.config.model import Fees
 from whale.errors import BadInputError, WhaleError
 from whale.market.candles import Candles
+from whale.market.intervals import label
 from whale.sim import payloads
+from whale.sim.account import Account
 from whale.sim.auth import Credentials
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock, WallClock
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET, HOST
 from whale.sim.faults import Faults, FaultSpec, parse_faults
-from whale.sim.feed import Feed
+from whale.sim.feed import Feeds
 from whale.sim.httpio import HttpError, read_request, response_bytes
-from whale.sim.instrument import SimInstrument, sim_instrument
+from whale.sim.instrument import SimInstrument
 from whale.sim.limits import RateLimiter
-from whale.sim.market import Market
-from whale.sim.matching import Exchange, Ids
+from whale.sim.listing import Listing
 from whale.sim.replay import Replay
 from whale.sim.rest import Rest
-from whale.sim.tape import Tape
+from whale.sim.streams import Pacer, StreamRates, parse_stream_rates
 from whale.sim.ws import Hub
 from whale.sim.wsproto import handshake_response
 from whale.warmup import compile_fill_kernels
@@ -48,17 +54,22 @@ log = logging.getLogger("whalebot.sim")
 WS_PATHS = {"/v5/public/linear": "public", "/v5/private": "private"}
 CALL_TIMEOUT = 30.0
 
+DataSource = str | Path | Candles
+# One candle file (or Candles) for one symbol; several files (symbols from their names); or
+# {symbol: file or Candles}. None = the bundled BTCUSDT 1m file.
+SimData = DataSource | Sequence[DataSource] | Mapping[str, DataSource] | None
+
 
 @dataclass(frozen=True)
 class SimConfig:
-    data: str | Path | Candles | None = None  # candle file (or Candles); None = the bundled BTCUSDT 1m file
-    symbol: str | None = None  # None = from the file name, else BTCUSDT
+    data: SimData = None  # candle file(s) or Candles, see SimData; None = the bundled BTCUSDT 1m file
+    symbol: str | None = None  # one file only: None = from the file name, else BTCUSDT
     speed: float = 1.0  # replay ms per wall ms (1 = real time, 60 = a 1m candle per second); 0 = max
     port: int = 0  # 0 = any free port
     api_key: str = DEFAULT_API_KEY
     api_secret: str = DEFAULT_API_SECRET
     faults: str | FaultSpec = ""
-    history_candles: int = 1000  # base candles served as history before the replay starts
+    history_candles: int = 1000  # candles of the timeline served as history before the replay starts
     start_ms: int | None = None  # or: replay from the first candle at/after this time (all before = history)
     lockstep: bool = False  # the next candle starts only when advance()/step() says so
     fees: Fees = field(default_factory=Fees)
@@ -71,48 +82,69 @@ class SimConfig:
     book_churn_seconds: float = 600.0  # a level's size is redrawn once per this much replay time
     seed: int = 1
     enforce_rate_limits: bool = True  # Bybit's per-endpoint limits; rate_limit faults apply regardless
+    stream_rates: str | StreamRates | None = None  # stream-rate mode (benchmarks), see whale.sim.streams
 
 
 class Core:
-    """The state that lives on the loop thread."""
+    """The state that lives on the loop thread: one account, one replay clock and timeline, and a
+    Listing per symbol (instrument, tape, book, market, engine, streams)."""
 
-    def __init__(self, cfg: SimConfig, candles: Candles, symbol: str, wall: WallClock, run) -> None:
-        start = _start_index(cfg, candles)
+    def __init__(self, cfg: SimConfig, data: list[tuple[str, Candles]], wall: WallClock, run) -> None:
+        self.times = timeline([c for _, c in data])
+        start = _start_index(cfg, self.times)
         self.wall = wall
         self.started_ms = wall.now_ms()  # when the simulated account and its API key were "created"
-        self.instrument: SimInstrument = sim_instrument(symbol, candles.close)
-        self.tape = Tape(candles, self.instrument, cfg.ticks_per_candle)
-        self.clock = ReplayClock(int(candles.ts[start]) - 1)
-        inst = self.instrument
-        ref = float(candles.close[start - 1])
-        level_ticks = cfg.book_level_ticks or max(1, int(round(0.01 * ref / 200 / inst.tick)))
-        level_qty = cfg.book_level_qty or float(np.median(candles.volume)) / 50.0
-        self.book = Book(level_ticks, level_qty / inst.step, int(cfg.book_churn_seconds * 1000), cfg.seed,
-                         max(1, cfg.book_levels))
-        self.market = Market(self.tape, self.book, self.clock, cfg.fees, start)
-        self.ids = Ids()
-        self.exchange = Exchange(inst, cfg.fees, cfg.start_balance, self.clock, self.book, self.ids,
-                                 self.market.last_tick, cfg.leverage)
-        compile_fill_kernels(inst.tick, cfg.fees)  # not on the first order, while a client waits
+        self.clock = ReplayClock(int(self.times[start]) - 1)
         spec = cfg.faults if isinstance(cfg.faults, FaultSpec) else parse_faults(cfg.faults)
         self.faults = Faults(spec, run)
         self.creds = Credentials(cfg.api_key, cfg.api_secret)
-        self.hub = Hub(self.faults, wall, self.creds, symbol)
+        self.hub = Hub(self.faults, wall, self.creds, data[0][0])
         self.hub.creation_time = self.clock.now_ms
-        self.feed = Feed(self.hub, self.market, self.tape)
+        self.account = Account(cfg.fees, cfg.start_balance, self.clock, leverage=cfg.leverage)
+        rates = parse_stream_rates(cfg.stream_rates) if isinstance(cfg.stream_rates, str | None) else \
+            cfg.stream_rates
+        paced = rates.streams if rates is not None else frozenset()
+        start_ms = int(self.times[start])
+        self.listings = {sym: Listing(sym, candles, cfg, start_ms, self.clock, self.account, self.hub, paced)
+                         for sym, candles in data}
+        for tick in sorted({lst.instrument.tick for lst in self.listings.values()}):
+            compile_fill_kernels(tick, cfg.fees)  # not on the first order, while a client waits
+        self.feeds = Feeds(self.hub, [lst.feed for lst in self.listings.values()])
         self.limiter = RateLimiter(self.faults, wall, cfg.enforce_rate_limits)
         self.rest = Rest(self)
-        self.replay = Replay(self.tape, self.market, self.exchange, self.feed, self.hub, wall, cfg.speed,
+        self.replay = Replay(self.times, list(self.listings.values()), self.account, self.hub, wall, cfg.speed,
                              cfg.lockstep, start)
+        self.pacer = Pacer(rates, list(self.listings.values()), self.hub, self.replay, self.clock, wall) \
+            if rates is not None else None
+
+    @property
+    def first(self) -> Listing:
+        return next(iter(self.listings.values()))
+
+    def listing(self, symbol: str | None) -> Listing:
+        """The listing of `symbol` (None = the first); a symbol not served is a ValueError naming them."""
+        if symbol is None:
+            return self.first
+        lst = self.listings.get(symbol)
+        if lst is None:
+            raise ValueError(f"the simulator serves {', '.join(self.listings)}, not {symbol!r}")
+        return lst
 
     def publish_account(self) -> None:
-        self.hub.publish_private(self.exchange.drain())
+        self.hub.publish_private(self.account.drain())
 
 
-def _start_index(cfg: SimConfig, candles: Candles) -> int:
-    n = len(candles)
+def timeline(candle_sets: Sequence[Candles]) -> np.ndarray:
+    """The union of the open times of every symbol's candles, ascending: the replay's one clock."""
+    if len(candle_sets) == 1:
+        return candle_sets[0].ts
+    return np.unique(np.concatenate([c.ts for c in candle_sets]))
+
+
+def _start_index(cfg: SimConfig, times: np.ndarray) -> int:
+    n = len(times)
     if cfg.start_ms is not None:
-        start = int(np.searchsorted(candles.ts, cfg.start_ms, side="left"))
+        start = int(np.searchsorted(times, cfg.start_ms, side="left"))
         what = f"start time {cfg.start_ms}"
     else:
         start = int(cfg.history_candles)
@@ -123,32 +155,89 @@ def _start_index(cfg: SimConfig, candles: Candles) -> int:
     return start
 
 
-def load_data(data: str | Path | Candles | None, symbol: str | None) -> tuple[Candles, str]:
-    """The candles to replay and the symbol to serve them as (from the file name, else BTCUSDT)."""
-    if isinstance(data, Candles):
-        return data, (symbol or "BTCUSDT").upper()
-    path = Path(data) if data is not None else BUNDLED_DATA
-    candles = load_candle_file(path).candles
-    return candles, (symbol or guess_symbol(path) or "BTCUSDT").upper()
+def load_data(data: SimData, symbol: str | None = None) -> list[tuple[str, Candles]]:
+    """(symbol, candles) of every symbol to serve, in order. One source takes `symbol`, else the
+    symbol in its file name, else BTCUSDT; several sources need their symbols in their file names
+    (or a {symbol: source} mapping). Every symbol must have the same candle interval."""
+    if isinstance(data, Mapping):
+        if symbol is not None:
+            raise BadInputError("simulator: give the symbol with each data source, not as --symbol, when there "
+                                "are several")
+        pairs = [(str(sym).upper(), _candles(src)) for sym, src in data.items()]
+    elif data is None or isinstance(data, str | Path | Candles):
+        pairs = [_one(data, symbol)]
+    else:
+        sources = list(data)
+        if not sources:
+            raise BadInputError("simulator: no data files given")
+        if len(sources) == 1:
+            pairs = [_one(sources[0], symbol)]
+        elif symbol is not None:
+            raise BadInputError(f"--symbol goes with one --data file only; with {len(sources)} the symbols come "
+                                f"from the file names (e.g. ETHUSDT-PERP_1m.csv.gz)")
+        else:
+            pairs = [(_symbol_of(src), _candles(src)) for src in sources]
+    seen: dict[str, int] = {}
+    for n, (sym, _) in enumerate(pairs):
+        if not sym:
+            raise BadInputError("simulator: empty symbol")
+        if sym in seen:
+            raise BadInputError(f"simulator: {sym} is given twice (data sources {seen[sym] + 1} and {n + 1}); "
+                                f"one file per symbol")
+        seen[sym] = n
+    intervals = {c.interval for _, c in pairs}
+    if len(intervals) > 1:
+        which = ", ".join(f"{sym} {label(c.interval)}" for sym, c in pairs)
+        raise BadInputError(f"simulator: every symbol must have candles of the same interval, one replay clock "
+                            f"plays them all ({which})")
+    return pairs
 
 
-def _load(cfg: SimConfig) -> tuple[Candles, str]:
-    return load_data(cfg.data, cfg.symbol)
+def _one(src: DataSource | None, symbol: str | None) -> tuple[str, Candles]:
+    if isinstance(src, Candles):
+        return (symbol or "BTCUSDT").upper(), src
+    path = Path(src) if src is not None else BUNDLED_DATA
+    return (symbol or guess_symbol(path) or "BTCUSDT").upper(), load_candle_file(path).candles
+
+
+def _symbol_of(src: DataSource) -> str:
+    if isinstance(src, Candles):
+        raise BadInputError("simulator: with several data sources, pass Candles as {symbol: candles}")
+    sym = guess_symbol(Path(src))
+    if sym is None:
+        raise BadInputError(f"{src}: cannot tell the symbol from the file name; with several --data files each "
+                            f"name must start with its symbol (e.g. ETHUSDT-PERP_1m.csv.gz)")
+    return sym
+
+
+def _candles(src: DataSource) -> Candles:
+    return src if isinstance(src, Candles) else load_candle_file(Path(src)).candles
 
 
 class WallControl:
-    """Scripted large resting orders ("walls") in the simulated book. Prices and sizes are in the
-    instrument's units; erosion runs over replay time."""
+    """Scripted large resting orders ("walls") in one symbol's simulated book. Prices and sizes are in
+    the instrument's units; erosion runs over replay time. `sim.walls` is the first symbol's;
+    `sim.walls("ETHUSDT")` another's."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, symbol: str | None = None) -> None:
         self._sim = sim
+        self._symbol = symbol
+
+    def __call__(self, symbol: str) -> WallControl:
+        """The walls of `symbol`'s book."""
+        self._sim.core.listing(symbol)  # a symbol not served fails here, not on first use
+        return WallControl(self._sim, symbol)
+
+    @property
+    def _listing(self) -> Listing:
+        return self._sim.core.listing(self._symbol)
 
     def add(self, price, qty, side: str | None = None) -> int:
         """A wall of `qty` at `price` (side: "Buy" below the price, "Sell" above; None = by position)."""
         def do():
-            core = self._sim.core
-            w = core.book.add_wall(self._ticks(price), self._steps(qty), side)
-            core.feed.flush()
+            lst = self._listing
+            w = lst.book.add_wall(self._ticks(price), self._steps(qty), side)
+            lst.feed.flush()
             return w.wall_id
         return self._sim.call(do)
 
@@ -164,25 +253,75 @@ class WallControl:
 
     def list(self) -> list[dict]:
         def do():
-            core = self._sim.core
-            inst = core.instrument
+            lst = self._listing
+            inst = lst.instrument
             return [{"id": w.wall_id, "side": w.side, "price": inst.fmt_price(w.tick * inst.tick),
-                     "qty": inst.fmt_qty(w.steps_at(core.book.now) * inst.step)} for w in core.book.walls.values()]
+                     "qty": inst.fmt_qty(w.steps_at(lst.book.now) * inst.step)} for w in lst.book.walls.values()]
         return self._sim.call(do)
 
     def _apply(self, fn: Callable[[Book], object]) -> None:
         def do():
-            fn(self._sim.core.book)
-            self._sim.core.feed.flush()
+            lst = self._listing
+            fn(lst.book)
+            lst.feed.flush()
         self._sim.call(do)
 
     def _ticks(self, price) -> int:
-        inst = self._sim.core.instrument
+        inst = self._listing.instrument
         return int((Decimal(str(price)) / inst.rules.tick_size).to_integral_value())
 
     def _steps(self, qty) -> int:
-        inst = self._sim.core.instrument
+        inst = self._listing.instrument
         return max(1, int((Decimal(str(qty)) / inst.rules.qty_step).to_integral_value()))
+
+
+class SymbolView:
+    """One symbol's side of the Python API (`sim.for_symbol("ETHUSDT")`): the same per-symbol members
+    the Simulator has for its first symbol."""
+
+    def __init__(self, sim: Simulator, symbol: str) -> None:
+        self._sim = sim
+        self.symbol = symbol
+        self.walls = sim.walls(symbol)
+
+    @property
+    def _listing(self) -> Listing:
+        return self._sim.core.listing(self.symbol)
+
+    @property
+    def instrument(self) -> SimInstrument:
+        return self._listing.instrument
+
+    @property
+    def candles(self) -> Candles:
+        return self._listing.candles
+
+    @property
+    def replay_start_index(self) -> int:
+        """Index in this symbol's candles of its first replayed candle (0 when it joins late)."""
+        return self._listing.start
+
+    @property
+    def trading(self) -> bool:
+        return self._sim.call(lambda: self._listing.market.trading)
+
+    @property
+    def last_price(self) -> float:
+        return self._sim.call(lambda: self._listing.market.last_price)
+
+    def orderbook(self, depth: int = 50) -> dict:
+        """The simulator's own book now: {"b": [[price, size], ...] best first, "a": [...]}."""
+        def do():
+            b, a = self._listing.market.levels(depth)
+            return {"b": b, "a": a}
+        return self._sim.call(do)
+
+    def position(self, idx: int = 0) -> dict:
+        """A position as /v5/position/list shows it."""
+        def do():
+            ex = self._listing.exchange
+            return payloads.position_rest(ex.positions[idx], ex)
+        return self._sim.call(do)
 
 
 class Simulator:
@@ -191,9 +330,10 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None, wall_clock: WallClock | None = None) -> None:
         self.config = config or SimConfig()
         self.wall = wall_clock or WallClock()
-        candles, symbol = _load(self.config)
-        self.symbol = symbol
-        self.core = Core(self.config, candles, symbol, self.wall, self.call)
+        data = load_data(self.config.data, self.config.symbol)
+        self.symbols = [sym for sym, _ in data]
+        self.symbol = self.symbols[0]  # the first symbol: what the single-symbol members below serve
+        self.core = Core(self.config, data, self.wall, self.call)
         self.faults = self.core.faults
         self.walls = WallControl(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -219,7 +359,7 @@ class Simulator:
             err = self._start_error
             raise WhaleError(f"simulator: cannot listen on {HOST}:{self.config.port} ({err}); "
                              f"choose another --port, or 0 for any free port") from err
-        log.info("sim: serving %s on %s (REST and WebSocket)", self.symbol, self.rest_url)
+        log.info("sim: serving %s on %s (REST and WebSocket)", ", ".join(self.symbols), self.rest_url)
         return self
 
     def stop(self) -> None:
@@ -262,16 +402,19 @@ class Simulator:
             self._started.set()
             return
         self._port = server.sockets[0].getsockname()[1]
-        replay_task = asyncio.create_task(self.core.replay.run(), name="sim-replay")
+        tasks = [asyncio.create_task(self.core.replay.run(), name="sim-replay")]
+        if self.core.pacer is not None:
+            tasks.append(asyncio.create_task(self.core.pacer.run(), name="sim-stream-rates"))
         self._started.set()
         await self._stopping.wait()
         server.close()
-        replay_task.cancel()
-        self.core.hub.close_all()
-        tasks = list(self._conn_tasks)
         for t in tasks:
             t.cancel()
-        await asyncio.gather(replay_task, *tasks, return_exceptions=True)
+        self.core.hub.close_all()
+        tasks += list(self._conn_tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for transport in list(self._transports):
             transport.abort()
         for _ in range(3):  # let the transports' connection_lost callbacks close their sockets
@@ -392,15 +535,22 @@ class Simulator:
 
     @property
     def candles(self) -> Candles:
-        return self.core.tape.candles
+        """The first symbol's candles (`for_symbol(s).candles` for another's)."""
+        return self.core.first.candles
+
+    @property
+    def timeline(self) -> np.ndarray:
+        """Open times of the replay's steps: the union of every symbol's candles (one symbol: its own)."""
+        return self.core.times
 
     @property
     def replay_start_index(self) -> int:
+        """Index in the timeline of the first replayed step (one symbol: in its candles)."""
         return self.core.replay.start_index
 
     @property
     def replay_index(self) -> int:
-        """Index of the next candle to play (== closed candles so far)."""
+        """Index in the timeline of the next step to play (== steps closed so far)."""
         return self.core.replay.index
 
     @property
@@ -417,32 +567,36 @@ class Simulator:
 
     @property
     def instrument(self) -> SimInstrument:
-        return self.core.instrument
+        """The first symbol's instrument (`for_symbol(s).instrument` for another's)."""
+        return self.core.first.instrument
 
     # ------------------------------------------------------------------ market and account
 
+    def for_symbol(self, symbol: str) -> SymbolView:
+        """`symbol`'s instrument, candles, price, book, positions and walls (ValueError if not served)."""
+        self.core.listing(symbol)
+        return SymbolView(self, symbol)
+
     @property
     def last_price(self) -> float:
-        return self.call(lambda: self.core.market.last_price)
+        """The first symbol's last price (`for_symbol(s).last_price` for another's)."""
+        return self.for_symbol(self.symbol).last_price
 
-    def orderbook(self, depth: int = 50) -> dict:
-        """The simulator's own book now: {"b": [[price, size], ...] best first, "a": [...]}."""
-        def do():
-            b, a = self.core.market.levels(depth)
-            return {"b": b, "a": a}
-        return self.call(do)
+    def orderbook(self, depth: int = 50, symbol: str | None = None) -> dict:
+        """A symbol's own book now (default the first): {"b": [[price, size], ...] best first, "a": [...]}."""
+        return self.for_symbol(symbol or self.symbol).orderbook(depth)
+
+    def position(self, idx: int = 0, symbol: str | None = None) -> dict:
+        """A position of a symbol (default the first) as /v5/position/list shows it."""
+        return self.for_symbol(symbol or self.symbol).position(idx)
 
     def set_balance(self, amount) -> None:
-        """Set the USDT wallet balance (pushes a wallet update)."""
+        """Set the account's USDT wallet balance (pushes a wallet update)."""
         def do():
-            self.core.exchange.set_balance(amount)
+            self.core.account.set_balance(amount)
             self.core.publish_account()
         self.call(do)
 
     def wallet(self) -> dict:
-        """The account as /v5/account/wallet-balance shows it."""
-        return self.call(lambda: payloads.wallet_account(self.core.exchange))
-
-    def position(self, idx: int = 0) -> dict:
-        """A position as /v5/position/list shows it."""
-        return self.call(lambda: payloads.position_rest(self.core.exchange.positions[idx], self.core.exchange))
+        """The account (every symbol) as /v5/account/wallet-balance shows it."""
+        return self.call(lambda: payloads.wallet_account(self.core.account))

@@ -8,6 +8,8 @@ only indexes arrays.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
@@ -59,10 +61,13 @@ class Tape:
         self.base_ms = interval_ms(candles.interval)
         self.k = ticks_per_candle
         tick = instrument.tick
-        self.ticks = _path_ticks(candles.open, candles.high, candles.low, candles.close,
-                                 (ticks_per_candle - 1) // 3, tick)
-        self.run_high = np.maximum.accumulate(self.ticks, axis=1)
-        self.run_low = np.minimum.accumulate(self.ticks, axis=1)
+        ticks = _path_ticks(candles.open, candles.high, candles.low, candles.close, (ticks_per_candle - 1) // 3,
+                            tick)
+        # int32 where the prices allow (every common symbol): a third of the memory of the old int64 ticks
+        # plus running extremes, which matters with 20 symbols or many ticks per candle.
+        fits = ticks.size == 0 or (int(ticks.max()) < 2**31 and int(ticks.min()) >= 0)
+        self.ticks = ticks.astype(np.int32) if fits else ticks
+        self._run: tuple[int, list[int], list[int]] = (-1, [], [])  # the running extremes of the last candle asked
         self.offsets = (np.arange(self.k, dtype=np.int64) * (self.base_ms - 1)) // (self.k - 1)
         step = instrument.step
         self.trade_steps = np.maximum(1, np.round(candles.volume / self.k / step)).astype(np.int64)
@@ -71,6 +76,20 @@ class Tape:
         self._cum_volume = np.concatenate(([0.0], np.cumsum(candles.volume)))
         self._stats_24h()
         self._agg: dict[str, tuple[Candles, np.ndarray, np.ndarray]] = {}
+
+    def _running(self, i: int) -> tuple[int, list[int], list[int]]:
+        """Candle i's running high and low ticks (kept for the one candle being asked about: the forming one)."""
+        if self._run[0] != i:
+            row = self.ticks[i].tolist()
+            self._run = (i, list(accumulate(row, max)), list(accumulate(row, min)))
+        return self._run
+
+    def run_high(self, i: int, k: int) -> int:
+        """Highest tick of candle i up to its tick k."""
+        return self._running(i)[1][k]
+
+    def run_low(self, i: int, k: int) -> int:
+        return self._running(i)[2][k]
 
     # --- rolling statistics, as of the close of candle i-1 (the window before candle i) ---
 
@@ -130,8 +149,8 @@ class Tape:
             i, k = forming
             tick = self.instrument.tick
             frac = (k + 1) / self.k
-            return (int(c.ts[i]), float(c.open[i]), float(self.run_high[i, k]) * tick,
-                    float(self.run_low[i, k]) * tick, float(self.ticks[i, k]) * tick, float(c.volume[i]) * frac,
+            return (int(c.ts[i]), float(c.open[i]), float(self.run_high(i, k)) * tick,
+                    float(self.run_low(i, k)) * tick, float(self.ticks[i, k]) * tick, float(c.volume[i]) * frac,
                     float(self.turnover[i]) * frac)
         if forming is not None:
             i, k = forming
@@ -163,8 +182,8 @@ class Tape:
             frac = (k + 1) / self.k
             if not parts_o:
                 parts_o.append(c.open[i])
-            hi = max(hi, self.run_high[i, k] * tick)
-            lo = min(lo, self.run_low[i, k] * tick)
+            hi = max(hi, self.run_high(i, k) * tick)
+            lo = min(lo, self.run_low(i, k) * tick)
             close = self.ticks[i, k] * tick
             vol += float(c.volume[i]) * frac
             turn += float(self.turnover[i]) * frac

@@ -4,7 +4,9 @@ messages out to subscribers, applying the WebSocket faults on the way.
 Acks and pongs use Bybit's exact shapes (public linear and private differ). Subscribe acks are
 sent after ACK_DELAY (pybit records a subscription only after sending it; an instant ack on
 loopback can arrive first and kill its socket). A frame is built once per message and written to
-every subscriber.
+every subscriber. One request may carry any number of topics, of any symbols (as Bybit's linear
+public stream allows); the subscribed args of one public connection total at most 21,000
+characters, Bybit's limit.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ log = logging.getLogger("whalebot.sim")
 ACK_DELAY = 0.025
 HIGH_WATER = 512 * 1024
 SLOW_CONSUMER_SECONDS = 10.0
+MAX_ARGS_CHARS = 21_000  # Bybit: the args of a public connection's subscriptions total at most this
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
 CATEGORISED = ("order.linear", "execution.linear", "position.linear")
 MALFORMED = wsproto.text_frame('{"topic":"malformed","type":"snapshot","data":[{"oops"')
@@ -135,6 +138,7 @@ class Hub:
         self.source: TopicSource | None = None
         self.creation_time: Callable[[], int] = wall.now_ms
         self._msg_no = 0
+        self.frames_sent = 0  # public data messages written, one per subscriber (benchmarks read it)
         faults.actions["drop"] = self.drop
         faults.actions["malformed"] = self.malformed
         faults.actions["bad_private"] = self.bad_private
@@ -162,6 +166,7 @@ class Hub:
         if not subs:
             return
         frame = wsproto.text_frame(text)
+        self.frames_sent += len(subs)
         for conn in list(subs):
             conn.send_data(frame)
 
@@ -351,6 +356,14 @@ class Hub:
         if conn.kind == "private" and any(a in CATEGORISED for a in args) and any(a in PRIVATE_TOPICS for a in args):
             self._reply(conn, op, msg, False, "error:all-in-one and categorised topics cannot be mixed")
             return
+        if conn.kind == "public" and op == "subscribe":
+            used = sum(len(t) for t in conn.topics)
+            asked = sum(len(a) for a in args if isinstance(a, str) and a not in conn.topics)
+            if used + asked > MAX_ARGS_CHARS:
+                self._reply(conn, op, msg, False, f"error:the args of one connection may total at most "
+                                                  f"{MAX_ARGS_CHARS} characters ({used} subscribed, {asked} asked); "
+                                                  f"open another connection")
+                return
         bad = [a for a in args if not self._valid(conn, a)]
         good = [a for a in args if a not in bad]
         problems = [f"error:handler not found,topic:{a}" for a in bad]

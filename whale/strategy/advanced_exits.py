@@ -403,7 +403,7 @@ class AdvancedExits:
         wall_side = ASK if side == LONG else BID
         limit = self.counter_distance_pct
         hit = None
-        for d in tracker.densities():
+        for d in tracker.densities_near(price, limit):
             if d.side != wall_side or d.erosion_pct >= self.breakout_erosion_pct:
                 continue
             ahead = (d.price - price) * side

@@ -23,9 +23,18 @@ erosion crosses one or more new thresholds: every 10 %, plus the strategy's
 `breakout_erosion_percent` and `bounce_density_erosion_exit_percent`. A refilled wall does not
 re-emit a threshold it already crossed.
 
-Pure: time comes in as epoch ms, the book as sorted float64 arrays (best first). The scan of the
-book (band, median, candidates) is one numba kernel; Python only touches the few candidate and
-tracked levels.
+Pure: time comes in as epoch ms, the book as float64 arrays. Two ways to feed it, with the same
+results (tests/test_density_incremental.py proves it event by event):
+
+- `update(now, bid_px, bid_sz, ask_px, ask_sz)`: the book's top levels, sorted best first (what the
+  live loop passes); the tracker applies only the differences from the last call;
+- `apply_delta(...)` / `apply_snapshot(...)` / `apply_levels(...)`: Bybit's messages as they come
+  (changed levels, size 0 removes; a snapshot replaces), the tracker keeping its own copy of the
+  book and using its first `density.book_depth` levels a side, as if `update` were called with them.
+
+Either way the work is incremental (whale/strategy/density_band.py): a level change updates the
+book copy, the band and its sorted sizes (so the median and the candidates) where it lands; Python
+only touches the few candidate and tracked levels.
 """
 
 from __future__ import annotations
@@ -35,9 +44,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from whale.config.model import Density as DensitySettings
+from whale.strategy import density_band as band
 
 BID = "bid"
 ASK = "ask"
@@ -58,75 +67,6 @@ def fmt_num(x: float) -> str:
 
 def fmt_qty(x: float) -> str:
     return format(x, ",.6g")
-
-
-@njit(cache=True)
-def _band(px, sz, bound, descending, work, n):
-    """Levels of one side inside the band (prices on the mid's side of `bound`): how many, their
-    volume, and their sizes appended to work[n:]. Returns (count, volume, new n)."""
-    count = 0
-    vol = 0.0
-    for i in range(px.shape[0]):
-        if (px[i] < bound) if descending else (px[i] > bound):
-            break
-        count = i + 1
-        if sz[i] > 0.0:
-            work[n] = sz[i]
-            n += 1
-            vol += sz[i]
-    return count, vol, n
-
-
-@njit(cache=True)
-def _qualifying(px, sz, count, floor, min_notional, out):
-    """Indices among the first `count` levels with size >= floor and notional >= min_notional."""
-    k = 0
-    for i in range(count):
-        if sz[i] >= floor and sz[i] * px[i] >= min_notional:
-            out[k] = i
-            k += 1
-    return k
-
-
-@njit(cache=True)
-def _scan(bid_px, bid_sz, ask_px, ask_sz, depth_frac, multiplier, min_notional, work, cand_bid, cand_ask):
-    """One pass over the book: mid, the band's median level size, the band volumes per side and
-    the qualifying levels (indices written to cand_bid / cand_ask). Returns
-    (mid, median, bid_band_volume, ask_band_volume, n_cand_bid, n_cand_ask)."""
-    nb = bid_px.shape[0]
-    na = ask_px.shape[0]
-    if nb > 0 and na > 0:
-        mid = 0.5 * (bid_px[0] + ask_px[0])
-    elif nb > 0:
-        mid = bid_px[0]
-    else:
-        mid = ask_px[0]
-    nbb, bvol, n = _band(bid_px, bid_sz, mid * (1.0 - depth_frac), True, work, 0)
-    nab, avol, n = _band(ask_px, ask_sz, mid * (1.0 + depth_frac), False, work, n)
-    if n == 0:
-        return mid, np.nan, 0.0, 0.0, 0, 0
-    median = np.median(work[:n])
-    floor = multiplier * median
-    cb = _qualifying(bid_px, bid_sz, nbb, floor, min_notional, cand_bid)
-    ca = _qualifying(ask_px, ask_sz, nab, floor, min_notional, cand_ask)
-    return mid, median, bvol, avol, cb, ca
-
-
-@njit(cache=True)
-def level_size(px, sz, price, descending):
-    """Resting size at exactly `price` on one side of the book (0.0 when the level is absent)."""
-    lo = 0
-    hi = px.shape[0]
-    while lo < hi:
-        m = (lo + hi) // 2
-        p = px[m]
-        if p == price:
-            return sz[m]
-        if (p > price) == descending:
-            lo = m + 1
-        else:
-            hi = m
-    return 0.0
 
 
 @dataclass(frozen=True)
@@ -180,25 +120,21 @@ class DensityEvent:
         return self.text
 
 
-@dataclass(slots=True)
-class _Track:
-    side: str
-    price: float
-    first_ms: int
-    initial: float  # the size when it first qualified
-    qty: float
-    peak: float
-    stable: bool = False
-    crossed: int = 0  # how many erosion thresholds have been announced
+def _erosion(initial: float, qty: float) -> float:
+    """Erosion % = (initial - current) / initial x 100, never negative."""
+    if initial <= 0.0:
+        return 0.0
+    return max(0.0, (initial - qty) / initial * 100.0)
 
-    def erosion(self) -> float:
-        if self.initial <= 0.0:
-            return 0.0
-        return max(0.0, (self.initial - self.qty) / self.initial * 100.0)
+
+_Row = tuple[str, float, float, float, float, int, bool]  # side, price, initial, qty, peak, first_ms, stable
+_KINDS = {band.EV_APPEARED: APPEARED, band.EV_ERODED: ERODED, band.EV_VANISHED: VANISHED, band.EV_CONSUMED: CONSUMED}
 
 
 class DensityTracker:
-    """Finds and tracks densities; call `update` on every book update (see the module doc)."""
+    """Finds and tracks densities; feed it every book update (see the module doc). The tracked
+    levels live in the kernels' arrays (whale/strategy/density_band.py), in the order they were
+    first found; Python only builds the events and the Density snapshots asked for."""
 
     def __init__(self, settings: DensitySettings) -> None:
         self.settings = settings
@@ -208,146 +144,202 @@ class DensityTracker:
         steps.add(float(settings.breakout_erosion_percent))
         steps.add(float(settings.bounce_density_erosion_exit_percent))
         self.thresholds: tuple[float, ...] = tuple(sorted(t for t in steps if 0.0 < t <= 100.0))
-        self._tracks: dict[tuple[str, float], _Track] = {}
-        self._work = np.empty(0)
-        self._cand_bid = np.empty(0, dtype=np.int64)
-        self._cand_ask = np.empty(0, dtype=np.int64)
+        self._band = band.BandState(max(64, 2 * settings.book_depth), settings.book_depth, self._depth_frac,
+                                    float(settings.multiplier), float(settings.min_notional), self._lifetime_ms,
+                                    self.thresholds)
         self.mid = math.nan
         self.median = math.nan
         self.imbalance = math.nan  # (bid - ask) / (bid + ask) volume inside the band
         self.last_ms: int | None = None
-        self.spoofs_filtered = 0
+        self._cache: list[Density] | None = None  # densities() of the last update
+        self._rows: tuple[int, list[_Row], list[_Row], dict[tuple[str, float], _Row]] | None = None
+        self._memo: tuple[int, dict[tuple[str, float], Density]] = (-1, {})
+        self.version = 0  # +1 on every update that saw a book
 
     @property
     def ready(self) -> bool:
         """True once a non-empty book has been seen."""
         return self.last_ms is not None
 
-    def _buffers(self, nb: int, na: int) -> None:
-        if self._work.shape[0] < nb + na:
-            size = max(nb + na, 2 * self.settings.book_depth)
-            self._work = np.empty(size)
-            self._cand_bid = np.empty(size, dtype=np.int64)
-            self._cand_ask = np.empty(size, dtype=np.int64)
+    @property
+    def spoofs_filtered(self) -> int:
+        """Pending levels dropped before they lived min_lifetime_sec."""
+        return int(self._band.ist[band.I_SPOOFS])
+
+    # ------------------------------------------------------------------------------------------
+    # Feeding it
 
     def update(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
                ask_sz: np.ndarray) -> list[DensityEvent]:
-        """Take one book (sorted float64 arrays, best first) and return what changed."""
+        """Take the book's top levels (sorted float64 arrays, best first: all of them count) and return
+        what changed."""
         nb, na = bid_px.shape[0], ask_px.shape[0]
         if nb == 0 and na == 0:
             return []  # no data (a resync in progress), not a book without walls
-        self._buffers(nb, na)
-        mid, median, bvol, avol, cb, ca = _scan(bid_px, bid_sz, ask_px, ask_sz, self._depth_frac,
-                                                 self.settings.multiplier, self.settings.min_notional,
-                                                 self._work, self._cand_bid, self._cand_ask)
-        self.mid, self.median, self.last_ms = mid, median, now_ms
+        st = self._band
+        st.ist[band.I_LIMIT] = max(nb, na, 1)
+        st.reserve(max(nb, na))
+        if not band.sync_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, np.concatenate((bid_px, ask_px)),
+                                np.concatenate((bid_sz, ask_sz)), nb, na, st.cand, st.tf, st.ti, st.ev, st.th,
+                                now_ms, st.work_k, st.work_s):
+            return []
+        return self._after(now_ms)
+
+    def apply_snapshot(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
+                       ask_sz: np.ndarray) -> list[DensityEvent]:
+        """A book snapshot (levels in any order; size 0 is no level): it replaces the tracker's book."""
+        return self.apply_levels(now_ms, True, np.concatenate((bid_px, ask_px)), np.concatenate((bid_sz, ask_sz)),
+                                 0, bid_px.shape[0], ask_px.shape[0])
+
+    def apply_delta(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
+                    ask_sz: np.ndarray) -> list[DensityEvent]:
+        """A book delta: the changed levels (size 0 removes the level)."""
+        return self.apply_levels(now_ms, False, np.concatenate((bid_px, ask_px)), np.concatenate((bid_sz, ask_sz)),
+                                 0, bid_px.shape[0], ask_px.shape[0])
+
+    def apply_levels(self, now_ms: int, snapshot: bool, px: np.ndarray, sz: np.ndarray, start: int, nb: int,
+                     na: int) -> list[DensityEvent]:
+        """The fast form of apply_snapshot / apply_delta: px/sz[start:start + nb] are the bid levels and
+        the next `na` the ask levels (a recording's decoded batch is passed as it is)."""
+        st = self._band
+        st.ist[band.I_LIMIT] = self.settings.book_depth
+        st.reserve(max(nb, na))
+        if snapshot:
+            ok = band.replace_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
+                                     st.ti, st.ev, st.th, now_ms, st.work_k, st.work_s)
+        else:
+            ok = band.apply_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
+                                   st.ti, st.ev, st.th, now_ms)
+        if not ok:
+            return []
+        return self._after(now_ms)
+
+    def _after(self, now_ms: int) -> list[DensityEvent]:
+        """The tracker's numbers after a kernel's update, and its events as objects."""
+        st = self._band
+        fst = st.fst
+        self.mid = float(fst[band.F_MID])
+        self.median = float(fst[band.F_MEDIAN])
+        self.last_ms = now_ms
+        self.version += 1
+        self._cache = None
+        bvol = float(fst[band.F_BVOL])
+        avol = float(fst[band.F_AVOL])
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
-        tracks = self._tracks
-        qualifying: set[tuple[str, float]] = set()
-        events: list[DensityEvent] = []
-        for side, idx, count, px, sz in ((BID, self._cand_bid, cb, bid_px, bid_sz),
-                                         (ASK, self._cand_ask, ca, ask_px, ask_sz)):
-            for k in range(count):
-                i = idx[k]
-                key = (side, float(px[i]))
-                qualifying.add(key)
-                tr = tracks.get(key)
-                if tr is None:
-                    q = float(sz[i])
-                    tracks[key] = _Track(side, key[1], now_ms, q, q, q)
-        gone: list[tuple[str, float]] = []
-        for key, tr in tracks.items():
-            if tr.side == BID:
-                qty = level_size(bid_px, bid_sz, tr.price, True)
-            else:
-                qty = level_size(ask_px, ask_sz, tr.price, False)
-            if not tr.stable:
-                if key not in qualifying:
-                    gone.append(key)
-                    self.spoofs_filtered += 1
-                    continue
-                tr.qty = qty
-                tr.peak = max(tr.peak, qty)
-                if now_ms - tr.first_ms >= self._lifetime_ms:
-                    tr.stable = True
-                    events.append(self._event(APPEARED, tr, now_ms, f"{qty / median:.1f}x the median level"))
-                    self._erosion_event(tr, now_ms, events)
-                continue
-            if qty <= 0.0 or qty <= median:
-                gone.append(key)
-                events.append(self._gone_event(tr, qty, now_ms, bid_px, ask_px))
-                continue
-            tr.qty = qty
-            if qty > tr.peak:
-                tr.peak = qty
-            self._erosion_event(tr, now_ms, events)
-        for key in gone:
-            del tracks[key]
-        return events
+        n = int(st.ist[band.I_NEV])
+        if not n:
+            return []
+        rows = st.ev[:, :n].T.tolist()
+        return [self._event(row, now_ms) for row in rows]
 
-    def _gone_event(self, tr: _Track, qty: float, now_ms: int, bid_px: np.ndarray,
-                    ask_px: np.ndarray) -> DensityEvent:
-        """`consumed` when the level is gone and the mid has passed its price, else `vanished`."""
-        bid = tr.side == BID
-        if qty > 0.0:
-            tr.qty = qty
-            return self._event(VANISHED, tr, now_ms,
-                               f"shrunk to {fmt_qty(qty)}, no more than the median level {fmt_qty(self.median)}")
-        if (bid and self.mid < tr.price) or (not bid and self.mid > tr.price):
-            return self._event(CONSUMED, tr, now_ms, "the price traded through it")
-        px = bid_px if bid else ask_px
-        beyond = px.shape[0] == 0 or (tr.price < px[-1] if bid else tr.price > px[-1])
-        return self._event(VANISHED, tr, now_ms, "out of the book depth" if beyond else "gone from the book")
-
-    def _erosion_event(self, tr: _Track, now_ms: int, events: list[DensityEvent]) -> None:
-        erosion = tr.erosion()
-        th = self.thresholds
-        k = tr.crossed
-        while k < len(th) and erosion >= th[k]:
-            k += 1
-        if k > tr.crossed:
-            tr.crossed = k
-            events.append(self._event(ERODED, tr, now_ms, "", th[k - 1]))
-
-    @staticmethod
-    def _event(kind: str, tr: _Track, now_ms: int, detail: str, threshold: float | None = None) -> DensityEvent:
-        return DensityEvent(kind, tr.side, tr.price, tr.qty, tr.initial, tr.erosion(), now_ms,
-                            (now_ms - tr.first_ms) / 1000.0, detail, threshold)
+    def _event(self, row: list[float], now_ms: int) -> DensityEvent:
+        code, side_code, price, qty, initial, first, aux = row
+        kind = _KINDS[int(code)]
+        side = BID if side_code == band.BID_SIDE else ASK
+        erosion = _erosion(initial, qty)
+        age = (now_ms - int(first)) / 1000.0
+        threshold = None
+        if kind == APPEARED:
+            detail = f"{qty / self.median:.1f}x the median level"
+        elif kind == ERODED:
+            detail, threshold = "", aux
+        elif aux == band.GONE_SHRUNK:
+            detail = f"shrunk to {fmt_qty(qty)}, no more than the median level {fmt_qty(self.median)}"
+        elif aux == band.GONE_TRADED:
+            detail = "the price traded through it"
+        elif aux == band.GONE_BEYOND:
+            detail = "out of the book depth"
+        else:
+            detail = "gone from the book"
+        return DensityEvent(kind, side, price, qty, initial, erosion, now_ms, age, detail, threshold)
 
     # ------------------------------------------------------------------------------------------
     # Accessors
 
-    def _snapshot(self, tr: _Track, now_ms: int) -> Density:
+    def _tracks(self, stable_only: bool) -> list[_Row]:
+        """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (read
+        from the kernel's arrays once per update)."""
+        rows = self._rows
+        if rows is None or rows[0] != self.version:
+            st = self._band
+            n = int(st.ist[band.I_NTRACK])
+            tf = st.tf[:, :n].tolist()
+            ti = st.ti[:, :n].tolist()
+            every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
+                     for side, price, initial, qty, peak, first, stable in zip(*tf, ti[0], ti[1], strict=True)]
+            rows = self._rows = (self.version, every, [r for r in every if r[6]], {})
+        return rows[2] if stable_only else rows[1]
+
+    def _row(self, side: str, price: float) -> _Row | None:
+        self._tracks(False)
+        assert self._rows is not None
+        index = self._rows[3]
+        if not index and self._rows[1]:
+            index.update(((r[0], r[1]), r) for r in self._rows[1])
+        return index.get((side, price))
+
+    def _snapshot(self, tr: _Row, now_ms: int) -> Density:
+        if now_ms == self.last_ms:  # the same track asked again in this update: the same snapshot
+            memo = self._memo
+            if memo[0] != self.version:
+                memo = self._memo = (self.version, {})
+            key = (tr[0], tr[1])
+            got = memo[1].get(key)
+            if got is None:
+                got = memo[1][key] = self._build(tr, now_ms)
+            return got
+        return self._build(tr, now_ms)
+
+    def _build(self, tr: _Row, now_ms: int) -> Density:
+        side, price, initial, qty, peak, first, stable = tr
         mid, median = self.mid, self.median
-        return Density(tr.side, tr.price, tr.initial, tr.qty, tr.peak, tr.qty * tr.price, tr.first_ms,
-                       (now_ms - tr.first_ms) / 1000.0, tr.erosion(),
-                       abs(tr.price - mid) / mid * 100.0 if mid > 0 else math.nan,
-                       tr.qty / median if median > 0 else math.nan, not tr.stable)
+        return Density(side, price, initial, qty, peak, qty * price, first, (now_ms - first) / 1000.0,
+                       _erosion(initial, qty), abs(price - mid) / mid * 100.0 if mid > 0 else math.nan,
+                       qty / median if median > 0 else math.nan, not stable)
 
     def densities(self, now_ms: int | None = None, *, include_pending: bool = False) -> list[Density]:
         """Stable densities (and pending candidates when asked), nearest to the mid first."""
         now = self.last_ms if now_ms is None else now_ms
         if now is None:
             return []
-        out = [self._snapshot(tr, now) for tr in self._tracks.values() if include_pending or tr.stable]
+        cacheable = not include_pending and now == self.last_ms
+        if cacheable and self._cache is not None:
+            return list(self._cache)  # the strategy and the exits ask several times per update
+        out = [self._snapshot(tr, now) for tr in self._tracks(not include_pending)]
+        out.sort(key=lambda d: d.distance_pct)
+        if cacheable:
+            self._cache = out
+            return list(out)
+        return out
+
+    def densities_near(self, price: float, max_distance_pct: float) -> list[Density]:
+        """The stable densities within max_distance_pct % of `price`, in densities() order (only
+        these are built: the strategy and the exits look at the few near the price)."""
+        if self.last_ms is None or not (price > 0.0):
+            return []
+        now = self.last_ms
+        near = [tr for tr in self._tracks(True) if abs(tr[1] - price) / price * 100.0 <= max_distance_pct]
+        out = [self._snapshot(tr, now) for tr in near]
         out.sort(key=lambda d: d.distance_pct)
         return out
 
     def get(self, side: str, price: float, *, include_pending: bool = False) -> Density | None:
         """The tracked density at exactly (side, price), or None."""
-        tr = self._tracks.get((side, float(price)))
-        if tr is None or not (tr.stable or include_pending) or self.last_ms is None:
+        if self.last_ms is None:
+            return None
+        tr = self._row(side, float(price))
+        if tr is None or not (tr[6] or include_pending):
             return None
         return self._snapshot(tr, self.last_ms)
 
     def nearest(self, side: str, price: float, *, max_distance_pct: float = math.inf) -> Density | None:
         """The stable density on `side` nearest to `price` (within max_distance_pct % of it)."""
-        best: _Track | None = None
+        best = None
         best_d = math.inf
-        for tr in self._tracks.values():
-            if tr.stable and tr.side == side:
-                d = abs(tr.price - price)
+        for tr in self._tracks(True):
+            if tr[0] == side:
+                d = abs(tr[1] - price)
                 if d < best_d:
                     best, best_d = tr, d
         if best is None or self.last_ms is None or best_d / price * 100.0 > max_distance_pct:
@@ -362,6 +354,26 @@ class DensityTracker:
 
     def reset(self) -> None:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
-        self._tracks.clear()
+        self._band.clear()
+        self._cache = self._rows = None
+        self._memo = (-1, {})
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None
+
+    # ------------------------------------------------------------------------------------------
+    # The tracker's copy of the book (fed by apply_*; by update, the arrays last passed)
+
+    def book_size(self, side: str, price: float) -> float:
+        """Resting size at exactly `price` on `side` of the tracker's book (0.0 when absent)."""
+        st = self._band
+        return float(band.level_at(st.keys, st.sizes, st.ist, band.BID_SIDE if side == BID else band.ASK_SIDE,
+                                   float(price), False))
+
+    def book_top(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(bid_px, bid_sz, ask_px, ask_sz) of the tracker's book, best `n` levels a side, best first
+        (copies)."""
+        st = self._band
+        nb = min(n, int(st.ist[band.I_N]))
+        na = min(n, int(st.ist[band.I_N + 1]))
+        return (-st.keys[band.BID_SIDE, :nb], st.sizes[band.BID_SIDE, :nb].copy(),
+                st.keys[band.ASK_SIDE, :na].copy(), st.sizes[band.ASK_SIDE, :na].copy())

@@ -79,15 +79,26 @@ class DensityStrategy:
         self.settings = settings
         self.tick = tick
         self._used: dict[tuple[str, str, float, int], bool] = {}
+        self._memo: tuple[DensityTracker, int, float, list[_Setup]] | None = None
 
     # ------------------------------------------------------------------------------------------
     # Setups
 
     def _setups(self, price: float, tracker: DensityTracker) -> list[_Setup]:
+        """The setups at `price` (kept for the tracker's update: entry_signal and density_score ask
+        for the same ones)."""
+        memo = self._memo
+        if memo is not None and memo[0] is tracker and memo[1] == tracker.version and memo[2] == price:
+            return memo[3]
+        out = self._find_setups(price, tracker)
+        self._memo = (tracker, tracker.version, price, out)
+        return out
+
+    def _find_setups(self, price: float, tracker: DensityTracker) -> list[_Setup]:
         s = self.settings
         tol = s.bounce_touch_tolerance_percent
         out = []
-        for d in tracker.densities():
+        for d in tracker.densities_near(price, tol):
             ahead = (d.price - price) if d.side == ASK else (price - d.price)
             if ahead < 0.0:
                 continue

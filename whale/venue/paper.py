@@ -24,9 +24,9 @@ import numpy as np
 
 from whale.config.model import Fees
 from whale.fills import fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
-from whale.journal import iso_utc
 from whale.market.book import BookSnapshot
 from whale.market.instruments import Instrument
+from whale.timefmt import iso_utc
 from whale.venue.errors import RejectedError
 from whale.venue.protocols import ForSymbol, TradeLike
 from whale.venue.types import (

@@ -1,0 +1,264 @@
+"""A day-like public Bybit stream for one symbol, at Bybit's real rates, as the recorder sees it.
+
+    from bench.book_stream import StreamModel, messages
+    for msg, recv_us in messages(StreamModel(seed=1), hours=24): ...
+
+Used by bench/bench_recording_disk.py (MB a day) and bench/bench_book_replay.py (a recording to
+replay). BTCUSDT-like, and every number below is a parameter of StreamModel:
+
+- **orderbook.200 every 100 ms** (864,000 messages a day), a 200-level book a side on a 0.1 tick,
+  dense at the touch (most of the first ~40 ticks held) and thinning out to ~0.3 % away. Each
+  delta changes a Poisson number of levels (mean `changes` = 30 over both sides), two thirds of
+  them among the 20 levels nearest the touch; of the changes 60 % resize a level, 20 % remove one,
+  20 % add one (at an exponential distance of mean 8 ticks from the touch); a resize adds or takes
+  an order (half of them round lots of 0.001 to 1 BTC, half log-normal around 0.02 BTC); the book
+  is kept at 200 levels a side (adds at the far end, removes there). The
+  touch walks: every 100 ms with probability 0.5 it moves 1-5 ticks (1 % of the time 10-40), the
+  levels it passes taken out of one side and new ones put in on the other (about $70 an hour).
+- **walls**: every ~10 minutes on average a level 30-120x the usual size appears 0.05-0.6 % from
+  the mid, erodes now and then, and goes after 2-20 minutes (or is traded through).
+- **publicTrade**: messages at 6 a second on average (Poisson), each of 1 + geometric prints
+  (mean 2), and one message in 50 a burst of 20-60 prints; sizes log-normal around 0.01 BTC,
+  prices at the touch; ids are random UUIDs like Bybit's; ~1.4 M prints a day.
+- **tickers** every 100 ms: a delta of the fields that changed (best bid/ask, last price, mark and
+  index every second, open interest, 24 h volume and turnover); **kline.1** every 2 s.
+- receive times 25 ms after the exchange time plus an exponential jitter of mean 2 ms.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+START_MS = 1_748_736_000_000  # 2025-06-01 00:00 UTC
+LOTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # round order sizes in qty steps: 0.001 .. 1 BTC
+
+
+@dataclass
+class StreamModel:
+    seed: int = 1
+    symbol: str = "BTCUSDT"
+    price: float = 95_000.0
+    tick: float = 0.1
+    step: float = 0.001
+    depth: int = 200
+    book_ms: int = 100
+    changes: float = 30.0
+    near_share: float = 0.67
+    walk_prob: float = 0.5
+    jump_prob: float = 0.01
+    wall_every_s: float = 600.0
+    trade_rate: float = 6.0
+    prints_mean: float = 2.0
+    burst_share: float = 0.02
+    kline_ms: int = 2_000
+
+
+class _Side:
+    """One side of the book in ticks: a dict offset-free (absolute ticks) -> size steps."""
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign  # -1 bids (below the touch), +1 asks
+        self.levels: dict[int, int] = {}
+
+    def ordered(self) -> list[int]:
+        return sorted(self.levels, reverse=self.sign < 0)
+
+
+def _size(rng: np.random.Generator, scale: float = 1.0) -> int:
+    return max(1, int(rng.lognormal(math.log(300 * scale), 0.9)))  # in 0.001 steps: ~0.3 BTC typical
+
+
+def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any], int]]:
+    """(message, receive time in us) in receive order."""
+    rng = np.random.default_rng(model.seed)
+    sym = model.symbol
+    tick_dec = max(0, -int(math.floor(math.log10(model.tick))))
+    step_dec = max(0, -int(math.floor(math.log10(model.step))))
+    mid = int(round(model.price / model.tick))
+    bids, asks = _Side(-1), _Side(1)
+
+    def px(t: int) -> str:
+        return f"{t * model.tick:.{tick_dec}f}"
+
+    def qty(n: int) -> str:
+        return f"{n * model.step:.{step_dec}f}"
+
+    def fill(side: _Side, touch: int) -> None:
+        off = 0
+        while len(side.levels) < model.depth:
+            off += 1 + (int(rng.geometric(0.5)) - 1 if off > 40 else (0 if rng.random() < 0.85 else 1))
+            side.levels[touch + side.sign * off] = _size(rng, 1.0 + off / 400)
+
+    touch = mid  # the bid touch; the ask touch is one tick above
+    best_bid, best_ask = touch, touch + 1
+    fill(bids, best_bid + 1)
+    fill(asks, best_ask - 1)
+    u = 1_000_000
+    seq = 50_000_000_000
+    trade_seq = 90_000_000
+    walls: list[tuple[_Side, int, int]] = []  # side, price, end ms
+    end_ms = START_MS + int(hours * 3_600_000)
+    now = START_MS
+    next_trade = now + rng.exponential(1000.0 / model.trade_rate)
+    next_kline = now + model.kline_ms
+    last_price = mid
+    volume = 0
+    turnover = 0.0
+    kline_open = kline_high = kline_low = last_price
+    kline_vol = 0
+    kline_start = now - now % 60_000
+
+    def recv(ts: int) -> int:  # a steady connection: 25 ms away, a few ms of jitter
+        return ts * 1000 + 25_000 + int(rng.exponential(2_000))
+
+    def book_msg(kind: str, b: dict[int, int], a: dict[int, int], ts: int) -> dict[str, Any]:
+        return {"topic": f"orderbook.{model.depth}.{sym}", "type": kind, "ts": ts,
+                "data": {"s": sym, "b": [[px(p), qty(s)] for p, s in sorted(b.items(), reverse=True)],
+                         "a": [[px(p), qty(s)] for p, s in sorted(a.items())], "u": u, "seq": seq},
+                "cts": ts - int(rng.integers(1, 4))}
+
+    snap_ts = now
+    ticker: dict[str, str] = {}
+    yield book_msg("snapshot", bids.levels, asks.levels, snap_ts), recv(snap_ts)
+    yield ({"topic": f"tickers.{sym}", "type": "snapshot", "ts": now, "cs": seq,
+            "data": {"symbol": sym, "tickDirection": "PlusTick", "price24hPcnt": "0.0123", "lastPrice": px(mid),
+                     "prevPrice24h": px(mid - 1000), "highPrice24h": px(mid + 5000), "lowPrice24h": px(mid - 9000),
+                     "prevPrice1h": px(mid - 100), "markPrice": px(mid), "indexPrice": px(mid - 3),
+                     "openInterest": "52000.123", "openInterestValue": "4940011685.00", "turnover24h": "9500000000.0",
+                     "volume24h": "100000.000", "nextFundingTime": str(START_MS + 8 * 3_600_000),
+                     "fundingRate": "0.0001", "bid1Price": px(best_bid), "bid1Size": qty(bids.levels[best_bid]),
+                     "ask1Price": px(best_ask), "ask1Size": qty(asks.levels[best_ask])}}, recv(now))
+    while True:
+        now += model.book_ms
+        if now >= end_ms:
+            return
+        # trades due before this book message
+        while next_trade < now:
+            ts = int(next_trade)
+            n = int(rng.integers(20, 61)) if rng.random() < model.burst_share else int(rng.geometric(
+                1.0 / model.prints_mean))
+            side = "Buy" if rng.random() < 0.5 else "Sell"
+            data = []
+            for _ in range(n):
+                trade_seq += int(rng.integers(1, 30))
+                size = max(1, int(rng.lognormal(math.log(10), 1.3)))
+                price = best_ask if side == "Buy" else best_bid
+                last_price = price
+                volume += size
+                turnover += size * model.step * price * model.tick
+                kline_vol += size
+                kline_high = max(kline_high, price)
+                kline_low = min(kline_low, price)
+                data.append({"T": ts - int(rng.integers(0, 3)), "s": sym, "S": side, "v": qty(size), "p": px(price),
+                             "L": "PlusTick", "i": str(uuid.UUID(int=int(rng.integers(0, 2**62)) << 64
+                                                                  | int(rng.integers(0, 2**62)), version=4)),
+                             "BT": False, "seq": trade_seq})
+            yield {"topic": f"publicTrade.{sym}", "type": "snapshot", "ts": ts + 2, "data": data}, recv(ts + 2)
+            next_trade += rng.exponential(1000.0 / model.trade_rate)
+        # the book delta
+        db: dict[int, int] = {}
+        da: dict[int, int] = {}
+        if rng.random() < model.walk_prob:  # the touch moves: the side it walks into is taken out
+            size = int(rng.integers(10, 41)) if rng.random() < model.jump_prob / model.walk_prob else int(
+                rng.integers(1, 6))
+            move = size * (1 if rng.random() < 0.5 else -1)
+            touch += move
+            for p in [p for p in asks.levels if p <= touch]:
+                del asks.levels[p]
+                da[p] = 0
+            for p in [p for p in bids.levels if p > touch]:
+                del bids.levels[p]
+                db[p] = 0
+            new = range(touch - move + 1, touch + 1) if move > 0 else range(touch + 1, touch - move + 1)
+            side, out = (bids, db) if move > 0 else (asks, da)
+            for p in new:
+                if rng.random() < 0.9:
+                    side.levels[p] = out[p] = _size(rng)
+        count = int(rng.poisson(model.changes))
+        for _ in range(count):
+            side, out = (bids, db) if rng.random() < 0.5 else (asks, da)
+            r = rng.random()
+            if r >= 0.8:  # a new level, near the touch mostly (the bid touch is `touch`, the ask one above)
+                off = int(rng.exponential(8.0)) if rng.random() < model.near_share else int(rng.integers(20, 400))
+                q = touch - off if side is bids else touch + 1 + off
+                if q not in side.levels:
+                    side.levels[q] = out[q] = _size(rng)
+                continue
+            order = side.ordered()
+            if not order:
+                continue
+            k = min(int(rng.exponential(6.0)), 19) if rng.random() < model.near_share else int(rng.integers(20,
+                                                                                                     len(order)))
+            p = order[min(k, len(order) - 1)]
+            if any(w[0] is side and w[1] == p for w in walls):
+                continue
+            if r < 0.6:  # an order added to the level, or cancelled / filled from it
+                lot = int(rng.choice(LOTS)) if rng.random() < 0.5 else max(1, int(rng.lognormal(math.log(20), 1.2)))
+                side.levels[p] = out[p] = max(1, side.levels[p] + (lot if rng.random() < 0.5 else -lot))
+            else:
+                del side.levels[p]
+                out[p] = 0
+        # walls
+        if rng.random() < model.book_ms / 1000.0 / model.wall_every_s:
+            side = bids if rng.random() < 0.5 else asks
+            dist = int(round(rng.uniform(0.0005, 0.006) * mid))
+            p = (touch - dist) if side is bids else (touch + 1 + dist)
+            side.levels[p] = (db if side is bids else da)[p] = _size(rng, float(rng.uniform(30, 120)))
+            walls.append((side, p, now + int(rng.uniform(120_000, 1_200_000))))
+        for w in list(walls):
+            side, p, until = w
+            out = db if side is bids else da
+            if p not in side.levels:
+                walls.remove(w)
+            elif now >= until:
+                del side.levels[p]
+                out[p] = 0
+                walls.remove(w)
+            elif rng.random() < 0.01:
+                side.levels[p] = out[p] = max(1, int(side.levels[p] * rng.uniform(0.85, 0.98)))
+        # keep 200 levels a side: the far end follows
+        for side, out in ((bids, db), (asks, da)):
+            order = side.ordered()
+            for p in order[model.depth:]:
+                del side.levels[p]
+                out[p] = 0
+            if len(order) < model.depth:
+                far = order[-1] if order else (touch if side is bids else touch + 1)
+                while len(side.levels) < model.depth:
+                    far += side.sign * int(rng.integers(1, 6))
+                    side.levels[far] = out[far] = _size(rng, 2.0)
+        best_bid = max(bids.levels)
+        best_ask = min(asks.levels)
+        u += 1
+        seq += int(rng.integers(5, 400))
+        yield book_msg("delta", db, da, now), recv(now)
+        # the ticker delta of this 100 ms
+        fields = {"bid1Price": px(best_bid), "bid1Size": qty(bids.levels[best_bid]), "ask1Price": px(best_ask),
+                  "ask1Size": qty(asks.levels[best_ask]), "lastPrice": px(last_price),
+                  "volume24h": qty(100_000_000 + volume), "turnover24h": f"{9.5e9 + turnover:.4f}",
+                  "openInterest": qty(52_000_000 + volume // 3)}
+        if now % 1000 == 0:
+            fields.update({"markPrice": px(last_price), "indexPrice": px(last_price - int(rng.integers(-5, 6)))})
+        changed = {k: v for k, v in fields.items() if ticker.get(k) != v}  # a delta carries what changed
+        ticker.update(changed)
+        if changed:
+            yield ({"topic": f"tickers.{sym}", "type": "delta", "ts": now, "cs": seq,
+                    "data": {"symbol": sym, **changed}}, recv(now))
+        if now >= next_kline:
+            next_kline += model.kline_ms
+            start = now - now % 60_000
+            if start != kline_start:
+                kline_start, kline_open, kline_high, kline_low, kline_vol = start, last_price, last_price, last_price, 0
+            confirm = now % 60_000 >= 60_000 - model.kline_ms
+            yield ({"topic": f"kline.1.{sym}", "type": "snapshot", "ts": now,
+                    "data": [{"start": start, "end": start + 59_999, "interval": "1", "open": px(kline_open),
+                              "close": px(last_price), "high": px(kline_high), "low": px(kline_low),
+                              "volume": qty(kline_vol),
+                              "turnover": f"{kline_vol * model.step * last_price * model.tick:.4f}",
+                              "confirm": bool(confirm), "timestamp": now}]}, recv(now))

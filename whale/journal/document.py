@@ -1,0 +1,88 @@
+"""The journal file's content (JournalData) and its JSON text: Decimals as strings, never floats,
+no NaN or infinity."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from whale.journal import migrations
+from whale.journal.records import TradeRecord, decimal_text
+
+_DOC_KEYS = ("version", "symbol", "network", "mode", "updated", "trades", "paper_state", "safety")
+
+
+@dataclass
+class JournalData:
+    """The whole file. `symbol` / `network` / `mode` / `updated` describe its last writer (each
+    trade carries its own); `paper_state` belongs to the paper broker, `safety` to the safety
+    monitor (whale.risk.safety; it names the network and mode it belongs to)."""
+
+    symbol: str | None = None
+    network: str | None = None
+    mode: str | None = None
+    updated: str | None = None
+    trades: list[TradeRecord] = field(default_factory=list)
+    paper_state: dict = field(default_factory=dict)
+    safety: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"version": migrations.FORMAT_VERSION, "symbol": self.symbol, "network": self.network, "mode": self.mode,
+                "updated": self.updated, "trades": [t.to_json() for t in self.trades],
+                "paper_state": self.paper_state, "safety": self.safety}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> JournalData:
+        if not isinstance(doc, dict):
+            raise ValueError(f"the file must hold a JSON object, not {type(doc).__name__}")
+        unknown = sorted(set(doc) - set(_DOC_KEYS))
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}")
+        for key in ("symbol", "network", "mode", "updated"):
+            if doc.get(key) is not None and not isinstance(doc[key], str):
+                raise ValueError(f"{key}: a string is needed, got {doc[key]!r}")
+        trades = doc.get("trades", [])
+        if not isinstance(trades, list):
+            raise ValueError("trades: a list is needed")
+        records, seen = [], set()
+        for n, raw in enumerate(trades):
+            try:
+                record = TradeRecord.from_json(raw)
+            except ValueError as exc:
+                label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+                raise ValueError(f"trades[{n}]" + (f" ({label})" if label else "") + f": {exc}") from None
+            if record.id in seen:
+                raise ValueError(f"trades[{n}]: the id {record.id!r} is used twice")
+            seen.add(record.id)
+            records.append(record)
+        paper_state = doc.get("paper_state", {})
+        if paper_state is None:
+            paper_state = {}
+        if not isinstance(paper_state, dict):
+            raise ValueError("paper_state: a JSON object is needed")
+        safety = doc.get("safety") or {}
+        if not isinstance(safety, dict):
+            raise ValueError("safety: a JSON object is needed")
+        return cls(doc.get("symbol"), doc.get("network"), doc.get("mode"), doc.get("updated"), records, paper_state,
+                   safety)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite amount: {value}")
+        return decimal_text(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} cannot be stored in the journal: {value!r}")
+
+
+def encode(doc: Any) -> str:
+    """JSON text of the journal (Decimals as strings, no NaN or infinity)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"

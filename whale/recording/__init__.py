@@ -1,0 +1,1 @@
+"""Book recordings: the format, the writer, the reader and the Tardis import (docs/recording.md)."""

@@ -1,0 +1,572 @@
+"""The density tracker's copy of the book and of the band's level sizes, kept up to date change by
+change (docs/density_and_safety.md#speed).
+
+A full scan of a 200-level book on every update (band, median, candidates) is what made the
+tracker cost ~40 us an update. Here each level change touches only what it changes:
+
+- the book: two sorted float64 arrays per side, kept as *keys* ascending (bids as -price, asks as
+  price), so one binary search serves both sides; a change is a search plus a short memmove;
+- the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
+  all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
+  held as a prefix count per side, moved level by level when the mid moves;
+- the band's sizes: one sorted array, so the median is its middle element, and whether any band
+  level reaches multiplier x median (a candidate) is one binary search; only then are the band's
+  levels compared with that floor to name them, in book order (~0.3 us for 400 levels).
+
+Invariant after every change: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
+and ask levels [0, k_ask). Results are bit-identical to the full recomputation: the same float
+operations on the same values (the median is (a + b) / 2 of the same two middle values, the band
+volumes are re-added in book order: 0.2 us for 400 levels, and a running sum would round
+differently).
+
+Pure: numba kernels over arrays, no I/O.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Integer state slots (ist).
+I_N = 0  # + side: level count of the side (2 slots)
+I_K = 2  # + side: band prefix count of the side (2 slots)
+I_M = 4  # band sizes held
+I_LIMIT = 5  # view depth: levels of a side that count
+I_NCAND = 6  # candidates written by the last scan
+I_VIEW = 7  # + side: levels in the view (2 slots)
+I_NTRACK = 9  # tracked levels
+I_SPOOFS = 10  # pending levels dropped (spoof filter)
+I_NEV = 11  # events written by the last update
+I_SIZE = 12
+
+# Float state slots (fst).
+F_MID = 0
+F_MEDIAN = 1
+F_BVOL = 2
+F_AVOL = 3
+F_FRAC = 4  # depth_percent / 100
+F_MULT = 5
+F_MIN_NOTIONAL = 6
+F_LAST = 7  # + side: the view's deepest price (2 slots)
+F_LIFE = 9  # min_lifetime_sec in ms
+F_SIZE = 10
+
+# Tracked levels: float rows (tf) and int rows (ti), in the order they were first found.
+T_SIDE = 0
+T_PRICE = 1
+T_INITIAL = 2
+T_QTY = 3
+T_PEAK = 4
+TI_FIRST = 0
+TI_STABLE = 1
+TI_CROSSED = 2
+
+# Event rows (ev): kind, side, price, qty, initial, first_ms, aux.
+EV_APPEARED = 1
+EV_ERODED = 2  # aux: the highest threshold crossed
+EV_VANISHED = 3  # aux: GONE_*
+EV_CONSUMED = 4
+GONE_SHRUNK = 1
+GONE_TRADED = 2
+GONE_BEYOND = 3
+GONE_PULLED = 4
+
+BID_SIDE = 0
+ASK_SIDE = 1
+
+
+@njit(cache=True)
+def _lower(keys, n, key):
+    """First index in keys[:n] (ascending) whose value is >= key."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        m = (lo + hi) >> 1
+        if keys[m] < key:
+            lo = m + 1
+        else:
+            hi = m
+    return lo
+
+
+@njit(cache=True)
+def _upper(keys, n, key):
+    """First index in keys[:n] (ascending) whose value is > key."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        m = (lo + hi) >> 1
+        if keys[m] <= key:
+            lo = m + 1
+        else:
+            hi = m
+    return lo
+
+
+@njit(cache=True)
+def _ws_add(ws, ist, size):
+    """Insert a size into the band's sorted sizes (one binary search, one short memmove)."""
+    m = ist[I_M]
+    j = _upper(ws, m, size)
+    for t in range(m, j, -1):
+        ws[t] = ws[t - 1]
+    ws[j] = size
+    ist[I_M] = m + 1
+
+
+@njit(cache=True)
+def _ws_remove(ws, ist, size):
+    """Remove one copy of a size from the band's sorted sizes."""
+    m = ist[I_M]
+    j = _lower(ws, m, size)
+    if j >= m or ws[j] != size:
+        return  # cannot happen while the invariant holds
+    for t in range(j, m - 1):
+        ws[t] = ws[t + 1]
+    ist[I_M] = m - 1
+
+
+@njit(cache=True)
+def _ws_replace(ws, ist, old, new):
+    """Change one copy of `old` into `new`, moving only the sizes between the two places."""
+    m = ist[I_M]
+    j = _lower(ws, m, old)
+    if j >= m or ws[j] != old:
+        return  # cannot happen while the invariant holds
+    p = _upper(ws, m, new)
+    if p <= j:  # smaller: the sizes in [p, j) move up one
+        for t in range(j, p, -1):
+            ws[t] = ws[t - 1]
+        ws[p] = new
+    else:  # larger: the sizes in (j, p) move down one
+        for t in range(j, p - 1):
+            ws[t] = ws[t + 1]
+        ws[p - 1] = new
+
+
+@njit(cache=True)
+def _change(keys, sizes, ws, ist, s, price, qty):
+    """One level change on side s: qty > 0 sets the level, anything else removes it."""
+    kr = keys[s]
+    sr = sizes[s]
+    key = -price if s == BID_SIDE else price
+    n = ist[I_N + s]
+    k = ist[I_K + s]
+    i = _lower(kr, n, key)
+    if i < n and kr[i] == key:
+        old = sr[i]
+        if qty > 0.0:
+            if old != qty:
+                if i < k:
+                    _ws_replace(ws, ist, old, qty)
+                sr[i] = qty
+            return
+        if i < k:
+            _ws_remove(ws, ist, old)
+            ist[I_K + s] = k - 1
+        for t in range(i, n - 1):
+            kr[t] = kr[t + 1]
+        for t in range(i, n - 1):
+            sr[t] = sr[t + 1]
+        ist[I_N + s] = n - 1
+        return
+    if not (qty > 0.0):
+        return  # removing a level the book does not hold: ignored, as Bybit says
+    for t in range(n, i, -1):
+        kr[t] = kr[t - 1]
+    for t in range(n, i, -1):
+        sr[t] = sr[t - 1]
+    kr[i] = key
+    sr[i] = qty
+    ist[I_N + s] = n + 1
+    if i < k:
+        _ws_add(ws, ist, qty)
+        ist[I_K + s] = k + 1
+
+
+@njit(cache=True)
+def _move_band(keys, sizes, ws, ist, s, target):
+    k = ist[I_K + s]
+    while k < target:
+        _ws_add(ws, ist, sizes[s, k])
+        k += 1
+    while k > target:
+        k -= 1
+        _ws_remove(ws, ist, sizes[s, k])
+    ist[I_K + s] = k
+
+
+@njit(cache=True)
+def _scan(keys, sizes, ws, ist, fst, cand):
+    """After the changes: mid, band edges, median, band volumes and the candidates (written to cand
+    as rows side, price, size: bids best first, then asks best first). Returns False for a book
+    with no level at all (nothing is updated then)."""
+    nb = ist[I_N + BID_SIDE]
+    na = ist[I_N + ASK_SIDE]
+    if nb == 0 and na == 0:
+        ist[I_NCAND] = 0
+        return False
+    limit = ist[I_LIMIT]
+    if nb > 0 and na > 0:
+        mid = 0.5 * (-keys[BID_SIDE, 0] + keys[ASK_SIDE, 0])
+    elif nb > 0:
+        mid = -keys[BID_SIDE, 0]
+    else:
+        mid = keys[ASK_SIDE, 0]
+    frac = fst[F_FRAC]
+    # bids in the band: price >= mid * (1 - frac), i.e. key <= -bound; asks: price <= mid * (1 + frac)
+    tb = min(_upper(keys[BID_SIDE], nb, -(mid * (1.0 - frac))), limit)
+    ta = min(_upper(keys[ASK_SIDE], na, mid * (1.0 + frac)), limit)
+    _move_band(keys, sizes, ws, ist, BID_SIDE, tb)
+    _move_band(keys, sizes, ws, ist, ASK_SIDE, ta)
+    fst[F_MID] = mid
+    vb = min(nb, limit)
+    va = min(na, limit)
+    ist[I_VIEW + BID_SIDE] = vb
+    ist[I_VIEW + ASK_SIDE] = va
+    fst[F_LAST + BID_SIDE] = -keys[BID_SIDE, vb - 1] if vb > 0 else np.nan
+    fst[F_LAST + ASK_SIDE] = keys[ASK_SIDE, va - 1] if va > 0 else np.nan
+    m = ist[I_M]
+    if m == 0:
+        fst[F_MEDIAN] = np.nan
+        fst[F_BVOL] = 0.0
+        fst[F_AVOL] = 0.0
+        ist[I_NCAND] = 0
+        return True
+    half = m >> 1
+    median = (ws[half - 1] + ws[half]) / 2 if m & 1 == 0 else ws[half]
+    fst[F_MEDIAN] = median
+    bvol = 0.0
+    for i in range(tb):
+        bvol += sizes[BID_SIDE, i]
+    avol = 0.0
+    for i in range(ta):
+        avol += sizes[ASK_SIDE, i]
+    fst[F_BVOL] = bvol
+    fst[F_AVOL] = avol
+    floor = fst[F_MULT] * median
+    min_notional = fst[F_MIN_NOTIONAL]
+    nc = 0
+    if _lower(ws, m, floor) < m:  # some band level is at or above the floor: find them, in book order
+        for i in range(tb):
+            size = sizes[BID_SIDE, i]
+            price = -keys[BID_SIDE, i]
+            if size >= floor and size * price >= min_notional:
+                cand[0, nc] = BID_SIDE
+                cand[1, nc] = price
+                cand[2, nc] = size
+                nc += 1
+        for i in range(ta):
+            size = sizes[ASK_SIDE, i]
+            price = keys[ASK_SIDE, i]
+            if size >= floor and size * price >= min_notional:
+                cand[0, nc] = ASK_SIDE
+                cand[1, nc] = price
+                cand[2, nc] = size
+                nc += 1
+    ist[I_NCAND] = nc
+    return True
+
+
+@njit(cache=True)
+def _event(ev, ist, kind, tf, ti, j, aux):
+    e = ist[I_NEV]
+    ev[0, e] = kind
+    ev[1, e] = tf[T_SIDE, j]
+    ev[2, e] = tf[T_PRICE, j]
+    ev[3, e] = tf[T_QTY, j]
+    ev[4, e] = tf[T_INITIAL, j]
+    ev[5, e] = ti[TI_FIRST, j]
+    ev[6, e] = aux
+    ist[I_NEV] = e + 1
+
+
+@njit(cache=True)
+def _erosion(tf, ti, ev, ist, th, j):
+    """An ERODED event when the erosion crossed thresholds not announced before."""
+    initial = tf[T_INITIAL, j]
+    erosion = 0.0
+    if initial > 0.0:
+        erosion = max(0.0, (initial - tf[T_QTY, j]) / initial * 100.0)
+    k = ti[TI_CROSSED, j]
+    while k < th.shape[0] and erosion >= th[k]:
+        k += 1
+    if k > ti[TI_CROSSED, j]:
+        ti[TI_CROSSED, j] = k
+        _event(ev, ist, EV_ERODED, tf, ti, j, th[k - 1])
+
+
+@njit(cache=True)
+def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
+    """The life of the candidate and tracked levels (whale/strategy/density.py, module doc): new
+    candidates start pending, pending ones become stable (APPEARED) or are dropped (spoofs),
+    stable ones erode (ERODED) or go (VANISHED / CONSUMED). Events go to ev in track order."""
+    ist[I_NEV] = 0
+    nc = ist[I_NCAND]
+    nt = ist[I_NTRACK]
+    if nc == 0 and nt == 0:
+        return
+    qual = np.zeros(nt + nc, dtype=np.bool_)
+    for c in range(nc):
+        side = cand[0, c]
+        price = cand[1, c]
+        found = -1
+        for j in range(nt):
+            if tf[T_PRICE, j] == price and tf[T_SIDE, j] == side:
+                found = j
+                break
+        if found < 0:
+            found = nt
+            tf[T_SIDE, nt] = side
+            tf[T_PRICE, nt] = price
+            tf[T_INITIAL, nt] = cand[2, c]
+            tf[T_QTY, nt] = cand[2, c]
+            tf[T_PEAK, nt] = cand[2, c]
+            ti[TI_FIRST, nt] = now
+            ti[TI_STABLE, nt] = 0
+            ti[TI_CROSSED, nt] = 0
+            nt += 1
+        qual[found] = True
+    median = fst[F_MEDIAN]
+    life = fst[F_LIFE]
+    mid = fst[F_MID]
+    keep = np.ones(nt, dtype=np.bool_)
+    for j in range(nt):
+        s = int(tf[T_SIDE, j])
+        price = tf[T_PRICE, j]
+        key = -price if s == BID_SIDE else price
+        view = ist[I_VIEW + s]
+        i = _lower(keys[s], view, key)
+        qty = sizes[s, i] if i < view and keys[s, i] == key else 0.0
+        if ti[TI_STABLE, j] == 0:
+            if not qual[j]:
+                keep[j] = False
+                ist[I_SPOOFS] += 1
+                continue
+            tf[T_QTY, j] = qty
+            tf[T_PEAK, j] = max(tf[T_PEAK, j], qty)
+            if now - ti[TI_FIRST, j] >= life:
+                ti[TI_STABLE, j] = 1
+                _event(ev, ist, EV_APPEARED, tf, ti, j, 0.0)
+                _erosion(tf, ti, ev, ist, th, j)
+            continue
+        if qty <= 0.0 or qty <= median:
+            keep[j] = False
+            if qty > 0.0:
+                tf[T_QTY, j] = qty
+                _event(ev, ist, EV_VANISHED, tf, ti, j, GONE_SHRUNK)
+            elif (s == BID_SIDE and mid < price) or (s == ASK_SIDE and mid > price):
+                _event(ev, ist, EV_CONSUMED, tf, ti, j, GONE_TRADED)
+            else:
+                last = fst[F_LAST + s]
+                beyond = view == 0 or (price < last if s == BID_SIDE else price > last)
+                _event(ev, ist, EV_VANISHED, tf, ti, j, GONE_BEYOND if beyond else GONE_PULLED)
+            continue
+        tf[T_QTY, j] = qty
+        if qty > tf[T_PEAK, j]:
+            tf[T_PEAK, j] = qty
+        _erosion(tf, ti, ev, ist, th, j)
+    w = 0
+    for j in range(nt):
+        if keep[j]:
+            if w != j:
+                for r in range(5):
+                    tf[r, w] = tf[r, j]
+                for r in range(3):
+                    ti[r, w] = ti[r, j]
+            w += 1
+    ist[I_NTRACK] = w
+
+
+@njit(cache=True)
+def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti, ev, th, now):
+    """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes), scan and track."""
+    for i in range(start, start + nb):
+        _change(keys, sizes, ws, ist, BID_SIDE, px[i], sz[i])
+    for i in range(start + nb, start + nb + na):
+        _change(keys, sizes, ws, ist, ASK_SIDE, px[i], sz[i])
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
+
+
+@njit(cache=True)
+def _replace_side(keys, sizes, ws, ist, s, px, sz, lo, hi, work_k, work_s):
+    """Make side s hold exactly the levels px/sz[lo:hi] (any order, size <= 0 absent, a repeated
+    price: the last one wins), as changes against what it holds."""
+    m = 0
+    for i in range(lo, hi):
+        work_k[m] = -px[i] if s == BID_SIDE else px[i]
+        work_s[m] = sz[i]
+        m += 1
+    order = np.argsort(work_k[:m], kind="mergesort")  # stable: among equal prices the last positive size wins
+    # deletes first: every held level whose price the new side lacks
+    n = ist[I_N + s]
+    i = n - 1
+    while i >= 0:
+        key = keys[s, i]
+        lo_j = 0
+        hi_j = m
+        while lo_j < hi_j:  # binary search over the sorted new keys
+            mid = (lo_j + hi_j) >> 1
+            if work_k[order[mid]] < key:
+                lo_j = mid + 1
+            else:
+                hi_j = mid
+        present = False
+        j = lo_j
+        while j < m and work_k[order[j]] == key:
+            if work_s[order[j]] > 0.0:
+                present = True
+            j += 1
+        if not present:
+            _change(keys, sizes, ws, ist, s, -key if s == BID_SIDE else key, 0.0)
+        i -= 1
+    j = 0
+    while j < m:
+        key = work_k[order[j]]
+        qty = 0.0
+        e = j
+        while e < m and work_k[order[e]] == key:
+            if work_s[order[e]] > 0.0:
+                qty = work_s[order[e]]
+            e += 1
+        if qty > 0.0:
+            _change(keys, sizes, ws, ist, s, -key if s == BID_SIDE else key, qty)
+        j = e
+
+
+@njit(cache=True)
+def replace_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti, ev, th, now, work_k, work_s):
+    """Replace the book by px/sz[start:start+nb] bids and the next na asks, then scan and track.
+    Applied as the changes between the two books, so an unchanged level costs nothing downstream."""
+    _replace_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb, work_k, work_s)
+    _replace_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na, work_k, work_s)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
+
+
+@njit(cache=True)
+def level_at(keys, sizes, ist, s, price, view_only):
+    """Size at exactly `price` on side s (0.0 when absent, or beyond the view when view_only)."""
+    key = -price if s == BID_SIDE else price
+    n = ist[I_N + s]
+    if view_only:
+        n = min(n, ist[I_LIMIT])
+    i = _lower(keys[s], n, key)
+    return sizes[s, i] if i < n and keys[s, i] == key else 0.0
+
+
+@njit(cache=True)
+def _sync_side(keys, sizes, ws, ist, s, px, sz, lo, hi, ck, cq):
+    """Make side s hold exactly px/sz[lo:hi], given sorted best first: a merge of the two sorted
+    books collects the differences (ck/cq), which are then applied as changes."""
+    n = ist[I_N + s]
+    i = 0
+    j = lo
+    c = 0
+    while i < n or j < hi:
+        if j < hi:
+            key = -px[j] if s == BID_SIDE else px[j]
+        if j >= hi or (i < n and keys[s, i] < key):
+            ck[c] = keys[s, i]  # held, not in the new book
+            cq[c] = 0.0
+            c += 1
+            i += 1
+        elif i >= n or key < keys[s, i]:
+            ck[c] = key  # new
+            cq[c] = sz[j]
+            c += 1
+            j += 1
+        else:
+            if sizes[s, i] != sz[j]:
+                ck[c] = key
+                cq[c] = sz[j]
+                c += 1
+            i += 1
+            j += 1
+    for t in range(c):
+        _change(keys, sizes, ws, ist, s, -ck[t] if s == BID_SIDE else ck[t], cq[t])
+
+
+@njit(cache=True)
+def sync_levels(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now, ck, cq):
+    """Make the book px/sz[:nb] bids and the next na asks, each sorted best first (the arrays of
+    DensityTracker.update), applying only the differences, then scan and track."""
+    _sync_side(keys, sizes, ws, ist, BID_SIDE, px, sz, 0, nb, ck, cq)
+    _sync_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, nb, nb + na, ck, cq)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
+
+
+class BandState:
+    """The arrays the kernels share, with room for `capacity` levels a side (grown on demand)."""
+
+    __slots__ = ("keys", "sizes", "ws", "ist", "fst", "cand", "work_k", "work_s", "capacity", "tf", "ti", "ev", "th")
+
+    def __init__(self, capacity: int, limit: int, depth_frac: float, multiplier: float, min_notional: float,
+                 lifetime_ms: float, thresholds: tuple[float, ...]) -> None:
+        self.ist = np.zeros(I_SIZE, dtype=np.int64)
+        self.fst = np.zeros(F_SIZE, dtype=np.float64)
+        self.ist[I_LIMIT] = limit
+        self.fst[F_FRAC] = depth_frac
+        self.fst[F_MULT] = multiplier
+        self.fst[F_MIN_NOTIONAL] = min_notional
+        self.fst[F_LIFE] = lifetime_ms
+        self.fst[F_MID] = self.fst[F_MEDIAN] = np.nan
+        self.th = np.array(thresholds, dtype=np.float64)
+        self.tf: np.ndarray = np.empty((5, 0))
+        self.ti: np.ndarray = np.empty((3, 0), dtype=np.int64)
+        self.ev: np.ndarray = np.empty((7, 0))
+        self.capacity = 0
+        self.keys: np.ndarray = np.empty((2, 0))
+        self.sizes: np.ndarray = np.empty((2, 0))
+        self.ws: np.ndarray = np.empty(0)
+        self.cand: np.ndarray = np.empty((3, 0))
+        self.work_k: np.ndarray = np.empty(0)
+        self.work_s: np.ndarray = np.empty(0)
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        old = self.capacity
+        keys = np.zeros((2, capacity))
+        sizes = np.zeros((2, capacity))
+        ws = np.zeros(2 * capacity)
+        if old:
+            keys[:, :old] = self.keys
+            sizes[:, :old] = self.sizes
+            ws[:2 * old] = self.ws
+        self.keys, self.sizes, self.ws = keys, sizes, ws
+        self.cand = np.zeros((3, 2 * capacity))
+        self.work_k = np.zeros(2 * capacity)
+        self.work_s = np.zeros(2 * capacity)
+        # tracks: the held ones plus every candidate of one update (at most the band: 2 x capacity)
+        tf = np.zeros((5, 4 * capacity))
+        ti = np.zeros((3, 4 * capacity), dtype=np.int64)
+        if old:
+            tf[:, :self.tf.shape[1]] = self.tf
+            ti[:, :self.ti.shape[1]] = self.ti
+        self.tf, self.ti = tf, ti
+        self.ev = np.zeros((7, 8 * capacity))
+        self.capacity = capacity
+
+    def reserve(self, extra: int) -> None:
+        """Room for `extra` more levels on a side (a delta can insert at most its own length) and
+        for the tracks (held ones plus a band's worth of new candidates)."""
+        need = max(int(self.ist[I_N]), int(self.ist[I_N + 1])) + extra
+        if need > self.capacity or int(self.ist[I_NTRACK]) > 2 * self.capacity:
+            self._allocate(max(need, 2 * self.capacity, int(self.ist[I_NTRACK])))
+
+    def clear(self) -> None:
+        self.ist[I_N:I_N + 2] = 0
+        self.ist[I_K:I_K + 2] = 0
+        self.ist[I_M] = 0
+        self.ist[I_NCAND] = 0
+        self.ist[I_VIEW:I_VIEW + 2] = 0
+        self.ist[I_NTRACK] = 0
+        self.ist[I_NEV] = 0
