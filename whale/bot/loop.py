@@ -131,7 +131,7 @@ class Bot:
             self.stop_event = stop
         opts.workdir.mkdir(parents=True, exist_ok=True)
         self.tracker = PerformanceTracker(opts.workdir / journal_filename(self.paper), network=cfg.exchange.network,
-                                          mode=opts.mode, symbol=self.symbols[0],
+                                          mode=opts.mode, symbols=self.symbols,
                                           start_balance=cfg.trade_management.account_balance)
         self.closed.append(self.tracker)
         for w in self.tracker.warnings:

@@ -177,7 +177,7 @@ def _close_paper(cfg, workdir: Path, yes: bool, log, symbol: str | None) -> int:
     pid = lock_holder(path)
     if pid is not None:
         raise WhaleError(f"a paper bot (pid {pid}) is running on {path}: stop it (Ctrl-C) and run close-all again")
-    tracker = PerformanceTracker(path, network=cfg.exchange.network, mode="paper", symbol=cfg.symbols[0],
+    tracker = PerformanceTracker(path, network=cfg.exchange.network, mode="paper", symbols=cfg.symbols,
                                  start_balance=cfg.trade_management.account_balance)
     venue = open_venue(cfg, VenueOptions(log))
     try:
