@@ -75,6 +75,7 @@ class BotHooks:
 
     on_ready: Callable[[], None] | None = None
     on_candle: Callable[[int], None] | None = None  # a primary candle (its open time) was fully handled, every symbol's
+    on_symbol_candle: Callable[[str, int], None] | None = None  # one symbol's primary candle was handled
 
 
 @dataclass
@@ -368,10 +369,14 @@ class Bot:
             for t in due:
                 ev = t.pending.pop(0)
                 decided.append((t, ev, t.decide(ev), bool(t.pending) or t.superseded(int(ev[1]))))
+            hooks = self.opts.hooks
             for t, ev, d, catch_up in decided:
                 t.act(ev, d, catch_up)
-            if self.opts.hooks.on_candle:
-                self.opts.hooks.on_candle(int(decided[0][1][1]))
+            for t, ev, _, _ in decided:
+                if hooks.on_symbol_candle:
+                    hooks.on_symbol_candle(t.symbol, int(ev[1]))
+            if hooks.on_candle:
+                hooks.on_candle(int(decided[0][1][1]))
 
     def _await_htf(self, due: list[Trader], close_ms: int) -> None:
         """Primary candles closing at a higher-timeframe boundary must see those higher candles: wait a

@@ -20,7 +20,11 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                               description="Replays real candles in a local Bybit V5 simulator and runs the full live "
                                           "loop against it over HTTP and WebSocket with auth.")
     p.set_defaults(config=None)
-    p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE", help="candles to replay (default: bundled)")
+    p.add_argument("--data", action="append", metavar="FILE",
+                   help="candles to replay (default: the bundled file of each symbol); repeat it for several "
+                        "symbols, each file named by its symbol (ETHUSDT_1m.csv.gz)")
+    p.add_argument("--symbols", metavar="S1,S2", help="trade these symbols on one account (default: the config's); "
+                                                      "each needs bundled candles (BTCUSDT, ETHUSDT) or a --data file")
     p.add_argument("--candles", type=int, default=DEFAULT_CANDLES, metavar="N",
                    help=f"candles of the config's interval to replay (default {DEFAULT_CANDLES})")
     p.add_argument("--workdir", metavar="DIR", help="where the journal, logs and signals.csv go "
@@ -28,6 +32,47 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
     p.add_argument("--scenario", metavar="NAME", help="run a named simulator scenario (see --list-scenarios)")
     p.add_argument("--list-scenarios", action="store_true", help="list the named scenarios and exit")
     return p
+
+
+def demo_symbols(cfg, symbols_arg: str | None, data_args: list[str] | None, scenario: bool):
+    """(the config with the demo's symbols, {symbol: candle file}). --symbols picks the symbols (their
+    bundled files unless --data gives them); several --data files name their symbols; one --data
+    file is the config's one symbol's."""
+    from whale.bot.demo import bundled_data
+    from whale.candle_file import guess_symbol
+    from whale.config.model import replace_path
+    from whale.errors import BadInputError
+
+    files = [Path(d) for d in data_args or []]
+    symbols = [s.strip().upper() for s in symbols_arg.split(",") if s.strip()] if symbols_arg else []
+    if symbols_arg is not None and not symbols:
+        raise BadInputError("--symbols: give symbols separated by commas, e.g. --symbols BTCUSDT,ETHUSDT")
+    if len(set(symbols)) != len(symbols):
+        raise BadInputError(f"--symbols {symbols_arg}: a symbol is listed twice")
+    if scenario and (len(symbols) > 1 or len(files) > 1):
+        raise BadInputError("a scenario trades one symbol: leave out --symbols and give at most one --data")
+    by_name: dict[str, Path] = {}
+    if len(files) > 1 or (files and symbols and len(symbols) > 1):
+        for f in files:
+            name = guess_symbol(f)
+            if name is None:
+                raise BadInputError(f"--data {f}: the file name does not start with a symbol such as BTCUSDT; with "
+                                    f"several symbols each file's name gives its symbol")
+            if name in by_name:
+                raise BadInputError(f"--data {f}: {name} again (also {by_name[name]})")
+            by_name[name] = f
+        if symbols and set(symbols) != set(by_name) and not set(by_name) <= set(symbols):
+            raise BadInputError(f"--data files of {', '.join(sorted(set(by_name) - set(symbols)))} are not in "
+                                f"--symbols {symbols_arg}")
+        symbols = symbols or list(by_name)
+    if symbols:
+        cfg = replace_path(cfg, "symbols", symbols)
+    symbols = list(cfg.symbols)
+    if len(symbols) == 1 and len(files) == 1 and not by_name:
+        return cfg, {symbols[0]: files[0]}
+    if len(symbols) == 1 and not files:
+        return cfg, {symbols[0]: BUNDLED_DATA if symbols[0] == "BTCUSDT" else bundled_data(symbols[0])}
+    return cfg, {s: by_name.get(s) or bundled_data(s) for s in symbols}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,19 +114,21 @@ def run(args: argparse.Namespace) -> int:
     if scenario is not None:
         for key, value in scenario.config.items():
             cfg = replace_path(cfg, key, value)
+    cfg, data = demo_symbols(cfg, args.symbols, args.data, scenario is not None)
     cfg = replace_path(cfg, "logging.file", str(workdir / "whalebot.log"))
     log = setup_logging(cfg, console=True, log_level_override=args.log_level)
     loaded.log_to(log)
     stop = threading.Event()
     install_stop_handlers(stop)
     if scenario is None:
-        log.info(f"Demo: replaying {args.candles} {cfg.interval} candles of {Path(args.data).name} in the simulator; "
+        names = ", ".join(f"{s} ({Path(d).name})" for s, d in data.items())
+        log.info(f"Demo: replaying {args.candles} {cfg.interval} candles of {names} in the simulator; "
                  f"work dir {workdir}")
-        result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop)
+        result = run_demo(cfg, data=data, candles=args.candles, workdir=workdir, log=log, stop=stop)
     else:
         log.info(f"Scenario {scenario.name}: {scenario.summary}; work dir {workdir}")
-        data = scenario.data()
-        result = run_demo(cfg, data=Path(args.data) if data is None else data, candles=scenario.candles,
+        scripted = scenario.data()
+        result = run_demo(cfg, data=data if scripted is None else scripted, candles=scenario.candles,
                           workdir=workdir, log=log, stop=stop, speed=scenario.speed, scenario=scenario,
                           sim_options=scenario.sim_options())
     for line in result.summary if use_colour(sys.stdout) else [strip_ansi(x) for x in result.summary]:
