@@ -36,12 +36,13 @@ def demo_cfg(**overrides) -> Config:
     return cfg
 
 
-def run(tmp_path: Path, cfg: Config | None = None, *, candles: int = CANDLES, name: str = "w", **kw):
+def run(tmp_path: Path, cfg: Config | None = None, *, candles: int = CANDLES, name: str = "w", data=BUNDLED_DATA,
+        **kw):
     workdir = tmp_path / name
     cfg = replace_path(cfg or demo_cfg(), "logging.file", str(workdir / "whalebot.log"))
     log = setup_logging(cfg, console=False)
     try:
-        result = run_demo(cfg, data=BUNDLED_DATA, candles=candles, workdir=workdir, log=log, **kw)
+        result = run_demo(cfg, data=data, candles=candles, workdir=workdir, log=log, **kw)
     finally:
         shutdown_logging()
     return result, workdir

@@ -293,23 +293,28 @@ class Trader:
         if self.cfg.strategy.mode == "density" or not may_enter:
             return  # density mode enters on the book, not on candle signals
         if enter_side and not self.pm.has_position():
-            state = self.state()
-            if not allows_entry(state):
-                self.log.info(f"[{self.symbol}] No entry: trading state is {state}")
-                return
-            price = self.price() or close
-            self.decision_ts = d.ts
-            try:
-                res = self.pm.enter(enter_side, d.atr, price, validate=self._validator(enter_side))
-            except AuthError:
-                raise
-            except VenueError as exc:  # before sending (equity, the risk check): no order went out
-                self.rest_failed(f"[{self.symbol}] Entry", exc)
-                return
-            finally:
-                self.decision_ts = 0
-            if res.skipped:
-                self.log.info(f"[{self.symbol}] No entry: {res.skipped}")
+            self.enter(enter_side, d.atr, self.price() or close, d.ts)
+
+    def enter(self, side: int, atr: float, price: float, decision_ts: int) -> None:
+        """An indicator entry on `side` decided on the candle opening at `decision_ts`: the account's
+        trading state, then the PositionManager (sized under the account's rules, vetoed by the
+        validator). Skips are logged with why."""
+        state = self.state()
+        if not allows_entry(state):
+            self.log.info(f"[{self.symbol}] No entry: trading state is {state}")
+            return
+        self.decision_ts = decision_ts
+        try:
+            res = self.pm.enter(side, atr, price, validate=self._validator(side))
+        except AuthError:
+            raise
+        except VenueError as exc:  # before sending (equity, the risk check): no order went out
+            self.rest_failed(f"[{self.symbol}] Entry", exc)
+            return
+        finally:
+            self.decision_ts = 0
+        if res.skipped:
+            self.log.info(f"[{self.symbol}] No entry: {res.skipped}")
 
     # ---- helpers -------------------------------------------------------------------------------------
     def _book_imbalance(self) -> float:
