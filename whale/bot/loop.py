@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -59,6 +60,7 @@ REST_CHECK_S = 30.0  # REST reconciliation of the positions, besides the private
 RATE_LIMIT_WAIT_S = 2.0  # the longest the main thread waits for a rate limit; beyond, the call is rescheduled
 SHUTDOWN_WS_S = 2.0  # the stream threads' time to end at shutdown
 SHUTDOWN_ALERTS_S = 1.0  # the alert worker's time to post what is queued at shutdown
+LATENCY_SAMPLES = 100_000
 
 
 class EmergencyStop(WhaleError):
@@ -101,7 +103,10 @@ class Bot:
         self.symbols = cfg.symbols
         self.traders: dict[str, Trader] = {}
         self.closed: list[_Closeable] = []  # what to close at shutdown, in reverse order
-        self.tick_latencies: list[float] = []
+        # What the benchmarks read (bounded): seconds from a tick's arrival to the end of its symbol's exit
+        # decision while in a position; (close ms, symbol, kline arrival, decision) of each primary candle.
+        self.tick_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.decision_times: deque[tuple[int, str, float, float]] = deque(maxlen=LATENCY_SAMPLES)
         self.stop_event = threading.Event()
 
     # ---- views -------------------------------------------------------------------------------------
@@ -252,7 +257,11 @@ class Bot:
         self._drain_private()
         self._check_exits()
         for t in self.traders.values():
+            received = t.market.received_at
             self.account.guarded(f"[{t.symbol}] The order-book pass", t.book_pass)
+            if received is not None and received != t.seen_at and t.pm.has_position():
+                self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
+            t.seen_at = received
         self._rest_pass()
         for t in self.traders.values():
             self.account.guarded(f"[{t.symbol}] A retry", t.retries)
@@ -296,11 +305,6 @@ class Bot:
             m = t.market
             self.execution.on_tick(t.symbol, price, m.last_price_ms or m.market_time_ms())
         self._dispatch()
-        now = self.clock.monotonic()
-        for t in self.traders.values():
-            received = t.market.received_at
-            if received is not None and t.pm.has_position():
-                self.tick_latencies.append(now - received)
 
     def _rest_pass(self) -> None:
         """Gap fills, and the position checks after a private reconnect and every 30 s. The failure
@@ -369,6 +373,9 @@ class Bot:
             for t in due:
                 ev = t.pending.pop(0)
                 decided.append((t, ev, t.decide(ev), bool(t.pending) or t.superseded(int(ev[1]))))
+                arrival = t.market.arrival(t.primary, int(ev[1]))
+                if arrival is not None:
+                    self.decision_times.append((close_ms, t.symbol, arrival, self.clock.monotonic()))
             hooks = self.opts.hooks
             for t, ev, d, catch_up in decided:
                 t.act(ev, d, catch_up)

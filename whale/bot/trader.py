@@ -91,6 +91,7 @@ class Trader:
         self.pending: list[tuple] = []  # closed primary candles waiting for their higher-timeframe candles
         self.decisions = 0
         self.last_decision: Decision | None = None
+        self.seen_at: float | None = None  # the arrival of the newest tick the loop has passed on
 
     def _decision_ts(self) -> int:
         """A candle entry's decision time is its candle; a book entry's, the newest closed candle."""

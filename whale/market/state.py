@@ -41,6 +41,7 @@ from whale.market.data_checks import BadData, BadValue
 from whale.market.intervals import MONTH, bucket_end, interval_ms
 
 CandleRow = tuple  # (ts, o, h, l, c, v)
+MAX_ARRIVALS = 64  # closed candles whose arrival time is kept (the loop reads it within a pass or two)
 
 
 def next_start(ts: int, interval: str) -> int:
@@ -95,6 +96,7 @@ class MarketState:
         self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
         self._volumes: deque[tuple] = deque(maxlen=max_price_history)
+        self._arrivals: dict[tuple[str, int], float] = {}  # (interval, ts) -> when it became an event
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -153,6 +155,13 @@ class MarketState:
         s.store(ts, ohlcv)
         s.last_ts = ts
         self._events.append((s.interval, ts) + tuple(ohlcv))
+        self._arrivals[(s.interval, ts)] = self._monotonic()
+        if len(self._arrivals) > MAX_ARRIVALS:
+            del self._arrivals[next(iter(self._arrivals))]
+
+    def arrival(self, interval: str, ts: int) -> float | None:
+        """When the closed candle opening at `ts` became an event (monotonic; recent ones only)."""
+        return self._arrivals.get((interval, ts))
 
     def merge_closed(self, interval: str, candles: Candles | Iterable[CandleRow]) -> int:
         """Closed candles from REST (history or a gap fill), any order. The first merge of an
