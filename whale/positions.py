@@ -118,6 +118,7 @@ class PositionManager:
         every open position of the account), by default as if this position were the account's only one."""
         self.cfg = cfg
         self.execution = execution
+        self.symbol = execution.symbol  # the one symbol this PositionManager trades
         self.tracker = tracker
         self.alerts = alerts
         self.log = log
@@ -184,11 +185,11 @@ class PositionManager:
             if veto:
                 return EntryResult(None, veto)
         if why:
-            self.log.info(f"[{self.cfg.symbol}] {why}")
+            self.log.info(f"[{self.symbol}] {why}")
         link = self.new_link_id("open")
         # Journaled before sending: a crash from here on leaves the orderLinkId for the next start.
         intended = self.tracker.add_pending(TradeRecord(
-            id=link, status="pending", symbol=self.cfg.symbol, side=SIDE_NAME[side], qty=qty,
+            id=link, status="pending", symbol=self.symbol, side=SIDE_NAME[side], qty=qty,
             network=self.tracker.network, mode=self.tracker.mode, strategy=strategy or self.cfg.strategy.mode,
             entry_time=iso_utc(self.now_ms()), entry_price=self._price(ref_price), entry_order_link_id=link,
             initial_stop=self._price(sl), stop_loss=self._price(sl), take_profit=self._price(tp), entry_atr=float(atr),
@@ -207,7 +208,7 @@ class PositionManager:
             return EntryResult(None, f"refused: {exc}")
         except TemporaryError as exc:  # not executed (a rate limit, an IP ban, never sent): a later signal may enter
             self.tracker.drop_pending(link)
-            self.log.warning(f"[{self.cfg.symbol}] Entry not sent: {exc}")
+            self.log.warning(f"[{self.symbol}] Entry not sent: {exc}")
             return EntryResult(None, f"not sent (temporary): {exc}")
         self._open_from_fill(intended, fill)
         self._protect_from_fill(fill, atr, stop_rule)
@@ -595,7 +596,7 @@ class PositionManager:
         keeps the entry pending (no new entry, and its position is not adopted, until it is resolved)."""
         done: list[str] = []
         for p in self.tracker.pending_trades():
-            if p.symbol != self.cfg.symbol:
+            if p.symbol != self.symbol:
                 continue
             link = p.entry_order_link_id or p.id
             try:
@@ -638,10 +639,10 @@ class PositionManager:
         """Align the journal with the exchange before trading; returns what was done. Raises
         ReconcileError when they disagree in a way the bot cannot explain."""
         done = self._resolve_at_start()
-        journal = [t for t in self.tracker.open_trades() if t.symbol == self.cfg.symbol]
+        journal = [t for t in self.tracker.open_trades() if t.symbol == self.symbol]
         pos = self.execution.position()
         if len(journal) > 1:
-            raise ReconcileError(f"the journal has {len(journal)} open {self.cfg.symbol} trades "
+            raise ReconcileError(f"the journal has {len(journal)} open {self.symbol} trades "
                                  f"({', '.join(t.id for t in journal)}) but one-way mode allows one position; "
                                  f"fix {self.tracker.path.name} or close the position and move the journal aside")
         t = journal[0] if journal else None
@@ -695,12 +696,12 @@ class PositionManager:
     def _adopt(self, pos: VenuePosition, atr: float | None, price: float | None = None) -> str:
         link = self.new_link_id("adopt")
         self.trade = self.tracker.open_trade(TradeRecord(
-            id=link, symbol=self.cfg.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
+            id=link, symbol=self.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
             mode=self.tracker.mode, strategy=self.cfg.strategy.mode, entry_time=iso_utc(self.now_ms()),
             entry_price=pos.entry_price, stop_loss=pos.stop_loss, initial_stop=pos.stop_loss,
             take_profit=pos.take_profit, adopted=True,
             notes=("found on the exchange, not opened by this bot",)))
-        msg = f"adopted {SIDE_NAME[pos.side]} {pos.size} {self.cfg.symbol} @ {pos.entry_price} found on the exchange"
+        msg = f"adopted {SIDE_NAME[pos.side]} {pos.size} {self.symbol} @ {pos.entry_price} found on the exchange"
         self.alerts.send_alert(f"Adopted an unknown position: {describe_trade(self.trade)}", "WARNING", "error")
         if pos.stop_loss is None:
             msg += "; " + self.protect_adopted(atr, price)
