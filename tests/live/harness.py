@@ -213,7 +213,7 @@ def our_fills(sim: Simulator) -> dict[str, dict]:
     price and fee summed over its executions, from the simulator's own records."""
     def collect():
         out: dict[str, dict] = {}
-        for f in sim.core.exchange.fills:
+        for f in sim.core.first.exchange.fills:
             if not f.link_id.startswith("wb-") or f.exec_type != "Trade":
                 continue
             o = out.setdefault(f.link_id, {"qty": Decimal(0), "value": Decimal(0), "fee": Decimal(0)})

@@ -233,7 +233,7 @@ def test_an_exit_that_races_a_filled_take_profit_records_it_without_an_error(tmp
             assert pm.exit(R_MOMENTUM, "velocity fell") is None
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
         closed = tracker.get(t.id)
-        fills = sim.call(lambda: [f for f in sim.core.exchange.fills if f.stop_order_type == "TakeProfit"])
+        fills = sim.call(lambda: [f for f in sim.core.first.exchange.fills if f.stop_order_type == "TakeProfit"])
         assert closed.status == "closed" and closed.reason == "take_profit" and pm.trade is None
         assert closed.exit_price == fills[-1].price and closed.fees == t.fees + fills[-1].fee
         assert "came too late" in caplog.text

@@ -163,7 +163,7 @@ class Soak:
                                     f"{f['value'] / f['qty']}")
             elif exits.get(link, 0) != 1:
                 problems.append(f"the filled close {link} is journaled {exits.get(link, 0)} times")
-        stop_fills = self.sim.call(lambda: {f.order_id for f in self.sim.core.exchange.fills
+        stop_fills = self.sim.call(lambda: {f.order_id for f in self.sim.core.first.exchange.fills
                                             if f.stop_order_type in ("TakeProfit", "StopLoss", "TrailingStop")})
         problems += [f"the exchange's close {oid} is journaled {exits.get(oid, 0)} times" for oid in stop_fills
                      if exits.get(oid, 0) != 1]
