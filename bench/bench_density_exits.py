@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from whale.config.model import Density, Fees, TakeProfit  # noqa: E402
+from whale.market.instruments import KNOWN  # noqa: E402
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition  # noqa: E402
 from whale.strategy.density import DensityTracker  # noqa: E402
 from whale.strategy.density_strategy import DensityStrategy  # noqa: E402
@@ -76,7 +77,7 @@ def run(updates: int, seed: int, in_position: bool) -> np.ndarray:
     rng = np.random.default_rng(seed)
     dens = Density()
     tracker = DensityTracker(dens)
-    exits = AdvancedExits(TakeProfit(), dens, Fees())
+    exits = AdvancedExits(TakeProfit(), dens, Fees(), qty_step=KNOWN["BTCUSDT"].qty_step)
     strategy = DensityStrategy(dens, tick=TICK)
     book = Book(rng)
     start = book.price()

@@ -1,6 +1,7 @@
 """Advanced take-profit exits on hand-made price paths, trade flows and books."""
 
 import dataclasses
+import re
 
 import pytest
 
@@ -331,3 +332,51 @@ def test_the_entry_records_the_high_it_broke():
         ex.update(t + i * S, 100 + (i % 10) * 0.1)  # a range 100 .. 100.9 for two minutes
     ex.update(t + 125 * S, 101.2)  # breaks out in the third minute
     assert ex.extrema.high() == pytest.approx(100.9)
+
+
+def test_taker_volumes_are_exact_steps_and_print_with_the_instruments_precision():
+    """Volumes are sums of exchange quantities (issue 11 item 8): kept as whole qtySteps they never
+    carry float residue (a "with" volume of -1.98952e-13 gave 'infx' and '957040509450460.0x'),
+    never go negative, and print with the instrument's decimals."""
+    from decimal import Decimal
+
+    ex = AdvancedExits(only(aggressive_reversal=True), qty_step=Decimal("0.001"))
+    t = T0
+    for i in range(60):  # a minute of mixed flow with sizes floats cannot sum exactly
+        t = T0 + i * S
+        ex.update(t, 100.0, trades=[(t, "Buy", 0.1, 100.0), (t, "Buy", 0.2, 100.0), (t, "Sell", 0.3, 100.0)])
+    for i in range(60, 71):  # then ten seconds of sells only
+        t = T0 + i * S
+        ex.update(t, 100.0, trades=[(t, "Sell", 0.7, 100.0)])
+    assert ex.flow.buy == 0.0 and ex.flow.sell == 7.0 and ex.flow.base_buy == 14.7
+    d = ex.check(ManagedPosition(LONG, 99.0), t)
+    assert d is not None and d.reason_code == R_AGGRESSIVE
+    assert "taker sell volume 7.000 over 10 s against the long: no taker volume with it" in d.detail
+    assert "e-" not in d.detail and "inf" not in d.detail
+    assert re.search(r"and 2\.3x its average 3\.080 per 10 s", d.detail), d.detail
+
+
+def test_taker_flow_sums_never_go_below_zero():
+    from decimal import Decimal
+
+    f = TakerFlow(10_000, baseline_windows=2, qty_step=Decimal("0.001"))
+    f.add([(0, "Buy", 0.1), (1, "Buy", 0.2), (2, "Sell", 0.3)], 0)
+    f.add([(9_000, "Sell", 0.1)], 9_000)
+    f.advance(10_005)  # the three first trades leave the recent window, the last one stays
+    assert (f.buy, f.sell) == (0.0, 0.1) and (f.base_buy, f.base_sell) == (0.3, 0.3)
+    f.advance(40_000)
+    assert (f.buy, f.sell, f.base_buy, f.base_sell) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_an_update_repeated_at_the_same_market_moment_changes_nothing():
+    """The loop may pass several times on one market state (a timer, a private message): the windows
+    run on market time and keep one sample per moment, so how often the loop wakes never changes a
+    decision (issue 11 item 2)."""
+    once, twice = AdvancedExits(only(aggressive_reversal=True)), AdvancedExits(only(aggressive_reversal=True))
+    for i, imbalance in enumerate([0.1, -0.1, 0.05, -0.05] * 4 + [-0.6]):
+        t = T0 + i * S
+        once.update(t, 100.0 + i, book_imbalance=imbalance)
+        twice.update(t, 100.0 + i, book_imbalance=imbalance)
+        twice.update(t, 100.0 + i, book_imbalance=imbalance)
+    assert once._imbalance.jump() == twice._imbalance.jump()
+    assert list(once._short.q) == list(twice._short.q) and list(once._long.q) == list(twice._long.q)

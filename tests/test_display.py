@@ -201,3 +201,101 @@ def test_from_decision_and_log_display():
 ])
 def test_number_format(value, text):
     assert fmt_value(value) == text
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 11 item 10: the sticky signal says it is sticky; negative PnL is red; fees with the
+# instrument's precision.
+
+
+def test_a_signal_held_by_hysteresis_says_so():
+    from whale.display import signal_text
+
+    lines = render(snapshot(score=-0.46, breakdown={"EMA_Alignment": -0.46}, signal=1, threshold=2.0), colour=False)
+    assert "  Signal                    BUY (held by hysteresis; entry needs |score| >= 2.00)" in lines
+    assert signal_text(1, 2.3, 2.0) == "BUY"  # a strong signal is just itself
+    assert signal_text(-1, -0.5, 1.0) == "SELL (held by hysteresis; entry needs |score| >= 1.00)"
+    assert signal_text(0, 0.4, 1.0) == "HOLD"
+    assert signal_text(1, 0.4, None) == "BUY"  # no threshold known: nothing to explain
+
+
+def test_negative_pnl_is_red_in_the_summary_and_fees_use_the_instruments_places():
+    from whale.journal import format_summary_lines
+
+    summary = {"trades": 13, "open": 0, "wins": 6, "losses": 7, "win_rate": 6 / 13, "total_pnl": -62.9,
+               "avg_pnl": -4.84, "fees": 37.25419876, "funding": 0.58012345, "profit_factor": 0.35,
+               "max_drawdown": 0.0653, "max_drawdown_usdt": 65.28}
+    lines = format_summary_lines(summary, colour=True, money_places=2)
+    pnl = next(line for line in lines if "Total PnL" in line)
+    assert pnl.startswith(NEON_RED) and "-62.90 USDT" in pnl
+    plain = format_summary_lines(summary, colour=False, money_places=2)
+    assert "Fees: 37.25 USDT | Funding: 0.58 USDT" in plain
+    assert "Fees: 37.2542 USDT | Funding: 0.5801 USDT" in format_summary_lines(summary, colour=False, money_places=4)
+    win = format_summary_lines(dict(summary, total_pnl=5.0, avg_pnl=0.4), colour=True)
+    assert next(line for line in win if "Total PnL" in line).startswith(NEON_GREEN)
+
+
+def test_a_closed_trade_prints_fees_and_funding_with_the_instruments_places():
+    from whale.journal import describe_trade
+
+    t = TradeRecord(id="wb-1", status="closed", symbol="BTCUSDT", side="Buy", qty=Decimal("0.028"), network="custom",
+                    mode="demo", strategy="indicators", entry_time="2025-06-01T00:00:00Z",
+                    exit_time="2025-06-01T01:00:00Z",
+                    entry_price=Decimal("105060.60"), exit_price=Decimal("104706.80"), reason="stop_loss",
+                    pnl=Decimal("-13.14"), fees=Decimal("3.23041796"), funding=Decimal("0.29563324"))
+    text = describe_trade(t, money_places=2)
+    assert text.endswith("PnL -13.14 USDT (fees 3.23, funding 0.30)"), text
+
+
+# ----------------------------------------------------------------------------------------------
+# The compact console line (issue 11 items 4 and 9): one line per candle, or per heartbeat; a row
+# per symbol plus an account part.
+
+
+def _trade(side="Buy", qty="0.028", entry="105060.60"):
+    return TradeRecord(id="wb-1", symbol="BTCUSDT", side=side, qty=Decimal(qty), network="custom", mode="demo",
+                       strategy="indicators", entry_time=0, entry_price=Decimal(entry), stop_loss=Decimal("104706.70"),
+                       take_profit=Decimal("105507.70"))
+
+
+def test_the_compact_candle_line_has_time_price_score_signal_position_and_state():
+    from whale.display import AccountLine, render_compact, symbol_row
+
+    d = SimpleNamespace(ts=1_750_000_500_000 - 900_000, score=-0.46, signal=1, cooled=False, ready=True)
+    row = symbol_row("BTCUSDT", "15", 104700.5, decision=d, trade=_trade(), threshold=2.0, price_places=2)
+    lines = render_compact([row], AccountLine("ACTIVE", closed_pnl=-13.14), colour=False)
+    assert lines == ["BTCUSDT 15m 2025-06-15 15:15 | 104,700.50 | score -0.46 BUY (held; entry at |score| >= 2.00) | "
+                     "long 0.028 @ 105,060.60 uPnL -10.08 | ACTIVE, closed PnL -13.14 USDT"]
+    flat = symbol_row("BTCUSDT", "15", 104700.5, decision=SimpleNamespace(ts=d.ts, score=2.5, signal=1, cooled=False,
+                                                                          ready=True), threshold=2.0, price_places=2)
+    coloured = render_compact([flat], AccountLine("HALTED"), colour=True)[0]
+    assert f"{NEON_GREEN}BUY{RESET}" in coloured and f"{NEON_YELLOW}HALTED{RESET}" in coloured
+    assert "| flat |" in coloured
+    warm = symbol_row("BTCUSDT", "15", 100.0, decision=SimpleNamespace(ts=d.ts, score=math.nan, signal=0, cooled=False,
+                                                                       ready=False), price_places=2)
+    assert "| warming up |" in render_compact([warm], AccountLine("ACTIVE"), colour=False)[0]
+
+
+def test_a_red_upnl_and_several_symbols_get_an_account_line():
+    from whale.display import AccountLine, render_compact, symbol_row
+
+    d = SimpleNamespace(ts=1_750_000_500_000, score=1.2, signal=0, cooled=True, ready=True)
+    rows = [symbol_row("BTCUSDT", "15", 104700.5, decision=d, trade=_trade(), price_places=2),
+            symbol_row("ETHUSDT", "15", 2526.59, decision=d, price_places=2)]
+    lines = render_compact(rows, AccountLine("ACTIVE", closed_pnl=2.5, open_positions=1), colour=True)
+    assert len(lines) == 3 and lines[0].startswith("BTCUSDT 15m") and lines[1].startswith("ETHUSDT 15m")
+    assert f"uPnL {NEON_RED}-10.08{RESET}" in lines[0] and "HOLD (cooldown)" in lines[1]
+    assert logs.strip_ansi(lines[2]) == "Account: ACTIVE | closed PnL +2.50 USDT | 1 open position"
+
+
+def test_the_heartbeat_line_says_price_position_state_and_stream_health():
+    from whale.display import AccountLine, render_heartbeat, symbol_row
+
+    row = symbol_row("BTCUSDT", "15", 104700.5, trade=_trade("Sell"), price_places=2)
+    line = render_heartbeat([row], AccountLine("ACTIVE", streams={"public": 0.42, "private": 12.0}, stale=("private",)),
+                            colour=False)
+    assert line == ["Heartbeat: BTCUSDT 104,700.50 | short 0.028 @ 105,060.60 uPnL +10.08 | ACTIVE | streams: public "
+                    "0.4 s ago, private 12 s ago (stale)"]
+    quiet = render_heartbeat([symbol_row("BTCUSDT", "15", None, price_places=2)],
+                             AccountLine("HALTED", streams={"public": None}), colour=False)[0]
+    assert quiet == "Heartbeat: BTCUSDT n/a | flat | HALTED | streams: public no data yet"

@@ -221,3 +221,19 @@ def test_bad_log_arguments_still_produce_a_redacted_line(monkeypatch):
     logs.setup_logging(Logging(file=""), stream=stream)
     logs.get_logger().info("two %s %s", "argkey-123456")
     assert "argkey-123456" not in stream.getvalue() and "did not fit" in stream.getvalue()
+
+
+def test_file_only_lines_reach_the_file_but_not_the_console(tmp_path):
+    """The full display goes to whalebot.log on every candle; the console gets it only when asked
+    (issue 11 item 4): a record marked FILE_ONLY skips the console handler, CONSOLE_ONLY the file."""
+    console = io.StringIO()
+    log = logs.setup_logging(file_section(tmp_path), stream=console, color=False)
+    log.info("everywhere")
+    log.info("detail for the file", extra=logs.FILE_ONLY)
+    log.info("for the terminal", extra=logs.CONSOLE_ONLY)
+    logs.shutdown_logging()
+    shown = console.getvalue()
+    stored = (tmp_path / "logs" / "bot.log").read_text()
+    assert "everywhere" in shown and "everywhere" in stored
+    assert "detail for the file" not in shown and "detail for the file" in stored
+    assert "for the terminal" in shown and "for the terminal" not in stored

@@ -176,6 +176,42 @@ def test_funding_accumulates_on_the_open_trade(tmp_path):
     tracker.close()
 
 
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_the_opened_alert_shows_the_stop_and_target_the_exchange_holds(tmp_path):
+    """The entry goes out with a stop and target from the pre-trade price; they are re-set from the
+    real fill. The "Opened" alert must name what the exchange holds after that (issue 11 item 7)."""
+    from whale.journal import decimal_text
+    from whale.logs import strip_ansi
+
+    pm, broker, tracker = make(tmp_path)
+    lines = _Lines()
+    logger = logging.getLogger("whalebot.test.positions")
+    logger.addHandler(lines)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        t = pm.enter(1, atr=200.0, ref_price=60_000.0).trade
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+    held = broker.position()
+    assert t.entry_price != Decimal("60000")  # slipped: the re-set levels differ from the pre-trade ones
+    opened = [strip_ansi(line) for line in lines.lines if "ALERT: Opened" in line]
+    assert len(opened) == 1
+    assert f"SL {decimal_text(held.stop_loss)} " in opened[0]
+    assert opened[0].endswith(f"TP {decimal_text(held.take_profit)}")
+    assert held.stop_loss == t.stop_loss and held.take_profit == t.take_profit
+    tracker.close()
+
+
 def _rules(inst):
     """The paper account's instrument rules: `inst` for every symbol."""
     return lambda symbol: inst

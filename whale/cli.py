@@ -21,11 +21,26 @@ COMMAND_MODULES = ("run", "demo", "backtest", "check_config", "sim", "download",
 DEFAULT_COMMAND = "run"
 
 
-def common_options() -> argparse.ArgumentParser:
-    """Options every sub-command accepts (README.md#commands)."""
+DEFAULT_CONFIG = "config.json"
+
+
+class _ConfigPath(argparse.Action):
+    """--config FILE, remembering that it was given: a path the user wrote must exist (a typo must not
+    trade the defaults); only the default config.json may be created when missing."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.config_given = True
+
+
+def common_options(config_help: str | None = None) -> argparse.ArgumentParser:
+    """Options every sub-command accepts (README.md#commands). `config_help` replaces the help of
+    --config for a sub-command whose default is not config.json (the demo's)."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--config", default="config.json", metavar="FILE",
-                        help="config file (default: config.json)")
+    parent.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE", action=_ConfigPath,
+                        help=config_help or f"config file (default: {DEFAULT_CONFIG}, created with every default "
+                                            "when missing; a FILE given here must exist)")
+    parent.set_defaults(config_given=False)
     parent.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default=None,
                         help="override logging.level from the config")
     return parent
@@ -52,7 +67,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
             raise
         # A fresh copy per sub-command: argparse shares a parent's actions, so one sub-command's
         # set_defaults would otherwise change the others' defaults.
-        sub = module.register(subparsers, common_options())
+        sub = module.register(subparsers, common_options(getattr(module, "CONFIG_HELP", None)))
         sub.set_defaults(handler=module.run)
         names.append(sub.prog.split()[-1])
     return parser, names

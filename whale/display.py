@@ -26,7 +26,7 @@ from typing import Any
 from whale.indicators.structure import FIB_RATIOS
 from whale.journal import STOP_KIND_NAMES, format_summary_lines
 from whale.logs import NEON_BLUE, NEON_CYAN, NEON_GREEN, NEON_RED, NEON_YELLOW, RESET, indicator_color
-from whale.market.intervals import interval_ms
+from whale.market.intervals import interval_ms, label
 from whale.strategy.finaliser import SIGNAL_NAMES
 
 BANNER = "--- Current Market Data & Indicators ---"
@@ -120,6 +120,8 @@ class DisplaySnapshot:
     summary: Mapping[str, Any] | None = None
     trading_state: str = "ACTIVE"
     densities: Sequence[Mapping[str, Any]] | None = None
+    threshold: float | None = None  # signal_score_threshold: says when a signal is only held by hysteresis
+    money_places: int = 2  # decimals of USDT amounts (the instrument's price scale)
 
     @classmethod
     def from_decision(cls, decision: Any, *, price: Decimal | float | None, **kwargs: Any) -> DisplaySnapshot:
@@ -176,6 +178,26 @@ def _signal_name(signal: Any) -> str:
     return SIGNAL_NAMES.get(int(signal), str(signal))
 
 
+def held_by_hysteresis(signal: Any, score: float, threshold: float | None) -> bool:
+    """A BUY (SELL) whose score is below the threshold: kept from the candles before by the
+    finaliser's hysteresis (docs/strategy.md), not strong enough to enter on."""
+    name = _signal_name(signal)
+    if threshold is None or name not in ("BUY", "SELL") or not math.isfinite(score):
+        return False
+    return score < threshold if name == "BUY" else score > -threshold
+
+
+def signal_text(signal: Any, score: float, threshold: float | None, *, short: bool = False) -> str:
+    """'BUY', or 'BUY (held by hysteresis; entry needs |score| >= 2.00)' when the score alone would
+    not give it: the sticky signal is by design, and the display says so. `short` for the compact line."""
+    name = _signal_name(signal)
+    if not held_by_hysteresis(signal, score, threshold):
+        return name
+    if short:
+        return f"{name} (held; entry at |score| >= {threshold:.2f})"
+    return f"{name} (held by hysteresis; entry needs |score| >= {threshold:.2f})"
+
+
 def render(snap: DisplaySnapshot, *, colour: bool = True) -> list[str]:
     """The display's lines; with `colour` False there is no ANSI code in them."""
     c = colour
@@ -197,7 +219,7 @@ def render(snap: DisplaySnapshot, *, colour: bool = True) -> list[str]:
     if snap.densities is not None:
         out += _density_lines(snap.densities, c)
     if snap.summary is not None:
-        out += format_summary_lines(snap.summary, colour=c)
+        out += format_summary_lines(snap.summary, colour=c, money_places=snap.money_places)
     out.append(_paint(CLOSING, NEON_BLUE, c))
     return out
 
@@ -232,7 +254,8 @@ def _breakdown_lines(snap: DisplaySnapshot, c: bool) -> list[str]:
         total = _paint("n/a (warming up)", NEON_YELLOW, c)
     out.append(f"  {'Total Score':<{width}} " + total)
     signal = _signal_name(snap.signal)
-    out.append(f"  {'Signal':<{width}} " + _paint(signal, SIGNAL_COLOURS.get(signal, NEON_YELLOW), c))
+    text = signal_text(snap.signal, score, snap.threshold)
+    out.append(f"  {'Signal':<{width}} " + _paint(text, SIGNAL_COLOURS.get(signal, NEON_YELLOW), c))
     return out
 
 
@@ -293,11 +316,152 @@ def _density_lines(densities: Sequence[Mapping[str, Any]], c: bool) -> list[str]
 
 
 def log_display(logger: logging.Logger, snap: DisplaySnapshot, *, colour: bool = True,
-                level: int = logging.INFO) -> list[str]:
+                level: int = logging.INFO, extra: Mapping[str, object] | None = None) -> list[str]:
     """Log the display one line per record. Colour codes are kept by default: the whalebot
-    console handler shows them on a terminal and strips them elsewhere; the log file never has them."""
+    console handler shows them on a terminal and strips them elsewhere; the log file never has them.
+    `extra=whale.logs.FILE_ONLY` keeps it out of the console."""
     lines = render(snap, colour=colour)
     if logger.isEnabledFor(level):
         for line in lines:
-            logger.log(level, line)
+            logger.log(level, line, extra=extra)
     return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# The compact console: one line per candle (and a heartbeat when candles are far apart). A row per
+# symbol plus the account's part; with one symbol they share a line.
+
+
+@dataclass(frozen=True)
+class SymbolRow:
+    """One symbol's state for the compact line: its candle (None for a heartbeat), price, decision
+    and position. Build it with `symbol_row`."""
+
+    symbol: str
+    interval: str
+    price: Decimal | float | None
+    close_ms: int | None = None  # the decided candle's close (market time)
+    score: float = math.nan
+    signal: str | int = "HOLD"
+    threshold: float | None = None
+    cooled: bool = False
+    ready: bool = True
+    side: str | None = None  # the open position's "Buy" / "Sell"
+    qty: Any = None
+    entry: Any = None
+    upnl: float | None = None
+    price_places: int = 2
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """The account's part: trading state, closed PnL, open positions; for a heartbeat the seconds since
+    each stream's last message (None: nothing yet) and which streams are stale."""
+
+    state: str
+    closed_pnl: float | None = None
+    open_positions: int | None = None
+    streams: Mapping[str, float | None] | None = None
+    stale: Sequence[str] = ()
+    money_places: int = 2
+
+
+def symbol_row(symbol: str, interval: str, price: Decimal | float | None, *, decision: Any = None, trade: Any = None,
+               threshold: float | None = None, price_places: int = 2) -> SymbolRow:
+    """A SymbolRow from the Analyzer's Decision (ts, score, signal, cooled, ready; None for a heartbeat)
+    and the open trade (a TradeRecord or a dict with side, qty, entry_price; None when flat)."""
+    fields: dict[str, Any] = {}
+    if decision is not None:
+        fields = dict(close_ms=int(decision.ts) + interval_ms(interval), score=float(decision.score),
+                      signal=decision.signal, cooled=bool(decision.cooled), ready=bool(decision.ready))
+    if trade is not None:
+        fields.update(side=str(_get(trade, "side", default="?")), qty=_get(trade, "qty", "size"),
+                      entry=_get(trade, "entry_price", "avg_price"), upnl=_unrealised(trade, price))
+    return SymbolRow(symbol, interval, price, threshold=threshold, price_places=price_places, **fields)
+
+
+def render_compact(rows: Sequence[SymbolRow], account: AccountLine, *, colour: bool = True) -> list[str]:
+    """The candle line: `BTCUSDT 15m 2025-06-15 15:15 | 104,700.50 | score -0.46 BUY | long 0.028 @ ... uPnL
+    -10.09 | ACTIVE, closed PnL -13.14 USDT`. One row shares its line with the account; several rows
+    get a line each and an `Account:` line."""
+    c = colour
+    texts = [" | ".join([_row_head(r), _price_text(r), _decision_text(r, c), _position_text(r, c)]) for r in rows]
+    if len(rows) == 1:
+        return [texts[0] + " | " + ", ".join(_account_parts(account, c, many=False))]
+    return texts + ["Account: " + " | ".join(_account_parts(account, c, many=True))]
+
+
+def render_heartbeat(rows: Sequence[SymbolRow], account: AccountLine, *, colour: bool = True) -> list[str]:
+    """The heartbeat between candles: `Heartbeat: BTCUSDT 104,700.50 | flat | ACTIVE | streams: public
+    0.4 s ago, private 12 s ago` (one line per symbol when there are several, then the account)."""
+    c = colour
+    texts = [f"{r.symbol} {_price_text(r)} | {_position_text(r, c)}" for r in rows]
+    tail = [_paint(account.state, STATE_COLOURS.get(account.state.upper(), NEON_YELLOW), c), _streams_text(account, c)]
+    if len(rows) == 1:
+        return ["Heartbeat: " + " | ".join([texts[0], *tail])]
+    return [f"Heartbeat: {t}" for t in texts] + ["Heartbeat: " + " | ".join(tail)]
+
+
+def _row_head(r: SymbolRow) -> str:
+    from datetime import UTC, datetime
+
+    head = f"{r.symbol} {label(r.interval)}"
+    if r.close_ms is not None:
+        head += " " + datetime.fromtimestamp(r.close_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    return head
+
+
+def _number(value: Any, places: int) -> str:
+    return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):,.{places}f}"
+
+
+def _price_text(r: SymbolRow) -> str:
+    return _number(r.price, r.price_places)
+
+
+def _decision_text(r: SymbolRow, c: bool) -> str:
+    if not r.ready:
+        return "warming up"
+    name = _signal_name(r.signal)
+    if r.cooled:
+        text = f"{name} (cooldown)"
+    else:
+        text = signal_text(r.signal, r.score, r.threshold, short=True)
+    score = f"{r.score:+.2f}" if math.isfinite(r.score) else "n/a"
+    return f"score {score} " + _paint(text, SIGNAL_COLOURS.get(name, NEON_YELLOW), c)
+
+
+def _position_text(r: SymbolRow, c: bool) -> str:
+    if r.side is None:
+        return "flat"
+    side = {"Buy": "long", "Sell": "short"}.get(r.side, r.side)
+    text = f"{side} {fmt_value(r.qty)} @ {_number(r.entry, r.price_places)}"
+    if r.upnl is not None:
+        text += " uPnL " + _paint(f"{r.upnl:+.2f}", _signed_colour(r.upnl), c)
+    return text
+
+
+def _account_parts(a: AccountLine, c: bool, many: bool) -> list[str]:
+    parts = [_paint(a.state, STATE_COLOURS.get(a.state.upper(), NEON_YELLOW), c)]
+    if a.closed_pnl is not None:
+        parts.append("closed PnL " + _paint(f"{a.closed_pnl:+.{a.money_places}f}", _signed_colour(a.closed_pnl), c)
+                     + " USDT")
+    if many and a.open_positions is not None:
+        n = a.open_positions
+        parts.append(f"{n} open position{'' if n == 1 else 's'}")
+    return parts
+
+
+def _streams_text(a: AccountLine, c: bool) -> str:
+    if not a.streams:
+        return "streams: n/a"
+    parts = []
+    for name, age in a.streams.items():
+        if age is None:
+            text = f"{name} no data yet"
+        else:
+            text = f"{name} {age:.1f} s ago" if age < 10 else f"{name} {age:.0f} s ago"
+        if name in a.stale:
+            text = _paint(text + " (stale)", NEON_RED, c)
+        parts.append(text)
+    return "streams: " + ", ".join(parts)

@@ -10,6 +10,8 @@
   (the display uses NEON_* and INDICATOR_COLORS) are stripped when colours are off.
 - File (`logging.file`, rotated at `max_bytes`, `backups` kept, directory created):
   `time - name - LEVEL - message`, never any colour codes. Times are UTC ISO 8601.
+- `extra=FILE_ONLY` sends a record to the file only (the full display on every candle, while the
+  console shows one compact line), `extra=CONSOLE_ONLY` to the console only.
 - Secrets are redacted by value: the values of BYBIT_API_KEY, BYBIT_API_SECRET and the webhook URL
   variable (`alerts.webhook_url_env`), plus anything given to `register_secret`, show as `***` in
   the message, its arguments, exception text and tracebacks. For a URL that also covers every part
@@ -75,6 +77,12 @@ INDICATOR_COLORS: dict[str, str] = {
     "Volatility_Index": Fore.YELLOW, "Volume_Delta": Fore.LIGHTCYAN_EX, "VWMA": Fore.WHITE,
 }
 """Colour of each indicator in the display; anything else is NEON_YELLOW (`indicator_color`)."""
+
+# Where a record goes: log.info(text, extra=FILE_ONLY) keeps the detail (the full display every
+# candle) out of the terminal; CONSOLE_ONLY keeps a line out of the file.
+DESTINATION = "whalebot_destination"
+FILE_ONLY = {DESTINATION: "file"}
+CONSOLE_ONLY = {DESTINATION: "console"}
 
 LEVEL_COLORS: dict[int, str] = {
     logging.DEBUG: Style.DIM,
@@ -215,6 +223,18 @@ def _redact_record(record: logging.LogRecord) -> None:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
+
+
+class _Destination(logging.Filter):
+    """A handler's filter: lets through records for every destination and those marked for its own."""
+
+    def __init__(self, destination: str) -> None:
+        super().__init__()
+        self.destination = destination
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        marked = getattr(record, DESTINATION, None)
+        return marked is None or marked == self.destination
 
 
 class RedactionFilter(logging.Filter):
@@ -371,6 +391,7 @@ def _file_handler(section: Logging) -> logging.Handler:
     except OSError as exc:
         raise BadInputError(f"logging.file {path!r} cannot be opened: {exc.strerror or exc}") from None
     handler.setFormatter(FileFormatter())
+    handler.addFilter(_Destination("file"))
     return handler
 
 
@@ -402,6 +423,7 @@ def setup_logging(section: Logging | Config | None = None, *, console: bool = Tr
                 colorama.just_fix_windows_console()
             console_handler = logging.StreamHandler(out)
             console_handler.setFormatter(ConsoleFormatter(coloured))
+            console_handler.addFilter(_Destination("console"))
             handlers.insert(0, console_handler)
         for handler in handlers:
             install_redaction(handler)

@@ -141,6 +141,10 @@ class PositionManager:
     def inst(self):
         return self.execution.instrument
 
+    def _describe(self, record: TradeRecord | None) -> str:
+        """describe_trade with amounts in the instrument's decimals (fees 3.23, not 3.23041796)."""
+        return describe_trade(record, self.inst.price_decimals) if record is not None else "no trade"
+
     def _price(self, value: float) -> Decimal:
         """A float price that already lies on the tick grid, as an exact Decimal."""
         return self.inst.price_decimal(round(value / self.inst.tick))
@@ -215,11 +219,18 @@ class PositionManager:
         return EntryResult(self.trade)
 
     def _open_from_fill(self, intended: TradeRecord, fill: Fill, note: str = "") -> None:
-        """The pending entry filled: it becomes the open trade, with the real price and fee."""
+        """The pending entry filled: it becomes the open trade, with the real price and fee. Its
+        "Opened" alert waits for _protect, which knows the stop and target the exchange holds."""
         self.trade = self.tracker.confirm_entry(intended.id, entry_price=fill.price, entry_time=fill.time_ms,
                                                 qty=fill.qty, fees=fill.fee, note=note)
         self.pending = None
-        self.alerts.send_alert(f"Opened {describe_trade(self.trade)}", "INFO", "entry")
+
+    def _announce_open(self, trade_id: str) -> None:
+        """The "Opened" alert, with the stop and target as journaled after the stop check (what the
+        exchange holds), not the ones sent with the entry from the pre-trade price."""
+        record = self.tracker.get(trade_id) or self.trade
+        if record is not None:
+            self.alerts.send_alert(f"Opened {self._describe(record)}", "INFO", "entry")
 
     def _hold_pending(self, intended: TradeRecord, why: str) -> None:
         """An entry whose outcome is unknown: it stays pending and is looked up from the loop."""
@@ -258,8 +269,9 @@ class PositionManager:
         self._protect(self._price(sl), self._price(tp))
 
     def _protect(self, want_sl: Decimal, want_tp: Decimal | None) -> None:
-        """Set the exact stop and target; then hold the position to principle 5. Never sleeps: a
-        refused or rate-limited attempt is retried from the loop (retry_stops)."""
+        """Set the exact stop and target; then hold the position to principle 5, and send the "Opened"
+        alert with what the exchange holds. Never sleeps: a refused or rate-limited attempt is retried
+        from the loop (retry_stops)."""
         t = self.trade
         assert t is not None
         failure: VenueError | None = None
@@ -279,12 +291,15 @@ class PositionManager:
             # The entry went out with its stop attached: keep it and look again from the loop.
             self.log.warning(f"[{t.symbol}] The position cannot be read now ({exc}); the stop is checked again")
             self._schedule_stops(want_sl, want_tp, failure)
+            self._announce_open(t.id)  # with the stop attached to the entry, which the exchange took with it
             return
         if pos is None:
+            self._announce_open(t.id)
             return  # already closed (a stop or target hit at once): poll() reports it
         if failure is None and pos.stop_loss == want_sl:
             self.trade = self.tracker.update_trade(t.id, initial_stop=want_sl, stop_loss=want_sl, take_profit=want_tp)
             self._stop_result(True, f"stop {want_sl} set")
+            self._announce_open(t.id)
             return
         held = pos.stop_loss
         if held is not None and self.protective(held, pos):
@@ -294,10 +309,12 @@ class PositionManager:
             self.log.warning(f"[{t.symbol}] The exchange holds the stop {held} (target {pos.take_profit}), on the "
                              f"protective side of the price: the position is kept and journaled with it; the exact "
                              f"stop {want_sl} / target {want_tp} is set again in {wait:.0f} s")
+            self._announce_open(t.id)
             return
         if failure is not None:
             self._stop_result(False, str(failure))
-        self.alerts.send_alert(f"No stop on the exchange for {describe_trade(t)}: closing at market", "ERROR", "error")
+        self._announce_open(t.id)
+        self.alerts.send_alert(f"No stop on the exchange for {self._describe(t)}: closing at market", "ERROR", "error")
         self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
 
     def protective(self, stop: Decimal, pos: VenuePosition) -> bool:
@@ -421,16 +438,16 @@ class PositionManager:
             fill = self.execution.close_position(t.qty, link)
         except OutcomeUnknownError as exc:  # the close may have executed: the position check records it
             self._exit_retry.later(now, 2.0)
-            self.alerts.send_alert(f"Closing {describe_trade(t)}: outcome unknown ({exc}); the position check "
+            self.alerts.send_alert(f"Closing {self._describe(t)}: outcome unknown ({exc}); the position check "
                                    "records it", "WARNING", "error")
             return None
         except RejectedError as exc:
             if not self._closed_already(EXIT_REASONS[reason_code]):
-                self.alerts.send_alert(f"Closing {describe_trade(t)} failed: {exc}", "ERROR", "error")
+                self.alerts.send_alert(f"Closing {self._describe(t)} failed: {exc}", "ERROR", "error")
             return None
         except TemporaryError as exc:
             wait = self._exit_retry.later(now, getattr(exc, "retry_after_s", None))
-            self.alerts.send_alert(f"Closing {describe_trade(t)} failed for now ({exc}); an exit is tried again in "
+            self.alerts.send_alert(f"Closing {self._describe(t)} failed for now ({exc}); an exit is tried again in "
                                    f"{wait:.0f} s at the earliest, the exchange's stop stays", "WARNING", "error")
             return None
         self._exit_retry = _Retry()
@@ -501,7 +518,7 @@ class PositionManager:
         if pos.side != self.side:
             fill, cause = self._last_exit_fill()
             if fill is None:  # the execution list can lag: the next check tries again
-                self.alerts.send_alert(f"{describe_trade(t)} was reversed on the exchange to {SIDE_NAME[pos.side]} "
+                self.alerts.send_alert(f"{self._describe(t)} was reversed on the exchange to {SIDE_NAME[pos.side]} "
                                        f"{pos.size}; its closing execution is not listed yet", "WARNING", "error")
                 return
             self._record_exit(fill, self._reason_for_cause(cause), "reversed on the exchange")
@@ -519,7 +536,7 @@ class PositionManager:
         note = f"size changed on the exchange from {t.qty} to {size}"
         self.tracker.update_trade(t.id, qty=size)
         self.trade = self.tracker.add_note(t.id, note)
-        self.alerts.send_alert(f"{describe_trade(self.trade)}: {note}", "WARNING", "error")
+        self.alerts.send_alert(f"{self._describe(self.trade)}: {note}", "WARNING", "error")
 
     def _restore_stop(self) -> None:
         """The exchange lost the stop (removed by hand, or never held): put the bot's stop back; when
@@ -543,7 +560,7 @@ class PositionManager:
                 self._stop_result(False, str(exc))
                 what = f"setting it again at {stop} failed ({exc}): closed at market"
                 self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
-        self.alerts.send_alert(f"The exchange held no stop for {describe_trade(t)}: {what}", "WARNING", "error")
+        self.alerts.send_alert(f"The exchange held no stop for {self._describe(t)}: {what}", "WARNING", "error")
 
     def _reason_for_cause(self, cause: str) -> str:
         if cause == CAUSE_STOP_LOSS:
@@ -631,7 +648,7 @@ class PositionManager:
                                           [fill.link_id], note=f"exit {reason}: {detail}" if detail else "")
         self.trade = None
         level = "INFO" if closed.pnl is not None and closed.pnl >= 0 else "WARNING"
-        self.alerts.send_alert(f"Closed {describe_trade(closed)} ({reason}{': ' + detail if detail else ''})",
+        self.alerts.send_alert(f"Closed {self._describe(closed)} ({reason}{': ' + detail if detail else ''})",
                                level, "exit")
 
     # ---- start-up reconciliation (docs/architecture.md#reconciliation) ---------------------------------
@@ -654,7 +671,7 @@ class PositionManager:
             self.trade = t
             fill, cause = self._last_exit_fill()
             if fill is None:
-                raise ReconcileError(f"the journal's open trade {describe_trade(t)} is not on the exchange and no "
+                raise ReconcileError(f"the journal's open trade {self._describe(t)} is not on the exchange and no "
                                      f"closing execution was found; check the exchange's trade history, then close "
                                      f"the trade in {self.tracker.path.name} (or move the journal aside)")
             self._record_exit(fill, self._reason_for_cause(cause), "closed while the bot was down")
@@ -675,7 +692,7 @@ class PositionManager:
                 f"{SIDE_NAME[pos.side]} {pos.size}; close the position on the exchange (python whalebot.py close-all) "
                 f"or fix the journal, then start again")
         self.trade = t
-        done.append(f"restored {describe_trade(t)}")
+        done.append(f"restored {self._describe(t)}")
         if pos.stop_loss is None:
             stop = t.stop_loss or t.initial_stop
             if stop is None or (price is not None and (float(stop) - price) * side >= 0):
@@ -702,7 +719,7 @@ class PositionManager:
             take_profit=pos.take_profit, adopted=True,
             notes=("found on the exchange, not opened by this bot",)))
         msg = f"adopted {SIDE_NAME[pos.side]} {pos.size} {self.symbol} @ {pos.entry_price} found on the exchange"
-        self.alerts.send_alert(f"Adopted an unknown position: {describe_trade(self.trade)}", "WARNING", "error")
+        self.alerts.send_alert(f"Adopted an unknown position: {self._describe(self.trade)}", "WARNING", "error")
         if pos.stop_loss is None:
             msg += "; " + self.protect_adopted(atr, price)
         return msg

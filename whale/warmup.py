@@ -6,9 +6,20 @@ position's exit checks waiting behind it, and in the demo long enough for the bo
 unseen. numba compiles per argument-type signature, so every call here passes the types its live
 call site passes (Python int sides and stop kinds, float prices, bool flags, float64 arrays), on
 throwaway inputs; no bot or exchange state is touched.
+
+`prepare_kernels` runs it all in named groups before the WebSocket streams start (compiling takes
+30-60 s on a cold cache, which must neither look like a hang nor trip the streams' stale check):
+it says when it is compiling (first run only), which group, n of m, and ticks every few seconds.
 """
 
 from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +49,10 @@ from whale.strategy.finaliser import BUY, SELL
 from whale.strategy.stops import STOP_INITIAL, initial_levels, move_stop
 
 PRICE, ATR = 100.0, 1.0
+TICK_S = 5.0  # a long group says it is still compiling this often
+SLOW_GROUP_S = 2.0  # a group that took longer is reported even when the cache looked warm
+KernelGroup = tuple[str, Callable[[], object]]
+_ready_logged = False  # "kernels ready" once per process (the demo prepares before the bot does)
 
 
 def compile_fill_kernels(tick: float, fees: Fees) -> None:
@@ -97,3 +112,93 @@ def compile_live_kernels(cfg: Config, inst: Instrument) -> None:
                   tm.profit_lock_in_atr_multiple)
         candle_action(0, signal, float(signal), cfg.signal_score_threshold, tm.close_on_opposite_signal,
                       tm.reverse_position_on_opposite_signal)
+
+
+def kernel_groups(cfg: Config, inst: Instrument) -> list[KernelGroup]:
+    """Everything the live loop compiles, as (what, how) groups in the order they run: the analyzer's
+    kernels (higher-timeframe trends, then indicators, scores and signals), the fill model, densities,
+    then stops, sizing and the candle decision."""
+    from whale.strategy.analyzer import Analyzer, synthetic_candles
+
+    candles = synthetic_candles()
+    analyzer = Analyzer(cfg, "15", capacity=512, live=True)
+    groups: list[KernelGroup] = []
+    def trends() -> None:
+        for htf in analyzer.mtf_intervals:
+            analyzer.add_htf_candles(htf, candles)  # values do not matter, types do
+
+    if analyzer.mtf_intervals:
+        groups.append(("higher-timeframe trends", trends))
+
+    def scores() -> None:
+        n = len(candles)
+        analyzer.process(candles, scores=np.zeros(n), ready=np.zeros(n, np.bool_), signals=np.zeros(n, np.int8),
+                         cooled=np.zeros(n, np.bool_))
+
+    groups.append(("indicators, scores and signals", scores))
+    groups.append(("the fill model", lambda: compile_fill_kernels(inst.tick, cfg.fees)))
+    groups.append(("order-book densities", lambda: compile_density_kernels(cfg)))
+    groups.append(("stops, sizing and decisions", lambda: compile_live_kernels(cfg, inst)))
+    return groups
+
+
+def cache_is_cold() -> bool:
+    """No compiled kernel in numba's cache directory yet: this is the first run (or the first after an
+    update). Without a cache directory we cannot tell, and say nothing up front."""
+    where = os.environ.get("NUMBA_CACHE_DIR")
+    if not where:
+        return False
+    root = Path(where)
+    return not root.is_dir() or next(root.rglob("*.nbi"), None) is None
+
+
+def prepare_kernels(cfg: Config, inst: Instrument, log: logging.Logger,
+                    extra: Sequence[KernelGroup] = ()) -> float:
+    """Compile (or load from the cache) every kernel of `kernel_groups` plus `extra` (the demo's
+    simulator), saying what it does: on a cold cache a first line (first run only) and each group,
+    n of m; a group still running after TICK_S says so every TICK_S. Returns the seconds spent."""
+    global _ready_logged
+    groups = [*kernel_groups(cfg, inst), *extra]
+    cold = cache_is_cold()
+    if cold:
+        log.info("Compiling the numba kernels: first run only (on this machine, or after an update), about "
+                 "30-60 s; later starts load them from the cache in about a second")
+    t0 = time.monotonic()
+    for i, (what, build) in enumerate(groups, 1):
+        step = f"{i} of {len(groups)}: {what}"
+        if cold:
+            log.info(f"Compiling kernels {step}")
+        t = time.monotonic()
+        with _StillCompiling(log, step):
+            build()
+        spent = time.monotonic() - t
+        if cold or spent > SLOW_GROUP_S:
+            log.info(f"Compiled kernels {i} of {len(groups)} in {spent:.1f} s")
+    total = time.monotonic() - t0
+    if cold or total > SLOW_GROUP_S or not _ready_logged:
+        log.info(f"Kernels ready in {total:.1f} s" + (" (compiled once; later starts load them from the cache)"
+                                                      if cold else ""))
+    _ready_logged = True
+    return total
+
+
+class _StillCompiling:
+    """While a group runs, a line every TICK_S (the compiler holds the main thread for up to ~30 s)."""
+
+    def __init__(self, log: logging.Logger, step: str) -> None:
+        self.log, self.step = log, step
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._tick, name="whalebot-compile-ticker", daemon=True)
+
+    def _tick(self) -> None:
+        t0 = time.monotonic()
+        while not self.done.wait(TICK_S):
+            self.log.info(f"Still compiling kernels {self.step} ({time.monotonic() - t0:.0f} s)")
+
+    def __enter__(self) -> _StillCompiling:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(timeout=TICK_S)

@@ -130,9 +130,10 @@ def quiet_logging():
     shutdown_logging()
 
 
-def test_download_writes_the_simulators_candles(sim, candles, tmp_path, quiet_logging):
+def test_download_writes_the_simulators_candles(sim, candles, tmp_path, quiet_logging, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config.json here: the defaults (a --config FILE must exist)
     out = tmp_path / "sub" / "btc.csv.gz"
-    rc = main(["download", "--config", str(tmp_path / "none.json"), "--rest-url", sim.rest_url, "--symbol", SYM,
+    rc = main(["download", "--rest-url", sim.rest_url, "--symbol", SYM,
                "--interval", "1", "--from", _utc(candles.ts[5]), "--to", _utc(candles.ts[995]), "--out", str(out),
                "--no-progress"])
     assert rc == 0
@@ -143,15 +144,16 @@ def test_download_writes_the_simulators_candles(sim, candles, tmp_path, quiet_lo
         assert np.allclose(a, b[5:995])
     # a higher interval, with a range past the last closed candle (capped there)
     out5 = tmp_path / "btc5.csv"
-    assert main(["download", "--config", str(tmp_path / "none.json"), "--rest-url", sim.rest_url, "--interval", "5",
+    assert main(["download", "--rest-url", sim.rest_url, "--interval", "5",
                  "--symbol", SYM, "--from", _utc(candles.ts[0]), "--to", "2031-01-01", "--out", str(out5),
                  "--no-progress"]) == 0
     five = load_candle_file(out5).candles
     assert five.interval == "5" and five.ts[-1] + 300_000 <= candles.ts[999] + 60_000
 
 
-def test_download_bad_input_and_unreachable(sim, tmp_path, capsys, quiet_logging):
-    base = ["download", "--config", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.csv"), "--no-progress"]
+def test_download_bad_input_and_unreachable(sim, tmp_path, capsys, quiet_logging, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config.json here: the defaults (a --config FILE must exist)
+    base = ["download", "--out", str(tmp_path / "x.csv"), "--no-progress"]
     assert main(base + ["--rest-url", sim.rest_url, "--interval", "7", "--from", "2025-05-05", "--to",
                         "2025-05-06"]) == 2
     assert main(base + ["--rest-url", sim.rest_url, "--from", "yesterday", "--to", "2025-05-06"]) == 2

@@ -130,7 +130,8 @@ def test_kill_9_after_order_create_reached_the_exchange_then_its_target_fills_wh
         http.client.close()
     step_until(sim, lambda: sim_size(sim) == 0, max_candles=60, what="the target to fill while the bot is down",
                pause=0.0)
-    exits = sim.call(lambda: [f for f in sim.core.first.exchange.fills if f.stop_order_type in ("TakeProfit", "StopLoss")])
+    exits = sim.call(lambda: [f for f in sim.core.first.exchange.fills
+                              if f.stop_order_type in ("TakeProfit", "StopLoss")])
     again = BotProcess(tmp_path, live_config(tmp_path, sim))
     try:
         started(again)

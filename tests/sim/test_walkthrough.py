@@ -85,7 +85,7 @@ def test_the_readme_walk_through(tmp_path):
         bot = Process(["--config", "tmp.json", "--workdir", "tmpdir"], bot_env, tmp_path)
         started = bot.wait_for("--- Whalebot started: BTCUSDT 15m, mode live, real orders on custom ---",
                                START_TIMEOUT)
-        decided = bot.wait_for("[BTCUSDT] Raw Signal Score:", 30, after=started + 1)  # a candle that closed live
+        decided = bot.wait_for(" | score ", 30, after=started + 1)  # the compact line of a candle that closed live
         history = next(line for line in bot.lines[:started] if "History loaded:" in line)
         assert "History loaded: 99" in history, history  # about 994 15m candles, the whole warm-up
         assert not [line for line in bot.lines[:decided + 1] if "warming up" in line or "Only " in line]

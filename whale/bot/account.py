@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from whale.alerts import AlertSystem
+from whale.bot.cadence import Cadence
 from whale.bot.emergency import close_everything, close_exchange_positions
 from whale.clock import Clock
 from whale.config.model import Config, Risk
@@ -38,10 +39,12 @@ class Account:
     def __init__(self, cfg: Config, execution: Execution, tracker: PerformanceTracker, alerts: AlertSystem,
                  log: logging.Logger, *, clock: Clock, market_now: Callable[[], int],
                  mark_price: Callable[[str], float | None], closes_of: Callable[[str], Closes | None],
-                 new_link_id: Callable[[str], str]) -> None:
+                 new_link_id: Callable[[str], str], safety_due: Cadence | None = None) -> None:
         """`cfg`: the top-level config (the account's keys); `mark_price(symbol)`: a symbol's latest
         price (None for one the bot does not follow: its entry price stands in); `closes_of(symbol)`:
-        its closed primary candles, for the correlation (None for one the bot does not follow)."""
+        its closed primary candles, for the correlation (None for one the bot does not follow);
+        `safety_due`: when the safety monitor checks (default: every safety.check_interval_sec of wall
+        time; the lockstep demo's runs on market time, whale.bot.cadence)."""
         self.cfg = cfg
         self.execution = execution
         self.tracker = tracker
@@ -55,7 +58,7 @@ class Account:
         self.failures = 0
         self.state = ACTIVE
         self.emergency_reasons: list[str] | None = None
-        self._next_safety = 0.0
+        self.safety_due = safety_due or Cadence(cfg.safety.check_interval_sec, clock.monotonic, market_now)
         self.safety: SafetyMonitor | None = None
 
     # ---- start-up ------------------------------------------------------------------------------------
@@ -98,7 +101,7 @@ class Account:
         was = self.safety.stop_failures
         self.safety.note_stop_result(ok, detail, self.market_now())
         if not ok or was:
-            self._next_safety = 0.0
+            self.safety_due.force()
             self.tracker.set_safety_state(self.safety.to_state())
 
     # ---- the account-wide entry rules ----------------------------------------------------------------
@@ -157,13 +160,12 @@ class Account:
 
     # ---- the safety monitor --------------------------------------------------------------------------
     def safety_pass(self, stream_ages: dict[str, float | None]) -> EmergencyPlan | None:
-        """Every safety.check_interval_sec of wall time (the equity check costs a venue call); the
-        rules themselves (daily loss, the UTC day) run on market time. Returns the emergency's plan
-        when the account must be closed."""
+        """Every safety.check_interval_sec of wall time (the equity check costs a venue call), or of
+        market time in the lockstep demo (whale/bot/cadence.py); the rules themselves (daily loss, the
+        UTC day) run on market time. Returns the emergency's plan when the account must be closed."""
         assert self.safety is not None
-        if self.clock.monotonic() < self._next_safety:
+        if not self.safety_due.due():
             return None
-        self._next_safety = self.clock.monotonic() + self.cfg.safety.check_interval_sec
         now = self.market_now()
         try:
             equity = float(self.execution.equity())

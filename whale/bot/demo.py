@@ -1,10 +1,17 @@
 """The offline demo: the embedded simulator replays real candles in lockstep with the live loop,
 which trades against it over real HTTP and WebSocket with auth — every byte of the live client
 runs, nothing is faked. The next candle starts only once the bot has handled the previous
-closed one, so no candle is skipped whatever the machine's speed."""
+closed one, so no candle is skipped whatever the machine's speed.
+
+Inside a candle the lockstep goes further (`Lockstep`), so the same demo gives the same trades
+every run: each step the simulator publishes (a flush of book deltas, ticker, trades and klines,
+or a tick's private events) waits until the bot has read every data message sent so far and then
+finished a pass of its loop; and each pass begins only once everything the simulator has sent has
+arrived. What a pass sees is then always a whole number of steps, the same in every run."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -15,15 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from whale.bot.loop import Bot, BotHooks, BotOptions, EmergencyStop
-from whale.candle_file import BUNDLED_DATA, load_candle_file
-from whale.config.model import Config, replace_path
+from whale.candle_file import BUNDLED_DATA, guess_symbol, load_candle_file
+from whale.config.model import Config, Overrides, replace_path
 from whale.errors import BadInputError, WhaleError
 from whale.market.candles import Candles
+from whale.market.instruments import instrument_for
 from whale.market.intervals import interval_ms, is_multiple, label
 from whale.sim import SimConfig, Simulator
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from whale.warmup import prepare_kernels
 
 HANDLE_TIMEOUT_S = 60.0  # the bot must handle a closed candle within this (else the demo stops)
+ARRIVAL_WAIT_S = 1.0  # the longest a pass waits for messages in flight (a dropped connection loses them)
 RUN_FILES = ("trade_history.json", "signals.csv")  # what one demo run writes and must not share
 WORKDIR_FILES = (*RUN_FILES, "whalebot.log")  # what the closing line may list
 
@@ -38,6 +48,48 @@ class DemoResult:
     open_position: bool
     emergency: list[str] | None = None  # the safety monitor's reasons when it stopped the bot
     files: tuple[str, ...] = ()  # which of WORKDIR_FILES the work dir holds afterwards
+
+
+class Lockstep:
+    """The handshake between the in-process simulator and the bot, by counts of WebSocket data messages
+    per stream: what the simulator wrote to its open connections (Simulator.data_sent) and what the
+    bot's client has handled on its current ones (BybitWebSocketManager.data_received).
+
+    - before each pass (bot thread): wait until everything sent has been handled, so a pass never
+      sees half a step (the trades of a flush without its book delta);
+    - after each pass: remember what the pass began with, and tell the simulator;
+    - the simulator's step gate (sim thread): True once a finished pass began with everything sent
+      so far. A pass that placed an order made the exchange send more (fills, position): the gate
+      then waits for the next pass, which reads them."""
+
+    def __init__(self, sim: Simulator, stop: threading.Event) -> None:
+        self.sim = sim
+        self.stop = stop
+        self.bot: Bot | None = None
+        self.seen: dict[str, int] | None = None  # what the last finished pass began with
+
+    def before_pass(self) -> None:
+        bot = self.bot
+        if bot is None:
+            return
+        deadline = time.monotonic() + ARRIVAL_WAIT_S
+        while not covers(bot.data.data_received(), self.sim.data_sent()):
+            if self.stop.is_set() or time.monotonic() > deadline:
+                return  # a lost connection's messages never arrive: the pass goes on with what there is
+            time.sleep(0.0002)
+
+    def on_pass(self, received: dict[str, int]) -> None:
+        self.seen = received
+        self.sim.step_done()
+
+    def settled(self) -> bool:
+        seen = self.seen
+        return seen is not None and covers(seen, self.sim.data_sent())
+
+
+def covers(received: dict[str, int], sent: dict[str, int]) -> bool:
+    """Every stream has handled at least as many data messages as were sent to it."""
+    return all(received.get(stream, 0) >= count for stream, count in sent.items())
 
 
 def check_fresh_workdir(workdir: Path) -> None:
@@ -56,6 +108,21 @@ def check_fresh_workdir(workdir: Path) -> None:
 def files_in(workdir: Path) -> tuple[str, ...]:
     """The run's files that exist (a run that never reached a candle writes no journal)."""
     return tuple(name for name in WORKDIR_FILES if (workdir / name).exists())
+
+
+def demo_symbol(cfg: Config, data: Path, symbol: str | None = None) -> tuple[Config, str | None]:
+    """The config for the symbol the demo replays: `symbol` (--symbol), else the one in the data file's
+    name (as `backtest` takes it), else the config's. A symbol other than the config's gets its
+    effective config (its overrides, when the config lists it) and a note for the log; ETH candles
+    served as BTCUSDT would be rounded to BTC's 0.1 tick and decide differently from the backtest."""
+    chosen = (symbol or guess_symbol(data) or cfg.symbol).strip().upper()
+    if chosen == cfg.symbol:
+        return (cfg.for_symbol(chosen) if len(cfg.symbols) > 1 else cfg), None
+    how = "from --symbol" if symbol else f"from the data file's name {data.name}"
+    note = f"trading {chosen}, {how} (the config's symbol is {cfg.symbol})"
+    if chosen in cfg.symbols:
+        return cfg.for_symbol(chosen), note
+    return dataclasses.replace(cfg, symbols=(chosen,), overrides=Overrides()), note
 
 
 def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:
@@ -101,7 +168,7 @@ def run_demo(cfg: Config, *, data: DemoData, candles: int, workdir: Path, log: l
              speed: float = 0.0, stop: threading.Event | None = None, bot_hooks: BotHooks | None = None,
              scenario=None, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
              sim_options: dict | None = None, rest_timeout_s: float = 10.0,
-             prepared_workdir: bool = False) -> DemoResult:
+             prepared_workdir: bool = False, display_every: int = 0, verbose: bool = False) -> DemoResult:
     """Replay the last `candles` candles of the config's interval from `data` (one source for a
     one-symbol config, else {symbol: source} for every symbol: the simulator serves them all on one
     account and one clock, up to the last candle they all have). `scenario` (optional) has
@@ -170,12 +237,22 @@ def run_demo(cfg: Config, *, data: DemoData, candles: int, workdir: Path, log: l
         return [sym for sym, c in trimmed.items()
                 if np.searchsorted(c.ts, want + p_ms) > np.searchsorted(c.ts, want)]
 
-    with Simulator(simcfg) as sim:
+    # Compile first, with progress (30-60 s on a cold cache), the simulator's market included: the bot's
+    # start-up then finds every kernel ready, and nothing goes silent while a stream waits.
+    made: list[Simulator] = []
+    first_symbol = cfg.symbols[0]
+    prepare_kernels(cfg.for_symbol(first_symbol), instrument_for(first_symbol, trimmed[first_symbol].close), log,
+                    extra=[("the simulator's market replay", lambda: made.append(Simulator(simcfg)))])
+    with made[0] as sim:
         run_cfg = demo_config(cfg, sim, workdir)
+        lockstep = Lockstep(sim, stop)
+        hooks = BotHooks(on_ready=on_ready, on_candle=on_candle, on_symbol_candle=on_symbol_candle,
+                         before_pass=lockstep.before_pass, on_pass=lockstep.on_pass)
         bot = Bot(run_cfg, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,
-                                      history_candles=history, rest_timeout_s=rest_timeout_s,
-                                      hooks=BotHooks(on_ready=on_ready, on_candle=on_candle,
-                                                     on_symbol_candle=on_symbol_candle)), log)
+                                      history_candles=history, rest_timeout_s=rest_timeout_s, hooks=hooks,
+                                      market_time_checks=True, display_every=display_every, verbose=verbose), log)
+        lockstep.bot = bot
+        sim.set_step_gate(lockstep.settled)
         emitted: list[int] = []
         sim.add_candle_listener(lambda index, open_ms: emitted.append(open_ms))
 

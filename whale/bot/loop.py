@@ -21,6 +21,7 @@ the bot within 5 s whatever the exchange does.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -31,17 +32,19 @@ from typing import Protocol
 
 from whale.alerts import AlertSystem
 from whale.bot.account import Account
+from whale.bot.cadence import Cadence
 from whale.bot.signals_file import SignalsFile
 from whale.bot.trader import Trader
 from whale.clock import Clock, WallClock
 from whale.config.model import Config
+from whale.display import AccountLine, render_compact, render_heartbeat
 from whale.errors import StartupCancelled, WhaleError
 from whale.journal import PerformanceTracker, journal_filename
 from whale.logs import get_logger
 from whale.market.book import BookSnapshot
 from whale.market.data_checks import BadData
 from whale.market.feed import MarketFeed
-from whale.market.intervals import label
+from whale.market.intervals import interval_ms, label
 from whale.market.state import Markets
 from whale.risk.account import Closes
 from whale.strategy.analyzer import Decision
@@ -50,7 +53,7 @@ from whale.venue.ids import new_link_id
 from whale.venue.paper import PaperExecution
 from whale.venue.protocols import PUBLIC, Execution, MarketData, SymbolStreams
 from whale.venue.registry import Venue, VenueOptions, open_venue
-from whale.warmup import compile_live_kernels
+from whale.warmup import prepare_kernels
 
 DEFAULT_DEADLINE_S = 25.0
 """The default start-up deadline: the promise is "exits 1 within 30 s", and interpreter start-up,
@@ -61,6 +64,7 @@ RATE_LIMIT_WAIT_S = 2.0  # the longest the main thread waits for a rate limit; b
 SHUTDOWN_WS_S = 2.0  # the stream threads' time to end at shutdown
 SHUTDOWN_ALERTS_S = 1.0  # the alert worker's time to post what is queued at shutdown
 LATENCY_SAMPLES = 100_000
+HEARTBEAT_S = 60.0  # the longest the console stays silent: a heartbeat line when no candle line came
 
 
 class EmergencyStop(WhaleError):
@@ -78,6 +82,10 @@ class BotHooks:
     on_ready: Callable[[], None] | None = None
     on_candle: Callable[[int], None] | None = None  # a primary candle (its open time) was fully handled, every symbol's
     on_symbol_candle: Callable[[str, int], None] | None = None  # one symbol's primary candle was handled
+    # The demo's lockstep handshake (whale/bot/demo.py): before_pass() before each pass of the loop;
+    # on_pass(received) after it, with the streams' data messages received when it began.
+    before_pass: Callable[[], None] | None = None
+    on_pass: Callable[[dict[str, int]], None] | None = None
 
 
 @dataclass
@@ -91,6 +99,10 @@ class BotOptions:
     history_candles: int | None = None  # override history_needed() (the demo loads all it can)
     rest_timeout_s: float = 10.0
     hooks: BotHooks = field(default_factory=BotHooks)
+    market_time_checks: bool = False  # the safety checks on market time, once a candle at most (the lockstep demo)
+    display_every: int = 0  # the original's full display on the console every N candles (0: in the log file only)
+    verbose: bool = False  # the full display on the console on every candle
+    heartbeat_s: float = HEARTBEAT_S
 
 
 class Bot:
@@ -108,6 +120,7 @@ class Bot:
         self.tick_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.decision_times: deque[tuple[int, str, float, float]] = deque(maxlen=LATENCY_SAMPLES)
         self.stop_event = threading.Event()
+        self._next_status = math.inf  # when the heartbeat is due (set at start, pushed back by every status line)
 
     # ---- views -------------------------------------------------------------------------------------
     def trader(self, symbol: str | None = None) -> Trader:
@@ -164,13 +177,21 @@ class Bot:
             line = self.execution.prepare(s, Decimal(str(scfg.trade_management.leverage)))
             if line:
                 log.info(line)
+        check_s = cfg.safety.check_interval_sec
+        safety_due = Cadence(check_s, self.clock.monotonic, self._market_now,
+                             market_interval_s=max(check_s, interval_ms(cfg.interval) / 1000)
+                             if opts.market_time_checks else None)
         self.account = Account(cfg, self.execution, self.tracker, self.alerts, log, clock=self.clock,
                                market_now=self._market_now, mark_price=self._mark_price, closes_of=self._closes,
-                               new_link_id=new_link_id)
+                               new_link_id=new_link_id, safety_due=safety_due)
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
         for s, scfg in per_symbol.items():
             self.traders[s] = self._trader(scfg)
+        # Before the streams start: compiling (30-60 s on a cold cache) must not trip their stale check,
+        # nor delay the first book update, entry or stop move later.
+        first = self.traders[self.symbols[0]]
+        prepare_kernels(first.cfg, first.execution.instrument, log)
         wanted = [SymbolStreams(s, tuple([t.primary, *t.analyzer.mtf_intervals]),
                                 max(t.cfg.orderbook_limit, t.cfg.density.book_depth)) for s, t in self.traders.items()]
         self.feed = MarketFeed(self.data, self.markets, wanted, stale_after_s=cfg.safety.stale_stream_sec)
@@ -190,10 +211,9 @@ class Bot:
             t.reconcile(self.data.last_price)
         self._next_rest_check = self.clock.monotonic() + REST_CHECK_S
         self._rest_price: dict[str, tuple[float, float]] = {}  # symbol -> (when asked, price) while a stream is stale
-        first = self.traders[self.symbols[0]]
-        compile_live_kernels(first.cfg, first.execution.instrument)  # not on the first book update, entry, stop move
         log.info(f"--- Whalebot started: {', '.join(self.symbols)} {label(cfg.interval)}, mode {opts.mode}, "
                  f"{'real orders' if self.execution.remote else 'paper trading'} on {self.data.network} ---")
+        self._next_status = self.clock.monotonic() + opts.heartbeat_s
         if opts.hooks.on_ready:
             opts.hooks.on_ready()
 
@@ -225,7 +245,7 @@ class Bot:
                       now_ms=self._market_now, price=lambda: self._price(symbol), signals=self.signals,
                       on_stop_result=self.account.stop_result, monotonic=self.clock.monotonic,
                       entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed,
-                      sizer=self.account.size_entry)
+                      sizer=self.account.size_entry, full_display=self._full_display)
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -254,6 +274,15 @@ class Bot:
 
     def step(self) -> None:
         """One pass of the main loop."""
+        hooks = self.opts.hooks
+        if hooks.before_pass:
+            hooks.before_pass()
+        received = self.data.data_received() if hooks.on_pass else {}
+        self._pass()
+        if hooks.on_pass:
+            hooks.on_pass(received)
+
+    def _pass(self) -> None:
         self._drain_private()
         self._check_exits()
         for t in self.traders.values():
@@ -270,6 +299,7 @@ class Bot:
             self.account.emergency(plan, [t.pm for t in self.traders.values()])
             return
         self._candles()
+        self._heartbeat()
 
     def _dispatch(self) -> None:
         """What the venue did on its own, to each symbol's PositionManager."""
@@ -379,6 +409,9 @@ class Bot:
             hooks = self.opts.hooks
             for t, ev, d, catch_up in decided:
                 t.act(ev, d, catch_up)
+            rows = [t.status_row(d) for t, _, d, catch_up in decided if not catch_up]
+            if rows:
+                self._status_lines(rows)
             for t, ev, _, _ in decided:
                 if hooks.on_symbol_candle:
                     hooks.on_symbol_candle(t.symbol, int(ev[1]))
@@ -411,8 +444,48 @@ class Bot:
                     self.log.warning(f"[{t.symbol}] The {label(htf)} candle closing at {close_ms} has not arrived; "
                                      f"MTF uses the previous one")
 
-    def summary_lines(self) -> list[str]:
-        return self.tracker.summary_lines()
+    # ---- the console ---------------------------------------------------------------------------------
+    def _full_display(self) -> bool:
+        """The original's full display on the console this candle (it always goes to the log file)."""
+        every = self.opts.display_every
+        return self.opts.verbose or (every > 0 and self.decisions % every == 0)
+
+    def _account_line(self, streams: bool = False) -> AccountLine:
+        names = self.data.streams
+        ages = {name: self.data.message_age(name) for name in names} if streams else None
+        stale = tuple(name for name in names if self.data.stale(name)) if streams else ()
+        first = self.traders[self.symbols[0]]
+        return AccountLine(self.state, closed_pnl=float(self.tracker.summary()["total_pnl"]),
+                           open_positions=sum(t.pm.trade is not None for t in self.traders.values()), streams=ages,
+                           stale=stale, money_places=first.execution.instrument.price_decimals)
+
+    def _status_lines(self, rows: list) -> None:
+        """The compact console lines of a candle: per symbol time, price, score, signal, position and
+        uPnL; the account's state and closed PnL."""
+        try:
+            for line in render_compact(rows, self._account_line()):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Status line failed: {exc}")
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+
+    def _heartbeat(self) -> None:
+        """Between candles the console still hears from the bot at least every heartbeat_s: prices,
+        positions and uPnL, trading state, stream health."""
+        if self.clock.monotonic() < self._next_status:
+            return
+        self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
+        try:
+            rows = [t.status_row() for t in self.traders.values()]
+            for line in render_heartbeat(rows, self._account_line(streams=True)):
+                self.log.info(line)
+        except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
+            self.log.warning(f"Heartbeat failed: {exc}")
+
+    def summary_lines(self, colour: bool = True) -> list[str]:
+        first = self.traders.get(self.symbols[0])
+        places = first.execution.instrument.price_decimals if first is not None else 2
+        return self.tracker.summary_lines(colour=colour, money_places=places)
 
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -21,8 +21,9 @@ import numpy as np
 from whale.alerts import AlertSystem
 from whale.bot.signals_file import SignalsFile
 from whale.config.model import Config
-from whale.display import DisplaySnapshot, log_display
+from whale.display import DisplaySnapshot, SymbolRow, log_display, signal_text, symbol_row
 from whale.journal import PerformanceTracker, TradeRecord
+from whale.logs import FILE_ONLY
 from whale.market.candles import Candles
 from whale.market.instruments import Instrument
 from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
@@ -49,12 +50,14 @@ class Trader:
                  on_stop_result: Callable[[bool, str], None], monotonic: Callable[[], float],
                  entry_check: Callable[[str, int, Decimal, Decimal], str | None],
                  state: Callable[[], str], rest_failed: Callable[[str, Exception], None],
-                 sizer: Callable[[Config, Instrument, int, float, float, int], EntrySize] | None = None) -> None:
+                 sizer: Callable[[Config, Instrument, int, float, float, int], EntrySize] | None = None,
+                 full_display: Callable[[], bool] = lambda: False) -> None:
         """`cfg` is the symbol's effective config (Config.for_symbol); `price()` its last price (the
         stream's, or REST's while the stream is stale); `entry_check(symbol, side, qty, price)` the
         Account's veto; `state()` the account's trading state; `rest_failed(what, error)` counts a
         venue call that failed; `sizer(cfg, instrument, side, entry, stop, decision_ts)` the Account's
-        sizing (by default the position alone)."""
+        sizing (by default the position alone); `full_display()` whether this candle's full display goes
+        to the console too (it always goes to the log file)."""
         self.cfg = cfg
         self.symbol = cfg.symbols[0]
         self.market = market
@@ -68,6 +71,7 @@ class Trader:
         self.state = state
         self.rest_failed = rest_failed
         self.tracker = tracker
+        self.full_display = full_display
         self.primary = cfg.interval
         self.primary_ms = interval_ms(cfg.interval)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
@@ -81,7 +85,7 @@ class Trader:
                                   monotonic=monotonic, sizer=account_sizer)
         self.density = DensityTracker(cfg.density)
         self.density_strategy = DensityStrategy(cfg.density, tick=execution.instrument.tick)
-        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
+        self.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees, qty_step=execution.instrument.qty_step)
         self.managed: ManagedPosition | None = None
         self.managed_id: str | None = None
         self.pending_density: DensityEntry | None = None
@@ -270,18 +274,20 @@ class Trader:
         from an out-of-date signal."""
         ts, c = int(ev[1]), ev[5]
         if not d.ready:
-            self.log.info(f"[{self.symbol}] warming up ({label(self.primary)} candle {ts})")
+            self.log.info(f"[{self.symbol}] warming up ({label(self.primary)} candle {ts})", extra=FILE_ONLY)
         elif catch_up:
             self.log.info(f"[{self.symbol}] catch-up {label(self.primary)} candle {ts} (missed while the stream "
                           f"was away): score {d.score:.2f}, {SIGNAL_NAMES[d.signal]}; stops and exits only, no entry")
             self._act(d, c, may_enter=False)
         else:
             note = " (ignored due to cooldown)" if d.cooled else ""
+            full = self.full_display()
             self.log.info(f"[{self.symbol}] Raw Signal Score: {d.score:.2f}, Final Signal: "
-                          f"{SIGNAL_NAMES[d.signal]}{note}")
+                          f"{signal_text(d.signal, d.score, self.cfg.signal_score_threshold)}{note}",
+                          extra=None if full else FILE_ONLY)
             self._act(d, c)
             if display:
-                self.display(d)
+                self.display(d, full)
 
     def _act(self, d: Decision, close: float, may_enter: bool = True) -> None:
         """Stops move on the close; then the same candle_action rule as the backtest."""
@@ -333,14 +339,22 @@ class Trader:
         v = float(buf.X[buf.rows["atr"], buf.n - 1])
         return v if v == v else None
 
-    def display(self, d: Decision) -> None:
+    def status_row(self, d: Decision | None = None) -> SymbolRow:
+        """This symbol's part of the compact console line (a candle's decision; None for a heartbeat)."""
+        return symbol_row(self.symbol, self.primary, self.market.last_price, decision=d, trade=self.pm.trade,
+                          threshold=self.cfg.signal_score_threshold,
+                          price_places=self.execution.instrument.price_decimals)
+
+    def display(self, d: Decision, full: bool = False) -> None:
+        """The original's full display: in the log file always, on the console when `full`."""
         try:
             snap = DisplaySnapshot.from_decision(
                 d, price=self.market.last_price or 0.0,
                 mtf_trends=self.analyzer.mtf.latest() if self.analyzer.mtf else {},
                 positions=[self.pm.trade] if self.pm.trade else [], summary=self.tracker.summary(),
-                trading_state=self.state(), densities=self.density.for_display(self.now_ms()))
-            log_display(self.log, snap)
+                trading_state=self.state(), densities=self.density.for_display(self.now_ms()),
+                threshold=self.cfg.signal_score_threshold, money_places=self.execution.instrument.price_decimals)
+            log_display(self.log, snap, extra=None if full else FILE_ONLY)
         except Exception as exc:  # noqa: BLE001 - the display must never stop the bot
             self.log.warning(f"Display failed: {exc}")
 

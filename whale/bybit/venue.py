@@ -84,6 +84,9 @@ class BybitMarketData:
     def stream_problem(self) -> str | None:
         return None if self.ws is None else self.ws.auth_error()
 
+    def data_received(self) -> dict[str, int]:
+        return {} if self.ws is None else self.ws.data_received()
+
     def close(self, timeout: float) -> bool:
         return self.ws is None or self.ws.stop(timeout=timeout)
 

@@ -141,6 +141,7 @@ class _Stream:
         self.connected_at: float | None = None
         self.last_message: float | None = None  # any message
         self.last_data: float | None = None  # topic messages
+        self.data_frames = 0  # data messages (a topic, or not parseable) handled on this connection
         self.last_ping = 0.0
         self.connects = 0
         self.reconnects = 0
@@ -261,6 +262,7 @@ class _Stream:
         self.acks_done = False
         self.auth_ok = None
         self.last_error = None
+        self.data_frames = 0
         try:
             sock = app.sock.sock if app.sock is not None else None
             if sock is not None:
@@ -291,6 +293,7 @@ class _Stream:
         mgr = self.mgr
         now = mgr.clock.monotonic()
         self.last_message = now
+        data = True  # a topic message, or one that cannot be read: counted once handled (lockstep)
         try:
             msg = json.loads(raw)
             if not isinstance(msg, dict):
@@ -304,12 +307,16 @@ class _Stream:
                 else:
                     mgr._on_private(self, str(topic), msg)
             else:
+                data = False
                 if self.kind == PRIVATE:
                     mgr.markets.touch(self.kind)
                 self._on_op(msg)
         except Exception as exc:  # noqa: BLE001 - a bad message is skipped, never fatal
             kind = _kind_of(raw)
             mgr._malformed(self.kind, kind, raw, exc)
+        finally:
+            if data:
+                self.data_frames += 1
 
     def _on_op(self, msg: dict) -> None:
         op = msg.get("op")
@@ -528,6 +535,15 @@ class BybitWebSocketManager:
                         return False
                     s.ready.wait(min(left, 0.1) if stop is not None else left)
         return True
+
+    def data_received(self) -> dict[str, int]:
+        """Data messages handled so far on each stream's current connections, by stream (PUBLIC sums the
+        public connections): an in-process simulator in lockstep compares them with what it sent
+        (docs/simulator.md)."""
+        out: dict[str, int] = {}
+        for s in self.streams.values():
+            out[s.kind] = out.get(s.kind, 0) + s.data_frames
+        return out
 
     def _age(self, s: _Stream) -> float | None:
         last = s.last_data if s.kind == PUBLIC else s.last_message

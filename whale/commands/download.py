@@ -62,7 +62,7 @@ def _settings(args: argparse.Namespace):
     from whale.config.model import Config, Logging
     from whale.logs import setup_logging
 
-    if Path(args.config).exists():
+    if getattr(args, "config_given", False) or Path(args.config).exists():  # a --config FILE must exist
         from whale.commands._shared import load_cli_config
         loaded, log = load_cli_config(args, create_if_missing=False)
         cfg = loaded.config
@@ -80,6 +80,8 @@ def _settings(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from whale.config.model import BYBIT_INTERVALS
+    from whale.market.intervals import label
+    from whale.text import plural
 
     start_ms = _date(args.date_from, "--from")
     end_ms = _date(args.date_to, "--to")
@@ -101,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
         write_candle_csv(out, candles)
     except OSError as exc:
         raise BadInputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
-    print(f"wrote {len(candles)} closed {symbol} {interval} candles ({_utc(int(candles.ts[0]))} .. "
-          f"{_utc(int(candles.ts[-1]))} UTC) from {endpoints.rest_host} to {out}")
+    what = plural(len(candles), f"closed {symbol} {label(interval)} candle")
+    print(f"wrote {what} ({_utc(int(candles.ts[0]))} .. {_utc(int(candles.ts[-1]))} UTC) from {endpoints.rest_host} "
+          f"to {out}")
     return 0
 
 
@@ -113,7 +116,7 @@ def download(endpoints, symbol: str, interval: str, start_ms: int, end_ms: int, 
     from tqdm import tqdm
 
     from whale.bybit.rest import BybitRest
-    from whale.market.intervals import bucket_end, bucket_start, interval_ms
+    from whale.market.intervals import bucket_end, bucket_start, interval_ms, label
 
     first = int(bucket_start(np.array([start_ms]), interval)[0])
     if first < start_ms:
@@ -124,7 +127,7 @@ def download(endpoints, symbol: str, interval: str, start_ms: int, end_ms: int, 
         rest.instrument(symbol)  # a symbol Bybit does not list: exit 2 with a message
         if progress:
             expected = max(1, (end_ms - first) // interval_ms(interval))
-            bar = tqdm(total=int(expected), unit="candle", desc=f"{symbol} {interval}", file=sys.stderr,
+            bar = tqdm(total=int(expected), unit="candle", desc=f"{symbol} {label(interval)}", file=sys.stderr,
                        dynamic_ncols=True)
 
         def on_page(n: int, _target) -> None:
@@ -137,8 +140,8 @@ def download(endpoints, symbol: str, interval: str, start_ms: int, end_ms: int, 
             bar.close()
         rest.close()
     if len(candles) == 0:
-        raise WhaleError(f"no closed {symbol} {interval} candles between {_utc(start_ms)} and {_utc(end_ms)} UTC on "
-                         f"{endpoints.rest_host} (too early, or not closed yet)")
+        raise WhaleError(f"no closed {symbol} {label(interval)} candles between {_utc(start_ms)} and {_utc(end_ms)} "
+                         f"UTC on {endpoints.rest_host} (too early, or not closed yet)")
     step = interval_ms(interval)
     if interval not in ("M",) and len(candles) > 1:
         missing = int(((np.diff(candles.ts) // step) - 1).sum())

@@ -14,6 +14,8 @@ STARTUP_TIMEOUT_S = 25.0  # = whale.bot.loop.DEFAULT_DEADLINE_S (not imported: -
 
 
 def register(subparsers, parent) -> argparse.ArgumentParser:
+    from whale.commands._shared import add_display_options
+
     p = subparsers.add_parser("run", parents=[parent], help="the live bot (default; paper trading unless dry_run is "
                                                           "false)",
                               description="Trade on Bybit (or any Bybit-compatible host) with the config's strategy. "
@@ -23,6 +25,7 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
     p.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S, metavar="S",
                    help=f"one deadline for DNS, connect and the first data (default {STARTUP_TIMEOUT_S:.0f} s, "
                         "so an unreachable exchange ends the bot within 30 s)")
+    add_display_options(p)
     return p
 
 
@@ -30,12 +33,13 @@ def run(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
     from whale.bot.loop import Bot, BotOptions
-    from whale.commands._shared import install_stop_handlers, load_cli_config
+    from whale.commands._shared import check_display_options, install_stop_handlers, load_cli_config
     from whale.errors import BadInputError, StartupCancelled
     from whale.logs import register_secret, use_colour
 
     stop = threading.Event()
     install_stop_handlers(stop)  # first: a Ctrl-C / SIGTERM during start-up must stop it (exit 0)
+    check_display_options(args)
     if not args.startup_timeout > 0:
         raise BadInputError(f"--startup-timeout {args.startup_timeout:g}: must be a number of seconds above 0")
     load_dotenv(Path(args.workdir) / ".env" if Path(args.workdir, ".env").exists() else None)
@@ -48,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"dry_run is false (real orders), but {KEY_VAR} and {SECRET_VAR} are not set: put them "
                             f"in .env or the environment, or set dry_run to true to trade on paper")
     bot = Bot(cfg, BotOptions(mode="paper" if cfg.dry_run else "live", workdir=Path(args.workdir), api_key=key,
-                              api_secret=secret, startup_deadline_s=args.startup_timeout, config_path=str(args.config)),
-              log)
+                              api_secret=secret, startup_deadline_s=args.startup_timeout, config_path=str(args.config),
+                              display_every=args.display_every, verbose=args.verbose), log)
     try:
         bot.run(stop)  # start-up failures raise WhaleError: one message, exit 1 (2 for bad keys or config)
     except StartupCancelled:
         print("Stopped during start-up (Ctrl-C or SIGTERM); nothing was traded.", file=sys.stderr)
         return 0
-    for line in bot.tracker.summary_lines(colour=use_colour(sys.stdout)):
+    for line in bot.summary_lines(colour=use_colour(sys.stdout)):
         print(line)
     log.info("Whalebot stopped.")
     return 0

@@ -22,8 +22,10 @@ INTRO = """\
 Generated from `whale/config/model.py` by `python -m whale.config.doc > docs/config.md`; do not
 edit by hand.
 
-- A missing `config.json` is created once with these defaults, and the bot says so. Whalebot never
-  writes to an existing file: keys you leave out take their defaults in memory.
+- A missing `config.json` (the default path) is created once with these defaults, and the bot says
+  so. A file named with `--config FILE` must exist: a missing one is an error (exit 2) naming it, so
+  a mistyped path never trades the defaults. Whalebot never writes to an existing file: keys you
+  leave out take their defaults in memory.
 - At start (and with `python whalebot.py check-config [--config F]`) every key is checked: unknown
   keys (with a "did you mean"), wrong types, values out of range, invalid Bybit intervals, weights
   that name no scorer, and the rules between keys below. Every problem is listed, one line each,

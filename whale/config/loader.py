@@ -233,7 +233,8 @@ def _syntax_hint(text: str, exc: json.JSONDecodeError) -> str:
     before = text[:pos].rstrip()
     at = text[pos:pos + 2]
     if not text.strip():
-        return "the file is empty; delete it and Whalebot writes one with the defaults"
+        return ("the file is empty; write {} to take every key's default, or the keys you want to change "
+                "(docs/config.md lists them)")
     if at.startswith(("//", "/*", "#")):
         return "JSON does not allow comments; delete them"
     if at.startswith("'"):

@@ -317,17 +317,19 @@ class PerformanceTracker:
         seen = {t.symbol for t in self._trades.values() if self._mine(t) and not t.is_pending}
         return [s for s in self.symbols if s in seen] + sorted(seen - set(self.symbols))
 
-    def summary_lines(self, colour: bool = True, start_balance: Decimal | float | int | None = None) -> list[str]:
+    def summary_lines(self, colour: bool = True, start_balance: Decimal | float | int | None = None,
+                      money_places: int = 2) -> list[str]:
         """The account's summary; with trades of several symbols, then one summary per symbol (their
         drawdowns on the closed-trade PnL of that symbol alone)."""
         symbols = self.traded_symbols()
         names = ", ".join(self.symbols) if len(self.symbols) <= 4 else f"{len(self.symbols)} symbols"
         title = f"Performance Summary ({names}, {self.network}, {self.mode})"
-        lines = format_summary_lines(self.summary(start_balance), colour=colour, title=title)
+        lines = format_summary_lines(self.summary(start_balance), colour=colour, title=title,
+                                     money_places=money_places)
         if len(symbols) > 1:
             for s in symbols:
                 lines += format_summary_lines(self.summary(start_balance, symbol=s), colour=colour,
-                                              title=f"{s}: its trades")
+                                              title=f"{s}: its trades", money_places=money_places)
         return lines
 
     # ---- life ------------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ Per tick: the markets move, the matching engines check triggers, private events 
 streams are flushed whenever the next tick is far enough away to be worth its own update, and
 always at a candle's close (klines with confirm true), so at high speed the updates of a candle
 are coalesced into one message per stream.
+
+A step gate (`step_gate`, the in-process demo's handshake) makes the replay repeatable: after each
+step it publishes (a flush of the public streams, a tick's private events) the replay waits until
+the gate says the client has processed everything sent so far, and only then plays on. With a gate
+a paced replay flushes every tick, so which ticks share a message never depends on the wall clock.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +38,8 @@ log = logging.getLogger("whalebot.sim")
 
 FLUSH_MIN_SECONDS = 0.004  # a wait shorter than this is not worth a separate update
 BEHIND_SECONDS = 2.0  # further behind the schedule than this: re-anchor instead of bursting
+GATE_TIMEOUT_S = 60.0  # the longest a step waits for its gate (a client that stopped answering)
+GATE_POLL_S = 0.05  # the gate is checked again this often even without a poke
 
 
 class Replay:
@@ -54,6 +62,8 @@ class Replay:
         self.finished = threading.Event()
         self.cond = threading.Condition()
         self.listeners: list[Callable[[int, int], None]] = []
+        self.step_gate: Callable[[], bool] | None = None  # True once the client processed all sent so far
+        self._gate_wake = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._anchor: tuple[float, int] | None = None
@@ -80,6 +90,33 @@ class Replay:
     def _poke(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def poke_gate(self) -> None:
+        """The client finished a pass (any thread): look at the step gate again now."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._gate_wake.set)
+            except RuntimeError:  # the loop closed meanwhile: nothing waits any more
+                pass
+
+    async def _settle(self) -> None:
+        """Wait until the step gate holds (no gate: return at once)."""
+        gate = self.step_gate
+        if gate is None:
+            return
+        deadline = time.monotonic() + GATE_TIMEOUT_S
+        while True:
+            self._gate_wake.clear()  # before looking: a poke that comes after the look wakes the wait
+            if gate():
+                return
+            if time.monotonic() > deadline:
+                log.warning("sim: the client did not finish the step within %.0f s; playing on", GATE_TIMEOUT_S)
+                return
+            try:
+                await asyncio.wait_for(self._gate_wake.wait(), GATE_POLL_S)
+            except TimeoutError:
+                pass
 
     def wait_candles(self, count: int, timeout: float | None) -> bool:
         with self.cond:
@@ -159,22 +196,29 @@ class Replay:
         rows = [(lst.market, lst.exchange, lst.tape.ticks[i].tolist(), int(lst.tape.trade_steps[i]), i)
                 for lst, i in members]
         speed = self.speed
+        gated = self.step_gate is not None
+        await self._settle()  # what came before this step (start-up, orders between candles) is processed
         for k in range(first.k):
             now = times[k]
             if speed:
-                await self._pace(now)
+                await self._pace(now, flush=not gated)
             for market, exchange, ticks, qty, i in rows:
                 tick = ticks[k]
                 market.play(i, k, tick, now, qty)
                 exchange.on_tick(tick, now, k == 0)
             if account.events:
                 hub.publish_private(account.drain())
+                await self._settle()
+            if gated and speed and k < first.k - 1:  # paced and gated: each tick is its own step
+                self._flush_playing()
+                await self._settle()
         for market, _, _, _, i in rows:
             market.close_candle(i)  # first: closing moves the ticker (prevPrice1h, open interest), and the
         with hub.batched():  # same flush must carry it, or WS lags REST until the next tick
             for lst, i in members:
                 lst.feed.flush_unbatched(closing=i)
         self._playing = []
+        await self._settle()
         with self.cond:
             self.emitted += 1
             self.index = j + 1
@@ -191,7 +235,7 @@ class Replay:
             for lst in self._playing:
                 lst.feed.flush_unbatched()
 
-    async def _pace(self, replay_ms: int) -> None:
+    async def _pace(self, replay_ms: int, flush: bool = True) -> None:
         mono = self.wall.monotonic()
         if self._anchor is None:
             self._anchor = (mono, replay_ms)
@@ -199,7 +243,8 @@ class Replay:
         a_wall, a_replay = self._anchor
         wait = a_wall + (replay_ms - a_replay) / (self.speed * 1000.0) - mono
         if wait > FLUSH_MIN_SECONDS:
-            self._flush_playing()
+            if flush:
+                self._flush_playing()
             self._waiting_for = replay_ms
             try:
                 await asyncio.sleep(wait)

@@ -525,6 +525,20 @@ class Simulator:
     def set_lockstep(self, on: bool) -> None:
         self.core.replay.set_lockstep(on)
 
+    def set_step_gate(self, gate: Callable[[], bool] | None) -> None:
+        """The in-process client's handshake (the demo): after each step it publishes, the replay waits
+        until `gate()` (called on the sim thread, keep it short) says the client has processed everything
+        sent so far; `step_done()` asks it to look again. None: no gate."""
+        self.core.replay.step_gate = gate
+
+    def step_done(self) -> None:
+        """The client finished processing a step (any thread): the gate is looked at again now."""
+        self.core.replay.poke_gate()
+
+    def data_sent(self) -> dict[str, int]:
+        """Data frames written so far to the open WebSocket connections, by kind (public, private)."""
+        return self.core.hub.data_sent()
+
     def add_candle_listener(self, fn: Callable[[int, int], None]) -> None:
         """fn(index, open_time_ms) after each candle's closed kline went out (runs on the sim thread:
         keep it short and never block)."""

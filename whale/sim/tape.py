@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from whale.fills import bar_path
 from whale.market.candles import Candles
-from whale.market.intervals import MONTH, bucket_end, bucket_start, interval_ms, is_multiple
+from whale.market.intervals import MONTH, bucket_end, bucket_start, interval_ms, is_multiple, label
 from whale.market.resample import resample
 from whale.sim.codes import params_error
 from whale.sim.instrument import SimInstrument
@@ -122,8 +122,8 @@ class Tape:
         if interval not in KLINE_INTERVALS:
             raise params_error(f"Invalid period: interval {interval!r} (one of {' '.join(KLINE_INTERVALS)})")
         if interval != self.interval and not is_multiple(interval, self.interval):
-            raise params_error(f"simulator: interval {interval} cannot be built from the replayed "
-                               f"{self.interval} candles")
+            raise params_error(f"simulator: interval {interval} ({label(interval)}) cannot be built from the "
+                               f"replayed {label(self.interval)} candles")
 
     def span_ms(self, interval: str, start_ms: int) -> int:
         return int(bucket_end(np.array([start_ms]), interval)[0]) - start_ms

@@ -53,7 +53,8 @@ class TopicSource(Protocol):
 class Conn:
     """One WebSocket connection and the faults that apply to it."""
 
-    def __init__(self, kind: str, writer: asyncio.StreamWriter, faults: Faults) -> None:
+    def __init__(self, kind: str, writer: asyncio.StreamWriter, faults: Faults,
+                 data_counts: dict[str, int] | None = None) -> None:
         self.kind = kind
         self.writer = writer
         self.transport = writer.transport
@@ -65,7 +66,18 @@ class Conn:
         self.stall_until = 0.0
         self.closed = False
         self.batch: list[bytes] | None = None  # frames held back while the hub batches a flush
+        self.data_counts = data_counts if data_counts is not None else {}  # the hub's, by connection kind
+        self.data_frames = 0  # data frames written to this connection (a lockstep client counts what it read)
         self.transport.set_write_buffer_limits(high=HIGH_WATER)
+
+    def count_data(self) -> None:
+        self.data_frames += 1
+        self.data_counts[self.kind] = self.data_counts.get(self.kind, 0) + 1
+
+    def retire(self) -> None:
+        """The connection is gone: what it was sent no longer counts (a new one starts from 0)."""
+        self.data_counts[self.kind] = self.data_counts.get(self.kind, 0) - self.data_frames
+        self.data_frames = 0
 
     def _write(self, frame: bytes) -> None:
         if self.batch is not None:
@@ -111,6 +123,7 @@ class Conn:
             self._write(MALFORMED)
         else:
             self._write(frame)
+        self.count_data()
         if hit and spec.drop_ws_every and self.sent >= spec.drop_ws_every:
             log.info("sim: fault: dropping %s connection %s after %d messages", self.kind, self.conn_id, self.sent)
             self.drop(spec.drop_ws_mode)
@@ -120,6 +133,7 @@ class Conn:
             return
         self.flush_batch()  # what was sent before the cut still goes out
         self.closed = True
+        self.retire()
         if mode == "close":
             self.transport.write(wsproto.close_frame(1000, "simulator fault"))
             self.transport.close()
@@ -137,6 +151,7 @@ class Hub:
         self.topics: dict[str, set[Conn]] = {}
         self.source: TopicSource | None = None
         self.creation_time: Callable[[], int] = wall.now_ms
+        self.data_counts: dict[str, int] = {"public": 0, "private": 0}  # data frames on the open connections
         self._msg_no = 0
         self.frames_sent = 0  # public data messages written, one per subscriber (benchmarks read it)
         faults.actions["drop"] = self.drop
@@ -234,6 +249,7 @@ class Hub:
         conns = self._matching(stream)
         for c in conns:
             c.transport.write(MALFORMED)
+            c.count_data()
         return len(conns)
 
     def close_all(self) -> None:
@@ -243,7 +259,7 @@ class Hub:
     # ------------------------------------------------------------------ sessions
 
     async def serve(self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Conn(kind, writer, self.faults)
+        conn = Conn(kind, writer, self.faults, self.data_counts)
         self.conns.add(conn)
         log.debug("sim: %s WebSocket %s opened", kind, conn.conn_id)
         messages = wsproto.MessageReader(reader)
@@ -276,7 +292,13 @@ class Hub:
             writer.close()
             log.debug("sim: %s WebSocket %s closed", kind, conn.conn_id)
 
+    def data_sent(self) -> dict[str, int]:
+        """Data frames written to the open connections, by kind ("public", "private"): a lockstep
+        client that has read as many has everything the simulator sent (any thread may ask)."""
+        return dict(self.data_counts)
+
     def _forget(self, conn: Conn) -> None:
+        conn.retire()  # idempotent: a dropped connection retired already
         self.conns.discard(conn)
         for topic in list(conn.topics):
             self._unsubscribe(conn, topic)

@@ -1,7 +1,10 @@
 """Advanced take-profit exits, checked on every tick / book update while a position is open.
 
 `AdvancedExits.update(...)` is called on EVERY tick or book update (with or without a position),
-so the rolling windows are warm when a position opens; `check(position, now_ms)` returns the first
+so the rolling windows are warm when a position opens. Every window runs on market time (the
+timestamps the exchange sent), and an update repeated at the same market moment (another pass of
+the loop with nothing new) replaces its sample rather than adding one, so how often the loop wakes
+never changes a decision; `check(position, now_ms)` returns the first
 exit that fires, or None. Every window is a bounded deque with running sums: O(1) amortised per
 update.
 
@@ -47,10 +50,12 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from whale.config.model import Density as DensitySettings
 from whale.config.model import Fees, TakeProfit
 from whale.fills import LONG
+from whale.market.instruments import decimal_places
 from whale.strategy.density import ASK, BID, DensityTracker, fmt_num, fmt_qty
 from whale.strategy.stops import (
     EXIT_REASONS,
@@ -64,6 +69,7 @@ COUNTER_DENSITY_TOLERANCES = 2.0
 FLOW_BASELINE_WINDOWS = 5
 IMBALANCE_FLOOR = 0.05
 MINUTE_MS = 60_000
+DEFAULT_QTY_STEP = Decimal("0.00000001")  # taker volumes' unit when no instrument is given (tests of the rules)
 
 KINDS = ("indicators", "breakout", "bounce")
 
@@ -122,6 +128,8 @@ class _PriceAt:
 
     def add(self, now_ms: int, price: float) -> None:
         q = self.q
+        if q and q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
+            q.pop()
         q.append((now_ms, price))
         cut = now_ms - self.window_ms
         while len(q) > 1 and q[1][0] <= cut:
@@ -190,49 +198,74 @@ class LocalExtremaTracker:
 
 
 class TakerFlow:
-    """Taker buy and sell volume over the last window and over the baseline windows before it."""
+    """Taker buy and sell volume over the last window and over the baseline windows before it.
 
-    def __init__(self, window_ms: float, baseline_windows: int = FLOW_BASELINE_WINDOWS) -> None:
+    Volumes are sums of exchange quantities, so they are kept exact, as whole multiples of the
+    instrument's qtyStep (Python ints): adding and removing the same trades gives exactly zero, never
+    a float residue such as -2e-13 (which made ratios of 1e15x, or inf). `buy`, `sell`, `base_buy`
+    and `base_sell` give them as quantities."""
+
+    def __init__(self, window_ms: float, baseline_windows: int = FLOW_BASELINE_WINDOWS,
+                 qty_step: Decimal | None = None) -> None:
         self.window_ms = window_ms
         self.baseline_windows = baseline_windows
-        self._recent: deque[tuple[int, float, float]] = deque()
-        self._base: deque[tuple[int, float, float]] = deque()
-        self.buy = self.sell = 0.0  # recent window
-        self.base_buy = self.base_sell = 0.0  # baseline windows
+        self.qty_step = qty_step if qty_step is not None else DEFAULT_QTY_STEP
+        self._step = float(self.qty_step)
+        self._recent: deque[tuple[int, int, int]] = deque()  # (ms, buy steps, sell steps)
+        self._base: deque[tuple[int, int, int]] = deque()
+        self.buy_steps = self.sell_steps = 0  # recent window
+        self.base_buy_steps = self.base_sell_steps = 0  # baseline windows
         self.first_ms: int | None = None
+
+    def qty(self, steps: float) -> Decimal:
+        """A volume in qtySteps as an exact quantity (a fractional number of steps, an average, is
+        rounded to the step)."""
+        return Decimal(round(steps)) * self.qty_step
+
+    @property
+    def buy(self) -> float:
+        return float(self.qty(self.buy_steps))
+
+    @property
+    def sell(self) -> float:
+        return float(self.qty(self.sell_steps))
+
+    @property
+    def base_buy(self) -> float:
+        return float(self.qty(self.base_buy_steps))
+
+    @property
+    def base_sell(self) -> float:
+        return float(self.qty(self.base_sell_steps))
 
     def add(self, trades: Iterable[tuple], now_ms: int) -> None:
         """Trades as (ms, side, size[, price]); side +1 / "Buy" for a taker buy, -1 / "Sell"."""
         if self.first_ms is None:
             self.first_ms = now_ms
         for t in trades:
-            size = float(t[2])
+            steps = max(0, round(float(t[2]) / self._step))
             if _side_sign(t[1]) == LONG:
-                self._recent.append((int(t[0]), size, 0.0))
-                self.buy += size
+                self._recent.append((int(t[0]), steps, 0))
+                self.buy_steps += steps
             else:
-                self._recent.append((int(t[0]), 0.0, size))
-                self.sell += size
+                self._recent.append((int(t[0]), 0, steps))
+                self.sell_steps += steps
 
     def advance(self, now_ms: int) -> None:
         cut = now_ms - self.window_ms
         recent, base = self._recent, self._base
         while recent and recent[0][0] <= cut:
             item = recent.popleft()
-            self.buy -= item[1]
-            self.sell -= item[2]
+            self.buy_steps -= item[1]
+            self.sell_steps -= item[2]
             base.append(item)
-            self.base_buy += item[1]
-            self.base_sell += item[2]
+            self.base_buy_steps += item[1]
+            self.base_sell_steps += item[2]
         cut -= self.window_ms * self.baseline_windows
         while base and base[0][0] <= cut:
             item = base.popleft()
-            self.base_buy -= item[1]
-            self.base_sell -= item[2]
-        if not recent:
-            self.buy = self.sell = 0.0
-        if not base:
-            self.base_buy = self.base_sell = 0.0
+            self.base_buy_steps -= item[1]
+            self.base_sell_steps -= item[2]
 
     @property
     def has_trades(self) -> bool:
@@ -258,6 +291,8 @@ class _ImbalanceHistory:
     def add(self, now_ms: int, value: float) -> None:
         if self.first_ms is None:
             self.first_ms = now_ms
+        if self.q and self.q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
+            self.abs_sum -= abs(self.q.pop()[1])
         self.q.append((now_ms, value))
         self.abs_sum += abs(value)
         cut = now_ms - self.window_ms
@@ -286,7 +321,9 @@ class AdvancedExits:
     """Rolling market state plus the four advanced exit rules (see the module doc)."""
 
     def __init__(self, settings: TakeProfit, density: DensitySettings | None = None,
-                 fees: Fees | None = None) -> None:
+                 fees: Fees | None = None, qty_step: Decimal | None = None) -> None:
+        """`qty_step`: the instrument's qtyStep; taker volumes are counted and printed in it (without
+        one, in steps of 1e-8, printed without trailing zeros)."""
         density = density or DensitySettings()
         self.settings = settings
         # Without a fees block (unit tests of the rules alone) the gate is on the raw price move.
@@ -297,7 +334,8 @@ class AdvancedExits:
         self._short = _PriceAt(settings.velocity_short_window_sec * 1000.0)
         self._long = _PriceAt(settings.velocity_long_window_sec * 1000.0)
         window_ms = settings.volume_history_window_sec * 1000.0
-        self.flow = TakerFlow(window_ms)
+        self.flow = TakerFlow(window_ms, qty_step=qty_step)
+        self._qty_places = None if qty_step is None else decimal_places(qty_step)
         self._imbalance = _ImbalanceHistory(window_ms)
         self.extrema = LocalExtremaTracker(settings.local_extrema_window_min)
         self.tracker: DensityTracker | None = None
@@ -427,33 +465,40 @@ class AdvancedExits:
             span = flow.baseline_span(now_ms)
             if span <= 0.0:
                 return None
-            if pos.side == LONG:
-                counter, with_, base = flow.sell, flow.buy, flow.base_sell
+            if pos.side == LONG:  # whole qtySteps: exact, never negative
+                counter, with_, base = flow.sell_steps, flow.buy_steps, flow.base_sell_steps
                 against = "sell"
             else:
-                counter, with_, base = flow.buy, flow.sell, flow.base_buy
+                counter, with_, base = flow.buy_steps, flow.sell_steps, flow.base_buy_steps
                 against = "buy"
             average = base / span
-            if counter > 0.0 and counter >= thr * with_ and counter >= thr * average:
+            if counter > 0 and counter >= thr * with_ and counter >= thr * average:
                 win = self.settings.volume_history_window_sec
+                versus_with = (f"{counter / with_:.1f}x the volume with it ({self._qty(with_)})" if with_ > 0
+                               else "no taker volume with it")
+                versus_average = (f"{counter / average:.1f}x its average {self._qty(average)} per {win:g} s"
+                                  if average > 0 else f"none in the {win:g} s windows before")
                 return ExitDecision.of(R_AGGRESSIVE, (
-                    f"taker {against} volume {fmt_qty(counter)} over {win:g} s against the {pos.name}: "
-                    f"{counter / with_ if with_ > 0 else math.inf:.1f}x the volume with it "
-                    f"({fmt_qty(with_)}) and {counter / average if average > 0 else math.inf:.1f}x its "
-                    f"average {fmt_qty(average)} per {win:g} s (threshold {thr:g}x)"))
+                    f"taker {against} volume {self._qty(counter)} over {win:g} s against the {pos.name}: "
+                    f"{versus_with} and {versus_average} (threshold {thr:g}x)"))
             return None
         jump = self._imbalance.jump()
         if jump is None:
             return None
-        last, average = jump
-        counter = -pos.side * last
-        floor = max(average, IMBALANCE_FLOOR)
-        if counter > 0.0 and counter >= thr * floor:
+        last, mean_abs = jump
+        turned = -pos.side * last
+        floor = max(mean_abs, IMBALANCE_FLOOR)
+        if turned > 0.0 and turned >= thr * floor:
             return ExitDecision.of(R_AGGRESSIVE, (
-                f"book imbalance {last:+.2f} turned against the {pos.name}: {counter:.2f} is "
-                f"{counter / floor:.1f}x its average magnitude {average:.2f} over "
+                f"book imbalance {last:+.2f} turned against the {pos.name}: {turned:.2f} is "
+                f"{turned / floor:.1f}x its average magnitude {mean_abs:.2f} over "
                 f"{self.settings.volume_history_window_sec:g} s (threshold {thr:g}x, no taker trades)"))
         return None
+
+    def _qty(self, steps: float) -> str:
+        """A taker volume with the instrument's decimals (thousands separated)."""
+        q = self.flow.qty(steps)
+        return format(q, ",f") if self._qty_places is not None else format(q.normalize(), ",f")
 
     def _momentum_slowdown(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
         if self.now_ms is None:  # no update() yet: no price history

@@ -14,7 +14,7 @@ import numpy as np
 
 from whale.config.model import Config
 from whale.market.candles import Candles
-from whale.market.intervals import bucket_end, interval_ms
+from whale.market.intervals import bucket_end, interval_ms, label
 from whale.strategy import feature_ids as fi
 from whale.strategy import scorers as sc
 from whale.strategy.buffer import FeatureBuffer
@@ -76,7 +76,7 @@ class Analyzer:
     @property
     def warmup_reason(self) -> str:
         if self.mtf:
-            parts = [f"{t.warmup} closed {t.interval} candles for the {t.interval} trend"
+            parts = [f"{t.warmup} closed {label(t.interval)} candles for the {label(t.interval)} trend"
                      for t in self.mtf.trends.values()]
             return "MTF needs " + ", ".join(parts)
         return "the slowest enabled indicator"
@@ -149,13 +149,18 @@ class Analyzer:
                         float(X[rows["atr"], start]), indicators)
 
 
+def synthetic_candles(n: int = 300) -> Candles:
+    """A few 15-minute candles of a gentle wave: inputs whose types, not values, matter (compiling)."""
+    t = np.arange(n, dtype=np.int64) * 900_000 + 1_700_000_100_000 - 1_700_000_100_000 % 900_000
+    wave = 100.0 + np.sin(np.arange(n) / 7.0)
+    return Candles.from_arrays(t, wave, wave + 1.0, wave - 1.0, wave + 0.5, np.full(n, 10.0), "15")
+
+
 def warm_up_jit(cfg: Config) -> None:
     """Compile (or load from numba's cache) every kernel the config uses, on a few synthetic candles,
     so timings measure work rather than compilation."""
-    n = 300
-    t = np.arange(n, dtype=np.int64) * 900_000 + 1_700_000_100_000 - 1_700_000_100_000 % 900_000
-    wave = 100.0 + np.sin(np.arange(n) / 7.0)
-    candles = Candles.from_arrays(t, wave, wave + 1.0, wave - 1.0, wave + 0.5, np.full(n, 10.0), "15")
+    candles = synthetic_candles()
+    n = len(candles)
     a = Analyzer(cfg, "15", capacity=512)
     for htf in a.mtf_intervals:
         a.add_htf_candles(htf, candles)  # values do not matter, types do

@@ -12,7 +12,7 @@ import numpy as np
 
 from whale.config.model import Config
 from whale.market.candles import Candles
-from whale.market.intervals import bucket_end
+from whale.market.intervals import bucket_end, label
 from whale.strategy.buffer import FeatureBuffer
 from whale.strategy.features import CANDLE_ROWS, spec_group
 
@@ -56,7 +56,7 @@ class HtfTrend:
         if len(candles) == 0:
             return
         if len(self.close_ts) and candles.ts[0] < self.close_ts[-1]:
-            raise ValueError(f"{self.interval} candles must be added in time order")
+            raise ValueError(f"{label(self.interval)} candles must be added in time order")
         buf = self.buffer
         start, end = buf.append(candles.ts, {"open": candles.open, "high": candles.high, "low": candles.low,
                                              "close": candles.close, "volume": candles.volume})

@@ -191,6 +191,10 @@ class MarketData(Protocol):
     def message_age(self, stream: str = PUBLIC) -> float | None:
         """Seconds since the stream's last sign of life (None before the first)."""
 
+    def data_received(self) -> dict[str, int]:
+        """Data messages handled so far on the current connections, by stream (PUBLIC, PRIVATE): an
+        in-process simulator in lockstep compares them with what it sent (the demo)."""
+
     def stream_problem(self) -> str | None:
         """Why the streams are not ready (e.g. the private stream's authentication was refused)."""
 
