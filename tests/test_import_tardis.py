@@ -42,8 +42,7 @@ def test_the_sample_imports_into_the_recording_it_describes(tmp_path: Path, caps
     pair = events[2]
     assert isinstance(pair, TradeEvent) and pair.ts == T0 + 51 and pair.recv_us == T0 * 1000 + 60_000
     assert [(t.ts, t.side, t.price, t.size, t.trade_id) for t in pair.trades] == [
-        (T0 + 50, "Buy", 67500.5, 0.002, "6a9e4b5c-1f2d-5e3a-9b8c-7d6e5f4a3b2c"),
-        (T0 + 51, "Buy", 67500.5, 0.1, "0b1c2d3e-4f50-5162-8374-95a6b7c8d9e0")]
+        (T0 + 50, "Buy", 67500.5, 0.002, ""), (T0 + 51, "Buy", 67500.5, 0.1, "")]  # ids: only with --trade-ids
     delta = events[3]
     assert isinstance(delta, BookEvent)
     assert delta.bids == [(67500.4, 1.6)] and delta.asks == [(67500.5, 0.0), (67500.7, 0.25)]
@@ -133,3 +132,11 @@ def test_nothing_to_import(tmp_path: Path, capsys: pytest.CaptureFixture) -> Non
     assert "no rows to import" in capsys.readouterr().err
     assert main(["import-tardis", "--book", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_trade_ids_are_kept_when_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    assert main(["import-tardis", "--trades", str(TRADES), "--out", str(out), "--trade-ids"]) == 0
+    trades = [e for e in RecordingReader(out).events() if isinstance(e, TradeEvent)]
+    assert [t.trade_id for t in trades[0].trades] == ["6a9e4b5c-1f2d-5e3a-9b8c-7d6e5f4a3b2c",
+                                                      "0b1c2d3e-4f50-5162-8374-95a6b7c8d9e0"]

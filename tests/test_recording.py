@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.paths import BYBIT_EXAMPLES
+from tests.paths import BYBIT_EXAMPLES, REPO_ROOT
 from whale.recording.format import HOUR_MS, Unit, file_name, to_units
 from whale.recording.reader import (
     BookEvent,
@@ -49,9 +49,10 @@ SNAP_B = [["95000.1", "1.5"], ["95000.0", "0.25"], ["94999.5", "3"]]
 SNAP_A = [["95000.2", "0.7"], ["95000.4", "12.001"], ["95001", "0.002"]]
 
 
-def write_sample(root: Path, clock: Clock | None = None) -> RecordingWriter:
+def write_sample(root: Path, clock: Clock | None = None, **options) -> RecordingWriter:
     """A snapshot, deltas, trades, a ticker snapshot and delta, a kline, a gap and the snapshot after it."""
-    w = RecordingWriter(root, "BTCUSDT", depth=200, price_unit="0.1", size_unit="0.001", clock=clock or Clock())
+    w = RecordingWriter(root, "BTCUSDT", depth=200, price_unit="0.1", size_unit="0.001", clock=clock or Clock(),
+                        **options)
     w.write_message(book("snapshot", HOUR + 1000, SNAP_B, SNAP_A, 100, 5000, cts=HOUR + 998), (HOUR + 1000) * 1000 + 17)
     w.write_message(book("delta", HOUR + 1100, [["95000.0", "0"], ["95000.3", "2.5"]], [["95000.4", "11"]], 101, 5009,
                          cts=HOUR + 1099), (HOUR + 1100) * 1000 + 20_250)
@@ -80,7 +81,7 @@ def write_sample(root: Path, clock: Clock | None = None) -> RecordingWriter:
 
 
 def test_every_record_reads_back_as_written(tmp_path: Path) -> None:
-    w = write_sample(tmp_path)
+    w = write_sample(tmp_path, trade_ids=True, ticker_top=True)
     w.close()
     assert w.stats.dropped == 1  # the delta after the gap, before the snapshot
     events = list(RecordingReader(tmp_path).events())
@@ -112,7 +113,7 @@ def test_every_record_reads_back_as_written(tmp_path: Path) -> None:
 
 
 def test_events_give_back_bybit_messages(tmp_path: Path) -> None:
-    write_sample(tmp_path).close()
+    write_sample(tmp_path, trade_ids=True).close()
     events = list(RecordingReader(tmp_path).events())
     msg = events[2].to_message(200)
     assert msg["topic"] == "orderbook.200.BTCUSDT" and msg["type"] == "delta" and msg["data"]["u"] == 101
@@ -375,3 +376,53 @@ def test_a_message_of_the_wrong_shape_is_refused_and_nothing_written(tmp_path: P
             w.write_message(msg, 0)
     w.close()
     assert [type(e).__name__ for e in RecordingReader(tmp_path).events()] == ["GapEvent", "BookEvent"]
+
+
+def test_by_default_neither_trade_ids_nor_the_tickers_best_prices_are_kept(tmp_path: Path) -> None:
+    """Random UUID trade ids (~25 MB a day) serve no decision, and the book holds the best bid and ask;
+    a ticker delta of nothing else is not written at all."""
+    w = write_sample(tmp_path)
+    top = {"bid1Price": "95000.1", "bid1Size": "1.5", "ask1Price": "95000.2", "ask1Size": "0.7"}
+    w.write_message({"topic": "tickers.BTCUSDT", "type": "delta", "ts": HOUR + 1800, "cs": 79,
+                     "data": {"symbol": "BTCUSDT", "ask1Price": "95000.3", "ask1Size": "2"}}, (HOUR + 1800) * 1000)
+    w.write_message({"topic": "tickers.BTCUSDT", "type": "delta", "ts": HOUR + 1900, "cs": 80,
+                     "data": {"symbol": "BTCUSDT", **top, "markPrice": "95000.2"}}, (HOUR + 1900) * 1000)
+    w.write_message(book("delta", HOUR_MS + HOUR + 5, [["95000.0", "5"]], [], 2, 5021), (HOUR_MS + HOUR + 5) * 1000)
+    w.close()
+    assert w.stats.top_only_tickers == 1
+    with gzip.open(w.stats.files[0], "rt") as f:
+        header = json.loads(f.readline().split(" ", 2)[2])
+    assert header["version"] == 2 and header["trade_ids"] is False and header["ticker_top"] is False
+    events = list(RecordingReader(tmp_path).events())
+    trades = next(e for e in events if isinstance(e, TradeEvent))
+    assert [t.trade_id for t in trades.trades] == ["", "", ""]
+    assert [(t.price, t.size, t.seq) for t in trades.trades] == [
+        (95000.2, 0.01, 1783284617), (95000.1, 1.2, 1783284620), (95000.3, 0.001, None)]
+    tickers = [e.data for e in events if isinstance(e, TickerEvent)]
+    assert tickers == [{"lastPrice": "95000.2", "markPrice": "95000.15", "fundingRate": "-0.0001"},
+                       {"lastPrice": "95000.3"}, {"markPrice": "95000.2"}]
+    # the next hour's file starts with the merged ticker, without the best prices either
+    second = list(RecordingReader(tmp_path, start_ms=HOUR + HOUR_MS).events())
+    assert [e.data for e in second if isinstance(e, TickerEvent)] == [
+        {"lastPrice": "95000.3", "markPrice": "95000.2", "fundingRate": "-0.0001"}]
+
+
+def test_version_1_files_still_read() -> None:
+    """A file written by the version 1 writer (tests/fixtures/recording_v1: trade ids and the tickers'
+    best prices kept) reads as it did."""
+    root = REPO_ROOT / "tests" / "fixtures" / "recording_v1"
+    want = json.loads((root / "events.json").read_text())
+    got = []
+    for ev in RecordingReader(root).events():
+        d = {"kind": type(ev).__name__}
+        for k in ev.__slots__:
+            v = getattr(ev, k)
+            if k == "trades":
+                v = [list(t) for t in v]
+            elif k in ("bids", "asks"):
+                v = [list(x) for x in v]
+            d[k] = v
+        got.append(d)
+    assert got == want
+    assert any(t[4] == "20f43950-d8dd-5b31-9112-a178eb6023af" for e in got if e["kind"] == "TradeEvent"
+               for t in e["trades"])

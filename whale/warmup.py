@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from whale.book_fills import book_fill_ticks
 from whale.config.model import Config, Fees
 from whale.fills import (
     LONG,
@@ -62,6 +63,7 @@ def compile_fill_kernels(tick: float, fees: Fees) -> None:
         stop_crossed(side, level, PRICE)
         target_crossed(side, PRICE + side * ATR, PRICE)
         taker_fill_ticks(side == LONG, PRICE, PRICE, fees.slippage_rate, tick)
+        book_fill_ticks(side == LONG, np.array([PRICE, PRICE + tick]), np.ones(2), 1.5, tick)
         limit_reached(side == LONG, level, PRICE)
         trailing_stop_level(side, PRICE, ATR, tick)
         pnl(side, PRICE, level, 1.0)

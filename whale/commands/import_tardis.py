@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--symbol", default=None, help="take only this symbol's rows (needed when a file holds several)")
     p.add_argument("--depth", type=int, default=None,
                    help="book depth to note in the files (default: the levels a side of the first snapshot)")
+    p.add_argument("--trade-ids", action="store_true",
+                   help="keep the trades' ids (left out by default: no decision uses them, see docs/recording.md)")
     return p
 
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.book is None and args.trades is None:
         raise BadInputError("import-tardis: give --book FILE, --trades FILE or both")
-    stats = import_tardis(args.book, args.trades, args.out, args.symbol, args.depth)
+    stats = import_tardis(args.book, args.trades, args.out, args.symbol, args.depth, args.trade_ids)
     span = f"{utc_text(stats.first_ms)} to {utc_text(stats.last_ms)} UTC" if stats.first_ms is not None and \
         stats.last_ms is not None else "no data"
     print(f"imported {stats.book_messages:,} book messages ({stats.snapshots} snapshot"

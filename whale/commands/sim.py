@@ -14,11 +14,13 @@ from whale.errors import BadInputError
 
 if TYPE_CHECKING:
     from whale.market.candles import Candles
+    from whale.sim.server import SimConfig
 
 DEFAULT_REPLAY = 1000  # candles left to replay when the file is too short for the warm-up as history
 
 DESCRIPTION = """Serve a local Bybit V5 exchange (REST + WebSocket on one port of 127.0.0.1) that replays
-candle files, one per symbol, on one clock and one account: pybit and plain WebSocket clients can
+candle files, one per symbol, or a book recording (--book), on one clock and one account: pybit and
+plain WebSocket clients can
 trade against it with the default credentials (not secret): key WHALEBOT-SIM-KEY, secret
 WHALEBOT-SIM-SECRET-NOT-A-SECRET. The first line on stdout is SIM READY with the URLs; logs go to
 stderr. See docs/simulator.md."""
@@ -53,6 +55,19 @@ def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentPa
                    help="benchmarks: push the public streams on Bybit's wall-clock periods with a churning book "
                         "(bybit = orderbook.1 10ms, .50 20ms, .200 100ms, .1000 200ms, tickers 100ms, trade "
                         "bursts 100ms; or items such as book50=20ms,tickers=100ms; see docs/simulator.md)")
+    p.add_argument("--book", default=None, metavar="DIR",
+                   help="serve a book recording (docs/recording.md) instead of candle files: its books, trades and "
+                        "tickers as recorded, candles built from its trades, market orders filled on its book")
+    p.add_argument("--symbols", default=None, metavar="S[,S...]",
+                   help="with --book: the recording's symbols to serve (default: all)")
+    p.add_argument("--from", dest="date_from", default=None, metavar="DATE",
+                   help="with --book: replay from this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM); the recording "
+                        "before it is served as history")
+    p.add_argument("--to", dest="date_to", default=None, metavar="DATE",
+                   help="with --book: stop before this UTC time")
+    p.add_argument("--latency-ms", type=int, default=None, metavar="MS",
+                   help="with --book: a market order takes the book as it stands this long after it is sent "
+                        "(default 100, the config's backtest.latency_ms default)")
     return p
 
 
@@ -125,11 +140,18 @@ def run(args: argparse.Namespace) -> int:
     faults = parse_faults(args.faults)
     rates = parse_stream_rates(args.stream_rates)
     _log_to_stderr(args.log_level or "INFO")
-    data = load_data(args.data, args.symbol)
-    history = _history(args.history, data[0][1], len(timeline([c for _, c in data])), len(data))
-    config = SimConfig(data=dict(data), speed=speed, port=args.port,
-                       api_key=args.api_key or DEFAULT_API_KEY, api_secret=args.api_secret or DEFAULT_API_SECRET,
-                       faults=faults, history_candles=history, start_balance=args.balance, stream_rates=rates)
+    key, secret = args.api_key or DEFAULT_API_KEY, args.api_secret or DEFAULT_API_SECRET
+    if args.book is not None:
+        config = _book_config(args, speed, faults, rates, key, secret)
+    else:
+        for flag, value in (("--symbols", args.symbols), ("--from", args.date_from), ("--to", args.date_to),
+                            ("--latency-ms", args.latency_ms)):
+            if value is not None:
+                raise BadInputError(f"{flag} goes with --book (a recording); candle files use --data and --history")
+        data = load_data(args.data, args.symbol)
+        history = _history(args.history, data[0][1], len(timeline([c for _, c in data])), len(data))
+        config = SimConfig(data=dict(data), speed=speed, port=args.port, faults=faults, history_candles=history,
+                           start_balance=args.balance, stream_rates=rates, api_key=key, api_secret=secret)
     sim = Simulator(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -147,6 +169,33 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def _book_config(args: argparse.Namespace, speed: float, faults, rates, key: str, secret: str) -> SimConfig:
+    """The SimConfig of `sim --book DIR`."""
+    from whale.commands.backtest import parse_date
+    from whale.sim.server import SimConfig
+
+    for flag, value in (("--data", args.data), ("--symbol", args.symbol), ("--history", args.history)):
+        if value is not None:
+            raise BadInputError(f"{flag} goes with candle files; with --book use --symbols and --from")
+    if rates is not None:
+        raise BadInputError("--stream-rates goes with candle files: a recording plays at its own rates (--speed)")
+    latency = 100 if args.latency_ms is None else args.latency_ms
+    if not 0 <= latency <= 10_000:
+        raise BadInputError(f"--latency-ms {latency}: must be 0..10000")
+    symbols = None
+    if args.symbols is not None:
+        symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+        if not symbols:
+            raise BadInputError("--symbols: name at least one symbol, e.g. BTCUSDT,ETHUSDT")
+    date_from = parse_date(args.date_from, "--from")
+    date_to = parse_date(args.date_to, "--to")
+    if date_from is not None and date_to is not None and date_from >= date_to:
+        raise BadInputError(f"--from {args.date_from} is not before --to {args.date_to}")
+    return SimConfig(book=args.book, book_symbols=symbols, book_from_ms=date_from, book_to_ms=date_to,
+                     latency_ms=latency, speed=speed, port=args.port, faults=faults, start_balance=args.balance,
+                     api_key=key, api_secret=secret)
 
 
 def _log_to_stderr(level: str) -> None:

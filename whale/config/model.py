@@ -234,9 +234,19 @@ class IndicatorSettings:
 class Fees:
     taker_rate: float = setting(0.00055, lo=0, hi=0.05, doc="fraction of notional per taker fill")
     maker_rate: float = setting(0.0002, lo=-0.01, hi=0.05, doc="fraction of notional per maker fill")
-    slippage_rate: float = setting(0.0001, lo=0, hi=0.05, doc="adverse price move on market fills, fraction")
+    slippage_rate: float = setting(0.0001, lo=0, hi=0.05, doc=(
+        "adverse price move on market fills, fraction (candles and the synthetic book; on a recorded book the walk "
+        "alone decides, see backtest.latency_ms)"))
     funding_rate_8h: float = setting(0.0001, lo=-0.05, hi=0.05,
                                      doc="paid by longs (received by shorts) every 8 h when > 0")
+
+
+@dataclass(frozen=True)
+class Backtest:
+    latency_ms: int = setting(100, lo=0, hi=10_000, doc=(
+        "on recorded order books (sim --book, backtest --book): a market order sent at time t takes the book as "
+        "it stands at t + this (ms); stops and targets, which the exchange triggers itself, take it as it stands "
+        "at the trade that triggers them"))
 
 
 @dataclass(frozen=True)
@@ -445,6 +455,7 @@ class Config:
     active_weights: ActiveWeights = section(ActiveWeights)
     indicator_settings: IndicatorSettings = section(IndicatorSettings)
     fees: Fees = section(Fees)
+    backtest: Backtest = section(Backtest)
     density: Density = section(Density)
     take_profit: TakeProfit = section(TakeProfit)
     risk: Risk = section(Risk)
@@ -506,6 +517,7 @@ ACCOUNT_WIDE: dict[str, str] = {
               "on every symbol",
     "alerts": "one webhook serves the account",
     "logging": "one log serves the process",
+    "backtest.latency_ms": "one connection to the exchange carries every symbol's orders",
 }
 """Keys (dotted paths; a section covers its keys) that `overrides` may not set, and why: they are
 the account's or the loop's, not one symbol's. Everything else may differ per symbol."""

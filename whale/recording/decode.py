@@ -29,7 +29,8 @@ S_PD = 8
 S_SK = 9
 S_SD = 10
 S_TKEY = 11
-S_SIZE = 12
+S_IDS = 12  # 1: T records end with the prints' ids (the header's trade_ids)
+S_SIZE = 13
 
 # error codes
 E_OK = 0
@@ -42,11 +43,13 @@ MINUS = 45
 X = 120
 
 
-def new_state(start_ms: int, price_k: int, price_d: int, size_k: int, size_d: int, tkey: int) -> np.ndarray:
+def new_state(start_ms: int, price_k: int, price_d: int, size_k: int, size_d: int, tkey: int,
+              trade_ids: bool = True) -> np.ndarray:
     st = np.zeros(S_SIZE, dtype=np.int64)
     st[S_TS] = start_ms
     st[S_PK], st[S_PD], st[S_SK], st[S_SD] = price_k, price_d, size_k, size_d
     st[S_TKEY] = tkey
+    st[S_IDS] = 1 if trade_ids else 0
     return st
 
 
@@ -234,6 +237,10 @@ def decode(buf, st, kind, ts, tkey, recv, cts, u, seq, off, cnt_b, cnt_a, span_s
                     st[S_TRADE_SEQ] += vals[4]
                     t_seq[nt + j] = st[S_TRADE_SEQ]
             for j in range(count):
+                if st[S_IDS] == 0:  # no ids kept: an empty span
+                    id_s[nt + j] = 0
+                    id_e[nt + j] = 0
+                    continue
                 pos = _next(buf, pos)
                 if pos < 0:
                     return r, nl, nt, E_MALFORMED, line_start

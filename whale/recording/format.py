@@ -1,4 +1,5 @@
-"""The book recording format, version 1 (docs/recording.md is the full description).
+"""The book recording format, version 2 (docs/recording.md is the full description; version 1
+files are read as they are).
 
 One gzip file per symbol and UTC hour, `<SYMBOL>/<SYMBOL>-<YYYY-MM-DD>T<HH>[.<part>].wbr.gz`, of
 text lines (`zcat` shows them). Line 1 is the header `#WBR 1 {json}`; every other line is one
@@ -23,10 +24,13 @@ kernel parses at hundreds of MB/s (whale/recording/decode.py). `x` is a missing 
 - S: Bybit's snapshot; D: a delta; R: the writer's own copy of the book at the start of a file
   (so each file can be read alone; a reader going on from the previous file skips it).
 - T: one publicTrade message: dT = print time - ts; side 1 buy, -1 sell, 0 unknown, x2 for a block
-  trade; dprice from the previous print of the file; dseq from the previous print's seq; ids last
-  (`-`: none; a UUID as `~` + its 128 bits in decimal).
+  trade; dprice from the previous print of the file; dseq from the previous print's seq; then the
+  ids only when the header's `trade_ids` is true (always in version 1) (`-`: none; a UUID as `~` +
+  its 128 bits in decimal).
 - K: tickers (type s snapshot, d delta, r the writer's merged ticker at the start of a file), cs
-  or x, the data as compact JSON without its symbol. L: kline.1, the data list as compact JSON.
+  or x, the data as compact JSON without its symbol, and without bid1Price, bid1Size, ask1Price
+  and ask1Size when the header's `ticker_top` is false (the book has them; a delta of nothing else
+  is not written). L: kline.1, the data list as compact JSON.
 - G: a gap: the stream was interrupted (a reconnect, a resync, a recorder start); the book is
   unknown until the next S, and a reader says so.
 - U: new units from here on: price unit = price_k x 10^-price_d, size unit likewise; the running
@@ -46,7 +50,9 @@ from pathlib import Path
 from typing import Any
 
 MAGIC = "#WBR"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # the versions this reader reads
+TICKER_TOP = ("bid1Price", "bid1Size", "ask1Price", "ask1Size")  # ticker fields the book repeats
 SUFFIX = ".wbr.gz"
 HOUR_MS = 3_600_000
 MISSING = "x"
@@ -163,25 +169,34 @@ class Header:
     start_ms: int  # the file's UTC hour
     part: int = 0
     created: str = ""
+    trade_ids: bool = True  # T records end with the prints' ids (version 1: always)
+    ticker_top: bool = True  # K records keep the best bid and ask (version 1: always)
+    version: int = VERSION
 
     def line(self) -> str:
-        body = {"version": VERSION, "symbol": self.symbol, "depth": self.depth, "source": self.source,
+        body = {"version": self.version, "symbol": self.symbol, "depth": self.depth, "source": self.source,
                 "price_unit": self.price_unit.text, "size_unit": self.size_unit.text, "start_ms": self.start_ms,
                 "part": self.part, "created": self.created}
-        return f"{MAGIC} {VERSION} {json.dumps(body, separators=(',', ':'))}\n"
+        if self.version >= 2:
+            body.update(trade_ids=self.trade_ids, ticker_top=self.ticker_top)
+        return f"{MAGIC} {self.version} {json.dumps(body, separators=(',', ':'))}\n"
 
     @staticmethod
     def parse(line: str, where: str) -> Header:
         parts = line.rstrip("\n").split(" ", 2)
         if len(parts) < 3 or parts[0] != MAGIC:
             raise FormatError(f"{where}: not a Whalebot book recording (no {MAGIC} header on line 1)")
-        if parts[1] != str(VERSION):
-            raise FormatError(f"{where}: recording format version {parts[1]}; this Whalebot reads version {VERSION}")
+        if parts[1] not in {str(v) for v in READS}:
+            raise FormatError(f"{where}: recording format version {parts[1]}; this Whalebot reads versions "
+                              f"{', '.join(map(str, READS))}")
+        version = int(parts[1])
         try:
             body: dict[str, Any] = json.loads(parts[2])
+            v2 = version >= 2
             return Header(str(body["symbol"]), int(body["depth"]), str(body["source"]),
                           Unit.parse(body["price_unit"]), Unit.parse(body["size_unit"]), int(body["start_ms"]),
-                          int(body.get("part", 0)), str(body.get("created", "")))
+                          int(body.get("part", 0)), str(body.get("created", "")),
+                          bool(body["trade_ids"]) if v2 else True, bool(body["ticker_top"]) if v2 else True, version)
         except (ValueError, KeyError, TypeError) as exc:
             raise FormatError(f"{where}: bad header ({exc})") from exc
 

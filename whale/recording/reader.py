@@ -350,7 +350,7 @@ class FileReader:
                     h = self.header
                     symbol = h.symbol
                     state = dec.new_state(h.start_ms, h.price_unit.k, h.price_unit.d, h.size_unit.k, h.size_unit.d,
-                                          max(self.tkey, h.start_ms))
+                                          max(self.tkey, h.start_ms), h.trade_ids)
                     data = data[nl + 1:]
                     self.lines = 1
                 if data:
@@ -645,3 +645,66 @@ class RecordingReader:
                 ev = event_at(b, i)
                 if ev is not None:
                     yield ev
+
+
+# ----------------------------------------------------------------------------------------------
+# What a recording holds
+
+
+def file_header(path: Path) -> Header:
+    """The header of one recording file (only its first line is decompressed)."""
+    z = zlib.decompressobj(wbits=47)
+    data = b""
+    try:
+        with open(path, "rb") as f:
+            while b"\n" not in data:
+                raw = f.read(4096)
+                if not raw:
+                    break
+                data += z.decompress(raw)
+    except (OSError, zlib.error) as exc:
+        raise RecordingError(f"{path}: cannot read its header ({exc})") from exc
+    try:
+        return Header.parse(data.split(b"\n", 1)[0].decode("ascii", "replace") + "\n", str(path))
+    except FormatError as exc:
+        raise RecordingError(str(exc)) from exc
+
+
+@dataclass
+class SymbolPrints:
+    """One symbol's trade prints in the recording's order (exchange times in ms, prices, sizes), and
+    the recording's clock at its first and last event."""
+
+    ts: np.ndarray
+    price: np.ndarray
+    size: np.ndarray
+    first_ms: int
+    last_ms: int
+
+
+def recorded_prints(reader: RecordingReader) -> dict[str, SymbolPrints]:
+    """Every symbol's prints, in one pass over the decoded columns (no event objects): what candles
+    built from trades (whale.market.trade_candles) start from."""
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {s: [] for s in reader.symbols}
+    span: dict[str, list[int]] = {}
+    for b, lo, hi in reader.views():
+        if lo >= hi:
+            continue
+        sym = b.symbol
+        first, last = int(b.tkey[lo]), int(b.tkey[hi - 1])
+        if sym in span:
+            span[sym][1] = last
+        else:
+            span[sym] = [first, last]
+        trades = np.flatnonzero(b.kind[lo:hi] == K_TRADES) + lo
+        if trades.size:
+            s = int(b.off[trades[0]])
+            e = int(b.off[trades[-1]] + b.nb[trades[-1]])
+            parts[sym].append((b.t_ts[s:e].copy(), b.t_px[s:e].copy(), b.t_sz[s:e].copy()))
+    out = {}
+    for sym in reader.symbols:
+        got = parts[sym]
+        cols = [np.concatenate([p[k] for p in got]) if got else np.zeros(0) for k in range(3)]
+        first, last = span.get(sym, [0, -1])
+        out[sym] = SymbolPrints(cols[0].astype(np.int64), cols[1], cols[2], first, last)
+    return out

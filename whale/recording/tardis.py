@@ -209,8 +209,9 @@ def _trade_messages(rows: _Rows) -> Iterator[_Message]:
 
 
 def import_tardis(book: Path | None, trades: Path | None, out: Path, symbol: str | None = None,
-                  depth: int | None = None) -> ImportStats:
-    """Convert Tardis CSV files of one Bybit symbol into a recording under `out`."""
+                  depth: int | None = None, trade_ids: bool = False) -> ImportStats:
+    """Convert Tardis CSV files of one Bybit symbol into a recording under `out` (`trade_ids`: keep
+    the prints' ids, which the writer leaves out by default)."""
     if book is None and trades is None:
         raise BadInputError("give --book, --trades or both")
     stats = ImportStats()
@@ -234,7 +235,8 @@ def import_tardis(book: Path | None, trades: Path | None, out: Path, symbol: str
             sym = next(r.symbol for r in readers if r.symbol)
             if writer is None:
                 levels = max(len(_zero_free(msg.bids, msg.snapshot)), len(_zero_free(msg.asks, msg.snapshot)))
-                writer = RecordingWriter(out, sym, depth=depth or max(levels, 1), source="tardis")
+                writer = RecordingWriter(out, sym, depth=depth or max(levels, 1), source="tardis",
+                                         trade_ids=trade_ids)
             stats.first_ms = msg.ts_ms if stats.first_ms is None else stats.first_ms
             stats.last_ms = msg.ts_ms
             if msg.order == 0:

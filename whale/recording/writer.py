@@ -34,6 +34,7 @@ from whale.recording.format import (
     MISSING,
     SELL,
     SOURCES,
+    TICKER_TOP,
     UNKNOWN_SIDE,
     FormatError,
     Header,
@@ -67,6 +68,7 @@ class WriterStats:
     bytes_written: int = 0  # compressed bytes handed to the files
     files: list[Path] = field(default_factory=list)
     dropped: int = 0  # deltas dropped while waiting for a snapshot after a gap
+    top_only_tickers: int = 0  # ticker deltas of the best bid and ask alone, not written (ticker_top off)
 
 
 def _num(value: Any) -> str:
@@ -133,7 +135,8 @@ class _Encoder:
                 prev = price
         return " ".join(out) + "\n"
 
-    def trades(self, ts: int, recv_us: int, prints: Sequence[tuple[int, int, int, int, int | None, str]]) -> str:
+    def trades(self, ts: int, recv_us: int, prints: Sequence[tuple[int, int, int, int, int | None, str]],
+               ids: bool) -> str:
         out = self.head("T", ts, recv_us)
         out.append(str(len(prints)))
         for t, side, price, size, seq, _ in prints:
@@ -147,7 +150,8 @@ class _Encoder:
             else:
                 out.append(str(seq - self.trade_seq))
                 self.trade_seq = seq
-        out.extend(p[5] for p in prints)
+        if ids:
+            out.extend(p[5] for p in prints)
         return " ".join(out) + "\n"
 
 
@@ -156,7 +160,10 @@ class RecordingWriter:
 
     def __init__(self, out_dir: Path | str, symbol: str, *, depth: int, source: str = "bybit",
                  price_unit: str | None = None, size_unit: str | None = None, level: int = 9,
-                 flush_interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 flush_interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 trade_ids: bool = False, ticker_top: bool = False) -> None:
+        """`trade_ids`: keep the prints' ids (random UUIDs on Bybit, ~25 MB a day that no decision
+        uses). `ticker_top`: keep the tickers' best bid and ask (the book has them)."""
         if source not in SOURCES:
             raise FormatError(f"source {source!r}: one of {', '.join(SOURCES)}")
         self.symbol = symbol.upper()
@@ -164,6 +171,8 @@ class RecordingWriter:
         self.depth = int(depth)
         self.source = source
         self.level = level
+        self.trade_ids = trade_ids
+        self.ticker_top = ticker_top
         self.flush_interval_s = flush_interval_s
         self.clock = clock
         self.price_unit = Unit.parse(price_unit) if price_unit else None
@@ -275,12 +284,12 @@ class RecordingWriter:
         pu, su = self._units()
         rows = []
         for p in prints:
-            tid = pack_id(p.trade_id)
+            tid = pack_id(p.trade_id) if self.trade_ids else ""
             side = p.side * (BLOCK if p.block else 1)
             rows.append((p.ts, side, self._conv(p.price, pu), self._conv(p.size, su), p.seq, tid))
         enc = self._enc
         assert enc is not None
-        self._emit("T", enc.trades(ts, recv_us, rows))
+        self._emit("T", enc.trades(ts, recv_us, rows, self.trade_ids))
 
     def ticker_update(self, kind: str, ts: int, recv_us: int, data: Mapping[str, Any], cs: int | None = None) -> None:
         """A tickers message: kind "s" (snapshot) or "d" (delta: only the changed fields)."""
@@ -289,12 +298,17 @@ class RecordingWriter:
             self.ticker = dict(fields)
         else:
             self.ticker.update(fields)
+        if not self.ticker_top and kind == "d" and fields and all(k in TICKER_TOP for k in fields):
+            self.stats.top_only_tickers += 1
+            return
         self._ready(ts)
         self._ticker_line(kind, ts, recv_us, fields, cs)
 
     def _ticker_line(self, kind: str, ts: int, recv_us: int, fields: Mapping[str, Any], cs: int | None) -> None:
         enc = self._enc
         assert enc is not None
+        if not self.ticker_top:
+            fields = {k: v for k, v in fields.items() if k not in TICKER_TOP}
         head = enc.head("K", ts, recv_us)
         body = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
         self._emit("K", " ".join(head) + f" {kind} {MISSING if cs is None else cs} {body}\n")
@@ -428,7 +442,8 @@ class RecordingWriter:
                 part += 1
         pu, su = self._units()
         header = Header(self.symbol, self.depth, self.source, pu, su, hour, part,
-                        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + f" whalebot {__version__}")
+                        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + f" whalebot {__version__}",
+                        self.trade_ids, self.ticker_top)
         self._file, self.path, self._hour = f, path, hour
         self._z = zlib.compressobj(self.level, zlib.DEFLATED, 31, 9)
         self._enc = _Encoder(hour, pu, su)

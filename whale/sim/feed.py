@@ -56,6 +56,10 @@ class Feed:
         self.paced = paced
         self._paced_books = {BOOK_STREAMS[k] for k in paced if k in BOOK_STREAMS}
 
+    def rest_u(self) -> int:
+        """The `u` REST's orderbook answers with: depth 1000's, as Bybit's."""
+        return max(1, self.book_by_depth[1000].u)
+
     def topics(self) -> list[str]:
         """Every public topic of this symbol (kline topics of intervals the data cannot build included)."""
         return [*self.books, self.ticker_topic, self.trade_topic, *self.kline_topics]

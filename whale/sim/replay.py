@@ -212,8 +212,13 @@ class Replay:
             if gated and speed and k < first.k - 1:  # paced and gated: each tick is its own step
                 self._flush_playing()
                 await self._settle()
-        for market, _, _, _, i in rows:
-            market.close_candle(i)  # first: closing moves the ticker (prevPrice1h, open interest), and the
+        await self._close_step(j, base_ts, members)
+
+    async def _close_step(self, j: int, base_ts: int, members: list[tuple[Listing, int]]) -> None:
+        """Step j is played: close its candles (klines with confirm true), count it, call the listeners."""
+        hub = self.hub
+        for lst, i in members:
+            lst.market.close_candle(i)  # first: closing moves the ticker (prevPrice1h, open interest), and the
         with hub.batched():  # same flush must carry it, or WS lags REST until the next tick
             for lst, i in members:
                 lst.feed.flush_unbatched(closing=i)

@@ -284,8 +284,7 @@ class Rest:
         m = lst.market
         bids, asks = m.levels(limit) if m.trading else ([], [])
         now = m.clock.now_ms()
-        u = lst.feed.book_by_depth[1000].u
-        return {"s": m.inst.symbol, "b": bids, "a": asks, "ts": now, "u": max(1, u), "seq": m.seq, "cts": now}
+        return {"s": m.inst.symbol, "b": bids, "a": asks, "ts": now, "u": lst.feed.rest_u(), "seq": m.seq, "cts": now}
 
     def instruments(self, p: dict) -> dict:
         """Every symbol (or the one named); one not trading yet shows as PreLaunch, which a query

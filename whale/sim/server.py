@@ -1,7 +1,8 @@
 """The simulator's Python API: build it from a SimConfig, start() it (returns once serving on
 127.0.0.1), drive or watch the replay, inject faults, stop() it (joins its one thread).
 
-It serves one or several symbols (one candle file each) on one replay clock and one account. The
+It serves one or several symbols (one candle file each, or a book recording: `book`) on one replay
+clock and one account. The
 members about one symbol (`last_price`, `orderbook`, `position`, `walls`, `instrument`, `candles`)
 serve the first symbol, or the one named (`for_symbol(s)`, `orderbook(depth, symbol=s)`,
 `position(idx, symbol=s)`, `walls(s)`), so single-symbol callers need not know about the others.
@@ -42,6 +43,7 @@ from whale.sim.httpio import HttpError, read_request, response_bytes
 from whale.sim.instrument import SimInstrument
 from whale.sim.limits import RateLimiter
 from whale.sim.listing import Listing
+from whale.sim.recorded_replay import BookListing, BookReplay, Lookahead, RecordedSetup, load_recording
 from whale.sim.replay import Replay
 from whale.sim.rest import Rest
 from whale.sim.streams import Pacer, StreamRates, parse_stream_rates
@@ -83,37 +85,57 @@ class SimConfig:
     seed: int = 1
     enforce_rate_limits: bool = True  # Bybit's per-endpoint limits; rate_limit faults apply regardless
     stream_rates: str | StreamRates | None = None  # stream-rate mode (benchmarks), see whale.sim.streams
+    book: str | Path | None = None  # a book recording to serve instead of candles (whale.sim.recorded_replay)
+    book_symbols: tuple[str, ...] | None = None  # its symbols to serve (None: all)
+    book_from_ms: int | None = None  # replay from this time (the minute holding it); before it is history
+    book_to_ms: int | None = None  # and stop before this one
+    latency_ms: int = 100  # recorded books: a market order takes the book as it stands this long after it
 
 
 class Core:
     """The state that lives on the loop thread: one account, one replay clock and timeline, and a
     Listing per symbol (instrument, tape, book, market, engine, streams)."""
 
-    def __init__(self, cfg: SimConfig, data: list[tuple[str, Candles]], wall: WallClock, run) -> None:
-        self.times = timeline([c for _, c in data])
-        start = _start_index(cfg, self.times)
+    def __init__(self, cfg: SimConfig, data: list[tuple[str, Candles]], wall: WallClock, run,
+                 recording: RecordedSetup | None = None) -> None:
+        if recording is None:
+            self.times = timeline([c for _, c in data])
+            start = _start_index(cfg, self.times)
+        else:
+            self.times, start = recording.times, recording.start_index
         self.wall = wall
         self.started_ms = wall.now_ms()  # when the simulated account and its API key were "created"
         self.clock = ReplayClock(int(self.times[start]) - 1)
         spec = cfg.faults if isinstance(cfg.faults, FaultSpec) else parse_faults(cfg.faults)
         self.faults = Faults(spec, run)
         self.creds = Credentials(cfg.api_key, cfg.api_secret)
-        self.hub = Hub(self.faults, wall, self.creds, data[0][0])
+        self.hub = Hub(self.faults, wall, self.creds, recording.symbols[0] if recording else data[0][0])
         self.hub.creation_time = self.clock.now_ms
         self.account = Account(cfg.fees, cfg.start_balance, self.clock, leverage=cfg.leverage)
         rates = parse_stream_rates(cfg.stream_rates) if isinstance(cfg.stream_rates, str | None) else \
             cfg.stream_rates
         paced = rates.streams if rates is not None else frozenset()
         start_ms = int(self.times[start])
-        self.listings = {sym: Listing(sym, candles, cfg, start_ms, self.clock, self.account, self.hub, paced)
-                         for sym, candles in data}
+        self.listings: dict[str, Listing] = {}
+        if recording is None:
+            self.listings = {sym: Listing(sym, candles, cfg, start_ms, self.clock, self.account, self.hub, paced)
+                             for sym, candles in data}
+        else:
+            source = Lookahead(recording.reader().events())
+            books = {sym: BookListing(recording, sym, self.clock, self.account, self.hub, source, cfg.latency_ms)
+                     for sym in recording.symbols}
+            self.listings = books  # type: ignore[assignment]  # the same members, on a recorded book
         for tick in sorted({lst.instrument.tick for lst in self.listings.values()}):
             compile_fill_kernels(tick, cfg.fees)  # not on the first order, while a client waits
         self.feeds = Feeds(self.hub, [lst.feed for lst in self.listings.values()])
         self.limiter = RateLimiter(self.faults, wall, cfg.enforce_rate_limits)
         self.rest = Rest(self)
-        self.replay = Replay(self.times, list(self.listings.values()), self.account, self.hub, wall, cfg.speed,
-                             cfg.lockstep, start)
+        if recording is None:
+            self.replay = Replay(self.times, list(self.listings.values()), self.account, self.hub, wall, cfg.speed,
+                                 cfg.lockstep, start)
+        else:
+            self.replay = BookReplay(self.times, books, self.account, self.hub, wall, cfg.speed, cfg.lockstep, start,
+                                     source, self.clock)
         self.pacer = Pacer(rates, list(self.listings.values()), self.hub, self.replay, self.clock, wall) \
             if rates is not None else None
 
@@ -230,7 +252,11 @@ class WallControl:
 
     @property
     def _listing(self) -> Listing:
-        return self._sim.core.listing(self._symbol)
+        lst = self._sim.core.listing(self._symbol)
+        if not isinstance(lst.book, Book):
+            raise WhaleError("walls are scripted in the simulator's synthetic book; a recorded book (sim --book) "
+                             "has only what was recorded")
+        return lst
 
     def add(self, price, qty, side: str | None = None) -> int:
         """A wall of `qty` at `price` (side: "Buy" below the price, "Sell" above; None = by position)."""
@@ -330,10 +356,24 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None, wall_clock: WallClock | None = None) -> None:
         self.config = config or SimConfig()
         self.wall = wall_clock or WallClock()
-        data = load_data(self.config.data, self.config.symbol)
-        self.symbols = [sym for sym, _ in data]
+        cfg = self.config
+        recording = None
+        data: list[tuple[str, Candles]] = []
+        if cfg.book is not None:
+            if cfg.data is not None or cfg.symbol is not None:
+                raise BadInputError("simulator: serve candle files (data) or a book recording (book), not both")
+            if cfg.stream_rates:
+                raise BadInputError("simulator: stream-rate mode paces a synthetic book; a recording plays at its "
+                                    "own rates (--speed)")
+            if cfg.latency_ms < 0:
+                raise BadInputError(f"simulator: latency {cfg.latency_ms} ms must be 0 or more")
+            recording = load_recording(cfg.book, cfg.book_symbols, cfg.book_from_ms, cfg.book_to_ms)
+            self.symbols = list(recording.symbols)
+        else:
+            data = load_data(cfg.data, cfg.symbol)
+            self.symbols = [sym for sym, _ in data]
         self.symbol = self.symbols[0]  # the first symbol: what the single-symbol members below serve
-        self.core = Core(self.config, data, self.wall, self.call)
+        self.core = Core(cfg, data, self.wall, self.call, recording)
         self.faults = self.core.faults
         self.walls = WallControl(self)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -147,11 +147,7 @@ class Tape:
             if forming is None:
                 return None
             i, k = forming
-            tick = self.instrument.tick
-            frac = (k + 1) / self.k
-            return (int(c.ts[i]), float(c.open[i]), float(self.run_high(i, k)) * tick,
-                    float(self.run_low(i, k)) * tick, float(self.ticks[i, k]) * tick, float(c.volume[i]) * frac,
-                    float(self.turnover[i]) * frac)
+            return (int(c.ts[i]), *self.forming_part(i, k))
         if forming is not None:
             i, k = forming
             ref = int(c.ts[i])
@@ -164,7 +160,6 @@ class Tape:
         if forming is None and int(bucket_end(np.array([start]), interval)[0]) <= ref + self.base_ms:
             return None  # the last closed base candle closed this bucket too
         j0 = int(np.searchsorted(c.ts, start, side="left"))
-        tick = self.instrument.tick
         parts_o = []
         hi = -np.inf
         lo = np.inf
@@ -179,15 +174,22 @@ class Tape:
             vol = float(self._cum_volume[closed] - self._cum_volume[j0])
             turn = float(self._cum_turnover[closed] - self._cum_turnover[j0])
         if forming is not None:
-            frac = (k + 1) / self.k
+            f_open, f_high, f_low, close, f_vol, f_turn = self.forming_part(i, k)
             if not parts_o:
-                parts_o.append(c.open[i])
-            hi = max(hi, self.run_high(i, k) * tick)
-            lo = min(lo, self.run_low(i, k) * tick)
-            close = self.ticks[i, k] * tick
-            vol += float(c.volume[i]) * frac
-            turn += float(self.turnover[i]) * frac
+                parts_o.append(f_open)
+            hi = max(hi, f_high)
+            lo = min(lo, f_low)
+            vol += f_vol
+            turn += f_turn
         return start, float(parts_o[0]), hi, lo, close, vol, turn
+
+    def forming_part(self, i: int, k: int) -> tuple[float, float, float, float, float, float]:
+        """(open, high, low, close, volume, turnover) of base candle i after its tick k."""
+        c = self.candles
+        tick = self.instrument.tick
+        frac = (k + 1) / self.k
+        return (float(c.open[i]), float(self.run_high(i, k)) * tick, float(self.run_low(i, k)) * tick,
+                float(self.ticks[i, k]) * tick, float(c.volume[i]) * frac, float(self.turnover[i]) * frac)
 
     def kline_rows(self, interval: str, closed: int, forming: tuple[int, int] | None,
                    start: int | None, end: int | None, limit: int) -> list[tuple]:
