@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from whale.bot.loop import Bot, BotOptions  # noqa: E402
-from whale.bybit.endpoints import Endpoints  # noqa: E402
 from whale.config.model import Config, replace_path  # noqa: E402
 from whale.sim import SimConfig, Simulator  # noqa: E402
 
@@ -46,10 +45,12 @@ def main() -> None:
                        ("trade_management.move_to_breakeven_atr_trigger", 0.0), ("dry_run", True)):
         cfg = replace_path(cfg, key, value)
     with tempfile.TemporaryDirectory() as tmp, Simulator(SimConfig(port=0, speed=args.speed)) as sim:
-        cfg = replace_path(cfg, "logging.file", str(Path(tmp) / "whalebot.log"))
+        for key, value in (("logging.file", str(Path(tmp) / "whalebot.log")), ("exchange.network", "custom"),
+                           ("exchange.rest_url", sim.rest_url), ("exchange.public_ws_url", sim.public_ws_url),
+                           ("exchange.private_ws_url", sim.private_ws_url)):
+            cfg = replace_path(cfg, key, value)
         log = logging.getLogger("whalebot.bench")
-        bot = Bot(cfg, Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url),
-                  BotOptions(mode="paper", workdir=Path(tmp)), log)
+        bot = Bot(cfg, BotOptions(mode="paper", workdir=Path(tmp)), log)
         stop = threading.Event()
         t = threading.Thread(target=bot.run, args=(stop,), daemon=True)
         t.start()

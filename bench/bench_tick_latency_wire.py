@@ -20,10 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from whale.bybit.endpoints import custom_endpoints  # noqa: E402
-from whale.bybit.market_state import MarketState  # noqa: E402
 from whale.bybit.ws import PUBLIC, BybitWebSocketManager  # noqa: E402
 from whale.candle_file import BUNDLED_DATA, load_candle_file  # noqa: E402
+from whale.market.state import Markets  # noqa: E402
 from whale.sim import SimConfig, Simulator  # noqa: E402
+from whale.venue.protocols import SymbolStreams  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -44,9 +45,9 @@ def main() -> int:
     stop = threading.Event()
     with Simulator(SimConfig(data=candles, speed=args.speed, lockstep=True, history_candles=1000,
                              enforce_rate_limits=False)) as sim:
-        market = MarketState("BTCUSDT")
-        ws = BybitWebSocketManager(custom_endpoints(sim.rest_url), market, symbol="BTCUSDT", interval="1",
-                                   higher_intervals=("5", "15"), book_depth=args.depth)
+        market = Markets(["BTCUSDT"])
+        ws = BybitWebSocketManager(custom_endpoints(sim.rest_url), market,
+                                   [SymbolStreams("BTCUSDT", ("1", "5", "15"), args.depth)])
         stream = ws.streams[PUBLIC]
         original = stream._on_message
 

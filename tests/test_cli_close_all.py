@@ -122,3 +122,54 @@ def test_close_all_closes_both_sides_of_a_hedge_mode_account(tmp_path, make_sim)
     finally:
         session.client.close()
         rest.close()
+
+
+def test_close_all_closes_every_symbol_of_the_account_or_one_with_symbol(tmp_path):
+    """Positions on two symbols: `close-all --symbol ETHUSDT` closes that one and leaves the other;
+    `close-all` then closes everything left."""
+    from whale.candle_file import load_candle_file
+    from whale.sim import SimConfig, Simulator
+    from whale.venue.ids import new_link_id as link
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    candles = {s: load_candle_file(data / f"{s}-PERP_1m.csv.gz").candles.slice(0, 1100) for s in ("BTCUSDT", "ETHUSDT")}
+    sim = Simulator(SimConfig(data=candles, speed=0, lockstep=True, history_candles=1000, enforce_rate_limits=False,
+                              api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET)).start()
+    rest = BybitRest(custom_endpoints(sim.rest_url, sim.public_ws_url, sim.private_ws_url),
+                     DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout=5.0)
+    try:
+        rest.place_order("BTCUSDT", "Buy", D("0.010"), link_id=link("entry"))
+        rest.place_order("ETHUSDT", "Sell", D("0.50"), link_id=link("entry"))
+        cfg = Config()
+        for key, value in (("network", "custom"), ("rest_url", sim.rest_url), ("public_ws_url", sim.public_ws_url),
+                           ("private_ws_url", sim.private_ws_url), ("dry_run", False),
+                           ("logging.file", str(tmp_path / "whalebot.log"))):
+            cfg = replace_path(cfg, key, value)
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps(to_dict(cfg)))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BYBIT_")}
+        env.update({"BYBIT_API_KEY": DEFAULT_API_KEY, "BYBIT_API_SECRET": DEFAULT_API_SECRET})
+
+        def close_all(*extra):
+            return subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "close-all", "--yes", "--config",
+                                   str(config), *extra], cwd=tmp_path, capture_output=True, text=True, env=env,
+                                  timeout=90)
+
+        def held(symbol):
+            return sum(p.size for p in rest.positions(symbol) if p.size)
+
+        one = close_all("--symbol", "ethusdt")
+        assert one.returncode == 0, one.stdout + one.stderr
+        assert "Sell 0.50 ETHUSDT" in one.stdout and "BTCUSDT" not in one.stdout
+        assert held("ETHUSDT") == 0 and held("BTCUSDT") == D("0.010")
+        rest.place_order("ETHUSDT", "Buy", D("0.30"), link_id=link("entry"))
+        every = close_all()
+        assert every.returncode == 0, every.stdout + every.stderr
+        assert "Buy 0.010 BTCUSDT" in every.stdout and "Buy 0.30 ETHUSDT" in every.stdout
+        assert held("ETHUSDT") == 0 and held("BTCUSDT") == 0
+        log = (tmp_path / "whalebot.log").read_text()
+        assert "close-all: closing Sell 0.50 ETHUSDT" in log and "close-all: closed 0.010 BTCUSDT Sell @" in log
+        assert "every order cancelled and every position closed" in log
+    finally:
+        rest.close()
+        sim.stop()

@@ -12,7 +12,6 @@ import pytest
 from tests.kernel import run_one
 from whale.backtest import simulate as sim
 from whale.backtest.runner import sim_params
-from whale.broker.paper import PaperBroker
 from whale.config.model import Config
 from whale.fills import LONG, SHORT, taker_fill_ticks
 from whale.market.instruments import KNOWN
@@ -22,6 +21,7 @@ from whale.sim.clock import ReplayClock
 from whale.sim.instrument import sim_instrument
 from whale.sim.matching import Exchange
 from whale.strategy.stops import EXIT_REASONS
+from whale.venue.paper import PaperExecution
 
 BTC = KNOWN["BTCUSDT"]
 MIN = 60_000
@@ -58,14 +58,14 @@ def backtest_trade(side: int, entry: float, exit_kind: str, exit_price: float) -
 def paper_fills(side: int, qty: Decimal, entry: float, sl: Decimal, tp: Decimal, exit_ref: float, triggered: bool):
     """The paper broker: a market entry at the tick `entry`, then a market close at `exit_ref`, or the
     stop / target it triggers when the tick reaches that level."""
-    paper = PaperBroker(BTC, CFG.fees, start_balance=Decimal(100_000), leverage=Decimal(10))
-    paper.on_tick(entry, T0)
-    opened = paper.open_position(side, qty, sl, tp, "t-open")
-    paper.on_tick(exit_ref, T0 + MIN)
+    paper = PaperExecution(_rules(BTC), CFG.fees, start_balance=Decimal(100_000), leverage=Decimal(10))
+    paper.on_tick("BTCUSDT", entry, T0)
+    opened = paper.open_position("BTCUSDT", side, qty, sl, tp, "t-open")
+    paper.on_tick("BTCUSDT", exit_ref, T0 + MIN)
     if triggered:
         (event,) = paper.poll().exits
         return opened, event.fill
-    return opened, paper.close_position(qty, "t-close")
+    return opened, paper.close_position("BTCUSDT", qty, "t-close")
 
 
 def sim_fills(side: int, qty: Decimal, entry: float, sl: Decimal, tp: Decimal, exit_ref: float, triggered: bool):
@@ -143,3 +143,8 @@ def test_no_book_means_slippage_alone_and_a_worse_book_wins():
     assert taker_fill_ticks(False, np.nan, 42646.0, slip, tick) == 426417  # 42641.7354 rounds down for a sell
     assert taker_fill_ticks(True, 42640.0, 42646.0, slip, tick) == up  # a better book: slippage still applies
     assert taker_fill_ticks(True, 42655.01, 42646.0, slip, tick) == 426551  # a worse book walk: it wins, rounded up
+
+
+def _rules(inst):
+    """The paper account's instrument rules: `inst` for every symbol."""
+    return lambda symbol: inst

@@ -124,7 +124,7 @@ def test_every_mutation_persists_at_once_and_a_restart_restores_metadata(tmp_pat
         t.open_trade(record(1))
         doc = on_disk(path)
         assert doc["version"] == migrations.FORMAT_VERSION
-        assert (doc["symbol"], doc["network"], doc["mode"]) == ("BTCUSDT", "testnet", "paper")
+        assert (doc["symbols"], doc["network"], doc["mode"]) == (["BTCUSDT"], "testnet", "paper")
         assert doc["updated"] == "2025-01-01T00:00:00.000Z" and doc["paper_state"] == {}
         assert [x["id"] for x in doc["trades"]] == ["wb-1"] and doc["trades"][0]["status"] == "open"
         t.update_trade("wb-1", stop_loss=Decimal("65000.5"), stop_kind=STOP_BREAKEVEN, breakeven_done=True,
@@ -267,8 +267,28 @@ def test_a_journal_from_another_network_is_kept_but_reported(tmp_path):
         main.open_trade(record(3, network="mainnet"))
     doc = on_disk(tmp_path / "trade_history.paper.json")
     assert [x["id"] for x in doc["trades"]] == ["wb-1", "wb-2", "wb-3"] and doc["network"] == "mainnet"
-    with tracker(tmp_path, network="mainnet", symbol="ETHUSDT") as eth:
-        assert any("last written by a mainnet/paper/BTCUSDT bot" in w for w in eth.warnings)
+    with tracker(tmp_path, network="mainnet", mode="live") as live:
+        assert any("last written by a mainnet/paper bot" in w for w in live.warnings)
+
+
+def test_one_journal_holds_every_symbol_of_the_account(tmp_path):
+    """Journal v3: the account's trades of every symbol, each PositionManager picking its own; a
+    summary per symbol and in total; open trades of a symbol no longer traded are reported."""
+    with tracker(tmp_path, symbol=None, symbols=["BTCUSDT", "ETHUSDT"]) as t:
+        t.open_trade(record(1))
+        t.open_trade(record(2, symbol="ETHUSDT", entry_price=Decimal("2500"), qty=Decimal("0.5")))
+        t.close_trade("wb-1", "65100.5", T0 + 3_600_000, None, None, None, "manual")
+        t.close_trade("wb-2", "2490", T0 + 3_600_000, None, None, None, "manual")
+        t.open_trade(record(3, symbol="ETHUSDT", entry_price=Decimal("2500")))
+        assert t.summary()["trades"] == 2 and t.summary(symbol="ETHUSDT")["trades"] == 1
+        assert t.summary(symbol="ETHUSDT")["open"] == 1 and t.summary(symbol="BTCUSDT")["open"] == 0
+        lines = t.summary_lines(colour=False)
+        assert lines[0] == "--- Performance Summary (BTCUSDT, ETHUSDT, testnet, paper) ---"
+        assert "--- BTCUSDT: its trades ---" in lines and "--- ETHUSDT: its trades ---" in lines
+    assert on_disk(tmp_path / "trade_history.paper.json")["symbols"] == ["BTCUSDT", "ETHUSDT"]
+    with tracker(tmp_path) as btc_only:
+        assert len(btc_only.open_trades()) == 1  # the account's, whatever its symbol
+        assert any("open trades of ETHUSDT, which `symbols` no longer lists" in w for w in btc_only.warnings)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -423,7 +443,7 @@ def test_the_lock_also_holds_within_one_process(tmp_path):
 
 
 def _valid_doc() -> dict:
-    return {"version": migrations.FORMAT_VERSION, "symbol": "BTCUSDT", "network": "testnet", "mode": "paper",
+    return {"version": migrations.FORMAT_VERSION, "symbols": ["BTCUSDT"], "network": "testnet", "mode": "paper",
             "updated": None, "trades": [record(1).to_json()], "paper_state": {}, "safety": {}}
 
 

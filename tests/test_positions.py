@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from whale.alerts import AlertSystem
-from whale.broker.paper import PaperBroker
 from whale.config.model import Config, replace_path
 from whale.journal import PerformanceTracker, TradeRecord
 from whale.market.instruments import KNOWN
 from whale.positions import PositionManager, ReconcileError
 from whale.strategy.stops import STOP_BREAKEVEN, STOP_TRAILING
+from whale.venue.paper import PaperExecution
 
 INST = KNOWN["BTCUSDT"]
 T0 = 1_750_000_000_000
@@ -31,9 +31,10 @@ def make(tmp_path, cfg=None, state=None, *, price=60_000.0):
     log = logging.getLogger("whalebot.test.positions")
     tracker = PerformanceTracker(tmp_path / "trade_history.paper.json", network="mainnet", mode="paper",
                                  symbol="BTCUSDT", start_balance=1000)
-    broker = PaperBroker(INST, cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5),
+    paper = PaperExecution(_rules(INST), cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5),
                          state=state if state is not None else tracker.paper_state(), save=tracker.set_paper_state)
-    broker.on_tick(price, T0)
+    paper.on_tick("BTCUSDT", price, T0)
+    broker = paper.for_symbol("BTCUSDT")
     ids = iter(range(1, 10_000))
     clock = Clock()
     pm = PositionManager(cfg, broker, tracker, AlertSystem(log), log, new_link_id=lambda p: f"wb-{p}-{next(ids)}",
@@ -72,8 +73,8 @@ def test_skip_reasons_are_reported(tmp_path):
 def test_stop_hit_on_a_tick_closes_the_journal_trade_with_real_numbers(tmp_path):
     pm, broker, tracker = make(tmp_path)
     t = pm.enter(1, atr=200.0, ref_price=60_000.0).trade
-    broker.on_tick(59_500.0, T0 + 60_000)  # below the stop
-    pm.process(broker.poll())
+    broker.execution.on_tick("BTCUSDT", 59_500.0, T0 + 60_000)  # below the stop
+    pm.process(broker.execution.poll())
     closed = tracker.get(t.id)
     assert closed.status == "closed" and closed.reason == "stop_loss"
     assert closed.exit_price <= Decimal("59500")
@@ -93,8 +94,8 @@ def test_breakeven_then_trailing_on_candle_closes(tmp_path):
     pm.on_candle_close(entry + 600.0, 200.0)
     assert pm.trade.stop_kind == STOP_TRAILING
     assert broker.position().stop_loss == pm.trade.stop_loss
-    broker.on_tick(float(pm.trade.stop_loss) - 5.0, T0 + 120_000)
-    pm.process(broker.poll())
+    broker.execution.on_tick("BTCUSDT", float(pm.trade.stop_loss) - 5.0, T0 + 120_000)
+    pm.process(broker.execution.poll())
     assert tracker.closed_trades()[-1].reason == "trailing_stop"
     tracker.close()
 
@@ -128,7 +129,8 @@ def test_restart_restores_the_position_and_its_stop(tmp_path):
 def test_restart_after_a_stop_filled_while_down(tmp_path):
     pm, broker, tracker = make(tmp_path)
     t = pm.enter(1, atr=200.0, ref_price=60_000.0).trade
-    broker.on_tick(59_000.0, T0 + 60_000)  # the stop fills, but the bot dies before processing the event
+    # The stop fills, but the bot dies before processing the event.
+    broker.execution.on_tick("BTCUSDT", 59_000.0, T0 + 60_000)
     tracker.close()
     pm2, broker2, tracker2 = make(tmp_path, price=59_000.0)
     done = pm2.reconcile(atr=200.0, price=59_000.0)
@@ -139,8 +141,9 @@ def test_restart_after_a_stop_filled_while_down(tmp_path):
 
 
 def test_unknown_position_is_adopted_and_given_a_stop(tmp_path):
-    state = {"balance": "1000", "orders": 0, "position": {"side": -1, "size": "0.010", "entry_price": "61000",
-                                                          "stop_loss": None, "take_profit": None, "position_idx": 0}}
+    state = {"balance": "1000", "orders": 0, "positions": {"BTCUSDT": {
+        "side": -1, "size": "0.010", "entry_price": "61000", "stop_loss": None, "take_profit": None,
+        "position_idx": 0}}}
     pm, broker, tracker = make(tmp_path, state=state)
     done = pm.reconcile(atr=200.0, price=60_000.0)
     assert pm.trade.adopted and pm.trade.side == "Sell"
@@ -150,8 +153,9 @@ def test_unknown_position_is_adopted_and_given_a_stop(tmp_path):
 
 
 def test_mismatch_refuses_to_trade(tmp_path):
-    state = {"balance": "1000", "orders": 0, "position": {"side": -1, "size": "0.010", "entry_price": "61000",
-                                                          "stop_loss": "62000", "take_profit": None, "position_idx": 0}}
+    state = {"balance": "1000", "orders": 0, "positions": {"BTCUSDT": {
+        "side": -1, "size": "0.010", "entry_price": "61000", "stop_loss": "62000", "take_profit": None,
+        "position_idx": 0}}}
     pm, broker, tracker = make(tmp_path, state=state)
     tracker.open_trade(TradeRecord(id="wb-open-x", symbol="BTCUSDT", side="Buy", qty=Decimal("0.010"),
                                    network="mainnet", mode="paper", strategy="indicators", entry_time=T0,
@@ -166,8 +170,8 @@ def test_funding_accumulates_on_the_open_trade(tmp_path):
     pm, broker, tracker = make(tmp_path, cfg)
     t = pm.enter(1, atr=200.0, ref_price=60_000.0).trade
     h8 = 8 * 3_600_000
-    broker.on_tick(60_050.0, (T0 // h8 + 1) * h8 + 1)
-    pm.process(broker.poll())
+    broker.execution.on_tick("BTCUSDT", 60_050.0, (T0 // h8 + 1) * h8 + 1)
+    pm.process(broker.execution.poll())
     assert pm.trade.funding == (t.qty * Decimal("60050") * Decimal("0.001")).quantize(Decimal("0.00000001"))
     tracker.close()
 
@@ -206,3 +210,8 @@ def test_the_opened_alert_shows_the_stop_and_target_the_exchange_holds(tmp_path)
     assert opened[0].endswith(f"TP {decimal_text(held.take_profit)}")
     assert held.stop_loss == t.stop_loss and held.take_profit == t.take_profit
     tracker.close()
+
+
+def _rules(inst):
+    """The paper account's instrument rules: `inst` for every symbol."""
+    return lambda symbol: inst

@@ -16,7 +16,6 @@ from tests.kernel import run_one
 from whale.alerts import AlertSystem
 from whale.backtest import simulate as sim
 from whale.backtest.runner import run_backtest, sim_params
-from whale.broker.paper import PaperBroker
 from whale.config.loader import load_config
 from whale.config.model import Config, replace_path
 from whale.errors import WhaleError
@@ -42,6 +41,7 @@ from whale.sim.clock import ReplayClock
 from whale.sim.codes import ExchangeError
 from whale.sim.instrument import sim_instrument
 from whale.sim.matching import Exchange
+from whale.venue.paper import PaperExecution
 
 BTC = KNOWN["BTCUSDT"]
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT-PERP_1m.csv.gz"
@@ -140,9 +140,10 @@ def test_the_simulator_and_the_paper_broker_accept_a_size_shrunk_to_the_leverage
 
     steps = shrunk(fees.taker_rate)
     sim_order(steps)
-    paper = PaperBroker(BTC, fees, start_balance=Decimal(repr(equity)), leverage=Decimal(5))
-    paper.on_tick(60_000.0, 0)
-    assert paper.open_position(1, BTC.qty_decimal(steps), Decimal(59_900), None, "t").qty == BTC.qty_decimal(steps)
+    paper = PaperExecution(_rules(BTC), fees, start_balance=Decimal(repr(equity)), leverage=Decimal(5))
+    paper.on_tick("BTCUSDT", 60_000.0, 0)
+    opened = paper.open_position("BTCUSDT", 1, BTC.qty_decimal(steps), Decimal(59_900), None, "t")
+    assert opened.qty == BTC.qty_decimal(steps)
     assert shrunk(0.0) == 84
     with pytest.raises(ExchangeError, match="not enough"):
         sim_order(84)
@@ -190,8 +191,9 @@ def test_live_entry_shrinks_and_says_so_in_the_log(tmp_path, caplog):
     log = logging.getLogger("whalebot.test.sizing")
     tracker = PerformanceTracker(tmp_path / "trade_history.paper.json", network="mainnet", mode="paper",
                                  symbol="BTCUSDT", start_balance=1000)
-    broker = PaperBroker(BTC, cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5))
-    broker.on_tick(60_000.0, 1_750_000_000_000)
+    paper = PaperExecution(_rules(BTC), cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5))
+    paper.on_tick("BTCUSDT", 60_000.0, 1_750_000_000_000)
+    broker = paper.for_symbol("BTCUSDT")
     pm = PositionManager(cfg, broker, tracker, AlertSystem(log), log, new_link_id=lambda p: f"wb-{p}-1",
                          now_ms=lambda: 1_750_000_000_000)
     with caplog.at_level(logging.INFO, logger="whalebot.test.sizing"):
@@ -209,3 +211,8 @@ def test_when_capped_is_checked_in_the_config(tmp_path):
     with pytest.raises(WhaleError, match=r"risk\.when_capped"):
         load_config(path, create_if_missing=False)
     assert Config().risk.when_capped == "shrink"
+
+
+def _rules(inst):
+    """The paper account's instrument rules: `inst` for every symbol."""
+    return lambda symbol: inst

@@ -22,3 +22,9 @@ class BadInputError(WhaleError):
     """Bad config, arguments or input files: exit code 2."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class StartupCancelled(WhaleError):
+    """Ctrl-C or SIGTERM arrived during start-up: not a failure, so the exit code is 0."""
+
+    exit_code = EXIT_OK

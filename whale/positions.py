@@ -30,29 +30,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from whale.alerts import AlertSystem
-from whale.broker.base import (
-    CAUSE_STOP_LOSS,
-    CAUSE_TAKE_PROFIT,
-    CAUSE_TRAILING_STOP,
-    ORDER_FILLED,
-    ORDER_MISSING,
-    ORDER_REFUSED,
-    AuthError,
-    Broker,
-    BrokerError,
-    BrokerEvents,
-    BrokerPosition,
-    Fill,
-    OutcomeUnknownError,
-    RateLimitedError,
-    RejectedError,
-    TemporaryError,
-)
 from whale.config.model import Config
 from whale.errors import WhaleError
 from whale.fills import LONG, taker_fill_ticks
 from whale.journal import PerformanceTracker, TradeRecord, describe_trade
-from whale.risk.sizing import describe_size, is_sized, size_steps
+from whale.risk.account import EntrySize, size_entry
 from whale.strategy.stops import (
     EXIT_REASONS,
     R_EMERGENCY,
@@ -65,6 +47,26 @@ from whale.strategy.stops import (
     stop_exit_reason,
 )
 from whale.timefmt import epoch_ms, iso_utc
+from whale.venue.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    TemporaryError,
+    VenueError,
+)
+from whale.venue.protocols import ForSymbol
+from whale.venue.types import (
+    CAUSE_STOP_LOSS,
+    CAUSE_TAKE_PROFIT,
+    CAUSE_TRAILING_STOP,
+    ORDER_FILLED,
+    ORDER_MISSING,
+    ORDER_REFUSED,
+    Fill,
+    VenueEvents,
+    VenuePosition,
+)
 
 SIDE_NAME = {LONG: "Buy", -LONG: "Sell"}
 PENDING_GRACE_S = 30.0  # an entry sent this long ago that the exchange does not know never arrived
@@ -103,16 +105,20 @@ class _StopRetry(_Retry):
 
 
 class PositionManager:
-    def __init__(self, cfg: Config, broker: Broker, tracker: PerformanceTracker, alerts: AlertSystem,
+    def __init__(self, cfg: Config, execution: ForSymbol, tracker: PerformanceTracker, alerts: AlertSystem,
                  log: logging.Logger, *, new_link_id: Callable[[str], str], now_ms: Callable[[], int],
                  market: Callable[[], tuple[float | None, float | None]] | None = None,
                  on_stop_result: Callable[[bool, str], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sizer: Callable[[int, float, float], EntrySize] | None = None) -> None:
         """`market()` gives (ATR, price) now: a position found on the exchange while running is given
         a stop from them (no position without a stop). `on_stop_result(ok, detail)` hears of every
-        attempt to set a stop (the safety monitor counts the failures); `monotonic` times the retries."""
+        attempt to set a stop (the safety monitor counts the failures); `monotonic` times the retries;
+        `sizer(side, entry, stop)` sizes an entry under the account's rules (whale.risk.account, with
+        every open position of the account), by default as if this position were the account's only one."""
         self.cfg = cfg
-        self.broker = broker
+        self.execution = execution
+        self.symbol = execution.symbol  # the one symbol this PositionManager trades
         self.tracker = tracker
         self.alerts = alerts
         self.log = log
@@ -121,6 +127,7 @@ class PositionManager:
         self.market = market or (lambda: (None, None))
         self.on_stop_result = on_stop_result or (lambda ok, detail: None)
         self.monotonic = monotonic
+        self.sizer = sizer
         self.tm = cfg.trade_management
         self.trade: TradeRecord | None = None
         self.pending: TradeRecord | None = None  # an entry sent whose outcome is not known yet
@@ -132,7 +139,7 @@ class PositionManager:
     # ---- helpers -----------------------------------------------------------------------------------
     @property
     def inst(self):
-        return self.broker.instrument
+        return self.execution.instrument
 
     def _describe(self, record: TradeRecord | None) -> str:
         """describe_trade with amounts in the instrument's decimals (fees 3.23, not 3.23041796)."""
@@ -182,17 +189,17 @@ class PositionManager:
             if veto:
                 return EntryResult(None, veto)
         if why:
-            self.log.info(f"[{self.cfg.symbol}] {why}")
+            self.log.info(f"[{self.symbol}] {why}")
         link = self.new_link_id("open")
         # Journaled before sending: a crash from here on leaves the orderLinkId for the next start.
         intended = self.tracker.add_pending(TradeRecord(
-            id=link, status="pending", symbol=self.cfg.symbol, side=SIDE_NAME[side], qty=qty,
+            id=link, status="pending", symbol=self.symbol, side=SIDE_NAME[side], qty=qty,
             network=self.tracker.network, mode=self.tracker.mode, strategy=strategy or self.cfg.strategy.mode,
             entry_time=iso_utc(self.now_ms()), entry_price=self._price(ref_price), entry_order_link_id=link,
             initial_stop=self._price(sl), stop_loss=self._price(sl), take_profit=self._price(tp), entry_atr=float(atr),
             density_price=None if density_price is None else Decimal(repr(density_price)), setup=setup))
         try:
-            fill = self.broker.open_position(side, qty, self._price(sl), self._price(tp), link)
+            fill = self.execution.open_position(side, qty, self._price(sl), self._price(tp), link)
         except OutcomeUnknownError as exc:
             self._hold_pending(intended, str(exc))
             return EntryResult(None, f"outcome unknown, pending: {exc}")
@@ -205,7 +212,7 @@ class PositionManager:
             return EntryResult(None, f"refused: {exc}")
         except TemporaryError as exc:  # not executed (a rate limit, an IP ban, never sent): a later signal may enter
             self.tracker.drop_pending(link)
-            self.log.warning(f"[{self.cfg.symbol}] Entry not sent: {exc}")
+            self.log.warning(f"[{self.symbol}] Entry not sent: {exc}")
             return EntryResult(None, f"not sent (temporary): {exc}")
         self._open_from_fill(intended, fill)
         self._protect_from_fill(fill, atr, stop_rule)
@@ -246,15 +253,12 @@ class PositionManager:
         entry = float(sized_at)
         stop = stop_rule(entry) if stop_rule is not None else initial_levels(
             side, entry, atr, tm.stop_loss_atr_multiple, tm.take_profit_atr_multiple, inst.tick)[0]
-        equity = float(self.broker.equity())
-        caps = dict(qty_step=inst.step, min_qty=float(inst.min_order_qty), min_notional=float(inst.min_notional),
-                    max_qty=float(inst.max_mkt_order_qty), leverage=min(tm.leverage, float(inst.max_leverage)),
-                    fee_rate=self.cfg.fees.taker_rate, max_exposure_percent=self.cfg.risk.max_total_exposure_percent)
-        steps, code = size_steps(equity, tm.risk_per_trade_percent, entry, stop, **caps,
-                                 shrink=self.cfg.risk.when_capped == "shrink")
-        why = describe_size(code, steps, equity=equity, risk_percent=tm.risk_per_trade_percent, entry=entry,
-                            stop=stop, coin=inst.symbol.removesuffix("USDT"), **caps)
-        return (inst.qty_decimal(steps) if is_sized(code) else None), sized_at, why
+        if self.sizer is not None:
+            sized = self.sizer(side, entry, stop)
+        else:  # no account around it (close-all, tests): this position alone
+            sized = size_entry(self.cfg, inst, symbol=inst.symbol, side=side, entry=entry, stop=stop,
+                               equity=float(self.execution.equity()), positions=(), closes={}, decision_ts=0)
+        return (inst.qty_decimal(sized.steps) if sized.sized else None), sized_at, sized.message
 
     def _protect_from_fill(self, fill: Fill, atr: float, stop_rule: Callable[[float], float] | None) -> None:
         """Re-set SL/TP from the real fill price and make sure the exchange holds a stop."""
@@ -270,10 +274,10 @@ class PositionManager:
         from the loop (retry_stops)."""
         t = self.trade
         assert t is not None
-        failure: BrokerError | None = None
+        failure: VenueError | None = None
         for _attempt in range(2):
             try:
-                self.broker.set_stops(stop_loss=want_sl, take_profit=want_tp)
+                self.execution.set_stops(stop_loss=want_sl, take_profit=want_tp)
                 failure = None
                 break
             except (TemporaryError, RejectedError) as exc:
@@ -282,7 +286,7 @@ class PositionManager:
                 if isinstance(exc, RateLimitedError):
                     break  # asking again now is refused again
         try:
-            pos = self.broker.position()
+            pos = self.execution.position()
         except TemporaryError as exc:
             # The entry went out with its stop attached: keep it and look again from the loop.
             self.log.warning(f"[{t.symbol}] The position cannot be read now ({exc}); the stop is checked again")
@@ -313,14 +317,14 @@ class PositionManager:
         self.alerts.send_alert(f"No stop on the exchange for {self._describe(t)}: closing at market", "ERROR", "error")
         self.exit(R_EMERGENCY, "the exchange does not hold the stop-loss")
 
-    def protective(self, stop: Decimal, pos: BrokerPosition) -> bool:
+    def protective(self, stop: Decimal, pos: VenuePosition) -> bool:
         """True when `stop` closes the position if the price moves against it: for a long below the
         last price, for a short above it (the position's entry price when no price is known)."""
         _, price = self.market()
         ref = Decimal(repr(price)) if price else pos.entry_price
         return (ref - stop) * pos.side > 0
 
-    def _schedule_stops(self, want_sl: Decimal | None, want_tp: Decimal | None, failure: BrokerError | None) -> float:
+    def _schedule_stops(self, want_sl: Decimal | None, want_tp: Decimal | None, failure: VenueError | None) -> float:
         """Retry the exact stop / target from the loop after the wait the exchange asked for."""
         retry = self._stop_retry or _StopRetry()
         retry.stop_loss, retry.take_profit = want_sl, want_tp
@@ -345,7 +349,7 @@ class PositionManager:
         if now < retry.next_at:
             return
         try:
-            self.broker.set_stops(stop_loss=retry.stop_loss, take_profit=retry.take_profit)
+            self.execution.set_stops(stop_loss=retry.stop_loss, take_profit=retry.take_profit)
         except TemporaryError as exc:
             wait = retry.later(now, getattr(exc, "retry_after_s", None))
             self._stop_result(False, str(exc))
@@ -394,7 +398,7 @@ class PositionManager:
         t = self.trade
         assert t is not None
         try:
-            self.broker.set_stops(stop_loss=new_stop)
+            self.execution.set_stops(stop_loss=new_stop)
         except (TemporaryError, RejectedError) as exc:
             self._stop_result(False, str(exc))
             self.log.warning(f"{what} failed: {exc}; it stays at {t.stop_loss}")
@@ -431,7 +435,7 @@ class PositionManager:
             return None  # the last close failed for now (an exit is decided again on later ticks)
         link = self.new_link_id("close")
         try:
-            fill = self.broker.close_position(t.qty, link)
+            fill = self.execution.close_position(t.qty, link)
         except OutcomeUnknownError as exc:  # the close may have executed: the position check records it
             self._exit_retry.later(now, 2.0)
             self.alerts.send_alert(f"Closing {self._describe(t)}: outcome unknown ({exc}); the position check "
@@ -457,7 +461,7 @@ class PositionManager:
         t = self.trade
         assert t is not None
         try:
-            pos = self.broker.position()
+            pos = self.execution.position()
             if pos is not None and pos.side == self.side:
                 return False
             fill, cause = self._last_exit_fill()
@@ -473,8 +477,8 @@ class PositionManager:
         return True
 
     # ---- what the exchange did -----------------------------------------------------------------------
-    def process(self, events: BrokerEvents) -> None:
-        """Stops, targets and funding reported by the broker (the private stream's fast path)."""
+    def process(self, events: VenueEvents) -> None:
+        """Stops, targets and funding reported by the venue (the private stream's fast path)."""
         for f in events.funding:
             if self.trade is not None:
                 self.trade = self.tracker.update_trade(self.trade.id, funding=self.trade.funding + f.amount)
@@ -488,13 +492,13 @@ class PositionManager:
 
     def check_exchange(self) -> None:
         """REST-side check (a position update or the periodic check): a position we track that the
-        exchange no longer has is closed in the journal from the broker's records; an unknown one is
+        exchange no longer has is closed in the journal from the venue's records; an unknown one is
         adopted and protected; one we track is checked for its stop and size
         (docs/architecture.md#reconciliation). A pending entry is resolved first: a position it opened
         is its own, not adopted."""
         if self.pending is not None:
             self.resolve_pending()
-        pos = self.broker.position()
+        pos = self.execution.position()
         t = self.trade
         if t is not None and pos is None:
             fill, cause = self._last_exit_fill()
@@ -508,7 +512,7 @@ class PositionManager:
         elif t is not None and pos is not None:
             self._check_held(t, pos)
 
-    def _check_held(self, t: TradeRecord, pos: BrokerPosition) -> None:
+    def _check_held(self, t: TradeRecord, pos: VenuePosition) -> None:
         """The exchange's position against the journal's: a flipped side is a new position, a
         different size is recorded, a missing stop is put back."""
         if pos.side != self.side:
@@ -549,7 +553,7 @@ class PositionManager:
             self.exit(R_EMERGENCY, f"stop removed on the exchange and the price is past it ({stop})")
         else:
             try:
-                self.broker.set_stops(stop_loss=stop)
+                self.execution.set_stops(stop_loss=stop)
                 what = f"set it again at {stop}"
                 self._stop_result(True, what)
             except (TemporaryError, RejectedError) as exc:  # no position without a stop: leave it
@@ -568,10 +572,9 @@ class PositionManager:
         return EXIT_REASONS[R_MANUAL]
 
     def _last_exit_fill(self) -> tuple[Fill | None, str]:
-        finder = getattr(self.broker, "last_exit", None)
-        if finder is None or self.trade is None:
+        if self.trade is None:
             return None, ""
-        return finder(self.trade)
+        return self.execution.last_exit(self.trade)
 
     # ---- an entry whose outcome is unknown --------------------------------------------------------------
     def resolve_pending(self, *, force: bool = False) -> None:
@@ -586,7 +589,7 @@ class PositionManager:
             return
         link = p.entry_order_link_id or p.id
         try:
-            found = self.broker.lookup_order(link, p.side)
+            found = self.execution.lookup_order(link, p.side)
         except TemporaryError as exc:
             wait = self._pending_retry.later(now, getattr(exc, "retry_after_s", None))
             self.log.warning(f"[{p.symbol}] Looking up the pending entry {link} failed ({exc}); again in {wait:.0f} s")
@@ -610,11 +613,11 @@ class PositionManager:
         keeps the entry pending (no new entry, and its position is not adopted, until it is resolved)."""
         done: list[str] = []
         for p in self.tracker.pending_trades():
-            if p.symbol != self.cfg.symbol:
+            if p.symbol != self.symbol:
                 continue
             link = p.entry_order_link_id or p.id
             try:
-                found = self.broker.lookup_order(link, p.side)
+                found = self.execution.lookup_order(link, p.side)
             except TemporaryError as exc:
                 self.pending = p
                 self._pending_sent_at = self.monotonic() - PENDING_GRACE_S
@@ -653,10 +656,10 @@ class PositionManager:
         """Align the journal with the exchange before trading; returns what was done. Raises
         ReconcileError when they disagree in a way the bot cannot explain."""
         done = self._resolve_at_start()
-        journal = [t for t in self.tracker.open_trades() if t.symbol == self.cfg.symbol]
-        pos = self.broker.position()
+        journal = [t for t in self.tracker.open_trades() if t.symbol == self.symbol]
+        pos = self.execution.position()
         if len(journal) > 1:
-            raise ReconcileError(f"the journal has {len(journal)} open {self.cfg.symbol} trades "
+            raise ReconcileError(f"the journal has {len(journal)} open {self.symbol} trades "
                                  f"({', '.join(t.id for t in journal)}) but one-way mode allows one position; "
                                  f"fix {self.tracker.path.name} or close the position and move the journal aside")
         t = journal[0] if journal else None
@@ -696,7 +699,7 @@ class PositionManager:
                 done.append(self.protect_adopted(atr, price))
             else:
                 try:
-                    self.broker.set_stops(stop_loss=stop)
+                    self.execution.set_stops(stop_loss=stop)
                     done.append(f"the exchange had no stop: set it again at {stop}")
                 except (TemporaryError, RejectedError) as exc:  # no position without a stop
                     self._stop_result(False, str(exc))
@@ -707,15 +710,15 @@ class PositionManager:
             done.append(f"stop and target taken from the exchange: stop {pos.stop_loss}, target {pos.take_profit}")
         return done
 
-    def _adopt(self, pos: BrokerPosition, atr: float | None, price: float | None = None) -> str:
+    def _adopt(self, pos: VenuePosition, atr: float | None, price: float | None = None) -> str:
         link = self.new_link_id("adopt")
         self.trade = self.tracker.open_trade(TradeRecord(
-            id=link, symbol=self.cfg.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
+            id=link, symbol=self.symbol, side=SIDE_NAME[pos.side], qty=pos.size, network=self.tracker.network,
             mode=self.tracker.mode, strategy=self.cfg.strategy.mode, entry_time=iso_utc(self.now_ms()),
             entry_price=pos.entry_price, stop_loss=pos.stop_loss, initial_stop=pos.stop_loss,
             take_profit=pos.take_profit, adopted=True,
             notes=("found on the exchange, not opened by this bot",)))
-        msg = f"adopted {SIDE_NAME[pos.side]} {pos.size} {self.cfg.symbol} @ {pos.entry_price} found on the exchange"
+        msg = f"adopted {SIDE_NAME[pos.side]} {pos.size} {self.symbol} @ {pos.entry_price} found on the exchange"
         self.alerts.send_alert(f"Adopted an unknown position: {self._describe(self.trade)}", "WARNING", "error")
         if pos.stop_loss is None:
             msg += "; " + self.protect_adopted(atr, price)
@@ -735,7 +738,7 @@ class PositionManager:
                                    self.inst.tick)
         stop = self._price(sl_now)
         try:
-            self.broker.set_stops(stop_loss=stop)
+            self.execution.set_stops(stop_loss=stop)
         except (TemporaryError, RejectedError) as exc:  # no position without a stop: leave it rather than hold it bare
             self._stop_result(False, str(exc))
             self.exit(R_EMERGENCY, f"setting a stop at {stop} failed ({exc})")

@@ -42,6 +42,7 @@ from whale.fills import (
     trailing_stop_level,
 )
 from whale.market.instruments import Instrument
+from whale.risk.account import Closes, OpenPosition, size_entry
 from whale.risk.sizing import size_steps
 from whale.strategy.decide import candle_action
 from whale.strategy.density import DensityTracker
@@ -86,6 +87,16 @@ def compile_density_kernels(cfg: Config) -> None:
         tracker.update(now_ms, bid_px, sizes, ask_px, wall)
 
 
+def compile_account_sizing(cfg: Config, inst: Instrument, side: int, stop: float) -> None:
+    """The account's sizing as the live Account calls it: another open position, both symbols' closes
+    (the correlation and the group rule), so the first entry next to an open position compiles nothing."""
+    ts = np.arange(64, dtype=np.int64) * 60_000
+    walk = PRICE * np.exp(np.cumsum(np.sin(np.arange(64.0))) * 0.001)
+    closes = {inst.symbol: Closes.of(ts, walk), "WARMUPUSDT": Closes.of(ts, walk[::-1].copy())}
+    size_entry(cfg, inst, symbol=inst.symbol, side=side, entry=PRICE, stop=stop, equity=1000.0,
+               positions=[OpenPosition("WARMUPUSDT", side, 1.0, PRICE)], closes=closes, decision_ts=int(ts[-1]))
+
+
 def compile_live_kernels(cfg: Config, inst: Instrument) -> None:
     """Everything the live loop's main thread compiles on its first book update, entry and stop move."""
     tm = cfg.trade_management
@@ -97,6 +108,7 @@ def compile_live_kernels(cfg: Config, inst: Instrument) -> None:
         size_steps(1000.0, tm.risk_per_trade_percent, PRICE, sl, inst.step, float(inst.min_order_qty),
                    float(inst.min_notional), float(inst.max_mkt_order_qty), min(tm.leverage, float(inst.max_leverage)),
                    cfg.fees.taker_rate, cfg.risk.max_total_exposure_percent, cfg.risk.when_capped == "shrink")
+        compile_account_sizing(cfg, inst, side, sl)
         move_stop(side, PRICE, sl, STOP_INITIAL, False, PRICE + side * ATR, ATR, tick, tm.enable_trailing_stop,
                   tm.break_even_atr_trigger, tm.trailing_stop_atr_multiple, tm.move_to_breakeven_atr_trigger,
                   tm.profit_lock_in_atr_multiple)

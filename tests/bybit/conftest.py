@@ -10,9 +10,10 @@ import pytest
 from bybit_helpers import KEY, SECRET, SYM, Capture
 
 from whale.bybit.endpoints import custom_endpoints
-from whale.bybit.market_state import MarketState
 from whale.bybit.rest import BybitRest
 from whale.bybit.ws import BybitWebSocketManager
+from whale.market.state import Markets
+from whale.venue.protocols import SymbolStreams
 
 
 @pytest.fixture(autouse=True)
@@ -46,12 +47,13 @@ def rest(sim, make_rest) -> BybitRest:
 def make_ws():
     managers = []
 
-    def make(sim, market: MarketState | None = None, *, keys: bool = True, **kw) -> BybitWebSocketManager:
-        market = market or MarketState(SYM)
-        kw.setdefault("interval", "1")
-        kw.setdefault("book_depth", 50)
+    def make(sim, markets: Markets | None = None, *, keys: bool = True, interval: str = "1",
+             higher_intervals: tuple[str, ...] = (), book_depth: int = 50, **kw) -> BybitWebSocketManager:
+        """One symbol's streams (SYM) into `markets` (a fresh one by default)."""
+        markets = markets or Markets([SYM])
         kw.setdefault("stale_after_s", 30.0)
-        mgr = BybitWebSocketManager(custom_endpoints(sim.rest_url), market, symbol=SYM,
+        wanted = [SymbolStreams(SYM, (interval, *higher_intervals), book_depth)]
+        mgr = BybitWebSocketManager(custom_endpoints(sim.rest_url), markets, wanted,
                                     api_key=KEY if keys else None, api_secret=SECRET if keys else None, **kw)
         managers.append(mgr)
         return mgr
@@ -59,6 +61,16 @@ def make_ws():
     yield make
     for m in managers:
         assert m.stop(10.0), "WebSocket threads did not stop"
+
+
+def market_data(rest: BybitRest, ws: BybitWebSocketManager | None):
+    """The venue's MarketData over this client and stream manager (what MarketFeed talks to)."""
+    from whale.bybit.venue import BybitMarketData
+    from whale.venue.registry import VenueOptions
+
+    md = BybitMarketData(rest.endpoints, rest, VenueOptions(logging.getLogger("whalebot.test.bybit")))
+    md.ws = ws
+    return md
 
 
 @pytest.fixture

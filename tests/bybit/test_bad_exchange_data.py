@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 from bybit_helpers import SYM, wait_for
 
-from whale.bybit.data_checks import BadData, BadValue, candle, price, size
-from whale.bybit.market_state import MarketState
 from whale.bybit.private_messages import check_items
+from whale.bybit.public_messages import ticker_of, trades_of
 from whale.bybit.rest import kline_rows, new_link_id
 from whale.bybit.ws import PRIVATE
 from whale.config.model import Config
 from whale.errors import BadInputError
 from whale.market.candles import Candles
+from whale.market.data_checks import BadData, BadValue, candle, price, size
+from whale.market.state import Markets, MarketState
 from whale.sim.faults import BAD_MARKET_KINDS, BAD_PRIVATE_KINDS, parse_faults
 from whale.strategy.analyzer import Analyzer
 
@@ -124,11 +125,11 @@ def test_market_state_keeps_out_what_cannot_be_true():
     assert not market.on_kline("1", 60_000, "100", "101", "99", "100", "-3", True)
     assert market.on_kline("1", 60_000, "100", "101", "99", "100.7", "3", True)  # the real one still counts
     assert [e[1] for e in market.pop_closed()] == [0, 60_000]
-    market.on_ticker("snapshot", {"symbol": SYM, "lastPrice": "100.5"}, 1)
-    market.on_ticker("delta", {"symbol": SYM, "lastPrice": "0", "bid1Price": "1"}, 2)
+    bybit_ticker(market, "snapshot", {"symbol": SYM, "lastPrice": "100.5"}, 1)
+    bybit_ticker(market, "delta", {"symbol": SYM, "lastPrice": "0", "bid1Price": "1"}, 2)
     assert market.last_price == 100.5 and market.ticker().get("bid1Price") is None
-    market.on_trades([{"T": 3, "S": "Buy", "v": "1", "p": "0"}, {"T": 3, "S": "Buy", "v": "-1", "p": "100"},
-                      {"T": 3, "S": "Sell", "v": "2", "p": "100.6"}])
+    market.on_trades(trades_of([{"T": 3, "S": "Buy", "v": "1", "p": "0"}, {"T": 3, "S": "Buy", "v": "-1", "p": "100"},
+                      {"T": 3, "S": "Sell", "v": "2", "p": "100.6"}]))
     assert market.last_price == 100.6 and [t[2:] for t in market.trades()] == [(2.0, 100.6)]
     assert [p for _, p in market.price_history()] == [100.5, 100.6]
     assert market.merge_closed("1", [(120_000, 100.0, 101.0, 99.0, math.nan, 1.0), (120_000 + 60_000, 1, 1, 1, 1, 1)])
@@ -193,18 +194,19 @@ def test_the_fault_spec():
 def test_wrong_shape_private_messages_through_the_websocket_manager(sim, make_ws, make_rest):
     """Every kind of wrong-shape message on every private topic, then real messages carrying bad
     items before their real ones: only the real items reach the queue, each bad one is reported."""
-    market = MarketState(SYM)
-    ws = make_ws(sim, market).start()
+    markets = Markets([SYM])
+    market = markets[SYM]
+    ws = make_ws(sim, markets).start()
     assert ws.wait_ready(5, (PRIVATE,))
     assert sim.faults.send_bad_private() == 16
     wait_for(lambda: market.bad_data.total >= 16)
-    assert market.pop_private() == [] and ws.stats()["malformed"] == {}
+    assert markets.pop_private() == [] and ws.stats()["malformed"] == {}
     sim.faults.corrupt_private(4)
     rest = make_rest(sim)
     link = new_link_id("entry")
     rest.place_order(SYM, "Buy", Decimal("0.010"), link_id=link)
-    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in market._private})
-    updates = market.pop_private()
+    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in markets._private})
+    updates = markets.pop_private()
     assert all(item is not None and isinstance(item, dict) for _, items in updates for item in items)
     execution = [i for t, items in updates if t == "execution" for i in items]
     assert [(e["orderLinkId"], e["execQty"]) for e in execution] == [(link, "0.010")]
@@ -214,9 +216,10 @@ def test_wrong_shape_private_messages_through_the_websocket_manager(sim, make_ws
 @pytest.mark.net
 def test_impossible_market_values_through_the_websocket_manager(sim, make_ws, candles):
     alerts: list[str] = []
-    market = MarketState(SYM)
+    markets = Markets([SYM])
+    market = markets[SYM]
     market.bad_data.alert = alerts.append
-    ws = make_ws(sim, market, keys=False).start()
+    ws = make_ws(sim, markets, keys=False).start()
     assert ws.wait_ready(5)
     wait_for(lambda: market.last_price is not None)
     for n, kind in enumerate(BAD_MARKET_KINDS, start=1):
@@ -230,3 +233,8 @@ def test_impossible_market_values_through_the_websocket_manager(sim, make_ws, ca
     assert [e[5] for e in closed] == candles.close[1000:1005].tolist()
     assert all(p > 0 for _, p in market.price_history()) and market.last_price > 0
     assert market.bad_data.total == 4 and len(alerts) == 1 and ws.stats()["malformed"] == {}
+
+
+def bybit_ticker(state, kind: str, data: dict, ts: int) -> None:
+    """A Bybit tickers message into the venue-neutral MarketState."""
+    state.on_ticker(*ticker_of({"type": kind, "data": data, "ts": ts}))

@@ -3,7 +3,8 @@ the gap fill), ticker merging, last price, private queue, wake."""
 
 import threading
 
-from whale.bybit.market_state import MarketState
+from whale.bybit.public_messages import ticker_of, trades_of
+from whale.market.state import Markets, MarketState
 
 M = 60_000
 T0 = 1_700_000_040_000 - 1_700_000_040_000 % M
@@ -87,15 +88,16 @@ def test_intervals_are_independent_and_bounded():
 
 def test_ticker_deltas_merge_and_last_price_is_the_newest():
     s = MarketState("BTCUSDT")
-    s.on_ticker("snapshot", {"symbol": "BTCUSDT", "lastPrice": "100.5", "fundingRate": "0.0001",
+    bybit_ticker(s, "snapshot", {"symbol": "BTCUSDT", "lastPrice": "100.5", "fundingRate": "0.0001",
                              "bid1Price": "100.4"}, 1000)
-    s.on_ticker("delta", {"symbol": "BTCUSDT", "bid1Price": "100.3"}, 1100)
+    bybit_ticker(s, "delta", {"symbol": "BTCUSDT", "bid1Price": "100.3"}, 1100)
     t = s.ticker()
     assert t["fundingRate"] == "0.0001" and t["lastPrice"] == "100.5" and t["bid1Price"] == "100.3"
     assert s.last_price_text() == "100.5" and s.last_price_ms == 1000
-    s.on_trades([{"T": 1200, "S": "Buy", "v": "0.5", "p": "100.7"}, {"T": 1250, "S": "Sell", "v": "1", "p": "100.6"}])
+    s.on_trades(trades_of([{"T": 1200, "S": "Buy", "v": "0.5", "p": "100.7"},
+                           {"T": 1250, "S": "Sell", "v": "1", "p": "100.6"}]))
     assert s.last_price == 100.6 and s.last_price_ms == 1250
-    s.on_ticker("delta", {"symbol": "BTCUSDT", "lastPrice": "99.0"}, 1240)  # older than the trade
+    bybit_ticker(s, "delta", {"symbol": "BTCUSDT", "lastPrice": "99.0"}, 1240)  # older than the trade
     assert s.last_price_text() == "100.6"
     assert s.trades(1250) == [(1250, "Sell", 1.0, 100.6)]
     assert [p for _, p in s.price_history()] == [100.5, 100.7, 100.6]
@@ -103,7 +105,7 @@ def test_ticker_deltas_merge_and_last_price_is_the_newest():
 
 
 def test_private_queue_and_wake():
-    s = MarketState("BTCUSDT")
+    s = Markets(["BTCUSDT"])
     s.wake.clear()
     done = []
 
@@ -120,19 +122,33 @@ def test_private_queue_and_wake():
     assert s.pop_private() == []
 
 
+def test_every_symbol_of_the_account_wakes_the_one_loop_event():
+    markets = Markets(["BTCUSDT", "ETHUSDT"])
+    assert markets["BTCUSDT"].wake is markets["ETHUSDT"].wake is markets.wake
+    markets.wake.clear()
+    bybit_ticker(markets["ETHUSDT"], "snapshot", {"symbol": "ETHUSDT", "lastPrice": "2500.5"}, 1000)
+    assert markets.wake.is_set() and markets["ETHUSDT"].last_price == 2500.5 and markets["BTCUSDT"].last_price is None
+    assert markets["ETHUSDT"].received_at is not None and markets.market_time_ms() == 1000
+
+
 def test_trades_after_a_cursor_keeps_batches_sharing_a_millisecond():
     """Two publicTrade batches in the same millisecond: a timestamp cursor (since last ms + 1) drops
     the second; the sequence cursor returns both, each once."""
     s = MarketState("BTCUSDT", max_trades=5)
     cursor = s.trade_cursor()
-    s.on_trades([{"T": T0, "S": "Sell", "v": "1", "p": "100"}])
+    s.on_trades(trades_of([{"T": T0, "S": "Sell", "v": "1", "p": "100"}]))
     first, cursor = s.trades_after(cursor)
     assert [t[2] for t in first] == [1.0]
-    s.on_trades([{"T": T0, "S": "Sell", "v": "2", "p": "99"}, {"T": T0, "S": "Sell", "v": "3", "p": "98"}])
+    s.on_trades(trades_of([{"T": T0, "S": "Sell", "v": "2", "p": "99"}, {"T": T0, "S": "Sell", "v": "3", "p": "98"}]))
     second, cursor = s.trades_after(cursor)
     assert [t[2] for t in second] == [2.0, 3.0]
     assert s.trades_after(cursor) == ([], cursor)
     # More trades than the store keeps between two reads: the newest ones, none twice.
-    s.on_trades([{"T": T0 + 1, "S": "Buy", "v": str(i), "p": "100"} for i in range(10, 18)])
+    s.on_trades(trades_of([{"T": T0 + 1, "S": "Buy", "v": str(i), "p": "100"} for i in range(10, 18)]))
     burst, cursor = s.trades_after(cursor)
     assert [t[2] for t in burst] == [13.0, 14.0, 15.0, 16.0, 17.0]
+
+
+def bybit_ticker(state, kind: str, data: dict, ts: int) -> None:
+    """A Bybit tickers message into the venue-neutral MarketState."""
+    state.on_ticker(*ticker_of({"type": kind, "data": data, "ts": ts}))

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from bybit_helpers import KEY, SECRET, SYM, SilentServer, closed_port, wait_for
 
-from whale.bybit.book import BookSnapshot
 from whale.bybit.errors import AuthError, OrderNotPlacedError, RateLimitedError, RejectedError, UnreachableError
 from whale.bybit.models import Execution, PositionInfo, WalletInfo
 from whale.bybit.rest import new_link_id
+from whale.market.book import BookSnapshot
 from whale.market.instruments import Instrument
 from whale.sim import SimConfig, Simulator
 from whale.sim.clock import SkewedWallClock

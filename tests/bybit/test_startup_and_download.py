@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bybit_helpers import SYM, SilentServer, closed_port
+from conftest import market_data
 
 from whale.bybit.endpoints import Endpoints, custom_endpoints
 from whale.bybit.errors import UnreachableError
-from whale.bybit.feed import MarketFeed
-from whale.bybit.market_state import MarketState
 from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_with_deadline
 from whale.candle_file import load_candle_file
 from whale.cli import main
 from whale.logs import shutdown_logging
+from whale.market.feed import MarketFeed
+from whale.market.state import Markets
 
 pytestmark = pytest.mark.net
 
@@ -174,25 +175,26 @@ def test_download_help_works():
 # ---------------------------------------------------------------- the feed
 
 def test_feed_falls_back_to_rest_and_serves_from_the_streams(sim, make_rest, make_ws, candles):
-    market = MarketState(SYM)
+    markets = Markets([SYM])
+    market = markets[SYM]
     rest = make_rest(sim)
-    ws = make_ws(sim, market, keys=False)
-    feed = MarketFeed(rest, ws, market, symbol=SYM, stale_after_s=30)
+    ws = make_ws(sim, markets, keys=False)
+    feed = MarketFeed(market_data(rest, ws), markets, ws.wanted, stale_after_s=30)
     # not started: everything from REST
-    assert feed.fetch_current_price() == Decimal(f"{candles.close[999]:.2f}")
-    k = feed.fetch_klines("1", 300)
+    assert feed.fetch_current_price(SYM) == Decimal(f"{candles.close[999]:.2f}")
+    k = feed.fetch_klines(SYM, "1", 300)
     assert k.ts.tolist() == candles.ts[700:1000].tolist()
-    assert feed.fetch_orderbook(25).bid_px.size == 25 and feed.rest_fallbacks == 3
+    assert feed.fetch_orderbook(SYM, 25).bid_px.size == 25 and feed.rest_fallbacks == 3
     ws.start()
     assert ws.wait_ready(5)
     sim.step(3)
     from bybit_helpers import wait_for
     wait_for(lambda: market.last_closed_ts("1") == candles.ts[1002] and market.book.ready)
     calls = rest.calls
-    k = feed.fetch_klines("1", 300)  # from the store: history + streamed candles
+    k = feed.fetch_klines(SYM, "1", 300)  # from the store: history + streamed candles
     assert k.ts.tolist() == candles.ts[703:1003].tolist()
-    assert feed.fetch_current_price() == Decimal(f"{sim.last_price:.2f}")
-    assert feed.fetch_orderbook(50).bid_px.size == 50
+    assert feed.fetch_current_price(SYM) == Decimal(f"{sim.last_price:.2f}")
+    assert feed.fetch_orderbook(SYM, 50).bid_px.size == 50
     assert rest.calls == calls  # no REST call
-    assert feed.fetch_orderbook(200).bid_px.size == 200  # deeper than the stream: REST
+    assert feed.fetch_orderbook(SYM, 200).bid_px.size == 200  # deeper than the stream: REST
     assert [e[1] for e in market.pop_closed() if e[0] == "1"] == candles.ts[1000:1003].tolist()

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 from bybit_helpers import KEY, SECRET, SYM, wait_for
+from conftest import market_data
 
-from whale.bybit.feed import MarketFeed
-from whale.bybit.market_state import MarketState
 from whale.bybit.rest import new_link_id
 from whale.bybit.ws import PRIVATE, PUBLIC
+from whale.market.feed import MarketFeed
+from whale.market.state import Markets
 
 pytestmark = pytest.mark.net
 
@@ -35,8 +36,9 @@ def _lists(market, depth):
 
 @pytest.mark.parametrize("depth", [50, 200])
 def test_book_equals_the_simulators_through_snapshots_restarts_and_absent_deletes(sim, make_ws, depth):
-    market = MarketState(SYM)
-    ws = make_ws(sim, market, keys=False, book_depth=depth).start()
+    markets = Markets([SYM])
+    market = markets[SYM]
+    ws = make_ws(sim, markets, keys=False, book_depth=depth).start()
     assert ws.wait_ready(5)
     wait_for(lambda: market.book.ready)
     sim.step(8)
@@ -64,8 +66,9 @@ def test_book_equals_the_simulators_through_snapshots_restarts_and_absent_delete
 
 
 def test_ticker_deltas_are_merged_and_candles_close_once(sim, make_ws, candles):
-    market = MarketState(SYM)
-    ws = make_ws(sim, market, keys=False, higher_intervals=("5", "15")).start()
+    markets = Markets([SYM])
+    market = markets[SYM]
+    ws = make_ws(sim, markets, keys=False, higher_intervals=("5", "15")).start()
     assert ws.wait_ready(5)
     snap = wait_for(lambda: market.ticker())
     assert "fundingRate" in snap and "openInterest" in snap
@@ -89,23 +92,23 @@ def test_ticker_deltas_are_merged_and_candles_close_once(sim, make_ws, candles):
 
 
 def test_private_auth_acknowledged_before_subscribing(sim, make_ws, make_rest):
-    market = MarketState(SYM)
-    ws = make_ws(sim, market).start()
+    markets = Markets([SYM])
+    ws = make_ws(sim, markets).start()
     assert ws.wait_ready(5, (PRIVATE,))
     events = [e for _, e in ws.streams[PRIVATE].trace]
     assert events[:5] == ["open", "auth_sent", "auth_ok", "subscribe_sent", "subscribed"]
     rest = make_rest(sim)
     rest.place_order(SYM, "Buy", Decimal("0.010"), link_id=new_link_id("entry"))
-    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in market._private})
-    updates = market.pop_private()
+    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in markets._private})
+    updates = markets.pop_private()
     order = next(d for t, d in updates if t == "order")
     assert order[0]["orderStatus"] in ("New", "Filled")
     assert [t for t, _ in updates].index("order") < len(updates)
 
 
 def test_refused_auth_never_subscribes_and_never_logs_secrets(sim, make_ws, capture_logs):
-    market = MarketState(SYM)
-    ws = make_ws(sim, market)
+    markets = Markets([SYM])
+    ws = make_ws(sim, markets)
     ws.api_secret = "NOT-THE-SECRET-0123456789"
     ws.start()
     wait_for(lambda: ws.auth_error() is not None)
@@ -118,19 +121,22 @@ def test_refused_auth_never_subscribes_and_never_logs_secrets(sim, make_ws, capt
 
 
 def test_dropped_connections_reconnect_resubscribe_and_gap_fill(sim, make_ws, make_rest, candles):
-    market = MarketState(SYM)
+    markets = Markets([SYM])
+    market = markets[SYM]
     rest = make_rest(sim)
     calls = []
-    feed = MarketFeed(rest, None, market, symbol=SYM)
+    feeds = []
 
     def on_reconnect(stream):
         calls.append(stream)
-        feed.on_reconnect(stream)
+        feeds[0].on_reconnect(stream)
 
-    ws = make_ws(sim, market, on_reconnect=on_reconnect, higher_intervals=("5",)).start()
-    feed.ws = ws
+    ws = make_ws(sim, markets, on_reconnect=on_reconnect, higher_intervals=("5",))
+    feed = MarketFeed(market_data(rest, ws), markets, ws.wanted)
+    feeds.append(feed)
+    ws.start()
     assert ws.wait_ready(5)
-    assert len(feed.fetch_klines("1", 200)) == 200  # history: seeds the store silently
+    assert len(feed.fetch_klines(SYM, "1", 200)) == 200  # history: seeds the store silently
     sim.step(2)
     wait_for(lambda: market.last_closed_ts("1") == candles.ts[1001])
     assert sim.faults.drop_connections("all") == 2
@@ -151,13 +157,13 @@ def test_dropped_connections_reconnect_resubscribe_and_gap_fill(sim, make_ws, ma
     assert not feed.gap_fill_pending
     book_equals_sim(market, sim, 50)  # the book came back with the resubscription
     rest.place_order(SYM, "Buy", Decimal("0.010"), link_id=new_link_id("entry"))
-    wait_for(lambda: any(t == "execution" for t, _ in market._private))  # private stream subscribed again
+    wait_for(lambda: any(t == "execution" for t, _ in markets._private))  # private stream subscribed again
 
 
 def test_a_stalled_stream_is_detected_and_reconnected(make_sim, make_ws):
     sim = make_sim(lockstep=False, speed=60)  # a candle per second: data every ~60 ms
-    market = MarketState(SYM)
-    ws = make_ws(sim, market, stale_after_s=1.0).start()
+    markets = Markets([SYM])
+    ws = make_ws(sim, markets, stale_after_s=1.0).start()
     assert ws.wait_ready(5)
     wait_for(lambda: ws.message_age(PUBLIC) is not None and not ws.stale(PUBLIC))
     sim.faults.stall("public")  # the socket stays open, pongs flow, no data
@@ -175,8 +181,9 @@ def test_a_stalled_stream_is_detected_and_reconnected(make_sim, make_ws):
 
 
 def test_malformed_messages_are_logged_once_and_skipped(sim, make_ws, candles, capture_logs):
-    market = MarketState(SYM)
-    ws = make_ws(sim, market).start()
+    markets = Markets([SYM])
+    market = markets[SYM]
+    ws = make_ws(sim, markets).start()
     assert ws.wait_ready(5)
     for _ in range(3):
         assert sim.faults.send_malformed("public") == 1
@@ -191,8 +198,9 @@ def test_malformed_messages_are_logged_once_and_skipped(sim, make_ws, candles, c
 
 
 def test_a_refused_subscription_is_logged_not_fatal(sim, make_ws, capture_logs):
-    market = MarketState(SYM)
-    ws = make_ws(sim, market, keys=False, higher_intervals=("2",)).start()  # kline.2 is no topic
+    markets = Markets([SYM])
+    market = markets[SYM]
+    ws = make_ws(sim, markets, keys=False, higher_intervals=("2",)).start()  # kline.2 is no topic
     assert ws.wait_ready(5)
     wait_for(lambda: market.book.ready)
     assert "subscribe refused" in capture_logs.text() and ws.connected(PUBLIC)

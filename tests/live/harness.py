@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from whale.alerts import AlertSystem
-from whale.broker.bybit import BybitBroker
 from whale.bybit.endpoints import Endpoints
+from whale.bybit.execution import BybitExecution
 from whale.bybit.rest import BybitRest
 from whale.config.model import Config, replace_path, to_dict
 from whale.journal import PerformanceTracker
@@ -134,9 +134,9 @@ class BotThread:
         self.error: BaseException | None = None
         self.log = setup_logging(cfg, console=False)
         hooks = BotHooks(on_candle=(lambda ts: on_candle(self.bot, ts)) if on_candle else None)
-        self.bot = Bot(cfg, endpoints(sim), BotOptions(mode="live", workdir=workdir, api_key=DEFAULT_API_KEY,
-                                                      api_secret=DEFAULT_API_SECRET, history_candles=1000,
-                                                      rest_timeout_s=rest_timeout_s, hooks=hooks), self.log)
+        self.bot = Bot(cfg, BotOptions(mode="live", workdir=workdir, api_key=DEFAULT_API_KEY,
+                                       api_secret=DEFAULT_API_SECRET, history_candles=1000,
+                                       rest_timeout_s=rest_timeout_s, hooks=hooks), self.log)
         self.thread = threading.Thread(target=self._run, name="test-bot", daemon=True)
         self.thread.start()
 
@@ -147,7 +147,8 @@ class BotThread:
             self.error = exc
 
     def ready(self) -> bool:
-        return getattr(self.bot, "pm", None) is not None and getattr(self.bot, "signals", None) is not None
+        return bool(self.bot.traders) and getattr(self.bot, "signals", None) is not None and \
+            getattr(self.bot.account, "safety", None) is not None
 
     def stop(self, timeout: float = 30.0) -> float:
         """Set the stop event; the seconds until the bot's thread ended."""
@@ -174,7 +175,7 @@ def pm_on_sim(tmp_path: Path, sim: Simulator, *, name: str = "trade_history.json
     cfg = cfg or Config()
     log = logging.getLogger(log_name)
     rest = exchange_client(sim, max_rate_limit_wait_s=2.0)
-    broker = BybitBroker(rest, SYM, rest.instrument(SYM), log=log)
+    broker = BybitExecution(rest, log=log).for_symbol(SYM)
     tracker = PerformanceTracker(tmp_path / name, network="custom", mode="live", symbol=SYM)
     results = stop_results if stop_results is not None else []
     kw: dict = {"on_stop_result": lambda ok, detail: results.append((ok, detail))}
@@ -188,7 +189,7 @@ def pm_on_sim(tmp_path: Path, sim: Simulator, *, name: str = "trade_history.json
 
 
 def _link_ids() -> Callable[[str], str]:
-    from whale.bybit.rest import new_link_id
+    from whale.venue.ids import new_link_id
     return new_link_id
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.harness import endpoints, live_config, start_sim, wait_for
+from tests.live.harness import live_config, start_sim, wait_for
 from whale.bot.demo import run_demo
 from whale.bot.loop import Bot, BotOptions
 from whale.candle_file import BUNDLED_DATA, load_candle_file
@@ -68,9 +68,8 @@ def test_a_heartbeat_between_candles(tmp_path):
         cfg = live_config(workdir, sim, interval="15")
         console = io.StringIO()
         log = setup_logging(cfg, console=True, stream=console, color=False)
-        bot = Bot(cfg, endpoints(sim), BotOptions(mode="live", workdir=workdir, api_key=DEFAULT_API_KEY,
-                                                  api_secret=DEFAULT_API_SECRET, history_candles=200,
-                                                  heartbeat_s=1.0), log)
+        bot = Bot(cfg, BotOptions(mode="live", workdir=workdir, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
+                                  history_candles=200, heartbeat_s=1.0), log)
         thread = threading.Thread(target=bot.run, args=(stop,), name="test-bot", daemon=True)
         thread.start()
         beats = wait_for(lambda: [x for x in console.getvalue().splitlines() if "Heartbeat:" in x][2:] and

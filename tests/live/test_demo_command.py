@@ -32,7 +32,7 @@ def signal_rows(workdir: Path) -> list[str]:
 
 def backtest_rows(config: Path, data: Path, symbol: str) -> dict[int, str]:
     bt = run_backtest(config_from_data(json.loads(config.read_text())).config, data, symbol=symbol)
-    return {int(t): f"{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
+    return {int(t): f"{symbol},{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
             for t, s, g in zip(bt.ts, bt.scores, bt.signals, strict=True)}
 
 
@@ -50,7 +50,7 @@ def test_the_demo_trades_the_symbol_of_its_data_file(tmp_path, capsys):
     rows = signal_rows(workdir)
     assert len(rows) == 6
     expected = backtest_rows(config, ETH, "ETHUSDT")
-    assert [expected.get(int(r.split(",")[0])) for r in rows] == rows
+    assert [expected.get(int(r.split(",")[1])) for r in rows] == rows
     assert "trading ETHUSDT, from the data file's name ETHUSDT-PERP_1m.csv.gz (the config's symbol is BTCUSDT)" in out
     assert f"config {config};" in out
     log = (workdir / "whalebot.log").read_text()

@@ -27,9 +27,9 @@ class PrivateJunk:
         self.decisions_at = 0
 
     def before_step(self, sim, bot) -> None:
-        if self.trade_id is not None or getattr(bot, "pm", None) is None or bot.pm.trade is None:
+        if self.trade_id is not None or not bot.traders or bot.trader().pm.trade is None:
             return
-        self.trade_id = bot.pm.trade.id
+        self.trade_id = bot.trader().pm.trade.id
         self.decisions_at = bot.decisions
         self.sent = sim.faults.send_bad_private()
         sim.faults.corrupt_private(10_000)
@@ -77,12 +77,12 @@ class MarketJunk:
         self.bot = None
 
     def before_step(self, sim, bot) -> None:
-        if getattr(bot, "pm", None) is None:
+        if not bot.traders:
             return
         self.bot = bot
         self.steps += 1
-        self.prices += [p for _, p in bot.market.price_history()]
-        self.prices.append(bot.market.last_price)
+        self.prices += [p for _, p in bot.trader().market.price_history()]
+        self.prices.append(bot.trader().market.last_price)
         n = len(self.fired)
         if n < len(self.KINDS) and self.steps >= 100 + 20 * n:  # one every 20 one-minute steps
             sim.faults.send_bad_market(self.KINDS[n])
@@ -108,9 +108,9 @@ def test_impossible_market_values_are_skipped_and_the_strategy_keeps_deciding(tm
     rows = signal_rows(workdir)
     assert len(rows) == candles
     later = rows[junk.fired[0][1]:]
-    assert len(later) >= 20 and all(r.split(",")[1] != "" for r in later), "empty scores after a bad kline"
+    assert len(later) >= 20 and all(r.split(",")[2] != "" for r in later), "empty scores after a bad kline"
     # The bad values never reached a feature buffer, the price history or the display.
-    a = junk.bot.analyzer
+    a = junk.bot.trader().analyzer
     for buffer in [a.buffer] + [t.buffer for t in a.mtf.trends.values()]:
         values = candle_rows(buffer)
         assert values.shape[1] > 0 and np.isfinite(values).all() and (values[:4] > 0).all() and (values[4] >= 0).all()
@@ -125,7 +125,7 @@ def test_bad_data_from_the_start_to_the_end_of_a_run(tmp_path):
     result, workdir = run(tmp_path, sim_options={"faults": "bad_private_every=3,bad_market_every=7"})
     assert result.candles == CANDLES
     rows = signal_rows(workdir)
-    assert len(rows) == CANDLES and all(r.split(",")[1] != "" for r in rows)
+    assert len(rows) == CANDLES and all(r.split(",")[2] != "" for r in rows)
     log = (workdir / "whalebot.log").read_text()
     assert "(private " in log and "close 'NaN' is not a finite number" in log and "Traceback" not in log
     trades = journal(workdir)

@@ -36,12 +36,13 @@ def demo_cfg(**overrides) -> Config:
     return cfg
 
 
-def run(tmp_path: Path, cfg: Config | None = None, *, candles: int = CANDLES, name: str = "w", **kw):
+def run(tmp_path: Path, cfg: Config | None = None, *, candles: int = CANDLES, name: str = "w", data=BUNDLED_DATA,
+        **kw):
     workdir = tmp_path / name
     cfg = replace_path(cfg or demo_cfg(), "logging.file", str(workdir / "whalebot.log"))
     log = setup_logging(cfg, console=False)
     try:
-        result = run_demo(cfg, data=BUNDLED_DATA, candles=candles, workdir=workdir, log=log, **kw)
+        result = run_demo(cfg, data=data, candles=candles, workdir=workdir, log=log, **kw)
     finally:
         shutdown_logging()
     return result, workdir
@@ -52,7 +53,12 @@ def journal(workdir: Path) -> list[dict]:
 
 
 def signal_rows(workdir: Path) -> list[str]:
+    """signals.csv's rows, without the header: `symbol,timestamp_ms,score,signal`."""
     return (workdir / "signals.csv").read_text().splitlines()[1:]
+
+
+def row_ts(row: str) -> int:
+    return int(row.split(",")[1])
 
 
 class Scenario:
@@ -68,7 +74,7 @@ class Scenario:
 
 
 def in_position(sim, bot) -> bool:
-    return getattr(bot, "pm", None) is not None and bot.pm.trade is not None
+    return bool(bot.traders) and bot.trader().pm.trade is not None
 
 
 def test_demo_decisions_equal_the_backtest(tmp_path):
@@ -78,9 +84,9 @@ def test_demo_decisions_equal_the_backtest(tmp_path):
     rows = signal_rows(workdir)
     assert len(rows) == 96
     bt = run_backtest(cfg, BUNDLED_DATA)
-    bt_rows = {int(t): f"{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
+    bt_rows = {int(t): f"BTCUSDT,{int(t)},{'' if s != s else f'{s:.10f}'},{['SELL', 'HOLD', 'BUY'][g + 1]}"
                for t, s, g in zip(bt.ts, bt.scores, bt.signals, strict=True)}
-    assert [bt_rows.get(int(r.split(",")[0])) for r in rows] == rows
+    assert [bt_rows.get(row_ts(r)) for r in rows] == rows
     # The journal holds real exits: price, fees and a reason for each closed trade.
     closed = [t for t in journal(workdir) if t["status"] == "closed"]
     assert len(closed) == result.trades_closed
@@ -93,7 +99,7 @@ def test_stream_dropped_with_an_open_position_misses_nothing(tmp_path):
     result, workdir = run(tmp_path, scenario=drops)
     assert drops.done, "the bot never held a position: the fault was not exercised"
     rows = signal_rows(workdir)
-    ts = [int(r.split(",")[0]) for r in rows]
+    ts = [row_ts(r) for r in rows]
     assert len(ts) == CANDLES and ts == sorted(set(ts))
     assert np.all(np.diff(ts) == 900_000), "a candle was skipped after the reconnect"
     log = (workdir / "whalebot.log").read_text()
@@ -117,11 +123,11 @@ class ExchangeAudit:
         from whale.bybit.rest import BybitRest
         from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
-        if not self.armed and hasattr(bot, "pm"):
+        if not self.armed and bool(bot.traders):
             sim.faults.fail_next_order("timeout", "after")
             self.armed = True
         elif self.armed and self.executions is None and in_position(sim, bot):
-            self.link = bot.pm.trade.entry_order_link_id
+            self.link = bot.trader().pm.trade.entry_order_link_id
             rest = BybitRest(Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url),
                              DEFAULT_API_KEY, DEFAULT_API_SECRET)
             try:
@@ -157,7 +163,7 @@ def test_malformed_message_on_each_stream_is_skipped(tmp_path):
         sim.faults.send_malformed("public")
         sim.faults.send_malformed("private")
 
-    sc = Scenario(lambda sim, bot: hasattr(bot, "pm"), corrupt)
+    sc = Scenario(lambda sim, bot: bool(bot.traders), corrupt)
     result, workdir = run(tmp_path, scenario=sc)
     assert sc.done and result.candles == CANDLES
     log = (workdir / "whalebot.log").read_text().lower()

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from pybit.unified_trading import HTTP
 
-from tests.live.test_live_bot import demo_cfg, journal, run, signal_rows
+from tests.live.test_live_bot import demo_cfg, journal, row_ts, run, signal_rows
 from whale.bot.loop import BotHooks
 from whale.sim.defaults import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
@@ -53,7 +53,7 @@ class OnceFlat:
         self.seen: dict = {}
 
     def first_time_flat(self, bot) -> bool:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2 or bot.pm.trade is not None:
+        if self.done or not bot.traders or bot.decisions < 2 or bot.trader().pm.trade is not None:
             return False
         self.done = True
         return True
@@ -71,8 +71,8 @@ class ManualTrader(OnceFlat):
         try:
             http.place_order(category="linear", symbol=SYM, side="Buy", orderType="Market", qty="0.010",
                              orderLinkId="someone-else-1")
-            self.seen["adopted"] = wait_for(lambda: bot.pm.trade is not None and stop_of(sim) > 0)
-            self.seen["trade"] = bot.pm.trade
+            self.seen["adopted"] = wait_for(lambda: bot.trader().pm.trade is not None and stop_of(sim) > 0)
+            self.seen["trade"] = bot.trader().pm.trade
             self.seen["stop"] = stop_of(sim)
             http.set_trading_stop(category="linear", symbol=SYM, positionIdx=0, tpslMode="Full", stopLoss="0",
                                   takeProfit="0")
@@ -141,7 +141,7 @@ class IpBan:
         self.done = False
 
     def before_step(self, sim, bot) -> None:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < 2:
+        if self.done or not bot.traders or bot.decisions < 2:
             return
         self.done = True
         sim.faults.ip_ban(3.0)
@@ -171,7 +171,7 @@ class StreamGap:
         self.skipped: list[int] = []
 
     def before_step(self, sim, bot) -> None:
-        if self.done or getattr(bot, "pm", None) is None or bot.decisions < self.after:
+        if self.done or not bot.traders or bot.decisions < self.after:
             return
         self.done = True
         self.before = state_of(bot)
@@ -187,7 +187,7 @@ class StreamGap:
 
 
 def state_of(bot) -> tuple:
-    t = bot.pm.trade
+    t = bot.trader().pm.trade
     return (None, None) if t is None else (t.id, t.stop_loss)
 
 
@@ -219,7 +219,7 @@ def test_candles_recovered_after_a_stream_gap_only_feed_the_indicators(tmp_path)
         # Stops and exits may act on a catch-up candle (they only reduce risk); no trade is opened.
         assert after_candle[ts][0] in (gap.before[0], None), "the bot opened a trade on a recovered candle"
     rows = signal_rows(workdir)
-    ts = [int(r.split(",")[0]) for r in rows]
+    ts = [row_ts(r) for r in rows]
     assert ts == sorted(set(ts)) and set(gap.skipped) <= set(ts)
     assert max(ts) > gap.skipped[-1]  # the newest candle was decided normally after the catch-up
 

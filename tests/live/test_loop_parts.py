@@ -1,6 +1,6 @@
-"""Parts of the live loop that need no exchange, on a Bot that was built but not started, with the
-real PositionManager, paper broker, journal and exit rules: restoring a density trade's setup after
-a restart, and what stopping says about a paper position."""
+"""Parts of the live bot that need no exchange, on a Trader built without a venue, with the real
+PositionManager, paper execution, journal and exit rules: restoring a density trade's setup after a
+restart, reading every trade of a burst, and what stopping says about a paper position."""
 
 from __future__ import annotations
 
@@ -10,34 +10,34 @@ from pathlib import Path
 
 from whale.alerts import AlertSystem
 from whale.bot.loop import Bot, BotOptions
-from whale.broker.paper import PaperBroker
-from whale.bybit.endpoints import Endpoints
-from whale.bybit.market_state import MarketState
+from whale.bot.signals_file import SignalsFile
+from whale.bot.trader import Trader
+from whale.bybit.public_messages import trades_of
 from whale.config.model import Config
 from whale.journal import PerformanceTracker, TradeRecord
 from whale.market.instruments import KNOWN
-from whale.positions import PositionManager
-from whale.strategy.advanced_exits import AdvancedExits
+from whale.market.state import Markets
+from whale.venue.paper import PaperExecution
 
 INST = KNOWN["BTCUSDT"]
 T0 = 1_750_000_000_000
 LOG = logging.getLogger("whalebot.test.loop_parts")
 
 
-def bot_with_pm(tmp_path: Path, mode: str = "paper") -> Bot:
+def paper_trader(tmp_path: Path) -> tuple[Trader, PaperExecution, PerformanceTracker]:
     cfg = Config()
-    bot = Bot(cfg, Endpoints("custom", "http://127.0.0.1:1", "ws://127.0.0.1:1/p", "ws://127.0.0.1:1/q"),
-              BotOptions(mode=mode, workdir=tmp_path), LOG)
-    bot.tracker = PerformanceTracker(tmp_path / "trade_history.paper.json", network="custom", mode="paper",
-                                     symbol="BTCUSDT", start_balance=1000)
-    bot.broker = PaperBroker(INST, cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5),
-                             state=bot.tracker.paper_state(), save=bot.tracker.set_paper_state)
-    bot.broker.on_tick(60_000.0, T0)
-    bot.pm = PositionManager(cfg, bot.broker, bot.tracker, AlertSystem(LOG), LOG, new_link_id=lambda p: f"wb-{p}-1",
-                             now_ms=lambda: T0)
-    bot.exits = AdvancedExits(cfg.take_profit, cfg.density, cfg.fees)
-    bot.managed = bot.managed_id = bot.pending_density = None
-    return bot
+    tracker = PerformanceTracker(tmp_path / "trade_history.paper.json", network="custom", mode="paper",
+                                 symbol="BTCUSDT", start_balance=1000)
+    paper = PaperExecution(lambda s: INST, cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5),
+                           state=tracker.paper_state(), save=tracker.set_paper_state)
+    paper.on_tick("BTCUSDT", 60_000.0, T0)
+    markets = Markets(["BTCUSDT"])
+    trader = Trader(cfg.for_symbol("BTCUSDT"), markets["BTCUSDT"], paper.for_symbol("BTCUSDT"), tracker,
+                    AlertSystem(LOG), LOG, new_link_id=lambda p: f"wb-{p}-1", now_ms=lambda: T0,
+                    price=lambda: 60_000.0, signals=SignalsFile(tmp_path / "signals.csv"),
+                    on_stop_result=lambda ok, detail: None, monotonic=lambda: 0.0,
+                    entry_check=lambda *a: None, state=lambda: "ACTIVE", rest_failed=lambda what, exc: None)
+    return trader, paper, tracker
 
 
 def journaled(**kw) -> TradeRecord:
@@ -49,36 +49,38 @@ def journaled(**kw) -> TradeRecord:
 
 
 def test_a_restarted_density_trade_keeps_its_setup_and_break_even(tmp_path):
-    bot = bot_with_pm(tmp_path)
+    trader, _, tracker = paper_trader(tmp_path)
     # A breakout long through a wall above its entry, journaled with its setup ...
-    m = bot._managed(journaled(setup="breakout"), T0)
+    m = trader.managed_for(journaled(setup="breakout"), T0)
     assert m.kind == "breakout" and m.breakeven_done
     # ... and the same trade from a journal written before `setup` existed.
-    bot.managed = None
-    assert bot._managed(journaled(id="wb-open-2"), T0).kind == "breakout"
-    bot.managed = None
-    assert bot._managed(journaled(id="wb-open-3", density_price=Decimal("59900")), T0).kind == "bounce"
-    bot.managed = None
-    assert bot._managed(journaled(id="wb-open-4", setup="bounce", density_price=Decimal("60050")), T0).kind == "bounce"
-    bot.tracker.close()
+    trader.managed = None
+    assert trader.managed_for(journaled(id="wb-open-2"), T0).kind == "breakout"
+    trader.managed = None
+    assert trader.managed_for(journaled(id="wb-open-3", density_price=Decimal("59900")), T0).kind == "bounce"
+    trader.managed = None
+    assert trader.managed_for(journaled(id="wb-open-4", setup="bounce", density_price=Decimal("60050")),
+                              T0).kind == "bounce"
+    tracker.close()
 
 
-def test_the_loop_reads_every_trade_of_a_millisecond_burst(tmp_path):
-    bot = bot_with_pm(tmp_path)
-    bot.market = MarketState("BTCUSDT")
-    bot._trade_cursor = bot.market.trade_cursor()
-    bot.market.on_trades([{"T": T0, "S": "Sell", "v": "1", "p": "100"}])
-    assert len(bot._new_trades()) == 1
-    bot.market.on_trades([{"T": T0, "S": "Sell", "v": "5", "p": "99"}])  # same millisecond, next batch
-    assert [t[2] for t in bot._new_trades()] == [5.0]
-    bot.tracker.close()
+def test_the_trader_reads_every_trade_of_a_millisecond_burst(tmp_path):
+    trader, _, tracker = paper_trader(tmp_path)
+    trader.market.on_trades(trades_of([{"T": T0, "S": "Sell", "v": "1", "p": "100"}]))
+    assert len(trader.new_trades()) == 1
+    trader.market.on_trades(trades_of([{"T": T0, "S": "Sell", "v": "5", "p": "99"}]))  # same millisecond, next batch
+    assert [t[2] for t in trader.new_trades()] == [5.0]
+    tracker.close()
 
 
 def test_stopping_paper_trading_says_where_the_position_is_kept(tmp_path, caplog):
-    bot = bot_with_pm(tmp_path)
-    bot.pm.enter(1, atr=200.0, ref_price=60_000.0)
+    trader, paper, tracker = paper_trader(tmp_path)
+    trader.pm.enter(1, atr=200.0, ref_price=60_000.0)
+    bot = Bot(Config(), BotOptions(mode="paper", workdir=tmp_path), LOG)
+    bot.traders["BTCUSDT"], bot.execution, bot.tracker = trader, paper, tracker
     with caplog.at_level(logging.WARNING, logger=LOG.name):
         bot.shutdown()
     assert "kept in trade_history.paper.json with its stop" in caplog.text
     assert "on the exchange" not in caplog.text
-    bot.tracker.close()
+    tracker.close()
+    trader.signals.close()

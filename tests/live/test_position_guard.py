@@ -6,11 +6,11 @@ import logging
 from decimal import Decimal
 
 from whale.alerts import AlertSystem
-from whale.broker.paper import PaperBroker
 from whale.config.model import Config
 from whale.journal import PerformanceTracker
 from whale.market.instruments import KNOWN
 from whale.positions import PositionManager
+from whale.venue.paper import PaperExecution
 
 INST = KNOWN["BTCUSDT"]
 T0 = 1_750_000_000_000
@@ -21,9 +21,10 @@ def make(tmp_path, market):
     log = logging.getLogger("whalebot.test.guard")
     tracker = PerformanceTracker(tmp_path / "trade_history.paper.json", network="mainnet", mode="paper",
                                  symbol="BTCUSDT", start_balance=1000)
-    broker = PaperBroker(INST, cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5), state=tracker.paper_state(),
-                         save=tracker.set_paper_state)
-    broker.on_tick(60_000.0, T0)
+    paper = PaperExecution(_rules(INST), cfg.fees, start_balance=Decimal(1000), leverage=Decimal(5),
+                           state=tracker.paper_state(), save=tracker.set_paper_state)
+    paper.on_tick("BTCUSDT", 60_000.0, T0)
+    broker = paper.for_symbol("BTCUSDT")
     ids = iter(range(1, 1000))
     pm = PositionManager(cfg, broker, tracker, AlertSystem(log), log, new_link_id=lambda p: f"wb-{p}-{next(ids)}",
                          now_ms=lambda: T0, market=market)
@@ -66,10 +67,15 @@ def test_a_removed_stop_the_price_has_passed_closes_at_market(tmp_path):
     t = pm.enter(1, atr=200.0, ref_price=60_000.0).trade
     broker.set_stops(stop_loss=Decimal(0))
     price["now"] = float(t.stop_loss) - 50.0
-    broker.on_tick(price["now"], T0 + 60_000)  # nothing triggers: the exchange holds no stop
+    broker.execution.on_tick("BTCUSDT", price["now"], T0 + 60_000)  # nothing triggers: the exchange holds no stop
     assert broker.position() is not None
     pm.check_exchange()
     assert broker.position() is None and pm.trade is None
     closed = tracker.get(t.id)
     assert closed.status == "closed" and closed.reason == "emergency"
     tracker.close()
+
+
+def _rules(inst):
+    """The paper account's instrument rules: `inst` for every symbol."""
+    return lambda symbol: inst

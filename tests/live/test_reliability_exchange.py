@@ -165,7 +165,7 @@ def test_a_fill_that_cannot_be_read_stays_pending_and_the_loop_resolves_it(tmp_p
     clock = Mono()
     pm, rest, tracker = pm_on_sim(tmp_path, sim, cfg=config(), clock=clock)
     rest.close()
-    pm.broker.rest = rest = type(rest)(rest.endpoints, DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout=0.5,
+    pm.execution.execution.rest = rest = type(rest)(rest.endpoints, DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout=0.5,
                                        max_rate_limit_wait_s=2.0)
     try:
         sim.faults.set_delay("execution/list", 1500)

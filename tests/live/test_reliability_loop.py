@@ -18,7 +18,7 @@ def cfg():
 
 
 def flat_and_running(sim, bot) -> bool:
-    return getattr(bot, "pm", None) is not None and bot.decisions >= 2 and not bot.pm.has_position()
+    return bool(bot.traders) and bot.decisions >= 2 and not bot.trader().pm.has_position()
 
 
 def test_refused_stop_updates_never_close_a_protected_position(tmp_path):
@@ -93,8 +93,8 @@ class SlowFillLookup:
         if self.state == "idle" and flat_and_running(sim, bot):
             sim.faults.set_delay("execution/list", 2500)
             self.state = "slow"
-        elif self.state == "slow" and bot.pm.pending is not None:
-            self.link = bot.pm.pending.id
+        elif self.state == "slow" and bot.trader().pm.pending is not None:
+            self.link = bot.trader().pm.pending.id
             sim.faults.set_delay("execution/list", 0)
             self.state = "fast"
 

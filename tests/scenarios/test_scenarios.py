@@ -169,7 +169,7 @@ def test_connection_lost_halts_then_resumes(tmp_path):
     assert not any("ALERT: Opened" in line for line in lines[halted:active])
     # Every candle was decided, in order: the outage lost none (REST filled the gap).
     rows = (workdir / "signals.csv").read_text().splitlines()[1:]
-    ts = [int(r.split(",")[0]) for r in rows]
+    ts = [int(r.split(",")[1]) for r in rows]  # symbol,timestamp_ms,score,signal
     assert len(ts) == 8 and all(b - a == 60_000 for a, b in zip(ts, ts[1:], strict=False))
 
 

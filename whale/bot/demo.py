@@ -15,14 +15,14 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from whale.bot.loop import Bot, BotHooks, BotOptions, EmergencyStop
-from whale.bybit.endpoints import Endpoints
-from whale.candle_file import guess_symbol, load_candle_file
+from whale.candle_file import BUNDLED_DATA, guess_symbol, load_candle_file
 from whale.config.model import Config, Overrides, replace_path
 from whale.errors import BadInputError, WhaleError
 from whale.market.candles import Candles
@@ -73,7 +73,7 @@ class Lockstep:
         if bot is None:
             return
         deadline = time.monotonic() + ARRIVAL_WAIT_S
-        while not covers(bot.ws.data_received(), self.sim.data_sent()):
+        while not covers(bot.data.data_received(), self.sim.data_sent()):
             if self.stop.is_set() or time.monotonic() > deadline:
                 return  # a lost connection's messages never arrive: the pass goes on with what there is
             time.sleep(0.0002)
@@ -134,41 +134,86 @@ def demo_config(cfg: Config, sim: Simulator, workdir: Path) -> Config:
     return cfg
 
 
-def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, log: logging.Logger,
+DemoData = Path | Candles | Mapping[str, Path | Candles]
+
+
+def bundled_data(symbol: str) -> Path:
+    """The bundled 1-minute perpetual candles of `symbol` (data/<SYMBOL>-PERP_1m.csv.gz); BadInputError
+    naming the symbols that have some."""
+    path = BUNDLED_DATA.parent / f"{symbol}-PERP_1m.csv.gz"
+    if not path.exists():
+        have = sorted(p.name.split("-PERP_")[0] for p in BUNDLED_DATA.parent.glob("*-PERP_1m.csv.gz"))
+        raise BadInputError(f"no bundled candles for {symbol} (bundled: {', '.join(have)}); download some with "
+                            f"python whalebot.py download --symbol {symbol} ... and give them with --data FILE")
+    return path
+
+
+def _sources(cfg: Config, data: DemoData) -> dict[str, tuple[str, Candles]]:
+    """symbol -> (where the candles come from, its candles), for every symbol of the config."""
+    if not isinstance(data, Mapping):
+        if len(cfg.symbols) != 1:
+            raise BadInputError(f"one candle source for {len(cfg.symbols)} symbols: give each symbol its data")
+        data = {cfg.symbols[0]: data}
+    missing = [sym for sym in cfg.symbols if sym not in data]
+    if missing:
+        raise BadInputError(f"no candles for {', '.join(missing)}: give --data for every symbol of --symbols")
+    out = {}
+    for sym in cfg.symbols:
+        src = data[sym]
+        out[sym] = (_name(src), src if isinstance(src, Candles) else load_candle_file(src).candles)
+    return out
+
+
+def run_demo(cfg: Config, *, data: DemoData, candles: int, workdir: Path, log: logging.Logger,
              speed: float = 0.0, stop: threading.Event | None = None, bot_hooks: BotHooks | None = None,
              scenario=None, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
              sim_options: dict | None = None, rest_timeout_s: float = 10.0,
              prepared_workdir: bool = False, display_every: int = 0, verbose: bool = False) -> DemoResult:
-    """Replay the last `candles` candles of the config's interval from `data`. `scenario` (optional)
-    has before_step(sim, bot), called before each simulator step: tests and named scenarios use it
-    to script walls, faults and balance changes while the bot runs. `prepared_workdir` lets a
-    caller start on a work dir it filled on purpose (e.g. a corrupt journal) instead of a fresh one."""
+    """Replay the last `candles` candles of the config's interval from `data` (one source for a
+    one-symbol config, else {symbol: source} for every symbol: the simulator serves them all on one
+    account and one clock, up to the last candle they all have). `scenario` (optional) has
+    before_step(sim, bot), called before each simulator step: tests and named scenarios use it to
+    script walls, faults and balance changes while the bot runs. `prepared_workdir` lets a caller
+    start on a work dir it filled on purpose (e.g. a corrupt journal) instead of a fresh one."""
     t_start = time.monotonic()
     if not prepared_workdir:
         check_fresh_workdir(workdir)
-    base = data if isinstance(data, Candles) else load_candle_file(data).candles
+    sources = _sources(cfg, data)
     primary = cfg.interval
-    if not is_multiple(primary, base.interval):
-        raise BadInputError(f"{_name(data)}: its {label(base.interval)} candles cannot make the config's "
-                            f"{label(primary)} candles; use a config interval that is a multiple of "
-                            f"{label(base.interval)}")
     p_ms = interval_ms(primary)
-    # Replay the last `candles` primary candles of the file; everything before is history.
-    last_close = int(base.ts[-1]) + interval_ms(base.interval)
+    for name, base in sources.values():
+        if not is_multiple(primary, base.interval):
+            raise BadInputError(f"{name}: its {label(base.interval)} candles cannot make the config's "
+                                f"{label(primary)} candles; use a config interval that is a multiple of "
+                                f"{label(base.interval)}")
+    intervals = {base.interval for _, base in sources.values()}
+    if len(intervals) > 1:
+        raise BadInputError(f"the candle files have different intervals ({', '.join(sorted(intervals))}): the "
+                            f"simulator replays them on one clock; give files of one interval")
+    base_ms = interval_ms(next(iter(intervals)))
+    # Replay the last `candles` primary candles every symbol has; everything before is history.
+    last_close = min(int(base.ts[-1]) + base_ms for _, base in sources.values())
     end_ms = last_close - last_close % p_ms
     start_ms = end_ms - candles * p_ms
-    if start_ms <= int(base.ts[0]) + 10 * p_ms:
-        raise BadInputError(f"{_name(data)}: {len(base)} {label(base.interval)} candles are too few to replay "
-                            f"{candles} {label(primary)} candles after some history; ask for fewer with --candles")
-    start_idx = int(np.searchsorted(base.ts, start_ms))
-    steps = int(np.searchsorted(base.ts, end_ms)) - start_idx
-    history = int((start_ms - int(base.ts[0])) // p_ms) + 2
+    for name, base in sources.values():
+        if start_ms <= int(base.ts[0]) + 10 * p_ms:
+            raise BadInputError(f"{name}: {len(base)} {label(base.interval)} candles are too few to replay "
+                                f"{candles} {label(primary)} candles after some history"
+                                f"{' (up to the last candle every symbol has)' if len(sources) > 1 else ''}; ask for "
+                                f"fewer with --candles")
+    trimmed = {sym: base.slice(0, int(np.searchsorted(base.ts, end_ms))) for sym, (_, base) in sources.items()}
+    union = np.unique(np.concatenate([c.ts for c in trimmed.values()]))
+    steps = int(np.searchsorted(union, end_ms)) - int(np.searchsorted(union, start_ms))
+    first_ts = int(union[0])
+    history = int((start_ms - first_ts) // p_ms) + 2
     stop = stop or threading.Event()
-    sim_kw = dict(data=base, symbol=cfg.symbol, speed=speed, port=0, lockstep=True, start_ms=start_ms, fees=cfg.fees,
+    one = len(trimmed) == 1
+    sim_kw = dict(data=next(iter(trimmed.values())) if one else trimmed, symbol=cfg.symbols[0] if one else None,
+                  speed=speed, port=0, lockstep=True, start_ms=start_ms, fees=cfg.fees,
                   start_balance=cfg.trade_management.account_balance, api_key=api_key, api_secret=api_secret)
     sim_kw.update(sim_options or {})
     simcfg = SimConfig(**sim_kw)
-    handled = {"ts": -1}
+    handled: dict[str, int] = {sym: -1 for sym in trimmed}
     cond = threading.Condition()
     ready = threading.Event()
     failure: list[str] = []
@@ -178,28 +223,34 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
         if bot_hooks and bot_hooks.on_ready:
             bot_hooks.on_ready()
 
-    def on_candle(ts: int) -> None:
+    def on_symbol_candle(symbol: str, ts: int) -> None:
         with cond:
-            handled["ts"] = ts
+            handled[symbol] = max(handled.get(symbol, -1), ts)
             cond.notify_all()
+
+    def on_candle(ts: int) -> None:
         if bot_hooks and bot_hooks.on_candle:
             bot_hooks.on_candle(ts)
+
+    def due(want: int) -> list[str]:
+        """The symbols with a primary candle opening at `want` (their data covers it)."""
+        return [sym for sym, c in trimmed.items()
+                if np.searchsorted(c.ts, want + p_ms) > np.searchsorted(c.ts, want)]
 
     # Compile first, with progress (30-60 s on a cold cache), the simulator's market included: the bot's
     # start-up then finds every kernel ready, and nothing goes silent while a stream waits.
     made: list[Simulator] = []
-    prepare_kernels(cfg, instrument_for(cfg.symbol, base.close), log,
+    first_symbol = cfg.symbols[0]
+    prepare_kernels(cfg.for_symbol(first_symbol), instrument_for(first_symbol, trimmed[first_symbol].close), log,
                     extra=[("the simulator's market replay", lambda: made.append(Simulator(simcfg)))])
     with made[0] as sim:
         run_cfg = demo_config(cfg, sim, workdir)
-        endpoints = Endpoints("custom", sim.rest_url, sim.public_ws_url, sim.private_ws_url)
         lockstep = Lockstep(sim, stop)
-        hooks = BotHooks(on_ready=on_ready, on_candle=on_candle, before_pass=lockstep.before_pass,
-                         on_pass=lockstep.on_pass)
-        bot = Bot(run_cfg, endpoints, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,
-                                                 history_candles=history, rest_timeout_s=rest_timeout_s, hooks=hooks,
-                                                 market_time_checks=True, display_every=display_every,
-                                                 verbose=verbose), log)
+        hooks = BotHooks(on_ready=on_ready, on_candle=on_candle, on_symbol_candle=on_symbol_candle,
+                         before_pass=lockstep.before_pass, on_pass=lockstep.on_pass)
+        bot = Bot(run_cfg, BotOptions(mode="demo", workdir=workdir, api_key=api_key, api_secret=api_secret,
+                                      history_candles=history, rest_timeout_s=rest_timeout_s, hooks=hooks,
+                                      market_time_checks=True, display_every=display_every, verbose=verbose), log)
         lockstep.bot = bot
         sim.set_step_gate(lockstep.settled)
         emitted: list[int] = []
@@ -222,17 +273,19 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
                     if not sim.step(1, timeout=30.0):
                         failure.append("the simulator did not emit the next candle within 30 s")
                         return
-                    close = emitted[-1] + interval_ms(base.interval)
+                    close = emitted[-1] + base_ms
                     if close % p_ms == 0:
                         want = close - p_ms
+                        symbols = due(want)
 
-                        def handled_or_stopped(want: int = want) -> bool:
-                            return handled["ts"] >= want or stop.is_set()
+                        def handled_or_stopped(want: int = want, symbols: list[str] = symbols) -> bool:
+                            return all(handled[sym] >= want for sym in symbols) or stop.is_set()
 
                         with cond:
                             if not cond.wait_for(handled_or_stopped, HANDLE_TIMEOUT_S):
-                                failure.append(f"the bot did not handle the candle of {want} within "
-                                               f"{HANDLE_TIMEOUT_S:.0f} s")
+                                late = [sym for sym in symbols if handled[sym] < want]
+                                failure.append(f"the bot did not handle the candle of {want} "
+                                               f"({', '.join(late)}) within {HANDLE_TIMEOUT_S:.0f} s")
                                 return
             finally:
                 stop.set()
@@ -250,7 +303,8 @@ def run_demo(cfg: Config, *, data: Path | Candles, candles: int, workdir: Path, 
     if failure:
         raise WhaleError(f"demo stopped: {failure[0]}")
     return DemoResult(workdir, bot.decisions, time.monotonic() - t_start, bot.summary_lines(),
-                      len(bot.tracker.closed_trades()), bot.pm.trade is not None, emergency, files_in(workdir))
+                      len(bot.tracker.closed_trades()),
+                      any(t.pm.trade is not None for t in bot.traders.values()), emergency, files_in(workdir))
 
 
 def _name(data: Path | Candles) -> str:

@@ -77,9 +77,11 @@ def endpoints_for_network(network: str, rest_url: str = "", public_ws_url: str =
 
 
 def endpoints_for(cfg) -> Endpoints:
-    """The endpoints of a `Config` (or anything with `network`, `rest_url`, `public_ws_url`, `private_ws_url`)."""
-    return endpoints_for_network(cfg.network, getattr(cfg, "rest_url", "") or "",
-                                 getattr(cfg, "public_ws_url", "") or "", getattr(cfg, "private_ws_url", "") or "")
+    """The endpoints of a `Config` (its `exchange` block), or of anything with `network`, `rest_url`,
+    `public_ws_url`, `private_ws_url` (an `Exchange`)."""
+    ex = getattr(cfg, "exchange", cfg)
+    return endpoints_for_network(ex.network, getattr(ex, "rest_url", "") or "",
+                                 getattr(ex, "public_ws_url", "") or "", getattr(ex, "private_ws_url", "") or "")
 
 
 def custom_endpoints(rest_url: str, public_ws_url: str = "", private_ws_url: str = "") -> Endpoints:

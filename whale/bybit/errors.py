@@ -18,6 +18,7 @@ error with a message that says what to check.
 
 from __future__ import annotations
 
+from whale.bybit.quirks import AUTH_CODES, RATE_LIMIT_CODES, RETRYABLE_CODES
 from whale.errors import EXIT_BAD_INPUT, WhaleError
 from whale.logs import redact
 
@@ -87,11 +88,7 @@ class AuthError(BybitError):
     exit_code = EXIT_BAD_INPUT
 
 
-# retCodes (docs/bybit.md#retcodes-and-http-statuses). Everything not listed and not 0 is a RejectedError.
-RETRYABLE_CODES = frozenset({10000, 10016, 10002, 110079, 10429})
-RATE_LIMIT_CODES = frozenset({10006, 10018})
-AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10009, 10010})
-NOT_MODIFIED_CODES = frozenset({110043, 34040, 110025})  # "nothing to change": success for the caller
+# retCodes and their classes: whale.bybit.quirks (data). Everything not listed and not 0 is a RejectedError.
 
 _AUTH_HINTS = {
     10003: "the API key is not valid on {host}. Keys belong to one network: mainnet, testnet and demo-trading "

@@ -14,10 +14,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import numpy as np
-
-from whale.market.candles import Candles
-
 ZERO = Decimal(0)
 
 
@@ -201,13 +197,3 @@ def parse_closed_pnl(d: Mapping[str, Any]) -> ClosedPnl:
                      created_ms=opt_int(d.get("createdTime")) or 0, updated_ms=opt_int(d.get("updatedTime")) or 0,
                      order_type=str(d.get("orderType", "")), exec_type=str(d.get("execType", "")),
                      leverage=opt_dec(d.get("leverage")))
-
-
-def candles_from_rows(rows: list[tuple], interval: str) -> Candles:
-    """Candles from (ts, o, h, l, c, v) rows already in ascending order."""
-    if not rows:
-        z = np.empty(0)
-        return Candles.from_arrays(np.empty(0, dtype=np.int64), z, z, z, z, z, interval)
-    a = np.array([r[1:6] for r in rows], dtype=np.float64)
-    return Candles.from_arrays(np.array([r[0] for r in rows], dtype=np.int64), a[:, 0], a[:, 1], a[:, 2], a[:, 3],
-                               a[:, 4], interval)

@@ -41,8 +41,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -54,10 +52,7 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
-from whale.bybit import data_checks
-from whale.bybit.book import BookSnapshot
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
-from whale.bybit.data_checks import BadData, BadValue
 from whale.bybit.endpoints import Endpoints
 from whale.bybit.errors import (
     AbortedError,
@@ -78,7 +73,6 @@ from whale.bybit.models import (
     OrderResult,
     PositionInfo,
     WalletInfo,
-    candles_from_rows,
     dec,
     fmt_decimal,
     parse_closed_pnl,
@@ -86,18 +80,21 @@ from whale.bybit.models import (
     parse_position,
     parse_wallet,
 )
+from whale.bybit.public_messages import snapshot_from_bybit
+from whale.bybit.quirks import CATEGORY, NOT_MODIFIED_CODES, SYMBOL_INVALID, interval_code
 from whale.bybit.ratelimit import RateBudget
 from whale.errors import BadInputError
 from whale.logs import get_logger, register_secret
-from whale.market.candles import Candles
+from whale.market import data_checks
+from whale.market.book import BookSnapshot
+from whale.market.candles import Candles, candles_from_rows
+from whale.market.data_checks import BadData, BadValue
 from whale.market.instruments import Instrument
 from whale.market.intervals import MONTH, bucket_end, interval_ms
+from whale.venue.ids import check_link_id, new_link_id
 
 log = get_logger("bybit.rest")
 
-CATEGORY = "linear"
-LINK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
-IGNORE_CODES = frozenset({110043, 34040, 110025})
 SEVEN_DAYS_MS = 7 * 86_400_000
 MAX_WINDOWS = 10  # executions / closed PnL: at most 10 windows of 7 days per call
 KLINE_PAGE = 1000
@@ -124,24 +121,6 @@ _CALLS: dict[str, tuple[str, bool, bool]] = {
 # POSTs that may be sent again after an ambiguous answer: the exchange state they set is the same
 # whether they ran once or twice (an order/create is not one of them).
 _IDEMPOTENT_POSTS = frozenset({"order/cancel-all", "position/trading-stop", "position/set-leverage"})
-
-_link_counter = itertools.count()
-
-
-def new_link_id(purpose: str = "order") -> str:
-    """A fresh orderLinkId: "wb-" + purpose (letters/digits, at most 8) + time (base 36 ms) + a
-    process counter + 32 random bits; at most 36 characters of [A-Za-z0-9_-], unique forever."""
-    code = re.sub(r"[^A-Za-z0-9]", "", purpose)[:8] or "order"
-    stamp = np.base_repr(time.time_ns() // 1_000_000, 36).lower()
-    count = np.base_repr(next(_link_counter) % (36 ** 3), 36).lower().rjust(3, "0")
-    return f"wb-{code}-{stamp}{count}-{secrets.token_hex(4)}"
-
-
-def check_link_id(link_id: str) -> str:
-    if not isinstance(link_id, str) or not LINK_ID_RE.match(link_id):
-        raise ValueError(f"orderLinkId {link_id!r}: at most 36 characters of [A-Za-z0-9_-]")
-    return link_id
-
 
 class _Session(HTTP):
     """pybit's HTTP, signing with the timestamp the client gives (server-corrected clock)."""
@@ -235,7 +214,7 @@ class BybitRest:
         self._lock = threading.Lock()
         self._http = _Session(api_key=api_key or None, api_secret=api_secret or None, timeout=timeout,
                               recv_window=self.recv_window, max_retries=1, retry_delay=0, force_retry=False,
-                              ignore_codes=set(IGNORE_CODES), return_response_headers=True,
+                              ignore_codes=set(NOT_MODIFIED_CODES), return_response_headers=True,
                               logging_level=logging.WARNING, log_requests=False)
         self._http.retry_codes = set()  # an empty set given to the constructor means pybit's defaults
         self._http.endpoint = endpoints.rest_url.rstrip("/")
@@ -523,7 +502,7 @@ class BybitRest:
         try:
             result = self._call("market/instruments-info", {"category": CATEGORY, "symbol": symbol})
         except RejectedError as exc:
-            if exc.code != 10001:
+            if exc.code != SYMBOL_INVALID:
                 raise
             result = {}  # "symbol invalid"
         items = [i for i in result.get("list") or [] if i.get("symbol") == symbol]
@@ -545,8 +524,9 @@ class BybitRest:
 
     def _kline_rows(self, symbol: str, interval: str, start: int | None, end: int | None,
                     limit: int) -> list[tuple]:
-        result = self._call("market/kline", {"category": CATEGORY, "symbol": symbol, "interval": interval,
-                                             "start": start, "end": end, "limit": limit})
+        result = self._call("market/kline", {"category": CATEGORY, "symbol": symbol,
+                                             "interval": interval_code(interval), "start": start, "end": end,
+                                             "limit": limit})
         return kline_rows(result.get("list") or [], f"REST kline.{interval}.{symbol}", self.bad_data)
 
     def history(self, symbol: str, interval: str, count: int | None = None, *, end_ms: int | None = None,
@@ -614,7 +594,7 @@ class BybitRest:
 
     def orderbook(self, symbol: str, limit: int = 50) -> BookSnapshot:
         result = self._call("market/orderbook", {"category": CATEGORY, "symbol": symbol, "limit": limit})
-        return BookSnapshot.from_bybit(result)
+        return snapshot_from_bybit(result)
 
     # ------------------------------------------------------------------ orders
 
@@ -744,9 +724,10 @@ class BybitRest:
                     return dict(item)
         return None
 
-    def open_orders(self, symbol: str) -> list[dict]:
-        """Every open order of the symbol (conditional and TP/SL ones included), newest first."""
-        return self._paged("order/realtime", {"category": CATEGORY, "symbol": symbol, "limit": 50})
+    def open_orders(self, symbol: str | None) -> list[dict]:
+        """Every open order of the symbol (None: of every USDT symbol; conditional and TP/SL ones included),
+        newest first."""
+        return self._paged("order/realtime", {"category": CATEGORY, **_symbol_or_all(symbol), "limit": 50})
 
     def cancel_order(self, symbol: str, *, order_id: str | None = None, link_id: str | None = None) -> bool:
         """True when cancelled; False when Bybit has no such open order (110001: already filled,
@@ -772,16 +753,18 @@ class BybitRest:
                     raise
         return True
 
-    def cancel_all(self, symbol: str) -> list[dict]:
-        """Cancel every open order of the symbol (including TP/SL and conditional ones)."""
-        result = self._call("order/cancel-all", {"category": CATEGORY, "symbol": symbol})
+    def cancel_all(self, symbol: str | None) -> list[dict]:
+        """Cancel every open order of the symbol (None: of every USDT symbol), including TP/SL and
+        conditional ones."""
+        result = self._call("order/cancel-all", {"category": CATEGORY, **_symbol_or_all(symbol)})
         return [dict(x) for x in result.get("list") or []]
 
     # ------------------------------------------------------------------ positions and account
 
-    def positions(self, symbol: str) -> list[PositionInfo]:
-        """The symbol's position rows (flat ones included; two rows in hedge mode)."""
-        return [parse_position(p) for p in self._paged("position/list", {"category": CATEGORY, "symbol": symbol,
+    def positions(self, symbol: str | None) -> list[PositionInfo]:
+        """The symbol's position rows (flat ones included; two rows in hedge mode); None: every USDT
+        symbol's open positions."""
+        return [parse_position(p) for p in self._paged("position/list", {"category": CATEGORY, **_symbol_or_all(symbol),
                                                                          "limit": 50})]
 
     def set_trading_stop(self, symbol: str, *, position_idx: int = 0, stop_loss: Decimal | str | None = None,
@@ -861,6 +844,11 @@ class BybitRest:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _symbol_or_all(symbol: str | None) -> dict[str, str]:
+    """One symbol, or every symbol settled in USDT (how Bybit lists or cancels across symbols)."""
+    return {"symbol": symbol} if symbol else {"settleCoin": "USDT"}
 
 
 def _header_int(headers: Mapping[str, str] | None, name: str) -> int | None:

@@ -25,7 +25,7 @@ import websocket
 from whale.bybit.endpoints import Endpoints, host_of
 from whale.bybit.errors import UnreachableError
 from whale.bybit.ws import open_socket
-from whale.errors import EXIT_OK, WhaleError
+from whale.errors import StartupCancelled
 
 DEFAULT_DEADLINE_S = 25.0
 """The default start-up deadline: the promise is "exits 1 within 30 s", and interpreter start-up,
@@ -38,12 +38,6 @@ def demo_hint(config_path: str = "config.json") -> str:
     return (f"check the internet connection and `network` in {config_path}, or run the offline demo: "
             "python whalebot.py demo")
 
-
-
-class StartupCancelled(WhaleError):
-    """Ctrl-C or SIGTERM arrived during start-up: not a failure, so the exit code is 0."""
-
-    exit_code = EXIT_OK
 
 
 def unreachable(detail: str, host: str, config_path: str = "config.json") -> UnreachableError:

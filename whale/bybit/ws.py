@@ -1,12 +1,18 @@
 """BybitWebSocketManager: our own manager on websocket-client's `WebSocketApp` (not pybit's
-WebSocket; docs/bybit.md#pybits-pitfalls lists why), one thread per stream plus one watchdog thread.
+WebSocket; docs/bybit.md#pybits-pitfalls lists why), one thread per connection plus one watchdog
+thread. One manager serves every symbol of the account.
 
-Public stream (`/v5/public/linear`): `kline.{interval}.{symbol}` for the interval and each higher
-timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbol}`. Private stream
-(`/v5/private`, only with keys): `{"op":"auth"}` first, and the subscription to `order`,
-`execution`, `position`, `wallet` only after the auth ack said success.
+Public stream (`/v5/public/linear`): per symbol, `kline.{interval}.{symbol}` for its interval and
+each higher timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbol}`.
+All symbols share one connection: subscriptions go out in requests of at most SUBSCRIBE_CHUNK (10)
+topics, and when the topics of a connection would total more than MAX_ARGS_CHARS (21,000, Bybit's
+limit per connection) the next symbols go on another public connection (`public-2`, ...); a
+symbol's topics always share one connection. Private stream (`/v5/private`, only with keys):
+`{"op":"auth"}` first, and the subscription to `order`, `execution`, `position`, `wallet` (every
+symbol's) only after the auth ack said success.
 
-- Messages go into MarketState (book, candles, ticker, trades, private queue). Every handler is
+- Messages go into the account's Markets (each symbol's book, candles, ticker, trades; the private
+  queue), translated by whale.bybit.public_messages into venue-neutral values. Every handler is
   wrapped: a malformed message is logged (once per kind, then counted) and skipped; it never
   kills a thread. `success:false` acks are logged, not fatal. Private messages are checked for
   shape item by item (whale.bybit.private_messages) and market values for sense (MarketState):
@@ -17,10 +23,11 @@ timeframe, `orderbook.{depth}.{symbol}`, `tickers.{symbol}`, `publicTrade.{symbo
   the stream's thread: keep it short, e.g. set a flag) so the loop can gap-fill and reconcile.
 - A book that needs a fresh snapshot (gap in `u`, crossed) is resynchronised by unsubscribing and
   resubscribing its topic. If `u` gaps keep coming while the book never crosses, the host does not
-  number deltas consecutively: the gap check is switched off (with one warning).
-- Stale streams: no data on the public stream (no message of any kind on the private one, whose
+  number deltas consecutively: the gap check of that symbol's book is switched off (one warning).
+- Stale streams: no data on a public connection (no message of any kind on the private one, whose
   pongs prove it alive) for `stale_after_s` -> the connection is cut and re-opened, and
-  `stale(stream)` stays true until data flows again, so the feed falls back to REST.
+  `stale(stream)` stays true until data flows again, so the feed falls back to REST. `PUBLIC`
+  names every public connection together: stale when any is, its age the oldest.
 - TLS: wss:// URLs are verified (certificate chain and host name); ws:// is plain (simulator).
 - `skip_utf8_validation=True` by default: websocket-client's pure-Python UTF-8 check is the main
   per-byte cost; json.loads still rejects invalid UTF-8.
@@ -47,15 +54,19 @@ import websocket
 
 from whale.bybit.clock import SYSTEM_CLOCK, Clock
 from whale.bybit.endpoints import Endpoints, host_of
-from whale.bybit.market_state import MarketState
 from whale.bybit.private_messages import check_items
+from whale.bybit.public_messages import book_update, ticker_of, trades_of
+from whale.bybit.quirks import interval_code
 from whale.logs import get_logger, redact, register_secret
+from whale.market.state import Markets, MarketState
+from whale.venue.protocols import PRIVATE, PUBLIC, SymbolStreams
 
 log = get_logger("bybit.ws")
 
-PUBLIC, PRIVATE = "public", "private"
+
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
-SUBSCRIBE_CHUNK = 10  # topics per subscribe request
+SUBSCRIBE_CHUNK = 10  # topics per subscribe request (Bybit: at most 10 args per request)
+MAX_ARGS_CHARS = 21_000  # Bybit: the args of one public connection's subscriptions total at most this
 PING_INTERVAL_S = 20.0
 AUTH_EXPIRES_MS = 10_000
 ACK_TIMEOUT_S = 10.0
@@ -115,9 +126,10 @@ def auth_message(api_key: str, api_secret: str, expires_ms: int) -> dict:
 class _Stream:
     """One stream (public or private): its connection, thread and bookkeeping."""
 
-    def __init__(self, mgr: BybitWebSocketManager, name: str, url: str, topics: list[str]) -> None:
+    def __init__(self, mgr: BybitWebSocketManager, name: str, url: str, topics: list[str], kind: str) -> None:
         self.mgr = mgr
         self.name = name
+        self.kind = kind  # PUBLIC or PRIVATE
         self.url = url
         self.host = host_of(url)
         self.topics = topics
@@ -163,11 +175,12 @@ class _Stream:
         return f"{kind}-{next(self._req)}"
 
     def subscribe(self, topics: list[str]) -> None:
-        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+        chunk = self.mgr.subscribe_chunk
+        for i in range(0, len(topics), chunk):
             rid = self.req_id("sub")
             self.pending_acks.add(rid)
             self.note("subscribe_sent")
-            self.send({"op": "subscribe", "req_id": rid, "args": topics[i:i + SUBSCRIBE_CHUNK]})
+            self.send({"op": "subscribe", "req_id": rid, "args": topics[i:i + chunk]})
 
     def close(self) -> None:
         """Cut the connection from any thread: shut the socket down so the stream thread's read
@@ -259,11 +272,9 @@ class _Stream:
         log.info("%s stream connected to %s%s", self.name, self.host,
                  f" (reconnect {self.reconnects})" if self.reconnects else "")
         self.note("open")
-        if self.name == PUBLIC:
-            mgr.market.reset_book()  # this connection's snapshot will rebuild it; stale until then
-            with mgr._resync_lock:
-                mgr._resync_pending = False
-        if self.name == PRIVATE:
+        if self.kind == PUBLIC:
+            mgr._reset_books(self)  # this connection's snapshots will rebuild them; stale until then
+        if self.kind == PRIVATE:
             expires = mgr.server_time_ms() + AUTH_EXPIRES_MS
             self.note("auth_sent")
             self.send(auth_message(mgr.api_key, mgr.api_secret, expires))
@@ -290,19 +301,19 @@ class _Stream:
             topic = msg.get("topic")
             if topic is not None:
                 self.last_data = now
-                mgr.market.touch(self.name)
-                if self.name == PUBLIC:
+                mgr.markets.touch(self.kind)
+                if self.kind == PUBLIC:
                     mgr._on_public(self, str(topic), msg)
                 else:
                     mgr._on_private(self, str(topic), msg)
             else:
                 data = False
-                if self.name == PRIVATE:
-                    mgr.market.touch(self.name)
+                if self.kind == PRIVATE:
+                    mgr.markets.touch(self.kind)
                 self._on_op(msg)
         except Exception as exc:  # noqa: BLE001 - a bad message is skipped, never fatal
             kind = _kind_of(raw)
-            mgr._malformed(self.name, kind, raw, exc)
+            mgr._malformed(self.kind, kind, raw, exc)
         finally:
             if data:
                 self.data_frames += 1
@@ -360,21 +371,51 @@ def _kind_of(raw) -> str:
     return "message"
 
 
+def public_topics(wanted: SymbolStreams) -> list[str]:
+    """One symbol's public topics: its candles (primary first), its book, ticker and trades."""
+    sym = wanted.symbol
+    klines = [f"kline.{interval_code(i)}.{sym}" for i in wanted.intervals]
+    return klines + [f"orderbook.{wanted.book_depth}.{sym}", f"tickers.{sym}", f"publicTrade.{sym}"]
+
+
+def split_connections(groups: list[list[str]], max_chars: int = MAX_ARGS_CHARS) -> list[list[str]]:
+    """Topic groups (one per symbol, kept together) packed in order onto connections whose topics total
+    at most `max_chars` characters (a group alone longer than that still gets a connection)."""
+    out: list[list[str]] = []
+    used = 0
+    for group in groups:
+        size = sum(len(t) for t in group)
+        if not out or used + size > max_chars:
+            out.append([])
+            used = 0
+        out[-1].extend(group)
+        used += size
+    return out
+
+
+class _Route:
+    """Where a public topic's messages go: the kind of message, the symbol's state, the kline interval."""
+
+    __slots__ = ("kind", "market", "interval", "stream")
+
+    def __init__(self, kind: str, market: MarketState, interval: str | None = None) -> None:
+        self.kind, self.market, self.interval = kind, market, interval
+        self.stream: _Stream | None = None
+
+
 class BybitWebSocketManager:
-    def __init__(self, endpoints: Endpoints, market: MarketState, *, symbol: str, interval: str,
-                 higher_intervals: tuple[str, ...] | list[str] = (), book_depth: int = 50,
+    def __init__(self, endpoints: Endpoints, markets: Markets, wanted: list[SymbolStreams], *,
                  api_key: str | None = None, api_secret: str | None = None, stale_after_s: float = 30.0,
                  on_reconnect: Callable[[str], None] | None = None, clock: Clock | None = None,
                  skip_utf8_validation: bool = True, ping_interval_s: float = PING_INTERVAL_S,
                  connect_timeout: float = 10.0, backoff: tuple[float, float] = (0.5, 30.0),
-                 server_time_ms: Callable[[], int] | None = None, rng: random.Random | None = None) -> None:
+                 server_time_ms: Callable[[], int] | None = None, rng: random.Random | None = None,
+                 max_args_chars: int = MAX_ARGS_CHARS, subscribe_chunk: int = SUBSCRIBE_CHUNK) -> None:
+        """`wanted`: every symbol's public streams (each symbol must be in `markets`)."""
         self.endpoints = endpoints
-        self.market = market
-        self.symbol = symbol
-        self.interval = interval
-        self.intervals = [interval] + [i for i in dict.fromkeys(higher_intervals) if i != interval]
-        self.book_depth = int(book_depth)
-        self.book_topic = f"orderbook.{self.book_depth}.{symbol}"
+        self.markets = markets
+        self.wanted = list(wanted)
+        self.intervals = list(dict.fromkeys(i for w in self.wanted for i in w.intervals))  # every symbol's
         self.api_key = api_key or ""
         self.api_secret = api_secret or ""
         register_secret(api_key)
@@ -388,20 +429,37 @@ class BybitWebSocketManager:
         self.connect_timeout = float(connect_timeout)
         self.backoff: tuple[float, float] = backoff
         self.rng = rng or random.Random()
+        self.subscribe_chunk = max(1, int(subscribe_chunk))
         self._stop = threading.Event()
         self._started = False
         self._watchdog: threading.Thread | None = None
-        public_topics = [f"kline.{i}.{symbol}" for i in self.intervals]
-        public_topics += [self.book_topic, f"tickers.{symbol}", f"publicTrade.{symbol}"]
-        self.streams: dict[str, _Stream] = {PUBLIC: _Stream(self, PUBLIC, endpoints.public_ws_url, public_topics)}
+        self._routes: dict[str, _Route] = {}
+        self.book_topics: dict[str, str] = {}  # symbol -> its book topic
+        groups = []
+        for w in self.wanted:
+            market = markets[w.symbol]
+            topics = public_topics(w)
+            intervals = list(w.intervals) + [None] * (len(topics) - len(w.intervals))
+            for t, interval in zip(topics, intervals, strict=True):
+                self._routes[t] = _Route(t.split(".", 1)[0], market, interval)
+            self.book_topics[w.symbol] = topics[len(w.intervals)]
+            groups.append(topics)
+        self.streams: dict[str, _Stream] = {}
+        for n, topics in enumerate(split_connections(groups, max_args_chars)):
+            name = PUBLIC if n == 0 else f"{PUBLIC}-{n + 1}"
+            stream = _Stream(self, name, endpoints.public_ws_url, topics, PUBLIC)
+            self.streams[name] = stream
+            for t in topics:
+                self._routes[t].stream = stream
         if self.api_key and self.api_secret:
-            self.streams[PRIVATE] = _Stream(self, PRIVATE, endpoints.private_ws_url, list(PRIVATE_TOPICS))
+            self.streams[PRIVATE] = _Stream(self, PRIVATE, endpoints.private_ws_url, list(PRIVATE_TOPICS), PRIVATE)
         self.malformed: dict[str, int] = {}
         self._malformed_logged: set[tuple[str, str]] = set()
         self._resync_lock = threading.Lock()
-        self._resync_pending = False
-        self._gap_resyncs: list[float] = []
-        self._gaps_seen = 0
+        self._resync_pending: set[str] = set()  # symbols whose book resubscription is under way
+        self._resync_ids: dict[str, str] = {}  # req_id -> symbol of a resync request
+        self._gap_resyncs: dict[str, list[float]] = {}
+        self._gaps_seen: dict[str, int] = {}
         self.resyncs = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -439,16 +497,21 @@ class BybitWebSocketManager:
 
     # ------------------------------------------------------------------ state
 
-    def _stream(self, stream: str) -> _Stream | None:
-        return self.streams.get(stream)
+    def _named(self, stream: str) -> list[_Stream]:
+        """The connections a stream name means: PUBLIC every public one, PRIVATE the private one, or
+        one connection by its own name (`public-2`)."""
+        if stream in (PUBLIC, PRIVATE):
+            return [s for s in self.streams.values() if s.kind == stream]
+        s = self.streams.get(stream)
+        return [s] if s is not None else []
 
     def connected(self, stream: str = PUBLIC) -> bool:
-        s = self._stream(stream)
-        return bool(s and s.connected)
+        found = self._named(stream)
+        return bool(found) and all(s.connected for s in found)
 
     def ready(self, stream: str = PUBLIC) -> bool:
-        s = self._stream(stream)
-        return bool(s and s.ready.is_set())
+        found = self._named(stream)
+        return bool(found) and all(s.ready.is_set() for s in found)
 
     def wait_ready(self, timeout: float, streams: tuple[str, ...] | None = None, *,
                    stop: threading.Event | None = None) -> bool:
@@ -458,117 +521,159 @@ class BybitWebSocketManager:
         deadline on a host that never answers."""
         deadline = SYSTEM_CLOCK.monotonic() + timeout
         for name in streams or tuple(self.streams):
-            s = self._stream(name)
-            if s is None:
+            found = self._named(name)
+            if not found:
                 return False
-            while not s.ready.is_set():
-                left = deadline - SYSTEM_CLOCK.monotonic()
-                if stop is not None and stop.is_set():
-                    from whale.bybit.startup import StartupCancelled  # startup imports this module
+            for s in found:
+                while not s.ready.is_set():
+                    left = deadline - SYSTEM_CLOCK.monotonic()
+                    if stop is not None and stop.is_set():
+                        from whale.bybit.startup import StartupCancelled  # startup imports this module
 
-                    raise StartupCancelled("stopped during start-up (Ctrl-C or SIGTERM)")
-                if left <= 0:
-                    return False
-                s.ready.wait(min(left, 0.1) if stop is not None else left)
+                        raise StartupCancelled("stopped during start-up (Ctrl-C or SIGTERM)")
+                    if left <= 0:
+                        return False
+                    s.ready.wait(min(left, 0.1) if stop is not None else left)
         return True
 
     def data_received(self) -> dict[str, int]:
-        """Data messages handled so far on each stream's current connection (an in-process simulator in
-        lockstep compares them with what it sent: docs/simulator.md)."""
-        return {name: s.data_frames for name, s in self.streams.items()}
+        """Data messages handled so far on each stream's current connections, by stream (PUBLIC sums the
+        public connections): an in-process simulator in lockstep compares them with what it sent
+        (docs/simulator.md)."""
+        out: dict[str, int] = {}
+        for s in self.streams.values():
+            out[s.kind] = out.get(s.kind, 0) + s.data_frames
+        return out
+
+    def _age(self, s: _Stream) -> float | None:
+        last = s.last_data if s.kind == PUBLIC else s.last_message
+        return None if last is None else max(0.0, self.clock.monotonic() - last)
 
     def message_age(self, stream: str = PUBLIC) -> float | None:
         """Seconds since the stream's last sign of life (public: data; private: any message), None
-        before the first one."""
-        s = self._stream(stream)
-        if s is None:
+        before the first one (for PUBLIC: the oldest of the public connections)."""
+        found = self._named(stream)
+        if not found:
             return None
-        last = s.last_data if stream == PUBLIC else s.last_message
-        return None if last is None else max(0.0, self.clock.monotonic() - last)
+        ages = [self._age(s) for s in found]
+        if any(a is None for a in ages):
+            return None
+        return max(a for a in ages if a is not None)
 
     def stale(self, stream: str = PUBLIC) -> bool:
         """True when the stream cannot be trusted for fresh data: not connected, or silent for
         longer than stale_after_s (since it connected, when it has sent nothing yet)."""
-        s = self._stream(stream)
-        if s is None or not s.connected:
+        found = self._named(stream)
+        return not found or any(self._stale(s) for s in found)
+
+    def _stale(self, s: _Stream) -> bool:
+        if not s.connected:
             return True
-        age = self.message_age(stream)
+        age = self._age(s)
         if age is None:
             return s.connected_at is None or self.clock.monotonic() - s.connected_at > self.stale_after_s
         return age > self.stale_after_s
 
     def auth_error(self) -> str | None:
-        s = self._stream(PRIVATE)
+        s = self.streams.get(PRIVATE)
         return s.auth_error if s else None
 
     def stats(self) -> dict:
         return {name: {"connected": s.connected, "connects": s.connects, "reconnects": s.reconnects,
-                       "stale_cuts": s.stale_cuts, "last_error": s.last_error, "auth_error": s.auth_error}
+                       "stale_cuts": s.stale_cuts, "last_error": s.last_error, "auth_error": s.auth_error,
+                       "topics": len(s.topics)}
                 for name, s in self.streams.items()} | {"malformed": dict(self.malformed), "resyncs": self.resyncs}
 
-    # ------------------------------------------------------------------ the book
+    # ------------------------------------------------------------------ the books
 
-    def resync_book(self, reason: str = "requested") -> bool:
-        """Ask for a fresh order-book snapshot (unsubscribe + subscribe). False if one is pending
-        or the public stream is not connected."""
-        s = self.streams[PUBLIC]
+    def _reset_books(self, s: _Stream) -> None:
+        """A public connection (re)opened: the books of its symbols wait for its fresh snapshots."""
+        for topic in s.topics:
+            route = self._routes[topic]
+            if route.kind == "orderbook":
+                route.market.reset_book()
+                with self._resync_lock:
+                    self._resync_pending.discard(route.market.symbol)
+
+    def resync_book(self, symbol: str | None = None, reason: str = "requested") -> bool:
+        """Ask for a fresh snapshot of a symbol's book (default: the first symbol's) by unsubscribing
+        and subscribing its topic. False if one is pending or its connection is not up."""
+        symbol = symbol or self.wanted[0].symbol
+        topic = self.book_topics[symbol]
+        route = self._routes[topic]
+        s = route.stream
+        assert s is not None
         with self._resync_lock:
-            if self._resync_pending or not s.connected:
+            if symbol in self._resync_pending or not s.connected:
                 return False
-            self._resync_pending = True
+            self._resync_pending.add(symbol)
         self.resyncs += 1
-        self.market.reset_book()
-        log.warning("order book %s: resynchronising (%s)", self.book_topic, reason)
-        if not s.send({"op": "unsubscribe", "req_id": s.req_id("resync-unsub"), "args": [self.book_topic]}):
+        route.market.reset_book()
+        log.warning("order book %s: resynchronising (%s)", topic, reason)
+        rid = s.req_id("resync-unsub")
+        with self._resync_lock:
+            self._resync_ids[rid] = symbol
+        if not s.send({"op": "unsubscribe", "req_id": rid, "args": [topic]}):
             with self._resync_lock:
-                self._resync_pending = False
+                self._resync_pending.discard(symbol)
+                self._resync_ids.pop(rid, None)
             return False
         return True
 
     def _on_resync_ack(self, s: _Stream, op: str, rid: str) -> None:
-        if op == "unsubscribe" and rid.startswith("resync"):
-            s.send({"op": "subscribe", "req_id": s.req_id("resync-sub"), "args": [self.book_topic]})
+        with self._resync_lock:
+            symbol = self._resync_ids.pop(rid, None)
+        if symbol is None:
+            return
+        if op == "unsubscribe":
+            sub = s.req_id("resync-sub")
+            with self._resync_lock:
+                self._resync_ids[sub] = symbol
+            s.send({"op": "subscribe", "req_id": sub, "args": [self.book_topics[symbol]]})
         elif op == "subscribe":
             with self._resync_lock:
-                self._resync_pending = False
+                self._resync_pending.discard(symbol)
 
-    def _book_needs_resync(self) -> None:
-        book = self.market.book
+    def _book_needs_resync(self, market: MarketState) -> None:
+        book = market.book
+        symbol = market.symbol
         now = self.clock.monotonic()
-        if book.check_gaps and book.gaps > self._gaps_seen:
-            self._gaps_seen = book.gaps
-            self._gap_resyncs = [t for t in self._gap_resyncs if now - t < 60.0] + [now]
-            if len(self._gap_resyncs) > 3 and book.crossings == 0:
+        if book.check_gaps and book.gaps > self._gaps_seen.get(symbol, 0):
+            self._gaps_seen[symbol] = book.gaps
+            recent = [t for t in self._gap_resyncs.get(symbol, []) if now - t < 60.0] + [now]
+            self._gap_resyncs[symbol] = recent
+            if len(recent) > 3 and book.crossings == 0:
                 book.check_gaps = False
+                route = self._routes[self.book_topics[symbol]]
                 log.warning("order book %s: update ids (u) are not consecutive on %s; relying on snapshots and "
-                            "the crossed-book check instead", self.book_topic, self.streams[PUBLIC].host)
-        self.resync_book("gap in update ids or crossed book")
+                            "the crossed-book check instead", self.book_topics[symbol],
+                            route.stream.host if route.stream else "?")
+        self.resync_book(symbol, "gap in update ids or crossed book")
 
     # ------------------------------------------------------------------ dispatch (stream threads)
 
     def _on_public(self, s: _Stream, topic: str, msg: dict) -> None:
-        market = self.market
-        if topic == self.book_topic:
-            if not market.on_book(msg):
-                self._book_needs_resync()
-            elif self._resync_pending and msg.get("type") == "snapshot":
+        route = self._routes.get(topic)
+        if route is None:
+            raise ValueError(f"unexpected topic {topic!r}")
+        market = route.market
+        kind = route.kind
+        if kind == "orderbook":
+            if not market.on_book(book_update(msg)):
+                self._book_needs_resync(market)
+            elif msg.get("type") == "snapshot" and market.symbol in self._resync_pending:
                 with self._resync_lock:
-                    self._resync_pending = False
-        elif topic.startswith("kline."):
-            interval = topic.split(".")[1]
+                    self._resync_pending.discard(market.symbol)
+        elif kind == "kline":
+            interval = route.interval or ""
             stamp = int(msg.get("ts") or 0)
             for k in msg["data"]:  # values as sent: MarketState refuses those that cannot be true
                 market.on_kline(interval, int(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"],
                                 bool(k["confirm"]), int(k.get("timestamp") or stamp))
-        elif topic.startswith("tickers."):
-            data = msg["data"]
-            if isinstance(data, list):  # the docs say array, Bybit sends an object
-                data = data[0]
-            market.on_ticker(str(msg.get("type") or "snapshot"), data, int(msg.get("ts") or 0))
-        elif topic.startswith("publicTrade."):
-            market.on_trades(msg["data"])
+        elif kind == "tickers":
+            market.on_ticker(*ticker_of(msg))
         else:
-            raise ValueError(f"unexpected topic {topic!r}")
+            market.on_trades(trades_of(msg["data"]))
 
     def _on_private(self, s: _Stream, topic: str, msg: dict) -> None:
         """Only items of the right shape reach the queue: each bad one is reported (what is wrong, which
@@ -578,9 +683,9 @@ class BybitWebSocketManager:
             raise ValueError(f"unexpected private topic {topic!r}")
         items, problems = check_items(base, msg.get("data"))
         for problem in problems:
-            self.market.bad_data.refuse(f"private {topic}", problem)
+            self.markets.bad_data.refuse(f"private {topic}", problem)
         if items:
-            self.market.on_private(base, items)
+            self.markets.on_private(base, items)
 
     def _malformed(self, stream: str, kind: str, raw: Any, exc: Exception) -> None:
         key = f"{stream}:{kind}"
@@ -594,14 +699,11 @@ class BybitWebSocketManager:
 
     def _reconnected(self, s: _Stream) -> None:
         log.info("%s stream resubscribed on %s after reconnect %d", s.name, s.host, s.reconnects)
-        if s.name == PUBLIC:
-            with self._resync_lock:
-                self._resync_pending = False
         if self.on_reconnect is not None:
             try:
-                self.on_reconnect(s.name)
+                self.on_reconnect(s.kind)
             except Exception:  # noqa: BLE001 - a callback bug must not kill the stream
-                log.exception("on_reconnect(%s) failed", s.name)
+                log.exception("on_reconnect(%s) failed", s.kind)
 
     # ------------------------------------------------------------------ watchdog thread
 
@@ -629,12 +731,12 @@ class BybitWebSocketManager:
         if now - s.last_ping >= self.ping_interval_s:
             s.last_ping = now
             s.send({"op": "ping", "req_id": s.req_id("ping")})
-        last = s.last_data if s.name == PUBLIC else s.last_message
+        last = s.last_data if s.kind == PUBLIC else s.last_message
         ref = max(last or 0.0, s.connected_at)
         if now - ref > self.stale_after_s:
             s.stale_cuts += 1
             log.warning("%s stream (%s): no %s for %.0f s; reconnecting", s.name, s.host,
-                        "data" if s.name == PUBLIC else "message", now - ref)
+                        "data" if s.kind == PUBLIC else "message", now - ref)
             s.last_error = "stale"
             s.connected_at = now  # one cut per stale episode
             s.close()

@@ -29,9 +29,13 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
                               description="Replays real candles in a local Bybit V5 simulator and runs the full live "
                                           "loop against it over HTTP and WebSocket with auth.")
     p.set_defaults(config=None)
-    p.add_argument("--data", default=str(BUNDLED_DATA), metavar="FILE", help="candles to replay (default: bundled)")
+    p.add_argument("--data", action="append", metavar="FILE",
+                   help="candles to replay (default: bundled); repeat it for several symbols, each file named by "
+                        "its symbol (ETHUSDT_1m.csv.gz)")
     p.add_argument("--symbol", metavar="S", help="symbol the simulator serves and the bot trades (default: from the "
                                                 "data file's name, as backtest takes it, else the config's)")
+    p.add_argument("--symbols", metavar="S1,S2", help="several symbols on one account, each with its bundled candles "
+                                                      "(BTCUSDT, ETHUSDT) or a --data file named by it")
     p.add_argument("--candles", type=int, default=DEFAULT_CANDLES, metavar="N",
                    help=f"candles of the config's interval to replay (default {DEFAULT_CANDLES})")
     p.add_argument("--workdir", metavar="DIR", help="where the journal, logs and signals.csv go "
@@ -42,8 +46,46 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
     return p
 
 
+def demo_symbols(cfg, symbols_arg: str | None, data_args: list[str] | None, symbol_arg: str | None):
+    """(the config, {symbol: candle file}, a note for the log or None). --symbols: several symbols on
+    one account, each with its bundled file unless a --data file (named by its symbol) gives it;
+    several --data files: their symbols; else one symbol as whale.bot.demo.demo_symbol picks it
+    (--symbol, the data file's name, the config's)."""
+    from whale.bot.demo import bundled_data, demo_symbol
+    from whale.candle_file import guess_symbol
+    from whale.config.model import replace_path
+    from whale.errors import BadInputError
+
+    files = [Path(d) for d in data_args or []]
+    if symbols_arg is None and len(files) <= 1:
+        cfg, note = demo_symbol(cfg, files[0] if files else BUNDLED_DATA, symbol_arg)
+        return cfg, {cfg.symbols[0]: files[0] if files else BUNDLED_DATA}, note
+    if symbol_arg is not None:
+        raise BadInputError("--symbol names the one symbol of one data file; with several use --symbols S1,S2")
+    symbols = [s.strip().upper() for s in (symbols_arg or "").split(",") if s.strip()]
+    if symbols_arg is not None and not symbols:
+        raise BadInputError("--symbols: give symbols separated by commas, e.g. --symbols BTCUSDT,ETHUSDT")
+    if len(set(symbols)) != len(symbols):
+        raise BadInputError(f"--symbols {symbols_arg}: a symbol is listed twice")
+    by_name: dict[str, Path] = {}
+    for f in files:
+        name = guess_symbol(f)
+        if name is None:
+            raise BadInputError(f"--data {f}: the file name does not start with a symbol such as BTCUSDT; with "
+                                f"several symbols each file's name gives its symbol")
+        if name in by_name:
+            raise BadInputError(f"--data {f}: {name} again (also {by_name[name]})")
+        by_name[name] = f
+    extra = sorted(set(by_name) - set(symbols)) if symbols else []
+    if extra:
+        raise BadInputError(f"--data files of {', '.join(extra)} are not in --symbols {symbols_arg}")
+    symbols = symbols or list(by_name)
+    cfg = replace_path(cfg, "symbols", symbols)
+    return cfg, {s: by_name.get(s) or bundled_data(s) for s in symbols}, None
+
+
 def run(args: argparse.Namespace) -> int:
-    from whale.bot.demo import demo_symbol, run_demo
+    from whale.bot.demo import run_demo
     from whale.commands._shared import check_display_options, install_stop_handlers, load_args_config
     from whale.config import config_from_data
     from whale.errors import BadInputError
@@ -95,17 +137,22 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     if scenario is None:
-        cfg, note = demo_symbol(cfg, Path(args.data), args.symbol)
+        cfg, data, note = demo_symbols(cfg, args.symbols, args.data, args.symbol)
         if note:
             log.info(f"Demo: {note}")
-        log.info(f"Demo: replaying {plural(args.candles, label(cfg.interval) + ' candle')} of {Path(args.data).name} "
+        names = ", ".join(f"{s} ({Path(d).name})" for s, d in data.items()) if len(data) > 1 else \
+            Path(next(iter(data.values()))).name
+        log.info(f"Demo: replaying {plural(args.candles, label(cfg.interval) + ' candle')} of {names} "
                  f"in the simulator; {config_note}; work dir {workdir}")
-        result = run_demo(cfg, data=Path(args.data), candles=args.candles, workdir=workdir, log=log, stop=stop,
-                          display_every=args.display_every, verbose=args.verbose)
+        result = run_demo(cfg, data=data if len(data) > 1 else next(iter(data.values())), candles=args.candles,
+                          workdir=workdir, log=log, stop=stop, display_every=args.display_every, verbose=args.verbose)
     else:
+        if args.symbols is not None or (args.data and len(args.data) > 1):
+            raise BadInputError("a scenario trades one symbol on its own candles: leave out --symbols and --data")
         log.info(f"Scenario {scenario.name}: {scenario.summary}; {config_note}; work dir {workdir}")
-        data = scenario.data()
-        result = run_demo(cfg, data=Path(args.data) if data is None else data, candles=scenario.candles,
+        scripted = scenario.data()
+        one = Path(args.data[0]) if args.data else BUNDLED_DATA
+        result = run_demo(cfg, data=one if scripted is None else scripted, candles=scenario.candles,
                           workdir=workdir, log=log, stop=stop, speed=scenario.speed, scenario=scenario,
                           sim_options=scenario.sim_options(), display_every=args.display_every, verbose=args.verbose)
     for line in result.summary if use_colour(sys.stdout) else [strip_ansi(x) for x in result.summary]:

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 KEY_VAR, SECRET_VAR = "BYBIT_API_KEY", "BYBIT_API_SECRET"
-STARTUP_TIMEOUT_S = 25.0  # = whale.bybit.startup.DEFAULT_DEADLINE_S (not imported: --help stays light)
+STARTUP_TIMEOUT_S = 25.0  # = whale.bot.loop.DEFAULT_DEADLINE_S (not imported: --help stays light)
 
 
 def register(subparsers, parent) -> argparse.ArgumentParser:
@@ -33,10 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
     from whale.bot.loop import Bot, BotOptions
-    from whale.bybit.endpoints import endpoints_for
-    from whale.bybit.startup import StartupCancelled
     from whale.commands._shared import check_display_options, install_stop_handlers, load_cli_config
-    from whale.errors import BadInputError
+    from whale.errors import BadInputError, StartupCancelled
     from whale.logs import register_secret, use_colour
 
     stop = threading.Event()
@@ -53,11 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if not cfg.dry_run and not (key and secret):
         raise BadInputError(f"dry_run is false (real orders), but {KEY_VAR} and {SECRET_VAR} are not set: put them "
                             f"in .env or the environment, or set dry_run to true to trade on paper")
-    endpoints = endpoints_for(cfg)
-    bot = Bot(cfg, endpoints, BotOptions(mode="paper" if cfg.dry_run else "live", workdir=Path(args.workdir),
-                                         api_key=key, api_secret=secret, startup_deadline_s=args.startup_timeout,
-                                         config_path=str(args.config), display_every=args.display_every,
-                                         verbose=args.verbose), log)
+    bot = Bot(cfg, BotOptions(mode="paper" if cfg.dry_run else "live", workdir=Path(args.workdir), api_key=key,
+                              api_secret=secret, startup_deadline_s=args.startup_timeout, config_path=str(args.config),
+                              display_every=args.display_every, verbose=args.verbose), log)
     try:
         bot.run(stop)  # start-up failures raise WhaleError: one message, exit 1 (2 for bad keys or config)
     except StartupCancelled:

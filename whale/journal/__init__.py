@@ -6,7 +6,7 @@ principle 3): every trade, open and closed, with the metadata a restart needs to
 management (initial stop, break-even flag, density price, ...).
 
     tracker = PerformanceTracker(workdir / journal_filename(cfg.dry_run), network="testnet",
-                                 mode="paper", symbol="BTCUSDT", start_balance=1000)
+                                 mode="paper", symbols=["BTCUSDT"], start_balance=1000)
     for warning in tracker.warnings:          # corrupt file moved aside, other network, ...
         log.warning(warning)
     tracker.open_trade(TradeRecord(id=link_id, symbol=..., side="Buy", qty=Decimal("0.01"), ...))

@@ -13,16 +13,17 @@ import numpy as np
 from whale.journal import migrations
 from whale.journal.records import TradeRecord, decimal_text
 
-_DOC_KEYS = ("version", "symbol", "network", "mode", "updated", "trades", "paper_state", "safety")
+_DOC_KEYS = ("version", "symbols", "network", "mode", "updated", "trades", "paper_state", "safety")
 
 
 @dataclass
 class JournalData:
-    """The whole file. `symbol` / `network` / `mode` / `updated` describe its last writer (each
-    trade carries its own); `paper_state` belongs to the paper broker, `safety` to the safety
-    monitor (whale.risk.safety; it names the network and mode it belongs to)."""
+    """The whole file: one account's journal. `symbols` / `network` / `mode` / `updated` describe its
+    last writer (each trade carries its own symbol, network and mode); `paper_state` belongs to the
+    paper account (a position per symbol), `safety` to the account's safety monitor
+    (whale.risk.safety; it names the network and mode it belongs to)."""
 
-    symbol: str | None = None
+    symbols: list[str] = field(default_factory=list)
     network: str | None = None
     mode: str | None = None
     updated: str | None = None
@@ -31,7 +32,8 @@ class JournalData:
     safety: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"version": migrations.FORMAT_VERSION, "symbol": self.symbol, "network": self.network, "mode": self.mode,
+        return {"version": migrations.FORMAT_VERSION, "symbols": list(self.symbols), "network": self.network,
+                "mode": self.mode,
                 "updated": self.updated, "trades": [t.to_json() for t in self.trades],
                 "paper_state": self.paper_state, "safety": self.safety}
 
@@ -42,9 +44,12 @@ class JournalData:
         unknown = sorted(set(doc) - set(_DOC_KEYS))
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(unknown)}")
-        for key in ("symbol", "network", "mode", "updated"):
+        for key in ("network", "mode", "updated"):
             if doc.get(key) is not None and not isinstance(doc[key], str):
                 raise ValueError(f"{key}: a string is needed, got {doc[key]!r}")
+        symbols = doc.get("symbols") or []
+        if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+            raise ValueError(f"symbols: a list of strings is needed, got {symbols!r}")
         trades = doc.get("trades", [])
         if not isinstance(trades, list):
             raise ValueError("trades: a list is needed")
@@ -67,7 +72,7 @@ class JournalData:
         safety = doc.get("safety") or {}
         if not isinstance(safety, dict):
             raise ValueError("safety: a JSON object is needed")
-        return cls(doc.get("symbol"), doc.get("network"), doc.get("mode"), doc.get("updated"), records, paper_state,
+        return cls(list(symbols), doc.get("network"), doc.get("mode"), doc.get("updated"), records, paper_state,
                    safety)
 
 

@@ -1,4 +1,5 @@
-"""The PerformanceTracker: this bot's trades, kept in the journal file and persisted at every change."""
+"""The PerformanceTracker: the account's trades (every symbol's), kept in the journal file and persisted
+at every change."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import dataclasses
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -23,22 +24,28 @@ _FIXED_FIELDS = frozenset(("id", "symbol", "network", "mode", "status"))
 
 
 class PerformanceTracker:
-    """This bot's trades, persisted to the journal at every change, and their statistics.
+    """The account's trades, persisted to the journal at every change, and their statistics.
 
-    `network`, `mode` and `symbol` say which bot this is: `open_trades()` / `closed_trades()` /
-    `summary()` cover its own trades; trades of another network, mode or symbol found in the file
-    are kept (and reported in `warnings`) but left alone. One writer: the main thread (the methods
-    are also safe to call from another thread). Raises JournalError when another bot holds the
-    journal. Use as a context manager, or call `close()`.
+    `network` and `mode` say which account this is, `symbols` which symbols its bot trades (`symbol`:
+    one). `open_trades()` / `closed_trades()` / `summary()` cover the account's trades, every
+    symbol's (each PositionManager picks its own symbol's); trades of another network or mode found
+    in the file are kept (and reported in `warnings`) but left alone, and open trades of a symbol the
+    bot no longer trades are reported. One writer: the main thread (the methods are also safe to
+    call from another thread). Raises JournalError when another bot holds the journal. Use as a
+    context manager, or call `close()`.
     """
 
-    def __init__(self, journal_path: str | os.PathLike, *, network: str, mode: str, symbol: str,
-                 clock: Any = None, start_balance: Decimal | float | int | None = None) -> None:
+    def __init__(self, journal_path: str | os.PathLike, *, network: str, mode: str,
+                 symbols: Sequence[str] | None = None, symbol: str | None = None, clock: Any = None,
+                 start_balance: Decimal | float | int | None = None) -> None:
         if network not in NETWORKS:
             raise ValueError(f"network {network!r} is not one of {', '.join(NETWORKS)}")
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-        self.network, self.mode, self.symbol = network, mode, symbol
+        self.symbols: tuple[str, ...] = tuple(symbols) if symbols else ((symbol,) if symbol else ())
+        if not self.symbols:
+            raise ValueError("the tracker needs the symbols its bot trades")
+        self.network, self.mode = network, mode
         self.start_balance = None if start_balance is None else to_decimal(start_balance, "start_balance")
         self.clock = clock or SystemClock()
         self.file = JournalFile(journal_path, clock=self.clock)
@@ -68,17 +75,22 @@ class PerformanceTracker:
             self.warnings.extend(self._mismatch_warnings(result.data))
 
     # ---- loading ---------------------------------------------------------------------------------
+    @property
+    def symbol(self) -> str:
+        """The first symbol (titles and messages of a one-symbol bot)."""
+        return self.symbols[0]
+
     def _mine(self, t: TradeRecord) -> bool:
-        return t.network == self.network and t.mode == self.mode and t.symbol == self.symbol
+        return t.network == self.network and t.mode == self.mode
 
     def _mismatch_warnings(self, data: JournalData) -> list[str]:
         out = []
-        me = f"{self.network}/{self.mode}/{self.symbol}"
-        header = f"{data.network}/{data.mode}/{data.symbol}"
+        me = f"{self.network}/{self.mode}"
+        header = f"{data.network}/{data.mode}"
         if data.network and data.network != self.network:
             out.append(f"{self.path} was last written by a bot on {data.network}, this one trades on "
                        f"{self.network}: that is suspicious — a journal per network (own --workdir) is safer.")
-        elif (data.mode and data.mode != self.mode) or (data.symbol and data.symbol != self.symbol):
+        elif data.mode and data.mode != self.mode:
             out.append(f"{self.path} was last written by a {header} bot; this one is {me}.")
         foreign = [t for t in self._trades.values() if not self._mine(t)]
         if foreign:
@@ -86,6 +98,12 @@ class PerformanceTracker:
             still_open = sum(t.is_open for t in foreign)
             out.append(f"{len(foreign)} trade(s) in {self.path} ({still_open} open) belong to {', '.join(groups)}: "
                        f"kept in the file, but this {me} bot neither manages nor counts them.")
+        orphans = sorted({t.symbol for t in self._trades.values()
+                          if self._mine(t) and (t.is_open or t.is_pending) and t.symbol not in self.symbols})
+        if orphans:
+            out.append(f"{self.path} holds open trades of {', '.join(orphans)}, which `symbols` no longer lists: "
+                       f"this bot does not manage them (add the symbol back, or close them with python whalebot.py "
+                       f"close-all --symbol {orphans[0]}).")
         return out
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -138,8 +156,8 @@ class PerformanceTracker:
 
     def _add(self, record: TradeRecord) -> TradeRecord:
         if not self._mine(record):
-            raise ValueError(f"trade {record.id} is for {record.network}/{record.mode}/{record.symbol}, "
-                             f"this journal's bot is {self.network}/{self.mode}/{self.symbol}")
+            raise ValueError(f"trade {record.id} is for {record.network}/{record.mode}, "
+                             f"this journal's bot is {self.network}/{self.mode}")
         with self._lock:
             self._check_open()
             if record.id in self._trades:
@@ -276,26 +294,43 @@ class PerformanceTracker:
             raise JournalError(f"the journal {self.path} is closed")
 
     def _persist(self) -> None:
-        data = JournalData(self.symbol, self.network, self.mode, iso_utc(int(self.clock.now_ms())),
+        data = JournalData(list(self.symbols), self.network, self.mode, iso_utc(int(self.clock.now_ms())),
                            list(self._trades.values()), self._paper_state, self._safety)
         self.file.save(data)
 
     # ---- statistics ------------------------------------------------------------------------------
-    def summary(self, start_balance: Decimal | float | int | None = None) -> dict:
-        """Statistics of this bot's closed trades (backtest's formulas, whale.backtest.metrics).
+    def summary(self, start_balance: Decimal | float | int | None = None, symbol: str | None = None) -> dict:
+        """Statistics of the account's closed trades (of `symbol`'s only, when given), with the
+        backtest's formulas (whale.backtest.metrics).
 
         max_drawdown is a fraction of the peak of the closed-trade equity curve that starts at
         `start_balance` (default: the tracker's); without a start balance it is None and only
         max_drawdown_usdt (over cumulative PnL) is given. A zero PnL is neither win nor loss.
         """
         start = self.start_balance if start_balance is None else to_decimal(start_balance, "start_balance")
-        return summarize(self.closed_trades(), open_count=len(self.open_trades()), start_balance=start)
+        closed = [t for t in self.closed_trades() if symbol is None or t.symbol == symbol]
+        still_open = [t for t in self.open_trades() if symbol is None or t.symbol == symbol]
+        return summarize(closed, open_count=len(still_open), start_balance=start)
+
+    def traded_symbols(self) -> list[str]:
+        """The symbols with a trade in the journal (this account's), the bot's own first."""
+        seen = {t.symbol for t in self._trades.values() if self._mine(t) and not t.is_pending}
+        return [s for s in self.symbols if s in seen] + sorted(seen - set(self.symbols))
 
     def summary_lines(self, colour: bool = True, start_balance: Decimal | float | int | None = None,
                       money_places: int = 2) -> list[str]:
-        title = f"Performance Summary ({self.symbol}, {self.network}, {self.mode})"
-        return format_summary_lines(self.summary(start_balance), colour=colour, title=title,
-                                    money_places=money_places)
+        """The account's summary; with trades of several symbols, then one summary per symbol (their
+        drawdowns on the closed-trade PnL of that symbol alone)."""
+        symbols = self.traded_symbols()
+        names = ", ".join(self.symbols) if len(self.symbols) <= 4 else f"{len(self.symbols)} symbols"
+        title = f"Performance Summary ({names}, {self.network}, {self.mode})"
+        lines = format_summary_lines(self.summary(start_balance), colour=colour, title=title,
+                                     money_places=money_places)
+        if len(symbols) > 1:
+            for s in symbols:
+                lines += format_summary_lines(self.summary(start_balance, symbol=s), colour=colour,
+                                              title=f"{s}: its trades", money_places=money_places)
+        return lines
 
     # ---- life ------------------------------------------------------------------------------------
     def close(self) -> None:

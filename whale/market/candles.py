@@ -31,3 +31,13 @@ class Candles:
         f = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
         return Candles(np.ascontiguousarray(ts, dtype=np.int64), f(open_), f(high), f(low), f(close),
                        f(volume), interval)
+
+
+def candles_from_rows(rows: list[tuple], interval: str) -> Candles:
+    """Candles from (ts, o, h, l, c, v) rows already in ascending order."""
+    if not rows:
+        z = np.empty(0)
+        return Candles.from_arrays(np.empty(0, dtype=np.int64), z, z, z, z, z, interval)
+    a = np.array([r[1:6] for r in rows], dtype=np.float64)
+    return Candles.from_arrays(np.array([r[0] for r in rows], dtype=np.int64), a[:, 0], a[:, 1], a[:, 2], a[:, 3],
+                               a[:, 4], interval)

@@ -1,13 +1,13 @@
-"""The L2 order book, kept by Bybit's rules (docs/bybit.md#the-order-book). Pure: no I/O, no clock, no locks
-(MarketState guards it).
+"""The L2 order book (docs/bybit.md#the-order-book). Venue-neutral and pure: no I/O, no clock, no
+locks (MarketState guards it). A venue package turns its messages into `BookUpdate`s
+(whale.bybit.book_messages for Bybit's, including its rule that `u == 1` is a snapshot).
 
 - A snapshot replaces the book (any snapshot, not only the first).
 - A delta upserts by price; size 0 deletes; deleting a level the book does not hold is ignored.
-- Deltas before the first snapshot, and deltas with `u` <= the stored `u`, are ignored.
-- `u == 1` means Bybit restarted the service: the message is a snapshot whatever its type says.
-- A gap in `u` (when `check_gaps`: Bybit's `u` grows by one per message of a depth>1 stream) or a
+- Deltas before the first snapshot, and deltas with an update id <= the stored one, are ignored.
+- A gap in the update ids (when `check_gaps`: the venue numbers its deltas consecutively) or a
   crossed book (best bid >= best ask) makes `apply_delta` return False: the book is marked not
-  ready and ignores deltas until a fresh snapshot (the WebSocket manager resubscribes).
+  ready and ignores deltas until a fresh snapshot (the stream manager asks for one).
 
 Prices and sizes are floats (market data, docs/architecture.md, principle 6): each side is a dict
 price -> size plus a sorted list of its prices kept with `bisect`, so a delta of k levels costs
@@ -17,13 +17,26 @@ k binary searches and reads are slices: fast enough for every update of a 1000-l
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 _EMPTY = np.empty(0, dtype=np.float64)
+Levels = Iterable  # (price, size) pairs, anything float() takes (a venue's strings too)
+
+
+@dataclass(frozen=True)
+class BookUpdate:
+    """One book message in venue-neutral form: a snapshot (replace) or a delta (upsert, size 0
+    deletes), with the venue's update id (u) and sequence, and its timestamp (ms)."""
+
+    snapshot: bool
+    bids: Levels
+    asks: Levels
+    update_id: int = 0
+    seq: int | None = None
+    ts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,16 +74,13 @@ class BookSnapshot:
         return BookSnapshot(self.symbol, self.bid_px[:n], self.bid_sz[:n], self.ask_px[:n], self.ask_sz[:n],
                             self.ts, self.u, self.seq)
 
-    @staticmethod
-    def from_bybit(data: Mapping[str, Any], ts: int | None = None) -> BookSnapshot:
-        """From a REST orderbook `result` or a WebSocket snapshot's `data` (levels already sorted
-        best first by Bybit; sorted again here in case they are not)."""
-        bids = sorted(_levels(data.get("b") or ()), key=lambda x: -x[0])
-        asks = sorted(_levels(data.get("a") or ()), key=lambda x: x[0])
-        bp, bs = _arrays(bids)
-        ap, as_ = _arrays(asks)
-        return BookSnapshot(str(data.get("s", "")), bp, bs, ap, as_, int(data.get("ts") or ts or 0),
-                            int(data.get("u") or 0), int(data.get("seq") or 0))
+
+
+def snapshot_of(symbol: str, bids: Levels, asks: Levels, ts: int = 0, u: int = 0, seq: int = 0) -> BookSnapshot:
+    """A BookSnapshot from (price, size) pairs in any order (sorted best first here)."""
+    bp, bs = _arrays(sorted(_levels(bids), key=lambda x: -x[0]))
+    ap, as_ = _arrays(sorted(_levels(asks), key=lambda x: x[0]))
+    return BookSnapshot(symbol, bp, bs, ap, as_, ts, u, seq)
 
 
 def _levels(rows: Iterable) -> list[tuple[float, float]]:
@@ -115,18 +125,26 @@ class OrderBook:
         self.ready = False
         self.version += 1
 
-    def apply_snapshot(self, data: Mapping[str, Any], ts: int | None = None) -> bool:
+    def apply(self, update: BookUpdate) -> bool:
+        """Apply one update. False = the book needs a fresh snapshot (gap in update ids, or crossed)."""
+        if update.snapshot:
+            return self.apply_snapshot(update.bids, update.asks, update.update_id, update.seq, update.ts)
+        return self.apply_delta(update.bids, update.asks, update.update_id, update.seq, update.ts)
+
+    def apply_snapshot(self, bids: Levels, asks: Levels, update_id: int = 0, seq: int | None = None,
+                       ts: int | None = None) -> bool:
         """Replace the book. Returns False if the snapshot itself is crossed."""
-        bids = {float(p): float(s) for p, s in data.get("b") or () if float(s) > 0}
-        asks = {float(p): float(s) for p, s in data.get("a") or () if float(s) > 0}
-        self._bids, self._asks = bids, asks
-        self._bid_keys = sorted(bids)
-        self._ask_keys = sorted(asks)
-        u = int(data.get("u") or 0)
+        new_bids = {float(p): float(s) for p, s in bids if float(s) > 0}
+        new_asks = {float(p): float(s) for p, s in asks if float(s) > 0}
+        self._bids, self._asks = new_bids, new_asks
+        self._bid_keys = sorted(new_bids)
+        self._ask_keys = sorted(new_asks)
+        u = int(update_id or 0)
         if u == 1 and self.snapshots:
-            self.restarts += 1  # a service restart (a fresh stream's first snapshot may have u == 1 too)
+            self.restarts += 1  # the venue restarted its numbering (a fresh stream's first snapshot may have 1 too)
         self.u = u
-        self.seq = int(data.get("seq") or self.seq)
+        if seq is not None:
+            self.seq = int(seq)
         if ts is not None:
             self.ts = int(ts)
         self.snapshots += 1
@@ -138,11 +156,10 @@ class OrderBook:
             return False
         return True
 
-    def apply_delta(self, data: Mapping[str, Any], ts: int | None = None) -> bool:
-        """Apply a delta. False = the book needs a fresh snapshot (gap in u, or crossed)."""
-        u = int(data.get("u") or 0)
-        if u == 1:
-            return self.apply_snapshot(data, ts)
+    def apply_delta(self, bids: Levels, asks: Levels, update_id: int = 0, seq: int | None = None,
+                    ts: int | None = None) -> bool:
+        """Apply a delta. False = the book needs a fresh snapshot (gap in update ids, or crossed)."""
+        u = int(update_id or 0)
         if not self.ready:
             self.ignored += 1
             return True
@@ -154,11 +171,10 @@ class OrderBook:
             self.ready = False
             self.version += 1
             return False
-        self._upsert(self._bids, self._bid_keys, data.get("b") or ())
-        self._upsert(self._asks, self._ask_keys, data.get("a") or ())
+        self._upsert(self._bids, self._bid_keys, bids)
+        self._upsert(self._asks, self._ask_keys, asks)
         if u:
             self.u = u
-        seq = data.get("seq")
         if seq is not None:
             self.seq = int(seq)
         if ts is not None:
@@ -169,13 +185,6 @@ class OrderBook:
             self.ready = False
             return False
         return True
-
-    def apply_message(self, msg: Mapping[str, Any]) -> bool:
-        """A WebSocket `orderbook.*` message (snapshot or delta)."""
-        data = msg["data"]
-        if msg.get("type") == "snapshot":
-            return self.apply_snapshot(data, msg.get("ts"))
-        return self.apply_delta(data, msg.get("ts"))
 
     @staticmethod
     def _upsert(side: dict[float, float], keys: list[float], rows: Iterable) -> None:

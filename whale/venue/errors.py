@@ -1,6 +1,6 @@
-"""What a broker's failure means for the PositionManager and the loop, whatever the venue.
+"""What a venue's failure means for the PositionManager and the loop, whatever the exchange.
 
-    BrokerError(WhaleError)        the base: every broker failure is one
+    VenueError(WhaleError)         the base: every failure of a venue call is one
       TemporaryError               nothing happened (or it is safe to ask again): try again later
         RateLimitedError           over the venue's rate limit; `retry_after_s` says when to try again
       RejectedError                a definitive refusal: do not send the same request again
@@ -8,8 +8,8 @@
                                    resolved by looking it up, never by sending it again
       AuthError                    keys, permissions, clock: nothing works until the user fixes it (exit 2)
 
-Each broker translates its venue's errors into these with `raise ... from exc`, so the venue's
-error (retCode, endpoint, host) stays the cause. The PositionManager and the loop handle each
+Each venue package translates its own errors into these with `raise ... from exc`, so the venue's
+error (its code, endpoint, host) stays the cause. The PositionManager and the loop handle each
 class deliberately: a temporary error never stops the bot.
 """
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 from whale.errors import EXIT_BAD_INPUT, WhaleError
 
 
-class BrokerError(WhaleError):
-    """A broker failure; the message says what and why."""
+class VenueError(WhaleError):
+    """A venue failure; the message says what and why."""
 
 
-class TemporaryError(BrokerError):
+class TemporaryError(VenueError):
     """The request did not take effect (or querying again is harmless): retry later."""
 
 
@@ -35,24 +35,24 @@ class RateLimitedError(TemporaryError):
         self.retry_after_s = retry_after_s
 
 
-class RejectedError(BrokerError):
+class RejectedError(VenueError):
     """The venue refused the request for good (parameters, balance, no such position): resending it
     unchanged would be refused again."""
 
 
-class OutcomeUnknownError(BrokerError):
+class OutcomeUnknownError(VenueError):
     """An order was sent and whether it executed is not known (a lost answer, a fill that cannot be
-    read yet). `link_id` is its orderLinkId: look it up later; never send it again."""
+    read yet). `link_id` is its client order id: look it up later; never send it again."""
 
     def __init__(self, message: str, *, link_id: str) -> None:
         super().__init__(message)
         self.link_id = link_id
 
 
-class AuthError(BrokerError):
+class AuthError(VenueError):
     """The keys, their permissions, the IP whitelist or the clock: fatal until the user fixes it."""
 
     exit_code = EXIT_BAD_INPUT
 
 
-__all__ = ["AuthError", "BrokerError", "OutcomeUnknownError", "RateLimitedError", "RejectedError", "TemporaryError"]
+__all__ = ["AuthError", "OutcomeUnknownError", "RateLimitedError", "RejectedError", "TemporaryError", "VenueError"]

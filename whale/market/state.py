@@ -1,9 +1,12 @@
-"""MarketState: the thread-safe store the WebSocket threads write and the main loop reads.
+"""The market state: thread-safe stores the stream threads write and the main loop reads. Venue-neutral:
+a venue package parses its messages and calls these methods with plain values.
 
-Writers (WebSocket threads): closed and forming candles per interval, the merged ticker, public
-trades, the L2 book, private updates. Reader (the main loop): `pop_closed()`, `pop_private()`,
-getters that return copies, and `wake`, a threading.Event set on every tick, book update, closed
-candle and private update so the loop can `wake.wait(timeout)` instead of polling.
+- `MarketState` is one symbol's: closed and forming candles per interval, the merged ticker, public
+  trades, the L2 book. Reader (the main loop): `pop_closed()`, getters that return copies.
+- `Markets` is the account's: a MarketState per symbol, the private updates (one queue for the
+  account), when each stream last spoke, and `wake`, ONE threading.Event set on every tick, book
+  update, closed candle and private update of any symbol, so the loop can `wake.wait(timeout)`
+  instead of polling.
 
 Closed candles (`confirm: true`) become events `(interval, ts, o, h, l, c, v)` exactly once each,
 in ascending time per interval. A candle that arrives after a hole (the previous candle never came,
@@ -14,7 +17,7 @@ feed to fill it. Candles already known (by start time) are never emitted twice.
 Everything here is market data: floats, except the last price, which is also kept as Bybit's
 string so `MarketFeed.fetch_current_price()` can return an exact Decimal.
 
-Values that cannot be true never get in (whale.bybit.data_checks): a candle with a price that is not
+Values that cannot be true never get in (whale.market.data_checks): a candle with a price that is not
 finite or not above 0, or a negative volume, a ticker whose lastPrice is such a price, a trade with
 such a price or size. Each is skipped and reported to `bad_data`, which logs it and alerts when they
 repeat. So one kline with close "NaN" costs one message, not the strategy.
@@ -30,16 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from whale.bybit import data_checks
-from whale.bybit.book import BookSnapshot, OrderBook
-from whale.bybit.data_checks import BadData, BadValue
-from whale.bybit.models import candles_from_rows
 from whale.logs import get_logger
-from whale.market.candles import Candles
+from whale.market import data_checks
+from whale.market.book import BookSnapshot, BookUpdate, OrderBook
+from whale.market.candles import Candles, candles_from_rows
+from whale.market.data_checks import BadData, BadValue
 from whale.market.intervals import MONTH, bucket_end, interval_ms
 
 CandleRow = tuple  # (ts, o, h, l, c, v)
-STREAMS = ("public", "private")
+MAX_ARRIVALS = 64  # closed candles whose arrival time is kept (the loop reads it within a pass or two)
 
 
 def next_start(ts: int, interval: str) -> int:
@@ -70,12 +72,15 @@ class _Series:
 class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
                  max_price_history: int = 20_000, volume_levels: int = 20, check_book_gaps: bool = True,
-                 monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
+                 wake: threading.Event | None = None) -> None:
+        """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own."""
         self.symbol = symbol
         self.bad_data = bad_data or BadData(get_logger("bybit.data"), monotonic=monotonic)
         self._lock = threading.Lock()
         self._monotonic = monotonic
-        self.wake = threading.Event()
+        self.wake = wake if wake is not None else threading.Event()
+        self.received_at: float | None = None  # monotonic time of this symbol's newest tick, trade or book update
         self._max_candles = max_candles
         self._series: dict[str, _Series] = {}
         self._events: list[tuple] = []
@@ -91,17 +96,9 @@ class MarketState:
         self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
         self._volumes: deque[tuple] = deque(maxlen=max_price_history)
-        self._private: list[tuple[str, Any]] = []
-        self._last_message: dict[str, float] = {}
+        self._arrivals: dict[tuple[str, int], float] = {}  # (interval, ts) -> when it became an event
 
-    # ------------------------------------------------------------------ stream bookkeeping
-
-    def touch(self, stream: str) -> None:
-        """A message arrived on `stream` (called by the WebSocket manager)."""
-        self._last_message[stream] = self._monotonic()
-
-    def last_message_monotonic(self, stream: str) -> float | None:
-        return self._last_message.get(stream)
+    # ------------------------------------------------------------------ bookkeeping
 
     def market_time_ms(self) -> int:
         """The newest exchange timestamp seen on the public streams (0 before any)."""
@@ -158,6 +155,13 @@ class MarketState:
         s.store(ts, ohlcv)
         s.last_ts = ts
         self._events.append((s.interval, ts) + tuple(ohlcv))
+        self._arrivals[(s.interval, ts)] = self._monotonic()
+        if len(self._arrivals) > MAX_ARRIVALS:
+            del self._arrivals[next(iter(self._arrivals))]
+
+    def arrival(self, interval: str, ts: int) -> float | None:
+        """When the closed candle opening at `ts` became an event (monotonic; recent ones only)."""
+        return self._arrivals.get((interval, ts))
 
     def merge_closed(self, interval: str, candles: Candles | Iterable[CandleRow]) -> int:
         """Closed candles from REST (history or a gap fill), any order. The first merge of an
@@ -267,49 +271,50 @@ class MarketState:
 
     # ------------------------------------------------------------------ ticker and trades
 
-    def on_ticker(self, kind: str, data: Mapping[str, Any], ts: int) -> None:
-        """Snapshot replaces, delta merges: a field missing from a delta is unchanged, never zero. A
-        message whose lastPrice is not a price above 0 is skipped whole (bad_data)."""
-        text = data.get("lastPrice")
-        if text not in (None, ""):
+    def on_ticker(self, snapshot: bool, data: Mapping[str, Any], ts: int, last_price: str | None = None) -> None:
+        """The venue's ticker fields (kept as sent, for the display): a snapshot replaces, a delta merges
+        (a field missing from a delta is unchanged, never zero). `last_price` is the venue's last price
+        text in it, if any: a message whose last price is not a price above 0 is skipped whole (bad_data)."""
+        if last_price not in (None, ""):
             try:
-                data_checks.price(text, "lastPrice")
+                data_checks.price(last_price, "lastPrice")
             except BadValue as exc:
                 self.bad_data.refuse(f"tickers.{self.symbol}", str(exc))
                 return
         with self._lock:
-            if kind == "snapshot":
+            if snapshot:
                 self._ticker = dict(data)
             else:
                 self._ticker.update(data)
             self._ticker_ts = max(self._ticker_ts, int(ts or 0))
             self._saw(int(ts or 0))
-            text = data.get("lastPrice")
-            if text not in (None, "") and int(ts or 0) >= self._last_price_ms:
-                price = float(text)
-                self._last_price, self._last_price_text, self._last_price_ms = price, str(text), int(ts or 0)
+            if last_price not in (None, "") and int(ts or 0) >= self._last_price_ms:
+                price = float(last_price)
+                self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), int(ts or 0)
                 self._prices.append((int(ts or 0), price))
+            self.received_at = self._monotonic()
         self.wake.set()
 
-    def on_trades(self, trades: Iterable[Mapping[str, Any]]) -> None:
-        """publicTrade items (ascending by T): kept as (T, side, size, price)."""
+    def on_trades(self, trades: Iterable[tuple[int, str, Any, Any]]) -> None:
+        """Public trades (time ms, side "Buy"/"Sell", size, price; sizes and prices as the venue's text
+        or numbers), ascending by time: kept as (ms, side, size, price) floats."""
         refused = []
         with self._lock:
-            for t in trades:
-                ms = int(t["T"])
-                price_text = str(t["p"])
+            for ms, side, size_text, price_value in trades:
+                price_text = str(price_value)
                 try:
                     price = data_checks.price(price_text, "trade price")
-                    qty = data_checks.size(t["v"], "trade size")
+                    qty = data_checks.size(size_text, "trade size")
                 except BadValue as exc:
                     refused.append(str(exc))
                     continue
-                self._trades.append((ms, str(t["S"]), qty, price))
+                self._trades.append((ms, side, qty, price))
                 self._trade_seq += 1
                 self._prices.append((ms, price))
                 if ms >= self._last_price_ms:
                     self._last_price, self._last_price_text, self._last_price_ms = price, price_text, ms
                 self._saw(ms)
+            self.received_at = self._monotonic()
         for problem in refused:
             self.bad_data.refuse(f"publicTrade.{self.symbol}", problem)
         self.wake.set()
@@ -370,15 +375,16 @@ class MarketState:
 
     # ------------------------------------------------------------------ the book
 
-    def on_book(self, msg: Mapping[str, Any]) -> bool:
-        """An orderbook message. False = the book needs a fresh snapshot (resubscribe)."""
+    def on_book(self, update: BookUpdate) -> bool:
+        """A book update. False = the book needs a fresh snapshot (resubscribe)."""
         with self._lock:
-            ok = self.book.apply_message(msg)
-            ts = int(msg.get("ts") or 0)
+            ok = self.book.apply(update)
+            ts = int(update.ts or 0)
             self._saw(ts)
             if self.book.ready:
                 b, a = self.book.volumes(self._volume_levels)
                 self._volumes.append((ts, b, a))
+            self.received_at = self._monotonic()
         self.wake.set()
         return ok
 
@@ -388,10 +394,10 @@ class MarketState:
 
     def seed_book(self, snap: BookSnapshot) -> None:
         """Replace the book with a REST snapshot (when the stream is not there yet)."""
-        data = {"b": list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist(), strict=True)),
-                "a": list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist(), strict=True)), "u": snap.u, "seq": snap.seq}
+        bids = list(zip(snap.bid_px.tolist(), snap.bid_sz.tolist(), strict=True))
+        asks = list(zip(snap.ask_px.tolist(), snap.ask_sz.tolist(), strict=True))
         with self._lock:
-            self.book.apply_snapshot(data, snap.ts)
+            self.book.apply_snapshot(bids, asks, snap.u, snap.seq, snap.ts)
 
     def book_ready(self) -> bool:
         return self.book.ready
@@ -408,8 +414,55 @@ class MarketState:
                     "restarts": b.restarts, "gaps": b.gaps, "crossings": b.crossings, "ignored": b.ignored,
                     "bids": b.bid_count, "asks": b.ask_count}
 
-    # ------------------------------------------------------------------ private updates
 
+def _rows(candles: Candles | Iterable[CandleRow]) -> list[tuple]:
+    if isinstance(candles, Candles):
+        return list(zip(candles.ts.tolist(), candles.open.tolist(), candles.high.tolist(), candles.low.tolist(),
+                        candles.close.tolist(), candles.volume.tolist(), strict=True))
+    return [tuple(r) for r in candles]
+
+
+class Markets:
+    """The account's market state: one MarketState per symbol, all waking the loop through one
+    `wake` event; the private updates of the account in one queue; when each stream last spoke."""
+
+    def __init__(self, symbols: Iterable[str], *, bad_data: BadData | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, **state_options: Any) -> None:
+        self.wake = threading.Event()
+        self.bad_data = bad_data or BadData(get_logger("market.data"), monotonic=monotonic)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake, **state_options)
+                        for s in symbols}
+        self._private: list[tuple[str, Any]] = []
+        self._last_message: dict[str, float] = {}
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._states)
+
+    def __getitem__(self, symbol: str) -> MarketState:
+        return self._states[symbol]
+
+    def get(self, symbol: str) -> MarketState | None:
+        return self._states.get(symbol)
+
+    def __iter__(self):
+        return iter(self._states.values())
+
+    def market_time_ms(self) -> int:
+        """The newest venue timestamp seen on any symbol's public streams (0 before any)."""
+        return max((m.market_time_ms() for m in self._states.values()), default=0)
+
+    # ---- streams ----------------------------------------------------------------------------------
+    def touch(self, stream: str) -> None:
+        """A message arrived on `stream` (called by the stream manager)."""
+        self._last_message[stream] = self._monotonic()
+
+    def last_message_monotonic(self, stream: str) -> float | None:
+        return self._last_message.get(stream)
+
+    # ---- private updates --------------------------------------------------------------------------
     def on_private(self, topic: str, data: Any) -> None:
         with self._lock:
             self._private.append((topic, data))
@@ -420,10 +473,3 @@ class MarketState:
         with self._lock:
             out, self._private = self._private, []
         return out
-
-
-def _rows(candles: Candles | Iterable[CandleRow]) -> list[tuple]:
-    if isinstance(candles, Candles):
-        return list(zip(candles.ts.tolist(), candles.open.tolist(), candles.high.tolist(), candles.low.tolist(),
-                        candles.close.tolist(), candles.volume.tolist(), strict=True))
-    return [tuple(r) for r in candles]
