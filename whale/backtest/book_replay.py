@@ -47,7 +47,7 @@ from whale.recording.lookahead import Lookahead
 from whale.recording.reader import BookEvent, GapEvent, TickerEvent, TradeEvent
 from whale.sim.recorded_book import recorded_instrument
 from whale.sim.recorded_replay import RecordedSetup
-from whale.venue.protocols import PUBLIC, Execution, SymbolStreams
+from whale.venue.protocols import PUBLIC, Execution, MarketData, SymbolStreams
 from whale.venue.registry import VenueOptions
 
 log = logging.getLogger("whalebot.replay")
@@ -85,7 +85,7 @@ class ReplayMarketData:
     the Markets; `close_candles(until_ms)` pushes the candles closed by then."""
 
     network = "replay"
-    streams = (PUBLIC,)
+    streams: tuple[str, ...] = (PUBLIC,)
 
     def __init__(self, setup: RecordedSetup, clock: ReplayClock, latency_ms: int) -> None:
         self.setup = setup
@@ -244,7 +244,7 @@ class ReplayVenue:
     network = "replay"
 
     def __init__(self, market_data: ReplayMarketData) -> None:
-        self.market_data = market_data
+        self.market_data: MarketData = market_data
         self.taker_side = market_data.taker_side
 
     def execution(self) -> Execution:

@@ -5,6 +5,7 @@ the paper journal and the log of the run."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from whale.backtest.book_replay import ReplayStats, drive, replay_venue
+from whale.bot.demo import BOOK_HISTORY_MINUTES
 from whale.bot.loop import Bot, BotHooks, BotOptions, EmergencyStop
 from whale.config.model import Config, replace_path
 from whale.errors import BadInputError
@@ -62,6 +64,11 @@ def run_book_backtest(cfg: Config, root: Path | str, out: Path, log: logging.Log
                       stop: threading.Event | None = None) -> BookBacktest:
     """Replay the recording under `root` through the live bot, on paper, into the report directory `out`."""
     setup = load_recording(root, symbols, from_ms, to_ms)
+    start = setup.start_index + BOOK_HISTORY_MINUTES  # the first minute is history, as in demo --book
+    if start >= len(setup.times):
+        raise BadInputError(f"{root}: the recording holds {len(setup.times) - setup.start_index} minute(s) from the "
+                            f"start asked for; the first is history, so it needs at least two")
+    setup = dataclasses.replace(setup, start_index=start, start_ms=int(setup.times[start]))
     cfg = replace_path(cfg, "symbols", list(setup.symbols))
     cfg = replace_path(cfg, "dry_run", True)
     latency = int(cfg.backtest.latency_ms)
