@@ -160,9 +160,10 @@ def run_portfolio(cfg: Config, data_paths: Sequence[str | Path], *, date_from: i
     for s in symbols:
         if configs[s].strategy.mode == "density":
             where = f" (for {s})" if configs[s].strategy.mode != cfg.strategy.mode else ""
-            raise BadInputError(f"strategy.mode is 'density'{where}: density trading needs a live order book, which "
-                                "candle files do not have. Backtest with strategy.mode 'indicators' or 'combined' "
-                                "(its Density_Signal is off in backtests), or try density trading in the demo.")
+            raise BadInputError(f"strategy.mode is 'density'{where}: density trading needs an order book, which "
+                                "candle files do not have: use --book DIR to backtest on a book recording "
+                                "(docs/recording.md), or backtest candles with strategy.mode 'indicators' or "
+                                "'combined' (its Density_Signal is off on candles).")
     load_s = jit_s = indicators_s = indicators_cpu_s = 0.0
     warnings: list[str] = []
     prepared: list[_Prepared] = []
