@@ -199,3 +199,32 @@ def test_hours_bounds_the_recording(make_sim, tmp_path):
     assert "--hours 0.001 reached" in text and "recorded " in text, text
     assert time.monotonic() - t0 < 40
     assert any(isinstance(ev, BookEvent) for ev in RecordingReader(out).events())
+
+
+def test_a_resynchronised_book_gives_a_gap_marker_then_its_snapshot(make_sim, tmp_path):
+    sim = make_sim(lockstep=False, speed=60, stream_rates="book200=50ms,tickers=50ms,trades=50ms")
+    rec = _recorder(sim, tmp_path).start()
+    try:
+        assert rec.wait_ready(10)
+        _wait(lambda: rec.counts[BTC].messages > 20, 10, "no data recorded")
+        assert rec.manager.resync_book(BTC, "a test")  # what a gap in `u` or a crossed book does
+        _wait(lambda: rec.counts[BTC].gaps == 1, 10, "no gap marked")
+        _wait(lambda: rec.manager.ready() and rec.markets[BTC].book_ready(), 10, "no snapshot after the resync")
+        time.sleep(0.3)
+    finally:
+        rec.stop()
+    events = [ev for ev in RecordingReader(tmp_path).events() if isinstance(ev, (BookEvent, GapEvent))]
+    at = next(i for i, ev in enumerate(events) if isinstance(ev, GapEvent) and ev.reason == "resync (a test)")
+    after = events[at + 1]
+    assert isinstance(after, BookEvent) and after.snapshot and not after.synthetic
+
+
+def test_a_symbol_the_exchange_does_not_trade_exits_2_naming_it(make_sim, tmp_path):
+    sim = make_sim()
+    out = tmp_path / "rec"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "whalebot.py"), "record", "--config",
+                           str(_config(sim, tmp_path)), "--symbols", "BTCUSDT,NOPEUSDT", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "--symbols NOPEUSDT: not traded as a linear contract on 127.0.0.1:" in proc.stderr
+    assert not list(out.rglob("*.wbr.gz"))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from whale.errors import EXIT_OK, BadInputError
 
+DEPTHS = (1, 50, 200, 500, 1000)  # Bybit's linear order book depths (the simulator serves 1, 50, 200, 1000)
 REPORT_EVERY_S = 60.0
 READY_TIMEOUT_S = 30.0
 
@@ -53,8 +54,6 @@ def parse_symbols(text: str) -> tuple[str, ...]:
 
 def check_args(args: argparse.Namespace) -> tuple[str, ...]:
     """The symbols; every bad argument raises BadInputError naming its option (exit 2)."""
-    from whale.recording.recorder import DEPTHS
-
     symbols = parse_symbols(args.symbols)
     if args.depth not in DEPTHS:
         raise BadInputError(f"--depth {args.depth}: expected one of {', '.join(map(str, DEPTHS))}")
@@ -95,12 +94,13 @@ def source_of(endpoints) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    symbols = check_args(args)  # before anything that imports the network clients
+
     from whale.bybit.rest import BybitRest
     from whale.commands._shared import install_stop_handlers
     from whale.errors import StartupCancelled
     from whale.recording.recorder import Recorder, progress_line, summary_lines
 
-    symbols = check_args(args)
     endpoints, log = _settings(args)
     stop = threading.Event()
     install_stop_handlers(stop)

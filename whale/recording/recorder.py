@@ -35,7 +35,6 @@ from whale.venue.protocols import PUBLIC, SymbolStreams
 
 log = get_logger("recording")
 
-DEPTHS = (1, 50, 200, 500, 1000)  # Bybit's linear order book depths (the simulator serves 1, 50, 200, 1000)
 KLINE_INTERVAL = "1"  # kline.1: the 1-minute candles, kept as a check on the candles built from trades
 
 
