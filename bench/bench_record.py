@@ -81,7 +81,8 @@ def main() -> None:
                                                 "private_ws_url": urls["private_ws"]},
                                    "logging": {"file": ""}}))
         cmd = [sys.executable, str(ROOT / "whalebot.py"), "record", "--config", str(cfg), "--symbols",
-               ",".join(SYMBOLS), "--depth", str(args.depth), "--out", str(out), "--hours", f"{args.seconds / 3600:.6f}"]
+               ",".join(SYMBOLS), "--depth", str(args.depth), "--out", str(out),
+               "--hours", f"{args.seconds / 3600:.6f}"]
         t0 = time.monotonic()
         rec = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         while size(out) == 0:  # start-up: imports, the instruments, the connection
@@ -119,12 +120,14 @@ def main() -> None:
     for sym in SYMBOLS:
         b = size(out / sym)
         total += b
-        print(f"{sym}: {b / 1e6:.2f} MB -> {b * 3600 / span / 1e6:.2f} MB an hour, {b * 86400 / span / 1e6:.1f} MB a day")
+        print(f"{sym}: {b / 1e6:.3f} MB -> {b * 3600 / span / 1e6:.2f} MB an hour, "
+              f"{b * 86400 / span / 1e6:.1f} MB a day")
     print(f"both: {total * 3600 / span / 1e6:.2f} MB an hour, {total * 86400 / span / 1e6:.1f} MB a day")
     print("the recorder's summary:")
     for line in text.splitlines():
-        if "recorded " in line or line.lstrip(" -").split(" ")[0] in SYMBOLS or ": " in line and "USDT: " in line:
-            print("  " + line.split(" - ", 2)[-1])
+        message = line.split(" - ", 2)[-1]
+        if message.startswith("recorded ") or message.strip().split(":")[0] in SYMBOLS:
+            print("  " + message)
     print(f"after: {load()}")
     shutil.rmtree(work)
 

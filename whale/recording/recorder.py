@@ -31,6 +31,7 @@ from whale.logs import get_logger
 from whale.market.instruments import Instrument
 from whale.market.state import Markets
 from whale.recording.writer import RecordingWriter
+from whale.text import plural
 from whale.venue.protocols import PUBLIC, SymbolStreams
 
 log = get_logger("recording")
@@ -204,8 +205,7 @@ def progress_line(now: RecordSummary, before: RecordSummary | None) -> str:
         rate = events / span if span > 0 else 0.0
         per_hour = size * 3600.0 / span if span > 0 else 0.0
         parts.append(f"{sym} {rate:,.1f} events/s, {per_hour / 1e6:,.2f} MB/h ({now.bytes[sym] / 1e6:,.2f} MB so far)")
-    gaps = sum(c.gaps for c in now.counts.values())
-    return f"recording: {'; '.join(parts)}; {gaps} gap{'s' if gaps != 1 else ''}"
+    return f"recording: {'; '.join(parts)}; {plural(sum(c.gaps for c in now.counts.values()), 'gap')}"
 
 
 def summary_lines(s: RecordSummary) -> list[str]:
@@ -217,7 +217,7 @@ def summary_lines(s: RecordSummary) -> list[str]:
         files = s.files[sym]
         where = f"{files[0].parent}" if files else "no file"
         lines.append(f"  {sym}: {c.messages:,} events, {s.bytes[sym] / 1e6:,.2f} MB "
-                     f"({s.bytes_per_hour(sym) / 1e6:,.2f} MB/h), {len(files)} file{'s' if len(files) != 1 else ''} "
-                     f"in {where}, {c.gaps} gap{'s' if c.gaps != 1 else ''}, {s.dropped[sym]:,} deltas dropped "
+                     f"({s.bytes_per_hour(sym) / 1e6:,.2f} MB/h), {plural(len(files), 'file')} in {where}, "
+                     f"{plural(c.gaps, 'gap')}, {s.dropped[sym]:,} deltas dropped "
                      f"awaiting a snapshot, {c.skipped:,} malformed")
     return lines
