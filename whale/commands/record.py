@@ -96,6 +96,7 @@ def source_of(endpoints) -> str:
 def run(args: argparse.Namespace) -> int:
     symbols = check_args(args)  # before anything that imports the network clients
 
+    from whale.bybit.errors import AbortedError
     from whale.bybit.rest import BybitRest
     from whale.commands._shared import install_stop_handlers
     from whale.errors import StartupCancelled
@@ -113,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             except BadInputError as exc:
                 raise BadInputError(f"--symbols {sym}: not traded as a linear contract on {endpoints.rest_host}") \
                     from exc
+    except AbortedError:  # Ctrl-C or SIGTERM while asking: a clean stop
+        return EXIT_OK
     finally:
         rest.close()
     if stop.is_set():
