@@ -2,16 +2,19 @@
 """Make data/recordings/sample/: the `record` command's recorder on the simulator playing the
 wall-breakthrough scenario in stream-rate mode, for the README's examples and the book tests.
 
-    python data/recordings/make_sample.py [--out data/recordings/sample] [--lead 15]
+    python data/recordings/make_sample.py [--out data/recordings/sample] [--lead 90]
 
 - The simulator (in this process, on 127.0.0.1) replays `--lead` quiet minutes, then the path of the
   `wall-breakthrough` scenario (whale/scenarios/walls.py): an ask wall of 5 BTC appears 0.4 % above
   the price, loses 40 % over 30 s, the price climbs to it and runs through it. The scenario's script
   (the wall, its erosion) runs before each candle, as in `demo --scenario wall-breakthrough`.
 - ETHUSDT plays the bundled ETHUSDT 1m candles (the first ones of the file) on the same minutes.
-- Stream-rate mode at `SPEED` x real time with each period divided by `SPEED`: in market time
-  orderbook.200, tickers and trade bursts every 100 ms, Bybit's periods. The level churn follows the
-  wall clock, so in market time the book churns `SPEED` times slower than the live one.
+- Stream-rate mode with 10 ms periods. The scenario plays at `SPEED` (10) x real time: in market
+  time orderbook.200, tickers and trade bursts every 100 ms, Bybit's periods. The quiet lead, there
+  to give the indicators their warm-up (79 one-minute candles for the scenarios' config), plays at
+  `LEAD_SPEED` (100) x: the same streams every second of market time, which keeps the file small. The
+  level churn follows the wall clock, so in market time the book churns 10 (100) times slower than a
+  live one.
 - The recorder is whale.recording.recorder.Recorder, what `python whalebot.py record` runs, on one
   public connection (orderbook.200, publicTrade, tickers, kline.1 of both symbols).
 
@@ -39,8 +42,9 @@ from whale.scenarios._paths import PathBuilder  # noqa: E402
 from whale.scenarios.walls import ERODING_ASK_WALL, WallBreakthrough  # noqa: E402
 from whale.sim import SimConfig, Simulator  # noqa: E402
 
-SPEED = 10.0  # replay ms per wall ms
-PERIOD_MS = 100.0 / SPEED  # wall ms: 100 ms of market time
+SPEED = 10.0  # replay ms per wall ms during the scenario
+PERIOD_MS = 100.0 / SPEED  # wall ms: 100 ms of market time at SPEED
+LEAD_SPEED = 100.0  # during the quiet lead: the same periods are 1 s of market time (a smaller file)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
@@ -69,7 +73,7 @@ def eth_on(ts) -> Candles:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "recordings" / "sample")
-    ap.add_argument("--lead", type=int, default=15, help="quiet minutes before the scenario (default 15)")
+    ap.add_argument("--lead", type=int, default=90, help="quiet minutes before the scenario (default 90)")
     args = ap.parse_args()
     sc = scenario(args.lead)
     btc = sc.data()
@@ -88,6 +92,8 @@ def main() -> None:
                 raise SystemExit("the recorder did not subscribe within 30 s")
             time.sleep(1.0)  # the snapshots, then a second of the quiet book before the replay
             for i in range(sc.candles):
+                # between candles the replay waits (lockstep) and re-anchors its pacing on the next one
+                sim.core.replay.speed = LEAD_SPEED if i < args.lead else SPEED
                 sc.before_step(sim, None)
                 if not sim.step(1, timeout=60):
                     raise SystemExit(f"the simulator did not play candle {i}")
