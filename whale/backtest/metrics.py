@@ -28,25 +28,59 @@ def drawdown_curve(equity: np.ndarray) -> np.ndarray:
         return np.where(peaks > 0, (equity - peaks) / peaks, 0.0)
 
 
-def daily_sharpe(ts_ms: np.ndarray, equity: np.ndarray) -> float:
-    """Sharpe ratio of daily returns (equity at each UTC day's last candle), annualised with √365
-    (crypto trades every day); 0 when there are fewer than two daily returns or no variation."""
+def daily_returns(ts_ms: np.ndarray, equity: np.ndarray) -> np.ndarray:
+    """Returns from one UTC day's last equity to the next day's; empty with fewer than three days."""
     if equity.size < 2:
-        return 0.0
+        return np.zeros(0)
     day = ts_ms // DAY_MS
     last_of_day = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
     closes = equity[last_of_day]
     if closes.size < 3:
-        return 0.0
+        return np.zeros(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rets = np.diff(closes) / closes[:-1]
-    rets = rets[np.isfinite(rets)]
+    return rets[np.isfinite(rets)]
+
+
+def daily_sharpe(ts_ms: np.ndarray, equity: np.ndarray) -> float:
+    """Sharpe ratio of daily returns (equity at each UTC day's last candle), annualised with √365
+    (crypto trades every day); 0 when there are fewer than two daily returns or no variation."""
+    return sharpe_of(daily_returns(ts_ms, equity))
+
+
+def sharpe_of(rets: np.ndarray) -> float:
+    """daily_sharpe of returns already taken (the report takes them once for both ratios)."""
     if rets.size < 2:
         return 0.0
     sd = float(rets.std(ddof=1))
     if sd == 0.0:
         return 0.0
     return float(rets.mean() / sd * math.sqrt(365.0))
+
+
+def sortino_of(rets: np.ndarray) -> float:
+    """The mean over the downside deviation (root mean square of the returns below 0, over all
+    days), annualised with √365; 0 without a losing day or fewer than two daily returns."""
+    if rets.size < 2:
+        return 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)))
+    if downside == 0.0:
+        return 0.0
+    return float(rets.mean() / downside * math.sqrt(365.0))
+
+
+def annual_return_pct(start_balance: float, end_balance: float, days: float) -> float:
+    """Compound annual growth over `days`, in %; -100 when the balance is gone, 0 for no time."""
+    if days <= 0.0 or start_balance <= 0.0:
+        return 0.0
+    if end_balance <= 0.0:
+        return -100.0
+    return float(((end_balance / start_balance) ** (365.0 / days) - 1.0) * 100.0)
+
+
+def calmar(annual_pct: float, max_dd: float) -> float | None:
+    """Annual return (%) over the max drawdown (%); None (JSON null) without a drawdown."""
+    return annual_pct / (max_dd * 100.0) if max_dd > 0.0 else None
 
 
 def trade_stats(net: np.ndarray) -> dict:

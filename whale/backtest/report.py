@@ -8,10 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from whale.backtest import simulate as sim
-from whale.backtest.metrics import daily_sharpe, max_drawdown, trade_stats
+from whale.backtest.metrics import (
+    DAY_MS,
+    annual_return_pct,
+    calmar,
+    daily_returns,
+    max_drawdown,
+    sharpe_of,
+    sortino_of,
+    trade_stats,
+)
 from whale.backtest.outputs import iso
 from whale.config.model import Config
 from whale.market.instruments import Instrument
+from whale.market.intervals import interval_ms
 from whale.risk.correlation import Group, GroupMember
 from whale.risk.sizing import CAP_NAMES, FIRST_SHRUNK, N_SIZE_CODES, SIZE_REASONS, describe_size
 from whale.strategy.finaliser import BUY, SELL
@@ -35,17 +45,13 @@ def build_report(cfg: Config, infos: list[SymbolInfo], market: sim.Market,
                  run: sim.PortfolioRun, P: np.ndarray, cooled: list[np.ndarray], off_lists: list[list[str]],
                  timing: dict) -> tuple[dict, list[dict], int]:
     """(report.json, each symbol's section, the union step the report starts at)."""
-    starts = [int(market.ts[market.off[s] + i.report_from]) for s, i in enumerate(infos)]
-    u_from = int(np.searchsorted(run.ts, min(starts), side="left"))
+    figures, u_from = account_figures(cfg, market, run, [i.report_from for i in infos])
     ts = run.ts[u_from:]
-    equity = run.equity[u_from:]
     trades = run.trades
-    start_balance = cfg.trade_management.account_balance
     sections = [_symbol_section(cfg, s, info, market, run, P, cooled[s]) for s, info in enumerate(infos)]
     off: list[str] = []
     for lst in off_lists:
         off.extend(x for x in lst if x not in off)
-    dd, dd_usdt = max_drawdown(equity)
     signals = {k: sum(x["signals"][k] for x in sections) for k in ("BUY", "SELL", "HOLD", "ignored_by_cooldown")}
     report = {
         "symbol": ",".join(i.symbol for i in infos),
@@ -53,16 +59,7 @@ def build_report(cfg: Config, infos: list[SymbolInfo], market: sim.Market,
         "data_file": ",".join(i.data_file for i in infos),
         "start": iso(int(ts[0])),
         "end": iso(int(ts[-1])),
-        "bars": int(len(ts)),
-        "warmup_bars": u_from,
-        **_trade_figures(trades),
-        "max_drawdown": dd,
-        "max_drawdown_usdt": dd_usdt,
-        "sharpe": daily_sharpe(ts, equity),
-        "exposure_time": float(run.in_position[u_from:].mean()) if len(ts) else 0.0,
-        "start_balance": start_balance,
-        "end_balance": float(equity[-1]),
-        "return_pct": (float(equity[-1]) / start_balance - 1.0) * 100.0,
+        **figures,
         "exit_reasons": _exit_reasons(trades),
         "skipped_entries": _sum_counts(x["skipped_entries"] for x in sections),
         "shrunk_entries": _sum_counts(x["shrunk_entries"] for x in sections),
@@ -85,6 +82,47 @@ def build_report(cfg: Config, infos: list[SymbolInfo], market: sim.Market,
         "per_symbol": {i.symbol: sec for i, sec in zip(infos, sections, strict=True)},
     }
     return report, sections, u_from
+
+
+def report_start(market: sim.Market, run: sim.PortfolioRun, report_from: list[int]) -> int:
+    """The union step the account's report starts at: the first symbol's first reported candle
+    (each symbol's `report_from` indexes its own candles)."""
+    starts = [int(market.ts[market.off[s] + r]) for s, r in enumerate(report_from)]
+    return int(np.searchsorted(run.ts, min(starts), side="left"))
+
+
+def account_figures(cfg: Config, market: sim.Market, run: sim.PortfolioRun, report_from: list[int],
+                    ) -> tuple[dict, int]:
+    """(the account's figures of report.json, the union step they start at): what every optimiser
+    trial records too, so a trial and `backtest` with its config agree to the bit."""
+    u_from = report_start(market, run, report_from)
+    ts = run.ts[u_from:]
+    return {"bars": int(len(ts)), "warmup_bars": u_from,
+            **performance(cfg, ts, run.trades, run.equity[u_from:], run.in_position[u_from:])}, u_from
+
+
+def performance(cfg: Config, ts: np.ndarray, trades: np.ndarray, equity: np.ndarray,
+                in_position: np.ndarray) -> dict:
+    """Trade figures and the equity curve's: over the report range (ts, equity and in_position start
+    at its first step). Annual return compounds over the range's candles at the config's interval."""
+    dd, dd_usdt = max_drawdown(equity)
+    rets = daily_returns(ts, equity)
+    start_balance = cfg.trade_management.account_balance
+    end_balance = float(equity[-1])
+    annual = annual_return_pct(start_balance, end_balance, len(ts) * interval_ms(cfg.interval) / DAY_MS)
+    return {
+        **_trade_figures(trades),
+        "max_drawdown": dd,
+        "max_drawdown_usdt": dd_usdt,
+        "sharpe": sharpe_of(rets),
+        "sortino": sortino_of(rets),
+        "annual_return_pct": annual,
+        "calmar": calmar(annual, dd),
+        "exposure_time": float(in_position.mean()) if len(in_position) else 0.0,
+        "start_balance": start_balance,
+        "end_balance": end_balance,
+        "return_pct": (end_balance / start_balance - 1.0) * 100.0,
+    }
 
 
 def _trade_figures(trades: np.ndarray) -> dict:

@@ -155,14 +155,15 @@ def run_portfolio(cfg: Config, data_paths: Sequence[str | Path], *, date_from: i
     if date_from is not None and date_to is not None and date_from >= date_to:
         raise BadInputError(f"--from {iso(date_from)} is not before --to {iso(date_to)}")
     symbols = symbols_of(cfg, data_paths, symbol)
-    order = _fixed_order(cfg, symbols)
+    order = fixed_order(cfg, symbols)
     configs = {s: symbol_config(cfg, s) for s in symbols}
     for s in symbols:
         if configs[s].strategy.mode == "density":
             where = f" (for {s})" if configs[s].strategy.mode != cfg.strategy.mode else ""
-            raise BadInputError(f"strategy.mode is 'density'{where}: density trading needs a live order book, which "
-                                "candle files do not have. Backtest with strategy.mode 'indicators' or 'combined' "
-                                "(its Density_Signal is off in backtests), or try density trading in the demo.")
+            raise BadInputError(f"strategy.mode is 'density'{where}: density trading needs an order book, which "
+                                "candle files do not have: use --book DIR to backtest on a book recording "
+                                "(docs/recording.md), or backtest candles with strategy.mode 'indicators' or "
+                                "'combined' (its Density_Signal is off on candles).")
     load_s = jit_s = indicators_s = indicators_cpu_s = 0.0
     warnings: list[str] = []
     prepared: list[_Prepared] = []
@@ -188,9 +189,7 @@ def run_portfolio(cfg: Config, data_paths: Sequence[str | Path], *, date_from: i
         prepared.append(prep)
         del data, src, candles
     t3 = time.perf_counter()
-    AP = account_params(cfg)
-    P = np.stack([sim_params(configs[p.info.symbol], p.info.instrument, cfg.interval, p.info.trade_from)
-                  for p in prepared])
+    P, AP = portfolio_params(cfg, [configs[p.info.symbol] for p in prepared], [p.info for p in prepared])
     _warm_up_simulate(P, AP)
     jit_s += time.perf_counter() - t3
     infos = [p.info for p in prepared]
@@ -221,7 +220,7 @@ def run_portfolio(cfg: Config, data_paths: Sequence[str | Path], *, date_from: i
                           run.trades, per_symbol, contribution, warnings)
 
 
-def _fixed_order(cfg: Config, symbols: list[str]) -> list[int]:
+def fixed_order(cfg: Config, symbols: list[str]) -> list[int]:
     """Indices of `symbols` in the account's fixed order: the config's `symbols` order, then the rest as
     given. At equal timestamps the symbols act in this order (the first entry is sized first)."""
     listed = {s: i for i, s in enumerate(cfg.symbols)}
@@ -319,6 +318,13 @@ def sim_params(cfg: Config, instrument: Instrument, interval: str, trade_from: i
     P[sim.PP_MAX_EXPOSURE] = cfg.risk.max_total_exposure_percent
     P[sim.PP_SHRINK] = 1.0 if cfg.risk.when_capped == "shrink" else 0.0
     return P
+
+
+def portfolio_params(cfg: Config, configs: Sequence[Config], infos: Sequence[SymbolInfo],
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's parameters: a row per symbol from its effective config, and the account's."""
+    P = np.stack([sim_params(c, i.instrument, cfg.interval, i.trade_from) for c, i in zip(configs, infos, strict=True)])
+    return P, account_params(cfg)
 
 
 def account_params(cfg: Config) -> np.ndarray:

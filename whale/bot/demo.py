@@ -34,6 +34,7 @@ from whale.warmup import prepare_kernels
 
 HANDLE_TIMEOUT_S = 60.0  # the bot must handle a closed candle within this (else the demo stops)
 ARRIVAL_WAIT_S = 1.0  # the longest a pass waits for messages in flight (a dropped connection loses them)
+BOOK_HISTORY_MINUTES = 1  # demo --book and backtest --book: the recording's first minute is history, not traded
 RUN_FILES = ("trade_history.json", "signals.csv")  # what one demo run writes and must not share
 WORKDIR_FILES = (*RUN_FILES, "whalebot.log")  # what the closing line may list
 
@@ -213,7 +214,68 @@ def run_demo(cfg: Config, *, data: DemoData, candles: int, workdir: Path, log: l
                   start_balance=cfg.trade_management.account_balance, api_key=api_key, api_secret=api_secret)
     sim_kw.update(sim_options or {})
     simcfg = SimConfig(**sim_kw)
-    handled: dict[str, int] = {sym: -1 for sym in trimmed}
+
+    def due(want: int) -> list[str]:
+        """The symbols with a primary candle opening at `want` (their data covers it)."""
+        return [sym for sym, c in trimmed.items()
+                if np.searchsorted(c.ts, want + p_ms) > np.searchsorted(c.ts, want)]
+
+    first_symbol = cfg.symbols[0]
+    return _run_on_sim(cfg, simcfg, steps=steps, base_ms=base_ms, due=due, history=history, workdir=workdir,
+                       log=log, stop=stop, bot_hooks=bot_hooks, scenario=scenario, api_key=api_key,
+                       api_secret=api_secret, rest_timeout_s=rest_timeout_s, display_every=display_every,
+                       verbose=verbose, instrument=instrument_for(first_symbol, trimmed[first_symbol].close),
+                       t_start=t_start)
+
+
+def run_demo_book(cfg: Config, *, book: Path | str, workdir: Path, log: logging.Logger,
+                  symbols: list[str] | None = None, stop: threading.Event | None = None,
+                  bot_hooks: BotHooks | None = None, api_key: str = DEFAULT_API_KEY,
+                  api_secret: str = DEFAULT_API_SECRET, display_every: int = 0, verbose: bool = False,
+                  from_ms: int | None = None, to_ms: int | None = None) -> DemoResult:
+    """`demo --book DIR`: the live bot over real sockets against the simulator serving a recording
+    (`sim --book`'s machinery in process: its books, trades and tickers as recorded, candles from its
+    trades, market orders filled on the recorded book `backtest.latency_ms` after they are sent), in
+    lockstep: each recorded event is a step the bot has handled before the next one plays, so a run
+    repeats exactly. The simulator plays the first minute before the bot starts (BOOK_HISTORY_MINUTES):
+    the bot finds a book, a price and that minute's candle, as `backtest --book` does."""
+    from whale.sim.recorded_replay import load_recording
+
+    t_start = time.monotonic()
+    check_fresh_workdir(workdir)
+    setup = load_recording(book, symbols, from_ms, to_ms)
+    cfg = replace_path(cfg, "symbols", list(setup.symbols))
+    if not is_multiple(cfg.interval, "1"):
+        raise BadInputError(f"interval {cfg.interval!r}: a recording's candles are built by the minute")
+    stop = stop or threading.Event()
+    simcfg = SimConfig(data=None, book=Path(book), book_symbols=tuple(setup.symbols), book_from_ms=from_ms,
+                       book_to_ms=to_ms, latency_ms=int(cfg.backtest.latency_ms), speed=0.0, port=0, lockstep=True,
+                       fees=cfg.fees, start_balance=cfg.trade_management.account_balance, api_key=api_key,
+                       api_secret=api_secret)
+    steps = len(setup.times) - setup.start_index
+
+    def due(want: int) -> list[str]:
+        """Every symbol closes a candle at each primary boundary (candles between prints are flat)."""
+        return [sym for sym in setup.symbols
+                if int(setup.candles[sym].candles.ts[0]) <= want <= int(setup.candles[sym].candles.ts[-1])]
+
+    first = setup.symbols[0]
+    prints = setup.prints[first]
+    return _run_on_sim(cfg, simcfg, steps=steps, base_ms=interval_ms("1"), due=due, history=None, workdir=workdir,
+                       log=log, stop=stop, bot_hooks=bot_hooks, scenario=None, api_key=api_key,
+                       api_secret=api_secret, rest_timeout_s=10.0, display_every=display_every, verbose=verbose,
+                       instrument=instrument_for(first, prints.price[:1000]), t_start=t_start,
+                       pre_steps=BOOK_HISTORY_MINUTES)
+
+
+def _run_on_sim(cfg: Config, simcfg: SimConfig, *, steps: int, base_ms: int, due, history: int | None,
+                workdir: Path, log: logging.Logger, stop: threading.Event, bot_hooks: BotHooks | None, scenario,
+                api_key: str, api_secret: str, rest_timeout_s: float, display_every: int, verbose: bool,
+                instrument, t_start: float, pre_steps: int = 0) -> DemoResult:
+    """The demo proper: the simulator of `simcfg` in process, the bot against it, and the controller that
+    steps it `steps` times (each `base_ms` of replay) in lockstep with the bot's closed candles."""
+    p_ms = interval_ms(cfg.interval)
+    handled: dict[str, int] = {sym: -1 for sym in cfg.symbols}
     cond = threading.Condition()
     ready = threading.Event()
     failure: list[str] = []
@@ -232,18 +294,16 @@ def run_demo(cfg: Config, *, data: DemoData, candles: int, workdir: Path, log: l
         if bot_hooks and bot_hooks.on_candle:
             bot_hooks.on_candle(ts)
 
-    def due(want: int) -> list[str]:
-        """The symbols with a primary candle opening at `want` (their data covers it)."""
-        return [sym for sym, c in trimmed.items()
-                if np.searchsorted(c.ts, want + p_ms) > np.searchsorted(c.ts, want)]
-
     # Compile first, with progress (30-60 s on a cold cache), the simulator's market included: the bot's
     # start-up then finds every kernel ready, and nothing goes silent while a stream waits.
     made: list[Simulator] = []
     first_symbol = cfg.symbols[0]
-    prepare_kernels(cfg.for_symbol(first_symbol), instrument_for(first_symbol, trimmed[first_symbol].close), log,
+    prepare_kernels(cfg.for_symbol(first_symbol), instrument, log,
                     extra=[("the simulator's market replay", lambda: made.append(Simulator(simcfg)))])
     with made[0] as sim:
+        for _ in range(pre_steps):  # replay before the bot starts: history to it (a recording's first minute)
+            if not sim.step(1, timeout=30.0):
+                raise WhaleError("demo stopped: the simulator did not play the recording's first minute within 30 s")
         run_cfg = demo_config(cfg, sim, workdir)
         lockstep = Lockstep(sim, stop)
         hooks = BotHooks(on_ready=on_ready, on_candle=on_candle, on_symbol_candle=on_symbol_candle,
@@ -265,7 +325,7 @@ def run_demo(cfg: Config, *, data: DemoData, candles: int, workdir: Path, log: l
                     if time.monotonic() > deadline:
                         failure.append("the bot did not start within 120 s")
                         return
-                for _ in range(steps):
+                for _ in range(steps - pre_steps):
                     if stop.is_set():
                         return
                     if scenario is not None:

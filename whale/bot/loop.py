@@ -48,6 +48,7 @@ from whale.market.intervals import interval_ms, label
 from whale.market.state import Markets
 from whale.risk.account import Closes
 from whale.strategy.analyzer import Decision
+from whale.strategy.density import DensityEvent
 from whale.venue.errors import AuthError, TemporaryError, VenueError
 from whale.venue.ids import new_link_id
 from whale.venue.paper import PaperExecution
@@ -86,6 +87,7 @@ class BotHooks:
     # on_pass(received) after it, with the streams' data messages received when it began.
     before_pass: Callable[[], None] | None = None
     on_pass: Callable[[dict[str, int]], None] | None = None
+    on_density: Callable[[str, DensityEvent], None] | None = None  # a symbol's density event (densities.csv)
 
 
 @dataclass
@@ -103,6 +105,10 @@ class BotOptions:
     display_every: int = 0  # the original's full display on the console every N candles (0: in the log file only)
     verbose: bool = False  # the full display on the console on every candle
     heartbeat_s: float = HEARTBEAT_S
+    # Opens the venue instead of the registry (backtest --book: a replay of a recording,
+    # whale.backtest.book_replay). A venue with `taker_side` serves recorded books: paper fills then
+    # follow the fill rule on recorded books (whale.book_fills).
+    venue: Callable[[Config, VenueOptions], Venue] | None = None
 
 
 class Bot:
@@ -164,7 +170,7 @@ class Bot:
                                max_candles=max(5000, cfg.risk.correlation_lookback + 10))
         self.markets.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
-        self.venue: Venue = open_venue(cfg, VenueOptions(
+        self.venue: Venue = (opts.venue or open_venue)(cfg, VenueOptions(
             log, api_key=keys[0], api_secret=keys[1], clock=self.clock, abort=self.stop_event,
             rest_timeout_s=opts.rest_timeout_s, rate_limit_wait_s=RATE_LIMIT_WAIT_S,
             stale_after_s=cfg.safety.stale_stream_sec, bad_data=self.markets.bad_data))
@@ -230,7 +236,8 @@ class Bot:
         return PaperExecution(self.data.instrument, cfg.fees,
                               start_balance=Decimal(str(cfg.trade_management.account_balance)),
                               leverage=Decimal(str(cfg.trade_management.leverage)), state=self.tracker.paper_state(),
-                              save=self.tracker.set_paper_state, books=book, journal_name=self.tracker.path.name)
+                              save=self.tracker.set_paper_state, books=book, journal_name=self.tracker.path.name,
+                              taker_side=getattr(self.venue, "taker_side", None))
 
     def _trader(self, scfg: Config) -> Trader:
         symbol = scfg.symbols[0]
@@ -245,7 +252,8 @@ class Bot:
                       now_ms=self._market_now, price=lambda: self._price(symbol), signals=self.signals,
                       on_stop_result=self.account.stop_result, monotonic=self.clock.monotonic,
                       entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed,
-                      sizer=self.account.size_entry, full_display=self._full_display)
+                      sizer=self.account.size_entry, full_display=self._full_display,
+                      on_density=self.opts.hooks.on_density)
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:

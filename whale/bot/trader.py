@@ -34,7 +34,7 @@ from whale.risk.safety import allows_entry
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition
 from whale.strategy.analyzer import Analyzer, Decision
 from whale.strategy.decide import candle_action
-from whale.strategy.density import DensityTracker
+from whale.strategy.density import DensityEvent, DensityTracker
 from whale.strategy.density_strategy import DensityEntry, DensityStrategy
 from whale.strategy.finaliser import SIGNAL_NAMES
 from whale.strategy.scorers import S_BOOK, S_DENSITY
@@ -51,13 +51,15 @@ class Trader:
                  entry_check: Callable[[str, int, Decimal, Decimal], str | None],
                  state: Callable[[], str], rest_failed: Callable[[str, Exception], None],
                  sizer: Callable[[Config, Instrument, int, float, float, int], EntrySize] | None = None,
-                 full_display: Callable[[], bool] = lambda: False) -> None:
+                 full_display: Callable[[], bool] = lambda: False,
+                 on_density: Callable[[str, DensityEvent], None] | None = None) -> None:
         """`cfg` is the symbol's effective config (Config.for_symbol); `price()` its last price (the
         stream's, or REST's while the stream is stale); `entry_check(symbol, side, qty, price)` the
         Account's veto; `state()` the account's trading state; `rest_failed(what, error)` counts a
         venue call that failed; `sizer(cfg, instrument, side, entry, stop, decision_ts)` the Account's
         sizing (by default the position alone); `full_display()` whether this candle's full display goes
-        to the console too (it always goes to the log file)."""
+        to the console too (it always goes to the log file); `on_density(symbol, event)` hears every density
+        event (backtest --book writes them to densities.csv)."""
         self.cfg = cfg
         self.symbol = cfg.symbols[0]
         self.market = market
@@ -72,6 +74,7 @@ class Trader:
         self.rest_failed = rest_failed
         self.tracker = tracker
         self.full_display = full_display
+        self.on_density = on_density
         self.primary = cfg.interval
         self.primary_ms = interval_ms(cfg.interval)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
@@ -145,6 +148,8 @@ class Trader:
             if snap.bid_px.size and snap.ask_px.size:
                 for ev in self.density.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz):
                     self.log.info(f"[{self.symbol}] {ev.text}")
+                    if self.on_density is not None:
+                        self.on_density(self.symbol, ev)
         price = self.price()
         if price is None:
             return

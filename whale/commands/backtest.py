@@ -28,6 +28,10 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
     p.add_argument("--symbol", help="with one --data file: symbol for instrument rules and the report (default: "
                                     "from the file name, else the config's symbol)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--book", metavar="DIR",
+                   help="backtest on a book recording (docs/recording.md) instead of candle files: the live bot "
+                        "replayed on its books and trades, every strategy mode, advanced exits on; adds densities.csv")
+    p.add_argument("--symbols", metavar="S1,S2", help="with --book: the recording's symbols to trade (default: all)")
     return p
 
 
@@ -59,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
     date_from = parse_date(args.date_from, "--from")
     date_to = parse_date(args.date_to, "--to")
+    if args.book is not None:
+        return run_book(args, date_from, date_to)
+    if args.symbols is not None:
+        raise BadInputError("--symbols goes with --book (a recording); candle files name their symbols")
     loaded, log = load_cli_config(args, console=True)
     cfg = loaded.config
     result = run_portfolio(cfg, args.data or [str(BUNDLED_DATA)], date_from=date_from, date_to=date_to,
@@ -84,6 +92,57 @@ def run(args: argparse.Namespace) -> int:
     result.report["timing"]["outputs_s"] = time.perf_counter() - t_out
     write_report_json(out / "report.json", result.report)
     print_summary(result.report, out)
+    return 0
+
+
+def run_book(args: argparse.Namespace, date_from: int | None, date_to: int | None) -> int:
+    """`backtest --book DIR`: the live bot over a recording (whale.backtest.book_run)."""
+    from whale.backtest.book_run import run_book_backtest, write_outputs
+    from whale.commands._shared import load_args_config
+    from whale.config.model import replace_path
+    from whale.logs import setup_logging
+
+    for flag, value in (("--data", args.data), ("--symbol", args.symbol)):
+        if value:
+            raise BadInputError(f"{flag} goes with candle files; with --book use --symbols S1,S2")
+    if date_from is not None and date_to is not None and date_from >= date_to:
+        raise BadInputError(f"--from {args.date_from} is not before --to {args.date_to}")
+    symbols = None
+    if args.symbols is not None:
+        symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        if not symbols:
+            raise BadInputError("--symbols: give symbols separated by commas, e.g. --symbols BTCUSDT,ETHUSDT")
+    root = Path(args.book)
+    if not root.is_dir():
+        raise BadInputError(f"--book {root}: not a directory (a recording directory, docs/recording.md)")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.report) if args.report else Path("reports") / f"book-{root.name or 'recording'}-{stamp}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"--report {out}: cannot create the directory ({exc.strerror})") from exc
+    loaded = load_args_config(args)
+    cfg = replace_path(loaded.config, "logging.file", str(out / "whalebot.log"))
+    log = setup_logging(cfg, console=False, log_level_override=args.log_level)
+    loaded.log_to(log)
+    result = run_book_backtest(cfg, root, out, log, symbols=symbols, from_ms=date_from, to_ms=date_to)
+    rep = write_outputs(result, out, root)
+    for w in result.warnings:
+        log.warning(w)
+    s = rep["summary"]
+    t = rep["timing"]
+    print(f"=== Backtest on books {', '.join(result.symbols)}: {rep['start']} -> {rep['end']} ===")
+    print(f"events         {rep['events']['total']:,} ({rep['events']['book']:,} book, {rep['events']['trades']:,} "
+          f"trade messages) in {t['replay_wall_s']:.1f} s, {t['events_per_s'] or 0:,.0f} events/s")
+    print(f"trades         {rep['trades']} closed, {rep['open_at_end']} open at the end; exits "
+          + (", ".join(f"{k} {v}" for k, v in sorted(rep['exit_reasons'].items())) or "none"))
+    print(f"net PnL        {float(s.get('total_pnl') or 0):+.2f} USDT, fees {float(s.get('fees') or 0):.2f}")
+    print("densities      " + (", ".join(f"{k} {v}" for k, v in sorted(rep['density_events'].items())) or "none"))
+    print(f"report         {out}/ (report.json, trades.csv, signals.csv, densities.csv"
+          f"{', equity.png' if (out / 'equity.png').exists() else ''}, whalebot.log)")
+    if result.emergency:
+        print("EMERGENCY stop by the safety monitor: " + "; ".join(result.emergency))
+        return 1
     return 0
 
 

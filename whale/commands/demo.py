@@ -43,6 +43,9 @@ def register(subparsers, parent) -> argparse.ArgumentParser:
     add_display_options(p)
     p.add_argument("--scenario", metavar="NAME", help="run a named simulator scenario (see --list-scenarios)")
     p.add_argument("--list-scenarios", action="store_true", help="list the named scenarios and exit")
+    p.add_argument("--book", metavar="DIR", help="run against the simulator serving a book recording (sim --book) "
+                                                 "instead of candles: its books and trades as recorded, in lockstep; "
+                                                 "--symbols picks the recording's symbols (default all)")
     return p
 
 
@@ -136,7 +139,17 @@ def run(args: argparse.Namespace) -> int:
     loaded.log_to(log)
     stop = threading.Event()
     install_stop_handlers(stop)
-    if scenario is None:
+    if args.book is not None:
+        if scenario is not None or args.data or args.symbol is not None:
+            raise BadInputError("--book replays a recording: leave out --data, --symbol and --scenario "
+                                "(--symbols picks the recording's symbols)")
+        from whale.bot.demo import run_demo_book
+
+        picked = None if args.symbols is None else [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        log.info(f"Demo: the simulator serves the recording {args.book}; {config_note}; work dir {workdir}")
+        result = run_demo_book(cfg, book=args.book, symbols=picked, workdir=workdir, log=log, stop=stop,
+                               display_every=args.display_every, verbose=args.verbose)
+    elif scenario is None:
         cfg, data, note = demo_symbols(cfg, args.symbols, args.data, args.symbol)
         if note:
             log.info(f"Demo: {note}")

@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from whale.book_fills import BookUpdate, side_at
+from whale.book_fills import side_at
 from whale.errors import BadInputError
 from whale.market.intervals import MINUTE_MS
 from whale.market.trade_candles import TradeCandles, trade_candles
 from whale.recording.format import Header, utc_text
+from whale.recording.lookahead import Lookahead
 from whale.recording.reader import (
     BookEvent,
     Event,
@@ -58,50 +58,6 @@ log = logging.getLogger("whalebot.sim")
 
 CHUNK = 256  # events played between two looks at the connections' back-pressure
 KLINE_EVERY_MS = 1000  # the candle in progress goes out at most this often (replay time)
-
-
-class Lookahead:
-    """The recording's events still to play, each with its key on the recording's clock (the running
-    maximum of its symbol's stamps); read ahead on demand (`read_through`) so that the book as it
-    will stand a latency from now is known."""
-
-    def __init__(self, events: Iterator[Event]) -> None:
-        self._events = events
-        self._buf: deque[tuple[int, Event]] = deque()
-        self._key: dict[str, int] = {}
-        self.done = False
-
-    def _read(self) -> bool:
-        if self.done:
-            return False
-        ev = next(self._events, None)
-        if ev is None:
-            self.done = True
-            return False
-        key = max(self._key.get(ev.symbol, 0), ev.ts)
-        self._key[ev.symbol] = key
-        self._buf.append((key, ev))
-        return True
-
-    def peek(self) -> int | None:
-        """The key of the next event, or None at the end."""
-        if not self._buf and not self._read():
-            return None
-        return self._buf[0][0]
-
-    def pop(self) -> tuple[int, Event]:
-        self.peek()
-        return self._buf.popleft()
-
-    def read_through(self, until_ms: int) -> None:
-        while (not self._buf or self._buf[-1][0] <= until_ms) and self._read():
-            pass
-
-    def book_updates(self, symbol: str, book: RecordedBook) -> Iterator[BookUpdate]:
-        """The book messages of `symbol` still to play, in the book's units."""
-        for key, ev in self._buf:
-            if isinstance(ev, BookEvent) and ev.symbol == symbol:
-                yield BookUpdate(key, ev.snapshot, book.units(ev.bids, count=False), book.units(ev.asks, count=False))
 
 
 @dataclass
@@ -184,8 +140,8 @@ class BookListing:
 
     def _side_at(self, buying: bool, until_ms: int) -> tuple[np.ndarray, np.ndarray]:
         self.source.read_through(until_ms)
-        return side_at(self.book.asks if buying else self.book.bids, buying,
-                       self.source.book_updates(self.symbol, self.book), until_ms)
+        pending = self.source.book_updates(self.symbol, lambda levels: self.book.units(levels, count=False))
+        return side_at(self.book.asks if buying else self.book.bids, buying, pending, until_ms)
 
     def play(self, key: int, ev: Event) -> None:
         """One recorded event, at `key` on the recording's clock."""

@@ -21,7 +21,7 @@ from whale.strategy.buffer import FeatureBuffer
 from whale.strategy.features import CANDLE_ROWS, build_groups, enabled_scorers, feature_index, weight_vector
 from whale.strategy.finaliser import finalise_range, new_state
 from whale.strategy.mtf import MtfConfluence
-from whale.strategy.scoring import score_range, scoring_params
+from whale.strategy.scoring import combine_range, scoring_params, unit_range
 
 LIVE_INPUT_ROWS = ("mtf_net", "book_imbalance", "density")
 
@@ -51,6 +51,10 @@ class Analyzer:
         for name in LIVE_INPUT_ROWS:
             self.buffer.add_row(name)
         self.fidx = feature_index(self.buffer)
+        # Each enabled scorer's unit row (its contribution at weight 1: whale/strategy/scoring.py).
+        self.uidx = np.full(sc.N_SCORERS, -1, dtype=np.int64)
+        for s in np.flatnonzero(self.enabled):
+            self.uidx[s] = self.buffer.add_row(f"unit.{sc.SCORER_NAMES[s]}")
         self.mtf = MtfConfluence(cfg) if self.enabled[sc.S_MTF] else None
         self.params = scoring_params(cfg, self.mtf.entries if self.mtf else 1)
         self.finaliser_state = new_state()
@@ -121,8 +125,9 @@ class Analyzer:
         X[rows["book_imbalance"], start:end] = np.nan if book_imbalance is None else book_imbalance
         X[rows["density"], start:end] = np.nan if density is None else density
         want = breakdown is not None
-        score_range(X, self.fidx, self.enabled, self.weights, self.params, start, end, scores, ready, out_base,
-                    breakdown if want else self._dummy_breakdown, want)
+        unit_range(X, self.fidx, self.enabled, self.params, start, end, X, self.uidx)
+        combine_range(X, self.uidx, self.enabled, self.weights, start, end, scores, ready, out_base,
+                      breakdown if want else self._dummy_breakdown, want)
         m = end - start
         close_s = (close_ms // 1000).astype(np.float64)
         finalise_range(scores[out_base:out_base + m], ready[out_base:out_base + m], close_s,

@@ -27,6 +27,7 @@ class Group:
     lookback: int = 0  # how many columns before i it may read
     reads: tuple[str, ...] = ()
     history: int = 0  # candles a cold start needs to match a full-history run (docs/indicators.md)
+    key: tuple = ()  # what its values depend on besides the candles (the optimiser's cache key)
 
 
 @dataclass

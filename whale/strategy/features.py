@@ -41,7 +41,7 @@ def spec_group(indicator: str, group: str, inputs: dict[str, str], outputs: dict
 
     return Group(group, out_rows + state_rows, run, lookback=lookback,
                  reads=tuple(r for r in in_rows if r != "timestamp_ms"),
-                 history=int(K.history_needed(indicator, **params)))
+                 history=int(K.history_needed(indicator, **params)), key=(indicator, in_rows, args))
 
 
 @njit(cache=True)
@@ -66,7 +66,8 @@ def obv_gap_group(period: int) -> Group:
         _k_obv_gap(X[rows["close"]], X[rows["volume"]], period, X[rows["obv_gap"]], start, end)
 
     return Group("obv_gap", ("obv_gap",), run, lookback=1, reads=("close", "volume"),
-                 history=int(math.ceil(math.log(1e-12) / math.log(1.0 - 2.0 / (period + 1.0)))))
+                 history=int(math.ceil(math.log(1e-12) / math.log(1.0 - 2.0 / (period + 1.0)))),
+                 key=("obv_gap", ("close", "volume"), (period,)))
 
 
 def enabled_scorers(cfg: Config, live: bool) -> np.ndarray:

@@ -42,6 +42,11 @@ class HtfTrend:
         self.count = 0
 
     @property
+    def key(self) -> tuple:
+        """What the votes depend on besides the candles (the optimiser's cache key)."""
+        return (self.interval, self.methods, self.trend_period, tuple(g.key for g in self.buffer.groups))
+
+    @property
     def warmup(self) -> int:
         """Higher-timeframe candles before every vote is known."""
         return max([self.trend_period] + [g.lookback + 1 for g in self.buffer.groups])
@@ -97,6 +102,10 @@ class MtfConfluence:
 
     def __init__(self, cfg: Config) -> None:
         self.trends = {htf: HtfTrend(cfg, htf) for htf in cfg.mtf_analysis.higher_timeframes}
+
+    @property
+    def key(self) -> tuple:
+        return tuple(t.key for t in self.trends.values())
 
     @property
     def entries(self) -> int:

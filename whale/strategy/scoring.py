@@ -1,8 +1,11 @@
-"""Scoring: every scorer of docs/strategy.md#scorers as one numba range kernel over the feature matrix.
+"""Scoring: every scorer of docs/strategy.md#scorers, in two numba range kernels over the feature matrix.
 
-`score_range` follows the engine's range-kernel contract: it writes results for candles
-[start, end) reading features at indices <= i only, so the backtest (large chunks) and the
-live loop (one candle at a time) compute bit-identical scores.
+Stage one (`unit_range`) computes each scorer's contribution at weight 1, its "unit" row; stage
+two (`combine_range`) adds weight x unit in scorer order and applies the two filters. The split
+lets the optimiser cache unit rows and pay only for stage two when a trial changes weights
+(docs/optimize.md); the backtest and the live loop run the very same two stages. Both kernels
+follow the range-kernel contract (results for candles [start, end) read indices <= i only), so the
+backtest (large chunks) and the live loop (one candle at a time) compute bit-identical scores.
 """
 
 from __future__ import annotations
@@ -164,15 +167,65 @@ def _cross(a: float, b: float, pa: float, pb: float, amount: float) -> float:
     return amount if _cross_up(a, b, pa, pb) else (-amount if _cross_down(a, b, pa, pb) else 0.0)
 
 
-@njit(cache=True)
-def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_base, breakdown, want_breakdown):
-    """Score candles [start, end) of the feature matrix X.
+# ---- What each scorer's first stage reads -------------------------------------------------------
+# The features and scoring parameters behind each scorer's unit row. The optimiser caches a unit
+# row under the indicator groups of these features and the values of these parameters
+# (whale/optimize/evaluate.py); tests/optimize/test_scorer_inputs.py checks that the lists are complete.
+TREND_MULT_FEATURES = (F_ADX,)
+TREND_MULT_PARAMS = (P_ADX_TREND_MULT, P_ADX_STRONG, P_ADX_WEAK)
+SCORER_INPUTS: dict[int, tuple[tuple[int, ...], tuple[int, ...], bool]] = {
+    # scorer: (features, params, scaled by the ADX trend multiplier)
+    S_EMA: ((F_EMA_S, F_EMA_L), (), True),
+    S_SMA_TREND: ((F_CLOSE, F_SMA_L), (), True),
+    S_RSI: ((F_RSI,), (), False),
+    S_STOCH: ((F_STOCH_K, F_STOCH_D), (P_STOCH_OS, P_STOCH_OB), False),
+    S_CCI: ((F_CCI,), (P_CCI_OS, P_CCI_OB), False),
+    S_WR: ((F_WR,), (P_WR_OS, P_WR_OB), False),
+    S_MFI: ((F_MFI,), (P_MFI_OS, P_MFI_OB), False),
+    S_BB: ((F_CLOSE, F_BB_U, F_BB_L), (), False),
+    S_VWAP: ((F_CLOSE, F_VWAP), (), True),
+    S_PSAR: ((F_CLOSE, F_PSAR, F_PSAR_DIR), (), True),
+    S_SMA10: ((F_CLOSE, F_SMA_S), (), False),
+    S_BOOK: ((F_BOOK_IMB,), (), False),
+    S_FIB: ((F_CLOSE, F_FIB_HI, F_FIB_LO), (P_FIB_TOLERANCE,), False),
+    S_ST: ((F_STF_DIR, F_STS_DIR), (), True),
+    S_MACD: ((F_MACD, F_MACD_SIG), (), True),
+    S_ADX: ((F_ADX, F_PDI, F_MDI), (P_ADX_STRONG,), False),
+    S_ICHI: ((F_CLOSE, F_TENKAN, F_KIJUN, F_SPAN_A, F_SPAN_B), (P_CHIKOU_OFFSET,), True),
+    S_OBV: ((F_CLOSE, F_VOLUME, F_OBV_GAP), (), False),
+    S_CMF: ((F_CMF,), (), False),
+    S_VWMA: ((F_CLOSE, F_VWMA), (), False),
+    S_VDELTA: ((F_VDELTA,), (P_VD_THRESHOLD,), False),
+    S_MTF: ((F_MTF_NET,), (P_MTF_ENTRIES,), False),
+    S_DENSITY: ((F_DENSITY,), (), False),
+    S_KAMA: ((F_CLOSE, F_KAMA), (), True),
+    S_DEMA: ((F_DEMA, F_EMA_S), (), True),
+    S_KELT: ((F_CLOSE, F_KELT_U, F_KELT_L), (), False),
+    S_ROC: ((F_ROC,), (P_ROC_OS, P_ROC_OB), True),
+    S_RELVOL: ((F_CLOSE, F_RELVOL), (P_RELVOL_THRESHOLD,), False),
+    S_MSTRUCT: ((F_MSTRUCT,), (), True),
+    S_CANDLE: ((F_CANDLE,), (), False),
+    S_PIVOT: ((F_CLOSE, F_PIV, F_PIV_R1, F_PIV_R2, F_PIV_S1, F_PIV_S2), (), False),
+    S_VOLIDX: ((F_VOLIDX,), (), False),
+    S_VOLCONF: ((F_VOLUME, F_VOL_AVG, F_VDELTA), (P_VOLCONF_MULT, P_VD_THRESHOLD), False),
+}
+assert sorted(SCORER_INPUTS) == list(range(N_SCORERS))
 
-    scores[out_base + k] / ready[out_base + k] receive candle start + k; `ready` is False while an
-    enabled candle-based scorer still lacks an input (warm-up). With want_breakdown, breakdown[s, k]
-    receives each scorer's contribution (0 when silent).
+# Codes of the two filters' unit rows (they act on the running score, so their weight comes in stage two).
+VOLIDX_RISING, VOLIDX_FALLING = 1.0, -1.0
+VOLCONF_CONFIRMS_LONG, VOLCONF_CONFIRMS_SHORT = 1, 2
+
+
+@njit(cache=True)
+def unit_range(X, fidx, enabled, P, start, end, U, uidx):
+    """Stage one: each enabled scorer's contribution at weight 1 ("unit"), for candles [start, end).
+
+    U[uidx[s], i] receives scorer s's unit for candle i, NaN while an input is missing (warm-up).
+    The live-only scorers (book imbalance, density) have no readiness gate: a missing input is 0.
+    The two filters write codes: the volatility index VOLIDX_RISING / VOLIDX_FALLING / 0, volume
+    confirmation the sum of VOLCONF_CONFIRMS_LONG and VOLCONF_CONFIRMS_SHORT that hold.
+    Reads features at indices <= i only (the range-kernel contract).
     """
-    # Row views, taken once (a feature no enabled scorer reads has fidx -1: its view is never read).
     r_adx = X[fidx[F_ADX]]
     r_bb_l = X[fidx[F_BB_L]]
     r_bb_u = X[fidx[F_BB_U]]
@@ -225,14 +278,12 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
     r_vwap = X[fidx[F_VWAP]]
     r_vwma = X[fidx[F_VWMA]]
     r_wr = X[fidx[F_WR]]
-    contrib = np.zeros(N_SCORERS)
+    nan = np.nan
     for i in range(start, end):
-        k = out_base + (i - start)
-        contrib[:] = 0.0
-        ok = i >= 2
-        if not ok:
-            scores[k] = np.nan
-            ready[k] = False
+        if i < 2:
+            for s in range(N_SCORERS):
+                if enabled[s]:
+                    U[uidx[s], i] = nan
             continue
         c = r_close[i]
         pc = r_close[i - 1]
@@ -248,147 +299,112 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
 
         if enabled[S_EMA]:
             es, el = r_ema_s[i], r_ema_l[i]
-            if _nan(es) or _nan(el):
-                ok = False
-            else:
-                contrib[S_EMA] = _side(es, el, weights[S_EMA] * tm)
+            U[uidx[S_EMA], i] = nan if _nan(es) or _nan(el) else _side(es, el, tm)
         if enabled[S_SMA_TREND]:
             sl = r_sma_l[i]
-            if _nan(sl):
-                ok = False
-            else:
-                contrib[S_SMA_TREND] = _side(c, sl, weights[S_SMA_TREND] * tm)
+            U[uidx[S_SMA_TREND], i] = nan if _nan(sl) else _side(c, sl, tm)
         if enabled[S_RSI]:
             r = r_rsi[i]
-            if _nan(r):
-                ok = False
-            else:
-                contrib[S_RSI] = (r - 50.0) / 50.0 * weights[S_RSI] * 0.5
+            U[uidx[S_RSI], i] = nan if _nan(r) else (r - 50.0) / 50.0 * 0.5
         if enabled[S_STOCH]:
             kk, dd = r_stoch_k[i], r_stoch_d[i]
             pk, pd = r_stoch_k[i - 1], r_stoch_d[i - 1]
-            m = weights[S_STOCH]
+            v = 0.0
             if _nan(kk) or _nan(dd) or _nan(pk) or _nan(pd):
-                ok = False
+                v = nan
             elif _cross_up(kk, dd, pk, pd) and kk < P[P_STOCH_OS]:
-                contrib[S_STOCH] = 0.6 * m
+                v = 0.6
             elif _cross_down(kk, dd, pk, pd) and kk > P[P_STOCH_OB]:
-                contrib[S_STOCH] = -0.6 * m
+                v = -0.6
             elif kk > dd and kk < 50.0:
-                contrib[S_STOCH] = 0.2 * m
+                v = 0.2
             elif kk < dd and kk > 50.0:
-                contrib[S_STOCH] = -0.2 * m
+                v = -0.2
+            U[uidx[S_STOCH], i] = v
         if enabled[S_CCI]:
             v = r_cci[i]
-            if _nan(v):
-                ok = False
-            else:
-                contrib[S_CCI] = _band(v, P[P_CCI_OS], P[P_CCI_OB], 0.4 * weights[S_CCI])
+            U[uidx[S_CCI], i] = nan if _nan(v) else _band(v, P[P_CCI_OS], P[P_CCI_OB], 0.4)
         if enabled[S_WR]:
             v = r_wr[i]
-            if _nan(v):
-                ok = False
-            else:
-                contrib[S_WR] = _band(v, P[P_WR_OS], P[P_WR_OB], 0.4 * weights[S_WR])
+            U[uidx[S_WR], i] = nan if _nan(v) else _band(v, P[P_WR_OS], P[P_WR_OB], 0.4)
         if enabled[S_MFI]:
             v = r_mfi[i]
-            if _nan(v):
-                ok = False
-            else:
-                contrib[S_MFI] = _band(v, P[P_MFI_OS], P[P_MFI_OB], 0.4 * weights[S_MFI])
+            U[uidx[S_MFI], i] = nan if _nan(v) else _band(v, P[P_MFI_OS], P[P_MFI_OB], 0.4)
         if enabled[S_BB]:
             up, lo = r_bb_u[i], r_bb_l[i]
-            if _nan(up) or _nan(lo):
-                ok = False
-            else:
-                contrib[S_BB] = _band(c, lo, up, 0.5 * weights[S_BB])
+            U[uidx[S_BB], i] = nan if _nan(up) or _nan(lo) else _band(c, lo, up, 0.5)
         if enabled[S_VWAP]:
             vw, pvw = r_vwap[i], r_vwap[i - 1]
             if _nan(vw) or _nan(pvw):
-                ok = False
+                U[uidx[S_VWAP], i] = nan
             else:
-                w = weights[S_VWAP]
-                v = 0.0
-                if c > vw:
-                    v = 0.2 * w
-                elif c < vw:
-                    v = -0.2 * w
+                v = 0.2 if c > vw else (-0.2 if c < vw else 0.0)
                 if _cross_up(c, vw, pc, pvw):
-                    v += 0.3 * w
+                    v += 0.3
                 elif _cross_down(c, vw, pc, pvw):
-                    v -= 0.3 * w
-                contrib[S_VWAP] = v * tm
+                    v -= 0.3
+                U[uidx[S_VWAP], i] = v * tm
         if enabled[S_PSAR]:
             sar, d, psar = r_psar[i], r_psar_dir[i], r_psar[i - 1]
             if _nan(sar) or _nan(d) or _nan(psar):
-                ok = False
+                U[uidx[S_PSAR], i] = nan
             else:
-                w = weights[S_PSAR]
-                v = 0.0
-                if d > 0:
-                    v = 0.5 * w
-                elif d < 0:
-                    v = -0.5 * w
+                v = 0.5 if d > 0 else (-0.5 if d < 0 else 0.0)
                 if _cross_up(c, sar, pc, psar):
-                    v += 0.4 * w
+                    v += 0.4
                 elif _cross_down(c, sar, pc, psar):
-                    v -= 0.4 * w
-                contrib[S_PSAR] = v * tm
+                    v -= 0.4
+                U[uidx[S_PSAR], i] = v * tm
         if enabled[S_SMA10]:
             s10 = r_sma_s[i]
-            if _nan(s10):
-                ok = False
-            else:
-                contrib[S_SMA10] = _side(c, s10, 0.5 * weights[S_SMA10])
+            U[uidx[S_SMA10], i] = nan if _nan(s10) else _side(c, s10, 0.5)
         if enabled[S_BOOK]:  # live only: no readiness gate
             imb = r_book_imb[i]
-            if not _nan(imb):
-                contrib[S_BOOK] = imb * weights[S_BOOK]
+            U[uidx[S_BOOK], i] = 0.0 if _nan(imb) else imb
         if enabled[S_FIB]:
             hi, lo = r_fib_hi[i], r_fib_lo[i]
+            v = 0.0
             if _nan(hi) or _nan(lo):
-                ok = False
+                v = nan
             elif hi > lo:
-                w = weights[S_FIB]
-                v = 0.0
                 for r in FIB_RATIOS_SCORED:
                     level = hi - (hi - lo) * r
                     if abs(c - level) / c < P[P_FIB_TOLERANCE]:
                         if c > pc and c > level:
-                            v += 0.1 * w
+                            v += 0.1
                         elif c < pc and c < level:
-                            v -= 0.1 * w
-                contrib[S_FIB] = v
+                            v -= 0.1
+            U[uidx[S_FIB], i] = v
         if enabled[S_ST]:
             fd, sd, pfd = r_stf_dir[i], r_sts_dir[i], r_stf_dir[i - 1]
+            v = 0.0
             if _nan(fd) or _nan(sd) or _nan(pfd):
-                ok = False
-            else:
-                w = weights[S_ST]
-                if sd > 0 and fd > 0 and pfd < 0:
-                    contrib[S_ST] = w * tm
-                elif sd < 0 and fd < 0 and pfd > 0:
-                    contrib[S_ST] = -w * tm
-                elif sd > 0 and fd > 0:
-                    contrib[S_ST] = 0.3 * w * tm
-                elif sd < 0 and fd < 0:
-                    contrib[S_ST] = -0.3 * w * tm
+                v = nan
+            elif sd > 0 and fd > 0 and pfd < 0:
+                v = tm
+            elif sd < 0 and fd < 0 and pfd > 0:
+                v = -tm
+            elif sd > 0 and fd > 0:
+                v = 0.3 * tm
+            elif sd < 0 and fd < 0:
+                v = -0.3 * tm
+            U[uidx[S_ST], i] = v
         if enabled[S_MACD]:
             ml, ms = r_macd[i], r_macd_sig[i]
             pml, pms = r_macd[i - 1], r_macd_sig[i - 1]
-            if _nan(ml) or _nan(ms) or _nan(pml) or _nan(pms):
-                ok = False
-            else:
-                contrib[S_MACD] = _cross(ml, ms, pml, pms, weights[S_MACD] * tm)
+            U[uidx[S_MACD], i] = nan if _nan(ml) or _nan(ms) or _nan(pml) or _nan(pms) \
+                else _cross(ml, ms, pml, pms, tm)
         if enabled[S_ADX]:
             a, pdi, mdi = r_adx[i], r_pdi[i], r_mdi[i]
+            v = 0.0
             if _nan(a) or _nan(pdi) or _nan(mdi):
-                ok = False
+                v = nan
             elif a > P[P_ADX_STRONG]:
                 if pdi > mdi:
-                    contrib[S_ADX] = weights[S_ADX]
+                    v = 1.0
                 elif mdi > pdi:
-                    contrib[S_ADX] = -weights[S_ADX]
+                    v = -1.0
+            U[uidx[S_ADX], i] = v
         if enabled[S_ICHI]:
             off = int(P[P_CHIKOU_OFFSET])
             tk, kj = r_tenkan[i], r_kijun[i]
@@ -397,202 +413,239 @@ def score_range(X, fidx, enabled, weights, P, start, end, scores, ready, out_bas
             psa, psb = r_span_a[i - 1], r_span_b[i - 1]
             if (i - 1 - off < 0 or _nan(tk) or _nan(kj) or _nan(ptk) or _nan(pkj) or _nan(sa) or _nan(sb)
                     or _nan(psa) or _nan(psb)):
-                ok = False
+                U[uidx[S_ICHI], i] = nan
             else:
-                w = weights[S_ICHI]
                 v = 0.0
                 if _cross_up(tk, kj, ptk, pkj):
-                    v += 0.5 * w
+                    v += 0.5
                 elif _cross_down(tk, kj, ptk, pkj):
-                    v -= 0.5 * w
+                    v -= 0.5
                 top, bot = max(sa, sb), min(sa, sb)
                 ptop, pbot = max(psa, psb), min(psa, psb)
                 if c > top and pc <= ptop:
-                    v += 0.7 * w
+                    v += 0.7
                 elif c < bot and pc >= pbot:
-                    v -= 0.7 * w
+                    v -= 0.7
                 # Chikou: the current close against the close `off` candles earlier (no look-ahead).
                 ref, pref = r_close[i - off], r_close[i - 1 - off]
                 if _cross_up(c, ref, pc, pref):
-                    v += 0.3 * w
+                    v += 0.3
                 elif _cross_down(c, ref, pc, pref):
-                    v -= 0.3 * w
-                contrib[S_ICHI] = v * tm
+                    v -= 0.3
+                U[uidx[S_ICHI], i] = v * tm
         if enabled[S_OBV]:
             g, pg = r_obv_gap[i], r_obv_gap[i - 1]
             if _nan(g) or _nan(pg):
-                ok = False
+                U[uidx[S_OBV], i] = nan
             else:
-                w = weights[S_OBV]
                 v = 0.0
                 if g > 0.0 and pg <= 0.0:
-                    v += 0.5 * w
+                    v += 0.5
                 elif g < 0.0 and pg >= 0.0:
-                    v -= 0.5 * w
+                    v -= 0.5
                 # OBV above both previous values <=> the last step, and the last two steps, rose.
                 vol, pvol = r_volume[i], r_volume[i - 1]
                 d1 = vol if c > pc else (-vol if c < pc else 0.0)
                 d2 = pvol if pc > ppc else (-pvol if pc < ppc else 0.0)
                 if d1 > 0.0 and d1 + d2 > 0.0:
-                    v += 0.2 * w
+                    v += 0.2
                 elif d1 < 0.0 and d1 + d2 < 0.0:
-                    v -= 0.2 * w
-                contrib[S_OBV] = v
+                    v -= 0.2
+                U[uidx[S_OBV], i] = v
         if enabled[S_CMF]:
             cm, pcm, ppcm = r_cmf[i], r_cmf[i - 1], r_cmf[i - 2]
             if _nan(cm) or _nan(pcm) or _nan(ppcm):
-                ok = False
+                U[uidx[S_CMF], i] = nan
             else:
-                w = weights[S_CMF]
-                v = 0.0
-                if cm > 0.0:
-                    v = 0.5 * w
-                elif cm < 0.0:
-                    v = -0.5 * w
+                v = 0.5 if cm > 0.0 else (-0.5 if cm < 0.0 else 0.0)
                 if cm > pcm and cm > ppcm:
-                    v += 0.3 * w
+                    v += 0.3
                 elif cm < pcm and cm < ppcm:
-                    v -= 0.3 * w
-                contrib[S_CMF] = v
+                    v -= 0.3
+                U[uidx[S_CMF], i] = v
         if enabled[S_VWMA]:
             vw, pvw = r_vwma[i], r_vwma[i - 1]
-            if _nan(vw) or _nan(pvw):
-                ok = False
-            else:
-                contrib[S_VWMA] = _cross(c, vw, pc, pvw, weights[S_VWMA])
+            U[uidx[S_VWMA], i] = nan if _nan(vw) or _nan(pvw) else _cross(c, vw, pc, pvw, 1.0)
         if enabled[S_VDELTA]:
             vd = r_vdelta[i]
-            w = weights[S_VDELTA]
+            v = 0.0
             if _nan(vd):
-                ok = False
+                v = nan
             elif vd > P[P_VD_THRESHOLD]:
-                contrib[S_VDELTA] = w
+                v = 1.0
             elif vd < -P[P_VD_THRESHOLD]:
-                contrib[S_VDELTA] = -w
+                v = -1.0
             elif vd > 0.0:
-                contrib[S_VDELTA] = 0.3 * w
+                v = 0.3
             elif vd < 0.0:
-                contrib[S_VDELTA] = -0.3 * w
+                v = -0.3
+            U[uidx[S_VDELTA], i] = v
         if enabled[S_MTF]:
             net = r_mtf_net[i]
-            if _nan(net):
-                ok = False
-            else:
-                contrib[S_MTF] = weights[S_MTF] * net / P[P_MTF_ENTRIES]
+            U[uidx[S_MTF], i] = nan if _nan(net) else net / P[P_MTF_ENTRIES]
         if enabled[S_DENSITY]:  # live only: no readiness gate
             dn = r_density[i]
-            if not _nan(dn):
-                contrib[S_DENSITY] = dn * weights[S_DENSITY]
+            U[uidx[S_DENSITY], i] = 0.0 if _nan(dn) else dn
         if enabled[S_KAMA]:
             ka, pka = r_kama[i], r_kama[i - 1]
-            if _nan(ka) or _nan(pka):
-                ok = False
-            else:
-                contrib[S_KAMA] = _cross(c, ka, pc, pka, weights[S_KAMA] * tm)
+            U[uidx[S_KAMA], i] = nan if _nan(ka) or _nan(pka) else _cross(c, ka, pc, pka, tm)
         if enabled[S_DEMA]:
             de, pde = r_dema[i], r_dema[i - 1]
             es, pes = r_ema_s[i], r_ema_s[i - 1]
-            if _nan(de) or _nan(pde) or _nan(es) or _nan(pes):
-                ok = False
-            else:
-                contrib[S_DEMA] = _cross(de, es, pde, pes, weights[S_DEMA] * tm)
+            U[uidx[S_DEMA], i] = nan if _nan(de) or _nan(pde) or _nan(es) or _nan(pes) \
+                else _cross(de, es, pde, pes, tm)
         if enabled[S_KELT]:
             ku, kl = r_kelt_u[i], r_kelt_l[i]
             pku, pkl = r_kelt_u[i - 1], r_kelt_l[i - 1]
+            v = 0.0
             if _nan(ku) or _nan(kl) or _nan(pku) or _nan(pkl):
-                ok = False
+                v = nan
             elif _cross_up(c, ku, pc, pku):
-                contrib[S_KELT] = weights[S_KELT]
+                v = 1.0
             elif _cross_down(c, kl, pc, pkl):
-                contrib[S_KELT] = -weights[S_KELT]
+                v = -1.0
+            U[uidx[S_KELT], i] = v
         if enabled[S_ROC]:
             ro, pro = r_roc[i], r_roc[i - 1]
             if _nan(ro) or _nan(pro):
-                ok = False
+                U[uidx[S_ROC], i] = nan
             else:
-                w = weights[S_ROC]
-                v = 0.0
-                if ro < P[P_ROC_OS]:
-                    v = 0.7 * w
-                elif ro > P[P_ROC_OB]:
-                    v = -0.7 * w
+                v = 0.7 if ro < P[P_ROC_OS] else (-0.7 if ro > P[P_ROC_OB] else 0.0)
                 if ro > 0.0 and pro <= 0.0:
-                    v += 0.3 * w * tm
+                    v += 0.3 * tm
                 elif ro < 0.0 and pro >= 0.0:
-                    v -= 0.3 * w * tm
-                contrib[S_ROC] = v
+                    v -= 0.3 * tm
+                U[uidx[S_ROC], i] = v
         if enabled[S_RELVOL]:
             rv = r_relvol[i]
+            v = 0.0
             if _nan(rv):
-                ok = False
+                v = nan
             elif rv >= P[P_RELVOL_THRESHOLD]:
                 if c > pc:
-                    contrib[S_RELVOL] = weights[S_RELVOL]
+                    v = 1.0
                 elif c < pc:
-                    contrib[S_RELVOL] = -weights[S_RELVOL]
+                    v = -1.0
+            U[uidx[S_RELVOL], i] = v
         if enabled[S_MSTRUCT]:
             ms_ = r_mstruct[i]
-            if _nan(ms_):
-                ok = False
-            else:
-                contrib[S_MSTRUCT] = _side(ms_, 0.0, weights[S_MSTRUCT] * tm)
+            U[uidx[S_MSTRUCT], i] = nan if _nan(ms_) else _side(ms_, 0.0, tm)
         if enabled[S_CANDLE]:
             cs = r_candle[i]
-            if _nan(cs):
-                ok = False
-            else:
-                contrib[S_CANDLE] = _side(cs, 0.0, weights[S_CANDLE])
+            U[uidx[S_CANDLE], i] = nan if _nan(cs) else _side(cs, 0.0, 1.0)
         if enabled[S_PIVOT]:
             pv, r1, r2 = r_piv[i], r_piv_r1[i], r_piv_r2[i]
             s1, s2 = r_piv_s1[i], r_piv_s2[i]
+            v = 0.0
             if _nan(pv) or _nan(r1) or _nan(r2) or _nan(s1) or _nan(s2):
-                ok = False
-            else:
-                w = weights[S_PIVOT]
-                # The highest level crossed counts (the original scored only the first match).
-                if pc <= r2 < c:
-                    contrib[S_PIVOT] = 1.0 * w
-                elif pc <= r1 < c:
-                    contrib[S_PIVOT] = 0.5 * w
-                elif pc <= pv < c:
-                    contrib[S_PIVOT] = 0.2 * w
-                elif pc >= s2 > c:
-                    contrib[S_PIVOT] = -1.0 * w
-                elif pc >= s1 > c:
-                    contrib[S_PIVOT] = -0.5 * w
-                elif pc >= pv > c:
-                    contrib[S_PIVOT] = -0.2 * w
-
-        running = 0.0
-        for s in range(N_SCORERS):
-            running += contrib[s]
+                v = nan
+            # The highest level crossed counts (the original scored only the first match).
+            elif pc <= r2 < c:
+                v = 1.0
+            elif pc <= r1 < c:
+                v = 0.5
+            elif pc <= pv < c:
+                v = 0.2
+            elif pc >= s2 > c:
+                v = -1.0
+            elif pc >= s1 > c:
+                v = -0.5
+            elif pc >= pv > c:
+                v = -0.2
+            U[uidx[S_PIVOT], i] = v
         if enabled[S_VOLIDX]:
             vi, pvi, ppvi = r_volidx[i], r_volidx[i - 1], r_volidx[i - 2]
+            v = 0.0
             if _nan(vi) or _nan(pvi) or _nan(ppvi):
-                ok = False
+                v = nan
             elif vi > pvi and pvi > ppvi:
-                if running > 0.0:
-                    contrib[S_VOLIDX] = 0.2 * weights[S_VOLIDX]
-                elif running < 0.0:
-                    contrib[S_VOLIDX] = -0.2 * weights[S_VOLIDX]
+                v = VOLIDX_RISING
             elif vi < pvi and pvi < ppvi:
-                contrib[S_VOLIDX] = -0.2 * running
-            running += contrib[S_VOLIDX]
+                v = VOLIDX_FALLING
+            U[uidx[S_VOLIDX], i] = v
         if enabled[S_VOLCONF]:
             vol, avg, vd = r_volume[i], r_vol_avg[i], r_vdelta[i]
             if _nan(avg) or _nan(vd):
+                U[uidx[S_VOLCONF], i] = nan
+            else:
+                loud = vol > avg * P[P_VOLCONF_MULT]
+                code = 0
+                if loud or vd > P[P_VD_THRESHOLD]:
+                    code += VOLCONF_CONFIRMS_LONG
+                if loud or vd < -P[P_VD_THRESHOLD]:
+                    code += VOLCONF_CONFIRMS_SHORT
+                U[uidx[S_VOLCONF], i] = float(code)
+
+
+@njit(cache=True)
+def combine_range(U, uidx, enabled, weights, start, end, scores, ready, out_base, breakdown, want_breakdown):
+    """Stage two: the weighted score of candles [start, end) from the unit rows of `unit_range`.
+
+    Each directional scorer adds weight x unit, in scorer order; then the volatility index scales
+    the running score and volume confirmation may halve it. scores[out_base + k] / ready[out_base + k]
+    receive candle start + k; `ready` is False while an enabled candle-based scorer's unit is NaN.
+    With want_breakdown, breakdown[s, k] receives each scorer's contribution (0 when silent).
+    The running score is summed scorer by scorer over the whole range (the order of the additions
+    for each candle is the scorer order either way), which lets the loops vectorise.
+    """
+    m = end - start
+    if want_breakdown:
+        breakdown[:, :m] = 0.0
+    acc = np.zeros(m)
+    good = np.ones(m, dtype=np.uint8)
+    for s in range(N_SCORERS):
+        if not enabled[s] or s == S_VOLIDX or s == S_VOLCONF:
+            continue
+        row = U[uidx[s], start:end]
+        w = weights[s]
+        if want_breakdown:
+            for k in range(m):
+                u = row[k]
+                if _nan(u):
+                    good[k] = 0
+                else:
+                    c = w * u
+                    acc[k] += c
+                    breakdown[s, k] = c
+        else:  # branch-free, so it vectorises: a NaN unit makes the score NaN below anyway
+            for k in range(m):
+                u = row[k]
+                acc[k] += w * u
+                good[k] &= u == u
+    for k in range(m):
+        i = start + k
+        o = out_base + k
+        if i < 2:
+            scores[o] = np.nan
+            ready[o] = False
+            continue
+        running = acc[k]
+        ok = good[k] != 0
+        if enabled[S_VOLIDX]:
+            code = U[uidx[S_VOLIDX], i]
+            c = 0.0
+            if _nan(code):
+                ok = False
+            elif code == VOLIDX_RISING:
+                if running > 0.0:
+                    c = 0.2 * weights[S_VOLIDX]
+                elif running < 0.0:
+                    c = -0.2 * weights[S_VOLIDX]
+            elif code == VOLIDX_FALLING:
+                c = -0.2 * running
+            running += c
+            if want_breakdown:
+                breakdown[S_VOLIDX, k] = c
+        if enabled[S_VOLCONF]:
+            code = U[uidx[S_VOLCONF], i]
+            if _nan(code):
                 ok = False
             elif running != 0.0:
-                confirmed = vol > avg * P[P_VOLCONF_MULT]
-                if running > 0.0 and vd > P[P_VD_THRESHOLD]:
-                    confirmed = True
-                elif running < 0.0 and vd < -P[P_VD_THRESHOLD]:
-                    confirmed = True
-                if not confirmed:
-                    contrib[S_VOLCONF] = -0.5 * running
-                    running += contrib[S_VOLCONF]
-        scores[k] = running if ok else np.nan
-        ready[k] = ok
-        if want_breakdown:
-            for s in range(N_SCORERS):
-                breakdown[s, i - start] = contrib[s]
+                confirms = VOLCONF_CONFIRMS_LONG if running > 0.0 else VOLCONF_CONFIRMS_SHORT
+                if int(code) & confirms == 0:
+                    c = -0.5 * running
+                    running += c
+                    if want_breakdown:
+                        breakdown[S_VOLCONF, k] = c
+        scores[o] = running if ok else np.nan
+        ready[o] = ok

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from whale.book_fills import NO_PRICE, book_fill_ticks
 from whale.config.model import Fees
 from whale.fills import fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
 from whale.market.book import BookSnapshot
@@ -45,6 +46,7 @@ from whale.venue.types import (
 )
 
 D0 = Decimal(0)
+TakerSide = Callable[[str, bool, bool], "tuple[np.ndarray, np.ndarray] | None"]
 KEPT_FILLS = 5  # the last entries and exits kept per symbol, for a restart between a fill and its journal record
 
 
@@ -89,15 +91,21 @@ class PaperExecution:
                  leverage: Decimal, state: Mapping[str, Any] | None = None,
                  save: Callable[[dict], None] | None = None,
                  books: Callable[[str], BookSnapshot | None] | None = None,
-                 journal_name: str = "trade_history.paper.json") -> None:
+                 journal_name: str = "trade_history.paper.json", taker_side: TakerSide | None = None) -> None:
         """`instruments(symbol)`: the venue's rules of a symbol; `books(symbol)`: its book now, which
-        market fills walk (None: the fill model's slippage alone); `save(state)` after every change."""
+        market fills walk (None: the fill model's slippage alone); `save(state)` after every change.
+        `taker_side(symbol, buying, triggered)`: on a recorded book (backtest --book), the side a taker
+        order takes as it stands at the order's time plus the latency (`triggered`: a stop or target,
+        at the triggering print): such fills follow the fill rule on recorded books (whale.book_fills,
+        no slippage floor)."""
         self._instrument_of = instruments
         self._instruments: dict[str, Instrument] = {}
         self.fees = fees
         self.leverage = Decimal(leverage)
         self._save = save or (lambda s: None)
         self._books = books
+        self._taker_side = taker_side
+        self.beyond_book = 0  # recorded-book fills larger than the side (the rest at its last level)
         self.keeps_positions = (f"kept in {journal_name} with its stop (paper trading: it resumes there at the next "
                                 f"start)")
         self._events = VenueEvents()
@@ -254,19 +262,27 @@ class PaperExecution:
         return None, ""
 
     # ---- internals -------------------------------------------------------------------------------
-    def _market_fill(self, symbol: str, side: Side, qty: Decimal, link_id: str) -> Fill:
+    def _market_fill(self, symbol: str, side: Side, qty: Decimal, link_id: str, triggered: bool = False) -> Fill:
         last = self.last_prices.get(symbol)
         if last is None:
             raise RejectedError(f"paper: no {symbol} market price yet")
         ref, ms = last
         buying = side == Side.Buy
-        book = float("nan")  # no book: the fill model's slippage alone
-        snap = self._books(symbol) if self._books is not None else None
-        if snap is not None and not snap.empty:
-            px, sz = (snap.ask_px, snap.ask_sz) if buying else (snap.bid_px, snap.bid_sz)
-            book = book_average_price(px, sz, float(qty))
         inst = self.instrument(symbol)
-        ticks = taker_fill_ticks(buying, book, ref, self.fees.slippage_rate, inst.tick)
+        recorded = self._taker_side(symbol, buying, triggered) if self._taker_side is not None else None
+        if recorded is not None:  # the one fill rule on recorded books
+            ticks, beyond = book_fill_ticks(buying, recorded[0], recorded[1], float(qty), inst.tick)
+            if ticks == NO_PRICE or beyond > 0:
+                self.beyond_book += 1
+            if ticks == NO_PRICE:
+                ticks = taker_fill_ticks(buying, float("nan"), ref, 0.0, inst.tick)
+        else:
+            book = float("nan")  # no book: the fill model's slippage alone
+            snap = self._books(symbol) if self._books is not None else None
+            if snap is not None and not snap.empty:
+                px, sz = (snap.ask_px, snap.ask_sz) if buying else (snap.bid_px, snap.bid_sz)
+                book = book_average_price(px, sz, float(qty))
+            ticks = taker_fill_ticks(buying, book, ref, self.fees.slippage_rate, inst.tick)
         price = inst.price_decimal(ticks)
         self.orders += 1
         f = Decimal(repr(fee(float(price), float(qty), self.fees.taker_rate))).quantize(Decimal("0.00000001"))
@@ -283,7 +299,8 @@ class PaperExecution:
 
     def _exit_by_exchange(self, symbol: str, cause: str) -> None:
         pos = self._pos[symbol]
-        fill = self._market_fill(symbol, pos.side.opposite, pos.size, f"paper-{cause.lower()}-{self.orders + 1}")
+        fill = self._market_fill(symbol, pos.side.opposite, pos.size, f"paper-{cause.lower()}-{self.orders + 1}",
+                                 triggered=True)
         self._settle(symbol, fill)
         self._events.exits.append(ExitEvent(symbol, cause, fill))
         exits = self.last_exits + [(cause, fill)]

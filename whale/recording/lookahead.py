@@ -1,0 +1,62 @@
+"""The recording's events still to play, read ahead on demand: how a replay knows the book as it will
+stand a latency from now (the fill rule on recorded books, whale.book_fills). One implementation for
+`sim --book` (whale.sim.recorded_replay) and `backtest --book` (whale.backtest.book_replay)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from whale.book_fills import BookUpdate
+from whale.recording.reader import BookEvent, Event
+
+Units = Callable[[Sequence[tuple[float, float]]], Sequence[tuple[Any, Any]]]
+
+
+class Lookahead:
+    """The recording's events still to play, each with its key on the recording's clock (the running
+    maximum of its symbol's stamps); read ahead on demand (`read_through`) so that the book as it
+    will stand a latency from now is known."""
+
+    def __init__(self, events: Iterator[Event]) -> None:
+        self._events = events
+        self._buf: deque[tuple[int, Event]] = deque()
+        self._key: dict[str, int] = {}
+        self.done = False
+
+    def _read(self) -> bool:
+        if self.done:
+            return False
+        ev = next(self._events, None)
+        if ev is None:
+            self.done = True
+            return False
+        key = max(self._key.get(ev.symbol, 0), ev.ts)
+        self._key[ev.symbol] = key
+        self._buf.append((key, ev))
+        return True
+
+    def peek(self) -> int | None:
+        """The key of the next event, or None at the end."""
+        if not self._buf and not self._read():
+            return None
+        return self._buf[0][0]
+
+    def pop(self) -> tuple[int, Event]:
+        self.peek()
+        return self._buf.popleft()
+
+    def read_through(self, until_ms: int) -> None:
+        while (not self._buf or self._buf[-1][0] <= until_ms) and self._read():
+            pass
+
+    def book_updates(self, symbol: str, units: Units | None = None) -> Iterator[BookUpdate]:
+        """The book messages of `symbol` still to play (levels through `units`, e.g. to ticks and steps;
+        as recorded when None)."""
+        for key, ev in self._buf:
+            if isinstance(ev, BookEvent) and ev.symbol == symbol:
+                if units is None:
+                    yield BookUpdate(key, ev.snapshot, ev.bids, ev.asks)
+                else:
+                    yield BookUpdate(key, ev.snapshot, units(ev.bids), units(ev.asks))
