@@ -1,8 +1,9 @@
 """A minimal recorder for tests and benchmarks: one websocket-client connection to a simulator's
 public stream, every message of the subscribed topics into a RecordingWriter per symbol.
 
-The `record` command will do the same with the bot's WebSocket manager (reconnects, gaps); this
-helper only needs a connection that stays up, bounded in time and messages.
+The `record` command (whale/recording/recorder.py) does the same through the bot's WebSocket manager
+(reconnects, gap markers, resynchronised books); this helper only needs a connection that stays up,
+bounded in time and messages.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from whale.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUNTIME, WhaleError
 
 # Order is the order shown in --help; the first is the default when no sub-command is given.
 COMMAND_MODULES = ("run", "demo", "backtest", "optimize", "walkforward", "check_config", "sim", "download", "close_all",
-                   "merge_journals", "import_tardis")
+                   "merge_journals", "import_tardis", "record")
 DEFAULT_COMMAND = "run"
 
 

@@ -17,6 +17,9 @@ symbol's) only after the auth ack said success.
   kills a thread. `success:false` acks are logged, not fatal. Private messages are checked for
   shape item by item (whale.bybit.private_messages) and market values for sense (MarketState):
   what fails is reported to `market.bad_data` and skipped, the rest of the message still counts.
+- A raw tap (`tap=`, a RawTap: the `record` command) also gets every public topic message as
+  received, with its local receive time, and `interrupted(symbols, reason)` on each reconnect and
+  book resynchronisation, so a recorder shares this connection, its reconnects and its checks.
 - `{"op":"ping"}` every 20 s on each stream (websocket-client answers protocol pings itself).
 - Reconnect with exponential back-off and jitter (0.5 s -> 30 s, x2, +-25 %), re-auth,
   resubscribe; once the subscriptions are acknowledged again, `on_reconnect(stream)` is called (on
@@ -45,9 +48,10 @@ import random
 import socket
 import ssl
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import websocket
@@ -154,6 +158,10 @@ class _Stream:
         self.backoff = Backoff(*mgr.backoff, rng=mgr.rng)
         self._req = itertools.count(1)
         self.trace: deque[tuple[float, str]] = deque(maxlen=256)  # (monotonic, event): what happened, in order
+
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols whose public topics this connection carries."""
+        return tuple(dict.fromkeys(self.mgr._routes[t].market.symbol for t in self.topics if t in self.mgr._routes))
 
     def note(self, event: str) -> None:
         self.trace.append((self.mgr.clock.monotonic(), event))
@@ -274,6 +282,8 @@ class _Stream:
         self.note("open")
         if self.kind == PUBLIC:
             mgr._reset_books(self)  # this connection's snapshots will rebuild them; stale until then
+            if self.connects > 1:
+                mgr._tap_gap(self.symbols(), f"reconnect {self.reconnects}")
         if self.kind == PRIVATE:
             expires = mgr.server_time_ms() + AUTH_EXPIRES_MS
             self.note("auth_sent")
@@ -291,6 +301,7 @@ class _Stream:
 
     def _on_message(self, app, raw) -> None:
         mgr = self.mgr
+        recv_us = time.time_ns() // 1000 if mgr.tap is not None else 0  # the local receive time, for a recorder
         now = mgr.clock.monotonic()
         self.last_message = now
         data = True  # a topic message, or one that cannot be read: counted once handled (lockstep)
@@ -303,7 +314,11 @@ class _Stream:
                 self.last_data = now
                 mgr.markets.touch(self.kind)
                 if self.kind == PUBLIC:
-                    mgr._on_public(self, str(topic), msg)
+                    try:
+                        mgr._on_public(self, str(topic), msg)
+                    finally:
+                        if mgr.tap is not None:
+                            mgr._tap_message(msg, recv_us)
                 else:
                     mgr._on_private(self, str(topic), msg)
             else:
@@ -393,6 +408,19 @@ def split_connections(groups: list[list[str]], max_chars: int = MAX_ARGS_CHARS) 
     return out
 
 
+class RawTap(Protocol):
+    """Sees the public streams as they arrive (the `record` command): called on the stream's thread,
+    so it must be quick and do its own locking."""
+
+    def message(self, msg: dict, recv_us: int) -> None:
+        """A public topic message (parsed JSON, after the manager handled it) and its local receive
+        time in µs since the epoch. Raising counts it as malformed (logged once, skipped)."""
+
+    def interrupted(self, symbols: tuple[str, ...], reason: str) -> None:
+        """The stream of `symbols` was interrupted (a reconnect, a book resynchronisation): what
+        follows starts with a fresh snapshot."""
+
+
 class _Route:
     """Where a public topic's messages go: the kind of message, the symbol's state, the kline interval."""
 
@@ -410,8 +438,11 @@ class BybitWebSocketManager:
                  skip_utf8_validation: bool = True, ping_interval_s: float = PING_INTERVAL_S,
                  connect_timeout: float = 10.0, backoff: tuple[float, float] = (0.5, 30.0),
                  server_time_ms: Callable[[], int] | None = None, rng: random.Random | None = None,
-                 max_args_chars: int = MAX_ARGS_CHARS, subscribe_chunk: int = SUBSCRIBE_CHUNK) -> None:
-        """`wanted`: every symbol's public streams (each symbol must be in `markets`)."""
+                 max_args_chars: int = MAX_ARGS_CHARS, subscribe_chunk: int = SUBSCRIBE_CHUNK,
+                 tap: RawTap | None = None) -> None:
+        """`wanted`: every symbol's public streams (each symbol must be in `markets`). `tap` (a
+        recorder) also gets every public topic message as received, and each interruption."""
+        self.tap = tap
         self.endpoints = endpoints
         self.markets = markets
         self.wanted = list(wanted)
@@ -609,6 +640,7 @@ class BybitWebSocketManager:
             self._resync_pending.add(symbol)
         self.resyncs += 1
         route.market.reset_book()
+        self._tap_gap((symbol,), f"resync ({reason})")
         log.warning("order book %s: resynchronising (%s)", topic, reason)
         rid = s.req_id("resync-unsub")
         with self._resync_lock:
@@ -696,6 +728,25 @@ class BybitWebSocketManager:
         text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
         log.warning("%s stream: skipped a malformed %s message (%s: %s): %.200s (further ones are counted, "
                     "not logged)", stream, kind, type(exc).__name__, exc, text)
+
+    def _tap_message(self, msg: dict, recv_us: int) -> None:
+        """Hand a public topic message to the raw tap; its failure is a malformed message, never fatal."""
+        tap = self.tap
+        if tap is None:
+            return
+        try:
+            tap.message(msg, recv_us)
+        except Exception as exc:  # noqa: BLE001 - a message the tap cannot keep is logged and skipped
+            self._malformed(PUBLIC, f"tap:{str(msg.get('topic', '')).split('.', 1)[0]}", json.dumps(msg)[:200], exc)
+
+    def _tap_gap(self, symbols: tuple[str, ...], reason: str) -> None:
+        tap = self.tap
+        if tap is None or not symbols:
+            return
+        try:
+            tap.interrupted(symbols, reason)
+        except Exception:  # noqa: BLE001 - a tap bug must not kill the stream
+            log.exception("raw tap: interrupted(%s) failed", ",".join(symbols))
 
     def _reconnected(self, s: _Stream) -> None:
         log.info("%s stream resubscribed on %s after reconnect %d", s.name, s.host, s.reconnects)
