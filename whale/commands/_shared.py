@@ -35,6 +35,20 @@ def load_cli_config(args: argparse.Namespace, *, console: bool = True, create_if
     return loaded, log
 
 
+def config_or_defaults(args: argparse.Namespace):
+    """(Config, logger) for the commands that need no config.json (download, record): the --config
+    file when one is given (it must exist) or the default one exists, else every default (mainnet)."""
+    from pathlib import Path
+
+    from whale.config.model import Config, Logging
+    from whale.logs import setup_logging
+
+    if getattr(args, "config_given", False) or Path(args.config).exists():
+        loaded, log = load_cli_config(args, create_if_missing=False)
+        return loaded.config, log
+    return Config(), setup_logging(Logging(file=""), log_level_override=args.log_level)
+
+
 def load_args_config(args: argparse.Namespace, *, create_if_missing: bool = True):
     """The LoadedConfig of --config: a path given there must exist (ConfigError naming it, exit 2)."""
     from whale.config import ConfigError, load_config

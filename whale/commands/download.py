@@ -59,16 +59,9 @@ def _utc(ms: int) -> str:
 def _settings(args: argparse.Namespace):
     """(endpoints, symbol, interval, logger) from the arguments and, where they are silent, the config."""
     from whale.bybit.endpoints import custom_endpoints, endpoints_for, endpoints_for_network
-    from whale.config.model import Config, Logging
-    from whale.logs import setup_logging
+    from whale.commands._shared import config_or_defaults
 
-    if getattr(args, "config_given", False) or Path(args.config).exists():  # a --config FILE must exist
-        from whale.commands._shared import load_cli_config
-        loaded, log = load_cli_config(args, create_if_missing=False)
-        cfg = loaded.config
-    else:
-        cfg = Config()
-        log = setup_logging(Logging(file=""), log_level_override=args.log_level)
+    cfg, log = config_or_defaults(args)
     if args.rest_url:
         endpoints = custom_endpoints(args.rest_url)
     elif args.network:

@@ -72,16 +72,9 @@ def check_args(args: argparse.Namespace) -> tuple[str, ...]:
 def _settings(args: argparse.Namespace):
     """(endpoints, logger): the config's exchange; without a config file, the defaults (mainnet)."""
     from whale.bybit.endpoints import endpoints_for
-    from whale.config.model import Config, Logging
-    from whale.logs import setup_logging
+    from whale.commands._shared import config_or_defaults
 
-    if getattr(args, "config_given", False) or Path(args.config).exists():  # a --config FILE must exist
-        from whale.commands._shared import load_cli_config
-        loaded, log = load_cli_config(args, create_if_missing=False)
-        cfg = loaded.config
-    else:
-        cfg = Config()
-        log = setup_logging(Logging(file=""), log_level_override=args.log_level)
+    cfg, log = config_or_defaults(args)
     return endpoints_for(cfg), log
 
 

@@ -15,6 +15,7 @@ from whale.config.model import Fees
 from whale.fills import FUNDING_PERIOD_MS
 from whale.sim.book import Book
 from whale.sim.clock import ReplayClock
+from whale.sim.levels import WireLevels
 from whale.sim.payloads import money
 from whale.sim.tape import Tape
 
@@ -22,7 +23,7 @@ from whale.sim.tape import Tape
 Trade = tuple[int, str, int, int, str, int, int]
 
 
-class Market:
+class Market(WireLevels):
     def __init__(self, tape: Tape, book: Book, clock: ReplayClock, fees: Fees, start_index: int) -> None:
         self.tape = tape
         self.inst = tape.instrument
@@ -138,16 +139,6 @@ class Market:
         t.update(predictedDeliveryPrice="", basisRate="", deliveryFeeRate="", deliveryTime="0", basis="",
                  basisRateYear="")
         return t
-
-    def levels(self, depth: int) -> tuple[list[list[str]], list[list[str]]]:
-        bids, bsz, asks, asz = self.book.levels()
-        return self.format_levels(bids[:depth], bsz[:depth]), self.format_levels(asks[:depth], asz[:depth])
-
-    def format_levels(self, ticks, sizes) -> list[list[str]]:
-        pt, qt = self.inst.price_text, self.inst.qty_text
-        ticks = ticks.tolist() if hasattr(ticks, "tolist") else ticks
-        sizes = sizes.tolist() if hasattr(sizes, "tolist") else sizes
-        return [[pt(t), qt(s)] for t, s in zip(ticks, sizes, strict=True)]
 
     def trade_rest(self, t: Trade) -> dict:
         return {"execId": self.trade_id(t[5]), "symbol": self.inst.symbol,

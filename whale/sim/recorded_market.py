@@ -25,6 +25,7 @@ from whale.market.trade_candles import TradeCandles, trade_candles
 from whale.recording.reader import TickerEvent, TradeEvent
 from whale.sim.clock import ReplayClock
 from whale.sim.instrument import SimInstrument
+from whale.sim.levels import WireLevels
 from whale.sim.recorded_book import RecordedBook
 from whale.sim.tape import Tape
 
@@ -76,7 +77,7 @@ class BookTape(Tape):
         return part
 
 
-class BookMarket:
+class BookMarket(WireLevels):
     def __init__(self, tape: BookTape, book: RecordedBook, clock: ReplayClock, start_index: int, last_tick: int,
                  ticker_top: bool) -> None:
         self.tape = tape
@@ -183,16 +184,6 @@ class BookMarket:
         t = self.ticker()
         t.pop("tickDirection", None)
         return t
-
-    def levels(self, depth: int) -> tuple[list[list[str]], list[list[str]]]:
-        bids, bsz, asks, asz = self.book.levels()
-        return self.format_levels(bids[:depth], bsz[:depth]), self.format_levels(asks[:depth], asz[:depth])
-
-    def format_levels(self, ticks, sizes) -> list[list[str]]:
-        pt, qt = self.inst.price_text, self.inst.qty_text
-        ticks = ticks.tolist() if hasattr(ticks, "tolist") else ticks
-        sizes = sizes.tolist() if hasattr(sizes, "tolist") else sizes
-        return [[pt(t), qt(s)] for t, s in zip(ticks, sizes, strict=True)]
 
     def trade_ws(self, p: Print) -> dict[str, Any]:
         item: dict[str, Any] = {"T": p[0], "s": self.inst.symbol, "S": p[1], "v": self.inst.qty_text(p[2]),
