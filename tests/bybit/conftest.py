@@ -63,16 +63,6 @@ def make_ws():
         assert m.stop(10.0), "WebSocket threads did not stop"
 
 
-def market_data(rest: BybitRest, ws: BybitWebSocketManager | None):
-    """The venue's MarketData over this client and stream manager (what MarketFeed talks to)."""
-    from whale.bybit.venue import BybitMarketData
-    from whale.venue.registry import VenueOptions
-
-    md = BybitMarketData(rest.endpoints, rest, VenueOptions(logging.getLogger("whalebot.test.bybit")))
-    md.ws = ws
-    return md
-
-
 @pytest.fixture
 def capture_logs():
     cap = Capture()

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bybit_helpers import SYM, SilentServer, closed_port
-from conftest import market_data
 
+from tests.bybit.venue_data import market_data
 from whale.bybit.endpoints import Endpoints, custom_endpoints
 from whale.bybit.errors import UnreachableError
 from whale.bybit.startup import DEFAULT_DEADLINE_S, StartupCancelled, connect_with_deadline

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 from bybit_helpers import KEY, SECRET, SYM, wait_for
-from conftest import market_data
 
+from tests.bybit.venue_data import market_data
 from whale.bybit.rest import new_link_id
 from whale.bybit.ws import PRIVATE, PUBLIC
 from whale.market.feed import MarketFeed
