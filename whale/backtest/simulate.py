@@ -186,13 +186,11 @@ def _enter(s, k, t0, o_k, ts, c, off, P, AP, ST, acct, events, members, corrs):
     n_sym = ST.shape[0]
     max_open = int(AP[AP_MAX_OPEN])
     open_count = 0
-    for j in range(n_sym):
-        if j != s and ST[j, S_SIDE] != 0.0:
-            open_count += 1
     upnl = 0.0
     open_notional = 0.0
     for j in range(n_sym):
         if j != s and ST[j, S_SIDE] != 0.0:
+            open_count += 1
             upnl += pnl(int(ST[j, S_SIDE]), ST[j, S_ENTRY], ST[j, S_MARK], ST[j, S_QTY])
             open_notional += ST[j, S_QTY] * ST[j, S_MARK]
     equity = acct[A_BALANCE] + upnl
