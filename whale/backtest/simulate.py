@@ -110,7 +110,7 @@ def _taker_fill(buying, ref, P, s):
     return tick_price(taker_fill_ticks(buying, np.nan, ref, P[s, PP_SLIP], P[s, PP_TICK]), P[s, PP_TICK])
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _close_position(ST, s, acct, P, trades, n_trades, k, ts, trigger_price, reason):
     side = int(ST[s, S_SIDE])
     qty = ST[s, S_QTY]
@@ -143,7 +143,7 @@ def _close_position(ST, s, acct, P, trades, n_trades, k, ts, trigger_price, reas
     return n_trades + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _charge_funding(ST, s, acct, P, price):
     pay = funding_payment(int(ST[s, S_SIDE]), ST[s, S_QTY], price, P[s, PP_FUNDING])
     acct[A_BALANCE] -= pay
@@ -177,7 +177,7 @@ def _record_event(events, sym, k, ts, code, steps, side, equity, entry, stop, op
         e[E_MEMBERS + 4 * m + 3] = ST[j, S_QTY] * ST[j, S_MARK]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _enter(s, k, t0, o_k, ts, c, off, P, AP, ST, acct, events, members, corrs):
     """The pending entry of symbol s at candle k's open, sized against the whole account."""
     side = int(ST[s, S_PENDING])
