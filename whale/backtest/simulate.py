@@ -301,6 +301,32 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
             acct[A_DONE] = 1.0 if t0 > end_ts else 0.0
             acct[A_STEP] = u
             return n_trades
+        if n_sym == 1 and ST[0, S_SIDE] == 0.0 and ST[0, S_PENDING] == 0.0 and ST[0, S_PENDING_EXIT] == 0.0:
+            # One symbol, flat, nothing pending: the steps below reduce to marking and recording, up to the
+            # first candle that decides an entry (no fill, no funding, no stop; a flat position decides no
+            # exit; its last candle is the run's end, not an end_of_data close; the account is its balance).
+            i = row[0]
+            trading = P[0, PP_ENABLED] != 0.0
+            while i < off[1]:
+                t0 = ts[i]
+                ST[0, S_MARK] = c[i]
+                in_position[i] = False
+                ST[0, S_LAST_TS] = t0
+                contrib[i] = ST[0, S_CASH]
+                ts_u[u] = t0
+                equity_u[u] = acct[A_BALANCE] + 0.0  # the account step's balance + upnl, upnl 0.0
+                inpos_u[u] = False
+                u += 1
+                i += 1
+                if trading and ready[i - 1] and i - 1 - off[0] >= P[0, PP_TRADE_FROM]:
+                    _, enter_side = candle_action(0, signals[i - 1], scores[i - 1], P[0, PP_THRESHOLD],
+                                                  P[0, PP_CLOSE_OPP] != 0.0, P[0, PP_REVERSE] != 0.0)
+                    if enter_side != 0:
+                        ST[0, S_PENDING] = enter_side
+                        ST[0, S_PENDING_ATR] = atr[i - 1]
+                        break
+            row[0] = i
+            continue
         for s in range(n_sym):
             i = row[s]
             at[s] = i if i < off[s + 1] and ts[i] == t0 else -1
