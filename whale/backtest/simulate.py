@@ -73,7 +73,7 @@ BACKTEST_EXIT_REASONS = (*EXIT_REASONS, "end_of_data")
 # Per-symbol state layout (one row per symbol).
 (S_SIDE, S_QTY, S_ENTRY, S_STOP, S_TARGET, S_INIT_STOP, S_ENTRY_IDX, S_ENTRY_TS, S_STOP_KIND, S_BE_DONE,
  S_ENTRY_FEE, S_FUNDING, S_PENDING, S_PENDING_EXIT, S_PENDING_ATR, S_LAST_TS, S_FEES_PAID, S_FUNDING_PAID,
- S_NEXT, S_MARK, S_CASH, S_ENTERED, S_HAD, S_OPEN_AT_START, S_SIZE0) = range(25)
+ S_NEXT, S_MARK, S_CASH, S_SIZE0) = range(22)
 N_SIM_STATE = S_SIZE0 + N_SIZE_CODES  # entries counted by size code (whale.risk.sizing): skipped or shrunk
 
 # Account state layout.
@@ -110,7 +110,7 @@ def _taker_fill(buying, ref, P, s):
     return tick_price(taker_fill_ticks(buying, np.nan, ref, P[s, PP_SLIP], P[s, PP_TICK]), P[s, PP_TICK])
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _close_position(ST, s, acct, P, trades, n_trades, k, ts, trigger_price, reason):
     side = int(ST[s, S_SIDE])
     qty = ST[s, S_QTY]
@@ -143,7 +143,7 @@ def _close_position(ST, s, acct, P, trades, n_trades, k, ts, trigger_price, reas
     return n_trades + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _charge_funding(ST, s, acct, P, price):
     pay = funding_payment(int(ST[s, S_SIDE]), ST[s, S_QTY], price, P[s, PP_FUNDING])
     acct[A_BALANCE] -= pay
@@ -177,7 +177,7 @@ def _record_event(events, sym, k, ts, code, steps, side, equity, entry, stop, op
         e[E_MEMBERS + 4 * m + 3] = ST[j, S_QTY] * ST[j, S_MARK]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _enter(s, k, t0, o_k, ts, c, off, P, AP, ST, acct, events, members, corrs):
     """The pending entry of symbol s at candle k's open, sized against the whole account."""
     side = int(ST[s, S_PENDING])
@@ -186,13 +186,11 @@ def _enter(s, k, t0, o_k, ts, c, off, P, AP, ST, acct, events, members, corrs):
     n_sym = ST.shape[0]
     max_open = int(AP[AP_MAX_OPEN])
     open_count = 0
-    for j in range(n_sym):
-        if j != s and ST[j, S_SIDE] != 0.0:
-            open_count += 1
     upnl = 0.0
     open_notional = 0.0
     for j in range(n_sym):
         if j != s and ST[j, S_SIDE] != 0.0:
+            open_count += 1
             upnl += pnl(int(ST[j, S_SIDE]), ST[j, S_ENTRY], ST[j, S_MARK], ST[j, S_QTY])
             open_notional += ST[j, S_QTY] * ST[j, S_MARK]
     equity = acct[A_BALANCE] + upnl
@@ -272,40 +270,75 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
 
     The per-candle steps are written out here rather than in helpers: a numba call that passes arrays
     costs reference counting on every call, which on the flat path of every candle of every symbol was
-    most of the run time. Only the rare events (a fill, funding) call out."""
+    most of the run time. The events (an entry, skipped ones included; a close; funding) are helpers
+    inlined by numba (inline='always'), which saves most of that cost on them too."""
     n_sym = off.shape[0] - 1
     end_ts = ts[off[1] - 1]
     for s in range(1, n_sym):
         end_ts = max(end_ts, ts[off[s + 1] - 1])
-    present = np.zeros(n_sym, dtype=np.bool_)
+    row = np.empty(n_sym, dtype=np.int64)  # each symbol's next candle: its row in the flat arrays
+    at = np.empty(n_sym, dtype=np.int64)  # its row at the current timestamp, -1 when it has no candle there
+    had = np.zeros(n_sym, dtype=np.bool_)  # a position open before the open
+    entered = np.zeros(n_sym, dtype=np.bool_)  # entered at the open
+    open_at_start = np.zeros(n_sym, dtype=np.bool_)  # a position open after the open's fills
+    for s in range(n_sym):
+        row[s] = off[s] + int(ST[s, S_NEXT])
     members = np.zeros(MAX_EVENT_MEMBERS, dtype=np.int64)
     corrs = np.zeros(MAX_EVENT_MEMBERS)
     u = int(acct[A_STEP])
     while True:
-        t0 = end_ts + 1
-        for s in range(n_sym):
-            i = off[s] + int(ST[s, S_NEXT])
-            if i < off[s + 1] and ts[i] < t0:
+        if n_sym == 1:  # one symbol: the union timeline is its own
+            t0 = ts[row[0]] if row[0] < off[1] else end_ts + 1
+        else:
+            t0 = end_ts + 1
+            for s in range(n_sym):
+                i = row[s]
+                if i < off[s + 1] and ts[i] < t0:
+                    t0 = ts[i]
+        if t0 > end_ts or n_trades + 3 * n_sym > trades.shape[0]:
+            for s in range(n_sym):
+                ST[s, S_NEXT] = row[s] - off[s]
+            acct[A_DONE] = 1.0 if t0 > end_ts else 0.0
+            acct[A_STEP] = u
+            return n_trades
+        if n_sym == 1 and ST[0, S_SIDE] == 0.0 and ST[0, S_PENDING] == 0.0 and ST[0, S_PENDING_EXIT] == 0.0:
+            # One symbol, flat, nothing pending: the steps below reduce to marking and recording, up to the
+            # first candle that decides an entry (no fill, no funding, no stop; a flat position decides no
+            # exit; its last candle is the run's end, not an end_of_data close; the account is its balance).
+            i = row[0]
+            trading = P[0, PP_ENABLED] != 0.0
+            while i < off[1]:
                 t0 = ts[i]
-        if t0 > end_ts:
-            acct[A_DONE] = 1.0
-            acct[A_STEP] = u
-            return n_trades
-        if n_trades + 3 * n_sym > trades.shape[0]:
-            acct[A_STEP] = u
-            return n_trades
+                ST[0, S_MARK] = c[i]
+                in_position[i] = False
+                ST[0, S_LAST_TS] = t0
+                contrib[i] = ST[0, S_CASH]
+                ts_u[u] = t0
+                equity_u[u] = acct[A_BALANCE] + 0.0  # the account step's balance + upnl, upnl 0.0
+                inpos_u[u] = False
+                u += 1
+                i += 1
+                if trading and ready[i - 1] and i - 1 - off[0] >= P[0, PP_TRADE_FROM]:
+                    _, enter_side = candle_action(0, signals[i - 1], scores[i - 1], P[0, PP_THRESHOLD],
+                                                  P[0, PP_CLOSE_OPP] != 0.0, P[0, PP_REVERSE] != 0.0)
+                    if enter_side != 0:
+                        ST[0, S_PENDING] = enter_side
+                        ST[0, S_PENDING_ATR] = atr[i - 1]
+                        break
+            row[0] = i
+            continue
         for s in range(n_sym):
-            i = off[s] + int(ST[s, S_NEXT])
-            present[s] = i < off[s + 1] and ts[i] == t0
+            i = row[s]
+            at[s] = i if i < off[s + 1] and ts[i] == t0 else -1
         # A. At the open: first every symbol's funding at the open and its exit, then every entry, so an
         # entry is sized with the room every exit at this open has freed.
         for s in range(n_sym):
-            if not present[s]:
+            i = at[s]
+            if i < 0:
                 continue
-            k = int(ST[s, S_NEXT])
-            i = off[s] + k
+            k = i - off[s]
             interval = P[s, PP_INTERVAL_MS]
-            ST[s, S_HAD] = 1.0 if ST[s, S_SIDE] != 0.0 else 0.0
+            had[s] = ST[s, S_SIDE] != 0.0
             # A gap: no fills inside it; an entry decided before it is stale and dropped.
             if ST[s, S_LAST_TS] >= 0.0 and t0 - ST[s, S_LAST_TS] > interval:
                 ST[s, S_PENDING] = 0.0
@@ -319,27 +352,26 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
                 n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, o[i], R_OPPOSITE)
             ST[s, S_PENDING_EXIT] = 0.0
         for s in range(n_sym):
-            if not present[s]:
+            i = at[s]
+            if i < 0:
                 continue
-            k = int(ST[s, S_NEXT])
-            entered = False
+            entered[s] = False
             if ST[s, S_PENDING] != 0.0 and ST[s, S_SIDE] == 0.0 and ST[s, S_PENDING_ATR] > 0.0:
-                entered = _enter(s, k, t0, o[off[s] + k], ts, c, off, P, AP, ST, acct, events, members, corrs)
+                entered[s] = _enter(s, i - off[s], t0, o[i], ts, c, off, P, AP, ST, acct, events, members, corrs)
             ST[s, S_PENDING] = 0.0
-            ST[s, S_ENTERED] = 1.0 if entered else 0.0
-            ST[s, S_OPEN_AT_START] = 1.0 if ST[s, S_SIDE] != 0.0 else 0.0
+            open_at_start[s] = ST[s, S_SIDE] != 0.0
         # B. Inside the candle, symbol by symbol: stop / target, funding inside, stop moves, mark, then the
         # decision (or, at the symbol's last candle before the run's end, the end_of_data close).
         any_in = False
         for s in range(n_sym):
-            if not present[s]:
+            i = at[s]
+            if i < 0:
                 continue
-            k = int(ST[s, S_NEXT])
-            i = off[s] + k
-            if ST[s, S_OPEN_AT_START] != 0.0:
+            k = i - off[s]
+            if open_at_start[s]:
                 side = int(ST[s, S_SIDE])
                 kind, price = first_exit_on_bar(side, ST[s, S_STOP], ST[s, S_TARGET], o[i], h[i], lo[i], c[i],
-                                                ST[s, S_ENTERED] != 0.0)
+                                                entered[s])
                 if kind == HIT_STOP:
                     n_trades = _close_position(ST, s, acct, P, trades, n_trades, k, t0, price,
                                                stop_exit_reason(int(ST[s, S_STOP_KIND])))
@@ -356,7 +388,7 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
                 ST[s, S_STOP_KIND] = kind_
                 ST[s, S_BE_DONE] = 1.0 if be else 0.0
             ST[s, S_MARK] = c[i]
-            in_position[i] = ST[s, S_HAD] != 0.0 or ST[s, S_OPEN_AT_START] != 0.0
+            in_position[i] = had[s] or open_at_start[s]
             any_in = any_in or in_position[i]
             ST[s, S_LAST_TS] = t0
             if i == off[s + 1] - 1 and t0 < end_ts:
@@ -375,13 +407,13 @@ def portfolio_range(ts, o, h, lo, c, atr, signals, scores, ready, off, P, AP, ST
                 contrib[i] = ST[s, S_CASH] + pnl(int(ST[s, S_SIDE]), ST[s, S_ENTRY], c[i], ST[s, S_QTY])
             else:
                 contrib[i] = ST[s, S_CASH]
-            ST[s, S_NEXT] = k + 1
+            row[s] = i + 1
         # The account at t: balance plus every open position at its latest price.
         upnl = 0.0
         for s in range(n_sym):
             if ST[s, S_SIDE] != 0.0:
                 upnl += pnl(int(ST[s, S_SIDE]), ST[s, S_ENTRY], ST[s, S_MARK], ST[s, S_QTY])
-                any_in = any_in or not present[s]  # held through a gap of its own
+                any_in = any_in or at[s] < 0  # held through a gap of its own
         ts_u[u] = t0
         equity_u[u] = acct[A_BALANCE] + upnl
         inpos_u[u] = any_in
@@ -403,6 +435,8 @@ def close_all_at_end(ts, c, off, P, ST, acct, trades, n_trades, contrib):
 def union_length(ts, off):
     """How many distinct timestamps the symbols' candles have together."""
     n_sym = off.shape[0] - 1
+    if n_sym == 1:  # every step is one candle of the one symbol
+        return off[1] - off[0]
     nxt = off[:-1].copy()
     n = 0
     while True:
