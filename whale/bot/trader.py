@@ -144,9 +144,10 @@ class Trader:
         version = self.market.book.version
         if version != self._book_version:
             self._book_version = version
-            snap = self.market.snapshot_book(self.cfg.density.book_depth)
-            if snap.bid_px.size and snap.ask_px.size:
-                for ev in self.density.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz):
+            levels = self.market.density_levels()  # the levels that changed, not a copy of the book
+            if levels is not None:
+                whole, px, sz, nb, na = levels
+                for ev in self.density.apply_levels(now, whole, px, sz, 0, nb, na):
                     self.log.info(f"[{self.symbol}] {ev.text}")
                     if self.on_density is not None:
                         self.on_density(self.symbol, ev)

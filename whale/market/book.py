@@ -12,6 +12,11 @@ locks (MarketState guards it). A venue package turns its messages into `BookUpda
 Prices and sizes are floats (market data, docs/architecture.md, principle 6): each side is a dict
 price -> size plus a sorted list of its prices kept with `bisect`, so a delta of k levels costs
 k binary searches and reads are slices: fast enough for every update of a 1000-level book.
+
+The book also logs the level changes it applied since its reader last took them (`take_changes`),
+so the density tracker is fed the changed levels, not a copy of the whole book, on every update
+(`DensityTracker.apply_levels`). A snapshot, a reset, or more than `MAX_CHANGES` changes waiting
+make the reader take the whole book instead: the same levels either way.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 
 _EMPTY = np.empty(0, dtype=np.float64)
 Levels = Iterable  # (price, size) pairs, anything float() takes (a venue's strings too)
+MAX_CHANGES = 4096  # level changes logged for take_changes(); beyond, its reader takes the whole book
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,10 @@ class OrderBook:
         self.gaps = 0
         self.crossings = 0
         self._top_cache: tuple[int, int, tuple] | None = None
+        # Changes since take_changes() (flat price, size, price, size...; size 0.0 removes), or None: the
+        # reader must take the whole book (nothing taken yet, a snapshot, a reset, too many changes).
+        self._bid_log: list[float] | None = None
+        self._ask_log: list[float] | None = None
 
     # ------------------------------------------------------------------ updates
 
@@ -122,6 +132,7 @@ class OrderBook:
         self._asks.clear()
         self._bid_keys.clear()
         self._ask_keys.clear()
+        self._bid_log = self._ask_log = None
         self.ready = False
         self.version += 1
 
@@ -139,6 +150,7 @@ class OrderBook:
         self._bids, self._asks = new_bids, new_asks
         self._bid_keys = sorted(new_bids)
         self._ask_keys = sorted(new_asks)
+        self._bid_log = self._ask_log = None
         u = int(update_id or 0)
         if u == 1 and self.snapshots:
             self.restarts += 1  # the venue restarted its numbering (a fresh stream's first snapshot may have 1 too)
@@ -171,8 +183,11 @@ class OrderBook:
             self.ready = False
             self.version += 1
             return False
-        self._upsert(self._bids, self._bid_keys, bids)
-        self._upsert(self._asks, self._ask_keys, asks)
+        bid_log, ask_log = self._bid_log, self._ask_log
+        if bid_log is not None and ask_log is not None and len(bid_log) + len(ask_log) > 2 * MAX_CHANGES:
+            bid_log = ask_log = self._bid_log = self._ask_log = None  # nobody reads them: the whole book next time
+        self._upsert(self._bids, self._bid_keys, bids, bid_log)
+        self._upsert(self._asks, self._ask_keys, asks, ask_log)
         if u:
             self.u = u
         if seq is not None:
@@ -187,7 +202,7 @@ class OrderBook:
         return True
 
     @staticmethod
-    def _upsert(side: dict[float, float], keys: list[float], rows: Iterable) -> None:
+    def _upsert(side: dict[float, float], keys: list[float], rows: Iterable, log: list[float] | None) -> None:
         for p, s in rows:
             price = float(p)
             size = float(s)
@@ -198,6 +213,23 @@ class OrderBook:
             elif price in side:
                 del side[price]
                 del keys[bisect_left(keys, price)]
+                size = 0.0
+            else:
+                continue
+            if log is not None:
+                log.append(price)
+                log.append(size)
+
+    def take_changes(self) -> tuple[list[float], list[float]] | None:
+        """The level changes applied since the last call, as flat lists (price, size, price, size...;
+        size 0.0 removed the level) for the bids and the asks, in the order applied; or None when
+        the reader must take the whole book instead (the first call, after a snapshot or a reset, or
+        when more than MAX_CHANGES waited). Logging starts again from here."""
+        bid_log, ask_log = self._bid_log, self._ask_log
+        self._bid_log, self._ask_log = [], []
+        if bid_log is None or ask_log is None:
+            return None
+        return bid_log, ask_log
 
     def _crossed(self) -> bool:
         return bool(self._bid_keys and self._ask_keys and self._bid_keys[-1] >= self._ask_keys[0])

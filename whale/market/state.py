@@ -71,7 +71,7 @@ class _Series:
 
 class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
-                 max_price_history: int = 20_000, volume_levels: int = 20, check_book_gaps: bool = True,
+                 max_price_history: int = 20_000, check_book_gaps: bool = True,
                  monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
                  wake: threading.Event | None = None) -> None:
         """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own."""
@@ -91,11 +91,9 @@ class MarketState:
         self._last_price_ms = 0
         self._market_ms = 0  # newest exchange timestamp seen on the public streams
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
-        self._volume_levels = volume_levels
         self._trades: deque[tuple] = deque(maxlen=max_trades)
         self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
-        self._volumes: deque[tuple] = deque(maxlen=max_price_history)
         self._arrivals: dict[tuple[str, int], float] = {}  # (interval, ts) -> when it became an event
 
     # ------------------------------------------------------------------ bookkeeping
@@ -366,24 +364,13 @@ class MarketState:
                 return list(self._prices)
             return [p for p in self._prices if p[0] >= since_ms]
 
-    def volume_history(self, since_ms: int | None = None) -> list[tuple]:
-        """(ms, bid size, ask size) over the best `volume_levels` levels after each book update."""
-        with self._lock:
-            if since_ms is None:
-                return list(self._volumes)
-            return [v for v in self._volumes if v[0] >= since_ms]
-
     # ------------------------------------------------------------------ the book
 
     def on_book(self, update: BookUpdate) -> bool:
         """A book update. False = the book needs a fresh snapshot (resubscribe)."""
         with self._lock:
             ok = self.book.apply(update)
-            ts = int(update.ts or 0)
-            self._saw(ts)
-            if self.book.ready:
-                b, a = self.book.volumes(self._volume_levels)
-                self._volumes.append((ts, b, a))
+            self._saw(int(update.ts or 0))
             self.received_at = self._monotonic()
         self.wake.set()
         return ok
@@ -401,6 +388,22 @@ class MarketState:
 
     def book_ready(self) -> bool:
         return self.book.ready
+
+    def density_levels(self) -> tuple[bool, np.ndarray, np.ndarray, int, int] | None:
+        """What the density tracker takes since the last call (DensityTracker.apply_levels): `(whole, px,
+        sz, nb, na)`, the `nb` bid levels then the `na` ask levels that changed (size 0.0 removed one),
+        or the whole book when `whole`. None while a side of the book is empty: the changes wait."""
+        with self._lock:
+            book = self.book
+            if not book.bid_count or not book.ask_count:
+                return None
+            changes = book.take_changes()
+            if changes is None:
+                bp, bs, ap, as_ = book.top(max(book.bid_count, book.ask_count))
+                return True, np.concatenate((bp, ap)), np.concatenate((bs, as_)), bp.size, ap.size
+        bids, asks = changes
+        return (False, np.array(bids[0::2] + asks[0::2], dtype=np.float64),
+                np.array(bids[1::2] + asks[1::2], dtype=np.float64), len(bids) // 2, len(asks) // 2)
 
     def snapshot_book(self, n: int | None = None) -> BookSnapshot:
         """A copy of the best `n` levels (all when None)."""
