@@ -98,6 +98,11 @@ class MarketState:
 
     # ------------------------------------------------------------------ bookkeeping
 
+    def _wake(self) -> None:
+        """Wake the loop (an Event already set has woken it: setting it again would only cost a lock)."""
+        if not self.wake.is_set():
+            self.wake.set()
+
     def market_time_ms(self) -> int:
         """The newest exchange timestamp seen on the public streams (0 before any)."""
         return self._market_ms
@@ -135,7 +140,7 @@ class MarketState:
                 s.forming = None
             emitted = self._accept_closed(s, ts, (o, h, lo, c, v))
         if emitted:
-            self.wake.set()
+            self._wake()
         return emitted
 
     def _accept_closed(self, s: _Series, ts: int, ohlcv: tuple) -> bool:
@@ -197,7 +202,7 @@ class MarketState:
                 emitted += 1
             emitted += self._release(s, None)
         if emitted:
-            self.wake.set()
+            self._wake()
         return emitted
 
     def _release(self, s: _Series, covered_until: int | None) -> int:
@@ -224,7 +229,7 @@ class MarketState:
             s = self._s(interval)
             n = self._release(s, max(s.held, default=None))
         if n:
-            self.wake.set()
+            self._wake()
         return n
 
     def pop_closed(self) -> list[tuple]:
@@ -291,7 +296,7 @@ class MarketState:
                 self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), int(ts or 0)
                 self._prices.append((int(ts or 0), price))
             self.received_at = self._monotonic()
-        self.wake.set()
+        self._wake()
 
     def on_trades(self, trades: Iterable[tuple[int, str, Any, Any]]) -> None:
         """Public trades (time ms, side "Buy"/"Sell", size, price; sizes and prices as the venue's text
@@ -315,7 +320,7 @@ class MarketState:
             self.received_at = self._monotonic()
         for problem in refused:
             self.bad_data.refuse(f"publicTrade.{self.symbol}", problem)
-        self.wake.set()
+        self._wake()
 
     def ticker(self) -> dict:
         with self._lock:
@@ -372,7 +377,7 @@ class MarketState:
             ok = self.book.apply(update)
             self._saw(int(update.ts or 0))
             self.received_at = self._monotonic()
-        self.wake.set()
+        self._wake()
         return ok
 
     def reset_book(self) -> None:
@@ -469,7 +474,7 @@ class Markets:
     def on_private(self, topic: str, data: Any) -> None:
         with self._lock:
             self._private.append((topic, data))
-        self.wake.set()
+        self._wake()
 
     def pop_private(self) -> list[tuple[str, Any]]:
         """Private updates (topic, data) since the last call, in arrival order."""
