@@ -292,17 +292,22 @@ def drive(bot, data: ReplayMarketData, clock: ReplayClock, stop: threading.Event
             stats.equity.append((next_close, float(execution.equity())))
             next_close = data.next_close()
 
+    account = bot.account
+    step = bot.step
+    feed = data.feed
+    passes = 0
     while (key := src.peek()) is not None:
-        if stop is not None and stop.is_set():
+        if (stop is not None and stop.is_set()) or account.emergency_reasons is not None:
             break
-        if bot.emergency_reasons is not None:
-            break
-        closes_until(key)
+        if next_close is not None and next_close <= key:
+            closes_until(key)
         key, ev = src.pop()
-        clock.ms = max(clock.ms, key)
-        data.feed(key, ev, execution)
-        bot.step()
-        stats.passes += 1
+        if key > clock.ms:
+            clock.ms = key
+        feed(key, ev, execution)
+        step()
+        passes += 1
+    stats.passes += passes
     if bot.emergency_reasons is None:
         last = int(data.setup.times[-1]) + MINUTE_MS
         closes_until(last)

@@ -295,13 +295,13 @@ class Bot:
         self._check_exits()
         for t in self.traders.values():
             received = t.market.received_at
-            self.account.guarded(f"[{t.symbol}] The order-book pass", t.book_pass)
+            self.account.guarded(t.labels[0], t.book_pass)
             if received is not None and received != t.seen_at and t.pm.has_position():
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
             t.seen_at = received
         self._rest_pass()
         for t in self.traders.values():
-            self.account.guarded(f"[{t.symbol}] A retry", t.retries)
+            self.account.guarded(t.labels[1], t.retries)
         plan = self.account.safety_pass({s: self.data.message_age(s) for s in self.data.streams})
         if plan is not None:
             self.account.emergency(plan, [t.pm for t in self.traders.values()])

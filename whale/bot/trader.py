@@ -62,6 +62,7 @@ class Trader:
         event (backtest --book writes them to densities.csv)."""
         self.cfg = cfg
         self.symbol = cfg.symbols[0]
+        self.labels = (f"[{self.symbol}] The order-book pass", f"[{self.symbol}] A retry")  # the loop's, for errors
         self.market = market
         self.execution = execution
         self.log = log

@@ -203,6 +203,7 @@ class OrderBook:
 
     @staticmethod
     def _upsert(side: dict[float, float], keys: list[float], rows: Iterable, log: list[float] | None) -> None:
+        logged = log.extend if log is not None else None
         for p, s in rows:
             price = float(p)
             size = float(s)
@@ -216,9 +217,8 @@ class OrderBook:
                 size = 0.0
             else:
                 continue
-            if log is not None:
-                log.append(price)
-                log.append(size)
+            if logged is not None:
+                logged((price, size))
 
     def take_changes(self) -> tuple[list[float], list[float]] | None:
         """The level changes applied since the last call, as flat lists (price, size, price, size...;

@@ -234,6 +234,8 @@ class MarketState:
 
     def pop_closed(self) -> list[tuple]:
         """Closed-candle events since the last call: (interval, ts, o, h, l, c, v), each candle once."""
+        if not self._events:
+            return []  # most passes; an event appended meanwhile is taken by the next one
         with self._lock:
             out, self._events = self._events, []
         return out
@@ -460,7 +462,11 @@ class Markets:
 
     def market_time_ms(self) -> int:
         """The newest venue timestamp seen on any symbol's public streams (0 before any)."""
-        return max((m.market_time_ms() for m in self._states.values()), default=0)
+        newest = 0
+        for m in self._states.values():
+            if m._market_ms > newest:  # noqa: SLF001 - read on every pass: no call per symbol
+                newest = m._market_ms  # noqa: SLF001
+        return newest
 
     # ---- streams ----------------------------------------------------------------------------------
     def touch(self, stream: str) -> None:
@@ -478,6 +484,8 @@ class Markets:
 
     def pop_private(self) -> list[tuple[str, Any]]:
         """Private updates (topic, data) since the last call, in arrival order."""
+        if not self._private:
+            return []  # most passes; an update appended meanwhile is taken by the next one
         with self._lock:
             out, self._private = self._private, []
         return out
