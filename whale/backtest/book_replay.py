@@ -36,7 +36,7 @@ import numpy as np
 from whale.book_fills import side_at
 from whale.config.model import Config
 from whale.errors import BadInputError
-from whale.market.book import BookSnapshot, BookUpdate
+from whale.market.book import BookSnapshot
 from whale.market.candles import Candles
 from whale.market.instruments import Instrument
 from whale.market.intervals import MINUTE_MS, bucket_end
@@ -208,7 +208,7 @@ class ReplayMarketData:
         m = self.markets[ev.symbol]
         if isinstance(ev, BookEvent):
             self.book_events += 1
-            if not m.on_book(BookUpdate(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts)):
+            if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts):
                 self.book_resyncs += 1
         elif isinstance(ev, TradeEvent):
             self.trade_events += 1

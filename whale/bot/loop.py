@@ -302,12 +302,15 @@ class Bot:
         self._rest_pass()
         for t in self.traders.values():
             self.account.guarded(t.labels[1], t.retries)
-        plan = self.account.safety_pass({s: self.data.message_age(s) for s in self.data.streams})
+        plan = self.account.safety_pass(self._stream_ages)
         if plan is not None:
             self.account.emergency(plan, [t.pm for t in self.traders.values()])
             return
         self._candles()
         self._heartbeat()
+
+    def _stream_ages(self) -> dict[str, float | None]:
+        return {s: self.data.message_age(s) for s in self.data.streams}
 
     def _dispatch(self) -> None:
         """What the venue did on its own, to each symbol's PositionManager."""

@@ -136,6 +136,8 @@ class MarketFeed:
         with self._lock:
             reconnects = self._reconnects
         refill = reconnects != self._filled
+        if not refill and not any(m.held_candles for m in self.markets):
+            return 0  # nothing asked for (most passes)
         added = 0
         for market in self.markets:
             intervals = set(market.intervals_with_gaps())

@@ -245,6 +245,12 @@ class MarketState:
             s = self._series.get(interval)
             return bool(s and s.held)
 
+    @property
+    def held_candles(self) -> bool:
+        """Closed candles wait behind a hole (the feed's gap fill is due). Read without the lock, on every
+        pass: a candle held meanwhile is seen by the next one."""
+        return any(s.held for s in list(self._series.values()))
+
     def intervals_with_gaps(self) -> list[str]:
         with self._lock:
             return [i for i, s in self._series.items() if s.held]
@@ -359,6 +365,8 @@ class MarketState:
         A sequence, not a timestamp: several publicTrade batches can share one millisecond, and a
         `since_ms` read would drop the later ones exactly in the bursts the flow exits watch.
         Trades that fell out of the bounded store before they were read are gone."""
+        if cursor == self._trade_seq:
+            return [], cursor  # nothing new (most passes); a trade stored meanwhile is read next time
         with self._lock:
             new = max(0, self._trade_seq - cursor)
             kept = min(new, len(self._trades))
@@ -375,9 +383,18 @@ class MarketState:
 
     def on_book(self, update: BookUpdate) -> bool:
         """A book update. False = the book needs a fresh snapshot (resubscribe)."""
+        return self.on_book_levels(update.snapshot, update.bids, update.asks, update.update_id, update.seq, update.ts)
+
+    def on_book_levels(self, snapshot: bool, bids: Iterable, asks: Iterable, update_id: int = 0,
+                       seq: int | None = None, ts: int | None = None) -> bool:
+        """on_book with the update's fields (a replay has them already: no BookUpdate to build)."""
         with self._lock:
-            ok = self.book.apply(update)
-            self._saw(int(update.ts or 0))
+            book = self.book
+            if snapshot:
+                ok = book.apply_snapshot(bids, asks, update_id, seq, ts)
+            else:
+                ok = book.apply_delta(bids, asks, update_id, seq, ts)
+            self._saw(int(ts or 0))
             self.received_at = self._monotonic()
         self._wake()
         return ok
@@ -480,7 +497,7 @@ class Markets:
     def on_private(self, topic: str, data: Any) -> None:
         with self._lock:
             self._private.append((topic, data))
-        self._wake()
+        self.wake.set()
 
     def pop_private(self) -> list[tuple[str, Any]]:
         """Private updates (topic, data) since the last call, in arrival order."""
