@@ -206,19 +206,20 @@ class ReplayMarketData:
         assert self.markets is not None
         self.events += 1
         m = self.markets[ev.symbol]
-        if isinstance(ev, BookEvent):
+        kind = type(ev)
+        if kind is BookEvent:
             self.book_events += 1
             if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts):
                 self.book_resyncs += 1
-        elif isinstance(ev, TradeEvent):
+        elif kind is TradeEvent:
             self.trade_events += 1
             for t in ev.trades:
                 execution.on_tick(ev.symbol, t.price, key)
             m.on_trades([(t.ts, t.side, t.size, t.price) for t in ev.trades])
-        elif isinstance(ev, TickerEvent):
+        elif kind is TickerEvent:
             last = ev.data.get("lastPrice")
             m.on_ticker(ev.snapshot, ev.data, ev.ts, None if last is None else str(last))
-        elif isinstance(ev, GapEvent):
+        elif kind is GapEvent:
             self.gaps += 1
             log.info(f"[{ev.symbol}] The recording has a gap at {utc_text(ev.ts)} ({ev.reason}); the book stands "
                      f"until the next snapshot")
