@@ -404,8 +404,14 @@ class Bot:
     def _candles(self) -> None:
         """Every symbol's closed candles: collect, wait for the higher timeframes (all symbols at once),
         decide every symbol, then act for every symbol, oldest candle first."""
+        waiting = False
         for t in self.traders.values():
-            t.take_candles(t.market.pop_closed())
+            closed = t.market.pop_closed()
+            if closed:
+                t.take_candles(closed)
+            waiting = waiting or bool(t.pending)
+        if not waiting:
+            return  # most passes
         while any(t.pending for t in self.traders.values()):
             close_ms = min(c for t in self.traders.values() if (c := t.next_close_ms()) is not None)
             due = [t for t in self.traders.values() if t.next_close_ms() == close_ms]

@@ -333,6 +333,14 @@ class DensityTracker:
             return None
         return self._snapshot(tr, self.last_ms)
 
+    def first_seen(self, side: str, price: float) -> int | None:
+        """When the stable density at exactly (side, price) was first seen (ms), or None: `get(side,
+        price).first_seen_ms` without building the Density (the strategy asks it on every pass)."""
+        if self.last_ms is None:
+            return None
+        tr = self._row(side, float(price))
+        return tr[5] if tr is not None and tr[6] else None
+
     def nearest(self, side: str, price: float, *, max_distance_pct: float = math.inf) -> Density | None:
         """The stable density on `side` nearest to `price` (within max_distance_pct % of it)."""
         best = None
