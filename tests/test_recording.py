@@ -416,6 +416,8 @@ def test_version_1_files_still_read() -> None:
     for ev in RecordingReader(root).events():
         d = {"kind": type(ev).__name__}
         for k in ev.__slots__:
+            if k == "columns":
+                continue  # a BookEvent's levels again, as the decoded arrays (not compared, not part of the event)
             v = getattr(ev, k)
             if k == "trades":
                 v = [list(t) for t in v]

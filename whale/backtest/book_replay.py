@@ -209,7 +209,7 @@ class ReplayMarketData:
         kind = type(ev)
         if kind is BookEvent:
             self.book_events += 1
-            if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts):
+            if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts, ev.columns):
                 self.book_resyncs += 1
         elif kind is TradeEvent:
             self.trade_events += 1
@@ -232,9 +232,7 @@ class ReplayMarketData:
             return None
         until = self.clock.ms + (0 if triggered else self.latency_ms)
         self.source.read_through(until)
-        book = m.book
-        current = book._asks if buying else book._bids  # noqa: SLF001 - the live book's own levels, read-only
-        return side_at(current, buying, self.source.book_updates(symbol), until)
+        return side_at(m.book.side(asks=buying), buying, self.source.book_updates(symbol), until)
 
 
 class ReplayVenue:

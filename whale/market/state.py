@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any
 
 import numpy as np
@@ -385,13 +385,18 @@ class MarketState:
         """A book update. False = the book needs a fresh snapshot (resubscribe)."""
         return self.on_book_levels(update.snapshot, update.bids, update.asks, update.update_id, update.seq, update.ts)
 
-    def on_book_levels(self, snapshot: bool, bids: Iterable, asks: Iterable, update_id: int = 0,
-                       seq: int | None = None, ts: int | None = None) -> bool:
-        """on_book with the update's fields (a replay has them already: no BookUpdate to build)."""
+    def on_book_levels(self, snapshot: bool, bids: Sized, asks: Sized, update_id: int = 0,
+                       seq: int | None = None, ts: int | None = None,
+                       columns: tuple[np.ndarray, np.ndarray, int] | None = None) -> bool:
+        """on_book with the update's fields (a replay has them already: no BookUpdate to build). A delta's
+        `columns` (prices, sizes, start: float64 arrays holding the `len(bids)` bid levels from start,
+        then the asks) are applied as they are (OrderBook.apply_levels): a recording's decoded levels."""
         with self._lock:
             book = self.book
             if snapshot:
                 ok = book.apply_snapshot(bids, asks, update_id, seq, ts)
+            elif columns is not None:
+                ok = book.apply_levels(columns[0], columns[1], columns[2], len(bids), len(asks), update_id, seq, ts)
             else:
                 ok = book.apply_delta(bids, asks, update_id, seq, ts)
             self._saw(int(ts or 0))
@@ -425,9 +430,7 @@ class MarketState:
             if changes is None:
                 bp, bs, ap, as_ = book.top(max(book.bid_count, book.ask_count))
                 return True, np.concatenate((bp, ap)), np.concatenate((bs, as_)), bp.size, ap.size
-        bids, asks = changes
-        return (False, np.array(bids[0::2] + asks[0::2], dtype=np.float64),
-                np.array(bids[1::2] + asks[1::2], dtype=np.float64), len(bids) // 2, len(asks) // 2)
+        return (False, *changes)
 
     def snapshot_book(self, n: int | None = None) -> BookSnapshot:
         """A copy of the best `n` levels (all when None)."""

@@ -144,6 +144,9 @@ class BookEvent:
     seq: int | None
     cts: int | None
     synthetic: bool = False  # built by the writer (a file's start) or the reader (a window's start)
+    # The same levels as the reader decoded them: (prices, sizes, start), the bids at start.. and the asks
+    # after them, as float64 arrays (OrderBook.apply_levels takes them as they are); None when built otherwise.
+    columns: tuple[np.ndarray, np.ndarray, int] | None = field(default=None, compare=False, repr=False)
 
     def to_message(self, depth: int) -> dict[str, Any]:
         """The Bybit WebSocket message this event stands for."""
@@ -645,6 +648,7 @@ class RecordingReader:
         for b, lo, hi in self.views():
             sym = b.symbol
             kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
+            lpx, lsz = b.lpx, b.lsz
             us, seqs, ctss, px, sz = (b.col(c) for c in ("u", "seq", "cts", "lpx", "lsz"))
             miss = dec.MISS
             for i in range(lo, hi):
@@ -656,7 +660,8 @@ class RecordingReader:
                     u, seq, cts = us[i], seqs[i], ctss[i]
                     yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, list(zip(px[o:m], sz[o:m], strict=True)),
                                     list(zip(px[m:e], sz[m:e], strict=True)), None if u == miss else u,
-                                    None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION)
+                                    None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
+                                    (lpx, lsz, o))
                     continue
                 if k == K_TRADES:
                     o = offs[i]
