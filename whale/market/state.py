@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sized
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -385,18 +385,18 @@ class MarketState:
         """A book update. False = the book needs a fresh snapshot (resubscribe)."""
         return self.on_book_levels(update.snapshot, update.bids, update.asks, update.update_id, update.seq, update.ts)
 
-    def on_book_levels(self, snapshot: bool, bids: Sized, asks: Sized, update_id: int = 0,
+    def on_book_levels(self, snapshot: bool, bids: Iterable, asks: Iterable, update_id: int = 0,
                        seq: int | None = None, ts: int | None = None,
-                       columns: tuple[np.ndarray, np.ndarray, int] | None = None) -> bool:
+                       columns: tuple[np.ndarray, np.ndarray, int, int, int] | None = None) -> bool:
         """on_book with the update's fields (a replay has them already: no BookUpdate to build). A delta's
-        `columns` (prices, sizes, start: float64 arrays holding the `len(bids)` bid levels from start,
-        then the asks) are applied as they are (OrderBook.apply_levels): a recording's decoded levels."""
+        `columns` (prices, sizes, start, nb, na: float64 arrays holding the same nb bid levels from start,
+        then the na asks) are applied as they are (OrderBook.apply_levels): a recording's decoded levels."""
         with self._lock:
             book = self.book
             if snapshot:
                 ok = book.apply_snapshot(bids, asks, update_id, seq, ts)
             elif columns is not None:
-                ok = book.apply_levels(columns[0], columns[1], columns[2], len(bids), len(asks), update_id, seq, ts)
+                ok = book.apply_levels(*columns, update_id, seq, ts)
             else:
                 ok = book.apply_delta(bids, asks, update_id, seq, ts)
             self._saw(int(ts or 0))

@@ -144,9 +144,9 @@ class BookEvent:
     seq: int | None
     cts: int | None
     synthetic: bool = False  # built by the writer (a file's start) or the reader (a window's start)
-    # The same levels as the reader decoded them: (prices, sizes, start), the bids at start.. and the asks
-    # after them, as float64 arrays (OrderBook.apply_levels takes them as they are); None when built otherwise.
-    columns: tuple[np.ndarray, np.ndarray, int] | None = field(default=None, compare=False, repr=False)
+    # The same levels as the reader decoded them: (prices, sizes, start, nb, na), float64 arrays with the nb
+    # bids from start, then the na asks (OrderBook.apply_levels takes them as they are); None when built otherwise.
+    columns: tuple[np.ndarray, np.ndarray, int, int, int] | None = field(default=None, compare=False, repr=False)
 
     def to_message(self, depth: int) -> dict[str, Any]:
         """The Bybit WebSocket message this event stands for."""
@@ -661,7 +661,7 @@ class RecordingReader:
                     yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, list(zip(px[o:m], sz[o:m], strict=True)),
                                     list(zip(px[m:e], sz[m:e], strict=True)), None if u == miss else u,
                                     None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
-                                    (lpx, lsz, o))
+                                    (lpx, lsz, o, m - o, e - m))
                     continue
                 if k == K_TRADES:
                     o = offs[i]
