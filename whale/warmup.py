@@ -41,6 +41,7 @@ from whale.fills import (
     target_crossed,
     trailing_stop_level,
 )
+from whale.market.book import OrderBook
 from whale.market.instruments import Instrument
 from whale.risk.account import Closes, OpenPosition, size_entry
 from whale.risk.sizing import size_steps
@@ -85,6 +86,9 @@ def compile_density_kernels(cfg: Config) -> None:
     sizes[22] = 10.0 * cfg.density.multiplier + cfg.density.min_notional / PRICE
     tracker.apply_levels(0, True, px, sizes, 0, levels.size, levels.size)
     tracker.apply_levels(1_000, False, px[22:23].copy(), sizes[22:23] * 0.5, 0, 0, 1)
+    book = OrderBook("WARMUPUSDT")  # the live book's kernel, which a stream thread calls on each delta
+    book.apply_snapshot([(PRICE - 0.01, 1.0)], [(PRICE + 0.01, 1.0)], update_id=1)
+    book.apply_delta([(str(PRICE - 0.02), "2")], [(str(PRICE + 0.01), "0")], update_id=2)
 
 
 def compile_account_sizing(cfg: Config, inst: Instrument, side: int, stop: float) -> None:
