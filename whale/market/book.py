@@ -266,10 +266,10 @@ class OrderBook:
         the reader must take the whole book instead (the first call, after a snapshot or a reset, or
         when more than MAX_CHANGES waited on a side). Logging starts again from here."""
         n = self._log_n
-        nb, na = int(n[0]), int(n[1])
+        nb, na = n.tolist()
         logging = self._logging
         self._logging = True
-        n[:] = 0
+        n[0] = n[1] = 0
         if not logging:
             return None
         lp, ls = self._log_px, self._log_sz
