@@ -217,14 +217,14 @@ class DensityTracker:
     def _after(self, now_ms: int) -> list[DensityEvent]:
         """The tracker's numbers after a kernel's update, and its events as objects."""
         st = self._band
-        fst = st.fst
-        self.mid = float(fst[band.F_MID])
-        self.median = float(fst[band.F_MEDIAN])
+        fst = st.fst.tolist()  # one call for the floats read here
+        self.mid = fst[band.F_MID]
+        self.median = fst[band.F_MEDIAN]
         self.last_ms = now_ms
         self.version += 1
         self._cache = None
-        bvol = float(fst[band.F_BVOL])
-        avol = float(fst[band.F_AVOL])
+        bvol = fst[band.F_BVOL]
+        avol = fst[band.F_AVOL]
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
         n = int(st.ist[band.I_NEV])
