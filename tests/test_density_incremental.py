@@ -189,3 +189,54 @@ def test_a_book_of_more_levels_than_the_room_grows_it() -> None:
     tracker.apply_snapshot(1, bp, sizes, ap, sizes)
     assert tracker.book_top(2000)[0].size == n
     assert tracker.median == 1.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_live_books_changes_feed_the_tracker_as_a_copy_of_the_book_would(seed: int, monkeypatch) -> None:
+    """The live loop feeds the tracker the levels MarketState's book changed since its last pass
+    (MarketState.density_levels), not a copy of the book: the same events and densities as `update`
+    with the book's first `book_depth` levels, also when several updates come between two passes,
+    when a side is empty for a while, after a snapshot, and when more changes waited than the book
+    logs (it then gives the whole book)."""
+    from whale.market import book as book_module
+    from whale.market.book import BookUpdate
+    from whale.market.state import MarketState
+
+    monkeypatch.setattr(book_module, "MAX_CHANGES", 25)  # small, so that the overflow happens too
+    rng = np.random.default_rng(50 + seed)
+    depth = 12 + seed % 3 * 10
+    settings = _settings(depth)
+    book = RandomBook(rng, levels=depth + 8)
+    market = MarketState("TESTUSDT")
+    copied = DensityTracker(settings)  # the way before: a copy of the book's top on each pass
+    fed = DensityTracker(settings)
+    now = 1_700_000_000_000
+    bids, asks = book.snapshot()
+    snapshot = True
+    version = -1
+    whole = passes = 0
+    seen: set[str] = set()
+    for step in range(800):
+        now += int(rng.integers(20, 150))
+        if step:
+            snapshot = rng.random() < 0.01
+            bids, asks = book.snapshot() if snapshot else book.delta()
+        market.on_book(BookUpdate(snapshot, list(bids.items()), list(asks.items()), ts=now))
+        if rng.random() < 0.4:
+            continue  # more updates before the loop's next pass
+        if market.book.version == version:
+            continue
+        version = market.book.version
+        snap = market.snapshot_book(depth)
+        levels = market.density_levels()
+        assert (levels is None) == (snap.bid_px.size == 0 or snap.ask_px.size == 0)
+        if levels is None:
+            continue
+        passes += 1
+        whole += levels[0]
+        expected = copied.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz)
+        _check(copied, fed, now, expected, fed.apply_levels(now, *levels[:3], 0, *levels[3:]), "changes")
+        for d in fed.densities(include_pending=True):  # first_seen: get()'s first_seen_ms, stable ones only
+            assert fed.first_seen(d.side, d.price) == (None if d.pending else d.first_seen_ms)
+        seen.update(ev.kind for ev in expected)
+    assert passes > 300 and 1 < whole < passes and {"appeared", "eroded"} <= seen, (passes, whole, seen)

@@ -41,6 +41,7 @@ from whale.fills import (
     target_crossed,
     trailing_stop_level,
 )
+from whale.market.book import OrderBook
 from whale.market.instruments import Instrument
 from whale.risk.account import Closes, OpenPosition, size_entry
 from whale.risk.sizing import size_steps
@@ -76,15 +77,18 @@ def compile_fill_kernels(tick: float, fees: Fees) -> None:
 
 
 def compile_density_kernels(cfg: Config) -> None:
-    """A throwaway tracker over a small book with one wall, seen twice (detection, then tracking)."""
+    """A throwaway tracker fed as the Trader feeds it (MarketState.density_levels): a small book with
+    one wall as a whole book (detection), then a delta that erodes the wall (tracking)."""
     tracker = DensityTracker(cfg.density)
     levels = np.arange(1, 21, dtype=np.float64)
-    bid_px, ask_px = PRICE - levels * 0.01, PRICE + levels * 0.01
-    sizes = np.ones(levels.size)
-    wall = sizes.copy()
-    wall[2] = 10.0 * cfg.density.multiplier + cfg.density.min_notional / PRICE
-    for now_ms in (0, 1_000):
-        tracker.update(now_ms, bid_px, sizes, ask_px, wall)
+    px = np.concatenate((PRICE - levels * 0.01, PRICE + levels * 0.01))
+    sizes = np.ones(px.size)
+    sizes[22] = 10.0 * cfg.density.multiplier + cfg.density.min_notional / PRICE
+    tracker.apply_levels(0, True, px, sizes, 0, levels.size, levels.size)
+    tracker.apply_levels(1_000, False, px[22:23].copy(), sizes[22:23] * 0.5, 0, 0, 1)
+    book = OrderBook("WARMUPUSDT")  # the live book's kernel, which a stream thread calls on each delta
+    book.apply_snapshot([(PRICE - 0.01, 1.0)], [(PRICE + 0.01, 1.0)], update_id=1)
+    book.apply_delta([(str(PRICE - 0.02), "2")], [(str(PRICE + 0.01), "0")], update_id=2)
 
 
 def compile_account_sizing(cfg: Config, inst: Instrument, side: int, stop: float) -> None:

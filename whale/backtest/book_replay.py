@@ -36,7 +36,7 @@ import numpy as np
 from whale.book_fills import side_at
 from whale.config.model import Config
 from whale.errors import BadInputError
-from whale.market.book import BookSnapshot, BookUpdate
+from whale.market.book import BookSnapshot
 from whale.market.candles import Candles
 from whale.market.instruments import Instrument
 from whale.market.intervals import MINUTE_MS, bucket_end
@@ -206,19 +206,20 @@ class ReplayMarketData:
         assert self.markets is not None
         self.events += 1
         m = self.markets[ev.symbol]
-        if isinstance(ev, BookEvent):
+        kind = type(ev)
+        if kind is BookEvent:
             self.book_events += 1
-            if not m.on_book(BookUpdate(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts)):
+            if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts, ev.columns):
                 self.book_resyncs += 1
-        elif isinstance(ev, TradeEvent):
+        elif kind is TradeEvent:
             self.trade_events += 1
             for t in ev.trades:
                 execution.on_tick(ev.symbol, t.price, key)
             m.on_trades([(t.ts, t.side, t.size, t.price) for t in ev.trades])
-        elif isinstance(ev, TickerEvent):
+        elif kind is TickerEvent:
             last = ev.data.get("lastPrice")
             m.on_ticker(ev.snapshot, ev.data, ev.ts, None if last is None else str(last))
-        elif isinstance(ev, GapEvent):
+        elif kind is GapEvent:
             self.gaps += 1
             log.info(f"[{ev.symbol}] The recording has a gap at {utc_text(ev.ts)} ({ev.reason}); the book stands "
                      f"until the next snapshot")
@@ -231,9 +232,7 @@ class ReplayMarketData:
             return None
         until = self.clock.ms + (0 if triggered else self.latency_ms)
         self.source.read_through(until)
-        book = m.book
-        current = book._asks if buying else book._bids  # noqa: SLF001 - the live book's own levels, read-only
-        return side_at(current, buying, self.source.book_updates(symbol), until)
+        return side_at(m.book.side(asks=buying), buying, self.source.book_updates(symbol), until)
 
 
 class ReplayVenue:
@@ -292,17 +291,22 @@ def drive(bot, data: ReplayMarketData, clock: ReplayClock, stop: threading.Event
             stats.equity.append((next_close, float(execution.equity())))
             next_close = data.next_close()
 
+    account = bot.account
+    step = bot.step
+    feed = data.feed
+    passes = 0
     while (key := src.peek()) is not None:
-        if stop is not None and stop.is_set():
+        if (stop is not None and stop.is_set()) or account.emergency_reasons is not None:
             break
-        if bot.emergency_reasons is not None:
-            break
-        closes_until(key)
+        if next_close is not None and next_close <= key:
+            closes_until(key)
         key, ev = src.pop()
-        clock.ms = max(clock.ms, key)
-        data.feed(key, ev, execution)
-        bot.step()
-        stats.passes += 1
+        if key > clock.ms:
+            clock.ms = key
+        feed(key, ev, execution)
+        step()
+        passes += 1
+    stats.passes += passes
     if bot.emergency_reasons is None:
         last = int(data.setup.times[-1]) + MINUTE_MS
         closes_until(last)

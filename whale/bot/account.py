@@ -159,10 +159,11 @@ class Account:
         return None if v.ok else f"validator ({v.rule}): {v.message}"
 
     # ---- the safety monitor --------------------------------------------------------------------------
-    def safety_pass(self, stream_ages: dict[str, float | None]) -> EmergencyPlan | None:
+    def safety_pass(self, stream_ages: Callable[[], dict[str, float | None]]) -> EmergencyPlan | None:
         """Every safety.check_interval_sec of wall time (the equity check costs a venue call), or of
         market time in the lockstep demo (whale/bot/cadence.py); the rules themselves (daily loss, the
-        UTC day) run on market time. Returns the emergency's plan when the account must be closed."""
+        UTC day) run on market time. Returns the emergency's plan when the account must be closed.
+        `stream_ages()` gives each stream's message age; it is asked only when a check is due."""
         assert self.safety is not None
         if not self.safety_due.due():
             return None
@@ -174,7 +175,7 @@ class Account:
         except VenueError as exc:
             self.rest_failed("Equity check", exc)
             equity = math.nan
-        status = self.safety.check(now, equity, stream_ages=stream_ages, failures=self.failures)
+        status = self.safety.check(now, equity, stream_ages=stream_ages(), failures=self.failures)
         self.state = status.state
         self.tracker.set_safety_state(self.safety.to_state())  # written only when it changed
         if status.changed:

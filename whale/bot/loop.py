@@ -295,19 +295,22 @@ class Bot:
         self._check_exits()
         for t in self.traders.values():
             received = t.market.received_at
-            self.account.guarded(f"[{t.symbol}] The order-book pass", t.book_pass)
+            self.account.guarded(t.labels[0], t.book_pass)
             if received is not None and received != t.seen_at and t.pm.has_position():
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
             t.seen_at = received
         self._rest_pass()
         for t in self.traders.values():
-            self.account.guarded(f"[{t.symbol}] A retry", t.retries)
-        plan = self.account.safety_pass({s: self.data.message_age(s) for s in self.data.streams})
+            self.account.guarded(t.labels[1], t.retries)
+        plan = self.account.safety_pass(self._stream_ages)
         if plan is not None:
             self.account.emergency(plan, [t.pm for t in self.traders.values()])
             return
         self._candles()
         self._heartbeat()
+
+    def _stream_ages(self) -> dict[str, float | None]:
+        return {s: self.data.message_age(s) for s in self.data.streams}
 
     def _dispatch(self) -> None:
         """What the venue did on its own, to each symbol's PositionManager."""
@@ -401,8 +404,14 @@ class Bot:
     def _candles(self) -> None:
         """Every symbol's closed candles: collect, wait for the higher timeframes (all symbols at once),
         decide every symbol, then act for every symbol, oldest candle first."""
+        waiting = False
         for t in self.traders.values():
-            t.take_candles(t.market.pop_closed())
+            closed = t.market.pop_closed()
+            if closed:
+                t.take_candles(closed)
+            waiting = waiting or bool(t.pending)
+        if not waiting:
+            return  # most passes
         while any(t.pending for t in self.traders.values()):
             close_ms = min(c for t in self.traders.values() if (c := t.next_close_ms()) is not None)
             due = [t for t in self.traders.values() if t.next_close_ms() == close_ms]

@@ -62,6 +62,7 @@ class Trader:
         event (backtest --book writes them to densities.csv)."""
         self.cfg = cfg
         self.symbol = cfg.symbols[0]
+        self.labels = (f"[{self.symbol}] The order-book pass", f"[{self.symbol}] A retry")  # the loop's, for errors
         self.market = market
         self.execution = execution
         self.log = log
@@ -144,9 +145,10 @@ class Trader:
         version = self.market.book.version
         if version != self._book_version:
             self._book_version = version
-            snap = self.market.snapshot_book(self.cfg.density.book_depth)
-            if snap.bid_px.size and snap.ask_px.size:
-                for ev in self.density.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz):
+            levels = self.market.density_levels()  # the levels that changed, not a copy of the book
+            if levels is not None:
+                whole, px, sz, nb, na = levels
+                for ev in self.density.apply_levels(now, whole, px, sz, 0, nb, na):
                     self.log.info(f"[{self.symbol}] {ev.text}")
                     if self.on_density is not None:
                         self.on_density(self.symbol, ev)

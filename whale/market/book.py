@@ -9,21 +9,31 @@ locks (MarketState guards it). A venue package turns its messages into `BookUpda
   crossed book (best bid >= best ask) makes `apply_delta` return False: the book is marked not
   ready and ignores deltas until a fresh snapshot (the stream manager asks for one).
 
-Prices and sizes are floats (market data, docs/architecture.md, principle 6): each side is a dict
-price -> size plus a sorted list of its prices kept with `bisect`, so a delta of k levels costs
-k binary searches and reads are slices: fast enough for every update of a 1000-level book.
+Prices and sizes are floats (market data, docs/architecture.md, principle 6): each side is a sorted
+array of prices and one of sizes, best first, changed by numba kernels (whale.market.book_levels), so a
+delta of k levels is one call of k binary searches and short moves, and reads are slices: fast enough
+for every update of a 1000-level book, and for a replay of recorded books (`apply_levels` takes a
+recording's decoded columns as they are).
+
+The book also logs the level changes it applied since its reader last took them (`take_changes`),
+so the density tracker is fed the changed levels, not a copy of the whole book, on every update
+(`DensityTracker.apply_levels`). A snapshot, a reset, or more than `MAX_CHANGES` changes waiting
+make the reader take the whole book instead: the same levels either way.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from whale.market import book_levels as lv
+
 _EMPTY = np.empty(0, dtype=np.float64)
+_NO_LEVELS = np.empty(0, dtype=np.float64)  # never written: a delta that is not applied
 Levels = Iterable  # (price, size) pairs, anything float() takes (a venue's strings too)
+MAX_CHANGES = 4096  # level changes logged a side for take_changes(); beyond, its reader takes the whole book
 
 
 @dataclass(frozen=True)
@@ -98,10 +108,16 @@ class OrderBook:
     def __init__(self, symbol: str = "", *, check_gaps: bool = True) -> None:
         self.symbol = symbol
         self.check_gaps = check_gaps
-        self._bids: dict[float, float] = {}
-        self._asks: dict[float, float] = {}
-        self._bid_keys: list[float] = []  # ascending; best bid is the last
-        self._ask_keys: list[float] = []  # ascending; best ask is the first
+        # Side s (lv.BID, lv.ASK): keys[s, :n[s]] ascending (bids as -price: best first), sizes alike.
+        self._keys = np.zeros((2, 64))
+        self._sizes = np.zeros((2, 64))
+        self._n = np.zeros(2, dtype=np.int64)
+        # The changes since take_changes() (price, size; size 0.0 removed the level) while `_logging`;
+        # otherwise the reader must take the whole book (nothing taken yet, a snapshot, a reset, too many).
+        self._log_px = np.zeros((2, 64))
+        self._log_sz = np.zeros((2, 64))
+        self._log_n = np.zeros(2, dtype=np.int64)
+        self._logging = False
         self.ready = False  # a snapshot was applied and nothing went wrong since
         self.u = 0
         self.seq = 0
@@ -118,10 +134,8 @@ class OrderBook:
 
     def reset(self) -> None:
         """Forget the book (e.g. before resubscribing): deltas are ignored until a snapshot."""
-        self._bids.clear()
-        self._asks.clear()
-        self._bid_keys.clear()
-        self._ask_keys.clear()
+        self._n[:] = 0
+        self._logging = False
         self.ready = False
         self.version += 1
 
@@ -136,9 +150,14 @@ class OrderBook:
         """Replace the book. Returns False if the snapshot itself is crossed."""
         new_bids = {float(p): float(s) for p, s in bids if float(s) > 0}
         new_asks = {float(p): float(s) for p, s in asks if float(s) > 0}
-        self._bids, self._asks = new_bids, new_asks
-        self._bid_keys = sorted(new_bids)
-        self._ask_keys = sorted(new_asks)
+        self._room(max(len(new_bids), len(new_asks)))
+        for s, levels in ((lv.BID, new_bids), (lv.ASK, new_asks)):
+            prices = sorted(levels, reverse=s == lv.BID)
+            n = len(prices)
+            self._keys[s, :n] = [-p for p in prices] if s == lv.BID else prices
+            self._sizes[s, :n] = [levels[p] for p in prices]
+            self._n[s] = n
+        self._logging = False
         u = int(update_id or 0)
         if u == 1 and self.snapshots:
             self.restarts += 1  # the venue restarted its numbering (a fresh stream's first snapshot may have 1 too)
@@ -159,20 +178,55 @@ class OrderBook:
     def apply_delta(self, bids: Levels, asks: Levels, update_id: int = 0, seq: int | None = None,
                     ts: int | None = None) -> bool:
         """Apply a delta. False = the book needs a fresh snapshot (gap in update ids, or crossed)."""
-        u = int(update_id or 0)
-        if not self.ready:
-            self.ignored += 1
-            return True
-        if u and u <= self.u:
-            self.ignored += 1
-            return True
+        if self._skip(int(update_id or 0)) is not None:  # the levels of a delta it ignores are not read
+            return self.apply_levels(_NO_LEVELS, _NO_LEVELS, 0, 0, 0, update_id, seq, ts)
+        px: list[float] = []
+        sz: list[float] = []
+        for p, s in bids:
+            px.append(float(p))
+            sz.append(float(s))
+        nb = len(px)
+        for p, s in asks:
+            px.append(float(p))
+            sz.append(float(s))
+        return self.apply_levels(np.array(px, dtype=np.float64), np.array(sz, dtype=np.float64), 0, nb,
+                                 len(px) - nb, update_id, seq, ts)
+
+    def _skip(self, u: int) -> bool | None:
+        """What apply_levels answers for a delta with update id `u` without applying it (None: it applies)."""
+        if not self.ready or (u and u <= self.u):
+            return True  # ignored: before a snapshot, or stale
         if self.check_gaps and u and self.u and u != self.u + 1:
+            return False  # a gap
+        return None
+
+    def apply_levels(self, px: np.ndarray, sz: np.ndarray, start: int, nb: int, na: int, update_id: int = 0,
+                     seq: int | None = None, ts: int | None = None) -> bool:
+        """apply_delta with the levels as float64 arrays: px/sz[start:start + nb] the bids, the next `na` the
+        asks (a recording's decoded columns are passed as they are)."""
+        u = int(update_id or 0)
+        skip = self._skip(u)
+        if skip is True:
+            self.ignored += 1
+            return True
+        if skip is False:
             self.gaps += 1
             self.ready = False
             self.version += 1
             return False
-        self._upsert(self._bids, self._bid_keys, bids)
-        self._upsert(self._asks, self._ask_keys, asks)
+        n0, n1 = self._n.tolist()
+        if max(n0, n1) + max(nb, na) > self._keys.shape[1]:
+            self._room(max(nb, na))
+        logging = self._logging
+        if logging:
+            l0, l1 = self._log_n.tolist()
+            need = max(l0 + nb, l1 + na)
+            if need > MAX_CHANGES:
+                logging = self._logging = False  # nobody reads them: the whole book next time
+            elif need > self._log_px.shape[1]:
+                self._grow_log(need)
+        crossed = lv.apply_delta(self._keys, self._sizes, self._n, px, sz, start, nb, na, self._log_px, self._log_sz,
+                                 self._log_n, logging)
         if u:
             self.u = u
         if seq is not None:
@@ -180,56 +234,86 @@ class OrderBook:
         if ts is not None:
             self.ts = int(ts)
         self.version += 1
-        if self._crossed():
+        if crossed:
             self.crossings += 1
             self.ready = False
             return False
         return True
 
-    @staticmethod
-    def _upsert(side: dict[float, float], keys: list[float], rows: Iterable) -> None:
-        for p, s in rows:
-            price = float(p)
-            size = float(s)
-            if size > 0:
-                if price not in side:
-                    insort(keys, price)
-                side[price] = size
-            elif price in side:
-                del side[price]
-                del keys[bisect_left(keys, price)]
+    def _room(self, extra: int) -> None:
+        """Room on each side for `extra` more levels."""
+        need = int(self._n.max()) + extra
+        cap = self._keys.shape[1]
+        if need > cap:
+            cap = max(need, 2 * cap)
+            for name in ("_keys", "_sizes"):
+                old = getattr(self, name)
+                grown = np.zeros((2, cap))
+                grown[:, :old.shape[1]] = old
+                setattr(self, name, grown)
+
+    def _grow_log(self, need: int) -> None:
+        cap = max(need, 2 * self._log_px.shape[1])
+        for name in ("_log_px", "_log_sz"):
+            old = getattr(self, name)
+            grown = np.zeros((2, cap))
+            grown[:, :old.shape[1]] = old
+            setattr(self, name, grown)
+
+    def take_changes(self) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+        """The level changes applied since the last call, `(px, sz, nb, na)`: the `nb` bid changes then
+        the `na` ask changes, each side in the order applied (size 0.0 removed the level); or None when
+        the reader must take the whole book instead (the first call, after a snapshot or a reset, or
+        when more than MAX_CHANGES waited on a side). Logging starts again from here."""
+        n = self._log_n
+        nb, na = n.tolist()
+        logging = self._logging
+        self._logging = True
+        n[0] = n[1] = 0
+        if not logging:
+            return None
+        lp, ls = self._log_px, self._log_sz
+        return (np.concatenate((lp[0, :nb], lp[1, :na])), np.concatenate((ls[0, :nb], ls[1, :na])), nb, na)
 
     def _crossed(self) -> bool:
-        return bool(self._bid_keys and self._ask_keys and self._bid_keys[-1] >= self._ask_keys[0])
+        n = self._n
+        return bool(n[0] and n[1] and -self._keys[0, 0] >= self._keys[1, 0])
 
     # ------------------------------------------------------------------ reads
 
     def __len__(self) -> int:
-        return min(len(self._bids), len(self._asks))
+        return int(self._n.min())
 
     @property
     def bid_count(self) -> int:
-        return len(self._bids)
+        return int(self._n[0])
 
     @property
     def ask_count(self) -> int:
-        return len(self._asks)
+        return int(self._n[1])
 
     def best_bid(self) -> float | None:
-        return self._bid_keys[-1] if self._bid_keys else None
+        return float(-self._keys[0, 0]) if self._n[0] else None
 
     def best_ask(self) -> float | None:
-        return self._ask_keys[0] if self._ask_keys else None
+        return float(self._keys[1, 0]) if self._n[1] else None
 
     def mid(self) -> float | None:
-        if not self._bid_keys or not self._ask_keys:
+        if not self._n[0] or not self._n[1]:
             return None
-        return (self._bid_keys[-1] + self._ask_keys[0]) / 2.0
+        return (float(-self._keys[0, 0]) + float(self._keys[1, 0])) / 2.0
 
     def spread(self) -> float | None:
-        if not self._bid_keys or not self._ask_keys:
+        if not self._n[0] or not self._n[1]:
             return None
-        return self._ask_keys[0] - self._bid_keys[-1]
+        return float(self._keys[1, 0]) - float(-self._keys[0, 0])
+
+    def side(self, asks: bool) -> dict[float, float]:
+        """One side's levels, price -> size (a copy)."""
+        s = lv.ASK if asks else lv.BID
+        n = int(self._n[s])
+        prices = self._keys[s, :n] if asks else -self._keys[s, :n]
+        return dict(zip(prices.tolist(), self._sizes[s, :n].tolist(), strict=True))
 
     def top(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(bid_px, bid_sz, ask_px, ask_sz) of the best `n` levels, best first. The arrays are
@@ -237,11 +321,9 @@ class OrderBook:
         cache = self._top_cache
         if cache is not None and cache[0] == self.version and cache[1] == n:
             return cache[2]
-        bk = self._bid_keys[:-n - 1:-1] if n > 0 else []
-        ak = self._ask_keys[:n] if n > 0 else []
-        bids, asks = self._bids, self._asks
-        out = (np.array(bk, dtype=np.float64), np.array([bids[p] for p in bk], dtype=np.float64),
-               np.array(ak, dtype=np.float64), np.array([asks[p] for p in ak], dtype=np.float64))
+        k = max(n, 0)
+        nb, na = min(k, int(self._n[0])), min(k, int(self._n[1]))
+        out = (-self._keys[0, :nb], self._sizes[0, :nb].copy(), self._keys[1, :na].copy(), self._sizes[1, :na].copy())
         self._top_cache = (self.version, n, out)
         return out
 
@@ -252,33 +334,30 @@ class OrderBook:
             return 0.0, 0.0
         lo = mid * (1.0 - pct / 100.0)
         hi = mid * (1.0 + pct / 100.0)
-        bids, asks = self._bids, self._asks
-        bid_qty = sum(bids[p] for p in self._bid_keys[bisect_left(self._bid_keys, lo):])
-        ask_qty = sum(asks[p] for p in self._ask_keys[:bisect_right(self._ask_keys, hi)])
-        return float(bid_qty), float(ask_qty)
+        nb = int(np.searchsorted(self._keys[0, :int(self._n[0])], -lo, side="right"))  # bids at or above lo
+        na = int(np.searchsorted(self._keys[1, :int(self._n[1])], hi, side="right"))  # asks at or below hi
+        return float(sum(self._sizes[0, :nb][::-1].tolist())), float(sum(self._sizes[1, :na].tolist()))
 
     def imbalance(self, levels: int) -> float:
         """(bid size - ask size) / (bid size + ask size) over the best `levels` levels, in [-1, 1]."""
-        bk = self._bid_keys[:-levels - 1:-1] if levels > 0 else []
-        ak = self._ask_keys[:levels] if levels > 0 else []
-        b = sum(self._bids[p] for p in bk)
-        a = sum(self._asks[p] for p in ak)
+        b, a = self.volumes(levels)
         total = a + b
         return (b - a) / total if total > 0 else 0.0
 
     def volumes(self, levels: int) -> tuple[float, float]:
         """(bid size, ask size) over the best `levels` levels."""
-        bk = self._bid_keys[:-levels - 1:-1] if levels > 0 else []
-        ak = self._ask_keys[:levels] if levels > 0 else []
-        return float(sum(self._bids[p] for p in bk)), float(sum(self._asks[p] for p in ak))
+        k = max(levels, 0)
+        return (float(sum(self._sizes[0, :min(k, int(self._n[0]))].tolist())),
+                float(sum(self._sizes[1, :min(k, int(self._n[1]))].tolist())))
 
     def snapshot(self, n: int | None = None) -> BookSnapshot:
         """A copy of the best `n` levels (all when None)."""
-        count = max(len(self._bid_keys), len(self._ask_keys)) if n is None else n
+        count = int(self._n.max()) if n is None else n
         bp, bs, ap, as_ = self.top(count)
         return BookSnapshot(self.symbol, bp.copy(), bs.copy(), ap.copy(), as_.copy(), self.ts, self.u, self.seq)
 
     def as_lists(self) -> dict[str, list[list[float]]]:
         """{"b": [[price, size], ...] best first, "a": [...]} (tests, debugging)."""
-        return {"b": [[p, self._bids[p]] for p in reversed(self._bid_keys)],
-                "a": [[p, self._asks[p]] for p in self._ask_keys]}
+        bp, bs, ap, as_ = self.top(int(self._n.max()))
+        return {"b": [[p, q] for p, q in zip(bp.tolist(), bs.tolist(), strict=True)],
+                "a": [[p, q] for p, q in zip(ap.tolist(), as_.tolist(), strict=True)]}

@@ -106,6 +106,8 @@ class MarketFeed:
     def private_reconnected(self) -> bool:
         """True once after each reconnect of the private stream: updates may have been missed, so
         the loop reconciles positions, orders and executions over REST."""
+        if self._private_reconnects == self._private_seen:
+            return False  # most passes (an int read needs no lock; a reconnect meanwhile is seen next time)
         with self._lock:
             fresh = self._private_reconnects != self._private_seen
             self._private_seen = self._private_reconnects
@@ -133,6 +135,8 @@ class MarketFeed:
         """Work the stream threads asked for: after a public reconnect, a gap fill of every symbol's
         intervals; and a fill of any interval holding candles behind a hole. Returns events added.
         A failing REST call propagates (a venue error) and the work stays pending."""
+        if self._reconnects == self._filled and not any(m.held_candles for m in self.markets):
+            return 0  # nothing asked for (most passes; a reconnect or a hole meanwhile is seen next time)
         with self._lock:
             reconnects = self._reconnects
         refill = reconnects != self._filled

@@ -71,7 +71,7 @@ class _Series:
 
 class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
-                 max_price_history: int = 20_000, volume_levels: int = 20, check_book_gaps: bool = True,
+                 max_price_history: int = 20_000, check_book_gaps: bool = True,
                  monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
                  wake: threading.Event | None = None) -> None:
         """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own."""
@@ -91,14 +91,17 @@ class MarketState:
         self._last_price_ms = 0
         self._market_ms = 0  # newest exchange timestamp seen on the public streams
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
-        self._volume_levels = volume_levels
         self._trades: deque[tuple] = deque(maxlen=max_trades)
         self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
-        self._volumes: deque[tuple] = deque(maxlen=max_price_history)
         self._arrivals: dict[tuple[str, int], float] = {}  # (interval, ts) -> when it became an event
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _wake(self) -> None:
+        """Wake the loop (an Event already set has woken it: setting it again would only cost a lock)."""
+        if not self.wake.is_set():
+            self.wake.set()
 
     def market_time_ms(self) -> int:
         """The newest exchange timestamp seen on the public streams (0 before any)."""
@@ -137,7 +140,7 @@ class MarketState:
                 s.forming = None
             emitted = self._accept_closed(s, ts, (o, h, lo, c, v))
         if emitted:
-            self.wake.set()
+            self._wake()
         return emitted
 
     def _accept_closed(self, s: _Series, ts: int, ohlcv: tuple) -> bool:
@@ -199,7 +202,7 @@ class MarketState:
                 emitted += 1
             emitted += self._release(s, None)
         if emitted:
-            self.wake.set()
+            self._wake()
         return emitted
 
     def _release(self, s: _Series, covered_until: int | None) -> int:
@@ -226,11 +229,13 @@ class MarketState:
             s = self._s(interval)
             n = self._release(s, max(s.held, default=None))
         if n:
-            self.wake.set()
+            self._wake()
         return n
 
     def pop_closed(self) -> list[tuple]:
         """Closed-candle events since the last call: (interval, ts, o, h, l, c, v), each candle once."""
+        if not self._events:
+            return []  # most passes; an event appended meanwhile is taken by the next one
         with self._lock:
             out, self._events = self._events, []
         return out
@@ -239,6 +244,12 @@ class MarketState:
         with self._lock:
             s = self._series.get(interval)
             return bool(s and s.held)
+
+    @property
+    def held_candles(self) -> bool:
+        """Closed candles wait behind a hole (the feed's gap fill is due). Read without the lock, on every
+        pass: a candle held meanwhile is seen by the next one."""
+        return any(s.held for s in list(self._series.values()))
 
     def intervals_with_gaps(self) -> list[str]:
         with self._lock:
@@ -293,7 +304,7 @@ class MarketState:
                 self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), int(ts or 0)
                 self._prices.append((int(ts or 0), price))
             self.received_at = self._monotonic()
-        self.wake.set()
+        self._wake()
 
     def on_trades(self, trades: Iterable[tuple[int, str, Any, Any]]) -> None:
         """Public trades (time ms, side "Buy"/"Sell", size, price; sizes and prices as the venue's text
@@ -317,7 +328,7 @@ class MarketState:
             self.received_at = self._monotonic()
         for problem in refused:
             self.bad_data.refuse(f"publicTrade.{self.symbol}", problem)
-        self.wake.set()
+        self._wake()
 
     def ticker(self) -> dict:
         with self._lock:
@@ -354,6 +365,8 @@ class MarketState:
         A sequence, not a timestamp: several publicTrade batches can share one millisecond, and a
         `since_ms` read would drop the later ones exactly in the bursts the flow exits watch.
         Trades that fell out of the bounded store before they were read are gone."""
+        if cursor == self._trade_seq:
+            return [], cursor  # nothing new (most passes); a trade stored meanwhile is read next time
         with self._lock:
             new = max(0, self._trade_seq - cursor)
             kept = min(new, len(self._trades))
@@ -366,26 +379,29 @@ class MarketState:
                 return list(self._prices)
             return [p for p in self._prices if p[0] >= since_ms]
 
-    def volume_history(self, since_ms: int | None = None) -> list[tuple]:
-        """(ms, bid size, ask size) over the best `volume_levels` levels after each book update."""
-        with self._lock:
-            if since_ms is None:
-                return list(self._volumes)
-            return [v for v in self._volumes if v[0] >= since_ms]
-
     # ------------------------------------------------------------------ the book
 
     def on_book(self, update: BookUpdate) -> bool:
         """A book update. False = the book needs a fresh snapshot (resubscribe)."""
+        return self.on_book_levels(update.snapshot, update.bids, update.asks, update.update_id, update.seq, update.ts)
+
+    def on_book_levels(self, snapshot: bool, bids: Iterable, asks: Iterable, update_id: int = 0,
+                       seq: int | None = None, ts: int | None = None,
+                       columns: tuple[np.ndarray, np.ndarray, int, int, int] | None = None) -> bool:
+        """on_book with the update's fields (a replay has them already: no BookUpdate to build). A delta's
+        `columns` (prices, sizes, start, nb, na: float64 arrays holding the same nb bid levels from start,
+        then the na asks) are applied as they are (OrderBook.apply_levels): a recording's decoded levels."""
         with self._lock:
-            ok = self.book.apply(update)
-            ts = int(update.ts or 0)
-            self._saw(ts)
-            if self.book.ready:
-                b, a = self.book.volumes(self._volume_levels)
-                self._volumes.append((ts, b, a))
+            book = self.book
+            if snapshot:
+                ok = book.apply_snapshot(bids, asks, update_id, seq, ts)
+            elif columns is not None:
+                ok = book.apply_levels(*columns, update_id, seq, ts)
+            else:
+                ok = book.apply_delta(bids, asks, update_id, seq, ts)
+            self._saw(int(ts or 0))
             self.received_at = self._monotonic()
-        self.wake.set()
+        self._wake()
         return ok
 
     def reset_book(self) -> None:
@@ -401,6 +417,20 @@ class MarketState:
 
     def book_ready(self) -> bool:
         return self.book.ready
+
+    def density_levels(self) -> tuple[bool, np.ndarray, np.ndarray, int, int] | None:
+        """What the density tracker takes since the last call (DensityTracker.apply_levels): `(whole, px,
+        sz, nb, na)`, the `nb` bid levels then the `na` ask levels that changed (size 0.0 removed one),
+        or the whole book when `whole`. None while a side of the book is empty: the changes wait."""
+        with self._lock:
+            book = self.book
+            if not book.bid_count or not book.ask_count:
+                return None
+            changes = book.take_changes()
+            if changes is None:
+                bp, bs, ap, as_ = book.top(max(book.bid_count, book.ask_count))
+                return True, np.concatenate((bp, ap)), np.concatenate((bs, as_)), bp.size, ap.size
+        return (False, *changes)
 
     def snapshot_book(self, n: int | None = None) -> BookSnapshot:
         """A copy of the best `n` levels (all when None)."""
@@ -452,7 +482,11 @@ class Markets:
 
     def market_time_ms(self) -> int:
         """The newest venue timestamp seen on any symbol's public streams (0 before any)."""
-        return max((m.market_time_ms() for m in self._states.values()), default=0)
+        newest = 0
+        for m in self._states.values():
+            if m._market_ms > newest:  # noqa: SLF001 - read on every pass: no call per symbol
+                newest = m._market_ms  # noqa: SLF001
+        return newest
 
     # ---- streams ----------------------------------------------------------------------------------
     def touch(self, stream: str) -> None:
@@ -470,6 +504,8 @@ class Markets:
 
     def pop_private(self) -> list[tuple[str, Any]]:
         """Private updates (topic, data) since the last call, in arrival order."""
+        if not self._private:
+            return []  # most passes; an update appended meanwhile is taken by the next one
         with self._lock:
             out, self._private = self._private, []
         return out

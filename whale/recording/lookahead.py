@@ -44,7 +44,8 @@ class Lookahead:
         return self._buf[0][0]
 
     def pop(self) -> tuple[int, Event]:
-        self.peek()
+        if not self._buf:
+            self.peek()
         return self._buf.popleft()
 
     def read_through(self, until_ms: int) -> None:

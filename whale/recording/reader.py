@@ -144,6 +144,9 @@ class BookEvent:
     seq: int | None
     cts: int | None
     synthetic: bool = False  # built by the writer (a file's start) or the reader (a window's start)
+    # The same levels as the reader decoded them: (prices, sizes, start, nb, na), float64 arrays with the nb
+    # bids from start, then the na asks (OrderBook.apply_levels takes them as they are); None when built otherwise.
+    columns: tuple[np.ndarray, np.ndarray, int, int, int] | None = field(default=None, compare=False, repr=False)
 
     def to_message(self, depth: int) -> dict[str, Any]:
         """The Bybit WebSocket message this event stands for."""
@@ -213,6 +216,7 @@ class GapEvent:
 
 Event = BookEvent | TradeEvent | TickerEvent | KlineEvent | GapEvent
 _SIDES = {1: ("Buy", False), -1: ("Sell", False), 0: ("", False), 2: ("Buy", True), -2: ("Sell", True)}
+_NO_SIDE = ("", False)
 
 
 def _txt(x: float) -> str:
@@ -639,9 +643,38 @@ class RecordingReader:
                     heapq.heappush(heap, (int(nxt[0].tkey[0]), i))
 
     def events(self) -> Iterator[Event]:
-        """Every record as an event object, in merged order."""
+        """Every record as an event object, in merged order (event_at's events; the book records, most
+        of a recording, are built here from the batch's columns read once per run)."""
         for b, lo, hi in self.views():
+            sym = b.symbol
+            kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
+            lpx, lsz = b.lpx, b.lsz
+            us, seqs, ctss, px, sz = (b.col(c) for c in ("u", "seq", "cts", "lpx", "lsz"))
+            miss = dec.MISS
             for i in range(lo, hi):
+                k = kinds[i]
+                if k == K_DELTA or k == K_SNAPSHOT or k == K_ROTATION:
+                    o = offs[i]
+                    m = o + nbs[i]
+                    e = m + nas[i]
+                    u, seq, cts = us[i], seqs[i], ctss[i]
+                    yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, list(zip(px[o:m], sz[o:m], strict=True)),
+                                    list(zip(px[m:e], sz[m:e], strict=True)), None if u == miss else u,
+                                    None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
+                                    (lpx, lsz, o, m - o, e - m))
+                    continue
+                if k == K_TRADES:
+                    o = offs[i]
+                    t_ts, t_side, t_px, t_sz, t_seq, id_s, id_e = (b.col(c) for c in (
+                        "t_ts", "t_side", "t_px", "t_sz", "t_seq", "id_s", "id_e"))
+                    trades = []
+                    for j in range(o, o + nbs[i]):
+                        side, block = _SIDES.get(t_side[j], _NO_SIDE)
+                        q = t_seq[j]
+                        tid = "" if id_s[j] == id_e[j] else unpack_id(b.text[id_s[j]:id_e[j]].decode("ascii"))
+                        trades.append(Trade(t_ts[j], side, t_px[j], t_sz[j], tid, None if q == miss else q, block))
+                    yield TradeEvent(sym, tss[i], recvs[i], trades)
+                    continue
                 ev = event_at(b, i)
                 if ev is not None:
                     yield ev

@@ -217,14 +217,14 @@ class DensityTracker:
     def _after(self, now_ms: int) -> list[DensityEvent]:
         """The tracker's numbers after a kernel's update, and its events as objects."""
         st = self._band
-        fst = st.fst
-        self.mid = float(fst[band.F_MID])
-        self.median = float(fst[band.F_MEDIAN])
+        fst = st.fst.tolist()  # one call for the floats read here
+        self.mid = fst[band.F_MID]
+        self.median = fst[band.F_MEDIAN]
         self.last_ms = now_ms
         self.version += 1
         self._cache = None
-        bvol = float(fst[band.F_BVOL])
-        avol = float(fst[band.F_AVOL])
+        bvol = fst[band.F_BVOL]
+        avol = fst[band.F_AVOL]
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
         n = int(st.ist[band.I_NEV])
@@ -332,6 +332,14 @@ class DensityTracker:
         if tr is None or not (tr[6] or include_pending):
             return None
         return self._snapshot(tr, self.last_ms)
+
+    def first_seen(self, side: str, price: float) -> int | None:
+        """When the stable density at exactly (side, price) was first seen (ms), or None: `get(side,
+        price).first_seen_ms` without building the Density (the strategy asks it on every pass)."""
+        if self.last_ms is None:
+            return None
+        tr = self._row(side, float(price))
+        return tr[5] if tr is not None and tr[6] else None
 
     def nearest(self, side: str, price: float, *, max_distance_pct: float = math.inf) -> Density | None:
         """The stable density on `side` nearest to `price` (within max_distance_pct % of it)."""

@@ -152,8 +152,7 @@ class DensityStrategy:
         rearm = REARM_TOLERANCES * self.settings.bounce_touch_tolerance_percent
         for key in list(self._used):
             kind, side, level, first = key
-            d = tracker.get(side, level)
-            if d is None or d.first_seen_ms != first:
+            if tracker.first_seen(side, level) != first:  # gone, or another density at that price now
                 del self._used[key]
             elif kind == BOUNCE and abs(price - level) / price * 100.0 > rearm:
                 del self._used[key]

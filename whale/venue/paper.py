@@ -244,8 +244,10 @@ class PaperExecution:
         return []
 
     def poll(self) -> VenueEvents:
-        ev, self._events = self._events, VenueEvents()
-        return ev
+        ev = self._events
+        if ev:
+            self._events = VenueEvents()
+        return ev  # when empty, the same empty one (most passes): nothing to allocate
 
     def for_symbol(self, symbol: str) -> ForSymbol:
         view = self._views.get(symbol)

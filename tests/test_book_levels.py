@@ -1,0 +1,92 @@
+"""OrderBook's levels (sorted arrays changed by numba kernels, whale.market.book_levels) against a plain
+dict model of Bybit's rules, delta by delta: deltas as (price, size) pairs and as decoded columns give
+the same book; the change log replayed onto a copy gives the book too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from whale.market import book as book_module
+from whale.market.book import OrderBook
+
+
+def _model_apply(side: dict[float, float], rows: list[tuple[float, float]]) -> None:
+    for p, s in rows:
+        if s > 0:
+            side[p] = s
+        else:
+            side.pop(p, None)
+
+
+def _lists(bids: dict[float, float], asks: dict[float, float]) -> dict[str, list[list[float]]]:
+    return {"b": [[p, bids[p]] for p in sorted(bids, reverse=True)], "a": [[p, asks[p]] for p in sorted(asks)]}
+
+
+def _rows(rng: np.random.Generator, side: dict[float, float], mid: int, sign: int) -> list[tuple[float, float]]:
+    rows = []
+    for _ in range(int(rng.integers(0, 40))):
+        r = rng.random()
+        if r < 0.3 and side:
+            rows.append((float(rng.choice(list(side))), 0.0))  # remove a level it holds
+        elif r < 0.35:
+            rows.append(((mid + sign * int(rng.integers(500, 900))) * 0.5, 0.0))  # one it does not hold
+        else:
+            rows.append(((mid + sign * int(rng.integers(1, 400))) * 0.5, round(float(rng.uniform(0.001, 9.0)), 3)))
+    if rows and rng.random() < 0.1:
+        rows.append(rows[0])  # a price twice in one delta: the later one wins
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_array_book_is_the_dict_book(seed: int, monkeypatch) -> None:
+    monkeypatch.setattr(book_module, "MAX_CHANGES", 60)
+    rng = np.random.default_rng(seed)
+    pairs, columns, copy = OrderBook("X", check_gaps=False), OrderBook("X", check_gaps=False), OrderBook("X")
+    bids: dict[float, float] = {}
+    asks: dict[float, float] = {}
+    mid = 20_000
+    wholes = 0
+    for step in range(400):
+        if step % 150 == 0:  # a snapshot (a price twice: the last positive size wins; size 0 is no level)
+            snap_b = [((mid - int(k)) * 0.5, 1.0 + k % 7) for k in rng.choice(np.arange(1, 600), 250, replace=False)]
+            snap_a = [((mid + int(k)) * 0.5, 1.0 + k % 5) for k in rng.choice(np.arange(1, 600), 250, replace=False)]
+            snap_b += [(snap_b[0][0], 2.5), ((mid - 700) * 0.5, 0.0)]
+            bids = {p: s for p, s in snap_b if s > 0}
+            asks = {p: s for p, s in snap_a if s > 0}
+            for b in (pairs, columns):
+                assert b.apply_snapshot(snap_b, snap_a, ts=step)
+            copy.apply_snapshot(snap_b, snap_a, ts=step)
+        else:
+            db, da = _rows(rng, bids, mid, -1), _rows(rng, asks, mid, 1)
+            _model_apply(bids, db)
+            _model_apply(asks, da)
+            assert pairs.apply_delta([(str(p), str(s)) for p, s in db], da, ts=step)
+            pad = int(rng.integers(0, 3))  # the levels somewhere inside a longer column, as in a decoded batch
+            px = np.array([7.0] * pad + [p for p, _ in db + da], dtype=np.float64)
+            sz = np.array([1.0] * pad + [s for _, s in db + da], dtype=np.float64)
+            assert columns.apply_levels(px, sz, pad, len(db), len(da), ts=step)
+        want = _lists(bids, asks)
+        assert pairs.as_lists() == want and columns.as_lists() == want, step
+        assert pairs.best_bid() == max(bids) and pairs.best_ask() == min(asks)
+        assert len(pairs) == min(len(bids), len(asks))
+        if rng.random() < 0.3:  # the density tracker's read: the changes since the last one
+            changes = pairs.take_changes()
+            if changes is None:
+                wholes += 1
+                copy.apply_snapshot(list(pairs.side(asks=False).items()), list(pairs.side(asks=True).items()))
+            else:
+                cpx, csz, nb, na = changes
+                copy.apply_levels(cpx, csz, 0, nb, na)
+            assert copy.as_lists() == want, step
+    assert wholes >= 4  # the first read, after each snapshot, and after an overflow of the log
+
+
+def test_a_crossing_delta_and_a_gap_ask_for_a_snapshot() -> None:
+    b = OrderBook("X")
+    assert b.apply_snapshot([(100.0, 1.0)], [(101.0, 1.0)], update_id=5)
+    assert not b.apply_levels(np.array([101.5, 0.0]), np.array([1.0, 1.0]), 0, 1, 0, update_id=6)
+    assert not b.ready and b.crossings == 1 and b.best_bid() == 101.5  # applied, then flagged
+    assert b.apply_levels(np.array([99.0]), np.array([1.0]), 0, 1, 0, update_id=7) and b.ignored == 1  # not ready
+    assert b.apply_snapshot([(100.0, 1.0)], [(101.0, 1.0)], update_id=10)
+    assert not b.apply_delta([(99.0, 2.0)], [], update_id=12) and b.gaps == 1 and 99.0 not in b.side(asks=False)

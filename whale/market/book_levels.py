@@ -1,0 +1,78 @@
+"""The L2 book's levels as sorted arrays, changed by numba kernels (whale.market.book.OrderBook).
+
+Each side is a row of *keys* ascending (bids as -price, asks as price: best first on both sides,
+one binary search serves both) and a row of sizes; a change is a search plus a short memmove, so a
+delta of k levels costs one call, not k Python steps. The changes applied can be logged (price,
+size; size 0.0 removed the level) for the density tracker (OrderBook.take_changes).
+
+Pure: numba kernels over arrays, no I/O.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+BID = 0
+ASK = 1
+
+
+@njit(cache=True)
+def _lower(row, n, key):
+    """First index in row[:n] (ascending) whose value is >= key."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        m = (lo + hi) >> 1
+        if row[m] < key:
+            lo = m + 1
+        else:
+            hi = m
+    return lo
+
+
+@njit(cache=True)
+def upsert(keys, sizes, n, s, px, sz, lo, hi, log_px, log_sz, log_n, log):
+    """Apply the levels px/sz[lo:hi] to side s in order: a size above 0 sets the level, anything else
+    removes it (a level the side does not hold: ignored). The room is the caller's (n[s] + hi - lo
+    levels; as many log entries when `log`). Logs each change applied when `log`."""
+    kr = keys[s]
+    sr = sizes[s]
+    for j in range(lo, hi):
+        price = px[j]
+        size = sz[j]
+        key = -price if s == BID else price
+        m = n[s]
+        i = _lower(kr, m, key)
+        held = i < m and kr[i] == key
+        if size > 0.0:
+            if held:
+                sr[i] = size
+            else:
+                for t in range(m, i, -1):
+                    kr[t] = kr[t - 1]
+                    sr[t] = sr[t - 1]
+                kr[i] = key
+                sr[i] = size
+                n[s] = m + 1
+        elif held:
+            for t in range(i, m - 1):
+                kr[t] = kr[t + 1]
+                sr[t] = sr[t + 1]
+            n[s] = m - 1
+            size = 0.0
+        else:
+            continue
+        if log:
+            k = log_n[s]
+            log_px[s, k] = price
+            log_sz[s, k] = size
+            log_n[s] = k + 1
+
+
+@njit(cache=True)
+def apply_delta(keys, sizes, n, px, sz, start, nb, na, log_px, log_sz, log_n, log):
+    """A delta: the bid levels px/sz[start:start + nb], then the next `na` ask levels (upsert). Returns
+    whether the book is crossed after it (best bid >= best ask)."""
+    upsert(keys, sizes, n, BID, px, sz, start, start + nb, log_px, log_sz, log_n, log)
+    upsert(keys, sizes, n, ASK, px, sz, start + nb, start + nb + na, log_px, log_sz, log_n, log)
+    return n[BID] > 0 and n[ASK] > 0 and -keys[BID, 0] >= keys[ASK, 0]
