@@ -48,13 +48,13 @@ class Analyzer:
         self.enabled = enabled_scorers(cfg, live)
         self.weights = weight_vector(cfg)
         self.buffer = FeatureBuffer(CANDLE_ROWS, build_groups(cfg, self.enabled), capacity=capacity)
-        for name in LIVE_INPUT_ROWS:
-            self.buffer.add_row(name)
+        # The live inputs, then each enabled scorer's unit row (its contribution at weight 1:
+        # whale/strategy/scoring.py), added in one copy of the buffer.
+        on = np.flatnonzero(self.enabled)
+        added = self.buffer.add_rows([*LIVE_INPUT_ROWS, *(f"unit.{sc.SCORER_NAMES[s]}" for s in on)])
         self.fidx = feature_index(self.buffer)
-        # Each enabled scorer's unit row (its contribution at weight 1: whale/strategy/scoring.py).
         self.uidx = np.full(sc.N_SCORERS, -1, dtype=np.int64)
-        for s in np.flatnonzero(self.enabled):
-            self.uidx[s] = self.buffer.add_row(f"unit.{sc.SCORER_NAMES[s]}")
+        self.uidx[on] = added[len(LIVE_INPUT_ROWS):]
         self.mtf = MtfConfluence(cfg) if self.enabled[sc.S_MTF] else None
         self.params = scoring_params(cfg, self.mtf.entries if self.mtf else 1)
         self.finaliser_state = new_state()

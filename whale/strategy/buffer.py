@@ -9,7 +9,7 @@ than any kernel looks back — move to the front.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,11 +58,17 @@ class FeatureBuffer:
 
     def add_row(self, name: str) -> int:
         """An extra input row filled by the caller (e.g. live order-book imbalance), NaN by default."""
-        if name in self.rows:
-            return self.rows[name]
-        self.rows[name] = self.X.shape[0]
-        self.X = np.vstack([self.X, np.full((1, self.capacity), np.nan)])
-        return self.rows[name]
+        return self.add_rows([name])[0]
+
+    def add_rows(self, names: Sequence[str]) -> list[int]:
+        """Extra rows, NaN by default, in one copy of the buffer (a copy per row cost the backtest a
+        third of its time with the scorers' unit rows)."""
+        new = [n for n in dict.fromkeys(names) if n not in self.rows]
+        if new:
+            for k, name in enumerate(new):
+                self.rows[name] = self.X.shape[0] + k
+            self.X = np.vstack([self.X, np.full((len(new), self.capacity), np.nan)])
+        return [self.rows[n] for n in names]
 
     def row(self, name: str) -> np.ndarray:
         return self.X[self.rows[name]]
