@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.backtest_process import run_backtest_process  # noqa: E402
 from bench.stitched import YEAR_1M, write_csv  # noqa: E402
 from whale.config.model import Config, replace_path, to_dict  # noqa: E402
 
@@ -54,16 +53,7 @@ def main() -> None:
     cfg_path.write_text(json.dumps(bench_config(), indent=2))
     for run in range(1, args.runs + 1):
         report = work / f"report-{run}"
-        t = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "backtest", "--data", str(data),
-                               "--config", str(cfg_path), "--report", str(report), "--no-progress"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=900)
-        wall = time.perf_counter() - t
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if proc.returncode != 0:
-            print(proc.stdout, proc.stderr, sep="\n")
-            raise SystemExit(f"backtest failed with exit code {proc.returncode}")
-        r = json.loads((report / "report.json").read_text())
+        r, wall, rss_mb = run_backtest_process(["--data", str(data)], cfg_path, report, timeout=900)
         tm = r["timing"]
         hot = tm["indicators_s"] + tm["simulate_s"]
         print(f"run {run}: bars {r['bars'] + r['warmup_bars']:,}  trades {r['trades']}  "

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.backtest_process import run_backtest_process  # noqa: E402
 from bench.bench_backtest import bench_config  # noqa: E402
 from bench.stitched import YEAR_1M, stitched_1m  # noqa: E402
 from whale.candle_file import write_candle_csv  # noqa: E402
@@ -70,16 +69,7 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         report = work / f"report-{run}"
         load_before = os.getloadavg()
-        t = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "whalebot.py"), "backtest", *data, "--config",
-                               str(cfg_path), "--report", str(report), "--no-progress"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=1800)
-        wall = time.perf_counter() - t
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if proc.returncode != 0:
-            print(proc.stdout, proc.stderr, sep="\n")
-            raise SystemExit(f"backtest failed with exit code {proc.returncode}")
-        r = json.loads((report / "report.json").read_text())
+        r, wall, rss_mb = run_backtest_process(data, cfg_path, report, timeout=1800)
         tm = r["timing"]
         hot = tm["indicators_s"] + tm["simulate_s"]
         hot_cpu = tm["indicators_cpu_s"] + tm["simulate_cpu_s"]

@@ -33,22 +33,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
+sys.path.insert(0, str(ROOT))
+
+from bench.sim_process import start_stream_rate_sim  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def start_sim() -> tuple[subprocess.Popen, dict[str, str]]:
-    cmd = [sys.executable, str(ROOT / "whalebot.py"), "sim", "--port", "0", "--history", "1000", "--stream-rates",
-           "bybit", "--log-level", "WARNING"]
-    for sym in SYMBOLS:
-        cmd += ["--data", str(ROOT / "data" / f"{sym}-PERP_1m.csv.gz")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("SIM READY"):
-        proc.kill()
-        raise SystemExit(f"the simulator did not start: {line!r}")
-    urls = dict(part.split("=", 1) for part in line.split()[2:])
-    return proc, urls
 
 
 def cpu_seconds(pid: int) -> float:
@@ -73,7 +62,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="wbr-bench-"))
     out = work / "rec"
     print(f"before: {load()}")
-    sim, urls = start_sim()
+    sim, urls = start_stream_rate_sim(SYMBOLS)
     try:
         cfg = work / "config.json"
         cfg.write_text(json.dumps({"exchange": {"network": "custom", "rest_url": urls["rest"],

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,24 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.sim_process import start_stream_rate_sim  # noqa: E402
 from tests.ws_recorder import record  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-
-
-def start_sim() -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, str(ROOT / "whalebot.py"), "sim", "--port", "0", "--history", "1000", "--stream-rates",
-           "bybit", "--log-level", "WARNING"]
-    for sym in SYMBOLS:
-        cmd += ["--data", str(ROOT / "data" / f"{sym}-PERP_1m.csv.gz")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("SIM READY"):
-        proc.kill()
-        raise SystemExit(f"the simulator did not start: {line!r}")
-    url = next(part.split("=", 1)[1] for part in line.split() if part.startswith("public_ws="))
-    return proc, url
 
 
 def main() -> None:
@@ -66,7 +51,8 @@ def main() -> None:
         options["ticker_top"] = True
     if args.compression:
         options["compression"] = args.compression
-    proc, url = start_sim()
+    proc, urls = start_stream_rate_sim(SYMBOLS)
+    url = urls["public_ws"]
     try:
         cpu0 = time.process_time()
         t0 = time.monotonic()
