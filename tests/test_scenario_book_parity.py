@@ -46,6 +46,7 @@ SPEED = 600.0  # ten replayed minutes a wall second; in lockstep each tick is st
 # scenario -> the exit reason it is written to end with
 CASES = {
     "wall-breakthrough": "take_profit",  # breakout long, exit triggered by the exchange
+    "wall-holds": "take_profit",  # bounce long, exit triggered by the exchange
     "failed-breakout": "return_to_range",  # breakout long, exit sent by the bot
     "fading-move": "momentum_slowdown",  # bounce short, advanced exit
     "taker-flow-reversal": "aggressive_reversal",  # bounce long, advanced exit on the recorded trades
