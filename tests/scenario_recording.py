@@ -10,6 +10,12 @@ Two things make the scenario's run a recording a backtest can be compared with:
   the scenario's own candles (the recording holds them), and the history before the replay is made
   of the same quiet minutes: every candle before the entry has the same true range, so the Wilder
   ATR is the same number on both sides, however many of them each side has seen.
+- **Triggered exits.** The simulator runs with `trigger_fill="book"` (docs/simulator.md, "Fill model"): a
+  take-profit or stop the price crosses fills as Bybit fills it, by walking the book as it stands at the
+  tick that crossed it, not around the level the candle path passed between two ticks. At that tick the
+  simulator publishes the print, then the book delta it caused, both stamped with the tick's time; `backtest
+  --book` triggers on the print and walks the book as it stands at the print's time, that delta included
+  (whale.recording.lookahead reads ahead through it): the same book.
 - **The lockstep.** The demo waits, before each pass and each simulator step, until the bot has read
   every public data message the simulator sent (Simulator.data_sent counts every connection). The
   recorder's connection is another subscriber: its frames are left out of that count (see
@@ -43,6 +49,7 @@ HISTORY = 20  # quiet minutes before the replay (the demo's candle history)
 # the ATR the scenarios' random-walk history ends with (106.7), so their targets and stops are as designed.
 QUIET_WIGGLE = 0.089
 SUBSCRIBE_TIMEOUT_S = 10.0
+TRIGGER_FILL = "book"  # triggered exits fill on the book at the crossing tick, as on a recording (module doc)
 
 
 def with_prelude(name: str, speed: float) -> Scripted:
@@ -153,8 +160,10 @@ def _exclude(sim, observers: list) -> None:
     sim.data_sent = data_sent
 
 
-def run_recorded(name: str, tmp: Path, *, speed: float = 600.0, overrides: dict | None = None) -> RecordedRun:
-    """Run scenario `name` (with the prelude) in the demo while recording its simulator."""
+def run_recorded(name: str, tmp: Path, *, speed: float = 600.0, overrides: dict | None = None,
+                 trigger_fill: str = TRIGGER_FILL) -> RecordedRun:
+    """Run scenario `name` (with the prelude) in the demo while recording its simulator (whose triggered
+    exits fill by `trigger_fill`, see the module doc)."""
     scenario = with_prelude(name, speed)
     workdir = tmp / "demo"
     cfg = scenario_config(scenario, workdir, overrides)
@@ -177,7 +186,8 @@ def run_recorded(name: str, tmp: Path, *, speed: float = 600.0, overrides: dict 
     log = setup_logging(cfg, console=False)
     try:
         run_demo(cfg, data=data, candles=scenario.candles, workdir=workdir, log=log, speed=scenario.speed,
-                 scenario=scenario, sim_options=scenario.sim_options(), bot_hooks=BotHooks(on_candle=on_candle))
+                 scenario=scenario, sim_options={**scenario.sim_options(), "trigger_fill": trigger_fill},
+                 bot_hooks=BotHooks(on_candle=on_candle))
     finally:
         shutdown_logging()
         recorder.stop.set()

@@ -64,6 +64,8 @@ def test_serves_until_sigterm():
     (["--data", "data/ETHUSDT-PERP_1m.csv.gz", "--data", "data/ETHUSDT_5m.csv.gz"], "ETHUSDT is given twice"),
     (["--data", "data/BTCUSDT-PERP_1m.csv.gz", "--data", "data/ETHUSDT_5m.csv.gz"], "same interval"),
     (["--stream-rates", "book40=20ms"], "--stream-rates"),
+    (["--trigger-fill", "mid"], "--trigger-fill"),
+    (["--book", "data/recordings/sample", "--trigger-fill", "book"], "--trigger-fill goes with candle files"),
 ])
 def test_bad_input_exits_2_with_one_message(args, needle):
     r = run_cli(*args)

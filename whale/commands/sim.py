@@ -55,6 +55,11 @@ def register(subparsers, parent: argparse.ArgumentParser) -> argparse.ArgumentPa
                    help="benchmarks: push the public streams on Bybit's wall-clock periods with a churning book "
                         "(bybit = orderbook.1 10ms, .50 20ms, .200 100ms, .1000 200ms, tickers 100ms, trade "
                         "bursts 100ms; or items such as book50=20ms,tickers=100ms; see docs/simulator.md)")
+    p.add_argument("--trigger-fill", choices=("level", "book"), default=None,
+                   help="how a triggered take-profit, stop, trailing stop or conditional order fills: level = "
+                        "around its level, which the candle path passed between two ticks (the candle backtest's "
+                        "fill model, the default); book = as Bybit does, a market order taking the book as it "
+                        "stands at the tick that crossed it")
     p.add_argument("--book", default=None, metavar="DIR",
                    help="serve a book recording (docs/recording.md) instead of candle files: its books, trades and "
                         "tickers as recorded, candles built from its trades, market orders filled on its book")
@@ -151,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         data = load_data(args.data, args.symbol)
         history = _history(args.history, data[0][1], len(timeline([c for _, c in data])), len(data))
         config = SimConfig(data=dict(data), speed=speed, port=args.port, faults=faults, history_candles=history,
-                           start_balance=args.balance, stream_rates=rates, api_key=key, api_secret=secret)
+                           start_balance=args.balance, stream_rates=rates, api_key=key, api_secret=secret,
+                           trigger_fill=args.trigger_fill or "level")
     sim = Simulator(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -179,6 +185,9 @@ def _book_config(args: argparse.Namespace, speed: float, faults, rates, key: str
     for flag, value in (("--data", args.data), ("--symbol", args.symbol), ("--history", args.history)):
         if value is not None:
             raise BadInputError(f"{flag} goes with candle files; with --book use --symbols and --from")
+    if args.trigger_fill is not None:
+        raise BadInputError("--trigger-fill goes with candle files: on a recording, a triggered stop or target "
+                            "always fills on the recorded book at the print that crossed it")
     if rates is not None:
         raise BadInputError("--stream-rates goes with candle files: a recording plays at its own rates (--speed)")
     latency = 100 if args.latency_ms is None else args.latency_ms

@@ -38,7 +38,7 @@ class Listing:
         self.book = Book(level_ticks, level_qty / inst.step, int(cfg.book_churn_seconds * 1000), cfg.seed,
                          max(1, cfg.book_levels))
         self.market = Market(self.tape, self.book, clock, cfg.fees, self.start)
-        self.exchange = Exchange(inst, account, self.book, self.market.last_tick)
+        self.exchange = Exchange(inst, account, self.book, self.market.last_tick, cfg.trigger_fill)
         self.feed = Feed(hub, self.market, self.tape, paced)
 
     @property

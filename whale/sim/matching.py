@@ -12,9 +12,12 @@ Fill model (shared with the backtest through whale.fills):
   the book's average price for the quantity and `slipped(last price)`, rounded to the tick against
   the taker, capped at the limit price for limit orders.
 - Resting limit orders fill whole, as maker, at their price when a tick reaches it.
-- TP, SL and trailing stops trigger on last price along the bar-path ticks (`stop_crossed` /
-  `target_crossed`); the close is a taker fill at `slipped(level)` rounded against the taker, where
-  the level is the stop itself, or the tick price when the candle opened beyond it (a gap).
+- TP, SL and trailing stops, and conditional orders, trigger on last price along the bar-path ticks
+  (`stop_crossed` / `target_crossed`) and fill by the same taker walk, around a reference price that
+  `trigger_fill` chooses: `level` (the default, the candle fill model: the stop or trigger price itself,
+  which the path passed between two ticks) or `book` (as Bybit does: the trigger sends a market order,
+  which takes the book as it stands at the crossing tick, around the tick price). A candle that opens
+  beyond the level (a gap) fills around the tick price in both.
 - Funding is charged at every 8 h boundary of replay time at the tick price (`funding_payment`).
 """
 
@@ -58,6 +61,7 @@ SEVEN_DAYS = 7 * ONE_DAY
 FINAL_STATUSES = ("Filled", "Cancelled", "Rejected", "Triggered", "Deactivated", "PartiallyFilledCanceled")
 SHORT_LIVED_STATUSES = ("Cancelled", "Rejected", "Deactivated")  # order/history keeps these (unfilled) 24 h
 ORDER_FILTERS = ("Order", "StopOrder", "tpslOrder")
+TRIGGER_FILLS = ("level", "book")  # what a triggered TP/SL/trailing stop/conditional order fills around
 _TRUE = (True, "true", "True", "1", 1)
 
 
@@ -68,8 +72,12 @@ def flag(value) -> bool:
 class Exchange:
     """One symbol's engine on the shared `account` (registered there on creation)."""
 
-    def __init__(self, instrument: SimInstrument, account: Account, book: Book, last_tick: int) -> None:
+    def __init__(self, instrument: SimInstrument, account: Account, book: Book, last_tick: int,
+                 trigger_fill: str = "level") -> None:
+        if trigger_fill not in TRIGGER_FILLS:
+            raise ValueError(f"trigger_fill {trigger_fill!r}: expected one of {', '.join(TRIGGER_FILLS)}")
         self.instrument = instrument
+        self.trigger_fill = trigger_fill
         self.symbol = instrument.symbol
         self.account = account
         self.fees = account.fees
@@ -104,7 +112,8 @@ class Exchange:
 
     def _taker_price(self, buying: bool, qty: Decimal, ref: float, limit: Decimal | None) -> Decimal:
         """A taker fill for `qty` when the market is at `ref`: the worse of walking the book (shifted to
-        `ref`, e.g. a stop level the path crossed between two ticks) and the fill model's slippage."""
+        `ref`, e.g. a stop level the path crossed between two ticks: `_trigger_ref`) and the fill model's
+        slippage."""
         tick = self.instrument.tick
         steps = int(qty / self.instrument.rules.qty_step)
         shift = ref / tick - self.last_tick  # the book's shape, re-centred on the reference price
@@ -515,20 +524,22 @@ class Exchange:
         self._emit_position(pos)
         return pos
 
-    def _trigger_stop(self, pos: Position, kind: str, ref: float) -> None:
+    def _trigger_stop(self, pos: Position, kind: str, level: float, price: float, gap: bool) -> None:
+        """Close `pos`: its `kind` stop at `level` was crossed by the tick at `price`."""
+        ref = self._trigger_ref(price, level, gap)
         o = pos.stops.pop(kind, None)
         if o is None:
-            o = self._stop_order(pos, kind, Decimal(repr(ref)))
+            o = self._stop_order(pos, kind, Decimal(repr(level)))
         self.active.pop(o.order_id, None)
         o.status = "Triggered"
         o.qty = pos.size
         o.updated = self.now
         self._emit_order(o)
-        price = self._taker_price(pos.side < 0, pos.size, ref, None)
-        o.price = price
+        fill = self._taker_price(pos.side < 0, pos.size, ref, None)
+        o.price = fill
         log.info("sim: %s triggered at %s (level %s), closing %s %s", kind, self.instrument.fmt_price(self.last_price),
-                 self.instrument.fmt_price(ref), pos.side_name, pos.size)
-        self._fill(o, pos.size, price, maker=False)
+                 self.instrument.fmt_price(level), pos.side_name, pos.size)
+        self._fill(o, pos.size, fill, maker=False)
 
     # ------------------------------------------------------------------ amend / cancel
 
@@ -679,20 +690,25 @@ class Exchange:
                 continue
             if o.status == "Untriggered":
                 if target_crossed(LONG if o.trigger_direction == 1 else SHORT, o.trigger_f, price):
-                    self._trigger_order(o, price if gap else o.trigger_f)
+                    self._trigger_order(o, self._trigger_ref(price, o.trigger_f, gap))
             elif o.order_type == "Limit":
                 if limit_reached(o.side == "Buy", o.limit_f, price):
                     self._rest_fill(o)
+
+    def _trigger_ref(self, price: float, level: float, gap: bool) -> float:
+        """The price a triggered order's taker walk is centred on: the level the path crossed between two
+        ticks (`level`), or the crossing tick's price (`book`, and any gap: nothing traded at the level)."""
+        return price if gap or self.trigger_fill == "book" else level
 
     def _check_stops(self, pos: Position, price: float, gap: bool) -> None:
         side = pos.side
         sl = float(pos.stop_loss)
         if sl and stop_crossed(side, sl, price):
-            self._trigger_stop(pos, "StopLoss", price if gap else sl)
+            self._trigger_stop(pos, "StopLoss", sl, price, gap)
             return
         tp = float(pos.take_profit)
         if tp and target_crossed(side, tp, price):
-            self._trigger_stop(pos, "TakeProfit", price if gap else tp)
+            self._trigger_stop(pos, "TakeProfit", tp, price, gap)
             return
         if not pos.trailing:
             return
@@ -704,7 +720,7 @@ class Exchange:
             return
         level = float(self._trail_level(pos))
         if stop_crossed(side, level, price):
-            self._trigger_stop(pos, "TrailingStop", price if gap else level)
+            self._trigger_stop(pos, "TrailingStop", level, price, gap)
             return
         if (price > pos.trail_extreme) if side > 0 else (price < pos.trail_extreme):
             pos.trail_extreme = price

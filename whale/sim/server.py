@@ -43,6 +43,7 @@ from whale.sim.httpio import HttpError, read_request, response_bytes
 from whale.sim.instrument import SimInstrument
 from whale.sim.limits import RateLimiter
 from whale.sim.listing import Listing
+from whale.sim.matching import TRIGGER_FILLS
 from whale.sim.recorded_replay import BookListing, BookReplay, Lookahead, RecordedSetup, load_recording
 from whale.sim.replay import Replay
 from whale.sim.rest import Rest
@@ -90,6 +91,9 @@ class SimConfig:
     book_from_ms: int | None = None  # replay from this time (the minute holding it); before it is history
     book_to_ms: int | None = None  # and stop before this one
     latency_ms: int = 100  # recorded books: a market order takes the book as it stands this long after it
+    # Candle files: what a triggered TP/SL/trailing stop/conditional order fills around (whale.sim.matching):
+    # "level" (the candle fill model) or "book" (the book at the crossing tick, as Bybit and recorded books do).
+    trigger_fill: str = "level"
 
 
 class Core:
@@ -357,6 +361,9 @@ class Simulator:
         self.config = config or SimConfig()
         self.wall = wall_clock or WallClock()
         cfg = self.config
+        if cfg.trigger_fill not in TRIGGER_FILLS:
+            raise BadInputError(f"simulator: trigger_fill {cfg.trigger_fill!r} must be one of "
+                                f"{', '.join(TRIGGER_FILLS)}")
         recording = None
         data: list[tuple[str, Candles]] = []
         if cfg.book is not None:
