@@ -24,7 +24,7 @@ from typing import Any
 
 from whale.errors import WhaleError
 from whale.journal import migrations
-from whale.journal.document import JournalData, encode
+from whale.journal.document import JournalData, JournalText
 
 try:  # POSIX
     import fcntl
@@ -101,6 +101,7 @@ class JournalFile:
         self.lock_path = Path(f"{self.path}.lock")
         self.clock = clock or SystemClock()
         self._lock_fd: int | None = None
+        self._text = JournalText()  # the trades' texts of the last save
 
     # ---- the lock -------------------------------------------------------------------------------
     @property
@@ -250,7 +251,7 @@ class JournalFile:
         then stays in place)."""
         self._need_lock("cannot save")
         try:
-            text = encode(data.to_json())
+            text = self._text(data)
         except (TypeError, ValueError) as exc:
             raise JournalError(f"cannot encode the journal: {exc}") from None
         self.write_atomic(text.encode("utf-8"))
