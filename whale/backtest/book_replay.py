@@ -209,7 +209,9 @@ class ReplayMarketData:
         kind = type(ev)
         if kind is BookEvent:
             self.book_events += 1
-            if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts, ev.columns):
+            columns = ev.columns
+            levels = (ev.bids, ev.asks) if ev.snapshot or columns is None else ((), ())  # a delta: its columns
+            if not m.on_book_levels(ev.snapshot, *levels, ev.u or 0, ev.seq, ev.ts, columns):
                 self.book_resyncs += 1
         elif kind is TradeEvent:
             self.trade_events += 1
