@@ -210,8 +210,9 @@ class ReplayMarketData:
         if kind is BookEvent:
             self.book_events += 1
             columns = ev.columns
-            levels = (ev.bids, ev.asks) if ev.snapshot or columns is None else ((), ())  # a delta: its columns
-            if not m.on_book_levels(ev.snapshot, *levels, ev.u or 0, ev.seq, ev.ts, columns):
+            whole = ev.snapshot or columns is None  # a delta goes in as its columns: its lists are not built
+            if not m.on_book_levels(ev.snapshot, ev.bids if whole else (), ev.asks if whole else (), ev.u or 0,
+                                    ev.seq, ev.ts, columns):
                 self.book_resyncs += 1
         elif kind is TradeEvent:
             self.trade_events += 1
