@@ -170,6 +170,20 @@ def test_every_save_is_the_whole_journal_encoded_afresh(tmp_path):
         assert [x["id"] for x in on_disk(path)["trades"]] == ["wb-1", "wb-2"]
 
 
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_journal_that_need_not_survive_a_crash_saves_without_fsync(tmp_path, monkeypatch, durable):
+    """backtest --book's journal (durable=False) skips the fsyncs, ~7 a trade; the live bot's keeps them."""
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    with tracker(tmp_path, durable=durable) as t:
+        synced.clear()  # taking the lock writes and syncs the holder's pid
+        t.open_trade(record(1))
+        t.update_trade("wb-1", stop_loss=Decimal("65000.5"))
+        assert on_disk(t.path)["trades"][0]["stop_loss"] == "65000.5"
+    assert len(synced) == (4 if durable else 0)  # the file and its directory, each save
+
+
 def test_close_trade_records_the_real_exit(tmp_path):
     with tracker(tmp_path) as t:
         t.open_trade(record(1, fees=Decimal("0.36")))
