@@ -25,6 +25,7 @@ from whale.journal import (
     PerformanceTracker,
     TradeRecord,
     describe_trade,
+    encode,
     format_summary_lines,
     journal_filename,
     lock_holder,
@@ -141,6 +142,46 @@ def test_every_mutation_persists_at_once_and_a_restart_restores_metadata(tmp_pat
         assert restored.initial_stop == Decimal("64000.1") and restored.entry_atr == 420.5
         assert restored.notes == ("stop confirmed on the exchange",)
         assert [x.id for x in t2.open_trades()] == ["wb-1", "wb-2"] and t2.get("wb-2").adopted
+
+
+def test_every_save_is_the_whole_journal_encoded_afresh(tmp_path):
+    """A save re-encodes only the trades that changed (JournalText): the file must stay byte for byte what
+    encoding the whole journal gives, through every kind of change, with text json has to escape."""
+    path = tmp_path / "trade_history.paper.json"
+
+    def fresh(t: PerformanceTracker) -> str:
+        return encode(JournalData(list(t.symbols), t.network, t.mode, on_disk(path)["updated"], t.all_trades(),
+                                  t._paper_state, t._safety).to_json())  # what _persist saves
+
+    with tracker(tmp_path) as t:
+        steps = [lambda: t.open_trade(record(1)),
+                 lambda: t.open_trade(record(2, side="Sell", notes=("déjà vu \u2028 \"quoted\"\n", "tab\t"))),
+                 lambda: t.update_trade("wb-1", stop_loss=Decimal("65000.5"), breakeven_done=True),
+                 lambda: t.set_paper_state({"BTCUSDT": {"qty": "0.010", "nested": [1, {"a": []}], "empty": {}}}),
+                 lambda: t.add_note("wb-2", "ünïcode"),
+                 lambda: t.close_trade("wb-1", Decimal("66000"), T0 + 9 * 60_000, Decimal("1.2"), Decimal("0"), None,
+                                       EXIT_REASONS[1]),
+                 lambda: t.add_pending(record(3, status="pending")),
+                 lambda: t.drop_pending("wb-3"),
+                 lambda: t.set_safety_state({"state": "ACTIVE", "peak": 10_000.5})]
+        for step in steps:
+            step()
+            assert path.read_text(encoding="utf-8") == fresh(t)
+        assert [x["id"] for x in on_disk(path)["trades"]] == ["wb-1", "wb-2"]
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_journal_that_need_not_survive_a_crash_saves_without_fsync(tmp_path, monkeypatch, durable):
+    """backtest --book's journal (durable=False) skips the fsyncs, ~7 a trade; the live bot's keeps them."""
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    with tracker(tmp_path, durable=durable) as t:
+        synced.clear()  # taking the lock writes and syncs the holder's pid
+        t.open_trade(record(1))
+        t.update_trade("wb-1", stop_loss=Decimal("65000.5"))
+        assert on_disk(t.path)["trades"][0]["stop_loss"] == "65000.5"
+    assert len(synced) == (4 if durable else 0)  # the file and its directory, each save
 
 
 def test_close_trade_records_the_real_exit(tmp_path):

@@ -209,7 +209,10 @@ class ReplayMarketData:
         kind = type(ev)
         if kind is BookEvent:
             self.book_events += 1
-            if not m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts, ev.columns):
+            columns = ev.columns
+            whole = ev.snapshot or columns is None  # a delta goes in as its columns: its lists are not built
+            if not m.on_book_levels(ev.snapshot, ev.bids if whole else (), ev.asks if whole else (), ev.u or 0,
+                                    ev.seq, ev.ts, columns):
                 self.book_resyncs += 1
         elif kind is TradeEvent:
             self.trade_events += 1

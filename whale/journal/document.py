@@ -32,9 +32,12 @@ class JournalData:
     safety: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        return self._doc([t.to_json() for t in self.trades])
+
+    def _doc(self, trades: list | None) -> dict:
         return {"version": migrations.FORMAT_VERSION, "symbols": list(self.symbols), "network": self.network,
                 "mode": self.mode,
-                "updated": self.updated, "trades": [t.to_json() for t in self.trades],
+                "updated": self.updated, "trades": trades,
                 "paper_state": self.paper_state, "safety": self.safety}
 
     @classmethod
@@ -88,6 +91,41 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be stored in the journal: {value!r}")
 
 
+_OPTIONS: dict[str, Any] = {"indent": 2, "ensure_ascii": False, "allow_nan": False, "default": _json_default}
+
+
 def encode(doc: Any) -> str:
     """JSON text of the journal (Decimals as strings, no NaN or infinity)."""
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
+    return json.dumps(doc, **_OPTIONS) + "\n"
+
+
+def _nested(text: str, level: int) -> str:
+    """JSON text made at the top level, as it reads `level` levels deep (json indents each line by 2 a level;
+    a JSON string never holds a raw newline)."""
+    return text.replace("\n", "\n" + "  " * level)
+
+
+class JournalText:
+    """`encode(data.to_json())` of successive saves, each trade's text kept while its record is the same
+    object (a TradeRecord is immutable: the tracker replaces it on every change). A save then encodes the
+    trades that changed, not the whole history again: backtest --book saves thousands of times a day, and
+    each save used to cost every trade ever closed."""
+
+    def __init__(self) -> None:
+        self._trades: dict[str, tuple[TradeRecord, str]] = {}
+
+    def __call__(self, data: JournalData) -> str:
+        kept: dict[str, tuple[TradeRecord, str]] = {}
+        parts = []
+        for t in data.trades:
+            got = self._trades.get(t.id)
+            if got is None or got[0] is not t:
+                got = (t, _nested(json.dumps(t.to_json(), **_OPTIONS), 2))
+            kept[t.id] = got
+            parts.append(got[1])
+        self._trades = kept
+        trades = "[\n    " + ",\n    ".join(parts) + "\n  ]" if parts else "[]"
+        items = [f"  {json.dumps(k, ensure_ascii=False)}: "
+                 f"{trades if k == 'trades' else _nested(json.dumps(v, **_OPTIONS), 1)}"
+                 for k, v in data._doc(None).items()]
+        return "{\n" + ",\n".join(items) + "\n}\n"

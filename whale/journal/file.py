@@ -24,7 +24,7 @@ from typing import Any
 
 from whale.errors import WhaleError
 from whale.journal import migrations
-from whale.journal.document import JournalData, encode
+from whale.journal.document import JournalData, JournalText
 
 try:  # POSIX
     import fcntl
@@ -96,11 +96,15 @@ class JournalFile:
     `load` and `save` need the lock (`acquire`), so only the lock holder ever moves or writes it.
     """
 
-    def __init__(self, path: str | os.PathLike, *, clock: Any = None) -> None:
+    def __init__(self, path: str | os.PathLike, *, clock: Any = None, durable: bool = True) -> None:
+        """`durable`: each save is fsynced (the file and its directory) before it counts as done; a backtest's
+        journal, a report that a rerun rebuilds, does without (the saves stay atomic)."""
         self.path = Path(path)
+        self.durable = durable
         self.lock_path = Path(f"{self.path}.lock")
         self.clock = clock or SystemClock()
         self._lock_fd: int | None = None
+        self._text = JournalText()  # the trades' texts of the last save
 
     # ---- the lock -------------------------------------------------------------------------------
     @property
@@ -250,13 +254,13 @@ class JournalFile:
         then stays in place)."""
         self._need_lock("cannot save")
         try:
-            text = encode(data.to_json())
+            text = self._text(data)
         except (TypeError, ValueError) as exc:
             raise JournalError(f"cannot encode the journal: {exc}") from None
         self.write_atomic(text.encode("utf-8"))
 
     def write_atomic(self, payload: bytes) -> None:
-        write_atomic(self.path, payload)
+        write_atomic(self.path, payload, durable=self.durable)
 
     def remove_stale_temps(self) -> list[Path]:
         """Delete temporary files a killed writer left behind (only while holding the lock)."""
@@ -271,10 +275,10 @@ class JournalFile:
         return removed
 
 
-def write_atomic(path: Path, payload: bytes) -> None:
+def write_atomic(path: Path, payload: bytes, *, durable: bool = True) -> None:
     """Replace `path` with `payload`: a temporary file in the same directory, written, flushed and
-    fsynced, renamed over it, then the directory fsynced. JournalError when it fails (the old
-    content then stays)."""
+    fsynced, renamed over it, then the directory fsynced (no fsync unless `durable`). JournalError
+    when it fails (the old content then stays)."""
     directory = path.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
@@ -283,8 +287,9 @@ def write_atomic(path: Path, payload: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         try:
             os.chmod(tmp, path.stat().st_mode & 0o777)
         except OSError:
@@ -297,7 +302,8 @@ def write_atomic(path: Path, payload: bytes) -> None:
             pass
         raise JournalError(f"cannot write {path}: {exc.strerror or exc}; its previous content is "
                            "unchanged") from exc
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
 
 
 def _try_lock(fd: int) -> None:

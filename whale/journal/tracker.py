@@ -37,7 +37,8 @@ class PerformanceTracker:
 
     def __init__(self, journal_path: str | os.PathLike, *, network: str, mode: str,
                  symbols: Sequence[str] | None = None, symbol: str | None = None, clock: Any = None,
-                 start_balance: Decimal | float | int | None = None) -> None:
+                 start_balance: Decimal | float | int | None = None, durable: bool = True) -> None:
+        """`durable`: every save fsynced (JournalFile); a backtest's journal does without."""
         if network not in NETWORKS:
             raise ValueError(f"network {network!r} is not one of {', '.join(NETWORKS)}")
         if mode not in MODES:
@@ -48,7 +49,7 @@ class PerformanceTracker:
         self.network, self.mode = network, mode
         self.start_balance = None if start_balance is None else to_decimal(start_balance, "start_balance")
         self.clock = clock or SystemClock()
-        self.file = JournalFile(journal_path, clock=self.clock)
+        self.file = JournalFile(journal_path, clock=self.clock, durable=durable)
         self.path = self.file.path
         self._lock = threading.RLock()
         self._trades: dict[str, TradeRecord] = {}

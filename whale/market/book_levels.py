@@ -1,9 +1,10 @@
 """The L2 book's levels as sorted arrays, changed by numba kernels (whale.market.book.OrderBook).
 
 Each side is a row of *keys* ascending (bids as -price, asks as price: best first on both sides,
-one binary search serves both) and a row of sizes; a change is a search plus a short memmove, so a
-delta of k levels costs one call, not k Python steps. The changes applied can be logged (price,
-size; size 0.0 removed the level) for the density tracker (OrderBook.take_changes).
+one binary search serves both) and a row of sizes; a change is a search plus one memmove
+(whale/array_moves.py), so a delta of k levels costs one call, not k Python steps. The changes
+applied can be logged (price, size; size 0.0 removed the level) for the density tracker
+(OrderBook.take_changes).
 
 Pure: numba kernels over arrays, no I/O.
 """
@@ -11,6 +12,8 @@ Pure: numba kernels over arrays, no I/O.
 from __future__ import annotations
 
 from numba import njit
+
+from whale.array_moves import move
 
 BID = 0
 ASK = 1
@@ -48,16 +51,14 @@ def upsert(keys, sizes, n, s, px, sz, lo, hi, log_px, log_sz, log_n, log):
             if held:
                 sr[i] = size
             else:
-                for t in range(m, i, -1):
-                    kr[t] = kr[t - 1]
-                    sr[t] = sr[t - 1]
+                move(kr, i + 1, i, m - i)
+                move(sr, i + 1, i, m - i)
                 kr[i] = key
                 sr[i] = size
                 n[s] = m + 1
         elif held:
-            for t in range(i, m - 1):
-                kr[t] = kr[t + 1]
-                sr[t] = sr[t + 1]
+            move(kr, i, i + 1, m - 1 - i)
+            move(sr, i, i + 1, m - 1 - i)
             n[s] = m - 1
             size = 0.0
         else:

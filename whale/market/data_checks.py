@@ -49,6 +49,8 @@ def _number(value: Any, what: str) -> float:
 
 def price(value: Any, what: str) -> float:
     """`value` as a price: a finite number above 0, else BadValue."""
+    if type(value) is float and 0 < value < _INF:  # a replay's decoded value: the fast path
+        return value
     if type(value) is str:  # the wire's form: the fast path
         try:
             x = float(value)
@@ -64,6 +66,8 @@ def price(value: Any, what: str) -> float:
 
 def size(value: Any, what: str) -> float:
     """`value` as a volume or size: a finite number of 0 or more, else BadValue."""
+    if type(value) is float and 0 <= value < _INF:
+        return value
     if type(value) is str:
         try:
             x = float(value)

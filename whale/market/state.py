@@ -87,7 +87,7 @@ class MarketState:
         self._ticker: dict[str, Any] = {}
         self._ticker_ts = 0
         self._last_price: float | None = None
-        self._last_price_text: str | None = None
+        self._last_price_text: str | float | None = None  # the venue's text (a replay's float)
         self._last_price_ms = 0
         self._market_ms = 0  # newest exchange timestamp seen on the public streams
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
@@ -311,19 +311,18 @@ class MarketState:
         or numbers), ascending by time: kept as (ms, side, size, price) floats."""
         refused = []
         with self._lock:
-            for ms, side, size_text, price_value in trades:
-                price_text = str(price_value)
+            for ms, side, size_value, price_value in trades:
                 try:
-                    price = data_checks.price(price_text, "trade price")
-                    qty = data_checks.size(size_text, "trade size")
+                    price = data_checks.price(price_value, "trade price")
+                    qty = data_checks.size(size_value, "trade size")
                 except BadValue as exc:
                     refused.append(str(exc))
                     continue
                 self._trades.append((ms, side, qty, price))
                 self._trade_seq += 1
                 self._prices.append((ms, price))
-                if ms >= self._last_price_ms:
-                    self._last_price, self._last_price_text, self._last_price_ms = price, price_text, ms
+                if ms >= self._last_price_ms:  # its text is made when asked for (last_price_text)
+                    self._last_price, self._last_price_text, self._last_price_ms = price, price_value, ms
                 self._saw(ms)
             self.received_at = self._monotonic()
         for problem in refused:
@@ -346,8 +345,10 @@ class MarketState:
         return self._last_price_ms
 
     def last_price_text(self) -> str | None:
+        """The last price as the venue sent it (a replay's float: its shortest repr)."""
         with self._lock:
-            return self._last_price_text
+            text = self._last_price_text
+        return None if text is None else str(text)
 
     def trades(self, since_ms: int | None = None) -> list[tuple]:
         with self._lock:

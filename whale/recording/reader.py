@@ -132,13 +132,15 @@ class Trade(NamedTuple):
     block: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class BookEvent:
     symbol: str
     ts: int
     recv_us: int
     snapshot: bool
-    bids: list[tuple[float, float]]  # best first; size 0 removes (deltas)
+    # Best first; size 0 removes (deltas). The reader passes None and gives `columns`: the lists are then built
+    # on their first read (a replay hands the columns to the book and never reads them).
+    bids: list[tuple[float, float]]
     asks: list[tuple[float, float]]
     u: int | None
     seq: int | None
@@ -147,6 +149,27 @@ class BookEvent:
     # The same levels as the reader decoded them: (prices, sizes, start, nb, na), float64 arrays with the nb
     # bids from start, then the na asks (OrderBook.apply_levels takes them as they are); None when built otherwise.
     columns: tuple[np.ndarray, np.ndarray, int, int, int] | None = field(default=None, compare=False, repr=False)
+
+    def __init__(self, symbol: str, ts: int, recv_us: int, snapshot: bool, bids: list[tuple[float, float]] | None,
+                 asks: list[tuple[float, float]] | None, u: int | None, seq: int | None, cts: int | None,
+                 synthetic: bool = False, columns: tuple[np.ndarray, np.ndarray, int, int, int] | None = None) -> None:
+        self.symbol, self.ts, self.recv_us, self.snapshot = symbol, ts, recv_us, snapshot
+        self.u, self.seq, self.cts, self.synthetic, self.columns = u, seq, cts, synthetic, columns
+        if bids is not None or columns is None:
+            self.bids = bids or []
+        if asks is not None or columns is None:
+            self.asks = asks or []
+
+    def __getattr__(self, name: str) -> list[tuple[float, float]]:
+        """`bids` and `asks` not built yet (only then is this called): made from `columns`."""
+        columns = self.columns if name in ("bids", "asks") else None
+        if columns is None:
+            raise AttributeError(f"'BookEvent' object has no attribute {name!r}")
+        px, sz, o, nb, na = columns
+        m = o + nb
+        self.bids = list(zip(px[o:m].tolist(), sz[o:m].tolist(), strict=True))
+        self.asks = list(zip(px[m:m + na].tolist(), sz[m:m + na].tolist(), strict=True))
+        return self.bids if name == "bids" else self.asks
 
     def to_message(self, depth: int) -> dict[str, Any]:
         """The Bybit WebSocket message this event stands for."""
@@ -234,11 +257,9 @@ def event_at(b: Batch, i: int) -> Event | None:
     ts = b.col("ts")[i]
     recv = b.col("recv")[i]
     if k in (K_SNAPSHOT, K_DELTA, K_ROTATION):
-        o, nb, na = b.col("off")[i], b.col("nb")[i], b.col("na")[i]
-        px, sz = b.col("lpx"), b.col("lsz")
-        return BookEvent(sym, ts, recv, k != K_DELTA, list(zip(px[o:o + nb], sz[o:o + nb], strict=True)),
-                         list(zip(px[o + nb:o + nb + na], sz[o + nb:o + nb + na], strict=True)),
-                         _opt(b.col("u")[i]), _opt(b.col("seq")[i]), _opt(b.col("cts")[i]), k == K_ROTATION)
+        return BookEvent(sym, ts, recv, k != K_DELTA, None, None, _opt(b.col("u")[i]), _opt(b.col("seq")[i]),
+                         _opt(b.col("cts")[i]), k == K_ROTATION, (b.lpx, b.lsz, b.col("off")[i], b.col("nb")[i],
+                                                                  b.col("na")[i]))
     if k == K_TRADES:
         o, n = b.col("off")[i], b.col("nb")[i]
         trades = []
@@ -649,7 +670,7 @@ class RecordingReader:
             sym = b.symbol
             kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
             lpx, lsz = b.lpx, b.lsz
-            us, seqs, ctss, px, sz = (b.col(c) for c in ("u", "seq", "cts", "lpx", "lsz"))
+            us, seqs, ctss = (b.col(c) for c in ("u", "seq", "cts"))
             miss = dec.MISS
             for i in range(lo, hi):
                 k = kinds[i]
@@ -658,8 +679,7 @@ class RecordingReader:
                     m = o + nbs[i]
                     e = m + nas[i]
                     u, seq, cts = us[i], seqs[i], ctss[i]
-                    yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, list(zip(px[o:m], sz[o:m], strict=True)),
-                                    list(zip(px[m:e], sz[m:e], strict=True)), None if u == miss else u,
+                    yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, None, None, None if u == miss else u,
                                     None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
                                     (lpx, lsz, o, m - o, e - m))
                     continue

@@ -5,7 +5,7 @@ A full scan of a 200-level book on every update (band, median, candidates) is wh
 tracker cost ~40 us an update. Here each level change touches only what it changes:
 
 - the book: two sorted float64 arrays per side, kept as *keys* ascending (bids as -price, asks as
-  price), so one binary search serves both sides; a change is a search plus a short memmove;
+  price), so one binary search serves both sides; a change is a search plus a memmove (whale/array_moves.py);
 - the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
   all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
   held as a prefix count per side, moved level by level when the mid moves;
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from whale.array_moves import move
 
 # Integer state slots (ist).
 I_N = 0  # + side: level count of the side (2 slots)
@@ -108,8 +110,7 @@ def _ws_add(ws, ist, size):
     """Insert a size into the band's sorted sizes (one binary search, one short memmove)."""
     m = ist[I_M]
     j = _upper(ws, m, size)
-    for t in range(m, j, -1):
-        ws[t] = ws[t - 1]
+    move(ws, j + 1, j, m - j)
     ws[j] = size
     ist[I_M] = m + 1
 
@@ -121,8 +122,7 @@ def _ws_remove(ws, ist, size):
     j = _lower(ws, m, size)
     if j >= m or ws[j] != size:
         return  # cannot happen while the invariant holds
-    for t in range(j, m - 1):
-        ws[t] = ws[t + 1]
+    move(ws, j, j + 1, m - 1 - j)
     ist[I_M] = m - 1
 
 
@@ -135,12 +135,10 @@ def _ws_replace(ws, ist, old, new):
         return  # cannot happen while the invariant holds
     p = _upper(ws, m, new)
     if p <= j:  # smaller: the sizes in [p, j) move up one
-        for t in range(j, p, -1):
-            ws[t] = ws[t - 1]
+        move(ws, p + 1, p, j - p)
         ws[p] = new
     else:  # larger: the sizes in (j, p) move down one
-        for t in range(j, p - 1):
-            ws[t] = ws[t + 1]
+        move(ws, j, j + 1, p - 1 - j)
         ws[p - 1] = new
 
 
@@ -164,18 +162,14 @@ def _change(keys, sizes, ws, ist, s, price, qty):
         if i < k:
             _ws_remove(ws, ist, old)
             ist[I_K + s] = k - 1
-        for t in range(i, n - 1):
-            kr[t] = kr[t + 1]
-        for t in range(i, n - 1):
-            sr[t] = sr[t + 1]
+        move(kr, i, i + 1, n - 1 - i)
+        move(sr, i, i + 1, n - 1 - i)
         ist[I_N + s] = n - 1
         return
     if not (qty > 0.0):
         return  # removing a level the book does not hold: ignored, as Bybit says
-    for t in range(n, i, -1):
-        kr[t] = kr[t - 1]
-    for t in range(n, i, -1):
-        sr[t] = sr[t - 1]
+    move(kr, i + 1, i, n - i)
+    move(sr, i + 1, i, n - i)
     kr[i] = key
     sr[i] = qty
     ist[I_N + s] = n + 1
