@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WHALE = ROOT / "whale"
 
 # The core: pure functions and small classes (principle 2).
-CORE = ("whale/indicators", "whale/strategy", "whale/risk", "whale/fills.py", "whale/array_moves.py")
+CORE = ("whale/indicators", "whale/strategy", "whale/risk", "whale/fills.py", "whale/sorted_rows.py")
 # What the core may import from the package: itself and plain values.
-CORE_MAY_IMPORT = ("whale.indicators", "whale.strategy", "whale.risk", "whale.fills", "whale.array_moves",
+CORE_MAY_IMPORT = ("whale.indicators", "whale.strategy", "whale.risk", "whale.fills", "whale.sorted_rows",
                    "whale.market.candles", "whale.market.intervals", "whale.market.instruments", "whale.config.model")
 # Modules that do I/O (network, files, processes, threads, the clock's sleep): never in the core.
 IO_MODULES = ("socket", "ssl", "http", "urllib", "requests", "websocket", "pybit", "ccxt", "asyncio", "subprocess",

@@ -2,7 +2,7 @@
 
 Each side is a row of *keys* ascending (bids as -price, asks as price: best first on both sides,
 one binary search serves both) and a row of sizes; a change is a search plus one memmove
-(whale/array_moves.py), so a delta of k levels costs one call, not k Python steps. The changes
+(whale/sorted_rows.py), so a delta of k levels costs one call, not k Python steps. The changes
 applied can be logged (price, size; size 0.0 removed the level) for the density tracker
 (OrderBook.take_changes).
 
@@ -13,24 +13,11 @@ from __future__ import annotations
 
 from numba import njit
 
-from whale.array_moves import move
+from whale.sorted_rows import lower as _lower
+from whale.sorted_rows import move
 
 BID = 0
 ASK = 1
-
-
-@njit(cache=True)
-def _lower(row, n, key):
-    """First index in row[:n] (ascending) whose value is >= key."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        m = (lo + hi) >> 1
-        if row[m] < key:
-            lo = m + 1
-        else:
-            hi = m
-    return lo
 
 
 @njit(cache=True)

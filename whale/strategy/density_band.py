@@ -5,7 +5,7 @@ A full scan of a 200-level book on every update (band, median, candidates) is wh
 tracker cost ~40 us an update. Here each level change touches only what it changes:
 
 - the book: two sorted float64 arrays per side, kept as *keys* ascending (bids as -price, asks as
-  price), so one binary search serves both sides; a change is a search plus a memmove (whale/array_moves.py);
+  price), so one binary search serves both sides; a change is a search plus a memmove (whale/sorted_rows.py);
 - the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
   all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
   held as a prefix count per side, moved level by level when the mid moves;
@@ -27,7 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from whale.array_moves import move
+from whale.sorted_rows import lower as _lower
+from whale.sorted_rows import move
+from whale.sorted_rows import upper as _upper
 
 # Integer state slots (ist).
 I_N = 0  # + side: level count of the side (2 slots)
@@ -75,34 +77,6 @@ GONE_PULLED = 4
 
 BID_SIDE = 0
 ASK_SIDE = 1
-
-
-@njit(cache=True)
-def _lower(keys, n, key):
-    """First index in keys[:n] (ascending) whose value is >= key."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        m = (lo + hi) >> 1
-        if keys[m] < key:
-            lo = m + 1
-        else:
-            hi = m
-    return lo
-
-
-@njit(cache=True)
-def _upper(keys, n, key):
-    """First index in keys[:n] (ascending) whose value is > key."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        m = (lo + hi) >> 1
-        if keys[m] <= key:
-            lo = m + 1
-        else:
-            hi = m
-    return lo
 
 
 @njit(cache=True)
