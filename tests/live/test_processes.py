@@ -190,10 +190,10 @@ def _silent_listener():
 @pytest.mark.parametrize("kind", ["refused", "silent"])
 def test_no_network_one_clear_message_and_exit_1_within_30_s(tmp_path, kind):
     if kind == "refused":
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()  # nothing listens there now
+        # Bound but never listening: connections are refused, and no parallel test can take the port meanwhile.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
         cleanup = None
     else:
         srv, stop, t, held = _silent_listener()
@@ -213,6 +213,8 @@ def test_no_network_one_clear_message_and_exit_1_within_30_s(tmp_path, kind):
             for c in held:
                 c.close()
             srv.close()
+        else:
+            closed.close()
     elapsed = time.monotonic() - t0
     assert proc.returncode == 1
     assert elapsed < 30.0  # the promise: exits 1 within 30 s (a 25 s deadline plus start-up and shutdown)
