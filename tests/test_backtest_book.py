@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.book_recording import density_config, write_recording
+from tests.book_recording import density_config
 from whale.backtest.book_run import DENSITY_COLUMNS, run_book_backtest, write_outputs
 from whale.cli import main
 from whale.config.model import Fees
@@ -21,9 +21,9 @@ from whale.venue.paper import PaperExecution
 from whale.venue.types import Side
 
 
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory) -> Path:
-    return write_recording(tmp_path_factory.mktemp("rec") / "rec")
+@pytest.fixture
+def recording(book_recording: Path) -> Path:
+    return book_recording  # tests/conftest.py: written once per run
 
 
 def _run(recording: Path, out: Path, tmp: Path) -> dict:
