@@ -1,20 +1,31 @@
 """Fixtures shared by the simulator and Bybit-client suites: simulators on 127.0.0.1 port 0 that are
-always stopped, and a leak check (a suite opts in with an autouse fixture that uses `no_leaks`).
-The `net` and `soak` markers are enforced by tests/markers.py."""
+always stopped, a leak check (a suite opts in with an autouse fixture that uses `no_leaks`), and the
+book recording built once per run. The `net` and `soak` markers are enforced by tests/markers.py; the
+modules run longest first (tests/scheduling.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from markers import net_marker_guard, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook for every test
+from markers import net_marker_guard  # noqa: F401 - a fixture for every test
+from markers import pytest_collection_modifyitems as skip_soak_unless_asked
+from scheduling import longest_first
 
+from tests.book_recording import write_recording
 from tests.paths import BUNDLED as DATA
 from whale.candle_file import load_candle_file
 from whale.sim import SimConfig, Simulator
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_soak_unless_asked(config, items)
+    longest_first(items)
 
 
 def _sockets() -> int:
@@ -50,6 +61,22 @@ def no_leaks():
 def candles():
     """The first 3000 candles of the bundled file (2 days of 1m BTCUSDT)."""
     return load_candle_file(DATA).candles.slice(0, 3000)
+
+
+@pytest.fixture(scope="session")
+def book_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 36-minute book recording of tests/book_recording.py (about 20 s to write), written once per run
+    and only read by the tests: under xdist the workers share it (the first writes it, under a lock, into
+    the run's common temporary directory), without xdist it is this session's."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, done = shared / "book-recording", shared / "book-recording.done"
+    with (shared / "book-recording.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            write_recording(out)
+            done.touch()
+    return out
 
 
 @pytest.fixture

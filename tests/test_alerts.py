@@ -189,14 +189,14 @@ def test_a_slow_webhook_never_delays_the_caller(captured, hook):
 @pytest.mark.net  # a local webhook server (or a closed local port)
 def test_a_dead_webhook_is_logged_once_every_n_failures(captured):
     logger, handler = captured
-    with socket.socket() as s:  # a port nobody listens on
+    with socket.socket() as s:  # bound, never listening: connections are refused, and no parallel test takes it
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    alerts = AlertSystem(logger, webhook_url=f"http://127.0.0.1:{port}{SECRET_PATH}", events=["error"],
-                         timeout=1.0, failure_log_every=3)
-    for n in range(7):
-        alerts.send_alert(f"e{n}", "ERROR", event="error")
-    assert alerts.close(timeout=10) is True
+        alerts = AlertSystem(logger, webhook_url=f"http://127.0.0.1:{port}{SECRET_PATH}", events=["error"],
+                             timeout=1.0, failure_log_every=3)
+        for n in range(7):
+            alerts.send_alert(f"e{n}", "ERROR", event="error")
+        assert alerts.close(timeout=10) is True
     assert alerts.failed == 7 and alerts.sent == 0
     failures = [m for m in handler.messages(logging.WARNING) if "webhook" in m]
     assert len(failures) == 3  # failures 1, 4 and 7

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.book_recording import density_config, write_recording
+from tests.book_recording import density_config
 from whale.backtest.book_run import DENSITY_COLUMNS, run_book_backtest, write_outputs
 from whale.cli import main
 from whale.config.model import Fees
@@ -21,9 +21,9 @@ from whale.venue.paper import PaperExecution
 from whale.venue.types import Side
 
 
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory) -> Path:
-    return write_recording(tmp_path_factory.mktemp("rec") / "rec")
+@pytest.fixture
+def recording(book_recording: Path) -> Path:
+    return book_recording  # tests/conftest.py: written once per run
 
 
 def _run(recording: Path, out: Path, tmp: Path) -> dict:
@@ -54,7 +54,8 @@ def test_book_backtest_trades_densities_and_repeats_exactly(recording, tmp_path)
         assert Decimal(r["entry_price"]) % Decimal("0.1") == 0
 
 
-def test_backtest_book_command(recording, tmp_path, capsys):
+def test_backtest_book_command(recording, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the command logs to the config's default logs/whalebot.log: not into the repo
     _, cfg_path = density_config(tmp_path)
     out = tmp_path / "report"
     assert main(["backtest", "--book", str(recording), "--config", str(cfg_path), "--report", str(out),
@@ -68,7 +69,8 @@ def test_backtest_book_command(recording, tmp_path, capsys):
     assert "earlier run" in capsys.readouterr().err
 
 
-def test_backtest_book_bad_input(recording, tmp_path, capsys):
+def test_backtest_book_bad_input(recording, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     _, cfg_path = density_config(tmp_path)
     assert main(["backtest", "--book", str(tmp_path / "nothing"), "--config", str(cfg_path)]) == 2
     assert "--book" in capsys.readouterr().err
@@ -79,7 +81,8 @@ def test_backtest_book_bad_input(recording, tmp_path, capsys):
     assert "ETHUSDT" in capsys.readouterr().err
 
 
-def test_density_mode_on_candles_points_at_book(tmp_path, capsys):
+def test_density_mode_on_candles_points_at_book(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     _, cfg_path = density_config(tmp_path)
     assert main(["backtest", "--config", str(cfg_path), "--report", str(tmp_path / "r")]) == 2
     assert "use --book" in capsys.readouterr().err

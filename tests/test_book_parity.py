@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.book_recording import density_config, write_recording
+from tests.book_recording import density_config
 from whale.backtest.book_run import run_book_backtest
 from whale.bot.demo import run_demo_book
 from whale.timefmt import epoch_ms
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.net
 TICK = Decimal("0.1")
 
 
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory) -> Path:
-    return write_recording(tmp_path_factory.mktemp("rec") / "rec")
+@pytest.fixture
+def recording(book_recording: Path) -> Path:
+    return book_recording  # tests/conftest.py: written once per run
 
 
 def _demo(recording: Path, workdir: Path, tmp: Path) -> list[dict]:

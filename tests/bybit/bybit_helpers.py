@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tests.paths import BYBIT_EXAMPLES
 from whale.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -55,7 +58,6 @@ class SilentServer:
     """A loopback listener that accepts connections and never answers (a silent host)."""
 
     def __init__(self) -> None:
-        import socket
         import threading
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -92,11 +94,10 @@ class SilentServer:
         self._sock.close()
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on, for the length of the block: its socket is bound but never
+    listens, so a connection is refused, and no other process (a parallel test worker) can take it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]

@@ -237,11 +237,11 @@ def test_duplicate_link_id_is_looked_up(rest):
 
 
 def test_unreachable_hosts_are_named(make_rest):
-    port = closed_port()
-    rest = make_rest(f"http://127.0.0.1:{port}", timeout=0.5, transient_retries=1)
-    t0 = time.monotonic()
-    with pytest.raises(UnreachableError) as info:
-        rest.last_price(SYM)
+    with closed_port() as port:
+        rest = make_rest(f"http://127.0.0.1:{port}", timeout=0.5, transient_retries=1)
+        t0 = time.monotonic()
+        with pytest.raises(UnreachableError) as info:
+            rest.last_price(SYM)
     assert f"127.0.0.1:{port}" in str(info.value) and "refused" in str(info.value)
     assert time.monotonic() - t0 < 3
     with SilentServer() as silent:

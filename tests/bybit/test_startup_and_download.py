@@ -36,11 +36,11 @@ def test_reachable_simulator_passes(sim):
 
 
 def test_closed_port_fails_fast_naming_the_host():
-    port = closed_port()
-    t0 = time.monotonic()
-    with pytest.raises(UnreachableError) as info:
-        connect_with_deadline(custom_endpoints(f"http://127.0.0.1:{port}"), 3)
-    assert time.monotonic() - t0 < 3.5
+    with closed_port() as port:
+        t0 = time.monotonic()
+        with pytest.raises(UnreachableError) as info:
+            connect_with_deadline(custom_endpoints(f"http://127.0.0.1:{port}"), 3)
+        assert time.monotonic() - t0 < 3.5
     text = str(info.value)
     assert f"127.0.0.1:{port}" in text and "refused" in text and "python whalebot.py demo" in text
 
@@ -112,8 +112,7 @@ def test_the_default_deadline_leaves_margin_under_30_s():
 
 
 def test_the_hint_names_the_config_file_in_use():
-    port = closed_port()
-    with pytest.raises(UnreachableError) as info:
+    with closed_port() as port, pytest.raises(UnreachableError) as info:
         connect_with_deadline(custom_endpoints(f"http://127.0.0.1:{port}"), 3, config_path="/etc/wb/live.json")
     assert "`network` in /etc/wb/live.json" in str(info.value) and "config.json" not in str(info.value)
 
@@ -160,9 +159,9 @@ def test_download_bad_input_and_unreachable(sim, tmp_path, capsys, quiet_logging
     assert main(base + ["--rest-url", sim.rest_url, "--from", "2025-05-06", "--to", "2025-05-05"]) == 2
     assert main(base + ["--rest-url", sim.rest_url, "--symbol", "NOPEUSDT", "--from", "2025-05-05", "--to",
                         "2025-05-06"]) == 2
-    port = closed_port()
-    assert main(base + ["--rest-url", f"http://127.0.0.1:{port}", "--from", "2025-05-05", "--to",
-                        "2025-05-06"]) == 1
+    with closed_port() as port:
+        assert main(base + ["--rest-url", f"http://127.0.0.1:{port}", "--from", "2025-05-05", "--to",
+                            "2025-05-06"]) == 1
     assert f"127.0.0.1:{port}" in capsys.readouterr().err
 
 

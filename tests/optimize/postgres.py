@@ -44,6 +44,9 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+PORT_ATTEMPTS = 3
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,19 +66,25 @@ def throwaway_postgres() -> Iterator[str]:
     uid = pwd.getpwnam(USER).pw_uid
     gid = pwd.getpwnam(USER).pw_gid
     os.chown(root, uid, gid)
-    port = _free_port()
     started = False
     try:
         r = _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
                          "--no-sync")
         if r.returncode != 0:
             raise RuntimeError(f"initdb failed: {r.stderr.strip() or r.stdout.strip()}")
-        opts = f"-k {root} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        r = _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "server.log"),
-                         "-w", "-t", "60", "start")
-        if r.returncode != 0:
-            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-            raise RuntimeError(f"pg_ctl start failed: {r.stderr.strip()} {log[-2000:]}")
+        for attempt in range(PORT_ATTEMPTS):
+            # The free port is only free until someone takes it (another test worker between our probe and
+            # the server's bind): a start that cannot bind tries again on another port.
+            port = _free_port()
+            opts = f"-k {root} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            log_file = root / f"server-{attempt}.log"
+            r = _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log_file),
+                             "-w", "-t", "60", "start")
+            if r.returncode == 0:
+                break
+            log = log_file.read_text() if log_file.exists() else ""
+            if "could not bind" not in log or attempt == PORT_ATTEMPTS - 1:
+                raise RuntimeError(f"pg_ctl start failed: {r.stderr.strip()} {log[-2000:]}")
         started = True
         r = _as_postgres(str(PG_BIN.parent / "bin" / "psql") if (PG_BIN / "psql").exists() else "psql",
                          "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-c", "CREATE DATABASE whalebot_test")
