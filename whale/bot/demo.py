@@ -359,6 +359,8 @@ def _run_on_sim(cfg: Config, simcfg: SimConfig, *, steps: int, base_ms: int, due
             emergency = exc.reasons
         finally:
             stop.set()
+            with cond:  # a controller waiting for a candle the stopped bot will never handle wakes now, not in 60 s
+                cond.notify_all()
             ctl.join(timeout=HANDLE_TIMEOUT_S + 5)
     if failure:
         raise WhaleError(f"demo stopped: {failure[0]}")
