@@ -121,6 +121,10 @@ class Pool:
     def size(self) -> int:
         return len(self._conns) + 1
 
+    @property
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
+
     def submit(self, tasks: Sequence[Task]) -> None:
         """Queue trials; workers with room start on them at once."""
         with self._cond:
@@ -153,10 +157,24 @@ class Pool:
 
     def _top_up(self) -> None:
         """Send queued chunks to the workers with room (called holding _cond)."""
+        if self._error is not None:
+            return
         for conn in self._conns:
             while self._held[conn] < DEPTH and self._queue:
-                conn.send(self._queue.popleft())
+                chunk = self._queue.popleft()
+                try:
+                    conn.send(chunk)
+                except OSError as exc:  # BrokenPipeError: the worker is gone, with what it held
+                    self._fail(RuntimeError(WORKER_DIED), exc)
+                    return
                 self._held[conn] += 1
+
+    def _fail(self, error: BaseException, cause: BaseException | None) -> None:
+        """Hand an error to the calling process (called holding _cond): collect() raises it."""
+        if self._error is None:
+            error.__cause__ = cause
+            self._error = error
+        self._cond.notify_all()
 
     def _feed(self) -> None:
         """The feeding thread: each worker's results in, its next chunk out."""
@@ -171,7 +189,9 @@ class Pool:
                         live.remove(conn)
                         if self._closing:
                             continue
-                        raise RuntimeError(WORKER_DIED) from exc
+                        with self._cond:
+                            self._fail(RuntimeError(WORKER_DIED), exc)
+                        return
                     with self._cond:
                         self.workers[conn] = times
                         self._held[conn] -= 1
@@ -181,8 +201,7 @@ class Pool:
                         self._cond.notify_all()
         except BaseException as exc:  # noqa: BLE001 - handed to the calling process, which raises it
             with self._cond:
-                self._error = exc
-                self._cond.notify_all()
+                self._fail(RuntimeError(f"the optimiser's feeding thread failed: {exc!r}"), exc)
 
     def times(self) -> list[WorkerTimes]:
         """The calling process first (its CPU time now), then each worker as it last reported."""
