@@ -91,9 +91,10 @@ class Pool:
         self.evaluator = evaluator
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
-        # The objects alive now (modules, candles, caches) are never garbage: out of the collector's
-        # sight, a full collection in the main process takes milliseconds, not a tenth of a second (the
-        # feeding thread waits for it), and the workers do not copy the pages it would write to.
+        # The objects alive now (modules, candles, caches) live as long as the run: out of the
+        # collector's sight, a full collection in the main process holds the GIL for tens of
+        # milliseconds, not a tenth of a second (the feeding thread waits for it), and the workers
+        # do not copy the pages it would write to. close() gives them back to the collector.
         gc.freeze()
         ctx = mp.get_context("fork")
         for _ in range(max(0, jobs - 1)):
