@@ -5,7 +5,8 @@
 Writes the stitched 15-minute year (bench/stitched.py) to a temporary file, then runs
 `python whalebot.py optimize --jobs N --trials T` (NSGA-II, in-memory study checkpointed to its
 journal) as a child process and reads summary.json: trials/s from the first trial to the last, and
-the sampler's share of that time. --compare-jobs runs the same study with another --jobs for the
+the sampler's share of that time, and each process's CPU, evaluating and waiting time (the
+CPU use holds on a loaded machine, where trials/s drop). --compare-jobs runs the same study with another --jobs for the
 ratio. Side by side, a plain loop calls run_backtest once per trial (in-process, each trial's
 config from the same space) for --baseline trials, and one plain `backtest` process is timed.
 """
@@ -60,6 +61,15 @@ def run_optimize(data: Path, cfg: Path, work: Path, trials: int, jobs: int, seed
     print(f"optimize --jobs {jobs} --trials {trials:,}: {tm['trials_per_s']:,.0f} trials/s first trial to last "
           f"({tm['wall_s']:.1f} s), sampler {tm['sampler_share'] * 100:.1f}% of that time "
           f"({tm['sampler_s'] / max(trials, 1) * 1e3:.2f} ms per trial); whole command {wall:.1f} s")
+    print(f"  CPU use {tm['cpu_utilisation'] * 100:.0f}% of {tm['processes']} process(es) x wall; the sampler "
+          f"{tm['sampler_cpu_s'] / max(trials, 1) * 1e3:.2f} ms CPU per trial")
+    for i, p in enumerate(tm["per_process"]):
+        who = "calling process" if i == 0 else f"worker {i}"
+        print(f"  {who}: {p['trials']:,} trials, CPU {p['cpu_s']:.2f} s ({p['evaluating_cpu_s']:.2f} s evaluating, "
+              f"{p['evaluating_cpu_s'] / max(p['trials'], 1) * 1e3:.2f} ms a trial), waited {p['waiting_s']:.2f} s "
+              f"for work or results, {p['cache_misses']:,} rows computed")
+    cpu = sum(p["cpu_s"] for p in tm["per_process"])
+    print(f"  CPU of all processes {cpu / max(trials, 1) * 1e3:.2f} ms per trial")
     return s
 
 

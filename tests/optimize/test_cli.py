@@ -36,6 +36,9 @@ def test_the_report_holds_every_output(run_dir):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"]["total"] == 160
     assert 0 < summary["timing"]["sampler_share"] < 1
+    per_process = summary["timing"]["per_process"]  # the calling process, then the worker: both evaluated
+    assert len(per_process) == 2 and all(p["trials"] > 0 and p["cpu_s"] > 0 for p in per_process)
+    assert sum(p["trials"] for p in per_process) == 160 and 0 < summary["timing"]["cpu_utilisation"] <= 1.1
     of = summary["overfitting"]
     assert of["deflated_sharpe"]["n_trials"] >= 140 and of["trade_order_monte_carlo"]["shuffles"] == 1000
     if of["deflated_sharpe"]["probability"] is None or of["deflated_sharpe"]["probability"] < 0.95:

@@ -1,10 +1,12 @@
 """The ask / evaluate / tell loop (Optuna's ask-and-tell interface), in batches.
 
 The order of the sampler's calls is fixed: ask batch 0, ask batch 1, then for each batch k: its
-results are collected, batch k+1 goes to the workers, batch k is told, batch k+2 is asked. The
-sampler therefore always sees the same history at each ask, however fast each process is, so a
-run with --seed is reproducible, and gives the same trials with any --jobs. The workers never
-wait for the sampler: while batch k is told and batch k+2 asked, they work on batch k+1.
+results are collected, batch k is told, batch k+2 is asked. The sampler therefore always sees the
+same history at each ask, however fast each process is, so a run with --seed is reproducible, and
+gives the same trials with any --jobs. Each batch goes to the pool as soon as it is asked, so two
+batches are always queued: the workers never wait for the sampler (while batch k is told and batch
+k+2 asked, they work on batch k+1), and the main process, waiting for batch k's last trials,
+evaluates batch k+1's instead of idling.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from whale.errors import BadInputError
 from whale.optimize.objectives import Objective, feasible
 from whale.optimize.space import Space
-from whale.optimize.workers import Pool
+from whale.optimize.workers import Pool, WorkerTimes
 
 METRICS_ATTR = "metrics"
 ERROR_ATTR = "error"
@@ -71,6 +73,7 @@ class RunStats:
     started: float = 0.0  # first ask
     ended: float = 0.0  # last tell
     sampler_s: float = 0.0  # ask + tell
+    sampler_cpu_s: float = 0.0  # the same, CPU seconds of the calling thread (holds on a loaded machine)
     evaluated: int = 0
     failed: int = 0
     best: float | None = None
@@ -78,6 +81,23 @@ class RunStats:
     told: list[int] = field(default_factory=list)
     interrupted: bool = False
     adopted: int = 0  # other processes' trials read back from a shared study
+    times_at_start: list[WorkerTimes] = field(default_factory=list)  # Pool.times() at the first ask
+    processes: list[WorkerTimes] = field(default_factory=list)  # each process's share of the run (mark_end)
+
+    def mark_end(self, now: list[WorkerTimes]) -> None:
+        """Each process's trials, CPU, evaluating and waiting seconds between the first ask and now."""
+        self.ended = time.perf_counter()
+        start = self.times_at_start + [WorkerTimes()] * (len(now) - len(self.times_at_start))
+        self.processes = [WorkerTimes(b.trials - a.trials, b.eval_cpu_s - a.eval_cpu_s, b.idle_s - a.idle_s,
+                                      b.cpu_s - a.cpu_s, b.cache_misses - a.cache_misses)
+                          for a, b in zip(start, now, strict=True)]
+
+    @property
+    def cpu_utilisation(self) -> float:
+        """CPU seconds of every process over (wall seconds x processes): 1.0 is every process busy
+        the whole run. Unlike trials/s, other load on the machine lowers it only as far as it takes
+        CPU from these processes."""
+        return sum(p.cpu_s for p in self.processes) / (self.wall_s * max(len(self.processes), 1))
 
     @property
     def wall_s(self) -> float:
@@ -121,17 +141,17 @@ class Driver:
         self._finished = self.finished_count()
         bar = self._bar(total, self._finished)
         s.started = time.perf_counter()
+        s.times_at_start = self.pool.times()
         cur = self._ask(min(self.batch, total - self._finished))
         self.pool.submit(self._tasks(cur))
         nxt = self._ask(min(self.batch, total - self._finished - len(cur)))
+        self.pool.submit(self._tasks(nxt))
         try:
             while cur:
                 if self.stop.is_set():
                     s.interrupted = True
                     break
                 results = self.pool.collect([t.number for t in cur])
-                if nxt:
-                    self.pool.submit(self._tasks(nxt))
                 self._tell(cur, results)
                 self._finished += len(cur)
                 if bar is not None:
@@ -148,6 +168,7 @@ class Driver:
                 if self.shared_done is not None:  # other processes' trials not read back yet count too
                     done = max(done, self.shared_done(s.evaluated + s.failed))
                 nxt = self._ask(min(self.batch, total - done - len(cur)))
+                self.pool.submit(self._tasks(nxt))
         except KeyboardInterrupt:
             # Ctrl-C: the trials told so far make the report; those in flight stay RUNNING (in the
             # checkpoint too, so --resume asks them again).
@@ -155,15 +176,16 @@ class Driver:
         finally:
             if bar is not None:
                 bar.close()
-        s.ended = time.perf_counter()
+        s.mark_end(self.pool.times())
         return s
 
     def _ask(self, k: int) -> list[optuna.Trial]:
         if k <= 0:
             return []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         trials = [self.study.ask(self.dists) for _ in range(k)]
         self.stats.sampler_s += time.perf_counter() - t0
+        self.stats.sampler_cpu_s += time.thread_time() - c0
         if self.asked is not None:
             self.asked(trials)
         return trials
@@ -173,7 +195,7 @@ class Driver:
 
     def _tell(self, trials: list[optuna.Trial], results: dict[int, Any]) -> None:
         s = self.stats
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         told = []
         first = self.objectives[0]
         for t in trials:
@@ -193,6 +215,7 @@ class Driver:
                 told.append(self._tell_one(t, None, TrialState.FAIL))
                 s.failed += 1
         s.sampler_s += time.perf_counter() - t0
+        s.sampler_cpu_s += time.thread_time() - c0
         self.record(told)
 
     def _tell_one(self, trial: optuna.Trial, values: list[float] | None, state: TrialState | None) -> FrozenTrial:
@@ -204,9 +227,10 @@ class Driver:
     def _adopt(self, foreign: list[FrozenTrial]) -> int:
         """Other processes' finished trials into the local study, so the sampler learns from them."""
         if foreign:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             self.study.add_trials(foreign)
             self.stats.sampler_s += time.perf_counter() - t0
+            self.stats.sampler_cpu_s += time.thread_time() - c0
             self.stats.adopted += len(foreign)
         return len(foreign)
 

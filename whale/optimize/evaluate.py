@@ -132,6 +132,11 @@ class Evaluator:
         return self.markets[0].candles.interval
 
     @property
+    def cache_misses(self) -> int:
+        """Indicator and unit rows computed so far."""
+        return sum(p.groups.misses + p.units.misses for p in self.parts)
+
+    @property
     def candles(self) -> int:
         return sum(len(m) for m in self.markets)
 

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import threading
-import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +142,7 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
     finally:
         pool.close()
         recorder.close()
-    stats.ended = time.perf_counter()  # the last trial is written (checkpoint or database), not just told
+    stats.mark_end(pool.times())  # the last trial is written (checkpoint or database), not just told
     trials = recorder.all_trials() if isinstance(recorder, RdbSync) else study.get_trials(deepcopy=False)
     return StudyResult(trials, best_trial(trials, s.objectives, s.min_trades), stats, processes, where)
 
