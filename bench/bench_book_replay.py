@@ -32,22 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.book_stream import StreamModel, messages  # noqa: E402
+from bench.book_stream import write_recording  # noqa: E402
 from whale.config.model import Density, Fees, TakeProfit  # noqa: E402
 from whale.recording.reader import K_DELTA, K_ROTATION, K_SNAPSHOT, K_TRADES, RecordingReader  # noqa: E402
-from whale.recording.writer import RecordingWriter  # noqa: E402
 from whale.strategy.advanced_exits import AdvancedExits, ManagedPosition  # noqa: E402
 from whale.strategy.density import DensityTracker  # noqa: E402
 from whale.strategy.density_strategy import DensityStrategy, density_position  # noqa: E402
-
-
-def record(out: Path, hours: float, seed: int) -> None:
-    model = StreamModel(seed=seed)
-    writer = RecordingWriter(out, model.symbol, depth=model.depth, price_unit=str(model.tick),
-                             size_unit=str(model.step))
-    for msg, recv_us in messages(model, hours):
-        writer.write_message(msg, recv_us)
-    writer.close()
 
 
 def replay(root: Path, density: Density, take_profit: TakeProfit) -> dict[str, float]:
@@ -121,7 +111,7 @@ def main() -> None:
     else:
         tmp = root = Path(tempfile.mkdtemp(prefix="wbr-replay-"))
         print(f"recording {args.hours:g} h of the generated stream ...", flush=True)
-        record(root, args.hours, args.seed)
+        write_recording(root, args.hours, args.seed)
     try:
         replay(root, density, take_profit)  # compile and warm the caches
         runs = [replay(root, density, take_profit) for _ in range(args.repeat)]

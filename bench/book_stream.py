@@ -31,6 +31,7 @@ import math
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -262,3 +263,16 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
                               "volume": qty(kline_vol),
                               "turnover": f"{kline_vol * model.step * last_price * model.tick:.4f}",
                               "confirm": bool(confirm), "timestamp": now}]}, recv(now))
+
+
+def write_recording(out: Path, hours: float, seed: int = 1) -> Path:
+    """`hours` of the stream written by the recorder's writer (its defaults) into `out`."""
+    from whale.recording.writer import RecordingWriter
+
+    model = StreamModel(seed=seed)
+    writer = RecordingWriter(out, model.symbol, depth=model.depth, price_unit=str(model.tick),
+                             size_unit=str(model.step))
+    for msg, recv_us in messages(model, hours):
+        writer.write_message(msg, recv_us)
+    writer.close()
+    return out

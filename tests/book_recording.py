@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.book_stream import StreamModel, messages
+from bench import book_stream
 from whale.config import config_from_data
 from whale.config.model import Config
-from whale.recording.writer import RecordingWriter
 
 DENSITY_CONFIG = {
     "strategy": {"mode": "density"},
@@ -22,13 +21,7 @@ DENSITY_CONFIG = {
 
 
 def write_recording(out: Path, hours: float = 0.6, seed: int = 1) -> Path:
-    model = StreamModel(seed=seed)
-    writer = RecordingWriter(out, model.symbol, depth=model.depth, price_unit=str(model.tick),
-                             size_unit=str(model.step))
-    for msg, recv_us in messages(model, hours):
-        writer.write_message(msg, recv_us)
-    writer.close()
-    return out
+    return book_stream.write_recording(out, hours, seed)
 
 
 def density_config(tmp: Path, log_file: Path | None = None) -> tuple[Config, Path]:
