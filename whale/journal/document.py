@@ -62,7 +62,7 @@ class JournalData:
                 record = TradeRecord.from_json(raw)
             except ValueError as exc:
                 label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-                raise ValueError(f"trades[{n}]" + (f" ({label})" if label else "") + f": {exc}") from None
+                raise ValueError(f"trades[{n}]" + (f" ({label})" if label else "") + f": {exc}") from exc
             if record.id in seen:
                 raise ValueError(f"trades[{n}]: the id {record.id!r} is used twice")
             seen.add(record.id)

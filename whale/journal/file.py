@@ -119,7 +119,7 @@ class JournalFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise JournalError(f"cannot create the journal lock {self.lock_path}: {exc.strerror or exc}") from None
+            raise JournalError(f"cannot create the journal lock {self.lock_path}: {exc.strerror or exc}") from exc
         try:
             _try_lock(fd)
         except BlockingIOError:
@@ -131,7 +131,7 @@ class JournalFile:
         except OSError as exc:
             os.close(fd)
             raise JournalError(f"cannot lock {self.lock_path} ({exc.strerror or exc}); the journal needs a "
-                               "local file system that supports file locks") from None
+                               "local file system that supports file locks") from exc
         try:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
@@ -184,7 +184,7 @@ class JournalFile:
         except FileNotFoundError:
             return LoadResult(None)
         except OSError as exc:
-            raise JournalError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            raise JournalError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         try:
             doc = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -241,7 +241,7 @@ class JournalFile:
             os.replace(self.path, target)
         except OSError as exc:
             raise JournalError(f"{self.path} is corrupt ({problem}) and cannot be moved aside "
-                               f"({exc.strerror or exc}); move it away by hand") from None
+                               f"({exc.strerror or exc}); move it away by hand") from exc
         _fsync_dir(self.path.parent)
         message = (f"{self.path} is corrupt ({problem}); it was moved to {target} and is kept there. "
                    "Starting with an empty journal: the bot rebuilds its view of open positions from the "
@@ -256,7 +256,7 @@ class JournalFile:
         try:
             text = self._text(data)
         except (TypeError, ValueError) as exc:
-            raise JournalError(f"cannot encode the journal: {exc}") from None
+            raise JournalError(f"cannot encode the journal: {exc}") from exc
         self.write_atomic(text.encode("utf-8"))
 
     def write_atomic(self, payload: bytes) -> None:

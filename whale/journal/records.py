@@ -190,7 +190,7 @@ class TradeRecord:
         try:
             return cls(**data)
         except TypeError as exc:  # a required field is missing
-            raise ValueError(str(exc).replace("TradeRecord.__init__() ", "")) from None
+            raise ValueError(str(exc).replace("TradeRecord.__init__() ", "")) from exc
 
 
 def _choice(record: TradeRecord, name: str, choices: tuple[str, ...]) -> None:
