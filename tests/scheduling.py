@@ -1,5 +1,5 @@
 """The order the test modules run in, for the README's parallel test command
-(`-n 2 --dist loadfile --no-loadscope-reorder`: whole modules handed to two workers in this order).
+(`-n 3 --dist loadfile --no-loadscope-reorder`: whole modules handed to three workers in this order).
 
 The longest modules go first, so that none of them starts near the end and leaves one worker running
 it alone while the other idles (longest first is the classic rule for packing jobs on machines). The
