@@ -152,3 +152,36 @@ def test_trades_after_a_cursor_keeps_batches_sharing_a_millisecond():
 def bybit_ticker(state, kind: str, data: dict, ts: int) -> None:
     """A Bybit tickers message into the venue-neutral MarketState."""
     state.on_ticker(*ticker_of({"type": kind, "data": data, "ts": ts}))
+
+
+def test_the_feed_is_idle_exactly_when_nothing_is_held_or_reconnected():
+    """MarketFeed.idle() (the loop's test on every pass) reads Markets.holds instead of looking at every
+    series: it must agree with the look, and a candle held after a clean look must end it."""
+    from whale.market.feed import MarketFeed
+    from whale.venue.protocols import PRIVATE, PUBLIC
+
+    markets = Markets(["BTCUSDT", "ETHUSDT"])
+    feed = MarketFeed(None, markets, [])  # type: ignore[arg-type] - no REST read is made here
+    btc, eth = markets["BTCUSDT"], markets["ETHUSDT"]
+
+    def held() -> bool:  # the slow look
+        return any(m.held_candles for m in markets)
+
+    assert feed.idle() and feed.maintain() == 0 and not held()
+    k(btc, 0)
+    k(btc, 1)
+    assert feed.idle() and not held()  # in order: nothing held
+    k(eth, 0)
+    k(eth, 2)  # a hole before it: held
+    assert held() and not feed.idle()
+    assert eth.release_held("1") == 1 and not held()
+    assert not feed.idle()  # the count moved since the last look ...
+    assert feed.maintain() == 0 and feed.idle()  # ... which finds nothing held: idle again
+    k(btc, 3)  # held after a clean look
+    assert held() and not feed.idle() and feed.gap_fill_pending
+    btc.release_held("1")
+    assert feed.maintain() == 0 and feed.idle()
+    feed.on_reconnect(PRIVATE)
+    assert not feed.idle() and feed.private_reconnected() and feed.idle()
+    feed.on_reconnect(PUBLIC)
+    assert not feed.idle() and feed.gap_fill_pending

@@ -73,9 +73,11 @@ class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
                  max_price_history: int = 20_000, check_book_gaps: bool = True,
                  monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
-                 wake: threading.Event | None = None) -> None:
-        """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own."""
+                 wake: threading.Event | None = None, on_hold: Callable[[], None] | None = None) -> None:
+        """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own.
+        `on_hold()` hears each closed candle held behind a hole (Markets counts them)."""
         self.symbol = symbol
+        self._on_hold = on_hold
         self.bad_data = bad_data or BadData(get_logger("bybit.data"), monotonic=monotonic)
         self._lock = threading.Lock()
         self._monotonic = monotonic
@@ -152,6 +154,8 @@ class MarketState:
             self._emit(s, ts, ohlcv)
             return True
         s.held[ts] = ohlcv  # a hole before it: wait for the gap fill
+        if self._on_hold is not None:  # after the insert: whoever sees the count change finds the candle
+            self._on_hold()
         return False
 
     def _emit(self, s: _Series, ts: int, ohlcv: tuple) -> None:
@@ -463,14 +467,20 @@ class Markets:
         self.bad_data = bad_data or BadData(get_logger("market.data"), monotonic=monotonic)
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake, **state_options)
-                        for s in symbols}
+        self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake,
+                                       on_hold=self._held, **state_options) for s in symbols}
+        # Closed candles ever held behind a hole, by any symbol (a candle is held only by a stream thread's
+        # kline; gap fills release them): unchanged since a look that found none held, none is held now.
+        self.holds = 0
         self._private: list[tuple[str, Any]] = []
         self._last_message: dict[str, float] = {}
 
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(self._states)
+
+    def _held(self) -> None:
+        self.holds += 1
 
     def __getitem__(self, symbol: str) -> MarketState:
         return self._states[symbol]
