@@ -155,7 +155,7 @@ def bybit_ticker(state, kind: str, data: dict, ts: int) -> None:
 
 
 def test_the_feed_is_idle_exactly_when_nothing_is_held_or_reconnected():
-    """MarketFeed.idle() (the loop's test on every pass) reads Markets.holds instead of looking at every
+    """MarketFeed.idle() (the loop's test on every pass) reads Markets.counts.holds instead of looking at every
     series: it must agree with the look, and a candle held after a clean look must end it."""
     from whale.market.feed import MarketFeed
     from whale.venue.protocols import PRIVATE, PUBLIC
@@ -185,3 +185,29 @@ def test_the_feed_is_idle_exactly_when_nothing_is_held_or_reconnected():
     assert not feed.idle() and feed.private_reconnected() and feed.idle()
     feed.on_reconnect(PUBLIC)
     assert not feed.idle() and feed.gap_fill_pending
+
+
+def test_every_closed_candle_event_moves_the_closes_count():
+    """The loop skips its closed-candle step while Markets.counts.closes stands still: every way a
+    closed-candle event is made (a kline in order, a gap fill, a release) must move it."""
+    markets = Markets(["BTCUSDT", "ETHUSDT"])
+    btc, eth = markets["BTCUSDT"], markets["ETHUSDT"]
+    seen = markets.counts.closes
+
+    def new_events() -> int:
+        nonlocal seen
+        moved, seen = markets.counts.closes - seen, markets.counts.closes
+        return moved
+
+    k(btc, 0)
+    k(eth, 0)
+    assert new_events() == 2 == len(btc.pop_closed()) + len(eth.pop_closed())
+    k(btc, 0)  # a duplicate: no event, no move
+    k(btc, 1, confirm=False)  # forming: no event
+    assert new_events() == 0 and btc.pop_closed() == []
+    k(btc, 3)  # held behind a hole: no event yet
+    assert new_events() == 0 and btc.pop_closed() == []
+    assert btc.merge_closed("1", [(T0 + i * M, 1, 2, 0.5, 1.5, 3) for i in range(3)]) == 3  # 1, 2 and the held 3
+    assert new_events() == 3 == len(btc.pop_closed())
+    k(eth, 2)
+    assert eth.release_held("1") == 1 and new_events() == 1 == len(eth.pop_closed())

@@ -131,6 +131,7 @@ class Bot:
         self.decision_times: deque[tuple[int, str, float, float]] = deque(maxlen=LATENCY_SAMPLES)
         self.stop_event = threading.Event()
         self._next_status = math.inf  # when the heartbeat is due (set at start, pushed back by every status line)
+        self._closes_seen = -1  # Markets.counts.closes when _candles last took every closed candle
 
     # ---- views -------------------------------------------------------------------------------------
     def trader(self, symbol: str | None = None) -> Trader:
@@ -174,6 +175,7 @@ class Bot:
         self.markets = Markets(self.symbols, bad_data=BadData(get_logger("market.data")),
                                max_candles=max(5000, cfg.risk.correlation_lookback + 10))
         self.markets.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
+        self._market_of = {s: self.markets[s] for s in self.symbols}  # _price's look-up, a dict's (every pass)
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
         self.venue: Venue = (opts.venue or open_venue)(cfg, VenueOptions(
             log, api_key=keys[0], api_secret=keys[1], clock=self.clock, abort=self.stop_event,
@@ -310,7 +312,8 @@ class Bot:
                 raise
             except VenueError as exc:
                 account.rest_failed(t.labels[0], exc)
-            if received is not None and received != t.seen_at and t.pm.has_position():
+            pm = t.pm  # PositionManager.has_position, inline
+            if received is not None and received != t.seen_at and (pm.trade is not None or pm.pending is not None):
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
             t.seen_at = received
         if not self.feed.idle() or self.clock.monotonic() >= self._next_rest_check:
@@ -323,7 +326,10 @@ class Bot:
         if plan is not None:
             self.account.emergency(plan, [t.pm for t in self.traders.values()])
             return
-        self._candles()
+        closes = self.markets.counts.closes  # read before _candles pops: a candle closing meanwhile moves it
+        if closes != self._closes_seen:  # else no candle closed since the last _candles took them all
+            self._candles()
+            self._closes_seen = closes  # not when _candles raised: the next pass takes what is left
         if self.clock.monotonic() >= self._next_status:
             self._heartbeat()
 
@@ -356,12 +362,12 @@ class Bot:
     def _check_exits(self) -> None:
         """Exits decided on each symbol's latest tick (paper: stops and targets fill here; with real
         orders the exchange holds them)."""
-        execution = self.execution
+        execution, stale = self.execution, self.data.stale
         for t in self.traders.values():
-            price = self._price(t.symbol)
+            m = t.market
+            price = m.last_price if not stale(PUBLIC) else self._price(t.symbol)  # _price's fresh case, inline
             if price is None:
                 continue
-            m = t.market
             execution.on_tick(t.symbol, price, m.last_price_ms or m.market_time_ms())
         events = execution.poll()
         if events:
@@ -392,7 +398,7 @@ class Bot:
 
     def _price(self, symbol: str) -> float | None:
         """A symbol's last price: the stream's, or REST's (at most once a second) while the stream is stale."""
-        market = self.markets[symbol]
+        market = self._market_of[symbol]
         if not self.data.stale(PUBLIC):
             return market.last_price
         now = self.clock.monotonic()

@@ -69,15 +69,27 @@ class _Series:
                 del self.closed[old]
 
 
+class CandleCounts:
+    """Closed candles ever emitted (`closes`) and ever held behind a hole (`holds`) by the symbols that
+    share it (an account's Markets). The loop's test on every pass: a count unchanged since a look that
+    found nothing new means there is nothing new (each is raised after the change it counts)."""
+
+    __slots__ = ("closes", "holds")
+
+    def __init__(self) -> None:
+        self.closes = 0
+        self.holds = 0
+
+
 class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
                  max_price_history: int = 20_000, check_book_gaps: bool = True,
                  monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
-                 wake: threading.Event | None = None, on_hold: Callable[[], None] | None = None) -> None:
-        """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own.
-        `on_hold()` hears each closed candle held behind a hole (Markets counts them)."""
+                 wake: threading.Event | None = None, counts: CandleCounts | None = None) -> None:
+        """`wake` and `counts` are shared by every symbol of an account (Markets); a lone MarketState has
+        its own."""
         self.symbol = symbol
-        self._on_hold = on_hold
+        self.counts = counts if counts is not None else CandleCounts()
         self.bad_data = bad_data or BadData(get_logger("bybit.data"), monotonic=monotonic)
         self._lock = threading.Lock()
         self._monotonic = monotonic
@@ -154,14 +166,14 @@ class MarketState:
             self._emit(s, ts, ohlcv)
             return True
         s.held[ts] = ohlcv  # a hole before it: wait for the gap fill
-        if self._on_hold is not None:  # after the insert: whoever sees the count change finds the candle
-            self._on_hold()
+        self.counts.holds += 1  # after the insert: whoever reads the new count finds the candle
         return False
 
     def _emit(self, s: _Series, ts: int, ohlcv: tuple) -> None:
         s.store(ts, ohlcv)
         s.last_ts = ts
         self._events.append((s.interval, ts) + tuple(ohlcv))
+        self.counts.closes += 1  # after the append, as holds
         self._arrivals[(s.interval, ts)] = self._monotonic()
         if len(self._arrivals) > MAX_ARRIVALS:
             del self._arrivals[next(iter(self._arrivals))]
@@ -467,20 +479,15 @@ class Markets:
         self.bad_data = bad_data or BadData(get_logger("market.data"), monotonic=monotonic)
         self._monotonic = monotonic
         self._lock = threading.Lock()
+        self.counts = CandleCounts()
         self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake,
-                                       on_hold=self._held, **state_options) for s in symbols}
-        # Closed candles ever held behind a hole, by any symbol (a candle is held only by a stream thread's
-        # kline; gap fills release them): unchanged since a look that found none held, none is held now.
-        self.holds = 0
+                                       counts=self.counts, **state_options) for s in symbols}
         self._private: list[tuple[str, Any]] = []
         self._last_message: dict[str, float] = {}
 
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(self._states)
-
-    def _held(self) -> None:
-        self.holds += 1
 
     def __getitem__(self, symbol: str) -> MarketState:
         return self._states[symbol]
