@@ -301,7 +301,8 @@ class Bot:
         # It runs after every market update: a part with nothing to do on most passes (private updates,
         # venue events, gap fills, REST checks, retries, closed candles, the heartbeat) is skipped by an
         # attribute test here; the part itself, when it has work, is unchanged.
-        self._drain_private()
+        if self.markets.private or self.execution.events:
+            self._drain_private()
         self._check_exits()
         account = self.account
         for t in self.traders.values():
@@ -337,7 +338,8 @@ class Bot:
         return {s: self.data.message_age(s) for s in self.data.streams}
 
     def _dispatch(self, events: VenueEvents) -> None:
-        """What the venue did on its own (`execution.poll()`, not empty), to each symbol's PositionManager."""
+        """What the venue did on its own (`execution.poll()`, when `execution.events` holds something), to
+        each symbol's PositionManager."""
         for t in self.traders.values():
             mine = events.for_symbol(t.symbol)
             if mine:
@@ -350,9 +352,8 @@ class Bot:
             except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 self.log.warning(f"Skipped a malformed {topic} update: {exc}")
         try:
-            events = self.execution.poll()
-            if events:
-                self._dispatch(events)
+            if self.execution.events:
+                self._dispatch(self.execution.poll())
         except AuthError:
             raise
         except VenueError as exc:  # the position check a position update asks for: retried every 30 s
@@ -369,9 +370,8 @@ class Bot:
             if price is None:
                 continue
             execution.on_tick(t.symbol, price, m.last_price_ms or m.market_time_ms())
-        events = execution.poll()
-        if events:
-            self._dispatch(events)
+        if execution.events:
+            self._dispatch(execution.poll())
 
     def _rest_pass(self) -> None:
         """Gap fills, and the position checks after a private reconnect and every 30 s (the loop calls it

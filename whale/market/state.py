@@ -482,7 +482,7 @@ class Markets:
         self.counts = CandleCounts()
         self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake,
                                        counts=self.counts, **state_options) for s in symbols}
-        self._private: list[tuple[str, Any]] = []
+        self.private: list[tuple[str, Any]] = []  # private updates not taken yet (pop_private takes them)
         self._last_message: dict[str, float] = {}
 
     @property
@@ -517,13 +517,13 @@ class Markets:
     # ---- private updates --------------------------------------------------------------------------
     def on_private(self, topic: str, data: Any) -> None:
         with self._lock:
-            self._private.append((topic, data))
+            self.private.append((topic, data))
         self.wake.set()
 
     def pop_private(self) -> list[tuple[str, Any]]:
         """Private updates (topic, data) since the last call, in arrival order."""
-        if not self._private:
+        if not self.private:
             return []  # most passes; an update appended meanwhile is taken by the next one
         with self._lock:
-            out, self._private = self._private, []
+            out, self.private = self.private, []
         return out
