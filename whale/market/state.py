@@ -482,6 +482,7 @@ class Markets:
         self.counts = CandleCounts()
         self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake,
                                        counts=self.counts, **state_options) for s in symbols}
+        self._only = next(iter(self._states.values())) if len(self._states) == 1 else None
         self.private: list[tuple[str, Any]] = []  # private updates not taken yet (pop_private takes them)
         self._last_message: dict[str, float] = {}
 
@@ -500,6 +501,8 @@ class Markets:
 
     def market_time_ms(self) -> int:
         """The newest venue timestamp seen on any symbol's public streams (0 before any)."""
+        if self._only is not None:
+            return self._only._market_ms  # noqa: SLF001 - one symbol (most accounts): no loop
         newest = 0
         for m in self._states.values():
             if m._market_ms > newest:  # noqa: SLF001 - read on every pass: no call per symbol
