@@ -129,6 +129,15 @@ def test_every_symbol_of_the_account_wakes_the_one_loop_event():
     bybit_ticker(markets["ETHUSDT"], "snapshot", {"symbol": "ETHUSDT", "lastPrice": "2500.5"}, 1000)
     assert markets.wake.is_set() and markets["ETHUSDT"].last_price == 2500.5 and markets["BTCUSDT"].last_price is None
     assert markets["ETHUSDT"].received_at is not None and markets.market_time_ms() == 1000
+    bybit_ticker(markets["BTCUSDT"], "snapshot", {"symbol": "BTCUSDT", "lastPrice": "60000"}, 900)
+    assert markets.market_time_ms() == 1000  # the newest of every symbol's
+
+
+def test_one_symbol_markets_time_is_its_symbols():
+    markets = Markets(["BTCUSDT"])  # read without the loop over symbols
+    assert markets.market_time_ms() == 0
+    bybit_ticker(markets["BTCUSDT"], "snapshot", {"symbol": "BTCUSDT", "lastPrice": "60000"}, 1500)
+    assert markets.market_time_ms() == markets["BTCUSDT"].market_time_ms() == 1500
 
 
 def test_trades_after_a_cursor_keeps_batches_sharing_a_millisecond():
