@@ -133,7 +133,9 @@ class PositionManager:
         self.pending: TradeRecord | None = None  # an entry sent whose outcome is not known yet
         self._pending_retry = _Retry()
         self._pending_sent_at = 0.0
-        self._stop_retry: _StopRetry | None = None
+        # The exact stop / target the exchange refused, set again by retry_stops (None on most passes: with
+        # `pending` None too, the loop has no retry to run).
+        self.stop_retry: _StopRetry | None = None
         self._exit_retry = _Retry()  # a close that failed for now is not sent again before its wait is over
 
     # ---- helpers -----------------------------------------------------------------------------------
@@ -326,9 +328,9 @@ class PositionManager:
 
     def _schedule_stops(self, want_sl: Decimal | None, want_tp: Decimal | None, failure: VenueError | None) -> float:
         """Retry the exact stop / target from the loop after the wait the exchange asked for."""
-        retry = self._stop_retry or _StopRetry()
+        retry = self.stop_retry or _StopRetry()
         retry.stop_loss, retry.take_profit = want_sl, want_tp
-        self._stop_retry = retry
+        self.stop_retry = retry
         if failure is not None:
             self._stop_result(False, str(failure))
         return retry.later(self.monotonic(), getattr(failure, "retry_after_s", None))
@@ -339,11 +341,11 @@ class PositionManager:
     def retry_stops(self) -> None:
         """From the loop, on every pass: set the exact stop / target the exchange refused earlier, once
         their wait is over. Never blocks (a rate-limited call fails at once and is rescheduled)."""
-        retry, t = self._stop_retry, self.trade
+        retry, t = self.stop_retry, self.trade
         if retry is None:
             return
         if t is None:
-            self._stop_retry = None
+            self.stop_retry = None
             return
         now = self.monotonic()
         if now < retry.next_at:
@@ -357,11 +359,11 @@ class PositionManager:
                              f"again ({exc}); the exchange's stop {t.stop_loss} stays, next try in {wait:.0f} s")
             return
         except RejectedError as exc:  # e.g. the price has moved past it: the exchange's stop protects
-            self._stop_retry = None
+            self.stop_retry = None
             self.log.warning(f"[{t.symbol}] The exact stop {retry.stop_loss} / target {retry.take_profit} was refused "
                              f"({exc}); the exchange's stop {t.stop_loss} and target {t.take_profit} stay")
             return
-        self._stop_retry = None
+        self.stop_retry = None
         changes: dict = {}
         if retry.stop_loss is not None:
             changes.update(stop_loss=retry.stop_loss, initial_stop=retry.stop_loss)
@@ -404,11 +406,11 @@ class PositionManager:
             self.log.warning(f"{what} failed: {exc}; it stays at {t.stop_loss}")
             return False
         self._stop_result(True, f"stop {new_stop} set")
-        retry = self._stop_retry
+        retry = self.stop_retry
         if retry is not None:  # the exact entry stop is superseded; a target still to set stays
             retry.stop_loss = None
             if retry.take_profit is None:
-                self._stop_retry = None
+                self.stop_retry = None
         return True
 
     def move_stop_to(self, stop: float, kind: int, breakeven_done: bool, why: str) -> bool:

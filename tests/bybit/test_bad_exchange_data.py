@@ -205,7 +205,7 @@ def test_wrong_shape_private_messages_through_the_websocket_manager(sim, make_ws
     rest = make_rest(sim)
     link = new_link_id("entry")
     rest.place_order(SYM, "Buy", Decimal("0.010"), link_id=link)
-    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in markets._private})
+    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in markets.private})
     updates = markets.pop_private()
     assert all(item is not None and isinstance(item, dict) for _, items in updates for item in items)
     execution = [i for t, items in updates if t == "execution" for i in items]

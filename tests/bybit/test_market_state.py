@@ -129,6 +129,15 @@ def test_every_symbol_of_the_account_wakes_the_one_loop_event():
     bybit_ticker(markets["ETHUSDT"], "snapshot", {"symbol": "ETHUSDT", "lastPrice": "2500.5"}, 1000)
     assert markets.wake.is_set() and markets["ETHUSDT"].last_price == 2500.5 and markets["BTCUSDT"].last_price is None
     assert markets["ETHUSDT"].received_at is not None and markets.market_time_ms() == 1000
+    bybit_ticker(markets["BTCUSDT"], "snapshot", {"symbol": "BTCUSDT", "lastPrice": "60000"}, 900)
+    assert markets.market_time_ms() == 1000  # the newest of every symbol's
+
+
+def test_one_symbol_markets_time_is_its_symbols():
+    markets = Markets(["BTCUSDT"])  # read without the loop over symbols
+    assert markets.market_time_ms() == 0
+    bybit_ticker(markets["BTCUSDT"], "snapshot", {"symbol": "BTCUSDT", "lastPrice": "60000"}, 1500)
+    assert markets.market_time_ms() == markets["BTCUSDT"].market_time_ms() == 1500
 
 
 def test_trades_after_a_cursor_keeps_batches_sharing_a_millisecond():
@@ -152,3 +161,62 @@ def test_trades_after_a_cursor_keeps_batches_sharing_a_millisecond():
 def bybit_ticker(state, kind: str, data: dict, ts: int) -> None:
     """A Bybit tickers message into the venue-neutral MarketState."""
     state.on_ticker(*ticker_of({"type": kind, "data": data, "ts": ts}))
+
+
+def test_the_feed_is_idle_exactly_when_nothing_is_held_or_reconnected():
+    """MarketFeed.idle() (the loop's test on every pass) reads Markets.counts.holds instead of looking at every
+    series: it must agree with the look, and a candle held after a clean look must end it."""
+    from whale.market.feed import MarketFeed
+    from whale.venue.protocols import PRIVATE, PUBLIC
+
+    markets = Markets(["BTCUSDT", "ETHUSDT"])
+    feed = MarketFeed(None, markets, [])  # type: ignore[arg-type] - no REST read is made here
+    btc, eth = markets["BTCUSDT"], markets["ETHUSDT"]
+
+    def held() -> bool:  # the slow look
+        return any(m.held_candles for m in markets)
+
+    assert feed.idle() and feed.maintain() == 0 and not held()
+    k(btc, 0)
+    k(btc, 1)
+    assert feed.idle() and not held()  # in order: nothing held
+    k(eth, 0)
+    k(eth, 2)  # a hole before it: held
+    assert held() and not feed.idle()
+    assert eth.release_held("1") == 1 and not held()
+    assert not feed.idle()  # the count moved since the last look ...
+    assert feed.maintain() == 0 and feed.idle()  # ... which finds nothing held: idle again
+    k(btc, 3)  # held after a clean look
+    assert held() and not feed.idle() and feed.gap_fill_pending
+    btc.release_held("1")
+    assert feed.maintain() == 0 and feed.idle()
+    feed.on_reconnect(PRIVATE)
+    assert not feed.idle() and feed.private_reconnected() and feed.idle()
+    feed.on_reconnect(PUBLIC)
+    assert not feed.idle() and feed.gap_fill_pending
+
+
+def test_every_closed_candle_event_moves_the_closes_count():
+    """The loop skips its closed-candle step while Markets.counts.closes stands still: every way a
+    closed-candle event is made (a kline in order, a gap fill, a release) must move it."""
+    markets = Markets(["BTCUSDT", "ETHUSDT"])
+    btc, eth = markets["BTCUSDT"], markets["ETHUSDT"]
+    seen = markets.counts.closes
+
+    def new_events() -> int:
+        nonlocal seen
+        moved, seen = markets.counts.closes - seen, markets.counts.closes
+        return moved
+
+    k(btc, 0)
+    k(eth, 0)
+    assert new_events() == 2 == len(btc.pop_closed()) + len(eth.pop_closed())
+    k(btc, 0)  # a duplicate: no event, no move
+    k(btc, 1, confirm=False)  # forming: no event
+    assert new_events() == 0 and btc.pop_closed() == []
+    k(btc, 3)  # held behind a hole: no event yet
+    assert new_events() == 0 and btc.pop_closed() == []
+    assert btc.merge_closed("1", [(T0 + i * M, 1, 2, 0.5, 1.5, 3) for i in range(3)]) == 3  # 1, 2 and the held 3
+    assert new_events() == 3 == len(btc.pop_closed())
+    k(eth, 2)
+    assert eth.release_held("1") == 1 and new_events() == 1 == len(eth.pop_closed())

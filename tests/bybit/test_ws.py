@@ -99,7 +99,7 @@ def test_private_auth_acknowledged_before_subscribing(sim, make_ws, make_rest):
     assert events[:5] == ["open", "auth_sent", "auth_ok", "subscribe_sent", "subscribed"]
     rest = make_rest(sim)
     rest.place_order(SYM, "Buy", Decimal("0.010"), link_id=new_link_id("entry"))
-    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in markets._private})
+    wait_for(lambda: {"order", "execution", "position", "wallet"} <= {t for t, _ in markets.private})
     updates = markets.pop_private()
     order = next(d for t, d in updates if t == "order")
     assert order[0]["orderStatus"] in ("New", "Filled")
@@ -157,7 +157,7 @@ def test_dropped_connections_reconnect_resubscribe_and_gap_fill(sim, make_ws, ma
     assert not feed.gap_fill_pending
     book_equals_sim(market, sim, 50)  # the book came back with the resubscription
     rest.place_order(SYM, "Buy", Decimal("0.010"), link_id=new_link_id("entry"))
-    wait_for(lambda: any(t == "execution" for t, _ in markets._private))  # private stream subscribed again
+    wait_for(lambda: any(t == "execution" for t, _ in markets.private))  # private stream subscribed again
 
 
 def test_a_stalled_stream_is_detected_and_reconnected(make_sim, make_ws):

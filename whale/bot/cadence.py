@@ -34,15 +34,21 @@ class Cadence:
         self._next_market = 0
 
     def due(self) -> bool:
-        wall = self.monotonic()
         if self.market_time:
             market = self.market_ms()
             if market >= self._next_market:
                 self._next_market = market + self.market_interval_ms
-            elif not (wall >= self._next_wall and market == self._market_at_check):
-                return False
+                wall = self.monotonic()
+            elif market != self._market_at_check:
+                return False  # the market moved, by less than an interval (most passes: no wall clock read)
+            else:
+                wall = self.monotonic()
+                if wall < self._next_wall:
+                    return False
             self._market_at_check = market
-        elif wall < self._next_wall:
-            return False
+        else:
+            wall = self.monotonic()
+            if wall < self._next_wall:
+                return False
         self._next_wall = wall + self.interval_s
         return True

@@ -54,6 +54,7 @@ from whale.venue.ids import new_link_id
 from whale.venue.paper import PaperExecution
 from whale.venue.protocols import PUBLIC, Execution, MarketData, SymbolStreams
 from whale.venue.registry import Venue, VenueOptions, open_venue
+from whale.venue.types import VenueEvents
 from whale.warmup import prepare_kernels
 
 DEFAULT_DEADLINE_S = 25.0
@@ -130,6 +131,7 @@ class Bot:
         self.decision_times: deque[tuple[int, str, float, float]] = deque(maxlen=LATENCY_SAMPLES)
         self.stop_event = threading.Event()
         self._next_status = math.inf  # when the heartbeat is due (set at start, pushed back by every status line)
+        self._closes_seen = -1  # Markets.counts.closes when _candles last took every closed candle
 
     # ---- views -------------------------------------------------------------------------------------
     def trader(self, symbol: str | None = None) -> Trader:
@@ -173,6 +175,7 @@ class Bot:
         self.markets = Markets(self.symbols, bad_data=BadData(get_logger("market.data")),
                                max_candles=max(5000, cfg.risk.correlation_lookback + 10))
         self.markets.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
+        self._market_of = {s: self.markets[s] for s in self.symbols}  # _price's look-up, a dict's (every pass)
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
         self.venue: Venue = (opts.venue or open_venue)(cfg, VenueOptions(
             log, api_key=keys[0], api_secret=keys[1], clock=self.clock, abort=self.stop_event,
@@ -295,32 +298,48 @@ class Bot:
             hooks.on_pass(received)
 
     def _pass(self) -> None:
-        self._drain_private()
+        # It runs after every market update: a part with nothing to do on most passes (private updates,
+        # venue events, gap fills, REST checks, retries, closed candles, the heartbeat) is skipped by an
+        # attribute test here; the part itself, when it has work, is unchanged.
+        if self.markets.private or self.execution.events:
+            self._drain_private()
         self._check_exits()
+        account = self.account
         for t in self.traders.values():
             received = t.market.received_at
-            self.account.guarded(t.labels[0], t.book_pass)
-            if received is not None and received != t.seen_at and t.pm.has_position():
+            try:  # Account.guarded, inline: one call less per symbol and pass
+                t.book_pass()
+            except AuthError:
+                raise
+            except VenueError as exc:
+                account.rest_failed(t.labels[0], exc)
+            pm = t.pm  # PositionManager.has_position, inline
+            if received is not None and received != t.seen_at and (pm.trade is not None or pm.pending is not None):
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
             t.seen_at = received
-        self._rest_pass()
+        if not self.feed.idle() or self.clock.monotonic() >= self._next_rest_check:
+            self._rest_pass()
         for t in self.traders.values():
-            self.account.guarded(t.labels[1], t.retries)
-        plan = self.account.safety_pass(self._stream_ages)
+            pm = t.pm
+            if pm.pending is not None or pm.stop_retry is not None:  # else Trader.retries has nothing to do
+                account.guarded(t.labels[1], t.retries)
+        plan = account.safety_check(self._stream_ages) if account.safety_due.due() else None
         if plan is not None:
             self.account.emergency(plan, [t.pm for t in self.traders.values()])
             return
-        self._candles()
-        self._heartbeat()
+        closes = self.markets.counts.closes  # read before _candles pops: a candle closing meanwhile moves it
+        if closes != self._closes_seen:  # else no candle closed since the last _candles took them all
+            self._candles()
+            self._closes_seen = closes  # not when _candles raised: the next pass takes what is left
+        if self.clock.monotonic() >= self._next_status:
+            self._heartbeat()
 
     def _stream_ages(self) -> dict[str, float | None]:
         return {s: self.data.message_age(s) for s in self.data.streams}
 
-    def _dispatch(self) -> None:
-        """What the venue did on its own, to each symbol's PositionManager."""
-        events = self.execution.poll()
-        if not events:
-            return
+    def _dispatch(self, events: VenueEvents) -> None:
+        """What the venue did on its own (`execution.poll()`, when `execution.events` holds something), to
+        each symbol's PositionManager."""
         for t in self.traders.values():
             mine = events.for_symbol(t.symbol)
             if mine:
@@ -333,7 +352,8 @@ class Bot:
             except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 self.log.warning(f"Skipped a malformed {topic} update: {exc}")
         try:
-            self._dispatch()
+            if self.execution.events:
+                self._dispatch(self.execution.poll())
         except AuthError:
             raise
         except VenueError as exc:  # the position check a position update asks for: retried every 30 s
@@ -343,16 +363,19 @@ class Bot:
     def _check_exits(self) -> None:
         """Exits decided on each symbol's latest tick (paper: stops and targets fill here; with real
         orders the exchange holds them)."""
+        execution, stale = self.execution, self.data.stale
         for t in self.traders.values():
-            price = self._price(t.symbol)
+            m = t.market
+            price = m.last_price if not stale(PUBLIC) else self._price(t.symbol)  # _price's fresh case, inline
             if price is None:
                 continue
-            m = t.market
-            self.execution.on_tick(t.symbol, price, m.last_price_ms or m.market_time_ms())
-        self._dispatch()
+            execution.on_tick(t.symbol, price, m.last_price_ms or m.market_time_ms())
+        if execution.events:
+            self._dispatch(execution.poll())
 
     def _rest_pass(self) -> None:
-        """Gap fills, and the position checks after a private reconnect and every 30 s. The failure
+        """Gap fills, and the position checks after a private reconnect and every 30 s (the loop calls it
+        when the feed has work or the 30 s are up: nothing happens otherwise). The failure
         count is reset only by a REST call that succeeded: a pass that made none proves nothing, and
         resetting there would keep repeated failures from ever halting trading."""
         gap_fills = self.feed.gap_fills
@@ -375,7 +398,7 @@ class Bot:
 
     def _price(self, symbol: str) -> float | None:
         """A symbol's last price: the stream's, or REST's (at most once a second) while the stream is stale."""
-        market = self.markets[symbol]
+        market = self._market_of[symbol]
         if not self.data.stale(PUBLIC):
             return market.last_price
         now = self.clock.monotonic()
@@ -492,9 +515,7 @@ class Bot:
 
     def _heartbeat(self) -> None:
         """Between candles the console still hears from the bot at least every heartbeat_s: prices,
-        positions and uPnL, trading state, stream health."""
-        if self.clock.monotonic() < self._next_status:
-            return
+        positions and uPnL, trading state, stream health (the loop calls it when it is due)."""
         self._next_status = self.clock.monotonic() + self.opts.heartbeat_s
         try:
             rows = [t.status_row() for t in self.traders.values()]

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from whale.bybit import errors as bx
@@ -198,6 +199,8 @@ class BybitExecution:
         with translated():
             rows = self.rest.cancel_all(symbol)
         return [_order(o) for o in rows]
+
+    events = property(attrgetter("_events"), doc="Execution.events (a getter without a Python call)")
 
     def poll(self) -> VenueEvents:
         ev, self._events = self._events, VenueEvents()

@@ -38,6 +38,7 @@ class MarketFeed:
         self._private_seen = 0
         self.rest_fallbacks = 0  # how often a fetch went to REST (display, tests)
         self.gap_fills = 0
+        self._holds_clear = 0  # Markets.counts.holds when a look last found none held (none can be held since)
 
     # ------------------------------------------------------------------ freshness
 
@@ -103,6 +104,12 @@ class MarketFeed:
             else:
                 self._private_reconnects += 1
 
+    def idle(self) -> bool:
+        """Nothing for maintain() nor private_reconnected() to do (most passes): attribute reads, no lock,
+        so the loop asks on every pass; what a stream thread asks meanwhile is seen by the next one."""
+        return (self._reconnects == self._filled and self.markets.counts.holds == self._holds_clear
+                and self._private_reconnects == self._private_seen)
+
     def private_reconnected(self) -> bool:
         """True once after each reconnect of the private stream: updates may have been missed, so
         the loop reconciles positions, orders and executions over REST."""
@@ -135,7 +142,10 @@ class MarketFeed:
         """Work the stream threads asked for: after a public reconnect, a gap fill of every symbol's
         intervals; and a fill of any interval holding candles behind a hole. Returns events added.
         A failing REST call propagates (a venue error) and the work stays pending."""
-        if self._reconnects == self._filled and not any(m.held_candles for m in self.markets):
+        holds = self.markets.counts.holds  # read before the look: a candle held during it moves the count again
+        if self._reconnects == self._filled and (holds == self._holds_clear or
+                                                 not any(m.held_candles for m in self.markets)):
+            self._holds_clear = holds
             return 0  # nothing asked for (most passes; a reconnect or a hole meanwhile is seen next time)
         with self._lock:
             reconnects = self._reconnects

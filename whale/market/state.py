@@ -69,13 +69,27 @@ class _Series:
                 del self.closed[old]
 
 
+class CandleCounts:
+    """Closed candles ever emitted (`closes`) and ever held behind a hole (`holds`) by the symbols that
+    share it (an account's Markets). The loop's test on every pass: a count unchanged since a look that
+    found nothing new means there is nothing new (each is raised after the change it counts)."""
+
+    __slots__ = ("closes", "holds")
+
+    def __init__(self) -> None:
+        self.closes = 0
+        self.holds = 0
+
+
 class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
                  max_price_history: int = 20_000, check_book_gaps: bool = True,
                  monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
-                 wake: threading.Event | None = None) -> None:
-        """`wake` is shared by every symbol of an account (Markets); a lone MarketState has its own."""
+                 wake: threading.Event | None = None, counts: CandleCounts | None = None) -> None:
+        """`wake` and `counts` are shared by every symbol of an account (Markets); a lone MarketState has
+        its own."""
         self.symbol = symbol
+        self.counts = counts if counts is not None else CandleCounts()
         self.bad_data = bad_data or BadData(get_logger("bybit.data"), monotonic=monotonic)
         self._lock = threading.Lock()
         self._monotonic = monotonic
@@ -152,12 +166,14 @@ class MarketState:
             self._emit(s, ts, ohlcv)
             return True
         s.held[ts] = ohlcv  # a hole before it: wait for the gap fill
+        self.counts.holds += 1  # after the insert: whoever reads the new count finds the candle
         return False
 
     def _emit(self, s: _Series, ts: int, ohlcv: tuple) -> None:
         s.store(ts, ohlcv)
         s.last_ts = ts
         self._events.append((s.interval, ts) + tuple(ohlcv))
+        self.counts.closes += 1  # after the append, as holds
         self._arrivals[(s.interval, ts)] = self._monotonic()
         if len(self._arrivals) > MAX_ARRIVALS:
             del self._arrivals[next(iter(self._arrivals))]
@@ -463,9 +479,11 @@ class Markets:
         self.bad_data = bad_data or BadData(get_logger("market.data"), monotonic=monotonic)
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake, **state_options)
-                        for s in symbols}
-        self._private: list[tuple[str, Any]] = []
+        self.counts = CandleCounts()
+        self._states = {s: MarketState(s, bad_data=self.bad_data, monotonic=monotonic, wake=self.wake,
+                                       counts=self.counts, **state_options) for s in symbols}
+        self._only = next(iter(self._states.values())) if len(self._states) == 1 else None
+        self.private: list[tuple[str, Any]] = []  # private updates not taken yet (pop_private takes them)
         self._last_message: dict[str, float] = {}
 
     @property
@@ -483,6 +501,8 @@ class Markets:
 
     def market_time_ms(self) -> int:
         """The newest venue timestamp seen on any symbol's public streams (0 before any)."""
+        if self._only is not None:
+            return self._only._market_ms  # noqa: SLF001 - one symbol (most accounts): no loop
         newest = 0
         for m in self._states.values():
             if m._market_ms > newest:  # noqa: SLF001 - read on every pass: no call per symbol
@@ -500,13 +520,13 @@ class Markets:
     # ---- private updates --------------------------------------------------------------------------
     def on_private(self, topic: str, data: Any) -> None:
         with self._lock:
-            self._private.append((topic, data))
+            self.private.append((topic, data))
         self.wake.set()
 
     def pop_private(self) -> list[tuple[str, Any]]:
         """Private updates (topic, data) since the last call, in arrival order."""
-        if not self._private:
+        if not self.private:
             return []  # most passes; an update appended meanwhile is taken by the next one
         with self._lock:
-            out, self._private = self._private, []
+            out, self.private = self.private, []
         return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -242,6 +243,8 @@ class PaperExecution:
     def cancel_all(self, symbol: str | None = None) -> list[VenueOrder]:
         """Paper trading keeps no resting orders besides the positions' stops and targets."""
         return []
+
+    events = property(attrgetter("_events"), doc="Execution.events (a getter without a Python call)")
 
     def poll(self) -> VenueEvents:
         ev = self._events

@@ -96,6 +96,11 @@ class Execution(Protocol):
     def poll(self) -> VenueEvents:
         """What the venue did on its own since the last poll, for every symbol."""
 
+    @property
+    def events(self) -> VenueEvents:
+        """What poll() would take now, left in place: the loop looks at it on every pass and polls only
+        when it holds something."""
+
     def for_symbol(self, symbol: str) -> ForSymbol:
         """The single-symbol view the PositionManager uses."""
 
