@@ -348,3 +348,62 @@ def test_a_restored_bounce_holds_while_its_wall_is_pending_in_a_fresh_tracker():
 def test_indicator_positions_are_not_managed_here():
     s = DensityStrategy(SETTINGS)
     assert s.manage(ManagedPosition(LONG, 100.0, 99.0), 110.0, tracked({}), 1) is None
+
+
+def _entry_fields(e):
+    return None if e is None else (e.side, e.kind, e.density_side, e.density_price, e.stop, e.reason)
+
+
+def test_entry_signal_memo_of_a_none_answers_as_a_full_evaluation():
+    """entry_signal skips its work when the last call returned None for the same tracker update and
+    price: over a random walk of books and prices (repeats, erosion, walls gone, bounce re-arms), it
+    answers exactly as a strategy whose memo is forgotten before every call."""
+    import random
+
+    rng = random.Random(7)
+    t = tracked({100.1: 100.0, 99.9: 100.0, 100.15: 100.0})
+    fast, slow = DensityStrategy(SETTINGS, tick=0.01), DensityStrategy(SETTINGS, tick=0.01)
+    prices = [99.6, 99.75, 99.95, 100.0, 100.02, 100.05, 100.3]
+    answers, memo_hits, now = [], 0, LIFE_MS
+    for _ in range(400):
+        if rng.random() < 0.15:  # a new book: erode, refill or pull a wall
+            now += 1
+            walls = {100.1: rng.choice([100.0, 75.0, 60.0]), 99.9: rng.choice([100.0, 50.0])}
+            gone = (100.15,) if rng.random() < 0.3 else ()
+            if not gone:
+                walls[100.15] = 100.0
+            erode(t, walls, now=now, gone=gone)
+        price = rng.choice(prices) if rng.random() < 0.5 else (answers[-1][0] if answers else 100.0)
+        hit = fast._none_at == (t, t.version, price)
+        slow._none_at = None
+        got, want = fast.entry_signal(now, price, t), slow.entry_signal(now, price, t)
+        assert _entry_fields(got) == _entry_fields(want)
+        assert fast._used == slow._used
+        memo_hits += hit
+        answers.append((price, got))
+    assert memo_hits > 50 and sum(a[1] is not None for a in answers) > 3  # both paths were exercised
+
+
+def test_tracker_lookups_agree_with_the_full_list_of_tracks():
+    """get / first_seen / densities_near (which build only the tracks they return) against
+    densities(include_pending=True) over random books."""
+    import random
+
+    rng = random.Random(3)
+    t = DensityTracker(SETTINGS)
+    now = 0
+    for _ in range(60):
+        now += rng.choice([1, 10_000, 30_000])
+        walls = {p: rng.choice([80.0, 100.0, 40.0]) for p in rng.sample([99.7, 99.85, 99.9, 100.1, 100.2, 100.3], 3)}
+        t.update(now, *book(walls, best_bid=rng.choice([100.0, 100.01])))
+        every = {(d.side, d.price): d for d in t.densities(include_pending=True)}
+        for side in ("bid", "ask"):
+            for p in (99.7, 99.85, 99.9, 100.1, 100.2, 100.3, 42.0):
+                d = every.get((side, p))
+                assert t.get(side, p, include_pending=True) == d
+                assert t.get(side, p) == (d if d is not None and not d.pending else None)
+                assert t.first_seen(side, p) == (d.first_seen_ms if d is not None and not d.pending else None)
+        assert t.get("buy", 99.9) is None
+        for price, limit in ((100.0, 0.2), (100.0, 0.35), (99.8, 0.1)):
+            want = [d for d in t.densities() if abs(d.price - price) / price * 100.0 <= limit]
+            assert t.densities_near(price, limit) == want

@@ -152,7 +152,8 @@ class DensityTracker:
         self.imbalance = math.nan  # (bid - ask) / (bid + ask) volume inside the band
         self.last_ms: int | None = None
         self._cache: list[Density] | None = None  # densities() of the last update
-        self._rows: tuple[int, list[_Row], list[_Row], dict[tuple[str, float], _Row]] | None = None
+        self._rows: tuple[int, list[_Row], list[_Row]] | None = None
+        self._cols: tuple[int, list[list[float]], list[list[int]], list[int]] = (-1, [], [], [])
         self._memo: tuple[int, dict[tuple[str, float], Density]] = (-1, {})
         self.version = 0  # +1 on every update that saw a book
 
@@ -257,27 +258,55 @@ class DensityTracker:
     # ------------------------------------------------------------------------------------------
     # Accessors
 
-    def _tracks(self, stable_only: bool) -> list[_Row]:
-        """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (read
-        from the kernel's arrays once per update)."""
-        rows = self._rows
-        if rows is None or rows[0] != self.version:
+    def _columns(self) -> tuple[int, list[list[float]], list[list[int]], list[int]]:
+        """(version, float rows, int rows, stable indices) of the tracked levels, read from the kernel's
+        arrays once per update. The accessors build row tuples only for the tracks they return: most
+        tracks are pending candidates, and the strategy asks about the one or two stable ones near the price."""
+        cols = self._cols
+        if cols[0] != self.version:
             st = self._band
             n = int(st.ist[band.I_NTRACK])
-            tf = st.tf[:, :n].tolist()
-            ti = st.ti[:, :n].tolist()
-            every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
-                     for side, price, initial, qty, peak, first, stable in zip(*tf, ti[0], ti[1], strict=True)]
-            rows = self._rows = (self.version, every, [r for r in every if r[6]], {})
+            if n:
+                ti = st.ti[:2, :n].tolist()
+                cols = (self.version, st.tf[:, :n].tolist(), ti, [j for j, s in enumerate(ti[1]) if s == 1])
+            else:
+                cols = (self.version, [[], [], [], [], []], [[], []], [])
+            self._cols = cols
+        return cols
+
+    @staticmethod
+    def _row_of(tf: list[list[float]], ti: list[list[int]], j: int) -> _Row:
+        return (BID if tf[band.T_SIDE][j] == band.BID_SIDE else ASK, tf[band.T_PRICE][j], tf[band.T_INITIAL][j],
+                tf[band.T_QTY][j], tf[band.T_PEAK][j], ti[band.TI_FIRST][j], ti[band.TI_STABLE][j] == 1)
+
+    def _tracks(self, stable_only: bool) -> list[_Row]:
+        """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (built
+        once per update)."""
+        rows = self._rows
+        if rows is None or rows[0] != self.version:
+            version, tf, ti, _ = self._columns()
+            every = [self._row_of(tf, ti, j) for j in range(len(ti[0]))]
+            rows = self._rows = (version, every, [r for r in every if r[6]])
         return rows[2] if stable_only else rows[1]
 
     def _row(self, side: str, price: float) -> _Row | None:
-        self._tracks(False)
-        assert self._rows is not None
-        index = self._rows[3]
-        if not index and self._rows[1]:
-            index.update(((r[0], r[1]), r) for r in self._rows[1])
-        return index.get((side, price))
+        """The track at exactly (side, price) (at most one: the kernel keys tracks by side and price)."""
+        if side == BID:
+            code = band.BID_SIDE
+        elif side == ASK:
+            code = band.ASK_SIDE
+        else:
+            return None
+        _, tf, ti, _ = self._columns()
+        prices, sides = tf[band.T_PRICE], tf[band.T_SIDE]
+        j = -1
+        while True:  # list.index: a C search of the few tracked prices
+            try:
+                j = prices.index(price, j + 1)
+            except ValueError:
+                return None
+            if sides[j] == code:
+                return self._row_of(tf, ti, j)
 
     def _snapshot(self, tr: _Row, now_ms: int) -> Density:
         if now_ms == self.last_ms:  # the same track asked again in this update: the same snapshot
@@ -319,8 +348,10 @@ class DensityTracker:
         if self.last_ms is None or not (price > 0.0):
             return []
         now = self.last_ms
-        near = [tr for tr in self._tracks(True) if abs(tr[1] - price) / price * 100.0 <= max_distance_pct]
-        out = [self._snapshot(tr, now) for tr in near]
+        _, tf, ti, stable = self._columns()
+        prices = tf[band.T_PRICE]
+        out = [self._snapshot(self._row_of(tf, ti, j), now) for j in stable
+               if abs(prices[j] - price) / price * 100.0 <= max_distance_pct]
         out.sort(key=lambda d: d.distance_pct)
         return out
 
@@ -364,6 +395,7 @@ class DensityTracker:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
         self._band.clear()
         self._cache = self._rows = None
+        self._cols = (-1, [], [], [])
         self._memo = (-1, {})
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None

@@ -80,6 +80,8 @@ class DensityStrategy:
         self.tick = tick
         self._used: dict[tuple[str, str, float, int], bool] = {}
         self._memo: tuple[DensityTracker, int, float, list[_Setup]] | None = None
+        # (tracker, tracker.version, price) of the last entry_signal call, when it returned None
+        self._none_at: tuple[DensityTracker, int, float] | None = None
 
     # ------------------------------------------------------------------------------------------
     # Setups
@@ -135,6 +137,12 @@ class DensityStrategy:
         """The entry to take now, or None. Returning an entry uses its setup up (see module doc)."""
         if not (price > 0.0) or not tracker.ready:
             return None
+        # The answer depends on the tracker's update, the price and `_used` alone, and `_used` changes
+        # only in this method: after a None for the same update and price (the prune done, every setup
+        # used), the same call is None again. Most flat passes of the loop see no new book or price.
+        none_at = self._none_at
+        if none_at is not None and none_at[0] is tracker and none_at[1] == tracker.version and none_at[2] == price:
+            return None
         self._prune(price, tracker)
         for x in self._setups(price, tracker):
             d = x.density
@@ -142,7 +150,9 @@ class DensityStrategy:
             if key in self._used:
                 continue
             self._used[key] = True
+            self._none_at = None
             return self._entry(x, price)
+        self._none_at = (tracker, tracker.version, price)
         return None
 
     def _prune(self, price: float, tracker: DensityTracker) -> None:
