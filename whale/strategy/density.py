@@ -215,6 +215,26 @@ class DensityTracker:
             return []
         return self._after(now_ms)
 
+    def apply_changes(self, now_ms: int, px: np.ndarray, sz: np.ndarray, nb: int, na: int) -> list[DensityEvent]:
+        """apply_delta with the changes as a book's change log holds them (OrderBook.take_change_rows):
+        2-D px/sz, the `nb` bid changes in row 0 and the `na` ask changes in row 1, each in the order applied."""
+        st = self._band
+        st.ist[band.I_LIMIT] = self.settings.book_depth
+        st.reserve(max(nb, na))
+        if not band.apply_rows(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, nb, na, st.cand, st.tf, st.ti,
+                               st.ev, st.th, now_ms):
+            return []
+        return self._after(now_ms)
+
+    def apply_book_changes(self, now_ms: int,
+                           levels: tuple[bool, np.ndarray, np.ndarray, int, int]) -> list[DensityEvent]:
+        """What MarketState.density_levels gives, `(whole, px, sz, nb, na)`: the whole book (1-D, bids then
+        asks: apply_snapshot) or the changes since the last call (2-D rows: apply_changes)."""
+        whole, px, sz, nb, na = levels
+        if whole:
+            return self.apply_levels(now_ms, True, px, sz, 0, nb, na)
+        return self.apply_changes(now_ms, px, sz, nb, na)
+
     def _after(self, now_ms: int) -> list[DensityEvent]:
         """The tracker's numbers after a kernel's update, and its events as objects."""
         st = self._band

@@ -347,12 +347,29 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
 
 
 @njit(cache=True)
+def _apply_side(keys, sizes, ws, ist, s, px, sz, lo, hi):
+    """The level changes px/sz[lo:hi] on side s, in order (size 0 removes)."""
+    for i in range(lo, hi):
+        _change(keys, sizes, ws, ist, s, px[i], sz[i])
+
+
+@njit(cache=True)
 def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti, ev, th, now):
     """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes), scan and track."""
-    for i in range(start, start + nb):
-        _change(keys, sizes, ws, ist, BID_SIDE, px[i], sz[i])
-    for i in range(start + nb, start + nb + na):
-        _change(keys, sizes, ws, ist, ASK_SIDE, px[i], sz[i])
+    _apply_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb)
+    _apply_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
+
+
+@njit(cache=True)
+def apply_rows(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now):
+    """apply_levels with the changes in two rows, as a book's change log holds them (2-D px/sz: the nb
+    bid changes in row 0, the na ask changes in row 1): nothing to concatenate first."""
+    _apply_side(keys, sizes, ws, ist, BID_SIDE, px[0], sz[0], 0, nb)
+    _apply_side(keys, sizes, ws, ist, ASK_SIDE, px[1], sz[1], 0, na)
     if not _scan(keys, sizes, ws, ist, fst, cand):
         return False
     _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
