@@ -131,6 +131,18 @@ _Row = tuple[str, float, float, float, float, int, bool]  # side, price, initial
 _KINDS = {band.EV_APPEARED: APPEARED, band.EV_ERODED: ERODED, band.EV_VANISHED: VANISHED, band.EV_CONSUMED: CONSUMED}
 
 
+class _TrackReads:
+    """One update's reads of the tracks' arrays (DensityTracker._reads)."""
+
+    __slots__ = ("version", "n", "stable", "prices")
+
+    def __init__(self, version: int, n: int) -> None:
+        self.version = version
+        self.n = n  # tracked levels
+        self.stable: list[int] | None = None  # indices of the stable ones
+        self.prices: list[float] | None = None
+
+
 class DensityTracker:
     """Finds and tracks densities; feed it every book update (see the module doc). The tracked
     levels live in the kernels' arrays (whale/strategy/density_band.py), in the order they were
@@ -153,7 +165,7 @@ class DensityTracker:
         self.last_ms: int | None = None
         self._cache: list[Density] | None = None  # densities() of the last update
         self._rows: tuple[int, list[_Row], list[_Row]] | None = None
-        self._cols: tuple[int, list[list[float]], list[list[int]], list[int]] = (-1, [], [], [])
+        self._track_reads = _TrackReads(-1, 0)
         self._memo: tuple[int, dict[tuple[str, float], Density]] = (-1, {})
         self.version = 0  # +1 on every update that saw a book
 
@@ -278,35 +290,45 @@ class DensityTracker:
     # ------------------------------------------------------------------------------------------
     # Accessors
 
-    def _columns(self) -> tuple[int, list[list[float]], list[list[int]], list[int]]:
-        """(version, float rows, int rows, stable indices) of the tracked levels, read from the kernel's
-        arrays once per update. The accessors build row tuples only for the tracks they return: most
-        tracks are pending candidates, and the strategy asks about the one or two stable ones near the price."""
-        cols = self._cols
-        if cols[0] != self.version:
-            st = self._band
-            n = int(st.ist[band.I_NTRACK])
-            if n:
-                ti = st.ti[:2, :n].tolist()
-                cols = (self.version, st.tf[:, :n].tolist(), ti, [j for j, s in enumerate(ti[1]) if s == 1])
-            else:
-                cols = (self.version, [[], [], [], [], []], [[], []], [])
-            self._cols = cols
-        return cols
+    def _reads(self) -> _TrackReads:
+        """This update's reads of the kernel's track arrays, each made when an accessor first needs it:
+        most tracks are pending candidates, and the strategy asks about the one or two stable ones near
+        the price, so reading every row as Python floats on every update (~2 us) is mostly waste."""
+        reads = self._track_reads
+        if reads.version != self.version:
+            reads = self._track_reads = _TrackReads(self.version, int(self._band.ist[band.I_NTRACK]))
+        return reads
 
-    @staticmethod
-    def _row_of(tf: list[list[float]], ti: list[list[int]], j: int) -> _Row:
-        return (BID if tf[band.T_SIDE][j] == band.BID_SIDE else ASK, tf[band.T_PRICE][j], tf[band.T_INITIAL][j],
-                tf[band.T_QTY][j], tf[band.T_PEAK][j], ti[band.TI_FIRST][j], ti[band.TI_STABLE][j] == 1)
+    def _stable_indices(self, reads: _TrackReads) -> list[int]:
+        if reads.stable is None:
+            flags = self._band.ti[band.TI_STABLE, :reads.n].tolist()
+            reads.stable = [j for j, s in enumerate(flags) if s == 1]
+        return reads.stable
+
+    def _prices(self, reads: _TrackReads) -> list[float]:
+        if reads.prices is None:
+            reads.prices = self._band.tf[band.T_PRICE, :reads.n].tolist()
+        return reads.prices
+
+    def _row_at(self, j: int) -> _Row:
+        """Track j as a row (side, price, initial, qty, peak, first_ms, stable)."""
+        st = self._band
+        side, price, initial, qty, peak = st.tf[:, j].tolist()
+        first, stable = st.ti[:band.TI_CROSSED, j].tolist()
+        return (BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
 
     def _tracks(self, stable_only: bool) -> list[_Row]:
         """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (built
         once per update)."""
         rows = self._rows
         if rows is None or rows[0] != self.version:
-            version, tf, ti, _ = self._columns()
-            every = [self._row_of(tf, ti, j) for j in range(len(ti[0]))]
-            rows = self._rows = (version, every, [r for r in every if r[6]])
+            st = self._band
+            n = int(st.ist[band.I_NTRACK])
+            tf = st.tf[:, :n].tolist()
+            ti = st.ti[:band.TI_CROSSED, :n].tolist()
+            every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
+                     for side, price, initial, qty, peak, first, stable in zip(*tf, *ti, strict=True)]
+            rows = self._rows = (self.version, every, [r for r in every if r[6]])
         return rows[2] if stable_only else rows[1]
 
     def _row(self, side: str, price: float) -> _Row | None:
@@ -317,16 +339,16 @@ class DensityTracker:
             code = band.ASK_SIDE
         else:
             return None
-        _, tf, ti, _ = self._columns()
-        prices, sides = tf[band.T_PRICE], tf[band.T_SIDE]
+        reads = self._reads()
+        prices = self._prices(reads)
         j = -1
         while True:  # list.index: a C search of the few tracked prices
             try:
                 j = prices.index(price, j + 1)
             except ValueError:
                 return None
-            if sides[j] == code:
-                return self._row_of(tf, ti, j)
+            if self._band.tf[band.T_SIDE, j] == code:
+                return self._row_at(j)
 
     def _snapshot(self, tr: _Row, now_ms: int) -> Density:
         if now_ms == self.last_ms:  # the same track asked again in this update: the same snapshot
@@ -368,9 +390,12 @@ class DensityTracker:
         if self.last_ms is None or not (price > 0.0):
             return []
         now = self.last_ms
-        _, tf, ti, stable = self._columns()
-        prices = tf[band.T_PRICE]
-        out = [self._snapshot(self._row_of(tf, ti, j), now) for j in stable
+        reads = self._reads()
+        stable = self._stable_indices(reads)
+        if not stable:
+            return []
+        prices = self._prices(reads)
+        out = [self._snapshot(self._row_at(j), now) for j in stable
                if abs(prices[j] - price) / price * 100.0 <= max_distance_pct]
         out.sort(key=lambda d: d.distance_pct)
         return out
@@ -415,7 +440,7 @@ class DensityTracker:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
         self._band.clear()
         self._cache = self._rows = None
-        self._cols = (-1, [], [], [])
+        self._track_reads = _TrackReads(-1, 0)
         self._memo = (-1, {})
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None
