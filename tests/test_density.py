@@ -355,9 +355,10 @@ def _entry_fields(e):
 
 
 def test_entry_signal_memo_of_a_none_answers_as_a_full_evaluation():
-    """entry_signal skips its work when the last call returned None for the same tracker update and
-    price: over a random walk of books and prices (repeats, erosion, walls gone, bounce re-arms), it
-    answers exactly as a strategy whose memo is forgotten before every call."""
+    """entry_signal skips its work when the last call returned None for the same stable densities and
+    price: over a random walk of books and prices (repeats, books that change only other levels or
+    pending walls, erosion, walls gone and new ones stable, bounce re-arms), it answers exactly as a
+    strategy whose memo is forgotten before every call."""
     import random
 
     rng = random.Random(7)
@@ -366,15 +367,17 @@ def test_entry_signal_memo_of_a_none_answers_as_a_full_evaluation():
     prices = [99.6, 99.75, 99.95, 100.0, 100.02, 100.05, 100.3]
     answers, memo_hits, now = [], 0, LIFE_MS
     for _ in range(400):
-        if rng.random() < 0.15:  # a new book: erode, refill or pull a wall
-            now += 1
-            walls = {100.1: rng.choice([100.0, 75.0, 60.0]), 99.9: rng.choice([100.0, 50.0])}
-            gone = (100.15,) if rng.random() < 0.3 else ()
+        if rng.random() < 0.3:  # a new book: the same walls, or erode, refill or pull one, or a new one
+            now += LIFE_MS if rng.random() < 0.05 else 1  # a pending wall becomes stable
+            walls = {100.1: rng.choice([100.0, 100.0, 75.0, 60.0]), 99.9: rng.choice([100.0, 100.0, 50.0])}
+            gone = (100.15,) if rng.random() < 0.2 else ()
             if not gone:
                 walls[100.15] = 100.0
-            erode(t, walls, now=now, gone=gone)
+            if rng.random() < 0.3:
+                walls[rng.choice([99.95, 100.05])] = 90.0  # pending until it has lived LIFE_MS
+            erode(t, walls, now=now, gone=gone, size=rng.choice([10.0, 10.0, 11.0]))
         price = rng.choice(prices) if rng.random() < 0.5 else (answers[-1][0] if answers else 100.0)
-        hit = fast._none_at == (t, t.version, price)
+        hit = fast._none_at == (t, t.stable_version, price)
         slow._none_at = None
         got, want = fast.entry_signal(now, price, t), slow.entry_signal(now, price, t)
         assert _entry_fields(got) == _entry_fields(want)
@@ -407,3 +410,26 @@ def test_tracker_lookups_agree_with_the_full_list_of_tracks():
         for price, limit in ((100.0, 0.2), (100.0, 0.35), (99.8, 0.1)):
             want = [d for d in t.densities() if abs(d.price - price) / price * 100.0 <= limit]
             assert t.densities_near(price, limit) == want
+
+
+def test_the_stable_version_changes_exactly_when_a_stable_density_does():
+    """DensityTracker.stable_version (the kernel's count of updates that changed a stable track) moves
+    when a stable density appears, erodes, refills or goes, and not for other levels or pending walls."""
+    import random
+
+    rng = random.Random(11)
+    t = DensityTracker(SETTINGS)
+    now, moved, kept = 0, 0, 0
+    before = (t.stable_version, [])
+    for _ in range(300):
+        now += rng.choice([1, 1, 1, 10_000, LIFE_MS])
+        walls = {p: rng.choice([100.0, 100.0, 100.0, 70.0, 40.0]) for p in rng.sample([99.8, 99.9, 100.1, 100.2], 2)}
+        t.update(now, *book(walls, size=rng.choice([10.0, 10.0, 11.0])))
+        rows = [r[:6] for r in t._tracks(True)]
+        assert (t.stable_version != before[0]) == (rows != before[1])
+        moved += t.stable_version != before[0]
+        kept += t.stable_version == before[0] and t.version != 0
+        before = (t.stable_version, rows)
+    t.reset()
+    assert t.stable_version != before[0]
+    assert moved > 20 and kept > 20

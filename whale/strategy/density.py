@@ -168,6 +168,7 @@ class DensityTracker:
         self._track_reads = _TrackReads(-1, 0)
         self._memo: tuple[int, dict[tuple[str, float], Density]] = (-1, {})
         self.version = 0  # +1 on every update that saw a book
+        self.stable_version = 0  # changes when the stable densities changed (any of their numbers but the age)
 
     @property
     def ready(self) -> bool:
@@ -260,7 +261,9 @@ class DensityTracker:
         avol = fst[band.F_AVOL]
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
-        n = int(st.ist[band.I_NEV])
+        ist = st.ist.tolist()
+        self.stable_version = ist[band.I_STABLE_CHANGES]
+        n = ist[band.I_NEV]
         if not n:
             return []
         rows = st.ev[:, :n].T.tolist()
@@ -439,6 +442,7 @@ class DensityTracker:
     def reset(self) -> None:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
         self._band.clear()
+        self.stable_version = int(self._band.ist[band.I_STABLE_CHANGES])
         self._cache = self._rows = None
         self._track_reads = _TrackReads(-1, 0)
         self._memo = (-1, {})

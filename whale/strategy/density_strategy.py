@@ -80,7 +80,7 @@ class DensityStrategy:
         self.tick = tick
         self._used: dict[tuple[str, str, float, int], bool] = {}
         self._memo: tuple[DensityTracker, int, float, list[_Setup]] | None = None
-        # (tracker, tracker.version, price) of the last entry_signal call, when it returned None
+        # (tracker, tracker.stable_version, price) of the last entry_signal call, when it returned None
         self._none_at: tuple[DensityTracker, int, float] | None = None
 
     # ------------------------------------------------------------------------------------------
@@ -137,11 +137,13 @@ class DensityStrategy:
         """The entry to take now, or None. Returning an entry uses its setup up (see module doc)."""
         if not (price > 0.0) or not tracker.ready:
             return None
-        # The answer depends on the tracker's update, the price and `_used` alone, and `_used` changes
-        # only in this method: after a None for the same update and price (the prune done, every setup
-        # used), the same call is None again. Most flat passes of the loop see no new book or price.
+        # A None depends on the price, the stable densities (the setups near the price and the prune's
+        # first_seen; their order only picks among unused setups) and `_used`, which changes only here:
+        # after a None for the same stable densities and price (the prune done, every setup used), the
+        # same call is None again. Most flat passes of the loop see no new price and the same walls.
         none_at = self._none_at
-        if none_at is not None and none_at[0] is tracker and none_at[1] == tracker.version and none_at[2] == price:
+        if (none_at is not None and none_at[0] is tracker and none_at[1] == tracker.stable_version
+                and none_at[2] == price):
             return None
         self._prune(price, tracker)
         for x in self._setups(price, tracker):
@@ -152,7 +154,7 @@ class DensityStrategy:
             self._used[key] = True
             self._none_at = None
             return self._entry(x, price)
-        self._none_at = (tracker, tracker.version, price)
+        self._none_at = (tracker, tracker.stable_version, price)
         return None
 
     def _prune(self, price: float, tracker: DensityTracker) -> None:
