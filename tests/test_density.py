@@ -433,3 +433,32 @@ def test_the_stable_version_changes_exactly_when_a_stable_density_does():
     t.reset()
     assert t.stable_version != before[0]
     assert moved > 20 and kept > 20
+
+
+def test_the_bounce_exit_memo_answers_as_a_full_evaluation():
+    """_bounce_exit skips the look-up while its stable wall was last found holding and no stable
+    density changed: over random books (other walls moving, the wall eroding past the exit limit, gone,
+    back as a pending wall) it answers as a strategy whose memo is forgotten before every call."""
+    import random
+
+    rng = random.Random(5)
+    fast, slow = DensityStrategy(SETTINGS), DensityStrategy(SETTINGS)
+    hits = exits = 0
+    for _ in range(6):
+        t = tracked({99.9: 100.0, 100.2: 100.0})
+        pos = ManagedPosition(LONG, 100.05, 99.6, 1.0, BOUNCE, 99.9)
+        now = LIFE_MS
+        for _ in range(150):
+            if rng.random() < 0.4:
+                now += LIFE_MS if rng.random() < 0.05 else 1
+                walls = {100.2: rng.choice([100.0, 100.0, 80.0])}
+                if rng.random() > 0.03:
+                    walls[99.9] = rng.choice([100.0, 100.0, 100.0, 90.0, 36.0, 35.0])
+                erode(t, walls, now=now, size=rng.choice([10.0, 10.0, 11.0]))
+            hit = fast._holding == (t, t.stable_version, "bid", 99.9)
+            slow._holding = None
+            got, want = fast.manage(pos, 100.05, t, now), slow.manage(pos, 100.05, t, now)
+            assert got == want
+            hits += hit
+            exits += got is not None
+    assert hits > 100 and exits > 10

@@ -82,6 +82,8 @@ class DensityStrategy:
         self._memo: tuple[DensityTracker, int, float, list[_Setup]] | None = None
         # (tracker, tracker.stable_version, price) of the last entry_signal call, when it returned None
         self._none_at: tuple[DensityTracker, int, float] | None = None
+        # (tracker, tracker.stable_version, side, price) of the last bounce wall found stable and holding
+        self._holding: tuple[DensityTracker, int, str, float] | None = None
 
     # ------------------------------------------------------------------------------------------
     # Setups
@@ -217,6 +219,10 @@ class DensityStrategy:
         level = pos.density_price
         if level is None:  # manage() only asks for a bounce with its density price
             return None
+        # A stable wall found holding still holds while no stable density changed (most passes).
+        holding = (tracker, tracker.stable_version, side, level)
+        if holding == self._holding:
+            return None
         d = tracker.get(side, level, include_pending=True)
         if d is None:
             return ExitDecision.of(R_DENSITY_EROSION, f"the {side} density {fmt_num(level)} the bounce "
@@ -226,6 +232,8 @@ class DensityStrategy:
             return ExitDecision.of(R_DENSITY_EROSION, (
                 f"the {side} density {fmt_num(level)} eroded {d.erosion_pct:.1f} % "
                 f"({fmt_qty(d.initial_qty)} -> {fmt_qty(d.qty)}; limit {limit:g} %)"))
+        if not d.pending:
+            self._holding = holding
         return None
 
 
