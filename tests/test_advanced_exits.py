@@ -380,3 +380,59 @@ def test_an_update_repeated_at_the_same_market_moment_changes_nothing():
         twice.update(t, 100.0 + i, book_imbalance=imbalance)
     assert once._imbalance.jump() == twice._imbalance.jump()
     assert list(once._short.q) == list(twice._short.q) and list(once._long.q) == list(twice._long.q)
+
+
+def test_a_repeated_market_moment_leaves_the_windows_as_a_pop_and_append_would():
+    """The rolling windows replace the last sample in place when the same market moment comes again
+    (and skip the window trim, which cannot move): the same deques, sums and extremes, bit for bit,
+    as the plain pop / append / trim of every call, over random walks with many repeated moments."""
+    import random
+    from collections import deque
+
+    from whale.strategy.advanced_exits import LocalExtremaTracker, _ImbalanceHistory, _PriceAt
+
+    def price_at_ref(q, window, now, price):
+        if q and q[-1][0] == now:
+            q.pop()
+        q.append((now, price))
+        while len(q) > 1 and q[1][0] <= now - window:
+            q.popleft()
+
+    def imbalance_ref(st, window, now, value):  # st = [deque, abs_sum]
+        q = st[0]
+        if q and q[-1][0] == now:
+            st[1] -= abs(q.pop()[1])
+        q.append((now, value))
+        st[1] += abs(value)
+        while q and q[0][0] < now - window:
+            st[1] -= abs(q.popleft()[1])
+        if len(q) == 1:
+            st[1] = abs(value)
+
+    for seed in range(4):
+        rng = random.Random(seed)
+        window = rng.choice([0.0, 300.0, 5_000.0])
+        fast_p, ref_p = _PriceAt(window), deque()
+        fast_i, ref_i = _ImbalanceHistory(window), [deque(), 0.0]
+        extrema, highs, lows, minute, hi, lo = LocalExtremaTracker(2), {}, {}, None, None, None
+        now = 1_700_000_000_000
+        for _ in range(3000):
+            now += rng.choice([0, 0, 0, 1, 7, 100, 20_000])
+            price = round(100 + rng.uniform(-1, 1), 2)
+            value = rng.choice([0.1, 0.2, 0.3, -0.7, 1 / 3, -0.0, 0.0])
+            fast_p.add(now, price)
+            price_at_ref(ref_p, window, now, price)
+            fast_i.add(now, value)
+            imbalance_ref(ref_i, window, now, value)
+            assert list(fast_p.q) == list(ref_p)
+            assert list(fast_i.q) == list(ref_i[0]) and fast_i.abs_sum == ref_i[1]
+            extrema.update(now, price)
+            m = now // 60_000
+            if minute is not None and m > minute:
+                highs[minute], lows[minute] = hi, lo
+            if m != minute:
+                minute, hi, lo = m, price, price
+            hi, lo = max(hi, price), min(lo, price)
+            done = [k for k in highs if m - 2 <= k < m]
+            assert extrema.high() == (max(highs[k] for k in done) if done else None)
+            assert extrema.low() == (min(lows[k] for k in done) if done else None)

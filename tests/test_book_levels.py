@@ -90,3 +90,30 @@ def test_a_crossing_delta_and_a_gap_ask_for_a_snapshot() -> None:
     assert b.apply_levels(np.array([99.0]), np.array([1.0]), 0, 1, 0, update_id=7) and b.ignored == 1  # not ready
     assert b.apply_snapshot([(100.0, 1.0)], [(101.0, 1.0)], update_id=10)
     assert not b.apply_delta([(99.0, 2.0)], [], update_id=12) and b.gaps == 1 and 99.0 not in b.side(asks=False)
+
+
+def test_the_change_rows_stay_as_taken_while_the_book_logs_the_next_ones() -> None:
+    """take_change_rows hands over the change log itself, not a copy: the book logs into its other pair
+    of arrays from then on, so deltas applied before the reader is done (a stream thread) cannot
+    overwrite what it holds, and the next call gives exactly those deltas."""
+    b = OrderBook("X")
+    assert b.apply_snapshot([(100.0, 1.0), (99.0, 1.0)], [(101.0, 1.0)], update_id=1)
+    assert b.take_change_rows() is None  # after a snapshot: the whole book
+
+    def lists(rows):
+        px, sz, nb, na = rows
+        return px[0, :nb].tolist(), sz[0, :nb].tolist(), px[1, :na].tolist(), sz[1, :na].tolist()
+
+    assert b.apply_delta([(99.5, 2.0)], [(101.0, 0.0), (102.0, 3.0)], update_id=2)
+    first = b.take_change_rows()
+    assert lists(first) == ([99.5], [2.0], [101.0, 102.0], [0.0, 3.0])
+    for u in range(3, 40):  # more than the held arrays' first columns, and more than their room
+        assert b.apply_delta([(90.0 + u * 0.01, float(u))], [(110.0 + u * 0.01, float(u))], update_id=u)
+    assert lists(first) == ([99.5], [2.0], [101.0, 102.0], [0.0, 3.0])
+    second = b.take_change_rows()
+    assert second[0] is not first[0]
+    assert lists(second) == ([90.0 + u * 0.01 for u in range(3, 40)], [float(u) for u in range(3, 40)],
+                             [110.0 + u * 0.01 for u in range(3, 40)], [float(u) for u in range(3, 40)])
+    assert b.apply_delta([(98.0, 5.0)], [], update_id=40)
+    px, sz, nb, na = b.take_changes()  # the copying form: the same changes, bids then asks
+    assert (px.tolist(), sz.tolist(), nb, na) == ([98.0], [5.0], 1, 0)

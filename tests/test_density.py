@@ -348,3 +348,117 @@ def test_a_restored_bounce_holds_while_its_wall_is_pending_in_a_fresh_tracker():
 def test_indicator_positions_are_not_managed_here():
     s = DensityStrategy(SETTINGS)
     assert s.manage(ManagedPosition(LONG, 100.0, 99.0), 110.0, tracked({}), 1) is None
+
+
+def _entry_fields(e):
+    return None if e is None else (e.side, e.kind, e.density_side, e.density_price, e.stop, e.reason)
+
+
+def test_entry_signal_memo_of_a_none_answers_as_a_full_evaluation():
+    """entry_signal skips its work when the last call returned None for the same stable densities and
+    price: over a random walk of books and prices (repeats, books that change only other levels or
+    pending walls, erosion, walls gone and new ones stable, bounce re-arms), it answers exactly as a
+    strategy whose memo is forgotten before every call."""
+    import random
+
+    rng = random.Random(7)
+    t = tracked({100.1: 100.0, 99.9: 100.0, 100.15: 100.0})
+    fast, slow = DensityStrategy(SETTINGS, tick=0.01), DensityStrategy(SETTINGS, tick=0.01)
+    prices = [99.6, 99.75, 99.95, 100.0, 100.02, 100.05, 100.3]
+    answers, memo_hits, now = [], 0, LIFE_MS
+    for _ in range(400):
+        if rng.random() < 0.3:  # a new book: the same walls, or erode, refill or pull one, or a new one
+            now += LIFE_MS if rng.random() < 0.05 else 1  # a pending wall becomes stable
+            walls = {100.1: rng.choice([100.0, 100.0, 75.0, 60.0]), 99.9: rng.choice([100.0, 100.0, 50.0])}
+            gone = (100.15,) if rng.random() < 0.2 else ()
+            if not gone:
+                walls[100.15] = 100.0
+            if rng.random() < 0.3:
+                walls[rng.choice([99.95, 100.05])] = 90.0  # pending until it has lived LIFE_MS
+            erode(t, walls, now=now, gone=gone, size=rng.choice([10.0, 10.0, 11.0]))
+        price = rng.choice(prices) if rng.random() < 0.5 else (answers[-1][0] if answers else 100.0)
+        hit = fast._none_at == (t, t.stable_version, price)
+        slow._none_at = None
+        got, want = fast.entry_signal(now, price, t), slow.entry_signal(now, price, t)
+        assert _entry_fields(got) == _entry_fields(want)
+        assert fast._used == slow._used
+        memo_hits += hit
+        answers.append((price, got))
+    assert memo_hits > 50 and sum(a[1] is not None for a in answers) > 3  # both paths were exercised
+
+
+def test_tracker_lookups_agree_with_the_full_list_of_tracks():
+    """get / first_seen / densities_near (which build only the tracks they return) against
+    densities(include_pending=True) over random books."""
+    import random
+
+    rng = random.Random(3)
+    t = DensityTracker(SETTINGS)
+    now = 0
+    for _ in range(60):
+        now += rng.choice([1, 10_000, 30_000])
+        walls = {p: rng.choice([80.0, 100.0, 40.0]) for p in rng.sample([99.7, 99.85, 99.9, 100.1, 100.2, 100.3], 3)}
+        t.update(now, *book(walls, best_bid=rng.choice([100.0, 100.01])))
+        every = {(d.side, d.price): d for d in t.densities(include_pending=True)}
+        for side in ("bid", "ask"):
+            for p in (99.7, 99.85, 99.9, 100.1, 100.2, 100.3, 42.0):
+                d = every.get((side, p))
+                assert t.get(side, p, include_pending=True) == d
+                assert t.get(side, p) == (d if d is not None and not d.pending else None)
+                assert t.first_seen(side, p) == (d.first_seen_ms if d is not None and not d.pending else None)
+        assert t.get("buy", 99.9) is None
+        for price, limit in ((100.0, 0.2), (100.0, 0.35), (99.8, 0.1)):
+            want = [d for d in t.densities() if abs(d.price - price) / price * 100.0 <= limit]
+            assert t.densities_near(price, limit) == want
+
+
+def test_the_stable_version_changes_exactly_when_a_stable_density_does():
+    """DensityTracker.stable_version (the kernel's count of updates that changed a stable track) moves
+    when a stable density appears, erodes, refills or goes, and not for other levels or pending walls."""
+    import random
+
+    rng = random.Random(11)
+    t = DensityTracker(SETTINGS)
+    now, moved, kept = 0, 0, 0
+    before = (t.stable_version, [])
+    for _ in range(300):
+        now += rng.choice([1, 1, 1, 10_000, LIFE_MS])
+        walls = {p: rng.choice([100.0, 100.0, 100.0, 70.0, 40.0]) for p in rng.sample([99.8, 99.9, 100.1, 100.2], 2)}
+        t.update(now, *book(walls, size=rng.choice([10.0, 10.0, 11.0])))
+        rows = [r[:6] for r in t._tracks(True)]
+        assert (t.stable_version != before[0]) == (rows != before[1])
+        moved += t.stable_version != before[0]
+        kept += t.stable_version == before[0] and t.version != 0
+        before = (t.stable_version, rows)
+    t.reset()
+    assert t.stable_version != before[0]
+    assert moved > 20 and kept > 20
+
+
+def test_the_bounce_exit_memo_answers_as_a_full_evaluation():
+    """_bounce_exit skips the look-up while its stable wall was last found holding and no stable
+    density changed: over random books (other walls moving, the wall eroding past the exit limit, gone,
+    back as a pending wall) it answers as a strategy whose memo is forgotten before every call."""
+    import random
+
+    rng = random.Random(5)
+    fast, slow = DensityStrategy(SETTINGS), DensityStrategy(SETTINGS)
+    hits = exits = 0
+    for _ in range(6):
+        t = tracked({99.9: 100.0, 100.2: 100.0})
+        pos = ManagedPosition(LONG, 100.05, 99.6, 1.0, BOUNCE, 99.9)
+        now = LIFE_MS
+        for _ in range(150):
+            if rng.random() < 0.4:
+                now += LIFE_MS if rng.random() < 0.05 else 1
+                walls = {100.2: rng.choice([100.0, 100.0, 80.0])}
+                if rng.random() > 0.03:
+                    walls[99.9] = rng.choice([100.0, 100.0, 100.0, 90.0, 36.0, 35.0])
+                erode(t, walls, now=now, size=rng.choice([10.0, 10.0, 11.0]))
+            hit = fast._holding == (t, t.stable_version, "bid", 99.9)
+            slow._holding = None
+            got, want = fast.manage(pos, 100.05, t, now), slow.manage(pos, 100.05, t, now)
+            assert got == want
+            hits += hit
+            exits += got is not None
+    assert hits > 100 and exits > 10

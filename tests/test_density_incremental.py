@@ -235,7 +235,7 @@ def test_the_live_books_changes_feed_the_tracker_as_a_copy_of_the_book_would(see
         passes += 1
         whole += levels[0]
         expected = copied.update(now, snap.bid_px, snap.bid_sz, snap.ask_px, snap.ask_sz)
-        _check(copied, fed, now, expected, fed.apply_levels(now, *levels[:3], 0, *levels[3:]), "changes")
+        _check(copied, fed, now, expected, fed.apply_book_changes(now, levels), "changes")
         for d in fed.densities(include_pending=True):  # first_seen: get()'s first_seen_ms, stable ones only
             assert fed.first_seen(d.side, d.price) == (None if d.pending else d.first_seen_ms)
         seen.update(ev.kind for ev in expected)

@@ -86,6 +86,9 @@ def compile_density_kernels(cfg: Config) -> None:
     sizes[22] = 10.0 * cfg.density.multiplier + cfg.density.min_notional / PRICE
     tracker.apply_levels(0, True, px, sizes, 0, levels.size, levels.size)
     tracker.apply_levels(1_000, False, px[22:23].copy(), sizes[22:23] * 0.5, 0, 0, 1)
+    rows_px, rows_sz = np.zeros((2, 1)), np.zeros((2, 1))  # a delta as the book's change log holds it
+    rows_px[1, 0], rows_sz[1, 0] = px[22], sizes[22] * 0.25
+    tracker.apply_changes(2_000, rows_px, rows_sz, 0, 1)
     book = OrderBook("WARMUPUSDT")  # the live book's kernel, which a stream thread calls on each delta
     book.apply_snapshot([(PRICE - 0.01, 1.0)], [(PRICE + 0.01, 1.0)], update_id=1)
     book.apply_delta([(str(PRICE - 0.02), "2")], [(str(PRICE + 0.01), "0")], update_id=2)

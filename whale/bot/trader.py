@@ -147,8 +147,7 @@ class Trader:
             self._book_version = version
             levels = self.market.density_levels()  # the levels that changed, not a copy of the book
             if levels is not None:
-                whole, px, sz, nb, na = levels
-                for ev in self.density.apply_levels(now, whole, px, sz, 0, nb, na):
+                for ev in self.density.apply_book_changes(now, levels):
                     self.log.info(f"[{self.symbol}] {ev.text}")
                     if self.on_density is not None:
                         self.on_density(self.symbol, ev)

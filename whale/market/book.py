@@ -117,6 +117,8 @@ class OrderBook:
         self._log_px = np.zeros((2, 64))
         self._log_sz = np.zeros((2, 64))
         self._log_n = np.zeros(2, dtype=np.int64)
+        self._spare_px = np.zeros((2, 64))  # the other pair: the book logs here while the reader holds the first
+        self._spare_sz = np.zeros((2, 64))
         self._logging = False
         self.ready = False  # a snapshot was applied and nothing went wrong since
         self.u = 0
@@ -265,6 +267,17 @@ class OrderBook:
         the `na` ask changes, each side in the order applied (size 0.0 removed the level); or None when
         the reader must take the whole book instead (the first call, after a snapshot or a reset, or
         when more than MAX_CHANGES waited on a side). Logging starts again from here."""
+        rows = self.take_change_rows()
+        if rows is None:
+            return None
+        lp, ls, nb, na = rows
+        return (np.concatenate((lp[0, :nb], lp[1, :na])), np.concatenate((ls[0, :nb], ls[1, :na])), nb, na)
+
+    def take_change_rows(self) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+        """take_changes as the log holds them, without a copy: `(px, sz, nb, na)` with 2-D px/sz, the bid
+        changes in row 0 (`px[0, :nb]`), the ask changes in row 1. The book logs into a second pair of
+        arrays from here, so these stay as they are until the next call (a stream thread may apply deltas
+        meanwhile)."""
         n = self._log_n
         nb, na = n.tolist()
         logging = self._logging
@@ -273,7 +286,8 @@ class OrderBook:
         if not logging:
             return None
         lp, ls = self._log_px, self._log_sz
-        return (np.concatenate((lp[0, :nb], lp[1, :na])), np.concatenate((ls[0, :nb], ls[1, :na])), nb, na)
+        self._log_px, self._log_sz, self._spare_px, self._spare_sz = self._spare_px, self._spare_sz, lp, ls
+        return lp, ls, nb, na
 
     def _crossed(self) -> bool:
         n = self._n

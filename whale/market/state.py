@@ -436,14 +436,15 @@ class MarketState:
         return self.book.ready
 
     def density_levels(self) -> tuple[bool, np.ndarray, np.ndarray, int, int] | None:
-        """What the density tracker takes since the last call (DensityTracker.apply_levels): `(whole, px,
-        sz, nb, na)`, the `nb` bid levels then the `na` ask levels that changed (size 0.0 removed one),
-        or the whole book when `whole`. None while a side of the book is empty: the changes wait."""
+        """What the density tracker takes since the last call (DensityTracker.apply_book_changes): `(whole,
+        px, sz, nb, na)`, the `nb` bid levels and the `na` ask levels that changed (2-D px/sz, bids in row 0
+        and asks in row 1, as the book logs them; size 0.0 removed one), or when `whole` the whole book
+        (1-D, the bids then the asks). None while a side of the book is empty: the changes wait."""
         with self._lock:
             book = self.book
             if not book.bid_count or not book.ask_count:
                 return None
-            changes = book.take_changes()
+            changes = book.take_change_rows()
             if changes is None:
                 bp, bs, ap, as_ = book.top(max(book.bid_count, book.ask_count))
                 return True, np.concatenate((bp, ap)), np.concatenate((bs, as_)), bp.size, ap.size

@@ -129,7 +129,8 @@ class _PriceAt:
     def add(self, now_ms: int, price: float) -> None:
         q = self.q
         if q and q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
-            q.pop()
+            q[-1] = (now_ms, price)
+            return  # the window's start has not moved since that sample was added
         q.append((now_ms, price))
         cut = now_ms - self.window_ms
         while len(q) > 1 and q[1][0] <= cut:
@@ -158,6 +159,12 @@ class LocalExtremaTracker:
 
     def update(self, now_ms: int, price: float) -> None:
         minute = now_ms // MINUTE_MS
+        if minute == self._minute:  # most calls: only the forming minute's range can move
+            if price > self._hi:
+                self._hi = price
+            if price < self._lo:
+                self._lo = price
+            return
         if self._minute is None:
             self._minute = minute
         elif minute > self._minute:
@@ -291,8 +298,13 @@ class _ImbalanceHistory:
     def add(self, now_ms: int, value: float) -> None:
         if self.first_ms is None:
             self.first_ms = now_ms
-        if self.q and self.q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
-            self.abs_sum -= abs(self.q.pop()[1])
+        q = self.q
+        if q and q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
+            self.abs_sum = self.abs_sum - abs(q[-1][1]) + abs(value)  # the sums of a pop and an append
+            q[-1] = (now_ms, value)
+            if len(q) == 1:
+                self.abs_sum = abs(value)
+            return  # the window's start has not moved since that sample was added
         self.q.append((now_ms, value))
         self.abs_sum += abs(value)
         cut = now_ms - self.window_ms

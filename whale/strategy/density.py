@@ -131,6 +131,18 @@ _Row = tuple[str, float, float, float, float, int, bool]  # side, price, initial
 _KINDS = {band.EV_APPEARED: APPEARED, band.EV_ERODED: ERODED, band.EV_VANISHED: VANISHED, band.EV_CONSUMED: CONSUMED}
 
 
+class _TrackReads:
+    """One update's reads of the tracks' arrays (DensityTracker._reads)."""
+
+    __slots__ = ("version", "n", "stable", "prices")
+
+    def __init__(self, version: int, n: int) -> None:
+        self.version = version
+        self.n = n  # tracked levels
+        self.stable: list[int] | None = None  # indices of the stable ones
+        self.prices: list[float] | None = None
+
+
 class DensityTracker:
     """Finds and tracks densities; feed it every book update (see the module doc). The tracked
     levels live in the kernels' arrays (whale/strategy/density_band.py), in the order they were
@@ -152,9 +164,11 @@ class DensityTracker:
         self.imbalance = math.nan  # (bid - ask) / (bid + ask) volume inside the band
         self.last_ms: int | None = None
         self._cache: list[Density] | None = None  # densities() of the last update
-        self._rows: tuple[int, list[_Row], list[_Row], dict[tuple[str, float], _Row]] | None = None
+        self._rows: tuple[int, list[_Row], list[_Row]] | None = None
+        self._track_reads = _TrackReads(-1, 0)
         self._memo: tuple[int, dict[tuple[str, float], Density]] = (-1, {})
         self.version = 0  # +1 on every update that saw a book
+        self.stable_version = 0  # changes when the stable densities changed (any of their numbers but the age)
 
     @property
     def ready(self) -> bool:
@@ -214,6 +228,26 @@ class DensityTracker:
             return []
         return self._after(now_ms)
 
+    def apply_changes(self, now_ms: int, px: np.ndarray, sz: np.ndarray, nb: int, na: int) -> list[DensityEvent]:
+        """apply_delta with the changes as a book's change log holds them (OrderBook.take_change_rows):
+        2-D px/sz, the `nb` bid changes in row 0 and the `na` ask changes in row 1, each in the order applied."""
+        st = self._band
+        st.ist[band.I_LIMIT] = self.settings.book_depth
+        st.reserve(max(nb, na))
+        if not band.apply_rows(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, nb, na, st.cand, st.tf, st.ti,
+                               st.ev, st.th, now_ms):
+            return []
+        return self._after(now_ms)
+
+    def apply_book_changes(self, now_ms: int,
+                           levels: tuple[bool, np.ndarray, np.ndarray, int, int]) -> list[DensityEvent]:
+        """What MarketState.density_levels gives, `(whole, px, sz, nb, na)`: the whole book (1-D, bids then
+        asks: apply_snapshot) or the changes since the last call (2-D rows: apply_changes)."""
+        whole, px, sz, nb, na = levels
+        if whole:
+            return self.apply_levels(now_ms, True, px, sz, 0, nb, na)
+        return self.apply_changes(now_ms, px, sz, nb, na)
+
     def _after(self, now_ms: int) -> list[DensityEvent]:
         """The tracker's numbers after a kernel's update, and its events as objects."""
         st = self._band
@@ -227,7 +261,9 @@ class DensityTracker:
         avol = fst[band.F_AVOL]
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
-        n = int(st.ist[band.I_NEV])
+        ist = st.ist.tolist()
+        self.stable_version = ist[band.I_STABLE_CHANGES]
+        n = ist[band.I_NEV]
         if not n:
             return []
         rows = st.ev[:, :n].T.tolist()
@@ -257,27 +293,65 @@ class DensityTracker:
     # ------------------------------------------------------------------------------------------
     # Accessors
 
+    def _reads(self) -> _TrackReads:
+        """This update's reads of the kernel's track arrays, each made when an accessor first needs it:
+        most tracks are pending candidates, and the strategy asks about the one or two stable ones near
+        the price, so reading every row as Python floats on every update (~2 us) is mostly waste."""
+        reads = self._track_reads
+        if reads.version != self.version:
+            reads = self._track_reads = _TrackReads(self.version, int(self._band.ist[band.I_NTRACK]))
+        return reads
+
+    def _stable_indices(self, reads: _TrackReads) -> list[int]:
+        if reads.stable is None:
+            flags = self._band.ti[band.TI_STABLE, :reads.n].tolist()
+            reads.stable = [j for j, s in enumerate(flags) if s == 1]
+        return reads.stable
+
+    def _prices(self, reads: _TrackReads) -> list[float]:
+        if reads.prices is None:
+            reads.prices = self._band.tf[band.T_PRICE, :reads.n].tolist()
+        return reads.prices
+
+    def _row_at(self, j: int) -> _Row:
+        """Track j as a row (side, price, initial, qty, peak, first_ms, stable)."""
+        st = self._band
+        side, price, initial, qty, peak = st.tf[:, j].tolist()
+        first, stable = st.ti[:band.TI_CROSSED, j].tolist()
+        return (BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
+
     def _tracks(self, stable_only: bool) -> list[_Row]:
-        """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (read
-        from the kernel's arrays once per update)."""
+        """(side, price, initial, qty, peak, first_ms, stable) of the tracked levels, in order (built
+        once per update)."""
         rows = self._rows
         if rows is None or rows[0] != self.version:
             st = self._band
             n = int(st.ist[band.I_NTRACK])
             tf = st.tf[:, :n].tolist()
-            ti = st.ti[:, :n].tolist()
+            ti = st.ti[:band.TI_CROSSED, :n].tolist()
             every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
-                     for side, price, initial, qty, peak, first, stable in zip(*tf, ti[0], ti[1], strict=True)]
-            rows = self._rows = (self.version, every, [r for r in every if r[6]], {})
+                     for side, price, initial, qty, peak, first, stable in zip(*tf, *ti, strict=True)]
+            rows = self._rows = (self.version, every, [r for r in every if r[6]])
         return rows[2] if stable_only else rows[1]
 
     def _row(self, side: str, price: float) -> _Row | None:
-        self._tracks(False)
-        assert self._rows is not None
-        index = self._rows[3]
-        if not index and self._rows[1]:
-            index.update(((r[0], r[1]), r) for r in self._rows[1])
-        return index.get((side, price))
+        """The track at exactly (side, price) (at most one: the kernel keys tracks by side and price)."""
+        if side == BID:
+            code = band.BID_SIDE
+        elif side == ASK:
+            code = band.ASK_SIDE
+        else:
+            return None
+        reads = self._reads()
+        prices = self._prices(reads)
+        j = -1
+        while True:  # list.index: a C search of the few tracked prices
+            try:
+                j = prices.index(price, j + 1)
+            except ValueError:
+                return None
+            if self._band.tf[band.T_SIDE, j] == code:
+                return self._row_at(j)
 
     def _snapshot(self, tr: _Row, now_ms: int) -> Density:
         if now_ms == self.last_ms:  # the same track asked again in this update: the same snapshot
@@ -319,8 +393,13 @@ class DensityTracker:
         if self.last_ms is None or not (price > 0.0):
             return []
         now = self.last_ms
-        near = [tr for tr in self._tracks(True) if abs(tr[1] - price) / price * 100.0 <= max_distance_pct]
-        out = [self._snapshot(tr, now) for tr in near]
+        reads = self._reads()
+        stable = self._stable_indices(reads)
+        if not stable:
+            return []
+        prices = self._prices(reads)
+        out = [self._snapshot(self._row_at(j), now) for j in stable
+               if abs(prices[j] - price) / price * 100.0 <= max_distance_pct]
         out.sort(key=lambda d: d.distance_pct)
         return out
 
@@ -363,7 +442,9 @@ class DensityTracker:
     def reset(self) -> None:
         """Forget everything (after a book resync that left a gap, if the caller prefers)."""
         self._band.clear()
+        self.stable_version = int(self._band.ist[band.I_STABLE_CHANGES])
         self._cache = self._rows = None
+        self._track_reads = _TrackReads(-1, 0)
         self._memo = (-1, {})
         self.mid = self.median = self.imbalance = math.nan
         self.last_ms = None

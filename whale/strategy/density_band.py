@@ -41,7 +41,8 @@ I_VIEW = 7  # + side: levels in the view (2 slots)
 I_NTRACK = 9  # tracked levels
 I_SPOOFS = 10  # pending levels dropped (spoof filter)
 I_NEV = 11  # events written by the last update
-I_SIZE = 12
+I_STABLE_CHANGES = 12  # +1 on every update that changed a stable track (appeared, eroded or refilled, gone)
+I_SIZE = 13
 
 # Float state slots (fst).
 F_MID = 0
@@ -299,6 +300,7 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
     life = fst[F_LIFE]
     mid = fst[F_MID]
     keep = np.ones(nt, dtype=np.bool_)
+    stable_changed = False
     for j in range(nt):
         s = int(tf[T_SIDE, j])
         price = tf[T_PRICE, j]
@@ -315,11 +317,13 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
             tf[T_PEAK, j] = max(tf[T_PEAK, j], qty)
             if now - ti[TI_FIRST, j] >= life:
                 ti[TI_STABLE, j] = 1
+                stable_changed = True
                 _event(ev, ist, EV_APPEARED, tf, ti, j, 0.0)
                 _erosion(tf, ti, ev, ist, th, j)
             continue
         if qty <= 0.0 or qty <= median:
             keep[j] = False
+            stable_changed = True
             if qty > 0.0:
                 tf[T_QTY, j] = qty
                 _event(ev, ist, EV_VANISHED, tf, ti, j, GONE_SHRUNK)
@@ -330,6 +334,8 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
                 beyond = view == 0 or (price < last if s == BID_SIDE else price > last)
                 _event(ev, ist, EV_VANISHED, tf, ti, j, GONE_BEYOND if beyond else GONE_PULLED)
             continue
+        if qty != tf[T_QTY, j]:
+            stable_changed = True
         tf[T_QTY, j] = qty
         if qty > tf[T_PEAK, j]:
             tf[T_PEAK, j] = qty
@@ -344,15 +350,34 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
                     ti[r, w] = ti[r, j]
             w += 1
     ist[I_NTRACK] = w
+    if stable_changed:
+        ist[I_STABLE_CHANGES] += 1
+
+
+@njit(cache=True)
+def _apply_side(keys, sizes, ws, ist, s, px, sz, lo, hi):
+    """The level changes px/sz[lo:hi] on side s, in order (size 0 removes)."""
+    for i in range(lo, hi):
+        _change(keys, sizes, ws, ist, s, px[i], sz[i])
 
 
 @njit(cache=True)
 def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti, ev, th, now):
     """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes), scan and track."""
-    for i in range(start, start + nb):
-        _change(keys, sizes, ws, ist, BID_SIDE, px[i], sz[i])
-    for i in range(start + nb, start + nb + na):
-        _change(keys, sizes, ws, ist, ASK_SIDE, px[i], sz[i])
+    _apply_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb)
+    _apply_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na)
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return False
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return True
+
+
+@njit(cache=True)
+def apply_rows(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now):
+    """apply_levels with the changes in two rows, as a book's change log holds them (2-D px/sz: the nb
+    bid changes in row 0, the na ask changes in row 1): nothing to concatenate first."""
+    _apply_side(keys, sizes, ws, ist, BID_SIDE, px[0], sz[0], 0, nb)
+    _apply_side(keys, sizes, ws, ist, ASK_SIDE, px[1], sz[1], 0, na)
     if not _scan(keys, sizes, ws, ist, fst, cand):
         return False
     _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
@@ -538,3 +563,4 @@ class BandState:
         self.ist[I_VIEW:I_VIEW + 2] = 0
         self.ist[I_NTRACK] = 0
         self.ist[I_NEV] = 0
+        self.ist[I_STABLE_CHANGES] += 1

@@ -80,6 +80,10 @@ class DensityStrategy:
         self.tick = tick
         self._used: dict[tuple[str, str, float, int], bool] = {}
         self._memo: tuple[DensityTracker, int, float, list[_Setup]] | None = None
+        # (tracker, tracker.stable_version, price) of the last entry_signal call, when it returned None
+        self._none_at: tuple[DensityTracker, int, float] | None = None
+        # (tracker, tracker.stable_version, side, price) of the last bounce wall found stable and holding
+        self._holding: tuple[DensityTracker, int, str, float] | None = None
 
     # ------------------------------------------------------------------------------------------
     # Setups
@@ -135,6 +139,14 @@ class DensityStrategy:
         """The entry to take now, or None. Returning an entry uses its setup up (see module doc)."""
         if not (price > 0.0) or not tracker.ready:
             return None
+        # A None depends on the price, the stable densities (the setups near the price and the prune's
+        # first_seen; their order only picks among unused setups) and `_used`, which changes only here:
+        # after a None for the same stable densities and price (the prune done, every setup used), the
+        # same call is None again. Most flat passes of the loop see no new price and the same walls.
+        none_at = self._none_at
+        if (none_at is not None and none_at[0] is tracker and none_at[1] == tracker.stable_version
+                and none_at[2] == price):
+            return None
         self._prune(price, tracker)
         for x in self._setups(price, tracker):
             d = x.density
@@ -142,7 +154,9 @@ class DensityStrategy:
             if key in self._used:
                 continue
             self._used[key] = True
+            self._none_at = None
             return self._entry(x, price)
+        self._none_at = (tracker, tracker.stable_version, price)
         return None
 
     def _prune(self, price: float, tracker: DensityTracker) -> None:
@@ -205,6 +219,10 @@ class DensityStrategy:
         level = pos.density_price
         if level is None:  # manage() only asks for a bounce with its density price
             return None
+        # A stable wall found holding still holds while no stable density changed (most passes).
+        holding = (tracker, tracker.stable_version, side, level)
+        if holding == self._holding:
+            return None
         d = tracker.get(side, level, include_pending=True)
         if d is None:
             return ExitDecision.of(R_DENSITY_EROSION, f"the {side} density {fmt_num(level)} the bounce "
@@ -214,6 +232,8 @@ class DensityStrategy:
             return ExitDecision.of(R_DENSITY_EROSION, (
                 f"the {side} density {fmt_num(level)} eroded {d.erosion_pct:.1f} % "
                 f"({fmt_qty(d.initial_qty)} -> {fmt_qty(d.qty)}; limit {limit:g} %)"))
+        if not d.pending:
+            self._holding = holding
         return None
 
 
