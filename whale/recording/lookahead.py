@@ -48,6 +48,27 @@ class Lookahead:
             self.peek()
         return self._buf.popleft()
 
+    def __iter__(self) -> Iterator[tuple[int, Event]]:
+        """`(key, event)` in order, each taken out as it is yielded: peek and pop in one step (a replay's
+        loop, one step an event). Events read ahead meanwhile (`read_through`) come first, in order."""
+        buf = self._buf
+        keys = self._key
+        while buf:
+            yield buf.popleft()
+        for ev in self._events:
+            key = keys.get(ev.symbol, 0)
+            if ev.ts > key:
+                key = ev.ts
+            keys[ev.symbol] = key
+            yield key, ev
+            while buf:  # read ahead (or put back) while the event was played: those come next
+                yield buf.popleft()
+        self.done = True
+
+    def put_back(self, key: int, ev: Event) -> None:
+        """An event taken (iteration, pop) that is not played yet: it is the next one again."""
+        self._buf.appendleft((key, ev))
+
     def read_through(self, until_ms: int) -> None:
         while (not self._buf or self._buf[-1][0] <= until_ms) and self._read():
             pass

@@ -106,6 +106,13 @@ class Batch:
             got = self._lists[name] = getattr(self, name).tolist()
         return got
 
+    def sides(self) -> list[str]:
+        """Each print's side as text ("Buy", "Sell"; "" unknown), cached like a column."""
+        got = self._lists.get("sides")
+        if got is None:
+            got = self._lists["sides"] = [_SIDES.get(x, _NO_SIDE)[0] for x in self.col("t_side")]
+        return got
+
     def span(self, i: int) -> str:
         return self.text[int(self.span_s[i]):int(self.span_e[i])].decode("ascii")
 
@@ -182,12 +189,35 @@ class BookEvent:
         return msg
 
 
-@dataclass(slots=True)
+Print = tuple[int, str, float, float]  # (ts, side, size, price): the form MarketState.on_trades keeps
+
+
+@dataclass(slots=True, init=False)
 class TradeEvent:
     symbol: str
     ts: int
     recv_us: int
+    # The reader passes None and gives `columns` (its batch, the first print, their number): the list is then
+    # built on its first read (a replay reads `prints` and never builds it, nor decodes a trade id).
     trades: list[Trade]
+    # The prints as (ts, side, size, price), what MarketState.on_trades keeps: the reader's, or made from `trades`.
+    prints: list[Print] = field(compare=False, repr=False)
+    columns: tuple[Batch, int, int] | None = field(default=None, compare=False, repr=False)
+
+    def __init__(self, symbol: str, ts: int, recv_us: int, trades: list[Trade] | None,
+                 columns: tuple[Batch, int, int] | None = None, prints: list[Print] | None = None) -> None:
+        self.symbol, self.ts, self.recv_us, self.columns = symbol, ts, recv_us, columns
+        if trades is not None or columns is None:
+            self.trades = trades or []
+        self.prints = prints if prints is not None else [(t.ts, t.side, t.size, t.price) for t in self.trades]
+
+    def __getattr__(self, name: str) -> list[Trade]:
+        """`trades` not built yet (only then is this called): made from `columns`."""
+        columns = self.columns if name == "trades" else None
+        if columns is None:
+            raise AttributeError(f"'TradeEvent' object has no attribute {name!r}")
+        self.trades = _trades(*columns)
+        return self.trades
 
     def to_message(self) -> dict[str, Any]:
         data = []
@@ -218,12 +248,27 @@ class TickerEvent:
         return msg
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class KlineEvent:
     symbol: str
     ts: int
     recv_us: int
-    candles: list[dict[str, Any]]
+    candles: list[dict[str, Any]]  # the reader passes None and gives `text`: parsed on the first read
+    text: str | None = field(default=None, compare=False, repr=False)  # the record's JSON
+
+    def __init__(self, symbol: str, ts: int, recv_us: int, candles: list[dict[str, Any]] | None,
+                 text: str | None = None) -> None:
+        self.symbol, self.ts, self.recv_us, self.text = symbol, ts, recv_us, text
+        if candles is not None or text is None:
+            self.candles = candles or []
+
+    def __getattr__(self, name: str) -> list[dict[str, Any]]:
+        """`candles` not parsed yet (only then is this called): parsed from `text` (a replay never reads them)."""
+        text = self.text if name == "candles" else None
+        if text is None:
+            raise AttributeError(f"'KlineEvent' object has no attribute {name!r}")
+        self.candles = _json(text)
+        return self.candles
 
     def to_message(self) -> dict[str, Any]:
         return {"topic": f"kline.1.{self.symbol}", "data": self.candles, "ts": self.ts, "type": "snapshot"}
@@ -240,6 +285,22 @@ class GapEvent:
 Event = BookEvent | TradeEvent | TickerEvent | KlineEvent | GapEvent
 _SIDES = {1: ("Buy", False), -1: ("Sell", False), 0: ("", False), 2: ("Buy", True), -2: ("Sell", True)}
 _NO_SIDE = ("", False)
+
+
+_json = json.JSONDecoder().decode  # json.loads of a str without its checks of options
+
+
+def _trades(b: Batch, o: int, n: int) -> list[Trade]:
+    """Prints o..o+n-1 of a batch as Trades."""
+    t_ts, t_side, t_px, t_sz, t_seq, id_s, id_e = (b.col(c) for c in ("t_ts", "t_side", "t_px", "t_sz", "t_seq",
+                                                                      "id_s", "id_e"))
+    trades = []
+    for j in range(o, o + n):
+        side, block = _SIDES.get(t_side[j], _NO_SIDE)
+        q = t_seq[j]
+        tid = "" if id_s[j] == id_e[j] else unpack_id(b.text[id_s[j]:id_e[j]].decode("ascii"))
+        trades.append(Trade(t_ts[j], side, t_px[j], t_sz[j], tid, None if q == dec.MISS else q, block))
+    return trades
 
 
 def _txt(x: float) -> str:
@@ -261,14 +322,7 @@ def event_at(b: Batch, i: int) -> Event | None:
                          _opt(b.col("cts")[i]), k == K_ROTATION, (b.lpx, b.lsz, b.col("off")[i], b.col("nb")[i],
                                                                   b.col("na")[i]))
     if k == K_TRADES:
-        o, n = b.col("off")[i], b.col("nb")[i]
-        trades = []
-        for j in range(o, o + n):
-            side, block = _SIDES.get(b.col("t_side")[j], ("", False))
-            tid = unpack_id(b.text[b.col("id_s")[j]:b.col("id_e")[j]].decode("ascii"))
-            trades.append(Trade(b.col("t_ts")[j], side, b.col("t_px")[j], b.col("t_sz")[j], tid,
-                                _opt(b.col("t_seq")[j]), block))
-        return TradeEvent(sym, ts, recv, trades)
+        return TradeEvent(sym, ts, recv, _trades(b, b.col("off")[i], b.col("nb")[i]))
     if k == K_TICKER:
         kind, cs, body = b.span(i).split(" ", 2)
         return TickerEvent(sym, ts, recv, kind != "d", json.loads(body), None if cs == "x" else int(cs), kind == "r")
@@ -664,14 +718,17 @@ class RecordingReader:
                     heapq.heappush(heap, (int(nxt[0].tkey[0]), i))
 
     def events(self) -> Iterator[Event]:
-        """Every record as an event object, in merged order (event_at's events; the book records, most
-        of a recording, are built here from the batch's columns read once per run)."""
+        """Every record as an event object, in merged order (event_at's events, built here from the batch's
+        columns read once per run: the book and trade records, most of a recording, and the tickers)."""
+        miss = dec.MISS
         for b, lo, hi in self.views():
             sym = b.symbol
+            text = b.text
             kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
             lpx, lsz = b.lpx, b.lsz
-            us, seqs, ctss = (b.col(c) for c in ("u", "seq", "cts"))
-            miss = dec.MISS
+            us, seqs, ctss, span_s, span_e = (b.col(c) for c in ("u", "seq", "cts", "span_s", "span_e"))
+            t_ts, t_sz, t_px = b.col("t_ts"), b.col("t_sz"), b.col("t_px")
+            sides = b.sides()
             for i in range(lo, hi):
                 k = kinds[i]
                 if k == K_DELTA or k == K_SNAPSHOT or k == K_ROTATION:
@@ -682,22 +739,21 @@ class RecordingReader:
                     yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, None, None, None if u == miss else u,
                                     None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
                                     (lpx, lsz, o, m - o, e - m))
-                    continue
-                if k == K_TRADES:
+                elif k == K_TRADES:
                     o = offs[i]
-                    t_ts, t_side, t_px, t_sz, t_seq, id_s, id_e = (b.col(c) for c in (
-                        "t_ts", "t_side", "t_px", "t_sz", "t_seq", "id_s", "id_e"))
-                    trades = []
-                    for j in range(o, o + nbs[i]):
-                        side, block = _SIDES.get(t_side[j], _NO_SIDE)
-                        q = t_seq[j]
-                        tid = "" if id_s[j] == id_e[j] else unpack_id(b.text[id_s[j]:id_e[j]].decode("ascii"))
-                        trades.append(Trade(t_ts[j], side, t_px[j], t_sz[j], tid, None if q == miss else q, block))
-                    yield TradeEvent(sym, tss[i], recvs[i], trades)
-                    continue
-                ev = event_at(b, i)
-                if ev is not None:
-                    yield ev
+                    e = o + nbs[i]
+                    yield TradeEvent(sym, tss[i], recvs[i], None, (b, o, e - o),
+                                     list(zip(t_ts[o:e], sides[o:e], t_sz[o:e], t_px[o:e], strict=True)))
+                elif k == K_TICKER:
+                    kind, cs, body = text[span_s[i]:span_e[i]].decode("ascii").split(" ", 2)
+                    yield TickerEvent(sym, tss[i], recvs[i], kind != "d", _json(body), None if cs == "x" else int(cs),
+                                      kind == "r")
+                elif k == K_KLINE:
+                    yield KlineEvent(sym, tss[i], recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"))
+                elif k != SKIP:
+                    ev = event_at(b, i)
+                    if ev is not None:
+                        yield ev
 
 
 # ----------------------------------------------------------------------------------------------
