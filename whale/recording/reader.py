@@ -61,6 +61,9 @@ K_KLINE = ord("L")
 K_GAP = ord("G")
 
 
+Print = tuple[int, str, float, float]  # (ts, side, size, price): the form MarketState.on_trades keeps
+
+
 class RecordingError(BadInputError):
     """A recording that cannot be read: one message naming the file and line (exit 2)."""
 
@@ -106,11 +109,13 @@ class Batch:
             got = self._lists[name] = getattr(self, name).tolist()
         return got
 
-    def sides(self) -> list[str]:
-        """Each print's side as text ("Buy", "Sell"; "" unknown), cached like a column."""
-        got = self._lists.get("sides")
+    def prints(self) -> list[Print]:
+        """Each print as (ts, side, size, price) (TradeEvent.prints), cached like a column."""
+        got = self._lists.get("prints")
         if got is None:
-            got = self._lists["sides"] = [_SIDES.get(x, _NO_SIDE)[0] for x in self.col("t_side")]
+            sides = [_SIDES.get(x, _NO_SIDE)[0] for x in self.col("t_side")]
+            got = self._lists["prints"] = list(zip(self.col("t_ts"), sides, self.col("t_sz"), self.col("t_px"),
+                                                   strict=True))
         return got
 
     def span(self, i: int) -> str:
@@ -187,9 +192,6 @@ class BookEvent:
         if self.cts is not None:
             msg["cts"] = self.cts
         return msg
-
-
-Print = tuple[int, str, float, float]  # (ts, side, size, price): the form MarketState.on_trades keeps
 
 
 @dataclass(slots=True, init=False)
@@ -496,8 +498,8 @@ class _Warmup:
                     self.asks.clear()
                     self.book = True
                 o, nb, na = b.col("off")[i], b.col("nb")[i], b.col("na")[i]
-                px, sz = b.col("lpx"), b.col("lsz")
-                for side, lo_, hi_ in ((self.bids, o, o + nb), (self.asks, o + nb, o + nb + na)):
+                px, sz = b.lpx[o:o + nb + na].tolist(), b.lsz[o:o + nb + na].tolist()  # not the whole batch's
+                for side, lo_, hi_ in ((self.bids, 0, nb), (self.asks, nb, nb + na)):
                     for j in range(lo_, hi_):
                         if sz[j] > 0.0:
                             side[px[j]] = sz[j]
@@ -727,8 +729,7 @@ class RecordingReader:
             kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
             lpx, lsz = b.lpx, b.lsz
             us, seqs, ctss, span_s, span_e = (b.col(c) for c in ("u", "seq", "cts", "span_s", "span_e"))
-            t_ts, t_sz, t_px = b.col("t_ts"), b.col("t_sz"), b.col("t_px")
-            sides = b.sides()
+            prints = b.prints()
             for i in range(lo, hi):
                 k = kinds[i]
                 if k == K_DELTA or k == K_SNAPSHOT or k == K_ROTATION:
@@ -742,8 +743,7 @@ class RecordingReader:
                 elif k == K_TRADES:
                     o = offs[i]
                     e = o + nbs[i]
-                    yield TradeEvent(sym, tss[i], recvs[i], None, (b, o, e - o),
-                                     list(zip(t_ts[o:e], sides[o:e], t_sz[o:e], t_px[o:e], strict=True)))
+                    yield TradeEvent(sym, tss[i], recvs[i], None, (b, o, e - o), prints[o:e])
                 elif k == K_TICKER:
                     kind, cs, body = text[span_s[i]:span_e[i]].decode("ascii").split(" ", 2)
                     yield TickerEvent(sym, tss[i], recvs[i], kind != "d", _json(body), None if cs == "x" else int(cs),
