@@ -464,12 +464,12 @@ def test_iterating_the_lookahead_is_peek_and_pop(tmp_path: Path) -> None:
     for msg, recv in messages(model, 0.01):
         w.write_message(msg, recv)
     w.close()
-    slow = Lookahead(RecordingReader(tmp_path).events())
+    slow = Lookahead(RecordingReader(tmp_path).timed_events())
     want = []
     while slow.peek() is not None:
         want.append(slow.pop())
     assert len(want) > 100
-    fast = Lookahead(RecordingReader(tmp_path).events())
+    fast = Lookahead(RecordingReader(tmp_path).timed_events())
     got = []
     for n, (key, ev) in enumerate(fast):
         if n % 7 == 3:  # put back, read ahead meanwhile (a candle close's pass), taken again
@@ -483,3 +483,31 @@ def test_iterating_the_lookahead_is_peek_and_pop(tmp_path: Path) -> None:
             fast.read_through(key + 300)  # a market order's fill reads ahead
         got.append((key, ev))
     assert got == want and fast.done
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_timed_events_keep_each_symbols_newest_time(tmp_path: Path, window: bool) -> None:
+    """timed_events' key is the running maximum of each symbol's event times from 0 (the clock a replay plays
+    the events at): on two symbols of the bench stream (whose times sometimes go back), from its start and from
+    a window inside it."""
+    from bench.book_stream import StreamModel, messages
+
+    for symbol, seed in (("BTCUSDT", 5), ("ETHUSDT", 3)):
+        model = StreamModel(seed=seed, symbol=symbol)
+        w = RecordingWriter(tmp_path, symbol, depth=model.depth, price_unit=str(model.tick),
+                            size_unit=str(model.step))
+        for msg, recv in messages(model, 0.02):
+            w.write_message(msg, recv)
+        w.close()
+    first = next(RecordingReader(tmp_path).events()).ts
+    start_ms = first + 30_000 if window else None
+    want: list[tuple[int, object]] = []
+    clock: dict[str, int] = {}
+    back = 0
+    for ev in RecordingReader(tmp_path, start_ms=start_ms).events():
+        back += ev.ts < clock.get(ev.symbol, 0)
+        clock[ev.symbol] = max(clock.get(ev.symbol, 0), ev.ts)
+        want.append((clock[ev.symbol], ev))
+    got = list(RecordingReader(tmp_path, start_ms=start_ms).timed_events())
+    assert [k for k, _ in got] == [k for k, _ in want] and [e for _, e in got] == [e for _, e in want]
+    assert set(clock) == {"BTCUSDT", "ETHUSDT"} and back > 0  # times that go back are in it

@@ -93,7 +93,7 @@ class ReplayMarketData:
         self.latency_ms = int(latency_ms)
         self.host = f"the recording {setup.root}"
         self.instruments = {s: recorded_instrument(s, setup.headers[s]).rules for s in setup.symbols}
-        self.source = Lookahead(setup.reader().events())
+        self.source = Lookahead(setup.reader().timed_events())
         self.markets: Markets | None = None
         self._states: dict[str, MarketState] = {}
         self._series: dict[tuple[str, str], _Series] = {}

@@ -19,22 +19,20 @@ class Lookahead:
     maximum of its symbol's stamps); read ahead on demand (`read_through`) so that the book as it
     will stand a latency from now is known."""
 
-    def __init__(self, events: Iterator[Event]) -> None:
+    def __init__(self, events: Iterator[tuple[int, Event]]) -> None:
+        """`events`: `(key, event)` in order (RecordingReader.timed_events)."""
         self._events = events
         self._buf: deque[tuple[int, Event]] = deque()
-        self._key: dict[str, int] = {}
         self.done = False
 
     def _read(self) -> bool:
         if self.done:
             return False
-        ev = next(self._events, None)
-        if ev is None:
+        item = next(self._events, None)
+        if item is None:
             self.done = True
             return False
-        key = max(self._key.get(ev.symbol, 0), ev.ts)
-        self._key[ev.symbol] = key
-        self._buf.append((key, ev))
+        self._buf.append(item)
         return True
 
     def peek(self) -> int | None:
@@ -52,15 +50,10 @@ class Lookahead:
         """`(key, event)` in order, each taken out as it is yielded: peek and pop in one step (a replay's
         loop, one step an event). Events read ahead meanwhile (`read_through`) come first, in order."""
         buf = self._buf
-        keys = self._key
         while buf:
             yield buf.popleft()
-        for ev in self._events:
-            key = keys.get(ev.symbol, 0)
-            if ev.ts > key:
-                key = ev.ts
-            keys[ev.symbol] = key
-            yield key, ev
+        for item in self._events:
+            yield item
             while buf:  # read ahead (or put back) while the event was played: those come next
                 yield buf.popleft()
         self.done = True

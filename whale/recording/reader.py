@@ -720,11 +720,20 @@ class RecordingReader:
                     heapq.heappush(heap, (int(nxt[0].tkey[0]), i))
 
     def events(self) -> Iterator[Event]:
-        """Every record as an event object, in merged order (event_at's events, built here from the batch's
-        columns read once per run: the book and trade records, most of a recording, and the tickers)."""
+        """Every record as an event object, in merged order (event_at's events)."""
+        for _, ev in self.timed_events():
+            yield ev
+
+    def timed_events(self) -> Iterator[tuple[int, Event]]:
+        """`(key, event)` for every record, in merged order: `key` is the recording's clock at the event, the
+        newest exchange time of its symbol so far (the running maximum of its events' `ts`, from 0), which a
+        replay plays it at (whale.recording.lookahead). The events are event_at's, built here from the batch's
+        columns read once per run: the book and trade records, most of a recording, and the tickers."""
         miss = dec.MISS
+        clock: dict[str, int] = {}
         for b, lo, hi in self.views():
             sym = b.symbol
+            key = clock.get(sym, 0)
             text = b.text
             kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
             lpx, lsz = b.lpx, b.lsz
@@ -732,28 +741,34 @@ class RecordingReader:
             prints = b.prints()
             for i in range(lo, hi):
                 k = kinds[i]
+                ts = tss[i]
+                ev: Event | None
                 if k == K_DELTA or k == K_SNAPSHOT or k == K_ROTATION:
                     o = offs[i]
                     m = o + nbs[i]
                     e = m + nas[i]
                     u, seq, cts = us[i], seqs[i], ctss[i]
-                    yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, None, None, None if u == miss else u,
-                                    None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
-                                    (lpx, lsz, o, m - o, e - m))
+                    ev = BookEvent(sym, ts, recvs[i], k != K_DELTA, None, None, None if u == miss else u,
+                                   None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
+                                   (lpx, lsz, o, m - o, e - m))
                 elif k == K_TRADES:
                     o = offs[i]
                     e = o + nbs[i]
-                    yield TradeEvent(sym, tss[i], recvs[i], None, (b, o, e - o), prints[o:e])
+                    ev = TradeEvent(sym, ts, recvs[i], None, (b, o, e - o), prints[o:e])
                 elif k == K_TICKER:
                     kind, cs, body = text[span_s[i]:span_e[i]].decode("ascii").split(" ", 2)
-                    yield TickerEvent(sym, tss[i], recvs[i], kind != "d", _json(body), None if cs == "x" else int(cs),
-                                      kind == "r")
+                    ev = TickerEvent(sym, ts, recvs[i], kind != "d", _json(body), None if cs == "x" else int(cs),
+                                     kind == "r")
                 elif k == K_KLINE:
-                    yield KlineEvent(sym, tss[i], recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"))
-                elif k != SKIP:
-                    ev = event_at(b, i)
-                    if ev is not None:
-                        yield ev
+                    ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"))
+                else:
+                    ev = event_at(b, i) if k != SKIP else None
+                    if ev is None:
+                        continue
+                if ts > key:
+                    key = ts
+                yield key, ev
+            clock[sym] = key
 
 
 # ----------------------------------------------------------------------------------------------
