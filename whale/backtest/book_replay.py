@@ -220,11 +220,12 @@ class ReplayMarketData:
         elif kind is TradeEvent:
             self.trade_events += 1
             prints = ev.prints
-            if execution.position(ev.symbol) is not None:
+            symbol = ev.symbol
+            if execution.position(symbol) is not None:
                 for p in prints:
-                    execution.on_tick(ev.symbol, p[3], key)
+                    execution.on_tick(symbol, p[3], key)
             elif prints:  # flat: a print triggers nothing, each only moves the last price: the last one is enough
-                execution.on_tick(ev.symbol, prints[-1][3], key)
+                execution.on_tick(symbol, prints[-1][3], key)
             m.on_trades(prints)
         elif kind is TickerEvent:
             last = ev.data.get("lastPrice")

@@ -320,7 +320,7 @@ class MarketState:
         with self._lock:
             n = 0
             last_ms, market_ms = self._last_price_ms, self._market_ms
-            last = None
+            last = last_text = None
             try:
                 for row in trades:
                     ms, side, size_value, price_value = row
@@ -339,14 +339,13 @@ class MarketState:
                     n += 1
                     prices.append((ms, price))
                     if ms >= last_ms:  # its text is made when asked for (last_price_text)
-                        last_ms, last = ms, (price, price_value)
+                        last_ms, last, last_text = ms, price, price_value
                     if ms > market_ms:
                         market_ms = ms
             finally:  # what was stored is counted, whatever stops the loop
                 self._trade_seq += n
                 if last is not None:
-                    self._last_price, self._last_price_text = last
-                    self._last_price_ms = last_ms
+                    self._last_price, self._last_price_text, self._last_price_ms = last, last_text, last_ms
                 self._market_ms = market_ms
             self.received_at = self._monotonic()
         for problem in refused:
