@@ -111,3 +111,40 @@ def test_paper_market_fill_walks_the_recorded_side():
     exit_fill = paper.poll().exits[0].fill
     assert asked[-1] == ("BTCUSDT", False, True)
     assert exit_fill.price == Decimal("99.9")  # the whole 0.01 at the best bid
+
+
+def test_a_trade_message_ticks_the_paper_account_as_each_of_its_prints_would():
+    """ReplayMarketData.feed ticks the paper Execution once a print while a position is open (a stop triggers
+    at the print that crosses it) and only at the last print when flat (nothing can trigger): the account
+    ends as if every print had ticked it, in both cases."""
+    from whale.backtest.book_replay import replay_venue
+    from whale.market.state import Markets
+    from whale.recording.reader import Trade, TradeEvent
+    from whale.sim.recorded_replay import load_recording
+
+    _, data, _ = replay_venue(load_recording("data/recordings/sample", ["BTCUSDT"]), 0)
+    data.start_streams(Markets(["BTCUSDT"]), [], lambda s: None)
+    inst = instrument_for("BTCUSDT")
+    saved: dict[str, list[dict]] = {"fed": [], "ticked": []}
+    fed, ticked = (PaperExecution(lambda s: inst, Fees(), start_balance=Decimal(10_000), leverage=Decimal(5),
+                                  save=saved[name].append) for name in ("fed", "ticked"))
+    for paper in (fed, ticked):
+        paper.on_tick("BTCUSDT", 100.0, 1)
+        paper.open_position("BTCUSDT", Side.Buy, Decimal("0.010"), Decimal("99.0"), None, "t1")
+
+    def trades(ts: int, prices: list[float]) -> TradeEvent:
+        return TradeEvent("BTCUSDT", ts, ts * 1000, [Trade(ts, "Sell", p, 0.5, "", None, False) for p in prices])
+
+    for key, prices in ((1_000, [100.5, 98.9, 101.0, 97.0]), (2_000, [102.0, 103.0]), (3_000, [])):
+        ev = trades(key, prices)
+        data.feed(key, ev, fed)
+        for p in prices:
+            ticked.on_tick("BTCUSDT", p, key)
+        a, b = fed.poll(), ticked.poll()
+        assert [(e.cause, e.fill.price, e.fill.time_ms) for e in a.exits] == [
+            (e.cause, e.fill.price, e.fill.time_ms) for e in b.exits]
+        assert (fed.balance, fed.positions(), fed.last_prices, fed.funding_from_ms) == (
+            ticked.balance, ticked.positions(), ticked.last_prices, ticked.funding_from_ms)
+    assert saved["fed"] == saved["ticked"] and len(saved["fed"]) == 2  # the entry, and the stop at 98.9
+    assert fed.last_prices["BTCUSDT"] == (103.0, 2_000)
+    assert data.markets["BTCUSDT"].last_price == 103.0

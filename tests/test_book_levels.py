@@ -117,3 +117,26 @@ def test_the_change_rows_stay_as_taken_while_the_book_logs_the_next_ones() -> No
     assert b.apply_delta([(98.0, 5.0)], [], update_id=40)
     px, sz, nb, na = b.take_changes()  # the copying form: the same changes, bids then asks
     assert (px.tolist(), sz.tolist(), nb, na) == ([98.0], [5.0], 1, 0)
+
+
+def test_the_change_log_grows_until_max_changes_then_the_whole_book_is_taken(monkeypatch) -> None:
+    """The change log starts small and grows with the changes waiting; past MAX_CHANGES it stops and the
+    reader takes the whole book; the book is the same either way."""
+    monkeypatch.setattr(book_module, "MAX_CHANGES", 300)
+    b = OrderBook("X", check_gaps=False)
+    assert b.apply_snapshot([(100.0, 1.0)], [(101.0, 1.0)])
+    assert b.take_changes() is None  # the whole book first; the log starts from here
+    changes = []
+    for i in range(10):  # 200 changes waiting: more than the log's first room
+        px, sz = np.array([99.0 - 0.5 * j for j in range(20)]), np.full(20, 1.0 + i)
+        assert b.apply_levels(px, sz, 0, 20, 0)
+        changes += list(zip(px.tolist(), sz.tolist(), strict=True))
+    got = b.take_changes()
+    assert got is not None and got[2:] == (200, 0)
+    assert list(zip(got[0].tolist(), got[1].tolist(), strict=True)) == changes
+    for i in range(16):  # 320 bid changes waiting: past MAX_CHANGES
+        px, sz = np.array([99.0 - 0.5 * j for j in range(20)] + [102.0 + i]), np.full(21, 20.0 + i)
+        assert b.apply_levels(px, sz, 0, 20, 1)
+    assert b.take_changes() is None
+    assert b.as_lists()["b"][:3] == [[100.0, 1.0], [99.0, 35.0], [98.5, 35.0]] and b.bid_count == 21
+    assert b.as_lists()["a"] == [[101.0, 1.0]] + [[102.0 + i, 20.0 + i] for i in range(16)]

@@ -416,8 +416,8 @@ def test_version_1_files_still_read() -> None:
     for ev in RecordingReader(root).events():
         d = {"kind": type(ev).__name__}
         for k in ev.__slots__:
-            if k == "columns":
-                continue  # a BookEvent's levels again, as the decoded arrays (not compared, not part of the event)
+            if k in ("columns", "prints", "text"):
+                continue  # the levels, prints or candles again, in another form (not compared, not part of the event)
             v = getattr(ev, k)
             if k == "trades":
                 v = [list(t) for t in v]
@@ -450,3 +450,64 @@ def test_events_built_from_the_columns_are_event_at_s(tmp_path: Path, ids: bool)
     kinds = {type(e).__name__ for e in fast}
     assert {"BookEvent", "TradeEvent", "TickerEvent"} <= kinds
     assert any(t.trade_id for e in fast if isinstance(e, TradeEvent) for t in e.trades) == ids
+
+
+def test_iterating_the_lookahead_is_peek_and_pop(tmp_path: Path) -> None:
+    """Lookahead iteration (a replay's loop) gives the events of peek/pop, each once and in order, with reads
+    ahead (read_through) and events put back in between; what it reads ahead (book_updates) is the same."""
+    from bench.book_stream import StreamModel, messages
+    from whale.recording.lookahead import Lookahead
+
+    model = StreamModel(seed=5)
+    w = RecordingWriter(tmp_path, model.symbol, depth=model.depth, price_unit=str(model.tick),
+                        size_unit=str(model.step))
+    for msg, recv in messages(model, 0.01):
+        w.write_message(msg, recv)
+    w.close()
+    slow = Lookahead(RecordingReader(tmp_path).timed_events())
+    want = []
+    while slow.peek() is not None:
+        want.append(slow.pop())
+    assert len(want) > 100
+    fast = Lookahead(RecordingReader(tmp_path).timed_events())
+    got = []
+    for n, (key, ev) in enumerate(fast):
+        if n % 7 == 3:  # put back, read ahead meanwhile (a candle close's pass), taken again
+            fast.put_back(key, ev)
+            fast.read_through(key + 500)
+            first = next(fast.book_updates(model.symbol))
+            if isinstance(ev, BookEvent):  # it is still to come: the book read ahead starts with it
+                assert (first.ts, first.bids, first.asks) == (key, ev.bids, ev.asks)
+            assert fast.pop() == (key, ev)
+        elif n % 5 == 1:
+            fast.read_through(key + 300)  # a market order's fill reads ahead
+        got.append((key, ev))
+    assert got == want and fast.done
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_timed_events_keep_each_symbols_newest_time(tmp_path: Path, window: bool) -> None:
+    """timed_events' key is the running maximum of each symbol's event times from 0 (the clock a replay plays
+    the events at): on two symbols of the bench stream (whose times sometimes go back), from its start and from
+    a window inside it."""
+    from bench.book_stream import StreamModel, messages
+
+    for symbol, seed in (("BTCUSDT", 5), ("ETHUSDT", 3)):
+        model = StreamModel(seed=seed, symbol=symbol)
+        w = RecordingWriter(tmp_path, symbol, depth=model.depth, price_unit=str(model.tick),
+                            size_unit=str(model.step))
+        for msg, recv in messages(model, 0.02):
+            w.write_message(msg, recv)
+        w.close()
+    first = next(RecordingReader(tmp_path).events()).ts
+    start_ms = first + 30_000 if window else None
+    want: list[tuple[int, object]] = []
+    clock: dict[str, int] = {}
+    back = 0
+    for ev in RecordingReader(tmp_path, start_ms=start_ms).events():
+        back += ev.ts < clock.get(ev.symbol, 0)
+        clock[ev.symbol] = max(clock.get(ev.symbol, 0), ev.ts)
+        want.append((clock[ev.symbol], ev))
+    got = list(RecordingReader(tmp_path, start_ms=start_ms).timed_events())
+    assert [k for k, _ in got] == [k for k, _ in want] and [e for _, e in got] == [e for _, e in want]
+    assert set(clock) == {"BTCUSDT", "ETHUSDT"} and back > 0  # times that go back are in it

@@ -220,3 +220,27 @@ def test_every_closed_candle_event_moves_the_closes_count():
     assert new_events() == 3 == len(btc.pop_closed())
     k(eth, 2)
     assert eth.release_held("1") == 1 and new_events() == 1 == len(eth.pop_closed())
+
+
+def test_trades_as_floats_are_kept_as_the_same_trades_as_text():
+    """on_trades' fast path (a replay's (ms, side, size, price) tuples of floats, kept as they are) keeps what
+    the venue's text gives: the same trades, cursor, last price, price history and market time; a value that
+    cannot be true is refused either way, whatever form it comes in."""
+    rows = [(T0, "Buy", "0.5", "100.7"), (T0 + 5, "Sell", "1", "100.6"), (T0 + 5, "Sell", "2", "nan"),
+            (T0 + 3, "Buy", "-1", "100.0"), (T0 + 4, "Buy", "0", "100.4"), (T0 + 9, "", "0.25", "100.9")]
+    text, floats, mixed = MarketState("BTCUSDT"), MarketState("BTCUSDT"), MarketState("BTCUSDT")
+    text.on_trades(rows)
+    floats.on_trades([(ms, side, float(v), float(p)) for ms, side, v, p in rows])
+    mixed.on_trades([[ms, side, float(v), p] for ms, side, v, p in rows])  # lists, text prices
+    for s in (text, floats, mixed):
+        assert s.trades() == [(T0, "Buy", 0.5, 100.7), (T0 + 5, "Sell", 1.0, 100.6), (T0 + 4, "Buy", 0.0, 100.4),
+                              (T0 + 9, "", 0.25, 100.9)]
+        assert all(type(t) is tuple for t in s.trades())
+        assert s.trades_after(0) == (s.trades(), 4)
+        assert s.price_history() == [(T0, 100.7), (T0 + 5, 100.6), (T0 + 4, 100.4), (T0 + 9, 100.9)]
+        assert (s.last_price, s.last_price_ms, s.market_time_ms()) == (100.9, T0 + 9, T0 + 9)
+        assert s.bad_data.total == 2
+    assert text.last_price_text() == "100.9" and floats.last_price_text() == "100.9"
+    floats.on_trades([(T0 + 7, "Buy", 1.0, 99.0)])  # older than the last price: kept, the last price stays
+    assert (floats.last_price, floats.last_price_ms, floats.trades_after(4)) == (100.9, T0 + 9,
+                                                                                ([(T0 + 7, "Buy", 1.0, 99.0)], 5))

@@ -40,7 +40,7 @@ from whale.market.book import BookSnapshot
 from whale.market.candles import Candles
 from whale.market.instruments import Instrument
 from whale.market.intervals import MINUTE_MS, bucket_end
-from whale.market.state import Markets
+from whale.market.state import Markets, MarketState
 from whale.market.trade_candles import trade_candles
 from whale.recording.format import utc_text
 from whale.recording.lookahead import Lookahead
@@ -93,8 +93,9 @@ class ReplayMarketData:
         self.latency_ms = int(latency_ms)
         self.host = f"the recording {setup.root}"
         self.instruments = {s: recorded_instrument(s, setup.headers[s]).rules for s in setup.symbols}
-        self.source = Lookahead(setup.reader().events())
+        self.source = Lookahead(setup.reader().timed_events())
         self.markets: Markets | None = None
+        self._states: dict[str, MarketState] = {}
         self._series: dict[tuple[str, str], _Series] = {}
         self.events = 0  # recorded events played
         self.book_events = 0
@@ -155,6 +156,7 @@ class ReplayMarketData:
                       on_reconnect: Callable[[str], None]) -> None:
         """The replay's 'streams': the intervals each symbol follows, pushed from where the history ends."""
         self.markets = markets
+        self._states = {s: markets[s] for s in markets.symbols}  # feed's look-up: a dict's, not a method call
         for w in wanted:
             for interval in w.intervals:
                 s = self._series_of(w.symbol, interval)
@@ -203,22 +205,28 @@ class ReplayMarketData:
     def feed(self, key: int, ev, execution: Execution) -> None:
         """One recorded event into the Markets, at `key` on the recording's clock. Each print is first a
         tick of the paper Execution (its stops and targets trigger there, as an exchange's would)."""
-        assert self.markets is not None
         self.events += 1
-        m = self.markets[ev.symbol]
+        m = self._states[ev.symbol]
         kind = type(ev)
         if kind is BookEvent:
             self.book_events += 1
             columns = ev.columns
-            whole = ev.snapshot or columns is None  # a delta goes in as its columns: its lists are not built
-            if not m.on_book_levels(ev.snapshot, ev.bids if whole else (), ev.asks if whole else (), ev.u or 0,
-                                    ev.seq, ev.ts, columns):
+            if ev.snapshot or columns is None:
+                ok = m.on_book_levels(ev.snapshot, ev.bids, ev.asks, ev.u or 0, ev.seq, ev.ts, columns)
+            else:  # a delta goes in as its columns: its lists are not built
+                ok = m.on_book_levels(False, (), (), ev.u or 0, ev.seq, ev.ts, columns)
+            if not ok:
                 self.book_resyncs += 1
         elif kind is TradeEvent:
             self.trade_events += 1
-            for t in ev.trades:
-                execution.on_tick(ev.symbol, t.price, key)
-            m.on_trades([(t.ts, t.side, t.size, t.price) for t in ev.trades])
+            prints = ev.prints
+            symbol = ev.symbol
+            if execution.position(symbol) is not None:
+                for p in prints:
+                    execution.on_tick(symbol, p[3], key)
+            elif prints:  # flat: a print triggers nothing, each only moves the last price: the last one is enough
+                execution.on_tick(symbol, prints[-1][3], key)
+            m.on_trades(prints)
         elif kind is TickerEvent:
             last = ev.data.get("lastPrice")
             m.on_ticker(ev.snapshot, ev.data, ev.ts, None if last is None else str(last))
@@ -298,12 +306,14 @@ def drive(bot, data: ReplayMarketData, clock: ReplayClock, stop: threading.Event
     step = bot.step
     feed = data.feed
     passes = 0
-    while (key := src.peek()) is not None:
+    for key, ev in src:  # peek and pop in one step
         if (stop is not None and stop.is_set()) or account.emergency_reasons is not None:
+            src.put_back(key, ev)
             break
         if next_close is not None and next_close <= key:
+            src.put_back(key, ev)  # still to come while the candles close (the book read ahead holds it)
             closes_until(key)
-        key, ev = src.pop()
+            key, ev = src.pop()
         if key > clock.ms:
             clock.ms = key
         feed(key, ev, execution)

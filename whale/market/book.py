@@ -104,21 +104,30 @@ def _arrays(levels: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(a[:, 1])
 
 
+def _grown(rows: np.ndarray, cap: int) -> np.ndarray:
+    """`rows` ([2, 2, n]) with room for `cap` entries a row, the new ones 0."""
+    grown = np.zeros(rows.shape[:2] + (cap,))
+    grown[:, :, :rows.shape[2]] = rows
+    return grown
+
+
 class OrderBook:
     def __init__(self, symbol: str = "", *, check_gaps: bool = True) -> None:
         self.symbol = symbol
         self.check_gaps = check_gaps
         # Side s (lv.BID, lv.ASK): keys[s, :n[s]] ascending (bids as -price: best first), sizes alike.
-        self._keys = np.zeros((2, 64))
-        self._sizes = np.zeros((2, 64))
-        self._n = np.zeros(2, dtype=np.int64)
+        # `_levels` holds both (keys, sizes) and `_counts` the level counts then the change counts: the
+        # kernel of a delta takes three arrays, not eight (each argument costs its dispatch time).
+        self._levels = np.zeros((2, 2, 64))
+        self._keys, self._sizes = self._levels
+        self._counts = np.zeros(4, dtype=np.int64)
+        self._n = self._counts[:2]
         # The changes since take_changes() (price, size; size 0.0 removed the level) while `_logging`;
         # otherwise the reader must take the whole book (nothing taken yet, a snapshot, a reset, too many).
-        self._log_px = np.zeros((2, 64))
-        self._log_sz = np.zeros((2, 64))
-        self._log_n = np.zeros(2, dtype=np.int64)
-        self._spare_px = np.zeros((2, 64))  # the other pair: the book logs here while the reader holds the first
-        self._spare_sz = np.zeros((2, 64))
+        self._log = np.zeros((2, 2, 64))
+        self._log_px, self._log_sz = self._log
+        self._log_n = self._counts[2:]
+        self._spare_log = np.zeros((2, 2, 64))  # the other log: the book logs here while the reader holds the first
         self._logging = False
         self.ready = False  # a snapshot was applied and nothing went wrong since
         self.u = 0
@@ -207,28 +216,21 @@ class OrderBook:
         """apply_delta with the levels as float64 arrays: px/sz[start:start + nb] the bids, the next `na` the
         asks (a recording's decoded columns are passed as they are)."""
         u = int(update_id or 0)
-        skip = self._skip(u)
-        if skip is True:
-            self.ignored += 1
-            return True
-        if skip is False:
+        if not self.ready or (u and (u <= self.u or (self.check_gaps and self.u and u != self.u + 1))):
+            if self._skip(u):  # the test above is _skip's, inline: this runs ~10 times a second a symbol
+                self.ignored += 1
+                return True
             self.gaps += 1
             self.ready = False
             self.version += 1
             return False
-        n0, n1 = self._n.tolist()
-        if max(n0, n1) + max(nb, na) > self._keys.shape[1]:
-            self._room(max(nb, na))
-        logging = self._logging
-        if logging:
-            l0, l1 = self._log_n.tolist()
-            need = max(l0 + nb, l1 + na)
-            if need > MAX_CHANGES:
-                logging = self._logging = False  # nobody reads them: the whole book next time
-            elif need > self._log_px.shape[1]:
-                self._grow_log(need)
-        crossed = lv.apply_delta(self._keys, self._sizes, self._n, px, sz, start, nb, na, self._log_px, self._log_sz,
-                                 self._log_n, logging)
+        status = lv.apply_in_room(self._levels, self._log, self._counts, px, sz, start, nb, na, self._logging,
+                                  MAX_CHANGES)
+        if status == lv.NEED_ROOM:  # rare: the book or the change log grows, or the log stops
+            self._make_room(nb, na)
+            status = lv.apply_in_room(self._levels, self._log, self._counts, px, sz, start, nb, na, self._logging,
+                                      MAX_CHANGES)
+        crossed = status == lv.CROSSED
         if u:
             self.u = u
         if seq is not None:
@@ -242,25 +244,30 @@ class OrderBook:
             return False
         return True
 
+    def _make_room(self, nb: int, na: int) -> None:
+        """Room for a delta of nb bid and na ask levels, and for logging it (or no more logging past MAX_CHANGES)."""
+        n0, n1 = self._n.tolist()
+        if max(n0, n1) + max(nb, na) > self._keys.shape[1]:
+            self._room(max(nb, na))
+        if self._logging:
+            l0, l1 = self._log_n.tolist()
+            need = max(l0 + nb, l1 + na)
+            if need > MAX_CHANGES:
+                self._logging = False  # nobody reads them: the whole book next time
+            elif need > self._log_px.shape[1]:
+                self._grow_log(need)
+
     def _room(self, extra: int) -> None:
         """Room on each side for `extra` more levels."""
         need = int(self._n.max()) + extra
         cap = self._keys.shape[1]
         if need > cap:
-            cap = max(need, 2 * cap)
-            for name in ("_keys", "_sizes"):
-                old = getattr(self, name)
-                grown = np.zeros((2, cap))
-                grown[:, :old.shape[1]] = old
-                setattr(self, name, grown)
+            self._levels = _grown(self._levels, max(need, 2 * cap))
+            self._keys, self._sizes = self._levels
 
     def _grow_log(self, need: int) -> None:
-        cap = max(need, 2 * self._log_px.shape[1])
-        for name in ("_log_px", "_log_sz"):
-            old = getattr(self, name)
-            grown = np.zeros((2, cap))
-            grown[:, :old.shape[1]] = old
-            setattr(self, name, grown)
+        self._log = _grown(self._log, max(need, 2 * self._log_px.shape[1]))
+        self._log_px, self._log_sz = self._log
 
     def take_changes(self) -> tuple[np.ndarray, np.ndarray, int, int] | None:
         """The level changes applied since the last call, `(px, sz, nb, na)`: the `nb` bid changes then
@@ -286,7 +293,8 @@ class OrderBook:
         if not logging:
             return None
         lp, ls = self._log_px, self._log_sz
-        self._log_px, self._log_sz, self._spare_px, self._spare_sz = self._spare_px, self._spare_sz, lp, ls
+        self._log, self._spare_log = self._spare_log, self._log  # a smaller spare: the kernel asks for room
+        self._log_px, self._log_sz = self._log
         return lp, ls, nb, na
 
     def _crossed(self) -> bool:

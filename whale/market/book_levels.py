@@ -64,3 +64,25 @@ def apply_delta(keys, sizes, n, px, sz, start, nb, na, log_px, log_sz, log_n, lo
     upsert(keys, sizes, n, BID, px, sz, start, start + nb, log_px, log_sz, log_n, log)
     upsert(keys, sizes, n, ASK, px, sz, start + nb, start + nb + na, log_px, log_sz, log_n, log)
     return n[BID] > 0 and n[ASK] > 0 and -keys[BID, 0] >= keys[ASK, 0]
+
+
+APPLIED = 0
+CROSSED = 1
+NEED_ROOM = 2
+
+
+@njit(cache=True)
+def apply_in_room(levels, log, counts, px, sz, start, nb, na, logging, max_changes):
+    """apply_delta on a book held as `levels` (keys, sizes: [2, side, capacity]), `log` (prices, sizes alike) and
+    `counts` (the sides' level counts, then their change counts): APPLIED, or CROSSED (best bid >= best ask after
+    it); NEED_ROOM, with nothing applied, when the book or the log (while `logging`) has no room for the levels or
+    the log would pass `max_changes` (the caller sees to it and calls again): one call for the common case."""
+    if max(counts[0], counts[1]) + max(nb, na) > levels.shape[2]:
+        return NEED_ROOM
+    if logging:
+        need = max(counts[2] + nb, counts[3] + na)
+        if need > max_changes or need > log.shape[2]:
+            return NEED_ROOM
+    crossed = apply_delta(levels[0], levels[1], counts[0:2], px, sz, start, nb, na, log[0], log[1], counts[2:4],
+                          logging)
+    return CROSSED if crossed else APPLIED

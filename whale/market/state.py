@@ -41,6 +41,7 @@ from whale.market.data_checks import BadData, BadValue
 from whale.market.intervals import MONTH, bucket_end, interval_ms
 
 CandleRow = tuple  # (ts, o, h, l, c, v)
+_INF = float("inf")
 MAX_ARRIVALS = 64  # closed candles whose arrival time is kept (the loop reads it within a pass or two)
 
 
@@ -302,48 +303,72 @@ class MarketState:
         """The venue's ticker fields (kept as sent, for the display): a snapshot replaces, a delta merges
         (a field missing from a delta is unchanged, never zero). `last_price` is the venue's last price
         text in it, if any: a message whose last price is not a price above 0 is skipped whole (bad_data)."""
+        price = None
         if last_price not in (None, ""):
             try:
-                data_checks.price(last_price, "lastPrice")
+                price = data_checks.price(last_price, "lastPrice")
             except BadValue as exc:
                 self.bad_data.refuse(f"tickers.{self.symbol}", str(exc))
                 return
+        ms = int(ts or 0)
         with self._lock:
             if snapshot:
                 self._ticker = dict(data)
             else:
                 self._ticker.update(data)
-            self._ticker_ts = max(self._ticker_ts, int(ts or 0))
-            self._saw(int(ts or 0))
-            if last_price not in (None, "") and int(ts or 0) >= self._last_price_ms:
-                price = float(last_price)
-                self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), int(ts or 0)
-                self._prices.append((int(ts or 0), price))
+            if ms > self._ticker_ts:
+                self._ticker_ts = ms
+            if ms > self._market_ms:  # _saw, inline (as below: a few messages a second a symbol)
+                self._market_ms = ms
+            if price is not None and ms >= self._last_price_ms:
+                self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), ms
+                self._prices.append((ms, price))
             self.received_at = self._monotonic()
-        self._wake()
+        wake = self.wake
+        if not wake.is_set():
+            wake.set()
 
     def on_trades(self, trades: Iterable[tuple[int, str, Any, Any]]) -> None:
         """Public trades (time ms, side "Buy"/"Sell", size, price; sizes and prices as the venue's text
         or numbers), ascending by time: kept as (ms, side, size, price) floats."""
         refused = []
+        kept, prices = self._trades, self._prices
         with self._lock:
-            for ms, side, size_value, price_value in trades:
-                try:
-                    price = data_checks.price(price_value, "trade price")
-                    qty = data_checks.size(size_value, "trade size")
-                except BadValue as exc:
-                    refused.append(str(exc))
-                    continue
-                self._trades.append((ms, side, qty, price))
-                self._trade_seq += 1
-                self._prices.append((ms, price))
-                if ms >= self._last_price_ms:  # its text is made when asked for (last_price_text)
-                    self._last_price, self._last_price_text, self._last_price_ms = price, price_value, ms
-                self._saw(ms)
+            n = 0
+            last_ms, market_ms = self._last_price_ms, self._market_ms
+            last = last_text = None
+            try:
+                for row in trades:
+                    ms, side, size_value, price_value = row
+                    if type(price_value) is float and type(size_value) is float and 0.0 < price_value < _INF \
+                            and 0.0 <= size_value < _INF:  # a replay's floats (data_checks' fast path, inline)
+                        price = price_value
+                        kept.append(row if type(row) is tuple else (ms, side, size_value, price))
+                    else:
+                        try:
+                            price = data_checks.price(price_value, "trade price")
+                            qty = data_checks.size(size_value, "trade size")
+                        except BadValue as exc:
+                            refused.append(str(exc))
+                            continue
+                        kept.append((ms, side, qty, price))
+                    n += 1
+                    prices.append((ms, price))
+                    if ms >= last_ms:  # its text is made when asked for (last_price_text)
+                        last_ms, last, last_text = ms, price, price_value
+                    if ms > market_ms:
+                        market_ms = ms
+            finally:  # what was stored is counted, whatever stops the loop
+                self._trade_seq += n
+                if last is not None:
+                    self._last_price, self._last_price_text, self._last_price_ms = last, last_text, last_ms
+                self._market_ms = market_ms
             self.received_at = self._monotonic()
         for problem in refused:
             self.bad_data.refuse(f"publicTrade.{self.symbol}", problem)
-        self._wake()
+        wake = self.wake
+        if not wake.is_set():
+            wake.set()
 
     def ticker(self) -> dict:
         with self._lock:
@@ -413,12 +438,17 @@ class MarketState:
             if snapshot:
                 ok = book.apply_snapshot(bids, asks, update_id, seq, ts)
             elif columns is not None:
-                ok = book.apply_levels(*columns, update_id, seq, ts)
+                px, sz, start, nb, na = columns
+                ok = book.apply_levels(px, sz, start, nb, na, update_id, seq, ts)
             else:
                 ok = book.apply_delta(bids, asks, update_id, seq, ts)
-            self._saw(int(ts or 0))
+            ms = int(ts or 0)
+            if ms > self._market_ms:  # _saw, inline: ~10 updates a second a symbol
+                self._market_ms = ms
             self.received_at = self._monotonic()
-        self._wake()
+        wake = self.wake
+        if not wake.is_set():  # _wake, inline
+            wake.set()
         return ok
 
     def reset_book(self) -> None:

@@ -53,7 +53,7 @@ def new_state(start_ms: int, price_k: int, price_d: int, size_k: int, size_d: in
     return st
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined into decode: ~13 % of its time
 def _num(buf, pos):
     """The integer at buf[pos] (`x`: MISS). Returns (value, position after it, ok)."""
     n = buf.shape[0]
@@ -76,7 +76,7 @@ def _num(buf, pos):
     return (-v if neg else v), pos, True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next(buf, pos):
     """Skip the one space before the next field; -1 if there is none."""
     if pos < buf.shape[0] and buf[pos] == SPACE:

@@ -19,22 +19,20 @@ class Lookahead:
     maximum of its symbol's stamps); read ahead on demand (`read_through`) so that the book as it
     will stand a latency from now is known."""
 
-    def __init__(self, events: Iterator[Event]) -> None:
+    def __init__(self, events: Iterator[tuple[int, Event]]) -> None:
+        """`events`: `(key, event)` in order (RecordingReader.timed_events)."""
         self._events = events
         self._buf: deque[tuple[int, Event]] = deque()
-        self._key: dict[str, int] = {}
         self.done = False
 
     def _read(self) -> bool:
         if self.done:
             return False
-        ev = next(self._events, None)
-        if ev is None:
+        item = next(self._events, None)
+        if item is None:
             self.done = True
             return False
-        key = max(self._key.get(ev.symbol, 0), ev.ts)
-        self._key[ev.symbol] = key
-        self._buf.append((key, ev))
+        self._buf.append(item)
         return True
 
     def peek(self) -> int | None:
@@ -47,6 +45,22 @@ class Lookahead:
         if not self._buf:
             self.peek()
         return self._buf.popleft()
+
+    def __iter__(self) -> Iterator[tuple[int, Event]]:
+        """`(key, event)` in order, each taken out as it is yielded: peek and pop in one step (a replay's
+        loop, one step an event). Events read ahead meanwhile (`read_through`) come first, in order."""
+        buf = self._buf
+        while buf:
+            yield buf.popleft()
+        for item in self._events:
+            yield item
+            while buf:  # read ahead (or put back) while the event was played: those come next
+                yield buf.popleft()
+        self.done = True
+
+    def put_back(self, key: int, ev: Event) -> None:
+        """An event taken (iteration, pop) that is not played yet: it is the next one again."""
+        self._buf.appendleft((key, ev))
 
     def read_through(self, until_ms: int) -> None:
         while (not self._buf or self._buf[-1][0] <= until_ms) and self._read():

@@ -61,6 +61,9 @@ K_KLINE = ord("L")
 K_GAP = ord("G")
 
 
+Print = tuple[int, str, float, float]  # (ts, side, size, price): the form MarketState.on_trades keeps
+
+
 class RecordingError(BadInputError):
     """A recording that cannot be read: one message naming the file and line (exit 2)."""
 
@@ -104,6 +107,15 @@ class Batch:
         got = self._lists.get(name)
         if got is None:
             got = self._lists[name] = getattr(self, name).tolist()
+        return got
+
+    def prints(self) -> list[Print]:
+        """Each print as (ts, side, size, price) (TradeEvent.prints), cached like a column."""
+        got = self._lists.get("prints")
+        if got is None:
+            sides = [_SIDES.get(x, _NO_SIDE)[0] for x in self.col("t_side")]
+            got = self._lists["prints"] = list(zip(self.col("t_ts"), sides, self.col("t_sz"), self.col("t_px"),
+                                                   strict=True))
         return got
 
     def span(self, i: int) -> str:
@@ -182,12 +194,32 @@ class BookEvent:
         return msg
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TradeEvent:
     symbol: str
     ts: int
     recv_us: int
+    # The reader passes None and gives `columns` (its batch, the first print, their number): the list is then
+    # built on its first read (a replay reads `prints` and never builds it, nor decodes a trade id).
     trades: list[Trade]
+    # The prints as (ts, side, size, price), what MarketState.on_trades keeps: the reader's, or made from `trades`.
+    prints: list[Print] = field(compare=False, repr=False)
+    columns: tuple[Batch, int, int] | None = field(default=None, compare=False, repr=False)
+
+    def __init__(self, symbol: str, ts: int, recv_us: int, trades: list[Trade] | None,
+                 columns: tuple[Batch, int, int] | None = None, prints: list[Print] | None = None) -> None:
+        self.symbol, self.ts, self.recv_us, self.columns = symbol, ts, recv_us, columns
+        if trades is not None or columns is None:
+            self.trades = trades or []
+        self.prints = prints if prints is not None else [(t.ts, t.side, t.size, t.price) for t in self.trades]
+
+    def __getattr__(self, name: str) -> list[Trade]:
+        """`trades` not built yet (only then is this called): made from `columns`."""
+        columns = self.columns if name == "trades" else None
+        if columns is None:
+            raise AttributeError(f"'TradeEvent' object has no attribute {name!r}")
+        self.trades = _trades(*columns)
+        return self.trades
 
     def to_message(self) -> dict[str, Any]:
         data = []
@@ -218,12 +250,27 @@ class TickerEvent:
         return msg
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class KlineEvent:
     symbol: str
     ts: int
     recv_us: int
-    candles: list[dict[str, Any]]
+    candles: list[dict[str, Any]]  # the reader passes None and gives `text`: parsed on the first read
+    text: str | None = field(default=None, compare=False, repr=False)  # the record's JSON
+
+    def __init__(self, symbol: str, ts: int, recv_us: int, candles: list[dict[str, Any]] | None,
+                 text: str | None = None) -> None:
+        self.symbol, self.ts, self.recv_us, self.text = symbol, ts, recv_us, text
+        if candles is not None or text is None:
+            self.candles = candles or []
+
+    def __getattr__(self, name: str) -> list[dict[str, Any]]:
+        """`candles` not parsed yet (only then is this called): parsed from `text` (a replay never reads them)."""
+        text = self.text if name == "candles" else None
+        if text is None:
+            raise AttributeError(f"'KlineEvent' object has no attribute {name!r}")
+        self.candles = _json(text)
+        return self.candles
 
     def to_message(self) -> dict[str, Any]:
         return {"topic": f"kline.1.{self.symbol}", "data": self.candles, "ts": self.ts, "type": "snapshot"}
@@ -240,6 +287,22 @@ class GapEvent:
 Event = BookEvent | TradeEvent | TickerEvent | KlineEvent | GapEvent
 _SIDES = {1: ("Buy", False), -1: ("Sell", False), 0: ("", False), 2: ("Buy", True), -2: ("Sell", True)}
 _NO_SIDE = ("", False)
+
+
+_json = json.JSONDecoder().decode  # json.loads of a str without its checks of options
+
+
+def _trades(b: Batch, o: int, n: int) -> list[Trade]:
+    """Prints o..o+n-1 of a batch as Trades."""
+    t_ts, t_side, t_px, t_sz, t_seq, id_s, id_e = (b.col(c) for c in ("t_ts", "t_side", "t_px", "t_sz", "t_seq",
+                                                                      "id_s", "id_e"))
+    trades = []
+    for j in range(o, o + n):
+        side, block = _SIDES.get(t_side[j], _NO_SIDE)
+        q = t_seq[j]
+        tid = "" if id_s[j] == id_e[j] else unpack_id(b.text[id_s[j]:id_e[j]].decode("ascii"))
+        trades.append(Trade(t_ts[j], side, t_px[j], t_sz[j], tid, None if q == dec.MISS else q, block))
+    return trades
 
 
 def _txt(x: float) -> str:
@@ -261,14 +324,7 @@ def event_at(b: Batch, i: int) -> Event | None:
                          _opt(b.col("cts")[i]), k == K_ROTATION, (b.lpx, b.lsz, b.col("off")[i], b.col("nb")[i],
                                                                   b.col("na")[i]))
     if k == K_TRADES:
-        o, n = b.col("off")[i], b.col("nb")[i]
-        trades = []
-        for j in range(o, o + n):
-            side, block = _SIDES.get(b.col("t_side")[j], ("", False))
-            tid = unpack_id(b.text[b.col("id_s")[j]:b.col("id_e")[j]].decode("ascii"))
-            trades.append(Trade(b.col("t_ts")[j], side, b.col("t_px")[j], b.col("t_sz")[j], tid,
-                                _opt(b.col("t_seq")[j]), block))
-        return TradeEvent(sym, ts, recv, trades)
+        return TradeEvent(sym, ts, recv, _trades(b, b.col("off")[i], b.col("nb")[i]))
     if k == K_TICKER:
         kind, cs, body = b.span(i).split(" ", 2)
         return TickerEvent(sym, ts, recv, kind != "d", json.loads(body), None if cs == "x" else int(cs), kind == "r")
@@ -442,8 +498,8 @@ class _Warmup:
                     self.asks.clear()
                     self.book = True
                 o, nb, na = b.col("off")[i], b.col("nb")[i], b.col("na")[i]
-                px, sz = b.col("lpx"), b.col("lsz")
-                for side, lo_, hi_ in ((self.bids, o, o + nb), (self.asks, o + nb, o + nb + na)):
+                px, sz = b.lpx[o:o + nb + na].tolist(), b.lsz[o:o + nb + na].tolist()  # not the whole batch's
+                for side, lo_, hi_ in ((self.bids, 0, nb), (self.asks, nb, nb + na)):
                     for j in range(lo_, hi_):
                         if sz[j] > 0.0:
                             side[px[j]] = sz[j]
@@ -664,40 +720,55 @@ class RecordingReader:
                     heapq.heappush(heap, (int(nxt[0].tkey[0]), i))
 
     def events(self) -> Iterator[Event]:
-        """Every record as an event object, in merged order (event_at's events; the book records, most
-        of a recording, are built here from the batch's columns read once per run)."""
+        """Every record as an event object, in merged order (event_at's events)."""
+        for _, ev in self.timed_events():
+            yield ev
+
+    def timed_events(self) -> Iterator[tuple[int, Event]]:
+        """`(key, event)` for every record, in merged order: `key` is the recording's clock at the event, the
+        newest exchange time of its symbol so far (the running maximum of its events' `ts`, from 0), which a
+        replay plays it at (whale.recording.lookahead). The events are event_at's, built here from the batch's
+        columns read once per run: the book and trade records, most of a recording, and the tickers."""
+        miss = dec.MISS
+        clock: dict[str, int] = {}
         for b, lo, hi in self.views():
             sym = b.symbol
+            key = clock.get(sym, 0)
+            text = b.text
             kinds, tss, recvs, offs, nbs, nas = (b.col(c) for c in ("kind", "ts", "recv", "off", "nb", "na"))
             lpx, lsz = b.lpx, b.lsz
-            us, seqs, ctss = (b.col(c) for c in ("u", "seq", "cts"))
-            miss = dec.MISS
+            us, seqs, ctss, span_s, span_e = (b.col(c) for c in ("u", "seq", "cts", "span_s", "span_e"))
+            prints = b.prints()
             for i in range(lo, hi):
                 k = kinds[i]
+                ts = tss[i]
+                ev: Event | None
                 if k == K_DELTA or k == K_SNAPSHOT or k == K_ROTATION:
                     o = offs[i]
                     m = o + nbs[i]
                     e = m + nas[i]
                     u, seq, cts = us[i], seqs[i], ctss[i]
-                    yield BookEvent(sym, tss[i], recvs[i], k != K_DELTA, None, None, None if u == miss else u,
-                                    None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
-                                    (lpx, lsz, o, m - o, e - m))
-                    continue
-                if k == K_TRADES:
+                    ev = BookEvent(sym, ts, recvs[i], k != K_DELTA, None, None, None if u == miss else u,
+                                   None if seq == miss else seq, None if cts == miss else cts, k == K_ROTATION,
+                                   (lpx, lsz, o, m - o, e - m))
+                elif k == K_TRADES:
                     o = offs[i]
-                    t_ts, t_side, t_px, t_sz, t_seq, id_s, id_e = (b.col(c) for c in (
-                        "t_ts", "t_side", "t_px", "t_sz", "t_seq", "id_s", "id_e"))
-                    trades = []
-                    for j in range(o, o + nbs[i]):
-                        side, block = _SIDES.get(t_side[j], _NO_SIDE)
-                        q = t_seq[j]
-                        tid = "" if id_s[j] == id_e[j] else unpack_id(b.text[id_s[j]:id_e[j]].decode("ascii"))
-                        trades.append(Trade(t_ts[j], side, t_px[j], t_sz[j], tid, None if q == miss else q, block))
-                    yield TradeEvent(sym, tss[i], recvs[i], trades)
-                    continue
-                ev = event_at(b, i)
-                if ev is not None:
-                    yield ev
+                    e = o + nbs[i]
+                    ev = TradeEvent(sym, ts, recvs[i], None, (b, o, e - o), prints[o:e])
+                elif k == K_TICKER:
+                    kind, cs, body = text[span_s[i]:span_e[i]].decode("ascii").split(" ", 2)
+                    ev = TickerEvent(sym, ts, recvs[i], kind != "d", _json(body), None if cs == "x" else int(cs),
+                                     kind == "r")
+                elif k == K_KLINE:
+                    ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"))
+                else:
+                    ev = event_at(b, i) if k != SKIP else None
+                    if ev is None:
+                        continue
+                if ts > key:
+                    key = ts
+                yield key, ev
+            clock[sym] = key
 
 
 # ----------------------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ class Core:
             self.listings = {sym: Listing(sym, candles, cfg, start_ms, self.clock, self.account, self.hub, paced)
                              for sym, candles in data}
         else:
-            source = Lookahead(recording.reader().events())
+            source = Lookahead(recording.reader().timed_events())
             books = {sym: BookListing(recording, sym, self.clock, self.account, self.hub, source, cfg.latency_ms)
                      for sym in recording.symbols}
             self.listings = books  # type: ignore[assignment]  # the same members, on a recorded book
