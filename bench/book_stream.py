@@ -100,6 +100,7 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
     best_bid, best_ask = touch, touch + 1
     fill(bids, best_bid + 1)
     fill(asks, best_ask - 1)
+    best_bid, best_ask = max(bids.levels), min(asks.levels)  # a fill may start a tick away from the touch
     u = 1_000_000
     seq = 50_000_000_000
     trade_seq = 90_000_000
