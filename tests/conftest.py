@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,26 @@ def _sockets() -> int:
         except OSError:
             pass
     return n
+
+
+def _whalebot_loggers() -> dict[str, logging.Logger]:
+    return {name: logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+            if name == "whalebot" or name.startswith("whalebot.")}
+
+
+@pytest.fixture(autouse=True)
+def no_stray_log_handlers():
+    """A command run in process (`main(["sim", ...])`) hangs a handler on the captured stderr of its test;
+    pytest closes that stream after the test, and a later simulator thread's log line then met a closed
+    file ("--- Logging error ---" in the output). The bot's loggers are put back as they were after each
+    test (pytest's own handlers live on the root logger, which is left alone)."""
+    before = {name: (list(lg.handlers), lg.level, lg.propagate) for name, lg in _whalebot_loggers().items()}
+    yield
+    for name, lg in _whalebot_loggers().items():
+        handlers, level, propagate = before.get(name, ([], logging.NOTSET, True))
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate
 
 
 @pytest.fixture
