@@ -46,10 +46,11 @@ def _whalebot_loggers() -> dict[str, logging.Logger]:
 
 @pytest.fixture(autouse=True)
 def no_stray_log_handlers():
-    """A command run in process (`main(["sim", ...])`) hangs a handler on the captured stderr of its test;
-    pytest closes that stream after the test, and a later simulator thread's log line then met a closed
-    file ("--- Logging error ---" in the output). The bot's loggers are put back as they were after each
-    test (pytest's own handlers live on the root logger, which is left alone)."""
+    """A command run in process (`main([...])`) sets up the bot's logging with a console handler on its
+    test's captured output; pytest closes that stream after the test, and a later simulator thread's log
+    line ("whalebot.sim" propagates to "whalebot") then met a closed file ("--- Logging error ---" in the
+    output). The bot's loggers are put back as they were after each test (pytest's own handlers live on
+    the root logger, which is left alone)."""
     before = {name: (list(lg.handlers), lg.level, lg.propagate) for name, lg in _whalebot_loggers().items()}
     yield
     for name, lg in _whalebot_loggers().items():
