@@ -307,12 +307,7 @@ class Bot:
         account = self.account
         for t in self.traders.values():
             received = t.market.received_at
-            try:  # Account.guarded, inline: one call less per symbol and pass
-                t.book_pass()
-            except AuthError:
-                raise
-            except VenueError as exc:
-                account.rest_failed(t.labels[0], exc)
+            account.guarded(t.labels[0], t.book_pass)
             pm = t.pm  # PositionManager.has_position, inline
             if received is not None and received != t.seen_at and (pm.trade is not None or pm.pending is not None):
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
