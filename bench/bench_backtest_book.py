@@ -1,6 +1,6 @@
 """backtest --book end to end: book and trade events per second through the LIVE bot on one core.
 
-    python bench/bench_backtest_book.py [--hours 1] [--seed 1] [--profile]
+    python bench/bench_backtest_book.py [--hours 1] [--seed 1] [--topics orderbook,publicTrade] [--profile]
 
 Records `--hours` of the day-like BTCUSDT stream of bench/book_stream.py (orderbook.200 every 100 ms
 with realistic churn and walls, trades with bursts, tickers every 100 ms, kline.1; not timed), then
@@ -9,7 +9,9 @@ trades, the advanced exits on) and times the replay: every recorded event goes i
 the bot runs one pass of its loop (Trader.book_pass: densities, advanced exits, density entries; the
 Account's safety pass; candle closes), paper fills on the recorded book. Prints events per second of
 wall and of CPU time (all events; and book + trade events alone, the issue's measure), and with
---profile the functions where the time goes.
+--profile the functions where the time goes. `--topics` keeps only some streams: `orderbook,publicTrade` is the
+issue's "orderbook.200 plus trades" (and what a Tardis.dev import holds), without the recorder's tickers and
+klines.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.book_recording import density_config, write_recording  # noqa: E402
+from bench.book_stream import ALL_TOPICS, write_recording  # noqa: E402
+from tests.book_recording import density_config  # noqa: E402
 from whale.backtest.book_run import run_book_backtest  # noqa: E402
 
 
@@ -34,11 +37,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--topics", default=",".join(ALL_TOPICS),
+                    help=f"the streams to record, comma-separated (default: all of {','.join(ALL_TOPICS)})")
     ap.add_argument("--profile", action="store_true", help="also print where the time goes (cProfile, slower)")
     args = ap.parse_args()
+    topics = tuple(t.strip() for t in args.topics.split(",") if t.strip())
+    unknown = set(topics) - set(ALL_TOPICS)
+    if unknown or not topics:
+        ap.error(f"--topics: unknown stream(s) {sorted(unknown)}; choose from {','.join(ALL_TOPICS)}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-backtest-book-"))
     try:
-        rec = write_recording(tmp / "rec", args.hours, args.seed)
+        rec = write_recording(tmp / "rec", args.hours, args.seed, topics)
         log = logging.getLogger("whalebot.bench")
         log.addHandler(logging.NullHandler())
         log.propagate = False
@@ -53,7 +62,7 @@ def main() -> None:
             prof.disable()
         s = r.stats
         bt = s.book_events + s.trade_events
-        print(f"recording: {args.hours:g} h of BTCUSDT orderbook.200 + trades + tickers (bench/book_stream.py)")
+        print(f"recording: {args.hours:g} h of BTCUSDT {' + '.join(topics)} (bench/book_stream.py)")
         print(f"events: {s.events:,} ({s.book_events:,} book, {s.trade_events:,} trade, "
               f"{s.events - bt:,} ticker/kline/gap), {s.passes:,} loop passes")
         print(f"replay: {s.wall_s:.2f} s wall, {s.cpu_s:.2f} s CPU")

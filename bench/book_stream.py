@@ -266,14 +266,24 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
                               "confirm": bool(confirm), "timestamp": now}]}, recv(now))
 
 
-def write_recording(out: Path, hours: float, seed: int = 1) -> Path:
-    """`hours` of the stream written by the recorder's writer (its defaults) into `out`."""
+ALL_TOPICS = ("orderbook", "publicTrade", "tickers", "kline")
+
+
+def write_recording(out: Path, hours: float, seed: int = 1, topics: tuple[str, ...] = ALL_TOPICS) -> Path:
+    """`hours` of the stream written by the recorder's writer (its defaults) into `out`. `topics` keeps only
+    those streams (e.g. books and trades alone, what a Tardis.dev import holds); the others are still
+    generated, so the kept ones are the same messages as in the whole stream."""
     from whale.recording.writer import RecordingWriter
 
+    unknown = set(topics) - set(ALL_TOPICS)
+    if unknown:
+        raise ValueError(f"unknown stream topic(s) {sorted(unknown)}; choose from {', '.join(ALL_TOPICS)}")
     model = StreamModel(seed=seed)
     writer = RecordingWriter(out, model.symbol, depth=model.depth, price_unit=str(model.tick),
                              size_unit=str(model.step))
+    keep = set(topics)
     for msg, recv_us in messages(model, hours):
-        writer.write_message(msg, recv_us)
+        if msg["topic"].split(".", 1)[0] in keep:
+            writer.write_message(msg, recv_us)
     writer.close()
     return out

@@ -17,3 +17,26 @@ def test_every_seed_makes_a_stream_whose_first_ticker_quotes_the_snapshots_touch
     assert [ticker["data"]["bid1Price"], ticker["data"]["bid1Size"]] == bid
     assert [ticker["data"]["ask1Price"], ticker["data"]["ask1Size"]] == ask
     assert sum(1 for _ in stream) > 10  # and the rest of the 7 s of stream plays
+
+
+def test_a_recording_of_some_topics_holds_exactly_those_messages_of_the_whole_stream(tmp_path) -> None:
+    """`bench_backtest_book.py --topics orderbook,publicTrade`: the issue's "orderbook.200 plus trades" is the
+    whole stream's book and trade messages, unchanged, and nothing else."""
+    from whale.recording.reader import BookEvent, RecordingReader, TradeEvent
+
+    whole = book_stream.write_recording(tmp_path / "whole", 0.01, 3)
+    part = book_stream.write_recording(tmp_path / "part", 0.01, 3, ("orderbook", "publicTrade"))
+
+    def fingerprint(ev) -> tuple:
+        if isinstance(ev, BookEvent):
+            return ("book", ev.ts, ev.u, ev.seq, tuple(map(tuple, ev.bids)), tuple(map(tuple, ev.asks)))
+        return (type(ev).__name__, ev.ts, tuple(tuple(p) for p in ev.prints) if isinstance(ev, TradeEvent) else ())
+
+    market = ("book", "TradeEvent", "TickerEvent", "KlineEvent")  # the writer's own markers (GapEvent) aside
+    all_events = [f for f in map(fingerprint, RecordingReader(whole).events()) if f[0] in market]
+    kept = [f for f in map(fingerprint, RecordingReader(part).events()) if f[0] in market]
+    assert {f[0] for f in all_events} == set(market)
+    assert kept == [f for f in all_events if f[0] in ("book", "TradeEvent")]
+    assert len(kept) > 100
+    with pytest.raises(ValueError, match="unknown stream topic"):
+        book_stream.write_recording(tmp_path / "bad", 0.01, 3, ("orderbook", "depth"))
