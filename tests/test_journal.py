@@ -628,3 +628,26 @@ def test_the_safety_state_is_kept_for_the_same_network_and_mode(tmp_path):
         assert t.safety_state()["peak_equity"] == "1012.5" and t.safety_state()["daily_halt"] is True
     with tracker(tmp_path, network="mainnet") as t:  # another network's halt is not this bot's
         assert t.safety_state() == {}
+
+
+def test_a_journal_saved_at_close_writes_once_and_holds_every_change(tmp_path, monkeypatch):
+    """backtest --book's journal (save_each_change=False) is written at close, once, with everything; the live
+    bot's (the default) is on disk after every change."""
+    writes = []
+    real = JournalFile.write_atomic
+    monkeypatch.setattr(JournalFile, "write_atomic",
+                        lambda self, payload: (writes.append(payload), real(self, payload)))
+    with tracker(tmp_path / "end", durable=False, save_each_change=False) as t:
+        t.open_trade(record(1))
+        t.update_trade("wb-1", stop_loss=Decimal("65000.5"))
+        t.close_trade("wb-1", "65500.5", T0 + 3_600_000, None, None, None, "take_profit")
+        assert writes == []
+    assert len(writes) == 1
+    saved = on_disk(t.path)["trades"][0]
+    assert saved["stop_loss"] == "65000.5" and saved["exit_price"] == "65500.5" and saved["status"] == "closed"
+    writes.clear()
+    with tracker(tmp_path / "each") as t:
+        t.open_trade(record(1))
+        t.update_trade("wb-1", stop_loss=Decimal("65000.5"))
+        assert len(writes) == 2 and on_disk(t.path)["trades"][0]["stop_loss"] == "65000.5"
+    assert len(writes) == 2  # nothing left to write at close
