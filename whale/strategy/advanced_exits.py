@@ -330,12 +330,13 @@ class TakerFlow:
         buy, sell = buys[-1], sells[-1]
         for t in trades:
             steps = round(float(t[2]) / step)
-            if steps > 0:  # a negative size counts as none
-                side = t[1]
-                if side == "Buy" or (side != "Sell" and _side_sign(side) == LONG):  # Bybit's words first: no call
-                    buy += steps
-                else:
-                    sell += steps
+            if steps < 0:  # a negative size counts as none
+                steps = 0
+            side = t[1]
+            if side == "Buy" or (side != "Sell" and _side_sign(side) == LONG):  # Bybit's words first: no call
+                buy += steps
+            else:
+                sell += steps
             ms.append(int(t[0]))
             buys.append(buy)
             sells.append(sell)
