@@ -526,17 +526,23 @@ class AdvancedExits:
         side, best = pos.side, pos.best_price
         if best is None:  # _decisions sets it before any rule runs
             return None
-        for k, level in enumerate((pos.density_price if pos.kind == "breakout" else None, pos.broken_extreme)):
-            if level is None:
-                continue
-            armed = (best - level) * side > 0.0
-            if armed and (level - price) * side > 0.0:
-                what = "its density" if k == 0 else "the local " + ("high" if side == LONG else "low") + " it broke"
-                where = "below" if side == LONG else "above"
-                return ExitDecision.of(R_RETURN_TO_RANGE, (
-                    f"the {pos.name} fell back {where} {what} at {fmt_num(level)}: price {fmt_num(price)} "
-                    f"after reaching {fmt_num(best)}"))
+        # a level is armed once the best price went through it, and fires when the price is back behind it
+        level = pos.density_price
+        if (level is not None and pos.kind == "breakout" and (best - level) * side > 0.0
+                and (level - price) * side > 0.0):
+            return self._back_in_range(pos, price, best, "its density", level)
+        level = pos.broken_extreme
+        if level is not None and (best - level) * side > 0.0 and (level - price) * side > 0.0:
+            return self._back_in_range(pos, price, best, f"the local {'high' if side == LONG else 'low'} it broke",
+                                       level)
         return None
+
+    @staticmethod
+    def _back_in_range(pos: ManagedPosition, price: float, best: float, what: str, level: float) -> ExitDecision:
+        where = "below" if pos.side == LONG else "above"
+        return ExitDecision.of(R_RETURN_TO_RANGE, (
+            f"the {pos.name} fell back {where} {what} at {fmt_num(level)}: price {fmt_num(price)} "
+            f"after reaching {fmt_num(best)}"))
 
     def _counter_density(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
         tracker = self.tracker
