@@ -178,8 +178,8 @@ def test_taker_flow_running_totals_match_the_queues(seed, monkeypatch):
 
 
 def test_taker_flow_advance_twice_at_one_moment_still_takes_trades_added_between():
-    """The same-moment skip in `advance` holds only while no trade came in since: an old trade added
-    after an advance leaves the window on the next advance at that very moment."""
+    """`advance` skips its work while no window's oldest trade is due; a trade added since (here an
+    old one, into an empty recent window) is due at once, even at the very moment of the last advance."""
     fast = TakerFlow(10_000.0, 1)
     fast.add([(T0, "Buy", 1e-8)], T0)
     fast.advance(T0 + 10_000)

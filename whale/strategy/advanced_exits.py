@@ -280,7 +280,9 @@ class TakerFlow:
         self._buys: list[int] = [0]  # _buys[i]: buy steps of the trades before the i-th (one more than _ms)
         self._sells: list[int] = [0]
         self._recent_at = self._base_at = 0
-        self._advanced_ms: int | None = None  # the last advance's moment, None once a trade came in since
+        # the ms of each window's oldest trade (inf: none): `advance` has nothing to do before its cut reaches one
+        self._recent_first: float = math.inf
+        self._base_first: float = math.inf
         self.first_ms: int | None = None
 
     def qty(self, steps: float) -> Decimal:
@@ -340,15 +342,15 @@ class TakerFlow:
             ms.append(int(t[0]))
             buys.append(buy)
             sells.append(sell)
-        self._advanced_ms = None
+        if self._recent_at < len(ms):
+            self._recent_first = ms[self._recent_at]
 
     def advance(self, now_ms: int) -> None:
-        if now_ms == self._advanced_ms:
-            return  # the same moment again with no trade since (check() after update()): nothing can leave
-        self._advanced_ms = now_ms
+        cut = now_ms - self.window_ms
+        if cut < self._recent_first and cut - self._baseline_ms < self._base_first:
+            return  # no window's oldest trade is at or before its start (most calls)
         ms = self._ms
         n, i, j = len(ms), self._recent_at, self._base_at
-        cut = now_ms - self.window_ms
         while i < n and ms[i] <= cut:
             i += 1
         cut -= self._baseline_ms
@@ -357,8 +359,11 @@ class TakerFlow:
         if j >= self.COMPACT_AT:
             del ms[:j], self._buys[:j], self._sells[:j]
             i -= j
+            n -= j
             j = 0
         self._recent_at, self._base_at = i, j
+        self._recent_first = ms[i] if i < n else math.inf
+        self._base_first = ms[j] if j < i else math.inf
 
     @property
     def has_trades(self) -> bool:
