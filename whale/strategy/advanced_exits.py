@@ -47,6 +47,7 @@ The bounce erosion exit lives in `DensityStrategy.manage`; call it before `check
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,9 +124,11 @@ class _PriceWindows:
     hold. The trim runs when a velocity is read (or the log is compacted) rather than on every sample:
     from one index, trimming at a later start goes exactly as far as trimming at every start on the
     way, as long as the starts do not go back; a sample older than the last one (the clock went
-    back) trims first at the start it ends. The prefix neither window needs is dropped in batches."""
+    back) trims first at the start it ends. Where the samples ahead of a window's oldest are in time
+    order (always, unless the clock went back) the trim finds its stop by bisection. The prefix
+    neither window needs is dropped in batches."""
 
-    __slots__ = ("short_ms", "long_ms", "ms", "prices", "short_at", "long_at", "compact_len")
+    __slots__ = ("short_ms", "long_ms", "ms", "prices", "short_at", "long_at", "sorted_from", "compact_len")
 
     COMPACT_EVERY = 1024  # trim and drop the unused prefix once the log grew by this many samples
 
@@ -135,6 +138,7 @@ class _PriceWindows:
         self.ms: list[int] = []
         self.prices: list[float] = []
         self.short_at = self.long_at = 0  # index of each window's oldest sample, once trimmed
+        self.sorted_from = 0  # ms[sorted_from:] is in time order (the last sample older than the one before)
         self.compact_len = self.COMPACT_EVERY
 
     def add(self, now_ms: int, price: float) -> None:
@@ -145,6 +149,7 @@ class _PriceWindows:
                 return
             if now_ms < ms[-1]:  # the windows' starts go back: trim where they stood
                 self.trim()
+                self.sorted_from = len(ms)
         ms.append(now_ms)
         self.prices.append(price)
         if len(ms) >= self.compact_len:
@@ -154,16 +159,19 @@ class _PriceWindows:
         """Move each window's oldest sample up to the last at or before its start as of the last
         sample (what a deque popped on every new sample holds)."""
         ms = self.ms
-        if not ms:
-            return
-        now_ms, last = ms[-1], len(ms) - 1
-        i, cut = self.short_at, now_ms - self.short_ms
-        while i < last and ms[i + 1] <= cut:
-            i += 1
-        j, cut = self.long_at, now_ms - self.long_ms
-        while j < last and ms[j + 1] <= cut:
-            j += 1
-        self.short_at, self.long_at = i, j
+        if ms:
+            self.short_at = self._oldest(self.short_at, ms[-1] - self.short_ms)
+            self.long_at = self._oldest(self.long_at, ms[-1] - self.long_ms)
+
+    def _oldest(self, at: int, cut: float) -> int:
+        """From the window's oldest sample `at`, move on while the next sample is at or before `cut`."""
+        ms = self.ms
+        if self.sorted_from <= at + 1:  # the samples after `at` are in time order: the first one after cut
+            return bisect_right(ms, cut, at + 1) - 1
+        last = len(ms) - 1
+        while at < last and ms[at + 1] <= cut:
+            at += 1
+        return at
 
     def compact(self) -> None:
         self.trim()
@@ -172,6 +180,7 @@ class _PriceWindows:
             del self.ms[:k], self.prices[:k]
             self.short_at -= k
             self.long_at -= k
+            self.sorted_from = max(0, self.sorted_from - k)
         self.compact_len = len(self.ms) + self.COMPACT_EVERY
 
     def velocity(self, long: bool, now_ms: int, price: float) -> float | None:
