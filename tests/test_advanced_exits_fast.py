@@ -17,6 +17,7 @@ from whale.config.model import TakeProfit
 from whale.fills import LONG, SHORT
 from whale.strategy.advanced_exits import (
     AdvancedExits,
+    LocalExtremaTracker,
     ManagedPosition,
     TakerFlow,
     _ImbalanceHistory,
@@ -212,8 +213,9 @@ def exits_state(ex: AdvancedExits) -> tuple:
 @pytest.mark.parametrize("seed", range(4))
 def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed):
     """`update` leaves the price windows and the extremes alone when the same moment comes again at
-    the same price; an update at another price, a later moment or after a missing price still goes
-    in. Compared with the windows fed on every call."""
+    the same price, and calls the extremes only when the price leaves the forming minute's range or
+    the minute changes; an update at another price, a later moment or after a missing price still
+    goes in. Compared with the windows and an extrema tracker fed on every call."""
     rng = random.Random(seed)
     settings = TakeProfit(velocity_short_window_sec=3.0, velocity_long_window_sec=15.0,
                           volume_history_window_sec=10.0, local_extrema_window_min=2)
@@ -221,16 +223,19 @@ def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed)
     short, long = PlainPriceAt(3_000.0), PlainPriceAt(15_000.0)
     flow = PlainFlow(10_000.0, 5, 1e-8)
     imbalance = PlainImbalance(10_000.0)
-    now, price = T0, 100.0
+    extrema = LocalExtremaTracker(2)
+    now, walk = T0, 100.0
     for step in range(4_000):
         now = next_ms(rng, now)
-        price = rng.choice([price, price, price + 0.5, price - 0.5, math.nan, 0.0])
+        walk = rng.choice([walk, walk, walk + 0.5, walk - 0.5])
+        price = rng.choice([walk, walk, walk, walk, math.nan, 0.0])  # no price now and then
         trades = rng.choice([None, [], [(now, "Sell", 0.5)]])
         value = rng.choice([0.2, -0.3, math.nan, None])
         ex.update(now, price, trades, value)
         if price == price and price > 0.0:
             short.add(now, price)
             long.add(now, price)
+            extrema.update(now, price)
         if trades:
             flow.add(trades)
         flow.advance(now)
@@ -240,6 +245,7 @@ def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed)
         assert ex.velocity("short") == short.velocity(now, ex.price), step
         assert ex.velocity("long") == long.velocity(now, ex.price), step
         assert list(ex._imbalance.q) == list(imbalance.q) and ex._imbalance.abs_sum == imbalance.abs_sum, step
+        assert (ex.extrema.high(), ex.extrema.low()) == (extrema.high(), extrema.low()), step
 
 
 def test_check_is_the_first_of_check_all_in_every_state():

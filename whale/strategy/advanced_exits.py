@@ -209,6 +209,7 @@ class LocalExtremaTracker:
 
     def __init__(self, window_min: float) -> None:
         self.minutes = max(1, math.ceil(window_min))
+        # the forming minute and its range (AdvancedExits.update reads them to skip a call that changes nothing)
         self._minute: int | None = None
         self._hi = -math.inf
         self._lo = math.inf
@@ -478,7 +479,9 @@ class AdvancedExits:
             if now_ms != self._price_ms or price != self.price:  # else this very sample is in already
                 self._price_ms = now_ms
                 self._prices.add(now_ms, price)
-                self.extrema.update(now_ms, price)
+                ext = self.extrema  # its fast case inline (no call): the forming minute's range already holds the price
+                if now_ms // MINUTE_MS != ext._minute or price > ext._hi or price < ext._lo:
+                    ext.update(now_ms, price)
             self.price = price
         self.now_ms = now_ms
         if tracker is not None:
