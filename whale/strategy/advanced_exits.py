@@ -479,7 +479,7 @@ class AdvancedExits:
             if now_ms != self._price_ms or price != self.price:  # else this very sample is in already
                 self._price_ms = now_ms
                 self._prices.add(now_ms, price)
-                ext = self.extrema  # its fast case inline (no call): the forming minute's range already holds the price
+                ext = self.extrema  # its update's fast case inline: a call only for a new minute or a new high/low
                 if now_ms // MINUTE_MS != ext._minute or price > ext._hi or price < ext._lo:
                     ext.update(now_ms, price)
             self.price = price
