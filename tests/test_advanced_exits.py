@@ -379,7 +379,8 @@ def test_an_update_repeated_at_the_same_market_moment_changes_nothing():
         twice.update(t, 100.0 + i, book_imbalance=imbalance)
         twice.update(t, 100.0 + i, book_imbalance=imbalance)
     assert once._imbalance.jump() == twice._imbalance.jump()
-    assert list(once._short.q) == list(twice._short.q) and list(once._long.q) == list(twice._long.q)
+    assert once._prices.samples(False) == twice._prices.samples(False)
+    assert once._prices.samples(True) == twice._prices.samples(True)
 
 
 def test_a_repeated_market_moment_leaves_the_windows_as_a_pop_and_append_would():
@@ -389,7 +390,7 @@ def test_a_repeated_market_moment_leaves_the_windows_as_a_pop_and_append_would()
     import random
     from collections import deque
 
-    from whale.strategy.advanced_exits import LocalExtremaTracker, _ImbalanceHistory, _PriceAt
+    from whale.strategy.advanced_exits import LocalExtremaTracker, _ImbalanceHistory, _PriceWindows
 
     def price_at_ref(q, window, now, price):
         if q and q[-1][0] == now:
@@ -412,7 +413,7 @@ def test_a_repeated_market_moment_leaves_the_windows_as_a_pop_and_append_would()
     for seed in range(4):
         rng = random.Random(seed)
         window = rng.choice([0.0, 300.0, 5_000.0])
-        fast_p, ref_p = _PriceAt(window), deque()
+        fast_p, ref_p = _PriceWindows(window, window), deque()
         fast_i, ref_i = _ImbalanceHistory(window), [deque(), 0.0]
         extrema, highs, lows, minute, hi, lo = LocalExtremaTracker(2), {}, {}, None, None, None
         now = 1_700_000_000_000
@@ -424,7 +425,7 @@ def test_a_repeated_market_moment_leaves_the_windows_as_a_pop_and_append_would()
             price_at_ref(ref_p, window, now, price)
             fast_i.add(now, value)
             imbalance_ref(ref_i, window, now, value)
-            assert list(fast_p.q) == list(ref_p)
+            assert fast_p.samples(False) == fast_p.samples(True) == list(ref_p)
             assert list(fast_i.q) == list(ref_i[0]) and fast_i.abs_sum == ref_i[1]
             extrema.update(now, price)
             m = now // 60_000

@@ -5,8 +5,8 @@ so the rolling windows are warm when a position opens. Every window runs on mark
 timestamps the exchange sent), and an update repeated at the same market moment (another pass of
 the loop with nothing new) replaces its sample rather than adding one, so how often the loop wakes
 never changes a decision; `check(position, now_ms)` returns the first
-exit that fires, or None. Every window is a bounded deque with running sums: O(1) amortised per
-update.
+exit that fires, or None. Every window is a bounded log (a deque, or a list with a start index and
+exact running totals): O(1) amortised per update.
 
 Rules (each behind its `take_profit.*` toggle, all behind `take_profit.enabled`), in the order
 `check` tries them:
@@ -47,6 +47,7 @@ The bounce erosion exit lives in `DensityStrategy.manage`; call it before `check
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -116,32 +117,89 @@ def _side_sign(side: int | str) -> int:
     return LONG if side > 0 else -LONG
 
 
-class _PriceAt:
-    """The price in force `window_ms` ago: samples kept so that the oldest is the last at or
-    before the window's start."""
+class _PriceWindows:
+    """The price in force `short_ms` and `long_ms` ago, from ONE log of (ms, price) samples shared by
+    the two velocity windows. Each window keeps the index of its oldest sample: the last at or before
+    the window's start as of the last sample, exactly what a deque trimmed on every new sample would
+    hold. The trim runs when a velocity is read (or the log is compacted) rather than on every sample:
+    from one index, trimming at a later start goes exactly as far as trimming at every start on the
+    way, as long as the starts do not go back; a sample older than the last one (the clock went
+    back) trims first at the start it ends. Where the samples ahead of a window's oldest are in time
+    order (always, unless the clock went back) the trim finds its stop by bisection. The prefix
+    neither window needs is dropped in batches."""
 
-    __slots__ = ("window_ms", "q")
+    __slots__ = ("short_ms", "long_ms", "ms", "prices", "short_at", "long_at", "sorted_from", "compact_len")
 
-    def __init__(self, window_ms: float) -> None:
-        self.window_ms = window_ms
-        self.q: deque[tuple[int, float]] = deque()
+    COMPACT_EVERY = 1024  # trim and drop the unused prefix once the log grew by this many samples
+
+    def __init__(self, short_ms: float, long_ms: float) -> None:
+        self.short_ms = short_ms
+        self.long_ms = long_ms
+        self.ms: list[int] = []
+        self.prices: list[float] = []
+        self.short_at = self.long_at = 0  # index of each window's oldest sample, once trimmed
+        self.sorted_from = 0  # ms[sorted_from:] is in time order (the last sample older than the one before)
+        self.compact_len = self.COMPACT_EVERY
 
     def add(self, now_ms: int, price: float) -> None:
-        q = self.q
-        if q and q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
-            q[-1] = (now_ms, price)
-            return  # the window's start has not moved since that sample was added
-        q.append((now_ms, price))
-        cut = now_ms - self.window_ms
-        while len(q) > 1 and q[1][0] <= cut:
-            q.popleft()
+        ms = self.ms
+        if ms:
+            if ms[-1] == now_ms:  # the same market moment seen again (another pass): one sample
+                self.prices[-1] = price
+                return
+            if now_ms < ms[-1]:  # the windows' starts go back: trim where they stood
+                self.trim()
+                self.sorted_from = len(ms)
+        ms.append(now_ms)
+        self.prices.append(price)
+        if len(ms) >= self.compact_len:
+            self.compact()
 
-    def velocity(self, now_ms: int, price: float) -> float | None:
-        """(price - price window ago) per second; None while the history is shorter."""
-        q = self.q
-        if not q or q[0][0] > now_ms - self.window_ms:
+    def trim(self) -> None:
+        """Move each window's oldest sample up to the last at or before its start as of the last
+        sample (what a deque popped on every new sample holds)."""
+        ms = self.ms
+        if ms:
+            self.short_at = self._oldest(self.short_at, ms[-1] - self.short_ms)
+            self.long_at = self._oldest(self.long_at, ms[-1] - self.long_ms)
+
+    def _oldest(self, at: int, cut: float) -> int:
+        """From the window's oldest sample `at`, move on while the next sample is at or before `cut`."""
+        ms = self.ms
+        if self.sorted_from <= at + 1:  # the samples after `at` are in time order: the first one after cut
+            return bisect_right(ms, cut, at + 1) - 1
+        last = len(ms) - 1
+        while at < last and ms[at + 1] <= cut:
+            at += 1
+        return at
+
+    def compact(self) -> None:
+        self.trim()
+        k = min(self.short_at, self.long_at)
+        if k:
+            del self.ms[:k], self.prices[:k]
+            self.short_at -= k
+            self.long_at -= k
+            self.sorted_from = max(0, self.sorted_from - k)
+        self.compact_len = len(self.ms) + self.COMPACT_EVERY
+
+    def velocity(self, long: bool, now_ms: int, price: float) -> float | None:
+        """(price - price window ago) per second over the long or short window; None while the
+        history is shorter."""
+        ms = self.ms
+        if not ms:
             return None
-        return (price - q[0][1]) / (self.window_ms / 1000.0)
+        self.trim()
+        at, window = (self.long_at, self.long_ms) if long else (self.short_at, self.short_ms)
+        if ms[at] > now_ms - window:
+            return None
+        return (price - self.prices[at]) / (window / 1000.0)
+
+    def samples(self, long: bool) -> list[tuple[int, float]]:
+        """A window's (ms, price) samples, oldest first (what its deque would hold)."""
+        self.trim()
+        at = self.long_at if long else self.short_at
+        return list(zip(self.ms[at:], self.prices[at:], strict=True))
 
 
 class LocalExtremaTracker:
@@ -151,6 +209,7 @@ class LocalExtremaTracker:
 
     def __init__(self, window_min: float) -> None:
         self.minutes = max(1, math.ceil(window_min))
+        # the forming minute and its range (AdvancedExits.update reads them to skip a call that changes nothing)
         self._minute: int | None = None
         self._hi = -math.inf
         self._lo = math.inf
@@ -210,7 +269,15 @@ class TakerFlow:
     Volumes are sums of exchange quantities, so they are kept exact, as whole multiples of the
     instrument's qtyStep (Python ints): adding and removing the same trades gives exactly zero, never
     a float residue such as -2e-13 (which made ratios of 1e15x, or inf). `buy`, `sell`, `base_buy`
-    and `base_sell` give them as quantities."""
+    and `base_sell` give them as quantities.
+
+    The trades are one log in arrival order: their ms and the running totals of buy and sell steps
+    before each. The recent window is the log from `_recent_at`, the baseline the part from
+    `_base_at` up to it; a trade leaves a window when it and every trade before it are at or before
+    the window's start (the queue popped from the left this replaces). A window's volume is the
+    difference of two running totals: whole numbers, so exactly the sum of its trades."""
+
+    COMPACT_AT = 1024  # drop the log's prefix once this many trades have left both windows
 
     def __init__(self, window_ms: float, baseline_windows: int = FLOW_BASELINE_WINDOWS,
                  qty_step: Decimal | None = None) -> None:
@@ -218,16 +285,38 @@ class TakerFlow:
         self.baseline_windows = baseline_windows
         self.qty_step = qty_step if qty_step is not None else DEFAULT_QTY_STEP
         self._step = float(self.qty_step)
-        self._recent: deque[tuple[int, int, int]] = deque()  # (ms, buy steps, sell steps)
-        self._base: deque[tuple[int, int, int]] = deque()
-        self.buy_steps = self.sell_steps = 0  # recent window
-        self.base_buy_steps = self.base_sell_steps = 0  # baseline windows
+        self._baseline_ms = window_ms * baseline_windows  # the baseline's span behind the recent window
+        self._ms: list[int] = []
+        self._buys: list[int] = [0]  # _buys[i]: buy steps of the trades before the i-th (one more than _ms)
+        self._sells: list[int] = [0]
+        self._recent_at = self._base_at = 0
+        # the ms of each window's oldest trade (inf: none): `advance` has nothing to do before its cut reaches one
+        self._recent_first: float = math.inf
+        self._base_first: float = math.inf
         self.first_ms: int | None = None
 
     def qty(self, steps: float) -> Decimal:
         """A volume in qtySteps as an exact quantity (a fractional number of steps, an average, is
         rounded to the step)."""
         return Decimal(round(steps)) * self.qty_step
+
+    @property
+    def buy_steps(self) -> int:
+        """Taker buy volume over the recent window, in qtySteps."""
+        return self._buys[-1] - self._buys[self._recent_at]
+
+    @property
+    def sell_steps(self) -> int:
+        return self._sells[-1] - self._sells[self._recent_at]
+
+    @property
+    def base_buy_steps(self) -> int:
+        """Taker buy volume over the baseline windows, in qtySteps."""
+        return self._buys[self._recent_at] - self._buys[self._base_at]
+
+    @property
+    def base_sell_steps(self) -> int:
+        return self._sells[self._recent_at] - self._sells[self._base_at]
 
     @property
     def buy(self) -> float:
@@ -249,34 +338,46 @@ class TakerFlow:
         """Trades as (ms, side, size[, price]); side +1 / "Buy" for a taker buy, -1 / "Sell"."""
         if self.first_ms is None:
             self.first_ms = now_ms
+        ms, buys, sells, step = self._ms, self._buys, self._sells, self._step
+        buy, sell = buys[-1], sells[-1]
         for t in trades:
-            steps = max(0, round(float(t[2]) / self._step))
-            if _side_sign(t[1]) == LONG:
-                self._recent.append((int(t[0]), steps, 0))
-                self.buy_steps += steps
+            steps = round(float(t[2]) / step)
+            if steps < 0:  # a negative size counts as none
+                steps = 0
+            side = t[1]
+            if side == "Buy" or (side != "Sell" and _side_sign(side) == LONG):  # Bybit's words first: no call
+                buy += steps
             else:
-                self._recent.append((int(t[0]), 0, steps))
-                self.sell_steps += steps
+                sell += steps
+            ms.append(int(t[0]))
+            buys.append(buy)
+            sells.append(sell)
+        if self._recent_at < len(ms):
+            self._recent_first = ms[self._recent_at]
 
     def advance(self, now_ms: int) -> None:
         cut = now_ms - self.window_ms
-        recent, base = self._recent, self._base
-        while recent and recent[0][0] <= cut:
-            item = recent.popleft()
-            self.buy_steps -= item[1]
-            self.sell_steps -= item[2]
-            base.append(item)
-            self.base_buy_steps += item[1]
-            self.base_sell_steps += item[2]
-        cut -= self.window_ms * self.baseline_windows
-        while base and base[0][0] <= cut:
-            item = base.popleft()
-            self.base_buy_steps -= item[1]
-            self.base_sell_steps -= item[2]
+        if cut < self._recent_first and cut - self._baseline_ms < self._base_first:
+            return  # no window's oldest trade is at or before its start (most calls)
+        ms = self._ms
+        n, i, j = len(ms), self._recent_at, self._base_at
+        while i < n and ms[i] <= cut:
+            i += 1
+        cut -= self._baseline_ms
+        while j < i and ms[j] <= cut:
+            j += 1
+        if j >= self.COMPACT_AT:
+            del ms[:j], self._buys[:j], self._sells[:j]
+            i -= j
+            n -= j
+            j = 0
+        self._recent_at, self._base_at = i, j
+        self._recent_first = ms[i] if i < n else math.inf
+        self._base_first = ms[j] if j < i else math.inf
 
     @property
     def has_trades(self) -> bool:
-        return bool(self._recent or self._base)
+        return self._base_at < len(self._ms)
 
     def baseline_span(self, now_ms: int) -> float:
         """How many windows of history the baseline averages over (0 while too short)."""
@@ -296,22 +397,22 @@ class _ImbalanceHistory:
         self.first_ms: int | None = None
 
     def add(self, now_ms: int, value: float) -> None:
-        if self.first_ms is None:
-            self.first_ms = now_ms
         q = self.q
-        if q and q[-1][0] == now_ms:  # the same market moment seen again (another pass): one sample
-            self.abs_sum = self.abs_sum - abs(q[-1][1]) + abs(value)  # the sums of a pop and an append
-            q[-1] = (now_ms, value)
-            if len(q) == 1:
-                self.abs_sum = abs(value)
-            return  # the window's start has not moved since that sample was added
-        self.q.append((now_ms, value))
-        self.abs_sum += abs(value)
+        if q:
+            last = q[-1]
+            if last[0] == now_ms:  # the same market moment seen again (another pass): one sample
+                # the sums of a pop and an append; the window's start has not moved since that sample was added
+                self.abs_sum = abs(value) if len(q) == 1 else self.abs_sum - abs(last[1]) + abs(value)
+                q[-1] = (now_ms, value)
+                return
+        elif self.first_ms is None:
+            self.first_ms = now_ms
+        q.append((now_ms, value))
+        abs_sum = self.abs_sum + abs(value)
         cut = now_ms - self.window_ms
-        while self.q and self.q[0][0] < cut:
-            self.abs_sum -= abs(self.q.popleft()[1])
-        if len(self.q) == 1:
-            self.abs_sum = abs(value)
+        while q and q[0][0] < cut:
+            abs_sum -= abs(q.popleft()[1])
+        self.abs_sum = abs(value) if len(q) == 1 else abs_sum
 
     def jump(self) -> tuple[float, float] | None:
         """(the last sample, mean |I| of the earlier samples in the window), or None while the
@@ -343,8 +444,8 @@ class AdvancedExits:
         self.min_gross_profit_pct = settings.min_profit_percent + self.cost_pct
         self.counter_distance_pct = COUNTER_DENSITY_TOLERANCES * density.bounce_touch_tolerance_percent
         self.breakout_erosion_pct = density.breakout_erosion_percent
-        self._short = _PriceAt(settings.velocity_short_window_sec * 1000.0)
-        self._long = _PriceAt(settings.velocity_long_window_sec * 1000.0)
+        self._prices = _PriceWindows(settings.velocity_short_window_sec * 1000.0,
+                                     settings.velocity_long_window_sec * 1000.0)
         window_ms = settings.volume_history_window_sec * 1000.0
         self.flow = TakerFlow(window_ms, qty_step=qty_step)
         self._qty_places = None if qty_step is None else decimal_places(qty_step)
@@ -352,6 +453,7 @@ class AdvancedExits:
         self.extrema = LocalExtremaTracker(settings.local_extrema_window_min)
         self.tracker: DensityTracker | None = None
         self.price = math.nan
+        self._price_ms: int | None = None  # the time of the last price sample
         self.now_ms: int | None = None
         rules = []
         if settings.return_to_range:
@@ -374,10 +476,13 @@ class AdvancedExits:
         the last call (None when there is no trade stream), the book imbalance (None: taken from
         the tracker's band imbalance when a tracker is given) and the density tracker."""
         if price == price and price > 0.0:
+            if now_ms != self._price_ms or price != self.price:  # else this very sample is in already
+                self._price_ms = now_ms
+                self._prices.add(now_ms, price)
+                ext = self.extrema  # its update's fast case inline: a call only for a new minute or a new high/low
+                if now_ms // MINUTE_MS != ext._minute or price > ext._hi or price < ext._lo:
+                    ext.update(now_ms, price)
             self.price = price
-            self._short.add(now_ms, price)
-            self._long.add(now_ms, price)
-            self.extrema.update(now_ms, price)
         self.now_ms = now_ms
         if tracker is not None:
             self.tracker = tracker
@@ -391,23 +496,25 @@ class AdvancedExits:
 
     def velocity(self, window: str = "short") -> float | None:
         """Price change per second over the short or long window (None while history is short)."""
-        at = self._short if window == "short" else self._long
-        return None if self.now_ms is None else at.velocity(self.now_ms, self.price)
+        return None if self.now_ms is None else self._prices.velocity(window != "short", self.now_ms, self.price)
 
     def check(self, position: ManagedPosition, now_ms: int) -> ExitDecision | None:
         """The first exit that fires for `position`, or None."""
-        for decision in self._decisions(position, now_ms, first=True):
-            return decision
-        return None
+        return self._decisions(position, now_ms, None)
 
     def check_all(self, position: ManagedPosition, now_ms: int) -> list[ExitDecision]:
         """Every exit that fires now, in check order (for display and benchmarks)."""
-        return list(self._decisions(position, now_ms, first=False))
+        found: list[ExitDecision] = []
+        self._decisions(position, now_ms, found)
+        return found
 
-    def _decisions(self, position: ManagedPosition, now_ms: int, first: bool) -> Iterable[ExitDecision]:
+    def _decisions(self, position: ManagedPosition, now_ms: int,
+                   found: list[ExitDecision] | None) -> ExitDecision | None:
+        """The rules in check order: the first exit that fires, or with `found` every one appended
+        to it (a plain loop, no generator: `check` runs on every pass in a position)."""
         price = self.price
         if not (price > 0.0):
-            return
+            return None
         best = position.best_price
         if best is None or (price - best) * position.side > 0.0:
             position.best_price = best = price if best is not None else (
@@ -416,13 +523,18 @@ class AdvancedExits:
         for rule in self._rules:
             d = rule(position, price, now_ms)
             if d is not None:
-                yield d
+                if found is None:
+                    return d
+                found.append(d)
         if not self._in_profit or position.profit_pct(price) < self.min_gross_profit_pct:
-            return
+            return None
         for rule in self._in_profit:
             d = rule(position, price, now_ms)
             if d is not None:
-                yield d
+                if found is None:
+                    return d
+                found.append(d)
+        return None
 
     # ------------------------------------------------------------------------------------------
     # Rules
@@ -431,19 +543,23 @@ class AdvancedExits:
         side, best = pos.side, pos.best_price
         if best is None:  # _decisions sets it before any rule runs
             return None
-        levels = []
-        if pos.kind == "breakout" and pos.density_price is not None:
-            levels.append(("its density", pos.density_price))
-        if pos.broken_extreme is not None:
-            levels.append(("the local " + ("high" if side == LONG else "low") + " it broke", pos.broken_extreme))
-        for what, level in levels:
-            armed = (best - level) * side > 0.0
-            if armed and (level - price) * side > 0.0:
-                where = "below" if side == LONG else "above"
-                return ExitDecision.of(R_RETURN_TO_RANGE, (
-                    f"the {pos.name} fell back {where} {what} at {fmt_num(level)}: price {fmt_num(price)} "
-                    f"after reaching {fmt_num(best)}"))
+        # a level is armed once the best price went through it, and fires when the price is back behind it
+        level = pos.density_price
+        if (level is not None and pos.kind == "breakout" and (best - level) * side > 0.0
+                and (level - price) * side > 0.0):
+            return self._back_in_range(pos, price, best, "its density", level)
+        level = pos.broken_extreme
+        if level is not None and (best - level) * side > 0.0 and (level - price) * side > 0.0:
+            return self._back_in_range(pos, price, best, f"the local {'high' if side == LONG else 'low'} it broke",
+                                       level)
         return None
+
+    @staticmethod
+    def _back_in_range(pos: ManagedPosition, price: float, best: float, what: str, level: float) -> ExitDecision:
+        where = "below" if pos.side == LONG else "above"
+        return ExitDecision.of(R_RETURN_TO_RANGE, (
+            f"the {pos.name} fell back {where} {what} at {fmt_num(level)}: price {fmt_num(price)} "
+            f"after reaching {fmt_num(best)}"))
 
     def _counter_density(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
         tracker = self.tracker
@@ -515,8 +631,8 @@ class AdvancedExits:
     def _momentum_slowdown(self, pos: ManagedPosition, price: float, now_ms: int) -> ExitDecision | None:
         if self.now_ms is None:  # no update() yet: no price history
             return None
-        v_short = self._short.velocity(self.now_ms, price)
-        v_long = self._long.velocity(self.now_ms, price)
+        v_short = self._prices.velocity(False, self.now_ms, price)
+        v_long = self._prices.velocity(True, self.now_ms, price)
         if v_short is None or v_long is None:
             return None
         side = pos.side
