@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -256,7 +257,7 @@ class Bot:
                                             book=market.snapshot_book(scfg.density.book_depth))
 
         return Trader(scfg, market, view, self.tracker, self.alerts, self.log, new_link_id=new_link_id,
-                      now_ms=self._market_now, price=lambda: self._price(symbol), signals=self.signals,
+                      now_ms=self._market_now, price=partial(self._price, symbol), signals=self.signals,
                       on_stop_result=self.account.stop_result, monotonic=self.clock.monotonic,
                       entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed,
                       sizer=self.account.size_entry, full_display=self._full_display,

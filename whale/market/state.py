@@ -107,7 +107,9 @@ class MarketState:
         self._market_ms = 0  # newest exchange timestamp seen on the public streams
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
         self._trades: deque[tuple] = deque(maxlen=max_trades)
-        self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
+        # Trades ever stored: the cursor of trades_after (timestamps repeat within a ms). Read-only outside: a reader
+        # compares its cursor with it to know there is nothing new without a call (Trader.book_pass, every pass).
+        self.trade_seq = 0
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
         self._arrivals: dict[tuple[str, int], float] = {}  # (interval, ts) -> when it became an event
 
@@ -359,7 +361,7 @@ class MarketState:
                     if ms > market_ms:
                         market_ms = ms
             finally:  # what was stored is counted, whatever stops the loop
-                self._trade_seq += n
+                self.trade_seq += n
                 if last is not None:
                     self._last_price, self._last_price_text, self._last_price_ms = last, last_text, last_ms
                 self._market_ms = market_ms
@@ -400,20 +402,20 @@ class MarketState:
     def trade_cursor(self) -> int:
         """The cursor after the newest stored trade (start reading new trades from here)."""
         with self._lock:
-            return self._trade_seq
+            return self.trade_seq
 
     def trades_after(self, cursor: int) -> tuple[list[tuple], int]:
         """Trades stored after `cursor` (from trade_cursor() or a previous call) and the new cursor.
         A sequence, not a timestamp: several publicTrade batches can share one millisecond, and a
         `since_ms` read would drop the later ones exactly in the bursts the flow exits watch.
         Trades that fell out of the bounded store before they were read are gone."""
-        if cursor == self._trade_seq:
+        if cursor == self.trade_seq:
             return [], cursor  # nothing new (most passes); a trade stored meanwhile is read next time
         with self._lock:
-            new = max(0, self._trade_seq - cursor)
+            new = max(0, self.trade_seq - cursor)
             kept = min(new, len(self._trades))
             out = [self._trades[-i] for i in range(kept, 0, -1)]  # deque indexing is cheap near the ends
-            return out, self._trade_seq
+            return out, self.trade_seq
 
     def price_history(self, since_ms: int | None = None) -> list[tuple]:
         with self._lock:
