@@ -114,7 +114,9 @@ class Batch:
         """Each print as (ts, side, size, price) (TradeEvent.prints), cached like a column."""
         got = self._lists.get("prints")
         if got is None:
-            sides = [_SIDES.get(x, _NO_SIDE)[0] for x in self.col("t_side")]
+            codes = self.t_side  # the side codes -2..2 index _SIDE_NAMES (from 0); any other code is no side
+            known = (codes >= -2) & (codes <= 2)
+            sides = _SIDE_NAMES[np.where(known, codes + 2, 2)].tolist()  # one numpy take, not a look-up a print
             got = self._lists["prints"] = list(zip(self.col("t_ts"), sides, self.col("t_sz"), self.col("t_px"),
                                                    strict=True))
         return got
@@ -288,6 +290,7 @@ class GapEvent:
 Event = BookEvent | TradeEvent | TickerEvent | KlineEvent | GapEvent
 _SIDES = {1: ("Buy", False), -1: ("Sell", False), 0: ("", False), 2: ("Buy", True), -2: ("Sell", True)}
 _NO_SIDE = ("", False)
+_SIDE_NAMES = np.array([_SIDES[code][0] for code in range(-2, 3)], dtype=object)  # by code + 2; 0 (index 2): ""
 
 
 _decoder = json.JSONDecoder()
