@@ -94,3 +94,24 @@ def test_random_ticks_match_the_plain_tick():
         assert fast.poll() == plain.poll(), step
     assert fast.orders > 20 and fast.last_exits  # the sequence traded and triggered
     assert fast.balance != Decimal(100_000)
+
+
+def test_a_tick_repeated_at_the_same_price_and_time_changes_nothing():
+    """What the replay's feed relies on when it skips a print at the price of the one before it (same time)."""
+    rng = random.Random(11)
+    once, twice = _paper(), _paper()
+    ms = T0
+    for step in range(3000):
+        ms += rng.choice((0, 1, 250, FUNDING_PERIOD_MS // 3))
+        price = float(rng.choice((59_900, 60_000, 60_100)))
+        side, opening = rng.choice((1, -1)), rng.random() < 0.1
+        for paper in (once, twice):
+            if opening and paper.position(SYMBOL) is None:
+                paper.open_position(SYMBOL, side, Decimal("0.010"), Decimal(str(price - side * 100)),
+                                    Decimal(str(price + side * 100)), f"t-{step}")
+        once.on_tick(SYMBOL, price, ms)
+        twice.on_tick(SYMBOL, price, ms)
+        twice.on_tick(SYMBOL, price, ms)
+        assert once.state() == twice.state(), step
+        assert once.poll() == twice.poll(), step
+    assert once.last_exits
