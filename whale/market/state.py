@@ -101,9 +101,11 @@ class MarketState:
         self._events: list[tuple] = []
         self._ticker: dict[str, Any] = {}
         self._ticker_ts = 0
-        self._last_price: float | None = None
+        # The last price and its exchange time (ms; 0 before any): plain attributes, read on every pass of the loop
+        # (no property call); read-only outside, written with the text under the lock by on_ticker and on_trades.
+        self.last_price: float | None = None
         self._last_price_text: str | float | None = None  # the venue's text (a replay's float)
-        self._last_price_ms = 0
+        self.last_price_ms = 0
         self._market_ms = 0  # newest exchange timestamp seen on the public streams
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
         self._trades: deque[tuple] = deque(maxlen=max_trades)
@@ -322,8 +324,8 @@ class MarketState:
                 self._ticker_ts = ms
             if ms > self._market_ms:  # _saw, inline (as below: a few messages a second a symbol)
                 self._market_ms = ms
-            if price is not None and ms >= self._last_price_ms:
-                self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), ms
+            if price is not None and ms >= self.last_price_ms:
+                self.last_price, self._last_price_text, self.last_price_ms = price, str(last_price), ms
                 self._prices.append((ms, price))
             self.received_at = self._monotonic()
         wake = self.wake
@@ -337,7 +339,7 @@ class MarketState:
         kept, prices = self._trades, self._prices
         with self._lock:
             n = 0
-            last_ms, market_ms = self._last_price_ms, self._market_ms
+            last_ms, market_ms = self.last_price_ms, self._market_ms
             last = last_text = None
             try:
                 for row in trades:
@@ -363,7 +365,7 @@ class MarketState:
             finally:  # what was stored is counted, whatever stops the loop
                 self.trade_seq += n
                 if last is not None:
-                    self._last_price, self._last_price_text, self._last_price_ms = last, last_text, last_ms
+                    self.last_price, self._last_price_text, self.last_price_ms = last, last_text, last_ms
                 self._market_ms = market_ms
             self.received_at = self._monotonic()
         for problem in refused:
@@ -378,14 +380,6 @@ class MarketState:
 
     def ticker_ts(self) -> int:
         return self._ticker_ts
-
-    @property
-    def last_price(self) -> float | None:
-        return self._last_price
-
-    @property
-    def last_price_ms(self) -> int:
-        return self._last_price_ms
 
     def last_price_text(self) -> str | None:
         """The last price as the venue sent it (a replay's float: its shortest repr)."""
