@@ -125,6 +125,7 @@ class Bot:
         self.paper = opts.mode == "paper"
         self.symbols = cfg.symbols
         self.traders: dict[str, Trader] = {}
+        self._trader_list: tuple[Trader, ...] = ()  # the traders, in order: what every pass loops over (start)
         self.closed: list[_Closeable] = []  # what to close at shutdown, in reverse order
         # What the benchmarks read (bounded): seconds from a tick's arrival to the end of its symbol's exit
         # decision while in a position; (close ms, symbol, kline arrival, decision) of each primary candle.
@@ -202,6 +203,7 @@ class Bot:
         self.closed.append(self.signals)
         for s, scfg in per_symbol.items():
             self.traders[s] = self._trader(scfg)
+        self._trader_list = tuple(self.traders.values())
         # Before the streams start: compiling (30-60 s on a cold cache) must not trip their stale check,
         # nor delay the first book update, entry or stop move later.
         first = self.traders[self.symbols[0]]
@@ -306,7 +308,7 @@ class Bot:
             self._drain_private()
         self._check_exits()
         account = self.account
-        for t in self.traders.values():
+        for t in self._trader_list:
             received = t.market.received_at
             account.guarded(t.labels[0], t.book_pass)
             pm = t.pm  # PositionManager.has_position, inline
@@ -315,7 +317,7 @@ class Bot:
             t.seen_at = received
         if not self.feed.idle() or self.clock.monotonic() >= self._next_rest_check:
             self._rest_pass()
-        for t in self.traders.values():
+        for t in self._trader_list:
             pm = t.pm
             if pm.pending is not None or pm.stop_retry is not None:  # else Trader.retries has nothing to do
                 account.guarded(t.labels[1], t.retries)
@@ -360,7 +362,7 @@ class Bot:
         """Exits decided on each symbol's latest tick (paper: stops and targets fill here; with real
         orders the exchange holds them)."""
         execution, stale = self.execution, self.data.stale
-        for t in self.traders.values():
+        for t in self._trader_list:
             m = t.market
             price = m.last_price if not stale(PUBLIC) else self._price(t.symbol)  # _price's fresh case, inline
             if price is None:
