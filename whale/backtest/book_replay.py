@@ -222,8 +222,11 @@ class ReplayMarketData:
             prints = ev.prints
             symbol = ev.symbol
             if execution.position(symbol) is not None:
+                last = None
                 for p in prints:
-                    execution.on_tick(symbol, p[3], key)
+                    if p[3] != last:  # the price of the print before at the same time: the same tick again, skipped
+                        last = p[3]
+                        execution.on_tick(symbol, last, key)
             elif prints:  # flat: a print triggers nothing, each only moves the last price: the last one is enough
                 execution.on_tick(symbol, prints[-1][3], key)
             m.on_trades(prints)

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -124,6 +125,7 @@ class Bot:
         self.paper = opts.mode == "paper"
         self.symbols = cfg.symbols
         self.traders: dict[str, Trader] = {}
+        self._trader_list: tuple[Trader, ...] = ()  # the traders, in order: what every pass loops over (start)
         self.closed: list[_Closeable] = []  # what to close at shutdown, in reverse order
         # What the benchmarks read (bounded): seconds from a tick's arrival to the end of its symbol's exit
         # decision while in a position; (close ms, symbol, kline arrival, decision) of each primary candle.
@@ -201,6 +203,7 @@ class Bot:
         self.closed.append(self.signals)
         for s, scfg in per_symbol.items():
             self.traders[s] = self._trader(scfg)
+        self._trader_list = tuple(self.traders.values())
         # Before the streams start: compiling (30-60 s on a cold cache) must not trip their stale check,
         # nor delay the first book update, entry or stop move later.
         first = self.traders[self.symbols[0]]
@@ -256,7 +259,7 @@ class Bot:
                                             book=market.snapshot_book(scfg.density.book_depth))
 
         return Trader(scfg, market, view, self.tracker, self.alerts, self.log, new_link_id=new_link_id,
-                      now_ms=self._market_now, price=lambda: self._price(symbol), signals=self.signals,
+                      now_ms=self._market_now, price=partial(self._price, symbol), signals=self.signals,
                       on_stop_result=self.account.stop_result, monotonic=self.clock.monotonic,
                       entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed,
                       sizer=self.account.size_entry, full_display=self._full_display,
@@ -305,7 +308,7 @@ class Bot:
             self._drain_private()
         self._check_exits()
         account = self.account
-        for t in self.traders.values():
+        for t in self._trader_list:
             received = t.market.received_at
             account.guarded(t.labels[0], t.book_pass)
             pm = t.pm  # PositionManager.has_position, inline
@@ -314,7 +317,7 @@ class Bot:
             t.seen_at = received
         if not self.feed.idle() or self.clock.monotonic() >= self._next_rest_check:
             self._rest_pass()
-        for t in self.traders.values():
+        for t in self._trader_list:
             pm = t.pm
             if pm.pending is not None or pm.stop_retry is not None:  # else Trader.retries has nothing to do
                 account.guarded(t.labels[1], t.retries)
@@ -359,7 +362,7 @@ class Bot:
         """Exits decided on each symbol's latest tick (paper: stops and targets fill here; with real
         orders the exchange holds them)."""
         execution, stale = self.execution, self.data.stale
-        for t in self.traders.values():
+        for t in self._trader_list:
             m = t.market
             price = m.last_price if not stale(PUBLIC) else self._price(t.symbol)  # _price's fresh case, inline
             if price is None:

@@ -142,10 +142,11 @@ class Trader:
     def book_pass(self) -> None:
         """Densities on every book update, the advanced exits and the density strategy on every tick."""
         now = self.now_ms()
-        version = self.market.book.version
+        market = self.market
+        version = market.book.version
         if version != self._book_version:
             self._book_version = version
-            levels = self.market.density_levels()  # the levels that changed, not a copy of the book
+            levels = market.density_levels()  # the levels that changed, not a copy of the book
             if levels is not None:
                 for ev in self.density.apply_book_changes(now, levels):
                     self.log.info(f"[{self.symbol}] {ev.text}")
@@ -154,7 +155,8 @@ class Trader:
         price = self.price()
         if price is None:
             return
-        trades = self.new_trades()
+        # new_trades when the cursor is behind: on most passes (book and ticker updates) there is nothing new
+        trades = self.new_trades() if self._trade_cursor != market.trade_seq else None
         self.exits.update(now, price, trades or None, None, self.density)
         t = self.pm.trade
         if t is None:

@@ -101,13 +101,17 @@ class MarketState:
         self._events: list[tuple] = []
         self._ticker: dict[str, Any] = {}
         self._ticker_ts = 0
-        self._last_price: float | None = None
+        # The last price and its exchange time (ms; 0 before any): plain attributes, read on every pass of the loop
+        # (no property call); read-only outside, written with the text under the lock by on_ticker and on_trades.
+        self.last_price: float | None = None
         self._last_price_text: str | float | None = None  # the venue's text (a replay's float)
-        self._last_price_ms = 0
+        self.last_price_ms = 0
         self._market_ms = 0  # newest exchange timestamp seen on the public streams
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
         self._trades: deque[tuple] = deque(maxlen=max_trades)
-        self._trade_seq = 0  # trades ever stored: the cursor of trades_after (timestamps repeat within a ms)
+        # Trades ever stored: the cursor of trades_after (timestamps repeat within a ms). Read-only outside: a reader
+        # compares its cursor with it to know there is nothing new without a call (Trader.book_pass, every pass).
+        self.trade_seq = 0
         self._prices: deque[tuple] = deque(maxlen=max_price_history)
         self._arrivals: dict[tuple[str, int], float] = {}  # (interval, ts) -> when it became an event
 
@@ -320,8 +324,8 @@ class MarketState:
                 self._ticker_ts = ms
             if ms > self._market_ms:  # _saw, inline (as below: a few messages a second a symbol)
                 self._market_ms = ms
-            if price is not None and ms >= self._last_price_ms:
-                self._last_price, self._last_price_text, self._last_price_ms = price, str(last_price), ms
+            if price is not None and ms >= self.last_price_ms:
+                self.last_price, self._last_price_text, self.last_price_ms = price, str(last_price), ms
                 self._prices.append((ms, price))
             self.received_at = self._monotonic()
         wake = self.wake
@@ -335,7 +339,7 @@ class MarketState:
         kept, prices = self._trades, self._prices
         with self._lock:
             n = 0
-            last_ms, market_ms = self._last_price_ms, self._market_ms
+            last_ms, market_ms = self.last_price_ms, self._market_ms
             last = last_text = None
             try:
                 for row in trades:
@@ -359,9 +363,9 @@ class MarketState:
                     if ms > market_ms:
                         market_ms = ms
             finally:  # what was stored is counted, whatever stops the loop
-                self._trade_seq += n
+                self.trade_seq += n
                 if last is not None:
-                    self._last_price, self._last_price_text, self._last_price_ms = last, last_text, last_ms
+                    self.last_price, self._last_price_text, self.last_price_ms = last, last_text, last_ms
                 self._market_ms = market_ms
             self.received_at = self._monotonic()
         for problem in refused:
@@ -376,14 +380,6 @@ class MarketState:
 
     def ticker_ts(self) -> int:
         return self._ticker_ts
-
-    @property
-    def last_price(self) -> float | None:
-        return self._last_price
-
-    @property
-    def last_price_ms(self) -> int:
-        return self._last_price_ms
 
     def last_price_text(self) -> str | None:
         """The last price as the venue sent it (a replay's float: its shortest repr)."""
@@ -400,20 +396,20 @@ class MarketState:
     def trade_cursor(self) -> int:
         """The cursor after the newest stored trade (start reading new trades from here)."""
         with self._lock:
-            return self._trade_seq
+            return self.trade_seq
 
     def trades_after(self, cursor: int) -> tuple[list[tuple], int]:
         """Trades stored after `cursor` (from trade_cursor() or a previous call) and the new cursor.
         A sequence, not a timestamp: several publicTrade batches can share one millisecond, and a
         `since_ms` read would drop the later ones exactly in the bursts the flow exits watch.
         Trades that fell out of the bounded store before they were read are gone."""
-        if cursor == self._trade_seq:
+        if cursor == self.trade_seq:
             return [], cursor  # nothing new (most passes); a trade stored meanwhile is read next time
         with self._lock:
-            new = max(0, self._trade_seq - cursor)
+            new = max(0, self.trade_seq - cursor)
             kept = min(new, len(self._trades))
             out = [self._trades[-i] for i in range(kept, 0, -1)]  # deque indexing is cheap near the ends
-            return out, self._trade_seq
+            return out, self.trade_seq
 
     def price_history(self, since_ms: int | None = None) -> list[tuple]:
         with self._lock:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import json.scanner
 import logging
 import zlib
 from collections.abc import Iterator, Sequence
@@ -113,7 +114,9 @@ class Batch:
         """Each print as (ts, side, size, price) (TradeEvent.prints), cached like a column."""
         got = self._lists.get("prints")
         if got is None:
-            sides = [_SIDES.get(x, _NO_SIDE)[0] for x in self.col("t_side")]
+            codes = self.t_side  # the side codes -2..2 index _SIDE_NAMES (from 0); any other code is no side
+            known = (codes >= -2) & (codes <= 2)
+            sides = _SIDE_NAMES[np.where(known, codes + 2, 2)].tolist()  # one numpy take, not a look-up a print
             got = self._lists["prints"] = list(zip(self.col("t_ts"), sides, self.col("t_sz"), self.col("t_px"),
                                                    strict=True))
         return got
@@ -287,9 +290,23 @@ class GapEvent:
 Event = BookEvent | TradeEvent | TickerEvent | KlineEvent | GapEvent
 _SIDES = {1: ("Buy", False), -1: ("Sell", False), 0: ("", False), 2: ("Buy", True), -2: ("Sell", True)}
 _NO_SIDE = ("", False)
+_SIDE_NAMES = np.array([_SIDES[code][0] for code in range(-2, 3)], dtype=object)  # by code + 2; 0 (index 2): ""
 
 
-_json = json.JSONDecoder().decode  # json.loads of a str without its checks of options
+_decoder = json.JSONDecoder()
+_json = _decoder.decode  # json.loads of a str without its checks of options
+_scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # typeshed's stub wants a scanner
+
+
+def _json_text(text: str) -> Any:
+    """`_json(text)`, by the decoder's scanner when the text is one JSON value and nothing else (a recorder's
+    compact JSON: a ticker record's): the same value without decode's two whitespace matches and two calls.
+    Anything else goes to `_json` (its whitespace rules, its errors)."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:  # no value at 0 (whitespace first, or nothing)
+        end = -1
+    return value if end == len(text) else _json(text)
 
 
 def _trades(b: Batch, o: int, n: int) -> list[Trade]:
@@ -757,7 +774,7 @@ class RecordingReader:
                     ev = TradeEvent(sym, ts, recvs[i], None, (b, o, e - o), prints[o:e])
                 elif k == K_TICKER:
                     kind, cs, body = text[span_s[i]:span_e[i]].decode("ascii").split(" ", 2)
-                    ev = TickerEvent(sym, ts, recvs[i], kind != "d", _json(body), None if cs == "x" else int(cs),
+                    ev = TickerEvent(sym, ts, recvs[i], kind != "d", _json_text(body), None if cs == "x" else int(cs),
                                      kind == "r")
                 elif k == K_KLINE:
                     ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"))

@@ -25,7 +25,15 @@ import numpy as np
 
 from whale.book_fills import NO_PRICE, book_fill_ticks
 from whale.config.model import Fees
-from whale.fills import fee, funding_payment, funding_times_in, stop_crossed, taker_fill_ticks, target_crossed
+from whale.fills import (
+    FUNDING_PERIOD_MS,
+    fee,
+    funding_payment,
+    funding_times_in,
+    stop_crossed,
+    taker_fill_ticks,
+    target_crossed,
+)
 from whale.market.book import BookSnapshot
 from whale.market.instruments import Instrument
 from whale.timefmt import iso_utc
@@ -112,6 +120,10 @@ class PaperExecution:
         self._events = VenueEvents()
         self._views: dict[str, ForSymbol] = {}
         self.last_prices: dict[str, tuple[float, int]] = {}  # symbol -> (price, ms) of its last tick
+        # symbol -> (position, price) of its last tick that triggered neither its stop nor its target: a tick at
+        # the same price with the same position (VenuePosition is frozen: a new one on every change) triggers
+        # nothing either (most ticks: the loop's pass repeats the last one, prints repeat a price).
+        self._quiet: dict[str, tuple[VenuePosition, float]] = {}
         st = state or {}
         self.balance = Decimal(str(st.get("balance", start_balance)))
         self.orders = int(st.get("orders", 0))
@@ -134,7 +146,9 @@ class PaperExecution:
             return
         since = self.funding_from_ms.get(symbol)
         changed = False
-        if since is not None:
+        # funding_times_in(since + 1, time_ms + 1) is time_ms // F - since // F when above 0: most ticks (every
+        # tick between two funding times) need not ask it.
+        if since is not None and time_ms // FUNDING_PERIOD_MS > int(since) // FUNDING_PERIOD_MS:
             due = funding_times_in(int(since) + 1, time_ms + 1)
             for _ in range(due):
                 pay = Decimal(repr(funding_payment(int(pos.side), float(pos.size), price, self.fees.funding_rate_8h)))
@@ -143,12 +157,17 @@ class PaperExecution:
                 self._events.funding.append(FundingEvent(symbol, pay, time_ms))
                 changed = True
         self.funding_from_ms[symbol] = time_ms
-        if pos.stop_loss is not None and stop_crossed(int(pos.side), float(pos.stop_loss), price):
+        quiet = self._quiet.get(symbol)
+        if quiet is not None and quiet[0] is pos and quiet[1] == price:
+            pass  # this position (each change makes a new one) triggered nothing at this price: nor does it now
+        elif pos.stop_loss is not None and stop_crossed(int(pos.side), float(pos.stop_loss), price):
             self._exit_by_exchange(symbol, CAUSE_STOP_LOSS)
             changed = True
         elif pos.take_profit is not None and target_crossed(int(pos.side), float(pos.take_profit), price):
             self._exit_by_exchange(symbol, CAUSE_TAKE_PROFIT)
             changed = True
+        else:
+            self._quiet[symbol] = (pos, price)
         if changed:  # the time funding is due from is saved with each entry and charge, not on every tick
             self._persist()
 
