@@ -9,9 +9,9 @@ tracker cost ~40 us an update. Here each level change touches only what it chang
 - the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
   all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
   held as a prefix count per side, moved level by level when the mid moves;
-- the band's sizes: one sorted array, so the median is its middle element, and whether any band
-  level reaches multiplier x median (a candidate) is one binary search; only then are the band's
-  levels compared with that floor to name them, in book order (~0.3 us for 400 levels).
+- the band's sizes: one sorted array, so the median is its middle element; the candidates (band
+  levels at or above multiplier x median) are named in book order in the pass that re-adds the
+  band volumes (below).
 
 Invariant after every change: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
 and ask levels [0, k_ask). Results are bit-identical to the full recomputation: the same float
@@ -78,6 +78,11 @@ GONE_PULLED = 4
 
 BID_SIDE = 0
 ASK_SIDE = 1
+
+# The status a kernel returns first (_outcome).
+NO_BOOK = 0  # the book holds no level at all: nothing else was updated
+UPDATED = 1
+NEED_ROOM = 2  # apply_rows: nothing applied, reserve room and call again
 
 
 @njit(cache=True)
@@ -205,34 +210,35 @@ def _scan(keys, sizes, ws, ist, fst, cand):
     half = m >> 1
     median = (ws[half - 1] + ws[half]) / 2 if m & 1 == 0 else ws[half]
     fst[F_MEDIAN] = median
-    bvol = 0.0
-    for i in range(tb):
-        bvol += sizes[BID_SIDE, i]
-    avol = 0.0
-    for i in range(ta):
-        avol += sizes[ASK_SIDE, i]
-    fst[F_BVOL] = bvol
-    fst[F_AVOL] = avol
     floor = fst[F_MULT] * median
     min_notional = fst[F_MIN_NOTIONAL]
+    # the band volumes (added in book order: a running sum would round differently) and, in the same pass, the
+    # candidates in book order: the levels at or above the floor
     nc = 0
-    if _lower(ws, m, floor) < m:  # some band level is at or above the floor: find them, in book order
-        for i in range(tb):
-            size = sizes[BID_SIDE, i]
+    bvol = 0.0
+    for i in range(tb):
+        size = sizes[BID_SIDE, i]
+        bvol += size
+        if size >= floor:
             price = -keys[BID_SIDE, i]
-            if size >= floor and size * price >= min_notional:
+            if size * price >= min_notional:
                 cand[0, nc] = BID_SIDE
                 cand[1, nc] = price
                 cand[2, nc] = size
                 nc += 1
-        for i in range(ta):
-            size = sizes[ASK_SIDE, i]
+    avol = 0.0
+    for i in range(ta):
+        size = sizes[ASK_SIDE, i]
+        avol += size
+        if size >= floor:
             price = keys[ASK_SIDE, i]
-            if size >= floor and size * price >= min_notional:
+            if size * price >= min_notional:
                 cand[0, nc] = ASK_SIDE
                 cand[1, nc] = price
                 cand[2, nc] = size
                 nc += 1
+    fst[F_BVOL] = bvol
+    fst[F_AVOL] = avol
     ist[I_NCAND] = nc
     return True
 
@@ -355,6 +361,22 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
 
 
 @njit(cache=True)
+def _outcome(ist, fst, status):
+    """What a kernel returns: (status, mid, median, bid band volume, ask band volume, stable changes, events
+    written): the numbers the tracker reads after every update, in one tuple rather than two array reads."""
+    return (status, fst[F_MID], fst[F_MEDIAN], fst[F_BVOL], fst[F_AVOL], ist[I_STABLE_CHANGES], ist[I_NEV])
+
+
+@njit(cache=True)
+def _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now):
+    """Scan and track after the changes (nothing for a book with no level at all), then the outcome."""
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return _outcome(ist, fst, NO_BOOK)
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return _outcome(ist, fst, UPDATED)
+
+
+@njit(cache=True)
 def _apply_side(keys, sizes, ws, ist, s, px, sz, lo, hi):
     """The level changes px/sz[lo:hi] on side s, in order (size 0 removes)."""
     for i in range(lo, hi):
@@ -366,22 +388,22 @@ def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti,
     """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes), scan and track."""
     _apply_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb)
     _apply_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 @njit(cache=True)
-def apply_rows(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now):
+def apply_rows(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now, limit):
     """apply_levels with the changes in two rows, as a book's change log holds them (2-D px/sz: the nb
-    bid changes in row 0, the na ask changes in row 1): nothing to concatenate first."""
+    bid changes in row 0, the na ask changes in row 1): nothing to concatenate first. `limit` is the
+    view's depth. NEED_ROOM, with nothing applied, when the arrays lack the room BandState.reserve gives
+    (the caller reserves and calls again): the room check in the kernel, as a Python call costs more."""
+    room = keys.shape[1]
+    if max(ist[I_N], ist[I_N + 1]) + max(nb, na) > room or ist[I_NTRACK] > 2 * room:
+        return _outcome(ist, fst, NEED_ROOM)
+    ist[I_LIMIT] = limit
     _apply_side(keys, sizes, ws, ist, BID_SIDE, px[0], sz[0], 0, nb)
     _apply_side(keys, sizes, ws, ist, ASK_SIDE, px[1], sz[1], 0, na)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 @njit(cache=True)
@@ -436,10 +458,7 @@ def replace_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, t
     Applied as the changes between the two books, so an unchanged level costs nothing downstream."""
     _replace_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb, work_k, work_s)
     _replace_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na, work_k, work_s)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 @njit(cache=True)
@@ -491,10 +510,7 @@ def sync_levels(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th,
     DensityTracker.update), applying only the differences, then scan and track."""
     _sync_side(keys, sizes, ws, ist, BID_SIDE, px, sz, 0, nb, ck, cq)
     _sync_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, nb, nb + na, ck, cq)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 class BandState:
