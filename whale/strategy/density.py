@@ -313,7 +313,7 @@ class DensityTracker:
     def _row_at(self, j: int) -> _Row:
         """Track j as a row (side, price, initial, qty, peak, first_ms, stable)."""
         st = self._band
-        side, price, initial, qty, peak = st.tf[:, j].tolist()
+        side, price, initial, qty, peak = st.tf[:band.T_SEEN, j].tolist()
         first, stable = st.ti[:band.TI_CROSSED, j].tolist()
         return (BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
 
@@ -324,7 +324,7 @@ class DensityTracker:
         if rows is None or rows[0] != self.version:
             st = self._band
             n = int(st.ist[band.I_NTRACK])
-            tf = st.tf[:, :n].tolist()
+            tf = st.tf[:band.T_SEEN, :n].tolist()
             ti = st.ti[:band.TI_CROSSED, :n].tolist()
             every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
                      for side, price, initial, qty, peak, first, stable in zip(*tf, *ti, strict=True)]

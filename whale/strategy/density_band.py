@@ -62,6 +62,7 @@ T_PRICE = 1
 T_INITIAL = 2
 T_QTY = 3
 T_PEAK = 4
+T_SEEN = 5  # during _track: the size of this update's candidate at the track's level, -1.0 when it is none
 TI_FIRST = 0
 TI_STABLE = 1
 TI_CROSSED = 2
@@ -281,7 +282,8 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
     nt = ist[I_NTRACK]
     if nc == 0 and nt == 0:
         return
-    qual = np.zeros(nt + nc, dtype=np.bool_)
+    for j in range(nt):
+        tf[T_SEEN, j] = -1.0
     for c in range(nc):
         side = cand[0, c]
         price = cand[1, c]
@@ -301,7 +303,7 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
             ti[TI_STABLE, nt] = 0
             ti[TI_CROSSED, nt] = 0
             nt += 1
-        qual[found] = True
+        tf[T_SEEN, found] = cand[2, c]
     median = fst[F_MEDIAN]
     life = fst[F_LIFE]
     mid = fst[F_MID]
@@ -312,10 +314,14 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
         price = tf[T_PRICE, j]
         key = -price if s == BID_SIDE else price
         view = ist[I_VIEW + s]
-        i = _lower(keys[s], view, key)
-        qty = sizes[s, i] if i < view and keys[s, i] == key else 0.0
+        # a candidate's size is its level's (a band level, so in the view): only the others are looked up,
+        # and only the stable ones (a pending level that is no candidate is dropped)
+        qty = tf[T_SEEN, j]
+        if qty < 0.0 and ti[TI_STABLE, j] != 0:
+            i = _lower(keys[s], view, key)
+            qty = sizes[s, i] if i < view and keys[s, i] == key else 0.0
         if ti[TI_STABLE, j] == 0:
-            if not qual[j]:
+            if qty < 0.0:
                 keep[j] = False
                 ist[I_SPOOFS] += 1
                 continue
@@ -529,7 +535,7 @@ class BandState:
         self.fst[F_LIFE] = lifetime_ms
         self.fst[F_MID] = self.fst[F_MEDIAN] = np.nan
         self.th = np.array(thresholds, dtype=np.float64)
-        self.tf: np.ndarray = np.empty((5, 0))
+        self.tf: np.ndarray = np.empty((T_SEEN + 1, 0))
         self.ti: np.ndarray = np.empty((3, 0), dtype=np.int64)
         self.ev: np.ndarray = np.empty((7, 0))
         self.capacity = 0
@@ -555,7 +561,7 @@ class BandState:
         self.work_k = np.zeros(2 * capacity)
         self.work_s = np.zeros(2 * capacity)
         # tracks: the held ones plus every candidate of one update (at most the band: 2 x capacity)
-        tf = np.zeros((5, 4 * capacity))
+        tf = np.zeros((T_SEEN + 1, 4 * capacity))
         ti = np.zeros((3, 4 * capacity), dtype=np.int64)
         if old:
             tf[:, :self.tf.shape[1]] = self.tf
