@@ -267,3 +267,34 @@ def test_changes_beyond_the_room_grow_it_and_are_all_applied() -> None:
         assert rows.densities(include_pending=True) == delta.densities(include_pending=True) != []
         assert rows._band.capacity >= rows.book_top(10_000)[0].size > room  # it grew
         room = rows._band.capacity
+
+
+@pytest.mark.parametrize("capacity", [8, 64])
+def test_the_band_sizes_stay_sorted_through_batched_commits(capacity: int) -> None:
+    """The band's sorted sizes are brought up to date once an update (density_band._ws_commit merges the sizes
+    noted as added and removed): after any batch, with repeated sizes, sizes added and removed in the same batch,
+    and batches longer than the note lists (they commit early), the row is exactly the sorted band sizes."""
+    from whale.strategy import density_band as band
+
+    rng = np.random.default_rng(capacity)
+    st = band.BandState(capacity, capacity, 0.01, 3.0, 0.0, 0.0, (10.0,))
+    room = st.ws.shape[1]  # the band's most sizes, and the length of each note list
+    held: list[float] = []
+    early = cancelled = 0
+    for _ in range(400):
+        added: list[float] = []
+        for notes in range(1, int(rng.integers(0, 2 * room)) + 1):
+            if held and (len(held) == room or rng.random() < 0.5):
+                size = held.pop(int(rng.integers(len(held))))
+                cancelled += size in added
+                band._ws_note(st.ws, st.ist, band.I_NREM, size)
+            else:
+                size = float(rng.choice([0.5, 1.0, 1.5]) if rng.random() < 0.4 else round(rng.uniform(0.01, 3), 3))
+                held.append(size)
+                added.append(size)
+                band._ws_note(st.ws, st.ist, band.I_NADD, size)
+            early += int(st.ist[band.I_NADD]) + int(st.ist[band.I_NREM]) < notes  # a full list committed
+        band._ws_commit(st.ws, st.ist)
+        m = int(st.ist[band.I_M])
+        assert st.ws[int(st.ist[band.I_WROW]), :m].tolist() == sorted(held)
+    assert early and cancelled, (early, cancelled)

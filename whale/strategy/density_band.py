@@ -9,11 +9,12 @@ tracker cost ~40 us an update. Here each level change touches only what it chang
 - the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
   all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
   held as a prefix count per side, moved level by level when the mid moves;
-- the band's sizes: one sorted array, so the median is its middle element; the candidates (band
-  levels at or above multiplier x median) are named in book order in the pass that re-adds the
-  band volumes (below).
+- the band's sizes: one sorted array, so the median is its middle element. A change notes the sizes
+  that entered or left the band; the update's scan merges them in at once (_ws_commit: one pass over
+  the band instead of two binary searches and a memmove per change). The candidates (band levels at
+  or above multiplier x median) are named in book order in the pass that re-adds the band volumes.
 
-Invariant after every change: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
+Invariant after every kernel call: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
 and ask levels [0, k_ask). Results are bit-identical to the full recomputation: the same float
 operations on the same values (the median is (a + b) / 2 of the same two middle values, the band
 volumes are re-added in book order: 0.2 us for 400 levels, and a running sum would round
@@ -42,7 +43,15 @@ I_NTRACK = 9  # tracked levels
 I_SPOOFS = 10  # pending levels dropped (spoof filter)
 I_NEV = 11  # events written by the last update
 I_STABLE_CHANGES = 12  # +1 on every update that changed a stable track (appeared, eroded or refilled, gone)
-I_SIZE = 13
+I_WROW = 13  # the row of ws (0 or 1) holding the band's sorted sizes
+I_NADD = 14  # sizes that entered the band since the last _ws_commit (ws row W_ADD)
+I_NREM = 15  # sizes that left it (ws row W_REM)
+I_SIZE = 16
+
+# Rows of ws: the band's sorted sizes (row ist[I_WROW]; the other one is where the next commit writes),
+# then the sizes added and removed since the last commit.
+W_ADD = 2
+W_REM = 3
 
 # Float state slots (fst).
 F_MID = 0
@@ -87,40 +96,78 @@ NEED_ROOM = 2  # apply_rows: nothing applied, reserve room and call again
 
 
 @njit(cache=True)
-def _ws_add(ws, ist, size):
-    """Insert a size into the band's sorted sizes (one binary search, one short memmove)."""
-    m = ist[I_M]
-    j = _upper(ws, m, size)
-    move(ws, j + 1, j, m - j)
-    ws[j] = size
-    ist[I_M] = m + 1
+def _ws_note(ws, ist, slot, size):
+    """Note a size that entered (slot I_NADD) or left (I_NREM) the band; _ws_commit sorts it in."""
+    c = ist[slot]
+    if c == ws.shape[1]:  # the list is full (a very long update): bring the sorted sizes up to date now
+        _ws_commit(ws, ist)
+        c = 0
+    ws[W_ADD if slot == I_NADD else W_REM, c] = size
+    ist[slot] = c + 1
 
 
 @njit(cache=True)
-def _ws_remove(ws, ist, size):
-    """Remove one copy of a size from the band's sorted sizes."""
-    m = ist[I_M]
-    j = _lower(ws, m, size)
-    if j >= m or ws[j] != size:
-        return  # cannot happen while the invariant holds
-    move(ws, j, j + 1, m - 1 - j)
-    ist[I_M] = m - 1
+def _sort(row, n):
+    """Sort row[:n] in place: an insertion sort for the few sizes of one update, numba's sort beyond."""
+    if n > 32:
+        row[:n].sort()
+        return
+    for i in range(1, n):
+        v = row[i]
+        j = i - 1
+        while j >= 0 and row[j] > v:
+            row[j + 1] = row[j]
+            j -= 1
+        row[j + 1] = v
 
 
 @njit(cache=True)
-def _ws_replace(ws, ist, old, new):
-    """Change one copy of `old` into `new`, moving only the sizes between the two places."""
+def _ws_commit(ws, ist):
+    """Bring the band's sorted sizes up to date with the sizes noted since the last commit: one merge of
+    the held row, the sorted additions and the sorted removals into the other row (one pass over the
+    band instead of a search and a memmove per change)."""
+    na = ist[I_NADD]
+    nr = ist[I_NREM]
+    if na == 0 and nr == 0:
+        return
+    add = ws[W_ADD]
+    rem = ws[W_REM]
+    _sort(add, na)
+    _sort(rem, nr)
+    row = ist[I_WROW]
+    src = ws[row]
+    dst = ws[1 - row]
     m = ist[I_M]
-    j = _lower(ws, m, old)
-    if j >= m or ws[j] != old:
-        return  # cannot happen while the invariant holds
-    p = _upper(ws, m, new)
-    if p <= j:  # smaller: the sizes in [p, j) move up one
-        move(ws, p + 1, p, j - p)
-        ws[p] = new
-    else:  # larger: the sizes in (j, p) move down one
-        move(ws, j, j + 1, p - 1 - j)
-        ws[p - 1] = new
+    i = 0
+    a = 0
+    r = 0
+    w = 0
+    while a < na or r < nr:
+        e_add = add[a] if a < na else np.inf
+        e_rem = rem[r] if r < nr else np.inf
+        e = min(e_add, e_rem)
+        while i < m and src[i] < e:  # the held sizes below the next addition or removal, as they are
+            dst[w] = src[i]
+            w += 1
+            i += 1
+        if r < nr and e_rem <= e_add:  # drop one copy: a held size, or else one added in this update
+            if i < m and src[i] == e_rem:
+                i += 1
+            elif a < na and e_add == e_rem:
+                a += 1
+            r += 1  # (neither: a removal of a size the band lacks, cannot happen while the invariant holds)
+        else:
+            dst[w] = e_add
+            w += 1
+            a += 1
+    while i < m:
+        dst[w] = src[i]
+        w += 1
+        i += 1
+    ist[I_M] = w
+    ist[I_WROW] = 1 - row
+    ist[I_NADD] = 0
+    ist[I_NREM] = 0
 
 
 @njit(cache=True)
@@ -137,11 +184,12 @@ def _change(keys, sizes, ws, ist, s, price, qty):
         if qty > 0.0:
             if old != qty:
                 if i < k:
-                    _ws_replace(ws, ist, old, qty)
+                    _ws_note(ws, ist, I_NREM, old)
+                    _ws_note(ws, ist, I_NADD, qty)
                 sr[i] = qty
             return
         if i < k:
-            _ws_remove(ws, ist, old)
+            _ws_note(ws, ist, I_NREM, old)
             ist[I_K + s] = k - 1
         move(kr, i, i + 1, n - 1 - i)
         move(sr, i, i + 1, n - 1 - i)
@@ -155,7 +203,7 @@ def _change(keys, sizes, ws, ist, s, price, qty):
     sr[i] = qty
     ist[I_N + s] = n + 1
     if i < k:
-        _ws_add(ws, ist, qty)
+        _ws_note(ws, ist, I_NADD, qty)
         ist[I_K + s] = k + 1
 
 
@@ -163,11 +211,11 @@ def _change(keys, sizes, ws, ist, s, price, qty):
 def _move_band(keys, sizes, ws, ist, s, target):
     k = ist[I_K + s]
     while k < target:
-        _ws_add(ws, ist, sizes[s, k])
+        _ws_note(ws, ist, I_NADD, sizes[s, k])
         k += 1
     while k > target:
         k -= 1
-        _ws_remove(ws, ist, sizes[s, k])
+        _ws_note(ws, ist, I_NREM, sizes[s, k])
     ist[I_K + s] = k
 
 
@@ -179,6 +227,7 @@ def _scan(keys, sizes, ws, ist, fst, cand):
     nb = ist[I_N + BID_SIDE]
     na = ist[I_N + ASK_SIDE]
     if nb == 0 and na == 0:
+        _ws_commit(ws, ist)  # (an empty band: nothing pending after any kernel call)
         ist[I_NCAND] = 0
         return False
     limit = ist[I_LIMIT]
@@ -201,6 +250,8 @@ def _scan(keys, sizes, ws, ist, fst, cand):
     ist[I_VIEW + ASK_SIDE] = va
     fst[F_LAST + BID_SIDE] = -keys[BID_SIDE, vb - 1] if vb > 0 else np.nan
     fst[F_LAST + ASK_SIDE] = keys[ASK_SIDE, va - 1] if va > 0 else np.nan
+    _ws_commit(ws, ist)
+    held = ws[ist[I_WROW]]
     m = ist[I_M]
     if m == 0:
         fst[F_MEDIAN] = np.nan
@@ -209,7 +260,7 @@ def _scan(keys, sizes, ws, ist, fst, cand):
         ist[I_NCAND] = 0
         return True
     half = m >> 1
-    median = (ws[half - 1] + ws[half]) / 2 if m & 1 == 0 else ws[half]
+    median = (held[half - 1] + held[half]) / 2 if m & 1 == 0 else held[half]
     fst[F_MEDIAN] = median
     floor = fst[F_MULT] * median
     min_notional = fst[F_MIN_NOTIONAL]
@@ -541,7 +592,7 @@ class BandState:
         self.capacity = 0
         self.keys: np.ndarray = np.empty((2, 0))
         self.sizes: np.ndarray = np.empty((2, 0))
-        self.ws: np.ndarray = np.empty(0)
+        self.ws: np.ndarray = np.empty((4, 0))
         self.cand: np.ndarray = np.empty((3, 0))
         self.work_k: np.ndarray = np.empty(0)
         self.work_s: np.ndarray = np.empty(0)
@@ -551,11 +602,11 @@ class BandState:
         old = self.capacity
         keys = np.zeros((2, capacity))
         sizes = np.zeros((2, capacity))
-        ws = np.zeros(2 * capacity)
+        ws = np.zeros((4, 2 * capacity))
         if old:
             keys[:, :old] = self.keys
             sizes[:, :old] = self.sizes
-            ws[:2 * old] = self.ws
+            ws[:, :2 * old] = self.ws
         self.keys, self.sizes, self.ws = keys, sizes, ws
         self.cand = np.zeros((3, 2 * capacity))
         self.work_k = np.zeros(2 * capacity)
@@ -581,6 +632,7 @@ class BandState:
         self.ist[I_N:I_N + 2] = 0
         self.ist[I_K:I_K + 2] = 0
         self.ist[I_M] = 0
+        self.ist[I_NADD] = self.ist[I_NREM] = 0
         self.ist[I_NCAND] = 0
         self.ist[I_VIEW:I_VIEW + 2] = 0
         self.ist[I_NTRACK] = 0
