@@ -240,3 +240,61 @@ def test_the_live_books_changes_feed_the_tracker_as_a_copy_of_the_book_would(see
             assert fed.first_seen(d.side, d.price) == (None if d.pending else d.first_seen_ms)
         seen.update(ev.kind for ev in expected)
     assert passes > 300 and 1 < whole < passes and {"appeared", "eroded"} <= seen, (passes, whole, seen)
+
+
+def test_changes_beyond_the_room_grow_it_and_are_all_applied() -> None:
+    """apply_changes checks the room in the kernel (NEED_ROOM: nothing applied) and calls again after growing
+    it: changes that add more levels than the arrays hold give the book and the band apply_delta gives."""
+    settings = _settings(40)
+    rows = DensityTracker(settings)
+    delta = DensityTracker(settings)
+    room = rows._band.capacity
+    now = 1_700_000_000_000
+    for k in range(3):  # each call adds more levels a side than the room: the first grows it, the next ones too
+        n = room * 2 + 7
+        bp = 1000.0 - np.arange(1, n + 1) * 0.5 - k * 0.25
+        ap = 1000.0 + np.arange(1, n + 1) * 0.5 + k * 0.25
+        bs = 1.0 + (np.arange(n) % 7) * 0.25
+        as_ = 1.5 + (np.arange(n) % 5) * 0.5
+        bs[3] = as_[4] = 50.0  # a wall on each side
+        px = np.stack((bp, ap))
+        sz = np.stack((bs, as_))
+        now += 1000
+        expected = delta.apply_delta(now, bp, bs, ap, as_)
+        assert rows.apply_changes(now, px, sz, n, n) == expected
+        assert _state(rows) == _state(delta)
+        assert [b.tolist() for b in rows.book_top(10_000)] == [b.tolist() for b in delta.book_top(10_000)]
+        assert rows.densities(include_pending=True) == delta.densities(include_pending=True) != []
+        assert rows._band.capacity >= rows.book_top(10_000)[0].size > room  # it grew
+        room = rows._band.capacity
+
+
+@pytest.mark.parametrize("capacity", [8, 64])
+def test_the_band_sizes_stay_sorted_through_batched_commits(capacity: int) -> None:
+    """The band's sorted sizes are brought up to date once an update (density_band._ws_commit merges the sizes
+    noted as added and removed): after any batch, with repeated sizes, sizes added and removed in the same batch,
+    and batches longer than the note lists (they commit early), the row is exactly the sorted band sizes."""
+    from whale.strategy import density_band as band
+
+    rng = np.random.default_rng(capacity)
+    st = band.BandState(capacity, capacity, 0.01, 3.0, 0.0, 0.0, (10.0,))
+    room = st.ws.shape[1]  # the band's most sizes, and the length of each note list
+    held: list[float] = []
+    early = cancelled = 0
+    for _ in range(400):
+        added: list[float] = []
+        for notes in range(1, int(rng.integers(0, 2 * room)) + 1):
+            if held and (len(held) == room or rng.random() < 0.5):
+                size = held.pop(int(rng.integers(len(held))))
+                cancelled += size in added
+                band._ws_note(st.ws, st.ist, band.I_NREM, size)
+            else:
+                size = float(rng.choice([0.5, 1.0, 1.5]) if rng.random() < 0.4 else round(rng.uniform(0.01, 3), 3))
+                held.append(size)
+                added.append(size)
+                band._ws_note(st.ws, st.ist, band.I_NADD, size)
+            early += int(st.ist[band.I_NADD]) + int(st.ist[band.I_NREM]) < notes  # a full list committed
+        band._ws_commit(st.ws, st.ist)
+        m = int(st.ist[band.I_M])
+        assert st.ws[int(st.ist[band.I_WROW]), :m].tolist() == sorted(held)
+    assert early and cancelled, (early, cancelled)

@@ -150,6 +150,7 @@ class DensityTracker:
 
     def __init__(self, settings: DensitySettings) -> None:
         self.settings = settings
+        self._book_depth = settings.book_depth
         self._depth_frac = settings.depth_percent / 100.0
         self._lifetime_ms = settings.min_lifetime_sec * 1000.0
         steps = {EROSION_STEP_PERCENT * k for k in range(1, 10)}
@@ -193,11 +194,10 @@ class DensityTracker:
         st = self._band
         st.ist[band.I_LIMIT] = max(nb, na, 1)
         st.reserve(max(nb, na))
-        if not band.sync_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, np.concatenate((bid_px, ask_px)),
-                                np.concatenate((bid_sz, ask_sz)), nb, na, st.cand, st.tf, st.ti, st.ev, st.th,
-                                now_ms, st.work_k, st.work_s):
-            return []
-        return self._after(now_ms)
+        return self._after(now_ms, band.sync_levels(st.keys, st.sizes, st.ws, st.ist, st.fst,
+                                                    np.concatenate((bid_px, ask_px)), np.concatenate((bid_sz, ask_sz)),
+                                                    nb, na, st.cand, st.tf, st.ti, st.ev, st.th, now_ms, st.work_k,
+                                                    st.work_s))
 
     def apply_snapshot(self, now_ms: int, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray,
                        ask_sz: np.ndarray) -> list[DensityEvent]:
@@ -219,25 +219,24 @@ class DensityTracker:
         st.ist[band.I_LIMIT] = self.settings.book_depth
         st.reserve(max(nb, na))
         if snapshot:
-            ok = band.replace_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
-                                     st.ti, st.ev, st.th, now_ms, st.work_k, st.work_s)
+            out = band.replace_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
+                                      st.ti, st.ev, st.th, now_ms, st.work_k, st.work_s)
         else:
-            ok = band.apply_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
-                                   st.ti, st.ev, st.th, now_ms)
-        if not ok:
-            return []
-        return self._after(now_ms)
+            out = band.apply_levels(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, start, nb, na, st.cand, st.tf,
+                                    st.ti, st.ev, st.th, now_ms)
+        return self._after(now_ms, out)
 
     def apply_changes(self, now_ms: int, px: np.ndarray, sz: np.ndarray, nb: int, na: int) -> list[DensityEvent]:
         """apply_delta with the changes as a book's change log holds them (OrderBook.take_change_rows):
         2-D px/sz, the `nb` bid changes in row 0 and the `na` ask changes in row 1, each in the order applied."""
         st = self._band
-        st.ist[band.I_LIMIT] = self.settings.book_depth
-        st.reserve(max(nb, na))
-        if not band.apply_rows(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, nb, na, st.cand, st.tf, st.ti,
-                               st.ev, st.th, now_ms):
-            return []
-        return self._after(now_ms)
+        out = band.apply_rows(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, nb, na, st.cand, st.tf, st.ti, st.ev,
+                              st.th, now_ms, self._book_depth)
+        if out[0] == band.NEED_ROOM:
+            st.reserve(max(nb, na))
+            out = band.apply_rows(st.keys, st.sizes, st.ws, st.ist, st.fst, px, sz, nb, na, st.cand, st.tf, st.ti,
+                                  st.ev, st.th, now_ms, self._book_depth)
+        return self._after(now_ms, out)
 
     def apply_book_changes(self, now_ms: int,
                            levels: tuple[bool, np.ndarray, np.ndarray, int, int]) -> list[DensityEvent]:
@@ -248,25 +247,23 @@ class DensityTracker:
             return self.apply_levels(now_ms, True, px, sz, 0, nb, na)
         return self.apply_changes(now_ms, px, sz, nb, na)
 
-    def _after(self, now_ms: int) -> list[DensityEvent]:
-        """The tracker's numbers after a kernel's update, and its events as objects."""
-        st = self._band
-        fst = st.fst.tolist()  # one call for the floats read here
-        self.mid = fst[band.F_MID]
-        self.median = fst[band.F_MEDIAN]
+    def _after(self, now_ms: int, out: tuple[int, float, float, float, float, int, int]) -> list[DensityEvent]:
+        """The tracker's numbers after a kernel's update (its outcome: density_band._outcome), and its events as
+        objects."""
+        status, mid, median, bvol, avol, stable_changes, n = out
+        if status != band.UPDATED:
+            return []
+        self.mid = mid
+        self.median = median
         self.last_ms = now_ms
         self.version += 1
         self._cache = None
-        bvol = fst[band.F_BVOL]
-        avol = fst[band.F_AVOL]
         total = bvol + avol
         self.imbalance = (bvol - avol) / total if total > 0.0 else math.nan
-        ist = st.ist.tolist()
-        self.stable_version = ist[band.I_STABLE_CHANGES]
-        n = ist[band.I_NEV]
+        self.stable_version = stable_changes
         if not n:
             return []
-        rows = st.ev[:, :n].T.tolist()
+        rows = self._band.ev[:, :n].T.tolist()
         return [self._event(row, now_ms) for row in rows]
 
     def _event(self, row: list[float], now_ms: int) -> DensityEvent:
@@ -316,7 +313,7 @@ class DensityTracker:
     def _row_at(self, j: int) -> _Row:
         """Track j as a row (side, price, initial, qty, peak, first_ms, stable)."""
         st = self._band
-        side, price, initial, qty, peak = st.tf[:, j].tolist()
+        side, price, initial, qty, peak = st.tf[:band.T_SEEN, j].tolist()
         first, stable = st.ti[:band.TI_CROSSED, j].tolist()
         return (BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
 
@@ -327,7 +324,7 @@ class DensityTracker:
         if rows is None or rows[0] != self.version:
             st = self._band
             n = int(st.ist[band.I_NTRACK])
-            tf = st.tf[:, :n].tolist()
+            tf = st.tf[:band.T_SEEN, :n].tolist()
             ti = st.ti[:band.TI_CROSSED, :n].tolist()
             every = [(BID if side == band.BID_SIDE else ASK, price, initial, qty, peak, first, stable == 1)
                      for side, price, initial, qty, peak, first, stable in zip(*tf, *ti, strict=True)]

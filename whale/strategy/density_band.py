@@ -9,11 +9,12 @@ tracker cost ~40 us an update. Here each level change touches only what it chang
 - the band: the levels of each side's first `limit` levels (the view: `density.book_depth`, or
   all the levels of arrays passed to `DensityTracker.update`) within `depth_percent` of the mid,
   held as a prefix count per side, moved level by level when the mid moves;
-- the band's sizes: one sorted array, so the median is its middle element, and whether any band
-  level reaches multiplier x median (a candidate) is one binary search; only then are the band's
-  levels compared with that floor to name them, in book order (~0.3 us for 400 levels).
+- the band's sizes: one sorted array, so the median is its middle element. A change notes the sizes
+  that entered or left the band; the update's scan merges them in at once (_ws_commit: one pass over
+  the band instead of two binary searches and a memmove per change). The candidates (band levels at
+  or above multiplier x median) are named in book order in the pass that re-adds the band volumes.
 
-Invariant after every change: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
+Invariant after every kernel call: the sorted sizes are exactly the sizes of bid levels [0, k_bid)
 and ask levels [0, k_ask). Results are bit-identical to the full recomputation: the same float
 operations on the same values (the median is (a + b) / 2 of the same two middle values, the band
 volumes are re-added in book order: 0.2 us for 400 levels, and a running sum would round
@@ -42,7 +43,15 @@ I_NTRACK = 9  # tracked levels
 I_SPOOFS = 10  # pending levels dropped (spoof filter)
 I_NEV = 11  # events written by the last update
 I_STABLE_CHANGES = 12  # +1 on every update that changed a stable track (appeared, eroded or refilled, gone)
-I_SIZE = 13
+I_WROW = 13  # the row of ws (0 or 1) holding the band's sorted sizes
+I_NADD = 14  # sizes that entered the band since the last _ws_commit (ws row W_ADD)
+I_NREM = 15  # sizes that left it (ws row W_REM)
+I_SIZE = 16
+
+# Rows of ws: the band's sorted sizes (row ist[I_WROW]; the other one is where the next commit writes),
+# then the sizes added and removed since the last commit.
+W_ADD = 2
+W_REM = 3
 
 # Float state slots (fst).
 F_MID = 0
@@ -62,6 +71,7 @@ T_PRICE = 1
 T_INITIAL = 2
 T_QTY = 3
 T_PEAK = 4
+T_SEEN = 5  # during _track: the size of this update's candidate at the track's level, -1.0 when it is none
 TI_FIRST = 0
 TI_STABLE = 1
 TI_CROSSED = 2
@@ -79,42 +89,85 @@ GONE_PULLED = 4
 BID_SIDE = 0
 ASK_SIDE = 1
 
-
-@njit(cache=True)
-def _ws_add(ws, ist, size):
-    """Insert a size into the band's sorted sizes (one binary search, one short memmove)."""
-    m = ist[I_M]
-    j = _upper(ws, m, size)
-    move(ws, j + 1, j, m - j)
-    ws[j] = size
-    ist[I_M] = m + 1
+# The status a kernel returns first (_outcome).
+NO_BOOK = 0  # the book holds no level at all: nothing else was updated
+UPDATED = 1
+NEED_ROOM = 2  # apply_rows: nothing applied, reserve room and call again
 
 
 @njit(cache=True)
-def _ws_remove(ws, ist, size):
-    """Remove one copy of a size from the band's sorted sizes."""
-    m = ist[I_M]
-    j = _lower(ws, m, size)
-    if j >= m or ws[j] != size:
-        return  # cannot happen while the invariant holds
-    move(ws, j, j + 1, m - 1 - j)
-    ist[I_M] = m - 1
+def _ws_note(ws, ist, slot, size):
+    """Note a size that entered (slot I_NADD) or left (I_NREM) the band; _ws_commit sorts it in."""
+    c = ist[slot]
+    if c == ws.shape[1]:  # the list is full (a very long update): bring the sorted sizes up to date now
+        _ws_commit(ws, ist)
+        c = 0
+    ws[W_ADD if slot == I_NADD else W_REM, c] = size
+    ist[slot] = c + 1
 
 
 @njit(cache=True)
-def _ws_replace(ws, ist, old, new):
-    """Change one copy of `old` into `new`, moving only the sizes between the two places."""
+def _sort(row, n):
+    """Sort row[:n] in place: an insertion sort for the few sizes of one update, numba's sort beyond."""
+    if n > 32:
+        row[:n].sort()
+        return
+    for i in range(1, n):
+        v = row[i]
+        j = i - 1
+        while j >= 0 and row[j] > v:
+            row[j + 1] = row[j]
+            j -= 1
+        row[j + 1] = v
+
+
+@njit(cache=True)
+def _ws_commit(ws, ist):
+    """Bring the band's sorted sizes up to date with the sizes noted since the last commit: one merge of
+    the held row, the sorted additions and the sorted removals into the other row (one pass over the
+    band instead of a search and a memmove per change)."""
+    na = ist[I_NADD]
+    nr = ist[I_NREM]
+    if na == 0 and nr == 0:
+        return
+    add = ws[W_ADD]
+    rem = ws[W_REM]
+    _sort(add, na)
+    _sort(rem, nr)
+    row = ist[I_WROW]
+    src = ws[row]
+    dst = ws[1 - row]
     m = ist[I_M]
-    j = _lower(ws, m, old)
-    if j >= m or ws[j] != old:
-        return  # cannot happen while the invariant holds
-    p = _upper(ws, m, new)
-    if p <= j:  # smaller: the sizes in [p, j) move up one
-        move(ws, p + 1, p, j - p)
-        ws[p] = new
-    else:  # larger: the sizes in (j, p) move down one
-        move(ws, j, j + 1, p - 1 - j)
-        ws[p - 1] = new
+    i = 0
+    a = 0
+    r = 0
+    w = 0
+    while a < na or r < nr:
+        e_add = add[a] if a < na else np.inf
+        e_rem = rem[r] if r < nr else np.inf
+        e = min(e_add, e_rem)
+        while i < m and src[i] < e:  # the held sizes below the next addition or removal, as they are
+            dst[w] = src[i]
+            w += 1
+            i += 1
+        if r < nr and e_rem <= e_add:  # drop one copy: a held size, or else one added in this update
+            if i < m and src[i] == e_rem:
+                i += 1
+            elif a < na and e_add == e_rem:
+                a += 1
+            r += 1  # (neither: a removal of a size the band lacks, cannot happen while the invariant holds)
+        else:
+            dst[w] = e_add
+            w += 1
+            a += 1
+    while i < m:
+        dst[w] = src[i]
+        w += 1
+        i += 1
+    ist[I_M] = w
+    ist[I_WROW] = 1 - row
+    ist[I_NADD] = 0
+    ist[I_NREM] = 0
 
 
 @njit(cache=True)
@@ -131,11 +184,12 @@ def _change(keys, sizes, ws, ist, s, price, qty):
         if qty > 0.0:
             if old != qty:
                 if i < k:
-                    _ws_replace(ws, ist, old, qty)
+                    _ws_note(ws, ist, I_NREM, old)
+                    _ws_note(ws, ist, I_NADD, qty)
                 sr[i] = qty
             return
         if i < k:
-            _ws_remove(ws, ist, old)
+            _ws_note(ws, ist, I_NREM, old)
             ist[I_K + s] = k - 1
         move(kr, i, i + 1, n - 1 - i)
         move(sr, i, i + 1, n - 1 - i)
@@ -149,7 +203,7 @@ def _change(keys, sizes, ws, ist, s, price, qty):
     sr[i] = qty
     ist[I_N + s] = n + 1
     if i < k:
-        _ws_add(ws, ist, qty)
+        _ws_note(ws, ist, I_NADD, qty)
         ist[I_K + s] = k + 1
 
 
@@ -157,11 +211,11 @@ def _change(keys, sizes, ws, ist, s, price, qty):
 def _move_band(keys, sizes, ws, ist, s, target):
     k = ist[I_K + s]
     while k < target:
-        _ws_add(ws, ist, sizes[s, k])
+        _ws_note(ws, ist, I_NADD, sizes[s, k])
         k += 1
     while k > target:
         k -= 1
-        _ws_remove(ws, ist, sizes[s, k])
+        _ws_note(ws, ist, I_NREM, sizes[s, k])
     ist[I_K + s] = k
 
 
@@ -173,6 +227,7 @@ def _scan(keys, sizes, ws, ist, fst, cand):
     nb = ist[I_N + BID_SIDE]
     na = ist[I_N + ASK_SIDE]
     if nb == 0 and na == 0:
+        _ws_commit(ws, ist)  # (an empty band: nothing pending after any kernel call)
         ist[I_NCAND] = 0
         return False
     limit = ist[I_LIMIT]
@@ -195,6 +250,8 @@ def _scan(keys, sizes, ws, ist, fst, cand):
     ist[I_VIEW + ASK_SIDE] = va
     fst[F_LAST + BID_SIDE] = -keys[BID_SIDE, vb - 1] if vb > 0 else np.nan
     fst[F_LAST + ASK_SIDE] = keys[ASK_SIDE, va - 1] if va > 0 else np.nan
+    _ws_commit(ws, ist)
+    held = ws[ist[I_WROW]]
     m = ist[I_M]
     if m == 0:
         fst[F_MEDIAN] = np.nan
@@ -203,36 +260,37 @@ def _scan(keys, sizes, ws, ist, fst, cand):
         ist[I_NCAND] = 0
         return True
     half = m >> 1
-    median = (ws[half - 1] + ws[half]) / 2 if m & 1 == 0 else ws[half]
+    median = (held[half - 1] + held[half]) / 2 if m & 1 == 0 else held[half]
     fst[F_MEDIAN] = median
-    bvol = 0.0
-    for i in range(tb):
-        bvol += sizes[BID_SIDE, i]
-    avol = 0.0
-    for i in range(ta):
-        avol += sizes[ASK_SIDE, i]
-    fst[F_BVOL] = bvol
-    fst[F_AVOL] = avol
     floor = fst[F_MULT] * median
     min_notional = fst[F_MIN_NOTIONAL]
+    # the band volumes (added in book order: a running sum would round differently) and, in the same pass, the
+    # candidates in book order: the levels at or above the floor
     nc = 0
-    if _lower(ws, m, floor) < m:  # some band level is at or above the floor: find them, in book order
-        for i in range(tb):
-            size = sizes[BID_SIDE, i]
+    bvol = 0.0
+    for i in range(tb):
+        size = sizes[BID_SIDE, i]
+        bvol += size
+        if size >= floor:
             price = -keys[BID_SIDE, i]
-            if size >= floor and size * price >= min_notional:
+            if size * price >= min_notional:
                 cand[0, nc] = BID_SIDE
                 cand[1, nc] = price
                 cand[2, nc] = size
                 nc += 1
-        for i in range(ta):
-            size = sizes[ASK_SIDE, i]
+    avol = 0.0
+    for i in range(ta):
+        size = sizes[ASK_SIDE, i]
+        avol += size
+        if size >= floor:
             price = keys[ASK_SIDE, i]
-            if size >= floor and size * price >= min_notional:
+            if size * price >= min_notional:
                 cand[0, nc] = ASK_SIDE
                 cand[1, nc] = price
                 cand[2, nc] = size
                 nc += 1
+    fst[F_BVOL] = bvol
+    fst[F_AVOL] = avol
     ist[I_NCAND] = nc
     return True
 
@@ -275,7 +333,8 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
     nt = ist[I_NTRACK]
     if nc == 0 and nt == 0:
         return
-    qual = np.zeros(nt + nc, dtype=np.bool_)
+    for j in range(nt):
+        tf[T_SEEN, j] = -1.0
     for c in range(nc):
         side = cand[0, c]
         price = cand[1, c]
@@ -295,7 +354,7 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
             ti[TI_STABLE, nt] = 0
             ti[TI_CROSSED, nt] = 0
             nt += 1
-        qual[found] = True
+        tf[T_SEEN, found] = cand[2, c]
     median = fst[F_MEDIAN]
     life = fst[F_LIFE]
     mid = fst[F_MID]
@@ -306,10 +365,14 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
         price = tf[T_PRICE, j]
         key = -price if s == BID_SIDE else price
         view = ist[I_VIEW + s]
-        i = _lower(keys[s], view, key)
-        qty = sizes[s, i] if i < view and keys[s, i] == key else 0.0
+        # a candidate's size is its level's (a band level, so in the view): only the others are looked up,
+        # and only the stable ones (a pending level that is no candidate is dropped)
+        qty = tf[T_SEEN, j]
+        if qty < 0.0 and ti[TI_STABLE, j] != 0:
+            i = _lower(keys[s], view, key)
+            qty = sizes[s, i] if i < view and keys[s, i] == key else 0.0
         if ti[TI_STABLE, j] == 0:
-            if not qual[j]:
+            if qty < 0.0:
                 keep[j] = False
                 ist[I_SPOOFS] += 1
                 continue
@@ -355,6 +418,22 @@ def _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now):
 
 
 @njit(cache=True)
+def _outcome(ist, fst, status):
+    """What a kernel returns: (status, mid, median, bid band volume, ask band volume, stable changes, events
+    written): the numbers the tracker reads after every update, in one tuple rather than two array reads."""
+    return (status, fst[F_MID], fst[F_MEDIAN], fst[F_BVOL], fst[F_AVOL], ist[I_STABLE_CHANGES], ist[I_NEV])
+
+
+@njit(cache=True)
+def _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now):
+    """Scan and track after the changes (nothing for a book with no level at all), then the outcome."""
+    if not _scan(keys, sizes, ws, ist, fst, cand):
+        return _outcome(ist, fst, NO_BOOK)
+    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
+    return _outcome(ist, fst, UPDATED)
+
+
+@njit(cache=True)
 def _apply_side(keys, sizes, ws, ist, s, px, sz, lo, hi):
     """The level changes px/sz[lo:hi] on side s, in order (size 0 removes)."""
     for i in range(lo, hi):
@@ -366,22 +445,22 @@ def apply_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, ti,
     """Apply a delta (px/sz[start:start+nb] bids, then na asks; size 0 removes), scan and track."""
     _apply_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb)
     _apply_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 @njit(cache=True)
-def apply_rows(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now):
+def apply_rows(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th, now, limit):
     """apply_levels with the changes in two rows, as a book's change log holds them (2-D px/sz: the nb
-    bid changes in row 0, the na ask changes in row 1): nothing to concatenate first."""
+    bid changes in row 0, the na ask changes in row 1): nothing to concatenate first. `limit` is the
+    view's depth. NEED_ROOM, with nothing applied, when the arrays lack the room BandState.reserve gives
+    (the caller reserves and calls again): the room check in the kernel, as a Python call costs more."""
+    room = keys.shape[1]
+    if max(ist[I_N], ist[I_N + 1]) + max(nb, na) > room or ist[I_NTRACK] > 2 * room:
+        return _outcome(ist, fst, NEED_ROOM)
+    ist[I_LIMIT] = limit
     _apply_side(keys, sizes, ws, ist, BID_SIDE, px[0], sz[0], 0, nb)
     _apply_side(keys, sizes, ws, ist, ASK_SIDE, px[1], sz[1], 0, na)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 @njit(cache=True)
@@ -436,10 +515,7 @@ def replace_levels(keys, sizes, ws, ist, fst, px, sz, start, nb, na, cand, tf, t
     Applied as the changes between the two books, so an unchanged level costs nothing downstream."""
     _replace_side(keys, sizes, ws, ist, BID_SIDE, px, sz, start, start + nb, work_k, work_s)
     _replace_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, start + nb, start + nb + na, work_k, work_s)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 @njit(cache=True)
@@ -491,10 +567,7 @@ def sync_levels(keys, sizes, ws, ist, fst, px, sz, nb, na, cand, tf, ti, ev, th,
     DensityTracker.update), applying only the differences, then scan and track."""
     _sync_side(keys, sizes, ws, ist, BID_SIDE, px, sz, 0, nb, ck, cq)
     _sync_side(keys, sizes, ws, ist, ASK_SIDE, px, sz, nb, nb + na, ck, cq)
-    if not _scan(keys, sizes, ws, ist, fst, cand):
-        return False
-    _track(keys, sizes, ist, fst, cand, tf, ti, ev, th, now)
-    return True
+    return _finish(keys, sizes, ws, ist, fst, cand, tf, ti, ev, th, now)
 
 
 class BandState:
@@ -513,13 +586,13 @@ class BandState:
         self.fst[F_LIFE] = lifetime_ms
         self.fst[F_MID] = self.fst[F_MEDIAN] = np.nan
         self.th = np.array(thresholds, dtype=np.float64)
-        self.tf: np.ndarray = np.empty((5, 0))
+        self.tf: np.ndarray = np.empty((T_SEEN + 1, 0))
         self.ti: np.ndarray = np.empty((3, 0), dtype=np.int64)
         self.ev: np.ndarray = np.empty((7, 0))
         self.capacity = 0
         self.keys: np.ndarray = np.empty((2, 0))
         self.sizes: np.ndarray = np.empty((2, 0))
-        self.ws: np.ndarray = np.empty(0)
+        self.ws: np.ndarray = np.empty((4, 0))
         self.cand: np.ndarray = np.empty((3, 0))
         self.work_k: np.ndarray = np.empty(0)
         self.work_s: np.ndarray = np.empty(0)
@@ -529,17 +602,17 @@ class BandState:
         old = self.capacity
         keys = np.zeros((2, capacity))
         sizes = np.zeros((2, capacity))
-        ws = np.zeros(2 * capacity)
+        ws = np.zeros((4, 2 * capacity))
         if old:
             keys[:, :old] = self.keys
             sizes[:, :old] = self.sizes
-            ws[:2 * old] = self.ws
+            ws[:, :2 * old] = self.ws
         self.keys, self.sizes, self.ws = keys, sizes, ws
         self.cand = np.zeros((3, 2 * capacity))
         self.work_k = np.zeros(2 * capacity)
         self.work_s = np.zeros(2 * capacity)
         # tracks: the held ones plus every candidate of one update (at most the band: 2 x capacity)
-        tf = np.zeros((5, 4 * capacity))
+        tf = np.zeros((T_SEEN + 1, 4 * capacity))
         ti = np.zeros((3, 4 * capacity), dtype=np.int64)
         if old:
             tf[:, :self.tf.shape[1]] = self.tf
@@ -559,6 +632,7 @@ class BandState:
         self.ist[I_N:I_N + 2] = 0
         self.ist[I_K:I_K + 2] = 0
         self.ist[I_M] = 0
+        self.ist[I_NADD] = self.ist[I_NREM] = 0
         self.ist[I_NCAND] = 0
         self.ist[I_VIEW:I_VIEW + 2] = 0
         self.ist[I_NTRACK] = 0
