@@ -52,6 +52,10 @@ def test_book_backtest_trades_densities_and_repeats_exactly(recording, tmp_path)
     # fills on the recorded book: every price on the 0.1 tick, no slippage floor (the walk alone)
     for r in rows:
         assert Decimal(r["entry_price"]) % Decimal("0.1") == 0
+    # the report's journal, written once when the bot stops (not after every change), holds every trade
+    journal = json.loads((tmp_path / "a" / "trade_history.paper.json").read_text())
+    closed = [t for t in journal["trades"] if t["status"] == "closed"]
+    assert [(t["entry_price"], t["exit_price"]) for t in closed] == [(r["entry_price"], r["exit_price"]) for r in rows]
 
 
 def test_backtest_book_command(recording, tmp_path, capsys, monkeypatch):

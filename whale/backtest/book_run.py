@@ -78,7 +78,8 @@ def run_book_backtest(cfg: Config, root: Path | str, out: Path, log: logging.Log
     densities: list[tuple[str, DensityEvent]] = []
     hooks = BotHooks(on_density=lambda symbol, ev: densities.append((symbol, ev)))
     bot = Bot(cfg, BotOptions(mode="paper", workdir=out, hooks=hooks, market_time_checks=True, venue=venue,
-                              config_path="--config", durable_journal=False), log, clock=clock)
+                              config_path="--config", durable_journal=False,
+                              journal_at_close=True), log, clock=clock)
     emergency = None
     stop = stop or threading.Event()
     try:

@@ -114,6 +114,8 @@ class BotOptions:
     # Each journal save fsynced (whale.journal.file). A backtest's journal is a report a rerun rebuilds: it
     # does without, and saves ~7 times a trade.
     durable_journal: bool = True
+    # Written once, when the bot stops, not after every change: a backtest's journal, which no restart reads.
+    journal_at_close: bool = False
 
 
 class Bot:
@@ -165,7 +167,8 @@ class Bot:
         self.tracker = PerformanceTracker(opts.workdir / journal_filename(self.paper), network=cfg.exchange.network,
                                           mode=opts.mode, symbols=self.symbols,
                                           start_balance=cfg.trade_management.account_balance,
-                                          durable=opts.durable_journal)
+                                          durable=opts.durable_journal,
+                                          save_each_change=not opts.journal_at_close)
         self.closed.append(self.tracker)
         for w in self.tracker.warnings:
             log.warning(w)
