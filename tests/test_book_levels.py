@@ -140,3 +140,29 @@ def test_the_change_log_grows_until_max_changes_then_the_whole_book_is_taken(mon
     assert b.take_changes() is None
     assert b.as_lists()["b"][:3] == [[100.0, 1.0], [99.0, 35.0], [98.5, 35.0]] and b.bid_count == 21
     assert b.as_lists()["a"] == [[101.0, 1.0]] + [[102.0 + i, 20.0 + i] for i in range(16)]
+
+
+def test_take_density_rows_gives_each_takes_changes_through_both_logs_as_they_grow() -> None:
+    """take_density_rows (MarketState.density_levels): None while a side is empty (the changes wait), the whole
+    book when the changes cannot be taken, else `(False, *take_change_rows())`; round after round the book logs
+    into its two pairs of arrays in turn, each growing past its first room, and each take holds exactly the
+    changes applied since the one before."""
+    b = OrderBook("X", check_gaps=False)
+    assert b.take_density_rows() is None  # no book yet
+    assert b.apply_snapshot([(100.0, 1.0), (99.0, 2.0)], [(101.0, 3.0)])
+    whole, px, sz, nb, na = b.take_density_rows()
+    assert whole and (px.tolist(), sz.tolist(), nb, na) == ([100.0, 99.0, 101.0], [1.0, 2.0, 3.0], 2, 1)
+    for r in range(8):
+        count = 10 + 30 * r  # from a few changes to more than either log's first room
+        bid = [(90.0 - 0.01 * j, float(r + 1)) for j in range(count)]
+        ask = [(110.0 + 0.01 * j, float(r + 2)) for j in range(count // 2)]
+        assert b.apply_delta(bid, ask)
+        if r == 3:  # an empty side: the changes wait for the next take, with the ones after them
+            assert b.apply_delta([], [(101.0, 0.0)] + [(p, 0.0) for p, _ in ask])
+            assert b.take_density_rows() is None
+            assert b.apply_delta([], ask)
+            ask = ask + [(101.0, 0.0)] + [(p, 0.0) for p, _ in ask] + ask
+        whole, px, sz, nb, na = b.take_density_rows()
+        assert not whole and (nb, na) == (len(bid), len(ask)), r
+        assert list(zip(px[0, :nb].tolist(), sz[0, :nb].tolist(), strict=True)) == bid, r
+        assert list(zip(px[1, :na].tolist(), sz[1, :na].tolist(), strict=True)) == ask, r

@@ -127,7 +127,8 @@ class OrderBook:
         self._log = np.zeros((2, 2, 64))
         self._log_px, self._log_sz = self._log
         self._log_n = self._counts[2:]
-        self._spare_log = np.zeros((2, 2, 64))  # the other log: the book logs here while the reader holds the first
+        spare = np.zeros((2, 2, 64))  # the other log: the book logs here while the reader holds the first
+        self._spare_log = (spare, spare[0], spare[1])  # with its rows made once (taking a 3-D array's rows costs)
         self._logging = False
         self.ready = False  # a snapshot was applied and nothing went wrong since
         self.u = 0
@@ -293,9 +294,23 @@ class OrderBook:
         if not logging:
             return None
         lp, ls = self._log_px, self._log_sz
-        self._log, self._spare_log = self._spare_log, self._log  # a smaller spare: the kernel asks for room
-        self._log_px, self._log_sz = self._log
+        spare = self._spare_log
+        self._spare_log = (self._log, lp, ls)
+        self._log, self._log_px, self._log_sz = spare  # a smaller spare: the kernel asks for room
         return lp, ls, nb, na
+
+    def take_density_rows(self) -> tuple[bool, np.ndarray, np.ndarray, int, int] | None:
+        """What the density tracker takes (MarketState.density_levels): `(False, *take_change_rows())`, or when the
+        changes cannot be taken `(True, px, sz, nb, na)` with the whole book (1-D, the bids then the asks); None
+        while a side is empty (the changes wait)."""
+        n0, n1 = self._n.tolist()  # one read for both counts: this runs on every book update
+        if not n0 or not n1:
+            return None
+        changes = self.take_change_rows()
+        if changes is None:
+            bp, bs, ap, as_ = self.top(max(n0, n1))
+            return True, np.concatenate((bp, ap)), np.concatenate((bs, as_)), bp.size, ap.size
+        return (False, *changes)
 
     def _crossed(self) -> bool:
         n = self._n

@@ -467,14 +467,7 @@ class MarketState:
         and asks in row 1, as the book logs them; size 0.0 removed one), or when `whole` the whole book
         (1-D, the bids then the asks). None while a side of the book is empty: the changes wait."""
         with self._lock:
-            book = self.book
-            if not book.bid_count or not book.ask_count:
-                return None
-            changes = book.take_change_rows()
-            if changes is None:
-                bp, bs, ap, as_ = book.top(max(book.bid_count, book.ask_count))
-                return True, np.concatenate((bp, ap)), np.concatenate((bs, as_)), bp.size, ap.size
-        return (False, *changes)
+            return self.book.take_density_rows()
 
     def snapshot_book(self, n: int | None = None) -> BookSnapshot:
         """A copy of the best `n` levels (all when None)."""
