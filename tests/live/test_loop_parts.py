@@ -84,3 +84,32 @@ def test_stopping_paper_trading_says_where_the_position_is_kept(tmp_path, caplog
     assert "on the exchange" not in caplog.text
     tracker.close()
     trader.signals.close()
+
+
+class _Wall:
+    """The wall clock's milliseconds, set by the test."""
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def now_ms(self) -> int:
+        return self.ms
+
+    def monotonic(self) -> float:
+        return self.ms / 1000.0
+
+
+def test_the_market_clock_of_every_pass_is_market_now(tmp_path):
+    # _market_clock (what the trader, the safety cadence and the account read on every pass) against
+    # _market_now: the wall clock before any market time, then the newest market time, one symbol or more.
+    for symbols in (["BTCUSDT"], ["BTCUSDT", "ETHUSDT"]):
+        wall = _Wall(T0 + 5)
+        bot = Bot(Config(), BotOptions(mode="paper", workdir=tmp_path), LOG, clock=wall)
+        bot.symbols = symbols
+        bot.markets = Markets(symbols)
+        clock = bot._market_clock()
+        assert clock() == bot._market_now() == T0 + 5
+        for ms, symbol in ((T0, symbols[-1]), (T0 - 10, symbols[0]), (T0 + 20, symbols[0])):
+            bot.markets[symbol]._saw(ms)
+            wall.ms += 1
+            assert clock() == bot._market_now() == max(bot.markets[s].market_time_ms() for s in symbols)
