@@ -213,9 +213,10 @@ def exits_state(ex: AdvancedExits) -> tuple:
 @pytest.mark.parametrize("seed", range(4))
 def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed):
     """`update` leaves the price windows and the extremes alone when the same moment comes again at
-    the same price, and calls the extremes only when the price leaves the forming minute's range or
-    the minute changes; an update at another price, a later moment or after a missing price still
-    goes in. Compared with the windows and an extrema tracker fed on every call."""
+    the same price, calls the extremes only when the price leaves the forming minute's range or the
+    minute changes, and the taker flow's advance only when a trade may leave a window; an update at
+    another price, a later moment or after a missing price still goes in. Compared with the windows,
+    a flow and an extrema tracker fed on every call."""
     rng = random.Random(seed)
     settings = TakeProfit(velocity_short_window_sec=3.0, velocity_long_window_sec=15.0,
                           volume_history_window_sec=10.0, local_extrema_window_min=2)

@@ -488,9 +488,12 @@ class AdvancedExits:
             self.tracker = tracker
             if book_imbalance is None:
                 book_imbalance = tracker.imbalance
+        flow = self.flow
         if trades is not None:
-            self.flow.add(trades, now_ms)
-        self.flow.advance(now_ms)
+            flow.add(trades, now_ms)
+        cut = now_ms - flow.window_ms  # advance's early return, inline: a call only when a trade leaves a window
+        if not (cut < flow._recent_first and cut - flow._baseline_ms < flow._base_first):
+            flow.advance(now_ms)
         if book_imbalance is not None and book_imbalance == book_imbalance:
             self._imbalance.add(now_ms, float(book_imbalance))
 
