@@ -249,6 +249,19 @@ def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed)
         assert (ex.extrema.high(), ex.extrema.low()) == (extrema.high(), extrema.low()), step
 
 
+def test_update_appending_later_moments_itself_keeps_the_price_log_bounded():
+    """update appends a later moment to the price log itself (add's usual case): the log is still compacted
+    as add compacts it, and reads as the plain windows."""
+    settings = TakeProfit(velocity_short_window_sec=3.0, velocity_long_window_sec=15.0)
+    ex, long = AdvancedExits(settings), PlainPriceAt(15_000.0)
+    for i in range(5_000):  # one sample every 10 ms, never the same moment twice: 1,500 in the long window
+        now, price = T0 + 10 * i, 100.0 + (i % 7)
+        ex.update(now, price)
+        long.add(now, price)
+        assert len(ex._prices.ms) < 1_501 + _PriceWindows.COMPACT_EVERY
+        assert ex.velocity("long") == long.velocity(now, price)
+
+
 def test_check_is_the_first_of_check_all_in_every_state():
     """`check` and `check_all` share one loop: check returns what check_all lists first, and the
     rules after the profit gate run only in profit (a NaN profit, from a zero entry, passes the gate
