@@ -213,9 +213,10 @@ def exits_state(ex: AdvancedExits) -> tuple:
 @pytest.mark.parametrize("seed", range(4))
 def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed):
     """`update` leaves the price windows and the extremes alone when the same moment comes again at
-    the same price, and calls the extremes only when the price leaves the forming minute's range or
-    the minute changes; an update at another price, a later moment or after a missing price still
-    goes in. Compared with the windows and an extrema tracker fed on every call."""
+    the same price, calls the extremes only when the price leaves the forming minute's range or the
+    minute changes, and the taker flow's advance only when a trade may leave a window; an update at
+    another price, a later moment or after a missing price still goes in. Compared with the windows,
+    a flow and an extrema tracker fed on every call."""
     rng = random.Random(seed)
     settings = TakeProfit(velocity_short_window_sec=3.0, velocity_long_window_sec=15.0,
                           volume_history_window_sec=10.0, local_extrema_window_min=2)
@@ -246,6 +247,19 @@ def test_update_skipping_a_sample_already_in_matches_updating_every_window(seed)
         assert ex.velocity("long") == long.velocity(now, ex.price), step
         assert list(ex._imbalance.q) == list(imbalance.q) and ex._imbalance.abs_sum == imbalance.abs_sum, step
         assert (ex.extrema.high(), ex.extrema.low()) == (extrema.high(), extrema.low()), step
+
+
+def test_update_appending_later_moments_itself_keeps_the_price_log_bounded():
+    """update appends a later moment to the price log itself (add's usual case): the log is still compacted
+    as add compacts it, and reads as the plain windows."""
+    settings = TakeProfit(velocity_short_window_sec=3.0, velocity_long_window_sec=15.0)
+    ex, long = AdvancedExits(settings), PlainPriceAt(15_000.0)
+    for i in range(5_000):  # one sample every 10 ms, never the same moment twice: 1,500 in the long window
+        now, price = T0 + 10 * i, 100.0 + (i % 7)
+        ex.update(now, price)
+        long.add(now, price)
+        assert len(ex._prices.ms) < 1_501 + _PriceWindows.COMPACT_EVERY
+        assert ex.velocity("long") == long.velocity(now, price)
 
 
 def test_check_is_the_first_of_check_all_in_every_state():

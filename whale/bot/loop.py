@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -181,6 +180,7 @@ class Bot:
                                max_candles=max(5000, cfg.risk.correlation_lookback + 10))
         self.markets.bad_data.alert = lambda text: self.alerts.send_alert(text, "WARNING", "error")
         self._market_of = {s: self.markets[s] for s in self.symbols}  # _price's look-up, a dict's (every pass)
+        self._now_ms = self._market_clock()  # _market_now for the readers of every pass (trader, cadence, account)
         keys = (None, None) if self.paper else (opts.api_key, opts.api_secret)
         self.venue: Venue = (opts.venue or open_venue)(cfg, VenueOptions(
             log, api_key=keys[0], api_secret=keys[1], clock=self.clock, abort=self.stop_event,
@@ -196,11 +196,11 @@ class Bot:
             if line:
                 log.info(line)
         check_s = cfg.safety.check_interval_sec
-        safety_due = Cadence(check_s, self.clock.monotonic, self._market_now,
+        safety_due = Cadence(check_s, self.clock.monotonic, self._now_ms,
                              market_interval_s=max(check_s, interval_ms(cfg.interval) / 1000)
                              if opts.market_time_checks else None)
         self.account = Account(cfg, self.execution, self.tracker, self.alerts, log, clock=self.clock,
-                               market_now=self._market_now, mark_price=self._mark_price, closes_of=self._closes,
+                               market_now=self._now_ms, mark_price=self._mark_price, closes_of=self._closes,
                                new_link_id=new_link_id, safety_due=safety_due)
         self.signals = SignalsFile(opts.workdir / "signals.csv")
         self.closed.append(self.signals)
@@ -261,8 +261,14 @@ class Bot:
             return self.account.entry_check(sym, side, qty, price, instrument=view.instrument, risk=scfg.risk,
                                             book=market.snapshot_book(scfg.density.book_depth))
 
+        stale = self.data.stale
+
+        def price() -> float | None:
+            """_price(symbol), its fresh case inline (every pass of the trader)."""
+            return market.last_price if not stale(PUBLIC) else self._price(symbol)
+
         return Trader(scfg, market, view, self.tracker, self.alerts, self.log, new_link_id=new_link_id,
-                      now_ms=self._market_now, price=partial(self._price, symbol), signals=self.signals,
+                      now_ms=self._now_ms, price=price, signals=self.signals,
                       on_stop_result=self.account.stop_result, monotonic=self.clock.monotonic,
                       entry_check=entry_check, state=lambda: self.account.state, rest_failed=self.account.rest_failed,
                       sizer=self.account.size_entry, full_display=self._full_display,
@@ -307,13 +313,19 @@ class Bot:
         # It runs after every market update: a part with nothing to do on most passes (private updates,
         # venue events, gap fills, REST checks, retries, closed candles, the heartbeat) is skipped by an
         # attribute test here; the part itself, when it has work, is unchanged.
-        if self.markets.private or self.execution.events:
+        ev = self.execution.events  # VenueEvents.__bool__, inline: its three containers' truth, no call
+        if self.markets.private or ev.exits or ev.funding or ev.position_changed:
             self._drain_private()
         self._check_exits()
         account = self.account
         for t in self._trader_list:
             received = t.market.received_at
-            account.guarded(t.labels[0], t.book_pass)
+            try:  # account.guarded(t.labels[0], t.book_pass), inline: one call less a symbol a pass
+                t.book_pass()
+            except AuthError:
+                raise
+            except VenueError as exc:
+                account.rest_failed(t.labels[0], exc)
             pm = t.pm  # PositionManager.has_position, inline
             if received is not None and received != t.seen_at and (pm.trade is not None or pm.pending is not None):
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
@@ -371,7 +383,8 @@ class Bot:
             if price is None:
                 continue
             execution.on_tick(t.symbol, price, m.last_price_ms or m.market_time_ms())
-        if execution.events:
+        ev = execution.events  # VenueEvents.__bool__, inline (every pass)
+        if ev.exits or ev.funding or ev.position_changed:
             self._dispatch(execution.poll())
 
     def _rest_pass(self) -> None:
@@ -427,6 +440,18 @@ class Bot:
 
     def _market_now(self) -> int:
         return self.markets.market_time_ms() or self.clock.now_ms()
+
+    def _market_clock(self) -> Callable[[], int]:
+        """_market_now as one call: with one symbol (most accounts) its market's time read directly (the trader,
+        the safety cadence and the account ask it on every pass)."""
+        if len(self.symbols) != 1:
+            return self._market_now
+        only, wall_ms = self.markets[self.symbols[0]], self.clock.now_ms
+
+        def market_now() -> int:
+            return only._market_ms or wall_ms()  # noqa: SLF001 - Markets.market_time_ms of one symbol, inline
+
+        return market_now
 
     # ---- closed candles ------------------------------------------------------------------------------
     def _candles(self) -> None:

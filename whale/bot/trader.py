@@ -77,6 +77,7 @@ class Trader:
         self.full_display = full_display
         self.on_density = on_density
         self.primary = cfg.interval
+        self.density_mode = cfg.strategy.mode == "density"  # the config is frozen: every pass's test, once
         self.primary_ms = interval_ms(cfg.interval)
         self.analyzer = Analyzer(cfg, self.primary, live=True)
         self.decision_ts = 0  # the open time of the candle whose close is deciding (the correlation's time)
@@ -161,11 +162,15 @@ class Trader:
         t = self.pm.trade
         if t is None:
             self.managed = self.managed_id = None
-            if self.cfg.strategy.mode == "density" and allows_entry(self.state()):
-                self._density_entry(now, price)
+            if self.density_mode and allows_entry(self.state()):
+                entry = self.density_strategy.entry_signal(now, price, self.density)
+                if entry is not None:
+                    self._density_entry(entry, price)
             return
-        m = self.managed_for(t, now)
-        if self.cfg.strategy.mode == "density" or m.kind in ("breakout", "bounce"):
+        m = self.managed  # managed_for's case of every pass but a trade's first, inline
+        if m is None or self.managed_id != t.id:
+            m = self.managed_for(t, now)
+        if self.density_mode or m.kind in ("breakout", "bounce"):
             decision = self.density_strategy.manage(m, price, self.density, now)
             if decision is not None and hasattr(decision, "new_stop"):
                 if self.pm.move_stop_to(decision.new_stop, STOP_BREAKEVEN, True, decision.detail):
@@ -196,10 +201,8 @@ class Trader:
             self.pending_density = None
         return self.managed
 
-    def _density_entry(self, now: int, price: float) -> None:
-        entry = self.density_strategy.entry_signal(now, price, self.density)
-        if entry is None:
-            return
+    def _density_entry(self, entry: DensityEntry, price: float) -> None:
+        """Take the density strategy's entry signal (book_pass asks for it on every flat pass)."""
         self.log.info(f"[{self.symbol}] density entry: {entry.reason}")
         atr = self.last_atr() or 0.0
         self.pending_density = entry

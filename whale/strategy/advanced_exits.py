@@ -478,7 +478,13 @@ class AdvancedExits:
         if price == price and price > 0.0:
             if now_ms != self._price_ms or price != self.price:  # else this very sample is in already
                 self._price_ms = now_ms
-                self._prices.add(now_ms, price)
+                windows = self._prices
+                ms = windows.ms
+                if ms and now_ms > ms[-1] and len(ms) + 1 < windows.compact_len:  # add's usual case inline: a new,
+                    ms.append(now_ms)  # later moment that does not compact the log
+                    windows.prices.append(price)
+                else:
+                    windows.add(now_ms, price)
                 ext = self.extrema  # its update's fast case inline: a call only for a new minute or a new high/low
                 if now_ms // MINUTE_MS != ext._minute or price > ext._hi or price < ext._lo:
                     ext.update(now_ms, price)
@@ -488,9 +494,12 @@ class AdvancedExits:
             self.tracker = tracker
             if book_imbalance is None:
                 book_imbalance = tracker.imbalance
+        flow = self.flow
         if trades is not None:
-            self.flow.add(trades, now_ms)
-        self.flow.advance(now_ms)
+            flow.add(trades, now_ms)
+        cut = now_ms - flow.window_ms  # advance's early return, inline: a call only when a trade leaves a window
+        if not (cut < flow._recent_first and cut - flow._baseline_ms < flow._base_first):
+            flow.advance(now_ms)
         if book_imbalance is not None and book_imbalance == book_imbalance:
             self._imbalance.add(now_ms, float(book_imbalance))
 

@@ -137,7 +137,7 @@ class DensityStrategy:
 
     def entry_signal(self, now_ms: int, price: float, tracker: DensityTracker) -> DensityEntry | None:
         """The entry to take now, or None. Returning an entry uses its setup up (see module doc)."""
-        if not (price > 0.0) or not tracker.ready:
+        if not (price > 0.0) or tracker.last_ms is None:  # DensityTracker.ready, inline (every flat pass)
             return None
         # A None depends on the price, the stable densities (the setups near the price and the prune's
         # first_seen; their order only picks among unused setups) and `_used`, which changes only here:
