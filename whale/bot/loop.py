@@ -320,12 +320,7 @@ class Bot:
         account = self.account
         for t in self._trader_list:
             received = t.market.received_at
-            try:  # account.guarded(t.labels[0], t.book_pass), inline: one call less a symbol a pass
-                t.book_pass()
-            except AuthError:
-                raise
-            except VenueError as exc:
-                account.rest_failed(t.labels[0], exc)
+            account.guarded(t.labels[0], t.book_pass)
             pm = t.pm  # PositionManager.has_position, inline
             if received is not None and received != t.seen_at and (pm.trade is not None or pm.pending is not None):
                 self.tick_latencies.append(self.clock.monotonic() - received)  # this tick's exits are decided
