@@ -5,8 +5,11 @@ restart, reading every trade of a burst, and what stopping says about a paper po
 from __future__ import annotations
 
 import logging
+import math
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from whale.alerts import AlertSystem
 from whale.bot.loop import Bot, BotOptions
@@ -113,3 +116,50 @@ def test_the_market_clock_of_every_pass_is_market_now(tmp_path):
             bot.markets[symbol]._saw(ms)
             wall.ms += 1
             assert clock() == bot._market_now() == max(bot.markets[s].market_time_ms() for s in symbols)
+
+
+class _FreshData:
+    """The public stream as the loop's pass reads it: fresh."""
+
+    def stale(self, stream: str) -> bool:
+        return False
+
+
+def test_a_venue_error_in_the_book_pass_is_counted_and_the_pass_goes_on(tmp_path):
+    # The loop runs each trader's book pass as Account.guarded would: a venue error is counted and the rest
+    # of the pass still runs (the retries, the safety cadence, closed candles); an AuthError ends the bot.
+    from whale.bot.account import Account
+    from whale.bot.cadence import Cadence
+    from whale.market.feed import MarketFeed
+    from whale.venue.errors import AuthError, TemporaryError
+
+    trader, paper, tracker = paper_trader(tmp_path)
+    cfg, wall = Config(), _Wall(T0)
+    bot = Bot(cfg, BotOptions(mode="paper", workdir=tmp_path), LOG, clock=wall)
+    bot.markets = Markets(["BTCUSDT"])
+    bot.markets["BTCUSDT"].on_trades(trades_of([{"T": T0, "S": "Buy", "v": "1", "p": "60000"}]))
+    cadence = Cadence(3600.0, wall.monotonic, lambda: T0)
+    account = Account(cfg, paper, tracker, AlertSystem(LOG), LOG, clock=wall, market_now=lambda: T0,
+                      mark_price=lambda s: None, closes_of=lambda s: None, new_link_id=lambda p: p, safety_due=cadence)
+    account.start_safety()
+    cadence.due()  # the first check is taken: none is due during the test
+    bot.execution, bot.tracker, bot.account, bot.data = paper, tracker, account, _FreshData()
+    bot.feed = MarketFeed(bot.data, bot.markets, [])  # type: ignore[arg-type]
+    bot.traders["BTCUSDT"], bot._trader_list = trader, (trader,)
+    bot._next_rest_check = bot._next_status = math.inf
+    errors: list[Exception] = [TemporaryError("rate limit")]
+
+    def failing_book_pass() -> None:
+        raise errors[0]
+
+    trader.book_pass = failing_book_pass  # type: ignore[method-assign]
+    bot._pass()
+    assert account.failures == 1 and bot._closes_seen == bot.markets.counts.closes  # the pass went to its end
+    bot._pass()
+    assert account.failures == 2
+    errors[0] = AuthError("bad keys")
+    with pytest.raises(AuthError):
+        bot._pass()
+    assert account.failures == 2
+    tracker.close()
+    trader.signals.close()
