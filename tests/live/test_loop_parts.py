@@ -163,3 +163,19 @@ def test_a_venue_error_in_the_book_pass_is_counted_and_the_pass_goes_on(tmp_path
     assert account.failures == 2
     tracker.close()
     trader.signals.close()
+
+
+def test_the_loops_inline_truth_of_venue_events_covers_every_kind_of_event() -> None:
+    """Bot._pass and _check_exits test `ev.exits or ev.funding or ev.position_changed` inline (VenueEvents.__bool__
+    without its call, on every pass): a new kind of venue event must be added there too, or the loop would never
+    dispatch it. This fails when VenueEvents gains a field."""
+    import dataclasses
+    import inspect
+
+    from whale.bot.loop import Bot
+    from whale.venue.types import VenueEvents
+
+    names = {f.name for f in dataclasses.fields(VenueEvents)}
+    assert names == {"exits", "funding", "position_changed"}
+    for method in (Bot._pass, Bot._check_exits):
+        assert "ev.exits or ev.funding or ev.position_changed" in inspect.getsource(method)
