@@ -478,13 +478,7 @@ class AdvancedExits:
         if price == price and price > 0.0:
             if now_ms != self._price_ms or price != self.price:  # else this very sample is in already
                 self._price_ms = now_ms
-                windows = self._prices
-                ms = windows.ms
-                if ms and now_ms > ms[-1] and len(ms) + 1 < windows.compact_len:  # add's usual case inline: a new,
-                    ms.append(now_ms)  # later moment that does not compact the log
-                    windows.prices.append(price)
-                else:
-                    windows.add(now_ms, price)
+                self._prices.add(now_ms, price)
                 ext = self.extrema  # its update's fast case inline: a call only for a new minute or a new high/low
                 if now_ms // MINUTE_MS != ext._minute or price > ext._hi or price < ext._lo:
                     ext.update(now_ms, price)
