@@ -165,7 +165,7 @@ class Driver:
                     if bar is not None and adopted:
                         bar.update(adopted)
                 done = self._finished
-                if self.shared_done is not None:  # other processes' trials not read back yet count too
+                if self.shared_done is not None:  # every process's finished trials, counted in the database now
                     done = max(done, self.shared_done(s.evaluated + s.failed))
                 nxt = self._ask(min(self.batch, total - done - len(cur)))
                 self.pool.submit(self._tasks(nxt))

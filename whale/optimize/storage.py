@@ -9,9 +9,12 @@ there). What is made durable, and where:
   when the run was killed) are marked FAIL and asked again. A kill loses at most the last few
   seconds.
 - `RdbSync` (--storage postgresql://...): finished trials are written to Optuna's RDB storage in
-  batches, one transaction per trial, from a background thread; the other processes' finished
-  trials are read back from it and added to the local study, so every process samples from the
-  whole study. A round trip to the database never waits in the evaluation's path.
+  batches, one transaction per batch; the other processes' finished trials are read back from it
+  by a background thread and added to the local study, so every process samples from the whole
+  study. The write and a COUNT happen once more, in the calling thread, just before each ask
+  (`finished_now`): the stop rule then counts every trial any process has told, whatever the
+  background thread's lag, so a shared study overshoots `--trials` by at most what is in flight.
+  No round trip waits in the evaluation itself: the pool works on its queued batch meanwhile.
 """
 
 from __future__ import annotations
@@ -247,14 +250,22 @@ class RdbSync:
         self._seen: set[int] = set()  # RDB trial ids already known here
         self.written = 0
         self.in_study = 0  # finished trials in the database at the last sync, every process's
+        self._write_lock = threading.Lock()  # the calling thread's flush and the background sync's
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="optimize-rdb", daemon=True)
         self._thread.start()
 
-    def finished_estimate(self, told_here: int) -> int:
-        """Finished trials in the study now: the database's count at the last sync, plus this process's
-        trials told since then and not yet written."""
+    def finished_now(self, told_here: int) -> int:
+        """Finished trials in the study now, every process's: this process's told trials are written
+        first, then counted with the others' in one COUNT. The stop rule asks this before each batch;
+        with every process doing the same, what it misses is only the others' batches in flight."""
+        if self._error is not None:
+            raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {self._error}") from self._error
+        try:
+            self._write_and_count()
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors have many types
+            raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {exc}") from exc
         return self.in_study + max(0, told_here - self.written)
 
     def existing(self) -> list[FrozenTrial]:
@@ -274,8 +285,8 @@ class RdbSync:
         while not self._stop.wait(self.interval):
             self._sync()
 
-    def _sync(self) -> None:
-        try:
+    def _write_and_count(self) -> None:
+        with self._write_lock:
             batch = []
             while True:
                 try:
@@ -287,8 +298,15 @@ class RdbSync:
                 self._seen.update(insert_finished_trials(self.rdb, self.study_id, batch))
                 self.written += len(batch)
             self.in_study = count_trials(self.rdb, self.study_id)
+
+    def _sync(self) -> None:
+        try:
+            self._write_and_count()
+            mine = f"{self.me}:"
             for t in self.storage.get_all_trials(self.study_id, deepcopy=False, states=(TrialState.COMPLETE,)):
-                if t._trial_id not in self._seen:
+                # Own trials are skipped by their worker tag too: the calling thread may have written
+                # them after this read began and before their ids reached _seen.
+                if t._trial_id not in self._seen and not str(t.system_attrs.get(WORKER_ATTR, "")).startswith(mine):
                     self._seen.add(t._trial_id)
                     self.inbox.put(t)
         except BaseException as exc:  # noqa: BLE001 - reported by close()

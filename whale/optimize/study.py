@@ -132,7 +132,7 @@ def run_study(base: Config, evaluator: Evaluator, s: StudySettings, report_dir: 
         driver = Driver(study, s.space, s.objectives, s.min_trades, pool, record=recorder.record,
                         inbox=_drain(recorder) if isinstance(recorder, RdbSync) else None, progress=s.progress,
                         asked=None if isinstance(recorder, RdbSync) else recorder.asked,
-                        shared_done=recorder.finished_estimate if isinstance(recorder, RdbSync) else None)
+                        shared_done=recorder.finished_now if isinstance(recorder, RdbSync) else None)
         previous = _stop_on_signals(driver.stop)
         try:
             stats = driver.run(target)
