@@ -22,6 +22,7 @@ from whale.recording.reader import (
     RecordingReader,
     TickerEvent,
     TradeEvent,
+    event_at,
 )
 from whale.recording.writer import RecordingWriter, TradePrint
 
@@ -306,6 +307,28 @@ def test_a_damaged_record_names_the_file_and_line(tmp_path: Path, line: str, wha
         list(RecordingReader(tmp_path).events())
 
 
+@pytest.mark.parametrize(("line", "what"), [("K 1 0 s x {\"lastPrice\":", "a ticker record is damaged"),
+                                             ("K 1 0 s", "a ticker record is damaged"),
+                                             ("K 1 0 s 12z {}", "a ticker record is damaged")])
+def test_a_damaged_ticker_names_the_file_and_line(tmp_path: Path, line: str, what: str) -> None:
+    path = _hand_made(tmp_path, ["S 5 0 x 1 1 1 1 100 1 101 1", line])
+    for read in (lambda: list(RecordingReader(tmp_path).events()),
+                 lambda: [event_at(b, i) for b, lo, hi in RecordingReader(tmp_path).views() for i in range(lo, hi)]):
+        with pytest.raises(RecordingError, match=rf"{path.name}, line 3: {what}"):
+            read()
+
+
+def test_a_damaged_kline_names_the_file_and_line_when_read(tmp_path: Path) -> None:
+    path = _hand_made(tmp_path, ["S 5 0 x 1 1 1 1 100 1 101 1", 'L 1 0 [{"start":1,'])
+    kline = list(RecordingReader(tmp_path).events())[-1]  # its JSON is parsed on first read
+    assert isinstance(kline, KlineEvent)
+    with pytest.raises(RecordingError, match=rf"{path.name}, line 3: a kline record's JSON is damaged"):
+        _ = kline.candles
+    b, lo, _hi = next(iter(RecordingReader(tmp_path).views()))
+    with pytest.raises(RecordingError, match=rf"{path.name}, line 3: a kline record's JSON is damaged"):
+        event_at(b, lo + 1)
+
+
 def test_not_a_recording(tmp_path: Path) -> None:
     d = tmp_path / "BTCUSDT"
     d.mkdir()
@@ -416,8 +439,10 @@ def test_version_1_files_still_read() -> None:
     for ev in RecordingReader(root).events():
         d = {"kind": type(ev).__name__}
         for k in ev.__slots__:
-            if k in ("columns", "prints", "text"):
-                continue  # the levels, prints or candles again, in another form (not compared, not part of the event)
+            if k in ("columns", "prints", "text", "where"):
+                # the levels, prints or candles again in another form, or the record's file and line: not compared,
+                # not part of the event
+                continue
             v = getattr(ev, k)
             if k == "trades":
                 v = [list(t) for t in v]

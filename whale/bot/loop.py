@@ -444,7 +444,7 @@ class Bot:
         only, wall_ms = self.markets[self.symbols[0]], self.clock.now_ms
 
         def market_now() -> int:
-            return only._market_ms or wall_ms()  # noqa: SLF001 - Markets.market_time_ms of one symbol, inline
+            return only.market_ms or wall_ms()  # Markets.market_time_ms of one symbol, inline
 
         return market_now
 

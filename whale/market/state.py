@@ -106,7 +106,9 @@ class MarketState:
         self.last_price: float | None = None
         self._last_price_text: str | float | None = None  # the venue's text (a replay's float)
         self.last_price_ms = 0
-        self._market_ms = 0  # newest exchange timestamp seen on the public streams
+        # The newest exchange timestamp seen on the public streams (0 before any): read-only outside, read directly
+        # where a call costs (the loop's market clock of one symbol, every pass).
+        self.market_ms = 0
         self.book = OrderBook(symbol, check_gaps=check_book_gaps)
         self._trades: deque[tuple] = deque(maxlen=max_trades)
         # Trades ever stored: the cursor of trades_after (timestamps repeat within a ms). Read-only outside: a reader
@@ -124,11 +126,11 @@ class MarketState:
 
     def market_time_ms(self) -> int:
         """The newest exchange timestamp seen on the public streams (0 before any)."""
-        return self._market_ms
+        return self.market_ms
 
     def _saw(self, ms: int) -> None:
-        if ms > self._market_ms:
-            self._market_ms = ms
+        if ms > self.market_ms:
+            self.market_ms = ms
 
     # ------------------------------------------------------------------ candles
 
@@ -322,8 +324,8 @@ class MarketState:
                 self._ticker.update(data)
             if ms > self._ticker_ts:
                 self._ticker_ts = ms
-            if ms > self._market_ms:  # _saw, inline (as below: a few messages a second a symbol)
-                self._market_ms = ms
+            if ms > self.market_ms:  # _saw, inline (as below: a few messages a second a symbol)
+                self.market_ms = ms
             if price is not None and ms >= self.last_price_ms:
                 self.last_price, self._last_price_text, self.last_price_ms = price, str(last_price), ms
                 self._prices.append((ms, price))
@@ -339,7 +341,7 @@ class MarketState:
         kept, prices = self._trades, self._prices
         with self._lock:
             n = 0
-            last_ms, market_ms = self.last_price_ms, self._market_ms
+            last_ms, market_ms = self.last_price_ms, self.market_ms
             last = last_text = None
             try:
                 for row in trades:
@@ -366,7 +368,7 @@ class MarketState:
                 self.trade_seq += n
                 if last is not None:
                     self.last_price, self._last_price_text, self.last_price_ms = last, last_text, last_ms
-                self._market_ms = market_ms
+                self.market_ms = market_ms
             self.received_at = self._monotonic()
         for problem in refused:
             self.bad_data.refuse(f"publicTrade.{self.symbol}", problem)
@@ -439,8 +441,8 @@ class MarketState:
             else:
                 ok = book.apply_delta(bids, asks, update_id, seq, ts)
             ms = int(ts or 0)
-            if ms > self._market_ms:  # _saw, inline: ~10 updates a second a symbol
-                self._market_ms = ms
+            if ms > self.market_ms:  # _saw, inline: ~10 updates a second a symbol
+                self.market_ms = ms
             self.received_at = self._monotonic()
         wake = self.wake
         if not wake.is_set():  # _wake, inline
@@ -522,11 +524,11 @@ class Markets:
     def market_time_ms(self) -> int:
         """The newest venue timestamp seen on any symbol's public streams (0 before any)."""
         if self._only is not None:
-            return self._only._market_ms  # noqa: SLF001 - one symbol (most accounts): no loop
+            return self._only.market_ms  # one symbol (most accounts): no loop
         newest = 0
         for m in self._states.values():
-            if m._market_ms > newest:  # noqa: SLF001 - read on every pass: no call per symbol
-                newest = m._market_ms  # noqa: SLF001
+            if m.market_ms > newest:  # read on every pass: no call per symbol
+                newest = m.market_ms
         return newest
 
     # ---- streams ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import json
 import json.scanner
 import logging
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -260,10 +260,11 @@ class KlineEvent:
     recv_us: int
     candles: list[dict[str, Any]]  # the reader passes None and gives `text`: parsed on the first read
     text: str | None = field(default=None, compare=False, repr=False)  # the record's JSON
+    where: str = field(default="", compare=False, repr=False)  # "file, line N", for a damaged `text`
 
     def __init__(self, symbol: str, ts: int, recv_us: int, candles: list[dict[str, Any]] | None,
-                 text: str | None = None) -> None:
-        self.symbol, self.ts, self.recv_us, self.text = symbol, ts, recv_us, text
+                 text: str | None = None, where: str = "") -> None:
+        self.symbol, self.ts, self.recv_us, self.text, self.where = symbol, ts, recv_us, text, where
         if candles is not None or text is None:
             self.candles = candles or []
 
@@ -272,7 +273,7 @@ class KlineEvent:
         text = self.text if name == "candles" else None
         if text is None:
             raise AttributeError(f"'KlineEvent' object has no attribute {name!r}")
-        self.candles = _json(text)
+        self.candles = _record_json(text, self.where, "a kline")
         return self.candles
 
     def to_message(self) -> dict[str, Any]:
@@ -296,6 +297,29 @@ _SIDE_NAMES = np.array([_SIDES[code][0] for code in range(-2, 3)], dtype=object)
 _decoder = json.JSONDecoder()
 _json = _decoder.decode  # json.loads of a str without its checks of options
 _scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # typeshed's stub wants a scanner
+
+
+def _record_json(text: str, where: str, what: str, parse: Callable[[str], Any] = _json) -> Any:
+    """A ticker's or kline's JSON body; a damaged one is a RecordingError naming the file and line."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise RecordingError(f"{where or 'a recording'}: {what} record's JSON is damaged ({exc})") from exc
+
+
+def _where(b: Batch, i: int) -> str:
+    """Record i of a batch (its offset from the batch's first record) as "file, line N"."""
+    return f"{b.path}, line {b.first_line + i}"
+
+
+def _ticker(b: Batch, i: int, sym: str, ts: int, recv: int, span: str,
+            parse: Callable[[str], Any] = _json) -> TickerEvent:
+    """A `K` record; a damaged one is a RecordingError naming the file and line (built only then)."""
+    try:
+        kind, cs, body = span.split(" ", 2)
+        return TickerEvent(sym, ts, recv, kind != "d", parse(body), None if cs == "x" else int(cs), kind == "r")
+    except ValueError as exc:
+        raise RecordingError(f"{_where(b, i)}: a ticker record is damaged ({exc}): {span[:80]!r}") from exc
 
 
 def _json_text(text: str) -> Any:
@@ -343,10 +367,9 @@ def event_at(b: Batch, i: int) -> Event | None:
     if k == K_TRADES:
         return TradeEvent(sym, ts, recv, _trades(b, b.col("off")[i], b.col("nb")[i]))
     if k == K_TICKER:
-        kind, cs, body = b.span(i).split(" ", 2)
-        return TickerEvent(sym, ts, recv, kind != "d", json.loads(body), None if cs == "x" else int(cs), kind == "r")
+        return _ticker(b, i, sym, ts, recv, b.span(i), json.loads)
     if k == K_KLINE:
-        return KlineEvent(sym, ts, recv, json.loads(b.span(i)))
+        return KlineEvent(sym, ts, recv, _record_json(b.span(i), _where(b, i), "a kline", json.loads))
     if k == K_GAP:
         return GapEvent(sym, ts, recv, b.span(i))
     return None
@@ -773,11 +796,9 @@ class RecordingReader:
                     e = o + nbs[i]
                     ev = TradeEvent(sym, ts, recvs[i], None, (b, o, e - o), prints[o:e])
                 elif k == K_TICKER:
-                    kind, cs, body = text[span_s[i]:span_e[i]].decode("ascii").split(" ", 2)
-                    ev = TickerEvent(sym, ts, recvs[i], kind != "d", _json_text(body), None if cs == "x" else int(cs),
-                                     kind == "r")
+                    ev = _ticker(b, i, sym, ts, recvs[i], text[span_s[i]:span_e[i]].decode("ascii"), _json_text)
                 elif k == K_KLINE:
-                    ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"))
+                    ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"), _where(b, i))
                 else:
                     ev = event_at(b, i) if k != SKIP else None
                     if ev is None:
