@@ -99,22 +99,18 @@ class _Converter:
         """The values of `texts` in the unit (to_units), or None when one of them is not a whole
         number of units (or not a number): the caller then takes the plain path, which says why."""
         memo = self.memo
-        try:
-            return [memo[t] for t in texts]
-        except KeyError:
-            pass
-        out = []
-        for t in texts:
-            v = memo.get(t)
-            if v is None:
+        out = list(map(memo.get, texts))
+        if None not in out:
+            return out  # type: ignore[return-value]  # no None in it
+        for i, t in enumerate(texts):
+            if out[i] is None:
                 v = to_units(t, self.unit)
                 if v is None:
                     return None
                 if len(memo) >= _MEMO_LIMIT:
                     memo.clear()
-                memo[t] = v
-            out.append(v)
-        return out
+                memo[t] = out[i] = v
+        return out  # type: ignore[return-value]
 
 
 def _descending(levels: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -174,16 +170,17 @@ class _Encoder:
             self.seq = seq
         out.append(str(len(bids)))
         out.append(str(len(asks)))
-        for side, levels, sign in ((0, bids, -1), (1, asks, 1)):
-            prev = None
-            for price, size in levels:
-                if prev is None:
-                    out.append(str(price - self.anchor[side]))
-                    self.anchor[side] = price
-                else:
-                    out.append(str((price - prev) * sign))
-                out.append(str(size))
-                prev = price
+        for side, levels in ((0, bids), (1, asks)):
+            if not levels:
+                continue
+            prices = [p for p, _ in levels]
+            fields: list[int] = [0] * (2 * len(levels))
+            fields[0] = prices[0] - self.anchor[side]
+            # the distances from the level before, in the side's direction (down for bids)
+            fields[2::2] = map(operator.sub, prices, prices[1:]) if side == 0 else map(operator.sub, prices[1:], prices)
+            fields[1::2] = [s for _, s in levels]
+            self.anchor[side] = prices[0]
+            out.extend(map(str, fields))
         return " ".join(out) + "\n"
 
     def trades(self, ts: int, recv_us: int, prints: Sequence[tuple[int, int, int, int, int | None, str]],
