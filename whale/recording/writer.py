@@ -100,17 +100,17 @@ class _Converter:
         number of units (or not a number): the caller then takes the plain path, which says why."""
         memo = self.memo
         out = list(map(memo.get, texts))
-        if None not in out:
-            return out  # type: ignore[return-value]  # no None in it
-        for i, t in enumerate(texts):
-            if out[i] is None:
-                v = to_units(t, self.unit)
-                if v is None:
-                    return None
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[t] = out[i] = v
-        return out  # type: ignore[return-value]
+        i = -1
+        while None in out:  # the misses, usually none or one or two
+            i = out.index(None, i + 1)
+            t = texts[i]
+            v = to_units(t, self.unit)
+            if v is None:
+                return None
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[t] = out[i] = v
+        return out  # type: ignore[return-value]  # no None left
 
 
 def _descending(levels: list[tuple[int, int]]) -> list[tuple[int, int]]:
