@@ -84,7 +84,7 @@ def _guess_unit(texts: list[str]) -> Unit:
     return Unit(1, max((len(t.partition(".")[2].rstrip("0")) for t in texts), default=0))
 
 
-_MEMO_LIMIT = 1 << 16  # texts a _Converter remembers before it starts over (a few MB at most)
+_MEMO_LIMIT = 1 << 13  # texts a _Converter remembers before it starts over (~1 MB; more did not pay)
 
 
 class _Converter:
