@@ -18,6 +18,7 @@ recv_us)`: orderbook, publicTrade, tickers, kline) or typed calls (the Tardis im
 from __future__ import annotations
 
 import json
+import operator
 import os
 import time
 import zlib
@@ -83,6 +84,52 @@ def _guess_unit(texts: list[str]) -> Unit:
     return Unit(1, max((len(t.partition(".")[2].rstrip("0")) for t in texts), default=0))
 
 
+_MEMO_LIMIT = 1 << 13  # texts a _Converter remembers before it starts over (~1 MB; more did not pay)
+
+
+class _Converter:
+    """Decimal texts into one unit's integers, remembered: a book repeats the same few thousand
+    price and size texts all day, so nearly every value is one dict look-up instead of a parse."""
+
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.memo: dict[str, int] = {}
+
+    def convert(self, texts: list[str]) -> list[int] | None:
+        """The values of `texts` in the unit (to_units), or None when one of them is not a whole
+        number of units (or not a number): the caller then takes the plain path, which says why."""
+        memo = self.memo
+        out = list(map(memo.get, texts))
+        i = -1
+        while None in out:  # the misses, usually none or one or two
+            i = out.index(None, i + 1)
+            t = texts[i]
+            v = to_units(t, self.unit)
+            if v is None:
+                return None
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[t] = out[i] = v
+        return out  # type: ignore[return-value]  # no None left
+
+
+def _descending(levels: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Levels best bid first: Bybit's order, so mostly a check (the sort is stable: equal prices keep
+    their order either way)."""
+    prices = [p for p, _ in levels]
+    if all(map(operator.ge, prices, prices[1:])):
+        return levels
+    return sorted(levels, key=lambda x: -x[0])
+
+
+def _ascending(levels: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Levels best ask first (see _descending)."""
+    prices = [p for p, _ in levels]
+    if all(map(operator.le, prices, prices[1:])):
+        return levels
+    return sorted(levels, key=lambda x: x[0])
+
+
 class _Encoder:
     """The running state of one file's records (differences are taken against it)."""
 
@@ -123,16 +170,17 @@ class _Encoder:
             self.seq = seq
         out.append(str(len(bids)))
         out.append(str(len(asks)))
-        for side, levels, sign in ((0, bids, -1), (1, asks, 1)):
-            prev = None
-            for price, size in levels:
-                if prev is None:
-                    out.append(str(price - self.anchor[side]))
-                    self.anchor[side] = price
-                else:
-                    out.append(str((price - prev) * sign))
-                out.append(str(size))
-                prev = price
+        for side, levels in ((0, bids), (1, asks)):
+            if not levels:
+                continue
+            prices = [p for p, _ in levels]
+            fields: list[int] = [0] * (2 * len(levels))
+            fields[0] = prices[0] - self.anchor[side]
+            # the distances from the level before, in the side's direction (down for bids)
+            fields[2::2] = map(operator.sub, prices, prices[1:]) if side == 0 else map(operator.sub, prices[1:], prices)
+            fields[1::2] = [s for _, s in levels]
+            self.anchor[side] = prices[0]
+            out.extend(map(str, fields))
         return " ".join(out) + "\n"
 
     def trades(self, ts: int, recv_us: int, prints: Sequence[tuple[int, int, int, int, int | None, str]],
@@ -177,6 +225,8 @@ class RecordingWriter:
         self.clock = clock
         self.price_unit = Unit.parse(price_unit) if price_unit else None
         self.size_unit = Unit.parse(size_unit) if size_unit else None
+        self._price_conv: _Converter | None = None  # remembered conversions in the units in use
+        self._size_conv: _Converter | None = None
         self.stats = WriterStats()
         self.bids: dict[int, int] = {}  # the writer's copy of the book, in units
         self.asks: dict[int, int] = {}
@@ -253,10 +303,10 @@ class RecordingWriter:
         ask_text = [(_num(p), _num(s)) for p, s, *_ in asks]
         prices = [p for p, _ in bid_text] + [p for p, _ in ask_text]
         sizes = [s for _, s in bid_text] + [s for _, s in ask_text]
-        self._units_for(prices, sizes, ts)
-        pu, su = self._units()
-        b = sorted(((self._conv(p, pu), self._conv(s, su)) for p, s in bid_text), key=lambda x: -x[0])
-        a = sorted(((self._conv(p, pu), self._conv(s, su)) for p, s in ask_text), key=lambda x: x[0])
+        pv, sv = self._values(prices, sizes, ts)
+        nb = len(bid_text)
+        b = _descending(list(zip(pv[:nb], sv[:nb], strict=True)))
+        a = _ascending(list(zip(pv[nb:], sv[nb:], strict=True)))
         if snapshot:
             self.bids = {p: s for p, s in b if s > 0}
             self.asks = {p: s for p, s in a if s > 0}
@@ -280,13 +330,12 @@ class RecordingWriter:
         """One publicTrade message."""
         if not prints:
             return
-        self._units_for([p.price for p in prints], [p.size for p in prints], ts)
-        pu, su = self._units()
+        pv, sv = self._values([p.price for p in prints], [p.size for p in prints], ts)
         rows = []
-        for p in prints:
+        for p, price, size in zip(prints, pv, sv, strict=True):
             tid = pack_id(p.trade_id) if self.trade_ids else ""
             side = p.side * (BLOCK if p.block else 1)
-            rows.append((p.ts, side, self._conv(p.price, pu), self._conv(p.size, su), p.seq, tid))
+            rows.append((p.ts, side, price, size, p.seq, tid))
         enc = self._enc
         assert enc is not None
         self._emit("T", enc.trades(ts, recv_us, rows, self.trade_ids))
@@ -392,6 +441,26 @@ class RecordingWriter:
         if v is None:  # _units_for made sure every value fits
             raise FormatError(f"{text!r} is not a multiple of {unit.text}")
         return v
+
+    def _values(self, prices: list[str], sizes: list[str], ts: int) -> tuple[list[int], list[int]]:
+        """`prices` and `sizes` in units, the file for `ts` ready: when every value fits the units
+        in use (nearly always) from the converters' memory, else by _units_for (which refines the
+        units or says which value is not a number) and _conv."""
+        pu, su = self.price_unit, self.size_unit
+        if pu is not None and su is not None:
+            pc, sc = self._price_conv, self._size_conv
+            if pc is None or pc.unit is not pu:
+                pc = self._price_conv = _Converter(pu)
+            if sc is None or sc.unit is not su:
+                sc = self._size_conv = _Converter(su)
+            pv = pc.convert(prices)
+            sv = sc.convert(sizes) if pv is not None else None
+            if pv is not None and sv is not None:
+                self._ready(ts)
+                return pv, sv
+        self._units_for(prices, sizes, ts)
+        pu, su = self._units()
+        return [self._conv(p, pu) for p in prices], [self._conv(s, su) for s in sizes]
 
     def _units_for(self, prices: list[str], sizes: list[str], ts: int) -> None:
         """Units that hold these values: inferred from the first values seen, refined (a U record)
