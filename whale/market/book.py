@@ -25,10 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from whale.market import book_levels as lv
+if TYPE_CHECKING:
+    from whale.market import book_levels as lv
+else:
+    lv = None  # the numba kernels, imported by the first OrderBook: a recorder's LevelCheckBook never loads numba
 
 _EMPTY = np.empty(0, dtype=np.float64)
 _NO_LEVELS = np.empty(0, dtype=np.float64)  # never written: a delta that is not applied
@@ -111,8 +115,18 @@ def _grown(rows: np.ndarray, cap: int) -> np.ndarray:
     return grown
 
 
+def _load_kernels() -> None:
+    """numba and its compiled kernels cost a process about 140 MB: only a book that uses them loads them."""
+    global lv
+    if lv is None:
+        from whale.market import book_levels
+
+        lv = book_levels
+
+
 class OrderBook:
     def __init__(self, symbol: str = "", *, check_gaps: bool = True) -> None:
+        self._load()
         self.symbol = symbol
         self.check_gaps = check_gaps
         # Side s (lv.BID, lv.ASK): keys[s, :n[s]] ascending (bids as -price: best first), sizes alike.
@@ -142,6 +156,9 @@ class OrderBook:
         self.crossings = 0
         self._top_cache: tuple[int, int, tuple] | None = None
 
+    def _load(self) -> None:
+        _load_kernels()
+
     # ------------------------------------------------------------------ updates
 
     def reset(self) -> None:
@@ -162,14 +179,7 @@ class OrderBook:
         """Replace the book. Returns False if the snapshot itself is crossed."""
         new_bids = {float(p): float(s) for p, s in bids if float(s) > 0}
         new_asks = {float(p): float(s) for p, s in asks if float(s) > 0}
-        self._room(max(len(new_bids), len(new_asks)))
-        for s, levels in ((lv.BID, new_bids), (lv.ASK, new_asks)):
-            prices = sorted(levels, reverse=s == lv.BID)
-            n = len(prices)
-            self._keys[s, :n] = [-p for p in prices] if s == lv.BID else prices
-            self._sizes[s, :n] = [levels[p] for p in prices]
-            self._n[s] = n
-        self._logging = False
+        self._store(new_bids, new_asks)
         u = int(update_id or 0)
         if u == 1 and self.snapshots:
             self.restarts += 1  # the venue restarted its numbering (a fresh stream's first snapshot may have 1 too)
@@ -186,6 +196,17 @@ class OrderBook:
             self.ready = False
             return False
         return True
+
+    def _store(self, bids: dict[float, float], asks: dict[float, float]) -> None:
+        """A snapshot's levels (sizes above 0) replace the book's."""
+        self._room(max(len(bids), len(asks)))
+        for s, levels in ((lv.BID, bids), (lv.ASK, asks)):
+            prices = sorted(levels, reverse=s == lv.BID)
+            n = len(prices)
+            self._keys[s, :n] = [-p for p in prices] if s == lv.BID else prices
+            self._sizes[s, :n] = [levels[p] for p in prices]
+            self._n[s] = n
+        self._logging = False
 
     def apply_delta(self, bids: Levels, asks: Levels, update_id: int = 0, seq: int | None = None,
                     ts: int | None = None) -> bool:

@@ -86,9 +86,10 @@ class MarketState:
     def __init__(self, symbol: str = "", *, max_candles: int = 5000, max_trades: int = 20_000,
                  max_price_history: int = 20_000, check_book_gaps: bool = True,
                  monotonic: Callable[[], float] = time.monotonic, bad_data: BadData | None = None,
-                 wake: threading.Event | None = None, counts: CandleCounts | None = None) -> None:
+                 wake: threading.Event | None = None, counts: CandleCounts | None = None,
+                 book_type: type[OrderBook] = OrderBook) -> None:
         """`wake` and `counts` are shared by every symbol of an account (Markets); a lone MarketState has
-        its own."""
+        its own. `book_type`: a recorder's LevelCheckBook (the checks without numba), else OrderBook."""
         self.symbol = symbol
         self.counts = counts if counts is not None else CandleCounts()
         self.bad_data = bad_data or BadData(get_logger("bybit.data"), monotonic=monotonic)
@@ -109,7 +110,7 @@ class MarketState:
         # The newest exchange timestamp seen on the public streams (0 before any): read-only outside, read directly
         # where a call costs (the loop's market clock of one symbol, every pass).
         self.market_ms = 0
-        self.book = OrderBook(symbol, check_gaps=check_book_gaps)
+        self.book = book_type(symbol, check_gaps=check_book_gaps)
         self._trades: deque[tuple] = deque(maxlen=max_trades)
         # Trades ever stored: the cursor of trades_after (timestamps repeat within a ms). Read-only outside: a reader
         # compares its cursor with it to know there is nothing new without a call (Trader.book_pass, every pass).

@@ -29,6 +29,7 @@ from whale.bybit.endpoints import Endpoints
 from whale.bybit.ws import BybitWebSocketManager
 from whale.logs import get_logger
 from whale.market.instruments import Instrument
+from whale.market.level_check_book import LevelCheckBook
 from whale.market.state import Markets
 from whale.recording.writer import RecordingWriter
 from whale.text import plural
@@ -100,7 +101,9 @@ class Recorder:
         self.counts = {sym: SymbolCounts() for sym in self.symbols}
         # The manager keeps each symbol's market state (its book checks decide when to resynchronise);
         # the recorder drains its candles in tick() and keeps a short trade tail.
-        self.markets = Markets(self.symbols, max_candles=10, max_trades=100, max_price_history=100)
+        # Its books are LevelCheckBooks: the same checks without numba, which would take the recorder past 200 MB.
+        self.markets = Markets(self.symbols, max_candles=10, max_trades=100, max_price_history=100,
+                               book_type=LevelCheckBook)
         wanted = [SymbolStreams(sym, (KLINE_INTERVAL,), self.depth) for sym in self.symbols]
         self.manager = BybitWebSocketManager(endpoints, self.markets, wanted, stale_after_s=stale_after_s, tap=self,
                                              **dict(manager_options or {}))
