@@ -172,7 +172,8 @@ STREAM_DIGESTS = [
 ]
 
 
-@pytest.mark.parametrize(("params", "hours", "count", "digest"), STREAM_DIGESTS)
+@pytest.mark.parametrize(("params", "hours", "count", "digest"), STREAM_DIGESTS,
+                         ids=["btc", "eth-ticks", "depth-50", "busy-walls"])
 def test_the_stream_is_the_one_it_always_was(params: dict, hours: float, count: int, digest: str) -> None:
     """The benchmarks' figures and the tests' recordings rest on this exact stream; a faster generator must
     make it message for message (numpy's Generator stream is part of it: a numpy that changed it fails here)."""
