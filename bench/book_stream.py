@@ -129,11 +129,13 @@ class _Draws:
         if state["bit_generator"] != "PCG64" or state.get("has_uint32"):
             raise ValueError(f"_Draws needs a PCG64 generator holding no half-word, not {state['bit_generator']} "
                              f"with has_uint32={state.get('has_uint32')}")
-        self._raw = rng.bit_generator.random_raw
+        raw = self._raw = rng.bit_generator.random_raw
         self._half = -1  # the upper half of the last word split into 32-bit draws; -1 none
 
-    def random(self) -> float:
-        return (self._raw() >> 11) * _INV_2_53
+        def random() -> float:  # a closure, not a method: the stream's most frequent call, ~5 % faster so
+            return (raw() >> 11) * _INV_2_53
+
+        self.random: Callable[[], float] = random
 
     def _next32(self) -> int:
         half = self._half
