@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,14 +62,132 @@ class StreamModel:
 
 
 class _Side:
-    """One side of the book in ticks: a dict offset-free (absolute ticks) -> size steps."""
+    """One side of the book in ticks: a dict (absolute ticks) -> size steps, and the ticks in book order (best
+    first) kept sorted level by level, so that picking the k-th level never sorts the whole side (sorting it
+    for every change was a third of the generation time)."""
 
     def __init__(self, sign: int) -> None:
         self.sign = sign  # -1 bids (below the touch), +1 asks
         self.levels: dict[int, int] = {}
+        self._keys: list[int] = []  # sign * tick, ascending: the best level first
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def put(self, p: int, size: int) -> None:
+        """Set the level at tick `p` (a new one or a resize)."""
+        if p not in self.levels:
+            insort(self._keys, self.sign * p)
+        self.levels[p] = size
+
+    def remove(self, p: int) -> None:
+        del self.levels[p]
+        keys = self._keys
+        del keys[bisect_left(keys, self.sign * p)]
+
+    def at(self, k: int) -> int:
+        """The tick of the k-th level from the touch (0 the best; -1 the farthest)."""
+        return self.sign * self._keys[k]
 
     def ordered(self) -> list[int]:
-        return sorted(self.levels, reverse=self.sign < 0)
+        return [self.sign * k for k in self._keys]
+
+    def take_better_than(self, p: int) -> list[int]:
+        """Remove the levels better than tick `p` (nearer the other side); their ticks."""
+        return self._take(0, bisect_left(self._keys, self.sign * p))
+
+    def take_beyond(self, depth: int) -> list[int]:
+        """Remove the levels after the first `depth`; their ticks."""
+        return self._take(depth, len(self._keys))
+
+    def _take(self, lo: int, hi: int) -> list[int]:
+        keys = self._keys
+        gone = [self.sign * k for k in keys[lo:hi]]
+        del keys[lo:hi]
+        for p in gone:
+            del self.levels[p]
+        return gone
+
+
+_INV_2_53 = 1.0 / 9_007_199_254_740_992.0  # 2**-53
+_2_32 = 1 << 32
+_2_64 = 1 << 64
+
+
+class _Draws:
+    """`random()` and `integers(low, high)` of a fresh numpy PCG64 Generator: the values and the stream position
+    numpy's own calls give, bit for bit, at a fraction of their call cost (rng.integers alone takes ~1.2 us a
+    call; the stream makes millions of these draws). random() is numpy's next_double: the top 53 bits of the
+    next 64-bit word. integers() is numpy's Lemire rejection on a 32-bit half-word when the range fits in 32
+    bits (the other half kept for the next such draw, as PCG64 keeps it) and on a 64-bit word otherwise. The
+    kept half lives here, not in the bit generator, so every 32-bit draw must come through here; the stream's
+    other draws (exponential, lognormal, poisson, geometric, uniform) take whole words. tests/test_book_stream.py
+    checks both against numpy's on interleaved draws."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        state = rng.bit_generator.state
+        if state["bit_generator"] != "PCG64" or state.get("has_uint32"):
+            raise ValueError(f"_Draws needs a PCG64 generator holding no half-word, not {state['bit_generator']} "
+                             f"with has_uint32={state.get('has_uint32')}")
+        raw = self._raw = rng.bit_generator.random_raw
+        self._half = -1  # the upper half of the last word split into 32-bit draws; -1 none
+
+        def random() -> float:  # a closure, not a method: the stream's most frequent call, ~5 % faster so
+            return (raw() >> 11) * _INV_2_53
+
+        self.random: Callable[[], float] = random
+
+    def _next32(self) -> int:
+        half = self._half
+        if half >= 0:
+            self._half = -1
+            return half
+        word: int = self._raw()
+        self._half = word >> 32
+        return word & 0xFFFF_FFFF
+
+    def integers(self, low: int, high: int) -> int:
+        """rng.integers(low, high): low <= value < high."""
+        span = high - low
+        if span <= 1:
+            if span == 1:
+                return low  # numpy draws nothing for a range of one value
+            raise ValueError(f"low >= high ({low} >= {high})")
+        if span <= _2_32:
+            m = self._next32() * span
+            leftover = m & 0xFFFF_FFFF
+            if leftover < span:
+                threshold = (_2_32 - span) % span
+                while leftover < threshold:
+                    m = self._next32() * span
+                    leftover = m & 0xFFFF_FFFF
+            return low + (m >> 32)
+        if span > _2_64:
+            raise ValueError(f"range {low}..{high} exceeds 64 bits")
+        m = self._raw() * span
+        leftover = m & 0xFFFF_FFFF_FFFF_FFFF
+        if leftover < span:
+            threshold = (_2_64 - span) % span
+            while leftover < threshold:
+                m = self._raw() * span
+                leftover = m & 0xFFFF_FFFF_FFFF_FFFF
+        return low + (m >> 64)
+
+
+class _Texts(dict[int, str]):
+    """`texts[n]` is `fmt(n)`, each made once and then looked up (at most `limit` kept; then all are dropped and
+    made again): a stream prints the same few thousand prices and sizes over and over."""
+
+    def __init__(self, fmt: Callable[[int], str], limit: int = 1 << 16) -> None:
+        super().__init__()
+        self.fmt = fmt
+        self.limit = limit
+
+    def __missing__(self, n: int) -> str:
+        if len(self) >= self.limit:
+            self.clear()
+        text = self[n] = self.fmt(n)
+        return text
 
 
 def _size(rng: np.random.Generator, scale: float = 1.0) -> int:
@@ -78,33 +197,38 @@ def _size(rng: np.random.Generator, scale: float = 1.0) -> int:
 def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any], int]]:
     """(message, receive time in us) in receive order."""
     rng = np.random.default_rng(model.seed)
+    draws = _Draws(rng)
+    rand, integers = draws.random, draws.integers
     sym = model.symbol
     tick_dec = max(0, -int(math.floor(math.log10(model.tick))))
     step_dec = max(0, -int(math.floor(math.log10(model.step))))
     mid = int(round(model.price / model.tick))
     bids, asks = _Side(-1), _Side(1)
 
-    def px(t: int) -> str:
+    def px_text(t: int) -> str:
         return f"{t * model.tick:.{tick_dec}f}"
 
-    def qty(n: int) -> str:
+    def qty_text(n: int) -> str:
         return f"{n * model.step:.{step_dec}f}"
+
+    px, qty = _Texts(px_text), _Texts(qty_text)
 
     def fill(side: _Side, touch: int) -> None:
         off = 0
-        while len(side.levels) < model.depth:
-            off += 1 + (int(rng.geometric(0.5)) - 1 if off > 40 else (0 if rng.random() < 0.85 else 1))
-            side.levels[touch + side.sign * off] = _size(rng, 1.0 + off / 400)
+        while len(side) < model.depth:
+            off += 1 + (int(rng.geometric(0.5)) - 1 if off > 40 else (0 if rand() < 0.85 else 1))
+            side.put(touch + side.sign * off, _size(rng, 1.0 + off / 400))
 
     touch = mid  # the bid touch; the ask touch is one tick above
     best_bid, best_ask = touch, touch + 1
     fill(bids, best_bid + 1)
     fill(asks, best_ask - 1)
-    best_bid, best_ask = max(bids.levels), min(asks.levels)  # a fill may start a tick away from the touch
+    best_bid, best_ask = bids.at(0), asks.at(0)  # a fill may start a tick away from the touch
     u = 1_000_000
     seq = 50_000_000_000
     trade_seq = 90_000_000
     walls: list[tuple[_Side, int, int]] = []  # side, price, end ms
+    wall_at: set[tuple[int, int]] = set()  # (side sign, price) of the walls
     end_ms = START_MS + int(hours * 3_600_000)
     now = START_MS
     next_trade = now + rng.exponential(1000.0 / model.trade_rate)
@@ -121,21 +245,21 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
 
     def book_msg(kind: str, b: dict[int, int], a: dict[int, int], ts: int) -> dict[str, Any]:
         return {"topic": f"orderbook.{model.depth}.{sym}", "type": kind, "ts": ts,
-                "data": {"s": sym, "b": [[px(p), qty(s)] for p, s in sorted(b.items(), reverse=True)],
-                         "a": [[px(p), qty(s)] for p, s in sorted(a.items())], "u": u, "seq": seq},
-                "cts": ts - int(rng.integers(1, 4))}
+                "data": {"s": sym, "b": [[px[p], qty[s]] for p, s in sorted(b.items(), reverse=True)],
+                         "a": [[px[p], qty[s]] for p, s in sorted(a.items())], "u": u, "seq": seq},
+                "cts": ts - integers(1, 4)}
 
     snap_ts = now
     ticker: dict[str, str] = {}
     yield book_msg("snapshot", bids.levels, asks.levels, snap_ts), recv(snap_ts)
     yield ({"topic": f"tickers.{sym}", "type": "snapshot", "ts": now, "cs": seq,
-            "data": {"symbol": sym, "tickDirection": "PlusTick", "price24hPcnt": "0.0123", "lastPrice": px(mid),
-                     "prevPrice24h": px(mid - 1000), "highPrice24h": px(mid + 5000), "lowPrice24h": px(mid - 9000),
-                     "prevPrice1h": px(mid - 100), "markPrice": px(mid), "indexPrice": px(mid - 3),
+            "data": {"symbol": sym, "tickDirection": "PlusTick", "price24hPcnt": "0.0123", "lastPrice": px[mid],
+                     "prevPrice24h": px[mid - 1000], "highPrice24h": px[mid + 5000], "lowPrice24h": px[mid - 9000],
+                     "prevPrice1h": px[mid - 100], "markPrice": px[mid], "indexPrice": px[mid - 3],
                      "openInterest": "52000.123", "openInterestValue": "4940011685.00", "turnover24h": "9500000000.0",
                      "volume24h": "100000.000", "nextFundingTime": str(START_MS + 8 * 3_600_000),
-                     "fundingRate": "0.0001", "bid1Price": px(best_bid), "bid1Size": qty(bids.levels[best_bid]),
-                     "ask1Price": px(best_ask), "ask1Size": qty(asks.levels[best_ask])}}, recv(now))
+                     "fundingRate": "0.0001", "bid1Price": px[best_bid], "bid1Size": qty[bids.levels[best_bid]],
+                     "ask1Price": px[best_ask], "ask1Size": qty[asks.levels[best_ask]]}}, recv(now))
     while True:
         now += model.book_ms
         if now >= end_ms:
@@ -143,75 +267,73 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
         # trades due before this book message
         while next_trade < now:
             ts = int(next_trade)
-            n = int(rng.integers(20, 61)) if rng.random() < model.burst_share else int(rng.geometric(
-                1.0 / model.prints_mean))
-            side = "Buy" if rng.random() < 0.5 else "Sell"
+            n = integers(20, 61) if rand() < model.burst_share else int(rng.geometric(1.0 / model.prints_mean))
+            taker = "Buy" if rand() < 0.5 else "Sell"
             data = []
             for _ in range(n):
-                trade_seq += int(rng.integers(1, 30))
+                trade_seq += integers(1, 30)
                 size = max(1, int(rng.lognormal(math.log(10), 1.3)))
-                price = best_ask if side == "Buy" else best_bid
+                price = best_ask if taker == "Buy" else best_bid
                 last_price = price
                 volume += size
                 turnover += size * model.step * price * model.tick
                 kline_vol += size
                 kline_high = max(kline_high, price)
                 kline_low = min(kline_low, price)
-                data.append({"T": ts - int(rng.integers(0, 3)), "s": sym, "S": side, "v": qty(size), "p": px(price),
-                             "L": "PlusTick", "i": str(uuid.UUID(int=int(rng.integers(0, 2**62)) << 64
-                                                                  | int(rng.integers(0, 2**62)), version=4)),
+                data.append({"T": ts - integers(0, 3), "s": sym, "S": taker, "v": qty[size], "p": px[price],
+                             "L": "PlusTick", "i": str(uuid.UUID(int=integers(0, 2**62) << 64 | integers(0, 2**62),
+                                                                  version=4)),
                              "BT": False, "seq": trade_seq})
             yield {"topic": f"publicTrade.{sym}", "type": "snapshot", "ts": ts + 2, "data": data}, recv(ts + 2)
             next_trade += rng.exponential(1000.0 / model.trade_rate)
         # the book delta
         db: dict[int, int] = {}
         da: dict[int, int] = {}
-        if rng.random() < model.walk_prob:  # the touch moves: the side it walks into is taken out
-            size = int(rng.integers(10, 41)) if rng.random() < model.jump_prob / model.walk_prob else int(
-                rng.integers(1, 6))
-            move = size * (1 if rng.random() < 0.5 else -1)
+        if rand() < model.walk_prob:  # the touch moves: the side it walks into is taken out
+            size = integers(10, 41) if rand() < model.jump_prob / model.walk_prob else integers(1, 6)
+            move = size * (1 if rand() < 0.5 else -1)
             touch += move
-            for p in [p for p in asks.levels if p <= touch]:
-                del asks.levels[p]
+            for p in asks.take_better_than(touch + 1):
                 da[p] = 0
-            for p in [p for p in bids.levels if p > touch]:
-                del bids.levels[p]
+            for p in bids.take_better_than(touch):
                 db[p] = 0
             new = range(touch - move + 1, touch + 1) if move > 0 else range(touch + 1, touch - move + 1)
             side, out = (bids, db) if move > 0 else (asks, da)
             for p in new:
-                if rng.random() < 0.9:
-                    side.levels[p] = out[p] = _size(rng)
+                if rand() < 0.9:
+                    out[p] = level = _size(rng)
+                    side.put(p, level)
         count = int(rng.poisson(model.changes))
         for _ in range(count):
-            side, out = (bids, db) if rng.random() < 0.5 else (asks, da)
-            r = rng.random()
+            side, out = (bids, db) if rand() < 0.5 else (asks, da)
+            r = rand()
             if r >= 0.8:  # a new level, near the touch mostly (the bid touch is `touch`, the ask one above)
-                off = int(rng.exponential(8.0)) if rng.random() < model.near_share else int(rng.integers(20, 400))
+                off = int(rng.exponential(8.0)) if rand() < model.near_share else integers(20, 400)
                 q = touch - off if side is bids else touch + 1 + off
                 if q not in side.levels:
-                    side.levels[q] = out[q] = _size(rng)
+                    out[q] = level = _size(rng)
+                    side.put(q, level)
                 continue
-            order = side.ordered()
-            if not order:
+            held = len(side)
+            if not held:
                 continue
-            k = min(int(rng.exponential(6.0)), 19) if rng.random() < model.near_share else int(rng.integers(20,
-                                                                                                     len(order)))
-            p = order[min(k, len(order) - 1)]
-            if any(w[0] is side and w[1] == p for w in walls):
+            k = min(int(rng.exponential(6.0)), 19) if rand() < model.near_share else integers(20, held)
+            p = side.at(min(k, held - 1))
+            if (side.sign, p) in wall_at:
                 continue
             if r < 0.6:  # an order added to the level, or cancelled / filled from it
-                lot = int(rng.choice(LOTS)) if rng.random() < 0.5 else max(1, int(rng.lognormal(math.log(20), 1.2)))
-                side.levels[p] = out[p] = max(1, side.levels[p] + (lot if rng.random() < 0.5 else -lot))
+                lot = LOTS[integers(0, len(LOTS))] if rand() < 0.5 else max(1, int(rng.lognormal(math.log(20), 1.2)))
+                side.levels[p] = out[p] = max(1, side.levels[p] + (lot if rand() < 0.5 else -lot))
             else:
-                del side.levels[p]
+                side.remove(p)
                 out[p] = 0
         # walls
-        if rng.random() < model.book_ms / 1000.0 / model.wall_every_s:
-            side = bids if rng.random() < 0.5 else asks
+        if rand() < model.book_ms / 1000.0 / model.wall_every_s:
+            side = bids if rand() < 0.5 else asks
             dist = int(round(rng.uniform(0.0005, 0.006) * mid))
             p = (touch - dist) if side is bids else (touch + 1 + dist)
-            side.levels[p] = (db if side is bids else da)[p] = _size(rng, float(rng.uniform(30, 120)))
+            (db if side is bids else da)[p] = level = _size(rng, float(rng.uniform(30, 120)))
+            side.put(p, level)
             walls.append((side, p, now + int(rng.uniform(120_000, 1_200_000))))
         for w in list(walls):
             side, p, until = w
@@ -219,34 +341,36 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
             if p not in side.levels:
                 walls.remove(w)
             elif now >= until:
-                del side.levels[p]
+                side.remove(p)
                 out[p] = 0
                 walls.remove(w)
-            elif rng.random() < 0.01:
+            elif rand() < 0.01:
                 side.levels[p] = out[p] = max(1, int(side.levels[p] * rng.uniform(0.85, 0.98)))
+        if walls or wall_at:
+            wall_at = {(side.sign, p) for side, p, _ in walls}
         # keep 200 levels a side: the far end follows
         for side, out in ((bids, db), (asks, da)):
-            order = side.ordered()
-            for p in order[model.depth:]:
-                del side.levels[p]
+            held = len(side)
+            for p in side.take_beyond(model.depth):
                 out[p] = 0
-            if len(order) < model.depth:
-                far = order[-1] if order else (touch if side is bids else touch + 1)
-                while len(side.levels) < model.depth:
-                    far += side.sign * int(rng.integers(1, 6))
-                    side.levels[far] = out[far] = _size(rng, 2.0)
-        best_bid = max(bids.levels)
-        best_ask = min(asks.levels)
+            if held < model.depth:
+                far = side.at(-1) if held else (touch if side is bids else touch + 1)
+                while len(side) < model.depth:
+                    far += side.sign * integers(1, 6)
+                    out[far] = level = _size(rng, 2.0)
+                    side.put(far, level)
+        best_bid = bids.at(0)
+        best_ask = asks.at(0)
         u += 1
-        seq += int(rng.integers(5, 400))
+        seq += integers(5, 400)
         yield book_msg("delta", db, da, now), recv(now)
         # the ticker delta of this 100 ms
-        fields = {"bid1Price": px(best_bid), "bid1Size": qty(bids.levels[best_bid]), "ask1Price": px(best_ask),
-                  "ask1Size": qty(asks.levels[best_ask]), "lastPrice": px(last_price),
-                  "volume24h": qty(100_000_000 + volume), "turnover24h": f"{9.5e9 + turnover:.4f}",
-                  "openInterest": qty(52_000_000 + volume // 3)}
+        fields = {"bid1Price": px[best_bid], "bid1Size": qty[bids.levels[best_bid]], "ask1Price": px[best_ask],
+                  "ask1Size": qty[asks.levels[best_ask]], "lastPrice": px[last_price],
+                  "volume24h": qty_text(100_000_000 + volume), "turnover24h": f"{9.5e9 + turnover:.4f}",
+                  "openInterest": qty_text(52_000_000 + volume // 3)}
         if now % 1000 == 0:
-            fields.update({"markPrice": px(last_price), "indexPrice": px(last_price - int(rng.integers(-5, 6)))})
+            fields.update({"markPrice": px[last_price], "indexPrice": px[last_price - integers(-5, 6)]})
         changed = {k: v for k, v in fields.items() if ticker.get(k) != v}  # a delta carries what changed
         ticker.update(changed)
         if changed:
@@ -259,9 +383,9 @@ def messages(model: StreamModel, hours: float) -> Iterator[tuple[dict[str, Any],
                 kline_start, kline_open, kline_high, kline_low, kline_vol = start, last_price, last_price, last_price, 0
             confirm = now % 60_000 >= 60_000 - model.kline_ms
             yield ({"topic": f"kline.1.{sym}", "type": "snapshot", "ts": now,
-                    "data": [{"start": start, "end": start + 59_999, "interval": "1", "open": px(kline_open),
-                              "close": px(last_price), "high": px(kline_high), "low": px(kline_low),
-                              "volume": qty(kline_vol),
+                    "data": [{"start": start, "end": start + 59_999, "interval": "1", "open": px[kline_open],
+                              "close": px[last_price], "high": px[kline_high], "low": px[kline_low],
+                              "volume": qty[kline_vol],
                               "turnover": f"{kline_vol * model.step * last_price * model.tick:.4f}",
                               "confirm": bool(confirm), "timestamp": now}]}, recv(now))
 

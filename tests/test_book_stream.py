@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
+import random
+
+import numpy as np
 import pytest
 
 from bench import book_stream
@@ -40,3 +45,141 @@ def test_a_recording_of_some_topics_holds_exactly_those_messages_of_the_whole_st
     assert len(kept) > 100
     with pytest.raises(ValueError, match="unknown stream topic"):
         book_stream.write_recording(tmp_path / "bad", 0.01, 3, ("orderbook", "depth"))
+
+
+# The generator's fast paths, each against the plain computation it replaces.
+
+def _interleaved_draws(rng, draws, script: list[tuple[str, tuple]]) -> list:
+    """Run a script of draws on `rng`, the 32/53-bit ones through `draws` (None: numpy's own calls)."""
+    out = []
+    for kind, args in script:
+        if kind == "random":
+            out.append(draws.random() if draws else rng.random())
+        elif kind == "integers":
+            out.append(draws.integers(*args) if draws else int(rng.integers(*args)))
+        else:
+            out.append(getattr(rng, kind)(*args))
+    return out
+
+
+INTEGER_RANGES = [(1, 4), (0, 3), (0, 10), (-5, 6), (1, 30), (20, 61), (20, 400), (5, 400), (7, 8), (0, 2),
+                  (0, 2**31 + 1), (0, 3 * 2**30), (0, 2**32 - 1), (0, 2**32), (-(2**31), 2**31 + 1), (0, 2**32 + 1),
+                  (0, 2**62), (-(2**62) - 1, 2**62), (-(2**63), 2**63 - 1)]
+OTHER_DRAWS = [("exponential", (6.0,)), ("lognormal", (math.log(20), 1.2)), ("poisson", (30.0,)),
+               ("geometric", (0.5,)), ("geometric", (0.2,)), ("uniform", (30, 120)), ("standard_normal", ())]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 17, 2024])
+def test_fast_draws_are_numpys_draws_bit_for_bit_interleaved_with_the_other_distributions(seed: int) -> None:
+    """random() and integers() of book_stream._Draws give numpy's values and leave the stream where numpy's calls
+    do, whatever else is drawn between them: ranges of one value, of 2**32 and 2**64 values, ranges whose
+    rejection loop runs half the time (2**31 + 1 and 2**63 + 1 values), negative lows, 32-bit draws in odd and even
+    numbers between whole-word draws."""
+    picker = random.Random(seed)
+    script: list[tuple[str, tuple]] = []
+    for _ in range(20_000):
+        roll = picker.random()
+        if roll < 0.4:
+            script.append(("random", ()))
+        elif roll < 0.8:
+            script.append(("integers", picker.choice(INTEGER_RANGES)))
+        else:
+            script.append(picker.choice(OTHER_DRAWS))
+    plain_rng, fast_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    plain = _interleaved_draws(plain_rng, None, script)
+    fast = _interleaved_draws(fast_rng, book_stream._Draws(fast_rng), script)
+    assert [type(v) for v in fast[:200] if not isinstance(v, float | int)] == []
+    assert fast == plain
+    assert fast_rng.bit_generator.state["state"] == plain_rng.bit_generator.state["state"]
+
+
+def test_fast_draws_refuse_what_numpy_refuses_and_a_generator_they_cannot_follow() -> None:
+    draws = book_stream._Draws(np.random.default_rng(1))
+    for low, high in ((3, 3), (5, 2)):
+        with pytest.raises(ValueError, match="low >= high"):
+            draws.integers(low, high)
+    with pytest.raises(ValueError):
+        np.random.default_rng(1).integers(3, 3)
+    with pytest.raises(ValueError, match="exceeds 64 bits"):
+        draws.integers(-1, 2**64)
+    split = np.random.default_rng(1)
+    split.integers(0, 10)  # numpy now keeps half a word that _Draws would not know of
+    with pytest.raises(ValueError, match="PCG64"):
+        book_stream._Draws(split)
+    with pytest.raises(ValueError, match="PCG64"):
+        book_stream._Draws(np.random.Generator(np.random.MT19937(1)))
+
+
+@pytest.mark.parametrize("sign", [-1, 1])
+def test_a_side_keeps_its_levels_in_book_order_as_they_come_and_go(sign: int) -> None:
+    """_Side's incremental order against sorting its dict after every change: puts of new and existing
+    levels, removals, the touch walking in (take_better_than) and the far end cut (take_beyond)."""
+    picker = random.Random(sign)
+    side = book_stream._Side(sign)
+    for step in range(5_000):
+        roll = picker.random()
+        if roll < 0.5 or not side.levels:
+            side.put(picker.randrange(900, 1100), picker.randrange(1, 50))
+        elif roll < 0.85:
+            side.remove(picker.choice(list(side.levels)))
+        elif roll < 0.93:
+            before = dict(side.levels)
+            limit = picker.randrange(880, 1120)
+            taken = side.take_better_than(limit)
+            assert sorted(taken) == sorted(p for p in before if sign * p < sign * limit)
+            assert side.levels == {p: s for p, s in before.items() if p not in taken}
+        else:
+            before = dict(side.levels)
+            keep = picker.randrange(0, 60)
+            taken = side.take_beyond(keep)
+            assert taken == sorted(before, reverse=sign < 0)[keep:]
+            assert side.levels == {p: s for p, s in before.items() if p not in taken}
+        expected = sorted(side.levels, reverse=sign < 0)
+        assert side.ordered() == expected, step
+        assert len(side) == len(expected)
+        if expected:
+            assert (side.at(0), side.at(-1), side.at(len(expected) // 2)) == (
+                expected[0], expected[-1], expected[len(expected) // 2])
+
+
+def test_remembered_texts_are_the_format_of_every_value_also_once_the_memory_is_full() -> None:
+    made: list[int] = []
+
+    def fmt(n: int) -> str:
+        made.append(n)
+        return f"{n * 0.1:.1f}"
+
+    texts = book_stream._Texts(fmt, limit=8)
+    picker = random.Random(5)
+    values = [picker.randrange(949_990, 950_010) for _ in range(2_000)] + [-3, 0, 10**12, 0]
+    assert [texts[n] for n in values] == [f"{n * 0.1:.1f}" for n in values]
+    assert len(texts) <= 8
+    assert len(made) < len(values)  # remembered, not made every time
+
+
+# sha256 of repr((message, receive us)) for every message, computed with the generator as it was before its
+# fast paths (main c93f666): the stream, its dicts, strings and draws, unchanged.
+STREAM_DIGESTS = [
+    (dict(seed=1), 0.02, 1901,
+     "d14f1196865b9670ac55b5198c8766d4523fffc44a7feee05bc1dcdce1f05350"),
+    (dict(seed=2, symbol="ETHUSDT", price=1800.0, tick=0.01, step=0.01), 0.01, 949,
+     "e7fe44689a81577e430743f309063c9e688636d5e6e573bf8dfbbb929c0b5c5f"),
+    (dict(seed=5, depth=50), 0.01, 961,
+     "1602ad10c2d01d3ef7405b64fb738d0cb47f196e327b4908719b37c4ef0d27d4"),
+    (dict(seed=8, changes=80.0, walk_prob=0.9, jump_prob=0.2, wall_every_s=5.0, trade_rate=30.0, burst_share=0.2),
+     0.01, 1817,
+     "8321d93a62065a164838854aeb1e643d563e55ef98e47ab92394aed704503a32"),
+]
+
+
+@pytest.mark.parametrize(("params", "hours", "count", "digest"), STREAM_DIGESTS,
+                         ids=["btc", "eth-ticks", "depth-50", "busy-walls"])
+def test_the_stream_is_the_one_it_always_was(params: dict, hours: float, count: int, digest: str) -> None:
+    """The benchmarks' figures and the tests' recordings rest on this exact stream; a faster generator must
+    make it message for message (numpy's Generator stream is part of it: a numpy that changed it fails here)."""
+    h = hashlib.sha256()
+    n = 0
+    for msg, recv_us in book_stream.messages(book_stream.StreamModel(**params), hours):
+        h.update(repr((msg, recv_us)).encode())
+        n += 1
+    assert (n, h.hexdigest()) == (count, digest)
