@@ -246,13 +246,7 @@ class OrderBook:
             self.ready = False
             self.version += 1
             return False
-        status = lv.apply_in_room(self._levels, self._log, self._counts, px, sz, start, nb, na, self._logging,
-                                  MAX_CHANGES)
-        if status == lv.NEED_ROOM:  # rare: the book or the change log grows, or the log stops
-            self._make_room(nb, na)
-            status = lv.apply_in_room(self._levels, self._log, self._counts, px, sz, start, nb, na, self._logging,
-                                      MAX_CHANGES)
-        crossed = status == lv.CROSSED
+        crossed = self._apply_rows(px, sz, start, nb, na)
         if u:
             self.u = u
         if seq is not None:
@@ -265,6 +259,17 @@ class OrderBook:
             self.ready = False
             return False
         return True
+
+    def _apply_rows(self, px: np.ndarray, sz: np.ndarray, start: int, nb: int, na: int) -> bool:
+        """The levels into the arrays (one kernel call, logged for the density tracker); True when the book
+        is crossed after them."""
+        status = lv.apply_in_room(self._levels, self._log, self._counts, px, sz, start, nb, na, self._logging,
+                                  MAX_CHANGES)
+        if status == lv.NEED_ROOM:  # rare: the book or the change log grows, or the log stops
+            self._make_room(nb, na)
+            status = lv.apply_in_room(self._levels, self._log, self._counts, px, sz, start, nb, na, self._logging,
+                                      MAX_CHANGES)
+        return status == lv.CROSSED
 
     def _make_room(self, nb: int, na: int) -> None:
         """Room for a delta of nb bid and na ask levels, and for logging it (or no more logging past MAX_CHANGES)."""

@@ -8,9 +8,10 @@ a recorder of two symbols at depth 200 past its 200 MB budget. At a recorder's r
 messages a second a symbol) dicts are plenty.
 
 What a book message does to the book's state and counters (ready, u, gaps, crossings, ignored,
-restarts, version) is OrderBook's own code (`apply_snapshot`, `_skip`, the bookkeeping below mirrors
-`apply_levels`); only where the levels live differs. tests/test_level_check_book.py plays random
-streams (gaps, stale ids, crossings, restarts) into both and compares every answer and counter.
+restarts, version) is OrderBook's own code (`apply_snapshot`, `apply_delta`, `apply_levels`); only
+where the levels live differs (`_store`, `_apply_rows`, `_crossed` and the reads).
+tests/test_level_check_book.py plays random streams (gaps, stale ids, crossings, restarts) into both
+and compares every answer and counter.
 The reads a recorder never makes (copies of the levels, the change log) raise TypeError.
 
 Pure: no I/O.
@@ -42,36 +43,14 @@ class LevelCheckBook(OrderBook):
     def _store(self, bids: dict[float, float], asks: dict[float, float]) -> None:
         self._bids, self._asks = dict(bids), dict(asks)
 
-    def apply_levels(self, px: np.ndarray, sz: np.ndarray, start: int, nb: int, na: int, update_id: int = 0,
-                     seq: int | None = None, ts: int | None = None) -> bool:
-        u = int(update_id or 0)
-        refused = self._skip(u)
-        if refused is not None:
-            if refused:
-                self.ignored += 1
-                return True
-            self.gaps += 1
-            self.ready = False
-            self.version += 1
-            return False
+    def _apply_rows(self, px: np.ndarray, sz: np.ndarray, start: int, nb: int, na: int) -> bool:
         for side, lo, hi in ((self._bids, start, start + nb), (self._asks, start + nb, start + nb + na)):
             for price, size in zip(px[lo:hi].tolist(), sz[lo:hi].tolist(), strict=True):
                 if size > 0.0:
                     side[price] = size
                 else:
                     side.pop(price, None)
-        if u:
-            self.u = u
-        if seq is not None:
-            self.seq = int(seq)
-        if ts is not None:
-            self.ts = int(ts)
-        self.version += 1
-        if self._crossed():
-            self.crossings += 1
-            self.ready = False
-            return False
-        return True
+        return self._crossed()
 
     def _crossed(self) -> bool:
         return bool(self._bids and self._asks and max(self._bids) >= min(self._asks))
