@@ -260,10 +260,11 @@ class KlineEvent:
     recv_us: int
     candles: list[dict[str, Any]]  # the reader passes None and gives `text`: parsed on the first read
     text: str | None = field(default=None, compare=False, repr=False)  # the record's JSON
-    where: str = field(default="", compare=False, repr=False)  # "file, line N", for a damaged `text`
+    # (file, line) of the record, named if `text` is damaged: formatted only then (a replay never reads candles)
+    where: tuple[Path, int] | None = field(default=None, compare=False, repr=False)
 
     def __init__(self, symbol: str, ts: int, recv_us: int, candles: list[dict[str, Any]] | None,
-                 text: str | None = None, where: str = "") -> None:
+                 text: str | None = None, where: tuple[Path, int] | None = None) -> None:
         self.symbol, self.ts, self.recv_us, self.text, self.where = symbol, ts, recv_us, text, where
         if candles is not None or text is None:
             self.candles = candles or []
@@ -273,7 +274,8 @@ class KlineEvent:
         text = self.text if name == "candles" else None
         if text is None:
             raise AttributeError(f"'KlineEvent' object has no attribute {name!r}")
-        self.candles = _record_json(text, self.where, "a kline")
+        where = f"{self.where[0]}, line {self.where[1]}" if self.where else ""
+        self.candles = _record_json(text, where, "a kline")
         return self.candles
 
     def to_message(self) -> dict[str, Any]:
@@ -798,7 +800,8 @@ class RecordingReader:
                 elif k == K_TICKER:
                     ev = _ticker(b, i, sym, ts, recvs[i], text[span_s[i]:span_e[i]].decode("ascii"), _json_text)
                 elif k == K_KLINE:
-                    ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"), _where(b, i))
+                    ev = KlineEvent(sym, ts, recvs[i], None, text[span_s[i]:span_e[i]].decode("ascii"),
+                                    (b.path, b.first_line + i))
                 else:
                     ev = event_at(b, i) if k != SKIP else None
                     if ev is None:
