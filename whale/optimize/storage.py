@@ -261,12 +261,15 @@ class RdbSync:
         first, then counted with the others' in one COUNT. The stop rule asks this before each batch;
         with every process doing the same, what it misses is only the others' batches in flight."""
         if self._error is not None:
-            raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {self._error}") from self._error
+            raise self._write_failed(self._error) from self._error
         try:
             self._write_and_count()
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors have many types
-            raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {exc}") from exc
+            raise self._write_failed(exc) from exc
         return self.in_study + max(0, told_here - self.written)
+
+    def _write_failed(self, exc: BaseException) -> WhaleError:
+        return WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {exc}")
 
     def existing(self) -> list[FrozenTrial]:
         """Finished trials already in the study (other processes', earlier runs')."""
@@ -322,7 +325,7 @@ class RdbSync:
         if self._error is None:
             self._sync()
         if self._error is not None:
-            raise WhaleError(f"--storage {_safe(self.url)}: writing trials failed: {self._error}") from self._error
+            raise self._write_failed(self._error) from self._error
 
 
 def _with_system_attr(t: FrozenTrial, key: str, value: Any) -> FrozenTrial:
